@@ -1,0 +1,1 @@
+"""Gongjian (共建助手): a chat assistant for party-branch co-construction."""

@@ -1,0 +1,252 @@
+"""The assistant: routes one inbound message through the handlers inside one unit of work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+from bot.config import Settings
+from bot.core.clock import Clock
+from bot.core.i18n import Translator, match_locale
+from bot.core.inbound import Channel, Inbound
+from bot.core.reply import Reply
+from bot.services.errors import ServiceError
+from bot.services.views import MemberView
+from bot.services.workspace import Services
+from bot.translation import translator
+from handlers.base import BACK, CANCEL, Command, Context, Router
+from handlers.errors import explain
+from handlers.texts import flow_name
+from scheduler.holidays import HolidayCalendar
+from storage.engine import Database
+from storage.models import ProcessedInbound
+from storage.queries import insert_ignore
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000
+BACK_WORDS = frozenset({BACK, "返回", "上一步", "/back"})
+CANCEL_WORDS = frozenset({CANCEL, "取消", "退出"})
+# Punctuation that may separate a Chinese keyword from its argument ("签到：123456").
+SEPARATORS = (" ", "\u3000", ":", "：", ",", "，")
+
+
+class Assistant:
+    """Answers inbound messages; the one core every channel talks to."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        clock: Clock,
+        settings: Settings,
+        holidays: HolidayCalendar,
+        routers: Sequence[Router],
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.settings = settings
+        self.holidays = holidays
+        self.routers = {router.flow: router for router in routers}
+        self.commands: dict[str, Command] = {}
+        self.keywords: list[tuple[str, Command]] = []
+        for router in routers:
+            for command in router.commands:
+                self.commands[command.name] = command
+                self.keywords.extend((keyword, command) for keyword in command.keywords)
+        # Longest keyword first, so "本季度谁主持" wins over "谁主持".
+        self.keywords.sort(key=lambda item: -len(item[0]))
+        self.timeout = timedelta(minutes=settings.conversation_timeout_minutes)
+
+    # -- the Core protocol -----------------------------------------------------------------
+
+    def handle(self, inbound: Inbound) -> list[Reply]:
+        """Answers one inbound message; never raises (failures become an apology reply)."""
+        locale = match_locale(inbound.locale_hint) or self.settings.default_locale
+        try:
+            with self.database.session() as session:
+                services = self._services(session)
+                return self._dispatch(services, inbound)
+        except Exception:
+            log.exception(
+                "handling failed",
+                extra={"channel": inbound.channel.value, "chat_kind": inbound.chat_kind.value},
+            )
+            t = translator(locale)
+            return [Reply(t("Sorry, something went wrong. Please try again."))]
+
+    def first_time(self, *, channel: Channel, key: str) -> bool:
+        """Records an inbound delivery key; False when it was seen before (a platform retry)."""
+        with self.database.session() as session:
+            new_id = insert_ignore(
+                session,
+                ProcessedInbound,
+                values={"channel": channel.value, "key": key[:128], "at": self.clock.now()},
+                conflict=("channel", "key"),
+            )
+        return new_id is not None
+
+    def translator_for(
+        self, *, channel: Channel, user_id: str, hint: str | None = None
+    ) -> Translator:
+        """Returns the translator in the language of the member behind a chat account."""
+        with self.database.session() as session:
+            member = self._services(session).members.for_account(
+                channel=channel, external_id=user_id
+            )
+        return translator(self._locale(member, hint))
+
+    def command_menu(self, locale: str) -> list[tuple[str, str]]:
+        """Lists (command, translated description) for a channel's command menu."""
+        t = translator(locale)
+        return [(c.name, t(c.description)) for c in self.commands.values() if c.menu]
+
+    def healthy(self) -> bool:
+        """Tells whether the database answers."""
+        return self.database.ping()
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def _services(self, session: object) -> Services:
+        """Builds the services of one unit of work."""
+        return Services(
+            session,  # type: ignore[arg-type]
+            now=self.clock.now(),
+            tz=self.clock.tz,
+            holidays=self.holidays,
+            invite_ttl=timedelta(hours=self.settings.invite_ttl_hours),
+        )
+
+    def _locale(self, member: MemberView | None, hint: str | None) -> str:
+        """Chooses the reply language: the member's choice, the platform's hint, the default."""
+        if member and member.locale:
+            return member.locale
+        return match_locale(hint) or self.settings.default_locale
+
+    def _dispatch(self, services: Services, inbound: Inbound) -> list[Reply]:
+        """Finds the command or flow step for a message, runs it and stores the flow's state."""
+        member = services.members.for_account(channel=inbound.channel, external_id=inbound.user_id)
+        t = translator(self._locale(member, inbound.locale_hint))
+        if inbound.anonymous_admin:
+            return [Reply(t("Anonymous admins cannot use the assistant. Please write as yourself."))]
+        text = (inbound.button or inbound.text or "").strip()
+        if len(text) > MAX_TEXT:
+            return [Reply(t("That message is too long. Please keep it under {limit} characters.", limit=MAX_TEXT))]
+        key = {"channel": inbound.channel, "chat_id": inbound.chat_id, "user_id": inbound.user_id}
+        state = services.conversations.load(**key)
+        notes: list[Reply] = []
+        if state and state.updated_at and services.now - state.updated_at > self.timeout:
+            notes.append(
+                Reply(
+                    t(
+                        "Your unfinished {flow} was dropped after {minutes} minutes without an answer.",
+                        flow=flow_name(t, state.flow),
+                        minutes=self.settings.conversation_timeout_minutes,
+                    )
+                )
+            )
+            services.conversations.clear(**key)
+            state = None
+        ctx = Context(inbound=inbound, t=t, services=services, now=services.now, member=member, state=state)
+        before = (state.flow, state.step) if state else None
+        try:
+            replies = self._route(ctx, text)
+        except ServiceError as error:
+            # Refusals leave nothing half-done: undo this message's writes, keep the flow as it was.
+            services.session.rollback()
+            if notes:
+                services.conversations.clear(**key)
+            return [*notes, Reply(explain(t, error))]
+        self._store_state(ctx, services, before, replies)
+        return [*notes, *replies]
+
+    def _route(self, ctx: Context, text: str) -> list[Reply]:
+        """Runs the matching command, else the active flow's step, else the help menu."""
+        t = ctx.t
+        in_flow = ctx.state is not None
+        if in_flow and text.lower() in CANCEL_WORDS:
+            return self._run(self.commands["cancel"], ctx, "")
+        if in_flow and text.lower() in BACK_WORDS:
+            return self._back(ctx)
+        command, args = self._match(text, in_flow=in_flow)
+        if command is not None:
+            return self._run(command, ctx, args)
+        if ctx.state is not None:
+            router = self.routers.get(ctx.state.flow)
+            step = router.steps.get(ctx.state.step) if router else None
+            if step is None:
+                ctx.end()
+                return [Reply(t("That conversation can no longer continue; please start again."))]
+            return step(ctx, text)
+        if text.startswith("/"):
+            return [Reply(t("Unknown command {command}.", command=text.split()[0][:32])), *self._help(ctx)]
+        return self._help(ctx)
+
+    def _match(self, text: str, *, in_flow: bool) -> tuple[Command | None, str]:
+        """Finds the command a text invokes; inside a flow only /commands count."""
+        if text.startswith("/"):
+            head, _, args = text[1:].partition(" ")
+            name = head.split("@", 1)[0].lower()
+            return self.commands.get(name), args.strip()
+        if in_flow:
+            return None, ""
+        for keyword, command in self.keywords:
+            if text == keyword:
+                return command, ""
+            if text.startswith(keyword):
+                rest = text[len(keyword) :]
+                if rest.startswith(SEPARATORS) or rest[0].isascii():
+                    return command, rest.lstrip("".join(SEPARATORS))
+        return None, ""
+
+    def _run(self, command: Command, ctx: Context, args: str) -> list[Reply]:
+        """Checks who may run a command, then runs it."""
+        t = ctx.t
+        if command.needs_member and ctx.member is None:
+            return [Reply(t("You are not bound to a member yet. Send 绑定 followed by your invite code (or /start CODE)."))]
+        if command.leads_only and ctx.member is not None and not ctx.member.leads:
+            ctx.services.audit(
+                actor_id=ctx.member.id, action="denied", subject=f"command:{command.name}"
+            )
+            return [Reply(t("Only the branch secretary or deputy secretary can do that."))]
+        return command.handler(ctx, args)
+
+    def _back(self, ctx: Context) -> list[Reply]:
+        """Returns the flow to its previous step and asks that step's question again."""
+        assert ctx.state is not None
+        router = self.routers.get(ctx.state.flow)
+        if ctx.back() is None or router is None or router.on_back is None:
+            return [Reply(ctx.t("This is the first step; send 取消 to stop."))]
+        return router.on_back(ctx)
+
+    def _help(self, ctx: Context) -> list[Reply]:
+        """Shows the help menu."""
+        return self._run(self.commands["help"], ctx, "")
+
+    def _store_state(
+        self,
+        ctx: Context,
+        services: Services,
+        before: tuple[str, str] | None,
+        replies: list[Reply],
+    ) -> None:
+        """Saves, moves or clears the flow's state after a handler ran."""
+        inbound = ctx.inbound
+        key = {"channel": inbound.channel, "chat_id": inbound.chat_id, "user_id": inbound.user_id}
+        if ctx.state is None:
+            if before is not None:
+                services.conversations.clear(**key)
+            return
+        router = self.routers.get(ctx.state.flow)
+        if inbound.is_group and router and ctx.state.step in router.private_steps:
+            # Private steps continue in the member's private chat, whose id is the user's.
+            services.conversations.clear(**key)
+            services.conversations.save(
+                channel=inbound.channel, chat_id=inbound.user_id, user_id=inbound.user_id, state=ctx.state
+            )
+            replies[:] = [replace(reply, private=True) for reply in replies]
+            replies.insert(0, Reply(ctx.t("Let's continue in a private chat: I've sent you a message there.")))
+            return
+        services.conversations.save(**key, state=ctx.state)

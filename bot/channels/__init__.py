@@ -1,0 +1,1 @@
+"""Chat platforms: each module adapts one platform to the core's `Inbound` and `Reply`."""

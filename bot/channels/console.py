@@ -1,0 +1,61 @@
+"""The console channel: a real channel over standard input and output, for people and scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from bot.core.inbound import Channel, ChatKind, Inbound
+from bot.core.ports import Core
+from bot.core.reply import Button, Reply
+
+PROMPT = "> "
+
+
+def render(reply: Reply) -> str:
+    """Renders a reply as text, with its buttons as numbered options."""
+    buttons = reply.flat_buttons
+    if not buttons:
+        return reply.text
+    options = "\n".join(f"  {index}. {button.label}" for index, button in enumerate(buttons, 1))
+    return f"{reply.text}\n{options}"
+
+
+class ConsoleChannel:
+    """Turns lines into inbound messages and replies into printed text; numbers pick buttons."""
+
+    def __init__(self, core: Core, *, user_id: str, display_name: str = "") -> None:
+        self.core = core
+        self.user_id = user_id
+        self.display_name = display_name or user_id
+        self._buttons: list[Button] = []
+
+    def send(self, text: str) -> list[Reply]:
+        """Hands one line to the core as the console user and returns the replies."""
+        line = text.strip()
+        button: str | None = None
+        if line.isdigit() and self._buttons and 1 <= int(line) <= len(self._buttons):
+            button = self._buttons[int(line) - 1].data
+        inbound = Inbound(
+            channel=Channel.CONSOLE,
+            chat_id=self.user_id,
+            user_id=self.user_id,
+            text=line,
+            button=button,
+            chat_kind=ChatKind.PRIVATE,
+            display_name=self.display_name,
+        )
+        replies = self.core.handle(inbound)
+        offered = [b for reply in replies for b in reply.flat_buttons]
+        self._buttons = offered
+        return replies
+
+    def run(self, lines: Iterable[str], write: Callable[[str], None], *, prompt: bool) -> None:
+        """Reads lines until they run out, printing each reply; blank lines are skipped."""
+        if prompt:
+            write(PROMPT)
+        for line in lines:
+            if line.strip():
+                for reply in self.send(line):
+                    write(render(reply) + "\n")
+            if prompt:
+                write(PROMPT)

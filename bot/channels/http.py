@@ -1,0 +1,102 @@
+"""The one ASGI app every webhook channel shares: `/healthz` plus the routes channels contribute."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.core.ports import Core
+
+logger = logging.getLogger(__name__)
+
+# Platform callbacks are a few kilobytes; a megabyte leaves room and stops memory abuse.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class _BodyTooLargeError(Exception):
+    """The request body grew past the cap while being read."""
+
+
+class BodySizeLimit:
+    """ASGI middleware answering 413 to any request whose body exceeds `max_bytes`."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuses oversized bodies by declared length, or while they stream in."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared < 0 or declared > self.max_bytes:
+                    await _too_large(scope, receive, send)
+                    return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLargeError
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLargeError:
+            if response_started:
+                raise
+            await _too_large(scope, receive, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers 413 Request Entity Too Large."""
+    await PlainTextResponse("Request body too large", status_code=413)(scope, receive, send)
+
+
+def build_http_app(
+    core: Core,
+    routes: Sequence[BaseRoute] = (),
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Starlette:
+    """Builds the shared ASGI app: `/healthz` and each channel's routes, with capped bodies."""
+
+    async def healthz(request: Request) -> JSONResponse:
+        """Answers 200 when the database is reachable, else 503."""
+        try:
+            healthy = await asyncio.to_thread(core.healthy)
+        except Exception:
+            logger.exception("Health check failed")
+            healthy = False
+        if healthy:
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    return Starlette(
+        routes=[Route("/healthz", healthz, methods=["GET", "HEAD"]), *routes],
+        middleware=[Middleware(BodySizeLimit, max_bytes=max_body_bytes)],
+    )

@@ -1,0 +1,1 @@
+"""Channel-neutral core types: no third-party imports live here."""

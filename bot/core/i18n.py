@@ -1,0 +1,57 @@
+"""Translation as a dependency: handlers format text through a `Translator`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Literal, Protocol
+
+DateStyle = Literal["full", "long", "medium", "short"]
+
+DEFAULT_LOCALE = "zh_CN"
+SUPPORTED_LOCALES = ("zh_CN", "en")
+
+
+def N_(message: str) -> str:
+    """Marks a string for extraction without translating it yet."""
+    return message
+
+
+class Translator(Protocol):
+    """Translates catalog messages and formats dates for one locale."""
+
+    @property
+    def locale(self) -> str:
+        """The locale code, e.g. `zh_CN` or `en`."""
+        ...
+
+    def __call__(self, message: str, /, **values: object) -> str:
+        """Translates `message` and fills its `{named}` fields."""
+        ...
+
+    def plural(self, singular: str, plural: str, n: int, /, **values: object) -> str:
+        """Translates a message whose form depends on `n` and fills its fields."""
+        ...
+
+    def date(self, value: date, style: DateStyle = "long") -> str:
+        """Formats a date for this locale."""
+        ...
+
+    def time(self, value: time | datetime) -> str:
+        """Formats a wall-clock time (HH:MM) for this locale."""
+        ...
+
+    def weekday(self, value: date) -> str:
+        """Names the weekday of a date in this locale."""
+        ...
+
+
+def match_locale(hint: str | None) -> str | None:
+    """Maps a platform's language tag (`zh-hans`, `zh-CN`, `en-US`) to a supported locale."""
+    if not hint:
+        return None
+    tag = hint.strip().replace("_", "-").lower()
+    if tag == "zh" or tag.startswith(("zh-hans", "zh-cn", "zh-sg")):
+        return "zh_CN"
+    if tag == "en" or tag.startswith("en-"):
+        return "en"
+    return None

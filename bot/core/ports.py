@@ -1,0 +1,64 @@
+"""The seams between the core and the channels: what each side may ask of the other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from bot.core.i18n import Translator
+from bot.core.inbound import Channel, Inbound
+from bot.core.reply import Reply
+
+
+class Core(Protocol):
+    """What a channel may ask of the assistant; every call is blocking (run it in a thread)."""
+
+    def handle(self, inbound: Inbound) -> list[Reply]:
+        """Answers one inbound message; never raises (failures become an apology reply)."""
+        ...
+
+    def first_time(self, *, channel: Channel, key: str) -> bool:
+        """Records an inbound delivery key; False when it was seen before (a platform retry)."""
+        ...
+
+    def translator_for(
+        self, *, channel: Channel, user_id: str, hint: str | None = None
+    ) -> Translator:
+        """Returns the translator in the language of the member behind a chat account."""
+        ...
+
+    def command_menu(self, locale: str) -> list[tuple[str, str]]:
+        """Lists (command, translated description) for a channel's command menu."""
+        ...
+
+    def healthy(self) -> bool:
+        """Tells whether the database answers."""
+        ...
+
+
+class DeliveryStatus(StrEnum):
+    """How an attempt to push a message ended."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    UNDELIVERABLE = "undeliverable"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The outcome of one push; `retry_after` is seconds to wait before trying again."""
+
+    status: DeliveryStatus
+    detail: str = ""
+    retry_after: float | None = None
+
+
+class Sender(Protocol):
+    """Pushes a reply to one chat account of one channel, within that channel's limits."""
+
+    channel: Channel
+
+    async def send(self, *, recipient: str, reply: Reply) -> SendResult:
+        """Sends `reply` to the chat account `recipient` (the platform's user or chat id)."""
+        ...

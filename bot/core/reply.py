@@ -1,0 +1,32 @@
+"""What the core hands back to a channel: text and, optionally, buttons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A fixed choice: `label` is shown, `data` comes back when it is chosen."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to send: its text and an optional list of button rows."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = field(default=())
+    private: bool = False
+
+    @property
+    def flat_buttons(self) -> list[Button]:
+        """Returns the buttons in reading order."""
+        return [button for row in self.buttons for button in row]
+
+
+def button_rows(buttons: list[Button], per_row: int = 2) -> tuple[tuple[Button, ...], ...]:
+    """Splits a list of buttons into rows of at most `per_row`."""
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))

@@ -1,0 +1,1 @@
+"""Domain services: the rules, over one database session (one unit of work)."""

@@ -1,0 +1,134 @@
+"""Attendance: check-in on the day, leave ahead of it, and the roll call."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.core.domain import AttendanceStatus, MeetingStatus, MemberStatus
+from bot.core.inbound import Channel
+from bot.services.errors import ServiceError
+from bot.services.views import MeetingView, RollCall
+from storage.models import Attendance, Meeting, Member
+from storage.queries import insert_ignore
+
+
+class AttendanceBook:
+    """Records who came to which meeting; one row per member per meeting, kept by the database."""
+
+    def __init__(self, session: Session, now: datetime, tz: ZoneInfo) -> None:
+        self.session = session
+        self.now = now
+        self.tz = tz
+
+    def check_in(
+        self, *, meeting: Meeting, member_id: int, code: str | None, channel: Channel
+    ) -> tuple[Attendance, bool]:
+        """Signs a member in; returns the row and whether this call created the sign-in."""
+        if meeting.status is MeetingStatus.CANCELLED:
+            raise ServiceError("meeting_cancelled")
+        if meeting.code_required:
+            if not code:
+                raise ServiceError("code_needed")
+            if not hmac.compare_digest(code.encode(), meeting.checkin_code.encode()):
+                raise ServiceError("code_wrong")
+        assert meeting.id is not None
+        values = {
+            "meeting_id": meeting.id,
+            "member_id": member_id,
+            "status": AttendanceStatus.PRESENT.value,
+            "at": self.now,
+            "channel": channel.value,
+            "reason": "",
+        }
+        new_id = insert_ignore(
+            self.session, Attendance, values=values, conflict=("meeting_id", "member_id")
+        )
+        if new_id is None:
+            # Someone on leave (or marked absent) who turns up after all is present.
+            new_id = self.session.execute(
+                update(Attendance)
+                .where(
+                    col(Attendance.meeting_id) == meeting.id,
+                    col(Attendance.member_id) == member_id,
+                    col(Attendance.status) != AttendanceStatus.PRESENT,
+                )
+                .values(status=AttendanceStatus.PRESENT, at=self.now, channel=channel)
+                .returning(col(Attendance.id))
+            ).scalar_one_or_none()
+            created = new_id is not None
+        else:
+            created = True
+        row = self.session.exec(
+            select(Attendance).where(
+                Attendance.meeting_id == meeting.id, Attendance.member_id == member_id
+            )
+        ).one()
+        if created:
+            self.session.refresh(row)
+        return row, created
+
+    def ask_leave(self, *, meeting: Meeting, member_id: int, reason: str) -> Attendance:
+        """Records leave for a meeting with its reason (updating an earlier reason)."""
+        assert meeting.id is not None
+        reason = reason.strip()[:500]
+        new_id = insert_ignore(
+            self.session,
+            Attendance,
+            values={
+                "meeting_id": meeting.id,
+                "member_id": member_id,
+                "status": AttendanceStatus.LEAVE.value,
+                "at": self.now,
+                "channel": None,
+                "reason": reason,
+            },
+            conflict=("meeting_id", "member_id"),
+        )
+        row = self.session.exec(
+            select(Attendance).where(
+                Attendance.meeting_id == meeting.id, Attendance.member_id == member_id
+            )
+        ).one()
+        if new_id is None:
+            if row.status is AttendanceStatus.PRESENT:
+                raise ServiceError("already_present", at=row.at.astimezone(self.tz))
+            row.status = AttendanceStatus.LEAVE
+            row.reason = reason
+            row.at = self.now
+            self.session.add(row)
+        return row
+
+    def roll_call(self, meeting: Meeting, view: MeetingView) -> RollCall:
+        """Returns who signed in, who is on leave and who is missing for a meeting."""
+        members = self.session.exec(
+            select(Member)
+            .where(
+                Member.organization_id == meeting.organization_id,
+                Member.status != MemberStatus.DEPARTED,
+            )
+            .order_by(col(Member.name), col(Member.id))
+        ).all()
+        rows = {
+            row.member_id: row
+            for row in self.session.exec(
+                select(Attendance).where(Attendance.meeting_id == meeting.id)
+            ).all()
+        }
+        present: list[tuple[str, datetime]] = []
+        on_leave: list[tuple[str, str]] = []
+        missing: list[str] = []
+        for member in members:
+            row = rows.get(member.id or 0)
+            if row is None or row.status is AttendanceStatus.ABSENT:
+                missing.append(member.name)
+            elif row.status is AttendanceStatus.PRESENT:
+                present.append((member.name, row.at))
+            else:
+                on_leave.append((member.name, row.reason))
+        present.sort(key=lambda item: item[1])
+        return RollCall(meeting=view, present=present, on_leave=on_leave, missing=missing)

@@ -1,0 +1,77 @@
+"""Conversation state in the database, keyed by (channel, chat, user), so flows survive restarts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from bot.core.inbound import Channel
+from storage.models import Conversation
+
+
+@dataclass(slots=True)
+class State:
+    """Where a person stands in a flow, and the draft collected so far."""
+
+    flow: str
+    step: str
+    data: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+
+class Conversations:
+    """Loads and saves conversation state."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+
+    def load(self, *, channel: Channel, chat_id: str, user_id: str) -> State | None:
+        """Returns the stored state of a conversation, if any."""
+        row = self._row(channel, chat_id, user_id)
+        if row is None:
+            return None
+        return State(row.flow, row.step, json.loads(row.data), row.updated_at)
+
+    def save(self, *, channel: Channel, chat_id: str, user_id: str, state: State) -> None:
+        """Stores (or replaces) the state of a conversation."""
+        row = self._row(channel, chat_id, user_id)
+        data = json.dumps(state.data, ensure_ascii=False, default=str)
+        if row is None:
+            row = Conversation(
+                channel=channel,
+                chat_id=chat_id,
+                user_id=user_id,
+                flow=state.flow,
+                step=state.step,
+                data=data,
+                updated_at=self.now,
+            )
+        else:
+            row.flow, row.step, row.data, row.updated_at = state.flow, state.step, data, self.now
+        self.session.add(row)
+
+    def clear(self, *, channel: Channel, chat_id: str, user_id: str) -> None:
+        """Forgets a conversation's state."""
+        self.session.execute(
+            delete(Conversation).where(
+                col(Conversation.channel) == channel,
+                col(Conversation.chat_id) == chat_id,
+                col(Conversation.user_id) == user_id,
+            )
+        )
+
+    def _row(self, channel: Channel, chat_id: str, user_id: str) -> Conversation | None:
+        """Returns the stored row of a conversation."""
+        return self.session.exec(
+            select(Conversation).where(
+                Conversation.channel == channel,
+                Conversation.chat_id == chat_id,
+                Conversation.user_id == user_id,
+            )
+        ).first()

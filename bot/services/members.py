@@ -1,0 +1,212 @@
+"""Members, their roles, their chat accounts, and single-use invites that bind the two."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.core.domain import MemberStatus, RoleKind
+from bot.core.inbound import Channel
+from bot.services.errors import ServiceError
+from bot.services.organizations import org_view
+from bot.services.views import MemberView
+from storage.models import ChatAccount, Invite, Member, Organization, Role
+from storage.queries import insert_ignore
+
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+INVITE_LENGTH = 8
+# Refresh last_seen at most this often: the WeChat 48-hour window does not need finer detail,
+# and skipping the write keeps the check-in hot path to one short transaction.
+LAST_SEEN_RESOLUTION = timedelta(minutes=30)
+
+
+def new_invite_code() -> str:
+    """Returns a fresh unguessable invite code (no 0/O/1/I to misread)."""
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+
+
+class Members:
+    """Finds members behind chat accounts, binds accounts with invites, manages roles."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+
+    def view(self, member: Member, org: Organization | None = None) -> MemberView:
+        """Builds the view of a member with their roles in their own organization."""
+        assert member.id is not None
+        org = org or self.session.get_one(Organization, member.organization_id)
+        roles = self.session.exec(
+            select(Role.role).where(
+                Role.member_id == member.id, Role.organization_id == member.organization_id
+            )
+        ).all()
+        return MemberView(
+            id=member.id,
+            name=member.name,
+            org=org_view(org),
+            status=member.status,
+            locale=member.locale,
+            roles=frozenset(RoleKind(role) for role in roles),
+            muted=member.muted,
+        )
+
+    def for_account(self, *, channel: Channel, external_id: str) -> MemberView | None:
+        """Returns the member bound to a chat account and notes that they were seen."""
+        found = self.session.exec(
+            select(ChatAccount, Member, Organization)
+            .join(Member, col(Member.id) == ChatAccount.member_id)
+            .join(Organization, col(Organization.id) == Member.organization_id)
+            .where(ChatAccount.channel == channel, ChatAccount.external_id == external_id)
+        ).first()
+        if found is None:
+            return None
+        account, member, org = found
+        if member.status is MemberStatus.DEPARTED:
+            return None
+        if account.last_seen_at is None or self.now - account.last_seen_at > LAST_SEEN_RESOLUTION:
+            account.last_seen_at = self.now
+            self.session.add(account)
+        return self.view(member, org)
+
+    def get(self, member_id: int) -> MemberView:
+        """Returns a member by id."""
+        return self.view(self.session.get_one(Member, member_id))
+
+    def of_org(self, org_id: int) -> list[MemberView]:
+        """Lists the current members of an organization, by name."""
+        rows = self.session.exec(
+            select(Member)
+            .where(Member.organization_id == org_id, Member.status != MemberStatus.DEPARTED)
+            .order_by(col(Member.name), col(Member.id))
+        ).all()
+        org = self.session.get_one(Organization, org_id)
+        return [self.view(member, org) for member in rows]
+
+    def set_locale(self, member_id: int, locale: str) -> None:
+        """Stores a member's language choice."""
+        member = self.session.get_one(Member, member_id)
+        member.locale = locale
+        self.session.add(member)
+
+    def create_invite(
+        self,
+        *,
+        org_id: int,
+        role: RoleKind,
+        name: str = "",
+        member_id: int | None = None,
+        created_by: int | None = None,
+        ttl: timedelta,
+    ) -> Invite:
+        """Creates a single-use invite that expires after `ttl`."""
+        invite = Invite(
+            code=new_invite_code(),
+            organization_id=org_id,
+            role=role,
+            name=name.strip()[:100],
+            member_id=member_id,
+            created_by=created_by,
+            created_at=self.now,
+            expires_at=self.now + ttl,
+        )
+        self.session.add(invite)
+        self.session.flush()
+        return invite
+
+    def bind(
+        self, *, code: str, channel: Channel, external_id: str, display_name: str
+    ) -> MemberView:
+        """Redeems an invite for a chat account; raises ServiceError naming why it cannot."""
+        code = code.strip().upper()
+        if self.session.exec(
+            select(ChatAccount.id).where(
+                ChatAccount.channel == channel, ChatAccount.external_id == external_id
+            )
+        ).first():
+            raise ServiceError("already_bound")
+        # The claim is one conditional UPDATE, so two people racing for one code cannot both win.
+        claimed = self.session.execute(
+            update(Invite)
+            .where(
+                col(Invite.code) == code,
+                col(Invite.used_at).is_(None),
+                col(Invite.expires_at) > self.now,
+            )
+            .values(used_at=self.now)
+            .returning(col(Invite.id))
+        ).scalar_one_or_none()
+        if claimed is None:
+            invite = self.session.exec(select(Invite).where(Invite.code == code)).first()
+            if invite is None:
+                raise ServiceError("invite_unknown")
+            if invite.used_at is not None:
+                raise ServiceError("invite_used")
+            raise ServiceError("invite_expired")
+        invite = self.session.get_one(Invite, claimed)
+        member = self._member_for(invite, display_name)
+        assert member.id is not None
+        account = ChatAccount(
+            channel=channel,
+            external_id=external_id,
+            member_id=member.id,
+            created_at=self.now,
+            last_seen_at=self.now,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(account)
+                self.session.flush()
+        except IntegrityError:
+            raise ServiceError("already_bound") from None
+        invite.used_by = account.id
+        self.session.add(invite)
+        return self.view(member)
+
+    def _member_for(self, invite: Invite, display_name: str) -> Member:
+        """Returns the invite's member, creating one with the invite's role if it names none."""
+        if invite.member_id is not None:
+            member = self.session.get_one(Member, invite.member_id)
+        else:
+            name = invite.name or display_name.strip()[:100] or "-"
+            member = Member(
+                name=name,
+                organization_id=invite.organization_id,
+                status=MemberStatus.FULL,
+                created_at=self.now,
+            )
+            self.session.add(member)
+            self.session.flush()
+        assert member.id is not None
+        self.grant(member_id=member.id, org_id=invite.organization_id, role=invite.role)
+        if invite.role is not RoleKind.MEMBER:
+            self.grant(member_id=member.id, org_id=invite.organization_id, role=RoleKind.MEMBER)
+        return member
+
+    def grant(self, *, member_id: int, org_id: int, role: RoleKind) -> None:
+        """Gives a member a role in an organization (no-op when they have it)."""
+        insert_ignore(
+            self.session,
+            Role,
+            values={"member_id": member_id, "organization_id": org_id, "role": role.value},
+            conflict=("organization_id", "member_id", "role"),
+        )
+
+    def holders(self, *, org_id: int, roles: frozenset[RoleKind]) -> list[MemberView]:
+        """Lists the members holding any of `roles` in an organization."""
+        rows = self.session.exec(
+            select(Member)
+            .join(Role, col(Role.member_id) == Member.id)
+            .where(
+                Role.organization_id == org_id,
+                col(Role.role).in_(list(roles)),
+                Member.status != MemberStatus.DEPARTED,
+            )
+            .distinct()
+            .order_by(col(Member.id))
+        ).all()
+        return [self.view(row) for row in rows]

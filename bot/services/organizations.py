@@ -1,0 +1,63 @@
+"""Organizations: lookup by code, the tree, and who an organization works with."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from bot.services.views import OrgView
+from storage.models import AllianceUnit, Organization, PairingOrg
+
+
+def org_view(org: Organization) -> OrgView:
+    """Returns the handler-facing view of an organization row."""
+    assert org.id is not None
+    return OrgView(id=org.id, code=org.code, name=org.name, kind=org.kind)
+
+
+class Organizations:
+    """Reads organizations and their partners."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_code(self, code: str) -> OrgView | None:
+        """Finds an organization by its code (case-insensitive)."""
+        row = self.session.exec(
+            select(Organization).where(col(Organization.code) == code.strip().upper())
+        ).first()
+        return org_view(row) if row else None
+
+    def get(self, org_id: int) -> OrgView:
+        """Returns an organization by id."""
+        return org_view(self.session.get_one(Organization, org_id))
+
+    def row(self, org_id: int) -> Organization:
+        """Returns the organization row (for services that need its settings)."""
+        return self.session.get_one(Organization, org_id)
+
+    def all(self) -> list[OrgView]:
+        """Lists every organization, ordered by code."""
+        rows = self.session.exec(select(Organization).order_by(col(Organization.code)))
+        return [org_view(row) for row in rows]
+
+    def partners(self, org_id: int) -> list[OrgView]:
+        """Lists the organizations this one is paired or allied with, by code."""
+        pairing_ids = select(PairingOrg.pairing_id).where(PairingOrg.organization_id == org_id)
+        alliance_ids = select(AllianceUnit.alliance_id).where(
+            AllianceUnit.organization_id == org_id
+        )
+        paired = select(PairingOrg.organization_id).where(
+            col(PairingOrg.pairing_id).in_(pairing_ids)
+        )
+        allied = select(AllianceUnit.organization_id).where(
+            col(AllianceUnit.alliance_id).in_(alliance_ids)
+        )
+        rows = self.session.exec(
+            select(Organization)
+            .where(
+                col(Organization.id).in_(paired) | col(Organization.id).in_(allied),
+                col(Organization.id) != org_id,
+            )
+            .order_by(col(Organization.code))
+        )
+        return [org_view(row) for row in rows]

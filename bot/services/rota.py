@@ -1,0 +1,338 @@
+"""The duty roster: theme-day duty, joint-meeting convener and executive president unit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.core.domain import Duty, DutyPeriod, MeetingKind, UnitKind
+from bot.services.errors import ServiceError
+from bot.services.organizations import org_view
+from bot.services.views import DutySlot, OrgView
+from scheduler.quarters import Quarter
+from storage.models import (
+    Alliance,
+    AllianceUnit,
+    AuditEntry,
+    Meeting,
+    Organization,
+    Pairing,
+    PairingOrg,
+    RotaOverride,
+)
+from storage.queries import insert_ignore
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A span of days one duty slot covers, with its storage key."""
+
+    key: str
+    first_day: date
+    last_day: date
+
+
+def month_period(day: date) -> Period:
+    """Returns the calendar month containing `day`."""
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return Period(f"{first.year:04d}-{first.month:02d}", first, following - timedelta(days=1))
+
+
+def quarter_period(quarter: Quarter) -> Period:
+    """Returns a quarter as a period."""
+    return Period(str(quarter), quarter.first_day, quarter.last_day)
+
+
+def months_between(start: date, day: date) -> int:
+    """Counts whole calendar months from `start`'s month to `day`'s month (may be negative)."""
+    return (day.year - start.year) * 12 + (day.month - start.month)
+
+
+def parse_period(duty: Duty, text: str, period_unit: DutyPeriod) -> Period:
+    """Parses a period key such as `2026-11` or `2026Q4` for a duty; raises ValueError."""
+    text = text.strip().upper()
+    if "Q" in text:
+        if duty is Duty.THEME_DAY and period_unit is DutyPeriod.MONTH:
+            raise ValueError(text)
+        return quarter_period(Quarter.parse(text))
+    year, _, month = text.partition("-")
+    if not (year.isdigit() and month.isdigit()):
+        raise ValueError(text)
+    day = date(int(year), int(month), 1)
+    if duty is Duty.CONVENER or (duty is Duty.THEME_DAY and period_unit is DutyPeriod.QUARTER):
+        return quarter_period(Quarter.of(day))
+    return month_period(day)
+
+
+class Rota:
+    """Computes who is on duty in any period, with secretaries' overrides applied."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+
+    def alliances_of(self, org_id: int) -> list[Alliance]:
+        """Lists the alliances an organization belongs to."""
+        return list(
+            self.session.exec(
+                select(Alliance)
+                .join(AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id)
+                .where(AllianceUnit.organization_id == org_id)
+                .order_by(col(Alliance.code))
+            ).all()
+        )
+
+    def pairings_of(self, org_id: int) -> list[Pairing]:
+        """Lists the pairings an organization belongs to."""
+        return list(
+            self.session.exec(
+                select(Pairing)
+                .join(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
+                .where(PairingOrg.organization_id == org_id)
+                .order_by(col(Pairing.code))
+            ).all()
+        )
+
+    def alliance_by_code(self, code: str) -> Alliance | None:
+        """Finds an alliance by code."""
+        return self.session.exec(
+            select(Alliance).where(Alliance.code == code.strip().upper())
+        ).first()
+
+    def units(self, alliance: Alliance, kind: UnitKind | None = None) -> list[OrgView]:
+        """Lists an alliance's units in rotation order, optionally only one kind."""
+        query = (
+            select(Organization)
+            .join(AllianceUnit, col(AllianceUnit.organization_id) == Organization.id)
+            .where(AllianceUnit.alliance_id == alliance.id)
+            .order_by(col(AllianceUnit.rotation_order))
+        )
+        if kind is not None:
+            query = query.where(AllianceUnit.kind == kind)
+        return [org_view(org) for org in self.session.exec(query).all()]
+
+    def _overrides(self, alliance: Alliance) -> dict[tuple[Duty, str], RotaOverride]:
+        """Returns an alliance's overrides by (duty, period key)."""
+        rows = self.session.exec(
+            select(RotaOverride).where(RotaOverride.alliance_id == alliance.id)
+        ).all()
+        return {(row.duty, row.period): row for row in rows}
+
+    def theme_period(self, alliance: Alliance, day: date) -> Period:
+        """Returns the theme-day duty period containing `day`."""
+        if alliance.duty_period is DutyPeriod.QUARTER:
+            return quarter_period(Quarter.of(day))
+        return month_period(day)
+
+    def executive_period(self, alliance: Alliance, day: date) -> Period:
+        """Returns the executive-president term containing `day`."""
+        term = alliance.executive_term_months
+        index = months_between(alliance.rota_start, day) // term
+        first_month = months_between(date(1, 1, 1), alliance.rota_start) + index * term
+        first = date(1 + first_month // 12, 1 + first_month % 12, 1)
+        last_month = first_month + term
+        after = date(1 + last_month // 12, 1 + last_month % 12, 1)
+        return Period(f"{first.year:04d}-{first.month:02d}", first, after - timedelta(days=1))
+
+    def slot(self, alliance: Alliance, duty: Duty, day: date) -> DutySlot:
+        """Returns who holds `duty` in the period containing `day`."""
+        return self._slot(alliance, duty, day, self._overrides(alliance))
+
+    def _slot(
+        self,
+        alliance: Alliance,
+        duty: Duty,
+        day: date,
+        overrides: dict[tuple[Duty, str], RotaOverride],
+    ) -> DutySlot:
+        """Computes one slot from the rotation, then applies an override for its period."""
+        start = alliance.rota_start
+        if duty is Duty.THEME_DAY:
+            period = self.theme_period(alliance, day)
+            units = self.units(alliance)
+            if alliance.duty_period is DutyPeriod.QUARTER:
+                index = _quarters_between(start, day)
+            else:
+                index = months_between(start, day)
+        elif duty is Duty.CONVENER:
+            period = quarter_period(Quarter.of(day))
+            units = self.units(alliance, UnitKind.PRESIDENT)
+            index = _quarters_between(start, day)
+        else:
+            period = self.executive_period(alliance, day)
+            units = self.units(alliance, UnitKind.PRESIDENT)
+            index = months_between(start, day) // alliance.executive_term_months
+        if not units:
+            raise ServiceError("alliance_empty")
+        scheduled = units[index % len(units)]
+        override = overrides.get((duty, period.key))
+        if override is None:
+            return DutySlot(duty, period.key, period.first_day, period.last_day, scheduled)
+        replacement = org_view(self.session.get_one(Organization, override.organization_id))
+        return DutySlot(
+            duty,
+            period.key,
+            period.first_day,
+            period.last_day,
+            replacement,
+            overridden=True,
+            reason=override.reason,
+            scheduled_org=scheduled,
+        )
+
+    def plan(self, alliance: Alliance, year: int) -> list[DutySlot]:
+        """Lists a year's slots: theme-day duty, conveners by quarter, executive terms."""
+        overrides = self._overrides(alliance)
+        slots: list[DutySlot] = []
+        step_months = 3 if alliance.duty_period is DutyPeriod.QUARTER else 1
+        for month in range(1, 13, step_months):
+            slots.append(self._slot(alliance, Duty.THEME_DAY, date(year, month, 1), overrides))
+        for quarter in range(1, 5):
+            day = Quarter(year, quarter).first_day
+            slots.append(self._slot(alliance, Duty.CONVENER, day, overrides))
+        seen: set[str] = set()
+        for month in range(1, 13):
+            slot = self._slot(alliance, Duty.EXECUTIVE, date(year, month, 1), overrides)
+            if slot.period not in seen:
+                seen.add(slot.period)
+                slots.append(slot)
+        return slots
+
+    def override(
+        self,
+        *,
+        alliance: Alliance,
+        duty: Duty,
+        period: Period,
+        org_id: int,
+        reason: str,
+        actor_id: int | None,
+    ) -> None:
+        """Puts `org_id` on duty for a period instead of the rotation's choice, with a reason."""
+        assert alliance.id is not None
+        if org_id not in {unit.id for unit in self.units(alliance)}:
+            raise ServiceError("not_in_alliance")
+        if duty is not Duty.THEME_DAY and org_id not in {
+            unit.id for unit in self.units(alliance, UnitKind.PRESIDENT)
+        }:
+            raise ServiceError("not_president_unit")
+        reason = reason.strip()[:500]
+        values = {
+            "alliance_id": alliance.id,
+            "duty": duty.value,
+            "period": period.key,
+            "organization_id": org_id,
+            "reason": reason,
+            "created_by": actor_id,
+            "created_at": self.now,
+        }
+        if (
+            insert_ignore(
+                self.session,
+                RotaOverride,
+                values=values,
+                conflict=("alliance_id", "duty", "period"),
+            )
+            is None
+        ):
+            self.session.execute(
+                update(RotaOverride)
+                .where(
+                    col(RotaOverride.alliance_id) == alliance.id,
+                    col(RotaOverride.duty) == duty,
+                    col(RotaOverride.period) == period.key,
+                )
+                .values(
+                    organization_id=org_id, reason=reason, created_by=actor_id, created_at=self.now
+                )
+            )
+        self.session.add(
+            AuditEntry(
+                at=self.now,
+                actor_id=actor_id,
+                action="rota.override",
+                subject=f"alliance:{alliance.code}:{duty.value}:{period.key}",
+                detail=json.dumps({"organization_id": org_id, "reason": reason}),
+            )
+        )
+
+    def swap(
+        self,
+        *,
+        alliance: Alliance,
+        duty: Duty,
+        first: Period,
+        second: Period,
+        reason: str,
+        actor_id: int | None,
+    ) -> None:
+        """Swaps the units on duty in two periods, with a reason."""
+        one = self.slot(alliance, duty, first.first_day)
+        two = self.slot(alliance, duty, second.first_day)
+        self.override(
+            alliance=alliance,
+            duty=duty,
+            period=first,
+            org_id=two.org.id,
+            reason=reason,
+            actor_id=actor_id,
+        )
+        self.override(
+            alliance=alliance,
+            duty=duty,
+            period=second,
+            org_id=one.org.id,
+            reason=reason,
+            actor_id=actor_id,
+        )
+
+    def meetings_in(
+        self, *, alliance_id: int | None, pairing_id: int | None, first: date, last: date
+    ) -> list[Meeting]:
+        """Lists the joint meetings and theme days recorded for an alliance or pairing in a span."""
+        query = select(Meeting).where(
+            Meeting.held_on >= first,
+            Meeting.held_on <= last,
+            col(Meeting.kind).in_(
+                [MeetingKind.THEME_DAY, MeetingKind.JOINT_MEETING, MeetingKind.VISIT]
+            ),
+        )
+        if alliance_id is not None:
+            query = query.where(Meeting.alliance_id == alliance_id)
+        else:
+            query = query.where(Meeting.pairing_id == pairing_id)
+        return list(self.session.exec(query.order_by(col(Meeting.held_on))).all())
+
+    def pairing_host(self, pairing: Pairing, quarter: Quarter) -> OrgView:
+        """Returns the pairing unit hosting a quarter's joint activity (lead first, in turn)."""
+        orgs = self.session.exec(
+            select(Organization)
+            .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
+            .where(PairingOrg.pairing_id == pairing.id)
+            .order_by(col(PairingOrg.id))
+        ).all()
+        ordered = sorted(orgs, key=lambda org: (org.id != pairing.lead_org_id, org.id or 0))
+        start = Quarter.of(pairing.agreement_start)
+        index = (quarter.year - start.year) * 4 + (quarter.number - start.number)
+        return org_view(ordered[index % len(ordered)])
+
+    def pairing_orgs(self, pairing: Pairing) -> list[OrgView]:
+        """Lists a pairing's organizations, lead first."""
+        orgs = self.session.exec(
+            select(Organization)
+            .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
+            .where(PairingOrg.pairing_id == pairing.id)
+        ).all()
+        ordered = sorted(orgs, key=lambda org: (org.id != pairing.lead_org_id, org.id or 0))
+        return [org_view(org) for org in ordered]
+
+
+def _quarters_between(start: date, day: date) -> int:
+    """Counts quarters from `start`'s quarter to `day`'s quarter (may be negative)."""
+    a, b = Quarter.of(start), Quarter.of(day)
+    return (b.year - a.year) * 4 + (b.number - a.number)

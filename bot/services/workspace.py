@@ -1,0 +1,419 @@
+"""The use cases a handler may call, over one unit of work (one session, one `now`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from bot.core.domain import ActivityKind, Duty, RoleKind
+from bot.core.inbound import Channel
+from bot.services.attendance import AttendanceBook
+from bot.services.conversations import Conversations
+from bot.services.errors import ServiceError
+from bot.services.ledger import Ledger
+from bot.services.meetings import Meetings
+from bot.services.members import Members
+from bot.services.organizations import Organizations
+from bot.services.rota import Period, Rota, parse_period
+from bot.services.views import (
+    ActivityView,
+    CheckInResult,
+    DutySlot,
+    MeetingView,
+    MemberView,
+    OrgView,
+    RollCall,
+)
+from scheduler.holidays import HolidayCalendar
+from scheduler.quarters import Quarter
+from storage.models import AuditEntry, Invite, Meeting
+
+
+@dataclass(frozen=True, slots=True)
+class InviteView:
+    """A freshly made invite: the code to hand out and when it stops working."""
+
+    code: str
+    org: OrgView
+    role: RoleKind
+    name: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceRoster:
+    """An alliance's duties over a span of days."""
+
+    name: str
+    theme_days: list[DutySlot]
+    conveners: list[DutySlot]
+    executive: DutySlot
+    meetings: list[MeetingView]
+
+
+@dataclass(frozen=True, slots=True)
+class PairingRoster:
+    """A pairing's hosts over a span of quarters, with visits this year against the target."""
+
+    name: str
+    hosts: list[tuple[Quarter, OrgView]]
+    meetings: list[MeetingView]
+    visits_done: int
+    visit_target: int
+
+
+@dataclass(frozen=True, slots=True)
+class RosterAnswer:
+    """Who hosts what in a span of days, for every alliance and pairing of one organization."""
+
+    first_day: date
+    last_day: date
+    alliances: list[AllianceRoster]
+    pairings: list[PairingRoster]
+
+
+class Services:
+    """Everything a handler may ask for, bound to one session and one moment."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        now: datetime,
+        tz: ZoneInfo,
+        holidays: HolidayCalendar,
+        invite_ttl: timedelta,
+    ) -> None:
+        self.session = session
+        self.now = now
+        self.tz = tz
+        self.holidays = holidays
+        self.invite_ttl = invite_ttl
+        self.orgs = Organizations(session)
+        self.members = Members(session, now)
+        self.meetings = Meetings(session, holidays=holidays, tz=tz)
+        self.attendance = AttendanceBook(session, now, tz)
+        self.rota = Rota(session, now)
+        self.ledger = Ledger(session, now)
+        self.conversations = Conversations(session, now)
+
+    @property
+    def today(self) -> date:
+        """Returns the local date of this unit of work."""
+        return self.now.astimezone(self.tz).date()
+
+    def audit(self, *, actor_id: int | None, action: str, subject: str, **detail: object) -> None:
+        """Records a privileged change in the audit log."""
+        self.session.add(
+            AuditEntry(
+                at=self.now,
+                actor_id=actor_id,
+                action=action,
+                subject=subject,
+                detail=json.dumps(detail, ensure_ascii=False, default=str),
+            )
+        )
+
+    def require_lead(self, member: MemberView) -> None:
+        """Refuses members who are neither secretary nor deputy secretary."""
+        if not member.leads:
+            raise ServiceError("not_allowed")
+
+    # -- binding and invites -------------------------------------------------------------
+
+    def bind(self, *, code: str, channel: Channel, external_id: str, display_name: str) -> MemberView:
+        """Binds a chat account to a member with an invite code."""
+        return self.members.bind(
+            code=code, channel=channel, external_id=external_id, display_name=display_name
+        )
+
+    def create_invite(
+        self,
+        *,
+        actor: MemberView | None,
+        org_id: int,
+        role: RoleKind,
+        name: str = "",
+        member_id: int | None = None,
+    ) -> InviteView:
+        """Creates an invite; in chat only a secretary or deputy of that organization may."""
+        if actor is not None:
+            self.require_lead(actor)
+            if actor.org.id != org_id:
+                raise ServiceError("not_allowed")
+        invite = self.members.create_invite(
+            org_id=org_id,
+            role=role,
+            name=name,
+            member_id=member_id,
+            created_by=actor.id if actor else None,
+            ttl=self.invite_ttl,
+        )
+        self.audit(
+            actor_id=actor.id if actor else None,
+            action="invite.create",
+            subject=f"org:{org_id}",
+            role=role.value,
+        )
+        return self._invite_view(invite)
+
+    def _invite_view(self, invite: Invite) -> InviteView:
+        """Builds the view of an invite."""
+        return InviteView(
+            code=invite.code,
+            org=self.orgs.get(invite.organization_id),
+            role=invite.role,
+            name=invite.name,
+            expires_at=invite.expires_at.astimezone(self.tz),
+        )
+
+    def set_locale(self, member: MemberView, locale: str) -> None:
+        """Stores a member's language."""
+        self.members.set_locale(member.id, locale)
+
+    # -- meetings and attendance -----------------------------------------------------------
+
+    def _meeting_today(self, member: MemberView, code: str | None) -> Meeting:
+        """Picks the member's meeting today: the one whose code matches, else the first."""
+        meetings = self.meetings.on_day(member.org.id, self.today)
+        if not meetings:
+            raise ServiceError("no_meeting_today")
+        if code:
+            for meeting in meetings:
+                if meeting.checkin_code == code:
+                    return meeting
+        return meetings[0]
+
+    def check_in(self, member: MemberView, *, code: str | None, channel: Channel) -> CheckInResult:
+        """Signs a member in to their branch's meeting today."""
+        meeting = self._meeting_today(member, code)
+        row, created = self.attendance.check_in(
+            meeting=meeting, member_id=member.id, code=code, channel=channel
+        )
+        return CheckInResult(
+            meeting=self.meetings.view(meeting),
+            at=row.at.astimezone(self.tz),
+            new=created,
+            status=row.status,
+        )
+
+    def open_checkin(self, member: MemberView, *, code_required: bool) -> tuple[MeetingView, str]:
+        """Opens check-in for today's meeting and returns its code (secretaries only)."""
+        self.require_lead(member)
+        meeting = self._meeting_today(member, None)
+        self.meetings.open_checkin(meeting, code_required=code_required)
+        self.audit(
+            actor_id=member.id,
+            action="checkin.open",
+            subject=f"meeting:{meeting.id}",
+            code_required=code_required,
+        )
+        return self.meetings.view(meeting), meeting.checkin_code
+
+    def roll_call(self, member: MemberView) -> RollCall:
+        """Returns attendance of today's meeting, or the last one (secretaries only)."""
+        self.require_lead(member)
+        meeting = self.meetings.latest(member.org.id, self.today)
+        if meeting is None:
+            raise ServiceError("no_meeting_yet")
+        return self.attendance.roll_call(meeting, self.meetings.view(meeting))
+
+    def next_meeting(self, member: MemberView) -> MeetingView:
+        """Returns the member's next meeting (today's included)."""
+        meeting = self.meetings.next_meeting(member.org.id, self.today)
+        if meeting is None:
+            raise ServiceError("no_meeting_ahead")
+        return self.meetings.view(meeting)
+
+    def ask_leave(self, member: MemberView, *, meeting_id: int, reason: str) -> MeetingView:
+        """Records the member's leave from a meeting of their branch."""
+        meeting = self.session.get(Meeting, meeting_id)
+        if meeting is None or meeting.organization_id != member.org.id:
+            raise ServiceError("no_meeting_ahead")
+        if meeting.held_on < self.today:
+            raise ServiceError("meeting_past")
+        self.attendance.ask_leave(meeting=meeting, member_id=member.id, reason=reason)
+        return self.meetings.view(meeting)
+
+    def upcoming(self, member: MemberView) -> list[MeetingView]:
+        """Lists the member's upcoming meetings."""
+        return self.meetings.upcoming(member.org.id, self.today)
+
+    def reschedule(
+        self, member: MemberView, *, day: date | None, at: time | None, venue: str | None
+    ) -> MeetingView:
+        """Changes the day, time or venue of the branch's next meeting (secretaries only)."""
+        self.require_lead(member)
+        meeting = self.meetings.next_meeting(member.org.id, self.today)
+        if meeting is None:
+            raise ServiceError("no_meeting_ahead")
+        if day is not None and day < self.today:
+            raise ServiceError("date_in_past")
+        self.meetings.reschedule(meeting, at=at, venue=venue, day=day)
+        self.audit(
+            actor_id=member.id,
+            action="meeting.reschedule",
+            subject=f"meeting:{meeting.id}",
+            day=day,
+            at=at,
+            venue=venue,
+        )
+        return self.meetings.view(meeting)
+
+    # -- ledger ----------------------------------------------------------------------------
+
+    def partners(self, member: MemberView) -> list[OrgView]:
+        """Lists the organizations the member's branch works with."""
+        return self.orgs.partners(member.org.id)
+
+    def record_activity(
+        self,
+        member: MemberView,
+        *,
+        kind: ActivityKind,
+        held_on: date,
+        participants: int,
+        summary: str,
+        partner_ids: list[int],
+        title: str = "",
+    ) -> ActivityView:
+        """Turns a confirmed report into a ledger entry."""
+        if held_on > self.today:
+            raise ServiceError("date_in_future")
+        allowed = {org.id for org in self.partners(member)}
+        if not set(partner_ids) <= allowed:
+            raise ServiceError("not_a_partner")
+        first_line = summary.strip().splitlines()[0] if summary.strip() else ""
+        return self.ledger.record(
+            org_id=member.org.id,
+            reporter_id=member.id,
+            kind=kind,
+            held_on=held_on,
+            title=title or first_line[:40],
+            participants=participants,
+            summary=summary,
+            partner_ids=partner_ids,
+        )
+
+    # -- roster ----------------------------------------------------------------------------
+
+    def roster(self, org_id: int, first_day: date, last_day: date) -> RosterAnswer:
+        """Answers who hosts what between two dates, for the organization's alliances and pairings."""
+        alliances: list[AllianceRoster] = []
+        for alliance in self.rota.alliances_of(org_id):
+            assert alliance.id is not None
+            theme_days = _distinct(
+                self.rota.slot(alliance, Duty.THEME_DAY, day)
+                for day in _month_starts(first_day, last_day)
+            )
+            conveners = _distinct(
+                self.rota.slot(alliance, Duty.CONVENER, day)
+                for day in _month_starts(first_day, last_day)
+            )
+            executive = self.rota.slot(alliance, Duty.EXECUTIVE, first_day)
+            meetings = self.rota.meetings_in(
+                alliance_id=alliance.id, pairing_id=None, first=first_day, last=last_day
+            )
+            alliances.append(
+                AllianceRoster(
+                    alliance.name,
+                    theme_days,
+                    conveners,
+                    executive,
+                    [self.meetings.view(m) for m in meetings],
+                )
+            )
+        pairings: list[PairingRoster] = []
+        for pairing in self.rota.pairings_of(org_id):
+            quarters = sorted({Quarter.of(day) for day in _month_starts(first_day, last_day)})
+            meetings = self.rota.meetings_in(
+                alliance_id=None, pairing_id=pairing.id, first=first_day, last=last_day
+            )
+            year_visits = self.rota.meetings_in(
+                alliance_id=None,
+                pairing_id=pairing.id,
+                first=date(first_day.year, 1, 1),
+                last=date(first_day.year, 12, 31),
+            )
+            pairings.append(
+                PairingRoster(
+                    pairing.name,
+                    [(quarter, self.rota.pairing_host(pairing, quarter)) for quarter in quarters],
+                    [self.meetings.view(m) for m in meetings],
+                    sum(1 for m in year_visits if m.held_on <= self.today),
+                    pairing.visit_target,
+                )
+            )
+        return RosterAnswer(first_day, last_day, alliances, pairings)
+
+    def override_duty(
+        self,
+        member: MemberView,
+        *,
+        duty: Duty,
+        period_text: str,
+        org_code: str | None = None,
+        swap_with: str | None = None,
+        reason: str,
+    ) -> None:
+        """Replaces or swaps a duty slot in the member's alliance (secretaries only)."""
+        self.require_lead(member)
+        alliances = self.rota.alliances_of(member.org.id)
+        if not alliances:
+            raise ServiceError("no_alliance")
+        alliance = alliances[0]
+        try:
+            period = parse_period(duty, period_text, alliance.duty_period)
+            other: Period | None = (
+                parse_period(duty, swap_with, alliance.duty_period) if swap_with else None
+            )
+        except ValueError:
+            raise ServiceError("bad_period") from None
+        if not reason.strip():
+            raise ServiceError("reason_needed")
+        if other is not None:
+            self.rota.swap(
+                alliance=alliance,
+                duty=duty,
+                first=period,
+                second=other,
+                reason=reason,
+                actor_id=member.id,
+            )
+            return
+        org = self.orgs.by_code(org_code or "")
+        if org is None:
+            raise ServiceError("org_unknown")
+        self.rota.override(
+            alliance=alliance,
+            duty=duty,
+            period=period,
+            org_id=org.id,
+            reason=reason,
+            actor_id=member.id,
+        )
+
+
+def _month_starts(first_day: date, last_day: date) -> list[date]:
+    """Lists the first day of every month touching a span (the span's start for the first)."""
+    days = [first_day]
+    cursor = (first_day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    while cursor <= last_day:
+        days.append(cursor)
+        cursor = (cursor + timedelta(days=32)).replace(day=1)
+    return days
+
+
+def _distinct(slots: object) -> list[DutySlot]:
+    """Keeps the first slot of each period, in order."""
+    seen: set[str] = set()
+    result: list[DutySlot] = []
+    for slot in slots:  # type: ignore[attr-defined]
+        if slot.period not in seen:
+            seen.add(slot.period)
+            result.append(slot)
+    return result

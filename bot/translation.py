@@ -1,0 +1,87 @@
+"""Babel-backed translators, one per locale, built from the catalogs in `locales/`."""
+
+from __future__ import annotations
+
+import io
+import sys
+from datetime import date, datetime, time
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+from bot.core.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, DateStyle
+
+DOMAIN = "messages"
+
+
+def locales_dir() -> Path:
+    """Finds the catalogs: next to the source tree, or where the wheel installed them."""
+    candidates = [
+        Path(__file__).resolve().parent.parent / "locales",
+        Path(sys.prefix) / "share" / "gongjian" / "locales",
+    ]
+    for candidate in candidates:
+        if (candidate / DEFAULT_LOCALE / "LC_MESSAGES" / f"{DOMAIN}.po").is_file():
+            return candidate
+    raise FileNotFoundError("message catalogs not found (expected locales/ next to the code)")
+
+
+@cache
+def load_translations(locale: str) -> Translations:
+    """Compiles a locale's .po catalog in memory and returns it as gettext translations."""
+    po_path = locales_dir() / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+class BabelTranslator:
+    """Translates messages and formats dates for one locale."""
+
+    def __init__(self, locale: str) -> None:
+        if locale not in SUPPORTED_LOCALES:
+            locale = DEFAULT_LOCALE
+        self._locale = locale
+        self._babel_locale = Locale.parse(locale)
+        self._translations = load_translations(locale)
+
+    @property
+    def locale(self) -> str:
+        """The locale code."""
+        return self._locale
+
+    def __call__(self, message: str, /, **values: object) -> str:
+        """Translates `message` and fills its `{named}` fields."""
+        translated = self._translations.gettext(message)
+        return translated.format(**values) if values else translated
+
+    def plural(self, singular: str, plural: str, n: int, /, **values: object) -> str:
+        """Translates a message whose form depends on `n` and fills its fields."""
+        translated = self._translations.ngettext(singular, plural, n)
+        return translated.format(n=n, **values)
+
+    def date(self, value: date, style: DateStyle = "long") -> str:
+        """Formats a date for this locale."""
+        return format_date(value, format=style, locale=self._babel_locale)
+
+    def time(self, value: time | datetime) -> str:
+        """Formats a wall-clock time as HH:MM."""
+        return format_time(value, format="HH:mm", locale=self._babel_locale)
+
+    def weekday(self, value: date) -> str:
+        """Names the weekday of a date in this locale."""
+        return format_date(value, format="EEEE", locale=self._babel_locale)
+
+
+@cache
+def translator(locale: str) -> BabelTranslator:
+    """Returns the shared translator of a locale (unsupported locales fall back to Chinese)."""
+    return BabelTranslator(locale)

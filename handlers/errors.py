@@ -1,0 +1,46 @@
+"""Turns a service's refusal into a clear, translated sentence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.i18n import N_, Translator
+from bot.services.errors import ServiceError
+
+MESSAGES: dict[str, str] = {
+    "already_bound": N_("This chat account is already bound to a member."),
+    "invite_unknown": N_("That invite code does not exist. Check it and try again."),
+    "invite_used": N_("That invite code has already been used. Ask your secretary for a new one."),
+    "invite_expired": N_("That invite code has expired. Ask your secretary for a new one."),
+    "not_allowed": N_("Only the branch secretary or deputy secretary can do that."),
+    "no_meeting_today": N_("Your branch has no meeting today, so there is nothing to sign in to."),
+    "no_meeting_yet": N_("Your branch has not held a meeting yet."),
+    "no_meeting_ahead": N_("Your branch has no upcoming meeting."),
+    "meeting_cancelled": N_("That meeting was cancelled."),
+    "meeting_past": N_("That meeting is already over."),
+    "code_needed": N_("Please send the 6-digit check-in code with it, e.g. 签到 123456."),
+    "code_wrong": N_("That check-in code is wrong. Ask the secretary for today's code."),
+    "already_present": N_("You already signed in at {at}; no leave is needed."),
+    "date_in_future": N_("That date is in the future; report activities that already took place."),
+    "date_in_past": N_("That date has already passed."),
+    "not_a_partner": N_("That organization is not one of your partners."),
+    "alliance_empty": N_("This alliance has no units to rotate yet."),
+    "not_in_alliance": N_("That organization is not in your alliance."),
+    "not_president_unit": N_("Only president units take turns at that duty."),
+    "no_alliance": N_("Your organization is not in an alliance."),
+    "bad_period": N_("I could not read that period. Use a month like 2026-12 or a quarter like 2027Q1."),
+    "reason_needed": N_("Please give a reason for the change."),
+    "org_unknown": N_("No organization has that code."),
+}
+
+
+def explain(t: Translator, error: ServiceError) -> str:
+    """Returns the translated sentence for a service refusal."""
+    message = MESSAGES.get(error.code, N_("That cannot be done right now."))
+    values = {key: _format(t, value) for key, value in error.details.items()}
+    return t(message, **values)
+
+
+def _format(t: Translator, value: object) -> object:
+    """Formats datetimes in the details as wall-clock times."""
+    return t.time(value) if isinstance(value, datetime) else value

@@ -1,0 +1,13 @@
+"""Every flow's router, in one explicit list (the order decides keyword ties)."""
+
+from __future__ import annotations
+
+from handlers import bind, checkin, help, language
+from handlers.base import Router
+
+ROUTERS: list[Router] = [
+    help.router,
+    bind.router,
+    checkin.router,
+    language.router,
+]
