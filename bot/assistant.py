@@ -12,6 +12,7 @@ from bot.core.clock import Clock
 from bot.core.i18n import Translator, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.reply import Reply
+from bot.services.conversations import ConversationKey
 from bot.services.errors import ServiceError
 from bot.services.views import MemberView
 from bot.services.workspace import Services
@@ -130,12 +131,21 @@ class Assistant:
         member = services.members.for_account(channel=inbound.channel, external_id=inbound.user_id)
         t = translator(self._locale(member, inbound.locale_hint))
         if inbound.anonymous_admin:
-            return [Reply(t("Anonymous admins cannot use the assistant. Please write as yourself."))]
+            return [
+                Reply(t("Anonymous admins cannot use the assistant. Please write as yourself."))
+            ]
         text = (inbound.button or inbound.text or "").strip()
         if len(text) > MAX_TEXT:
-            return [Reply(t("That message is too long. Please keep it under {limit} characters.", limit=MAX_TEXT))]
-        key = {"channel": inbound.channel, "chat_id": inbound.chat_id, "user_id": inbound.user_id}
-        state = services.conversations.load(**key)
+            return [
+                Reply(
+                    t(
+                        "That message is too long. Please keep it under {limit} characters.",
+                        limit=MAX_TEXT,
+                    )
+                )
+            ]
+        key = ConversationKey(inbound.channel, inbound.chat_id, inbound.user_id)
+        state = services.conversations.load(key)
         notes: list[Reply] = []
         if state and state.updated_at and services.now - state.updated_at > self.timeout:
             notes.append(
@@ -147,9 +157,11 @@ class Assistant:
                     )
                 )
             )
-            services.conversations.clear(**key)
+            services.conversations.clear(key)
             state = None
-        ctx = Context(inbound=inbound, t=t, services=services, now=services.now, member=member, state=state)
+        ctx = Context(
+            inbound=inbound, t=t, services=services, now=services.now, member=member, state=state
+        )
         before = (state.flow, state.step) if state else None
         try:
             replies = self._route(ctx, text)
@@ -157,7 +169,7 @@ class Assistant:
             # Refusals leave nothing half-done: undo this message's writes, keep the flow as it was.
             services.session.rollback()
             if notes:
-                services.conversations.clear(**key)
+                services.conversations.clear(key)
             return [*notes, Reply(explain(t, error))]
         self._store_state(ctx, services, before, replies)
         return [*notes, *replies]
@@ -181,7 +193,10 @@ class Assistant:
                 return [Reply(t("That conversation can no longer continue; please start again."))]
             return step(ctx, text)
         if text.startswith("/"):
-            return [Reply(t("Unknown command {command}.", command=text.split()[0][:32])), *self._help(ctx)]
+            return [
+                Reply(t("Unknown command {command}.", command=text.split(maxsplit=1)[0][:32])),
+                *self._help(ctx),
+            ]
         return self._help(ctx)
 
     def _match(self, text: str, *, in_flow: bool) -> tuple[Command | None, str]:
@@ -205,7 +220,13 @@ class Assistant:
         """Checks who may run a command, then runs it."""
         t = ctx.t
         if command.needs_member and ctx.member is None:
-            return [Reply(t("You are not bound to a member yet. Send 绑定 followed by your invite code (or /start CODE)."))]
+            return [
+                Reply(
+                    t(
+                        "You are not bound to a member yet. Send 绑定 followed by your invite code (or /start CODE)."
+                    )
+                )
+            ]
         if command.leads_only and ctx.member is not None and not ctx.member.leads:
             ctx.services.audit(
                 actor_id=ctx.member.id, action="denied", subject=f"command:{command.name}"
@@ -234,19 +255,21 @@ class Assistant:
     ) -> None:
         """Saves, moves or clears the flow's state after a handler ran."""
         inbound = ctx.inbound
-        key = {"channel": inbound.channel, "chat_id": inbound.chat_id, "user_id": inbound.user_id}
+        key = ConversationKey(inbound.channel, inbound.chat_id, inbound.user_id)
         if ctx.state is None:
             if before is not None:
-                services.conversations.clear(**key)
+                services.conversations.clear(key)
             return
         router = self.routers.get(ctx.state.flow)
         if inbound.is_group and router and ctx.state.step in router.private_steps:
             # Private steps continue in the member's private chat, whose id is the user's.
-            services.conversations.clear(**key)
+            services.conversations.clear(key)
             services.conversations.save(
-                channel=inbound.channel, chat_id=inbound.user_id, user_id=inbound.user_id, state=ctx.state
+                ConversationKey(inbound.channel, inbound.user_id, inbound.user_id), ctx.state
             )
             replies[:] = [replace(reply, private=True) for reply in replies]
-            replies.insert(0, Reply(ctx.t("Let's continue in a private chat: I've sent you a message there.")))
+            replies.insert(
+                0, Reply(ctx.t("Let's continue in a private chat: I've sent you a message there."))
+            )
             return
-        services.conversations.save(**key, state=ctx.state)
+        services.conversations.save(key, ctx.state)

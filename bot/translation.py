@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import sys
-from datetime import date, datetime, time
+import datetime as dt
 from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -68,17 +68,21 @@ class BabelTranslator:
         translated = self._translations.ngettext(singular, plural, n)
         return translated.format(n=n, **values)
 
-    def date(self, value: date, style: DateStyle = "long") -> str:
+    def date(self, value: dt.date, style: DateStyle = "long") -> str:
         """Formats a date for this locale."""
         return format_date(value, format=style, locale=self._babel_locale)
 
-    def time(self, value: time | datetime) -> str:
+    def time(self, value: dt.time | dt.datetime) -> str:
         """Formats a wall-clock time as HH:MM."""
         return format_time(value, format="HH:mm", locale=self._babel_locale)
 
-    def weekday(self, value: date) -> str:
+    def weekday(self, value: dt.date) -> str:
         """Names the weekday of a date in this locale."""
         return format_date(value, format="EEEE", locale=self._babel_locale)
+
+    def month(self, value: dt.date) -> str:
+        """Names the month (with its year) of a date in this locale."""
+        return format_skeleton("yMMMM", value, locale=self._babel_locale)
 
 
 @cache

@@ -9,7 +9,12 @@ from handlers.texts import ROLES
 router = Router("bind")
 
 
-@router.command("bind", keywords=("绑定",), description=N_("Bind this account with an invite code"), needs_member=False)
+@router.command(
+    "bind",
+    keywords=("绑定",),
+    description=N_("Bind this account with an invite code"),
+    needs_member=False,
+)
 def bind(ctx: Context, args: str) -> Replies:
     """Binds the account with the code given after the command."""
     return bind_with_code(ctx, args)
@@ -20,14 +25,25 @@ def bind_with_code(ctx: Context, args: str) -> Replies:
     t = ctx.t
     code = args.strip().split()[0] if args.strip() else ""
     if ctx.member is not None:
-        return [ctx.reply(t("You are already bound as {name} ({org}).", name=ctx.member.name, org=ctx.member.org.name))]
+        return [
+            ctx.reply(
+                t(
+                    "You are already bound as {name} ({org}).",
+                    name=ctx.member.name,
+                    org=ctx.member.org.name,
+                )
+            )
+        ]
     if not code:
         return [ctx.reply(t("Please send the invite code with it, e.g. 绑定 ABCD2345."))]
     if len(code) > 16 or not code.isalnum():
         return [ctx.reply(t("That invite code does not exist. Check it and try again."))]
     inbound = ctx.inbound
     member = ctx.services.bind(
-        code=code, channel=inbound.channel, external_id=inbound.user_id, display_name=inbound.display_name
+        code=code,
+        channel=inbound.channel,
+        external_id=inbound.user_id,
+        display_name=inbound.display_name,
     )
     ctx.member = member
     roles = ", ".join(t(ROLES[role]) for role in sorted(member.roles))

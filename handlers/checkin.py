@@ -22,7 +22,11 @@ def check_in(ctx: Context, args: str) -> Replies:
     result = ctx.services.check_in(ctx.member, code=code, channel=ctx.inbound.channel)
     kind = t(MEETING_KINDS[result.meeting.kind])
     if not result.new:
-        return [ctx.reply(t("You already signed in at {time}; nothing changed.", time=t.time(result.at)))]
+        return [
+            ctx.reply(
+                t("You already signed in at {time}; nothing changed.", time=t.time(result.at))
+            )
+        ]
     return [
         ctx.reply(
             t(
@@ -84,13 +88,15 @@ def attendance(ctx: Context, _args: str) -> Replies:
         )
     )
     if roll.present:
-        names = ", ".join(f"{name} {t.time(at.astimezone(ctx.now.tzinfo))}" for name, at in roll.present)
+        names = ", ".join(
+            f"{name} {t.time(at.astimezone(ctx.now.tzinfo))}" for name, at in roll.present
+        )
         lines.append(t("Signed in: {names}", names=names))
     if roll.on_leave:
-        names = ", ".join(f"{name} ({reason})" if reason else name for name, reason in roll.on_leave)
+        names = ", ".join(
+            f"{name} ({reason})" if reason else name for name, reason in roll.on_leave
+        )
         lines.append(t("On leave: {names}", names=names))
     if roll.missing:
         lines.append(t("Missing: {names}", names=", ".join(roll.missing)))
     return [ctx.reply("\n".join(lines))]
-
-

@@ -28,7 +28,9 @@ MESSAGES: dict[str, str] = {
     "not_in_alliance": N_("That organization is not in your alliance."),
     "not_president_unit": N_("Only president units take turns at that duty."),
     "no_alliance": N_("Your organization is not in an alliance."),
-    "bad_period": N_("I could not read that period. Use a month like 2026-12 or a quarter like 2027Q1."),
+    "bad_period": N_(
+        "I could not read that period. Use a month like 2026-12 or a quarter like 2027Q1."
+    ),
     "reason_needed": N_("Please give a reason for the change."),
     "org_unknown": N_("No organization has that code."),
 }

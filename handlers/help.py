@@ -27,12 +27,20 @@ LEAD_LINES = (
 )
 
 
-@router.command("help", keywords=("帮助", "菜单", "help"), description=N_("What I can do"), needs_member=False)
+@router.command(
+    "help", keywords=("帮助", "菜单", "help"), description=N_("What I can do"), needs_member=False
+)
 def show_help(ctx: Context, _args: str) -> Replies:
     """Lists what the member can ask, with the secretary's commands for secretaries."""
     t = ctx.t
     if ctx.member is None:
-        return [ctx.reply(t("Welcome to Gongjian (共建助手). To start, send 绑定 followed by the invite code your secretary gave you, e.g. 绑定 ABCD2345."))]
+        return [
+            ctx.reply(
+                t(
+                    "Welcome to Gongjian (共建助手). To start, send 绑定 followed by the invite code your secretary gave you, e.g. 绑定 ABCD2345."
+                )
+            )
+        ]
     lines = [t("Hello {name}. You can send:", name=ctx.member.name)]
     lines += [f"• {t(line)}" for line in MEMBER_LINES]
     if ctx.member.leads:
@@ -41,7 +49,9 @@ def show_help(ctx: Context, _args: str) -> Replies:
     return [ctx.reply("\n".join(lines))]
 
 
-@router.command("start", keywords=(), description=N_("Start, or bind with an invite code"), needs_member=False)
+@router.command(
+    "start", keywords=(), description=N_("Start, or bind with an invite code"), needs_member=False
+)
 def start(ctx: Context, args: str) -> Replies:
     """Binds with the code of a deep link, or greets and shows the menu."""
     if args.strip():
@@ -49,7 +59,9 @@ def start(ctx: Context, args: str) -> Replies:
     return show_help(ctx, "")
 
 
-@router.command("cancel", keywords=("取消",), description=N_("Stop what you are doing"), needs_member=False)
+@router.command(
+    "cancel", keywords=("取消",), description=N_("Stop what you are doing"), needs_member=False
+)
 def cancel(ctx: Context, _args: str) -> Replies:
     """Drops the current flow's draft."""
     if ctx.state is None:

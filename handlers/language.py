@@ -9,7 +9,14 @@ from handlers.base import Context, Replies, Router
 
 router = Router("language")
 
-CHOICES = {"zh": "zh_CN", "zh_cn": "zh_CN", "中文": "zh_CN", "en": "en", "english": "en", "英文": "en"}
+CHOICES = {
+    "zh": "zh_CN",
+    "zh_cn": "zh_CN",
+    "中文": "zh_CN",
+    "en": "en",
+    "english": "en",
+    "英文": "en",
+}
 
 
 class Step:
@@ -46,7 +53,12 @@ def _apply(ctx: Context, text: str) -> Replies:
     locale = CHOICES.get(text.strip().lower())
     if locale is None:
         ctx.begin(router.flow, Step.CHOOSE)
-        return [ctx.reply(ctx.t("Please choose 中文 or English."), [Button("中文", "zh"), Button("English", "en")])]
+        return [
+            ctx.reply(
+                ctx.t("Please choose 中文 or English."),
+                [Button("中文", "zh"), Button("English", "en")],
+            )
+        ]
     assert ctx.member is not None
     ctx.services.set_locale(ctx.member, locale)
     ctx.end()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import bind, checkin, help, language
+from handlers import bind, checkin, help, invite, language, roster, schedule
 from handlers.base import Router
 
 ROUTERS: list[Router] = [
@@ -10,4 +10,7 @@ ROUTERS: list[Router] = [
     bind.router,
     checkin.router,
     language.router,
+    roster.router,
+    schedule.router,
+    invite.router,
 ]

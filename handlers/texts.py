@@ -97,7 +97,9 @@ def move_note(t: Translator, meeting: MeetingView) -> str:
     if meeting.move_reason == "kept_on_holiday":
         return t("Kept on this day although it falls in {holiday}.", holiday=holiday)
     if meeting.move_reason == "calendar_unknown":
-        return t("The official holiday calendar for {year} is not known yet.", year=meeting.held_on.year)
+        return t(
+            "The official holiday calendar for {year} is not known yet.", year=meeting.held_on.year
+        )
     if meeting.move_reason == "moved_by_secretary" and meeting.moved_from:
         return t("Moved by the secretary from {date}.", date=t.date(meeting.moved_from, "medium"))
     return ""

@@ -30,6 +30,8 @@ POSTGRES_ENV = "GONGJIAN_TEST_POSTGRES_URL"
 
 def _backends() -> list[object]:
     """Lists the backends to run on: SQLite always, PostgreSQL when its URL is given."""
+    if os.environ.get("CI") and not os.environ.get(POSTGRES_ENV):
+        raise pytest.UsageError(f"CI must run the PostgreSQL half: set {POSTGRES_ENV}")
     postgres = pytest.param(
         "postgresql",
         marks=pytest.mark.skipif(

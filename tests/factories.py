@@ -57,10 +57,17 @@ def build_world(database: Database, now: datetime) -> World:
     """Creates a committee, four branches, an alliance of them, a pairing and seven members."""
     world = World()
     with database.session() as session:
-        world.orgs["C"] = add_org(session, code="C", name="街道党工委", kind=OrgKind.COMMITTEE, parent=None, now=now)
+        world.orgs["C"] = add_org(
+            session, code="C", name="街道党工委", kind=OrgKind.COMMITTEE, parent=None, now=now
+        )
         for index, code in enumerate(("B1", "B2", "B3", "B4"), 1):
             world.orgs[code] = add_org(
-                session, code=code, name=f"第{index}支部", kind=OrgKind.BRANCH, parent=world.orgs["C"], now=now
+                session,
+                code=code,
+                name=f"第{index}支部",
+                kind=OrgKind.BRANCH,
+                parent=world.orgs["C"],
+                now=now,
             )
         alliance = Alliance(
             code="ALLY", name="红湾联盟", rota_start=date(2026, 1, 1), duty_period=DutyPeriod.MONTH
@@ -70,10 +77,28 @@ def build_world(database: Database, now: datetime) -> World:
         assert alliance.id is not None
         world.alliance_id = alliance.id
         for order, (code, kind) in enumerate(
-            (("B1", UnitKind.PRESIDENT), ("B2", UnitKind.PRESIDENT), ("B3", UnitKind.PRESIDENT), ("B4", UnitKind.MEMBER)), 1
+            (
+                ("B1", UnitKind.PRESIDENT),
+                ("B2", UnitKind.PRESIDENT),
+                ("B3", UnitKind.PRESIDENT),
+                ("B4", UnitKind.MEMBER),
+            ),
+            1,
         ):
-            session.add(AllianceUnit(alliance_id=alliance.id, organization_id=world.orgs[code], kind=kind, rotation_order=order))
-        pairing = Pairing(code="P1", name="一支部-二支部结对", lead_org_id=world.orgs["B1"], agreement_start=date(2026, 1, 1))
+            session.add(
+                AllianceUnit(
+                    alliance_id=alliance.id,
+                    organization_id=world.orgs[code],
+                    kind=kind,
+                    rotation_order=order,
+                )
+            )
+        pairing = Pairing(
+            code="P1",
+            name="一支部-二支部结对",
+            lead_org_id=world.orgs["B1"],
+            agreement_start=date(2026, 1, 1),
+        )
         session.add(pairing)
         session.flush()
         assert pairing.id is not None
@@ -81,13 +106,20 @@ def build_world(database: Database, now: datetime) -> World:
         for code in ("B1", "B2"):
             session.add(PairingOrg(pairing_id=pairing.id, organization_id=world.orgs[code]))
         for name, (org_code, roles) in PEOPLE.items():
-            member = Member(name=name, organization_id=world.orgs[org_code], status=MemberStatus.FULL, created_at=now)
+            member = Member(
+                name=name,
+                organization_id=world.orgs[org_code],
+                status=MemberStatus.FULL,
+                created_at=now,
+            )
             session.add(member)
             session.flush()
             assert member.id is not None
             world.members[name] = member.id
             for role in roles:
-                session.add(Role(organization_id=world.orgs[org_code], member_id=member.id, role=role))
+                session.add(
+                    Role(organization_id=world.orgs[org_code], member_id=member.id, role=role)
+                )
             code = f"INV{name.upper()}X"[:16]
             session.add(
                 Invite(

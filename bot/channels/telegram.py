@@ -491,6 +491,19 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Checks the token, sets the command menus, then polls or registers the webhook."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        logger.info(
+            "Telegram bot @%s is up (%s)",
+            self._username,
+            "webhook" if self._webhook_url else "long polling",
+        )
+
+    async def _start(self) -> None:
+        """Starts the application and the chosen way of receiving updates."""
         app = self.application
         await app.initialize()
         self._username, self._bot_id = self.bot.username, self.bot.id
@@ -506,11 +519,6 @@ class TelegramChannel:
                 timeout=timedelta(seconds=self._poll_timeout), allowed_updates=ALLOWED_UPDATES
             )
         self._ready = True
-        logger.info(
-            "Telegram bot @%s is up (%s)",
-            self._username,
-            "webhook" if self._webhook_url else "polling",
-        )
 
     async def stop(self) -> None:
         """Stops polling, finishes the updates in hand and closes the HTTP client."""

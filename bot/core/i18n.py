@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+import datetime as dt
 from typing import Literal, Protocol
 
 DateStyle = Literal["full", "long", "medium", "short"]
@@ -11,7 +11,7 @@ DEFAULT_LOCALE = "zh_CN"
 SUPPORTED_LOCALES = ("zh_CN", "en")
 
 
-def N_(message: str) -> str:
+def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
     """Marks a string for extraction without translating it yet."""
     return message
 
@@ -32,16 +32,20 @@ class Translator(Protocol):
         """Translates a message whose form depends on `n` and fills its fields."""
         ...
 
-    def date(self, value: date, style: DateStyle = "long") -> str:
+    def date(self, value: dt.date, style: DateStyle = "long") -> str:
         """Formats a date for this locale."""
         ...
 
-    def time(self, value: time | datetime) -> str:
+    def time(self, value: dt.time | dt.datetime) -> str:
         """Formats a wall-clock time (HH:MM) for this locale."""
         ...
 
-    def weekday(self, value: date) -> str:
+    def weekday(self, value: dt.date) -> str:
         """Names the weekday of a date in this locale."""
+        ...
+
+    def month(self, value: dt.date) -> str:
+        """Names the month (with its year) of a date in this locale."""
         ...
 
 

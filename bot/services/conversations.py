@@ -14,6 +14,15 @@ from bot.core.inbound import Channel
 from storage.models import Conversation
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Identifies one person's conversation in one chat on one channel."""
+
+    channel: Channel
+    chat_id: str
+    user_id: str
+
+
 @dataclass(slots=True)
 class State:
     """Where a person stands in a flow, and the draft collected so far."""
@@ -31,22 +40,22 @@ class Conversations:
         self.session = session
         self.now = now
 
-    def load(self, *, channel: Channel, chat_id: str, user_id: str) -> State | None:
+    def load(self, key: ConversationKey) -> State | None:
         """Returns the stored state of a conversation, if any."""
-        row = self._row(channel, chat_id, user_id)
+        row = self._row(key)
         if row is None:
             return None
         return State(row.flow, row.step, json.loads(row.data), row.updated_at)
 
-    def save(self, *, channel: Channel, chat_id: str, user_id: str, state: State) -> None:
+    def save(self, key: ConversationKey, state: State) -> None:
         """Stores (or replaces) the state of a conversation."""
-        row = self._row(channel, chat_id, user_id)
+        row = self._row(key)
         data = json.dumps(state.data, ensure_ascii=False, default=str)
         if row is None:
             row = Conversation(
-                channel=channel,
-                chat_id=chat_id,
-                user_id=user_id,
+                channel=key.channel,
+                chat_id=key.chat_id,
+                user_id=key.user_id,
                 flow=state.flow,
                 step=state.step,
                 data=data,
@@ -56,22 +65,22 @@ class Conversations:
             row.flow, row.step, row.data, row.updated_at = state.flow, state.step, data, self.now
         self.session.add(row)
 
-    def clear(self, *, channel: Channel, chat_id: str, user_id: str) -> None:
+    def clear(self, key: ConversationKey) -> None:
         """Forgets a conversation's state."""
         self.session.execute(
             delete(Conversation).where(
-                col(Conversation.channel) == channel,
-                col(Conversation.chat_id) == chat_id,
-                col(Conversation.user_id) == user_id,
+                col(Conversation.channel) == key.channel,
+                col(Conversation.chat_id) == key.chat_id,
+                col(Conversation.user_id) == key.user_id,
             )
         )
 
-    def _row(self, channel: Channel, chat_id: str, user_id: str) -> Conversation | None:
+    def _row(self, key: ConversationKey) -> Conversation | None:
         """Returns the stored row of a conversation."""
         return self.session.exec(
             select(Conversation).where(
-                Conversation.channel == channel,
-                Conversation.chat_id == chat_id,
-                Conversation.user_id == user_id,
+                Conversation.channel == key.channel,
+                Conversation.chat_id == key.chat_id,
+                Conversation.user_id == key.user_id,
             )
         ).first()

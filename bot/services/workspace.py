@@ -125,7 +125,9 @@ class Services:
 
     # -- binding and invites -------------------------------------------------------------
 
-    def bind(self, *, code: str, channel: Channel, external_id: str, display_name: str) -> MemberView:
+    def bind(
+        self, *, code: str, channel: Channel, external_id: str, display_name: str
+    ) -> MemberView:
         """Binds a chat account to a member with an invite code."""
         return self.members.bind(
             code=code, channel=channel, external_id=external_id, display_name=display_name

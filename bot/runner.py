@@ -1,0 +1,147 @@
+"""`gongjian run`: every configured channel, the HTTP server and background services in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+
+import uvicorn
+from starlette.routing import BaseRoute
+
+from bot.channels.http import build_http_app
+from bot.config import Settings
+from bot.core.ports import Core
+
+logger = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    """Something `serve` starts and stops with the process: a channel, the scheduler, …"""
+
+    @property
+    def name(self) -> str:
+        """A short name for logs."""
+        ...
+
+    @property
+    def routes(self) -> Sequence[BaseRoute]:
+        """HTTP routes to mount on the shared server (empty when it needs none)."""
+        ...
+
+    async def start(self) -> None:
+        """Starts the service; returns once it is running."""
+        ...
+
+    async def stop(self) -> None:
+        """Stops the service and releases what it holds."""
+        ...
+
+
+def configured_channels(settings: Settings, core: Core) -> list[Service]:
+    """Builds the chat channels the settings configure."""
+    services: list[Service] = []
+    if settings.telegram_enabled:
+        from bot.channels.telegram import TelegramChannel  # noqa: PLC0415 (optional platform)
+
+        services.append(TelegramChannel(settings, core))
+    return services
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to `serve`, which owns the process."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Captures nothing: `serve` stops the server itself, after draining it."""
+        yield
+
+
+async def serve(
+    settings: Settings,
+    core: Core,
+    services: Sequence[Service] | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+    ready: Callable[[int], None] | None = None,
+) -> None:
+    """Runs the HTTP server and `services` (default: the configured channels) until stopped.
+
+    Stops on SIGINT/SIGTERM, or when `stop` is set if one is given. `ready` receives the HTTP
+    port once everything is up (useful with port 0).
+    """
+    services = configured_channels(settings, core) if services is None else list(services)
+    routes = [route for service in services for route in service.routes]
+    config = uvicorn.Config(
+        build_http_app(core, routes),
+        host=settings.http_host,
+        port=settings.http_port,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = _Server(config)
+    sock = config.bind_socket()
+    port = int(sock.getsockname()[1])
+    own_signals = stop is None
+    stop = _stop_on_signals() if stop is None else stop
+    # Listening before the services start is fine: a webhook that is not ready answers 503 and
+    # the platform retries.
+    http = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
+    stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+    started: list[Service] = []
+    failure: BaseException | None = None
+    unexpected = False
+    try:
+        for service in services:
+            await service.start()
+            started.append(service)
+            logger.info("Started %s", service.name)
+        logger.info("Serving HTTP on %s:%d", settings.http_host, port)
+        if ready is not None:
+            ready(port)
+        await asyncio.wait({http, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        unexpected = http.done()
+    finally:
+        stopping.cancel()
+        # Drain the HTTP server first so in-flight webhooks finish while channels still run.
+        server.should_exit = True
+        try:
+            await http
+        except (Exception, asyncio.CancelledError) as exc:
+            failure = exc
+        for service in reversed(started):
+            try:
+                await service.stop()
+                logger.info("Stopped %s", service.name)
+            except Exception:
+                logger.exception("Stopping %s failed", service.name)
+        if own_signals:
+            _restore_signals()
+    if failure is not None:
+        raise failure
+    if unexpected:
+        raise RuntimeError("the HTTP server stopped unexpectedly")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """Returns an event that SIGINT or SIGTERM sets."""
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, event.set)
+    return event
+
+
+def _restore_signals() -> None:
+    """Gives SIGINT and SIGTERM back to their defaults once `serve` is done."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,50 @@
+"""Invites: a secretary creates a single-use code for a new or existing member."""
+
+from __future__ import annotations
+
+from bot.core.domain import RoleKind
+from bot.core.i18n import N_
+from handlers.base import Context, Replies, Router
+from handlers.texts import ROLE_WORDS, ROLES
+
+router = Router("invite")
+
+
+@router.command(
+    "invite",
+    keywords=("邀请",),
+    description=N_("Create an invite code (secretaries)"),
+    leads_only=True,
+)
+def invite(ctx: Context, args: str) -> Replies:
+    """Creates an invite for the secretary's organization: ROLE and an optional name."""
+    t = ctx.t
+    assert ctx.member is not None
+    words = args.split(maxsplit=1)
+    role = ROLE_WORDS.get(words[0].lower()) if words else RoleKind.MEMBER
+    if role is None:
+        return [
+            ctx.reply(
+                t(
+                    "Unknown role. Use one of: 党员, 联络员, 委员, 副书记, 书记 (member, liaison, committee, deputy, secretary)."
+                )
+            )
+        ]
+    name = words[1].strip() if len(words) > 1 else ""
+    if len(name) > 100:
+        return [ctx.reply(t("That name is too long."))]
+    created = ctx.services.create_invite(
+        actor=ctx.member, org_id=ctx.member.org.id, role=role, name=name
+    )
+    return [
+        ctx.reply(
+            t(
+                "Invite for {role} of {org}{name}: {code}\nValid until {expires}. It works once: send it to the person, who replies 绑定 {code}.",
+                role=t(ROLES[role]),
+                org=created.org.name,
+                name=f" ({name})" if name else "",
+                code=created.code,
+                expires=f"{t.date(created.expires_at.date(), 'long')} {t.time(created.expires_at)}",
+            )
+        )
+    ]
