@@ -176,10 +176,10 @@ class Meetings:
             .order_by(col(Meeting.held_on).desc(), col(Meeting.starts_at).desc())
         ).first()
 
-    def next_meeting(self, org_id: int, today: date) -> Meeting | None:
-        """Returns the organization's next meeting from today on."""
-        upcoming = self.upcoming(org_id, today, months=2)
-        return self.session.get(Meeting, upcoming[0].id) if upcoming else None
+    def next_meeting(self, org_id: int, now: datetime) -> Meeting | None:
+        """Returns the organization's next meeting that has not started yet."""
+        ahead = [m for m in self.upcoming(org_id, now.date(), months=2) if m.starts_at > now]
+        return self.session.get(Meeting, ahead[0].id) if ahead else None
 
     def open_checkin(self, meeting: Meeting, *, code_required: bool) -> Meeting:
         """Opens check-in for a meeting, with or without its code."""

@@ -226,7 +226,7 @@ class Services:
 
     def next_meeting(self, member: MemberView) -> MeetingView:
         """Returns the member's next meeting (today's included)."""
-        meeting = self.meetings.next_meeting(member.org.id, self.today)
+        meeting = self.meetings.next_meeting(member.org.id, self.now.astimezone(self.tz))
         if meeting is None:
             raise ServiceError("no_meeting_ahead")
         return self.meetings.view(meeting)
@@ -250,7 +250,7 @@ class Services:
     ) -> MeetingView:
         """Changes the day, time or venue of the branch's next meeting (secretaries only)."""
         self.require_lead(member)
-        meeting = self.meetings.next_meeting(member.org.id, self.today)
+        meeting = self.meetings.next_meeting(member.org.id, self.now.astimezone(self.tz))
         if meeting is None:
             raise ServiceError("no_meeting_ahead")
         if day is not None and day < self.today:
