@@ -107,8 +107,11 @@ class Settings(BaseSettings):
             raise ValueError("not a database URL (e.g. sqlite:///gongjian.db)") from exc
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
-        if url.get_backend_name() == "postgresql" and url.get_driver_name() not in ("psycopg",):
-            raise ValueError("use the psycopg 3 driver: postgresql+psycopg://user@host/db")
+        if url.get_backend_name() == "postgresql" and url.drivername != "postgresql+psycopg":
+            if url.drivername not in ("postgresql", "postgres"):
+                raise ValueError("use the psycopg 3 driver: postgresql+psycopg://user@host/db")
+            # A bare postgresql:// URL means psycopg 3, the only PostgreSQL driver we ship.
+            return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         return value
 
     @model_validator(mode="after")
@@ -164,6 +167,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"])
-        variable = f"GONGJIAN_{field.upper()}" if field else "configuration"
         message = str(error["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{variable}: {message}") from None
+        if not field:
+            # Cross-field checks name their variables in the message itself.
+            raise ConfigError(message) from None
+        raise ConfigError(f"GONGJIAN_{field.upper()}: {message}") from None
