@@ -14,7 +14,7 @@ from bot.core.inbound import Channel
 from bot.services.errors import ServiceError
 from bot.services.views import MeetingView, RollCall
 from storage.models import Attendance, Meeting, Member
-from storage.queries import insert_ignore
+from storage.queries import insert_ignore, insert_returning
 
 
 class AttendanceBook:
@@ -45,32 +45,31 @@ class AttendanceBook:
             "channel": channel.value,
             "reason": "",
         }
-        new_id = insert_ignore(
+        table = Attendance.__table__  # type: ignore[attr-defined]
+        created = insert_returning(
             self.session, Attendance, values=values, conflict=("meeting_id", "member_id")
         )
-        if new_id is None:
-            # Someone on leave (or marked absent) who turns up after all is present.
-            new_id = self.session.execute(
-                update(Attendance)
-                .where(
-                    col(Attendance.meeting_id) == meeting.id,
-                    col(Attendance.member_id) == member_id,
-                    col(Attendance.status) != AttendanceStatus.PRESENT,
-                )
-                .values(status=AttendanceStatus.PRESENT, at=self.now, channel=channel)
-                .returning(col(Attendance.id))
-            ).scalar_one_or_none()
-            created = new_id is not None
-        else:
-            created = True
+        if created is not None:
+            return Attendance.model_validate(dict(created)), True
+        # Someone on leave (or marked absent) who turns up after all is present.
+        upgraded = self.session.execute(
+            update(Attendance)
+            .where(
+                col(Attendance.meeting_id) == meeting.id,
+                col(Attendance.member_id) == member_id,
+                col(Attendance.status) != AttendanceStatus.PRESENT,
+            )
+            .values(status=AttendanceStatus.PRESENT, at=self.now, channel=channel)
+            .returning(*table.c)
+        ).first()
+        if upgraded is not None:
+            return Attendance.model_validate(dict(upgraded._mapping)), True
         row = self.session.exec(
             select(Attendance).where(
                 Attendance.meeting_id == meeting.id, Attendance.member_id == member_id
             )
         ).one()
-        if created:
-            self.session.refresh(row)
-        return row, created
+        return row, False
 
     def ask_leave(self, *, meeting: Meeting, member_id: int, reason: str) -> Attendance:
         """Records leave for a meeting with its reason (updating an earlier reason)."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -15,13 +16,20 @@ from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
 from bot.services.views import MemberView
 from storage.models import ChatAccount, Invite, Member, Organization, Role
-from storage.queries import insert_ignore
+from storage.queries import insert_ignore, pin
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 INVITE_LENGTH = 8
 # Refresh last_seen at most this often: the WeChat 48-hour window does not need finer detail,
 # and skipping the write keeps the check-in hot path to one short transaction.
 LAST_SEEN_RESOLUTION = timedelta(minutes=30)
+
+
+def _roles_of(member_id: Any, org_id: Any) -> Any:
+    """Selects a member's role names in an organization, comma-separated, in one value."""
+    return select(func.aggregate_strings(col(Role.role), ",")).where(
+        Role.member_id == member_id, Role.organization_id == org_id
+    )
 
 
 def new_invite_code() -> str:
@@ -36,42 +44,44 @@ class Members:
         self.session = session
         self.now = now
 
-    def view(self, member: Member, org: Organization | None = None) -> MemberView:
+    def view(
+        self, member: Member, org: Organization | None = None, roles: str | None = None
+    ) -> MemberView:
         """Builds the view of a member with their roles in their own organization."""
         assert member.id is not None
         org = org or self.session.get_one(Organization, member.organization_id)
-        roles = self.session.exec(
-            select(Role.role).where(
-                Role.member_id == member.id, Role.organization_id == member.organization_id
-            )
-        ).all()
+        if roles is None:
+            roles = self.session.exec(_roles_of(member.id, member.organization_id)).one() or ""
         return MemberView(
             id=member.id,
             name=member.name,
             org=org_view(org),
             status=member.status,
             locale=member.locale,
-            roles=frozenset(RoleKind(role) for role in roles),
+            roles=frozenset(RoleKind(role) for role in roles.split(",") if role),
             muted=member.muted,
         )
 
     def for_account(self, *, channel: Channel, external_id: str) -> MemberView | None:
         """Returns the member bound to a chat account and notes that they were seen."""
+        roles = _roles_of(col(Member.id), col(Member.organization_id)).scalar_subquery()
         found = self.session.exec(
-            select(ChatAccount, Member, Organization)
+            select(ChatAccount, Member, Organization, roles)
             .join(Member, col(Member.id) == ChatAccount.member_id)
             .join(Organization, col(Organization.id) == Member.organization_id)
             .where(ChatAccount.channel == channel, ChatAccount.external_id == external_id)
         ).first()
         if found is None:
             return None
-        account, member, org = found
+        account, member, org, role_names = found
         if member.status is MemberStatus.DEPARTED:
             return None
+        # Later steps of this unit of work look the organization up again: keep it in the map.
+        pin(self.session, org)
         if account.last_seen_at is None or self.now - account.last_seen_at > LAST_SEEN_RESOLUTION:
             account.last_seen_at = self.now
             self.session.add(account)
-        return self.view(member, org)
+        return self.view(member, org, role_names or "")
 
     def get(self, member_id: int) -> MemberView:
         """Returns a member by id."""

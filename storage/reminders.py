@@ -1,0 +1,260 @@
+"""Reminder tables: the push outbox, filed reports, mobile members' movements, reminder settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint, update
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from bot.core.inbound import Channel
+from storage.models import Member
+from storage.queries import insert_ignore
+from storage.types import enum_column, text_column, utc_column
+
+
+class OutboxStatus(StrEnum):
+    """Where a push stands: queued, being sent, sent, waiting to retry, or given up."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNDELIVERABLE = "undeliverable"
+    DEAD = "dead"
+
+
+class FilingKind(StrEnum):
+    """Reports an organization, alliance or pairing files, which stop the nudges that ask for them."""
+
+    LEDGER = "ledger"
+    ANNUAL_PLAN = "annual_plan"
+    YEAR_SUMMARY = "year_summary"
+
+
+class FilingMethod(StrEnum):
+    """How a report was filed."""
+
+    EXPORTED = "exported"
+    SUBMITTED = "submitted"
+
+
+class MovementDirection(StrEnum):
+    """Whether a mobile member (流动党员) is leaving or has arrived somewhere."""
+
+    LEAVING = "leaving"
+    ARRIVING = "arriving"
+
+
+class MobileReport(StrEnum):
+    """The three reports (三报告) a mobile member owes."""
+
+    WHEREABOUTS = "whereabouts"
+    ARRIVAL = "arrival"
+    WORKPLACE = "workplace"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One push owed to one member, unique by its idempotency key (rule, subject, period, member)."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=text_column(200))
+    rule: str = Field(sa_column=text_column(32))
+    subject: str = Field(sa_column=text_column(64))
+    period: str = Field(sa_column=text_column(32))
+    member_id: int = Field(foreign_key="member.id", index=True, ondelete="CASCADE")
+    urgent: bool = False
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    status: OutboxStatus = Field(sa_column=enum_column(OutboxStatus))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=utc_column())
+    last_error: str = Field(default="", sa_column=text_column(500))
+    claimed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    claimed_by: str | None = Field(default=None, sa_column=text_column(64, nullable=True))
+    channel: Channel | None = Field(default=None, sa_column=enum_column(Channel, nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+    __table_args__ = (UniqueConstraint("key"),)
+
+
+class Filing(SQLModel, table=True):
+    """A report filed for a period: a quarter's ledger, a year's plan or summary."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: FilingKind = Field(sa_column=enum_column(FilingKind))
+    scope: str = Field(sa_column=text_column(32))
+    period: str = Field(sa_column=text_column(16))
+    method: FilingMethod = Field(sa_column=enum_column(FilingMethod))
+    filed_by: int | None = Field(default=None, foreign_key="member.id", ondelete="SET NULL")
+    filed_at: datetime = Field(sa_column=utc_column())
+
+    __table_args__ = (UniqueConstraint("kind", "scope", "period"),)
+
+
+class MobileMovement(SQLModel, table=True):
+    """A mobile member marked as leaving or arriving, with the three reports filed so far."""
+
+    __tablename__ = "mobile_movement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True, ondelete="CASCADE")
+    direction: MovementDirection = Field(sa_column=enum_column(MovementDirection))
+    place: str = Field(default="", sa_column=text_column(200))
+    marked_by: int | None = Field(default=None, foreign_key="member.id", ondelete="SET NULL")
+    marked_at: datetime = Field(sa_column=utc_column())
+    whereabouts_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    arrival_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    workplace_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class ReminderSetting(SQLModel, table=True):
+    """One reminder knob for everyone (`default`), an alliance (`alliance:3`) or an org (`org:12`)."""
+
+    __tablename__ = "reminder_setting"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(sa_column=text_column(32))
+    name: str = Field(sa_column=text_column(48))
+    value: str = Field(sa_column=text_column(64))
+
+    __table_args__ = (UniqueConstraint("scope", "name"),)
+
+
+Index(
+    "ix_outbox_status_next",
+    OutboxMessage.__table__.c.status,  # type: ignore[attr-defined]
+    OutboxMessage.__table__.c.next_attempt_at,  # type: ignore[attr-defined]
+)
+Index(
+    "ix_outbox_rule_period",
+    OutboxMessage.__table__.c.rule,  # type: ignore[attr-defined]
+    OutboxMessage.__table__.c.period,  # type: ignore[attr-defined]
+)
+
+# Which report column each of the three reports fills, and which movement owes it.
+REPORT_COLUMNS: dict[MobileReport, tuple[str, MovementDirection]] = {
+    MobileReport.WHEREABOUTS: ("whereabouts_at", MovementDirection.LEAVING),
+    MobileReport.ARRIVAL: ("arrival_at", MovementDirection.ARRIVING),
+    MobileReport.WORKPLACE: ("workplace_at", MovementDirection.ARRIVING),
+}
+
+
+def org_scope(org_id: int) -> str:
+    """Returns the scope string of an organization."""
+    return f"org:{org_id}"
+
+
+def alliance_scope(alliance_id: int) -> str:
+    """Returns the scope string of an alliance."""
+    return f"alliance:{alliance_id}"
+
+
+def pairing_scope(pairing_id: int) -> str:
+    """Returns the scope string of a pairing."""
+    return f"pairing:{pairing_id}"
+
+
+def record_filing(
+    *,
+    session: Session,
+    kind: FilingKind,
+    scope: str,
+    period: str,
+    method: FilingMethod,
+    at: datetime,
+    by: int | None,
+) -> bool:
+    """Records that a report was filed; False when it already was (the first filing stands)."""
+    new_id = insert_ignore(
+        session,
+        Filing,
+        values={
+            "kind": kind.value,
+            "scope": scope,
+            "period": period,
+            "method": method.value,
+            "filed_by": by,
+            "filed_at": at,
+        },
+        conflict=("kind", "scope", "period"),
+    )
+    return new_id is not None
+
+
+def mark_movement(
+    *,
+    session: Session,
+    member_id: int,
+    direction: MovementDirection,
+    at: datetime,
+    by: int | None,
+    place: str = "",
+) -> int:
+    """Records that a member is leaving or has arrived, owing the matching reports; returns its id."""
+    movement = MobileMovement(
+        member_id=member_id,
+        direction=direction,
+        place=place.strip()[:200],
+        marked_by=by,
+        marked_at=at,
+    )
+    session.add(movement)
+    session.flush()
+    assert movement.id is not None
+    return movement.id
+
+
+def record_mobile_report(
+    *, session: Session, member_id: int, report: MobileReport, at: datetime
+) -> bool:
+    """Marks one of the three reports filed on the member's latest movement that owes it."""
+    column, direction = REPORT_COLUMNS[report]
+    latest = (
+        select(MobileMovement.id)
+        .where(MobileMovement.member_id == member_id, MobileMovement.direction == direction)
+        .order_by(col(MobileMovement.marked_at).desc(), col(MobileMovement.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    target = getattr(MobileMovement, column)
+    # One conditional UPDATE: a report filed twice keeps its first time.
+    done = session.execute(
+        update(MobileMovement)
+        .where(col(MobileMovement.id) == latest, col(target).is_(None))
+        .values({column: at})
+        .returning(col(MobileMovement.id))
+    ).scalar_one_or_none()
+    return done is not None
+
+
+def set_reminder_setting(*, session: Session, scope: str, name: str, value: str) -> None:
+    """Stores (or replaces) one reminder setting."""
+    if (
+        insert_ignore(
+            session,
+            ReminderSetting,
+            values={"scope": scope, "name": name, "value": value},
+            conflict=("scope", "name"),
+        )
+        is None
+    ):
+        session.execute(
+            update(ReminderSetting)
+            .where(col(ReminderSetting.scope) == scope, col(ReminderSetting.name) == name)
+            .values(value=value)
+        )
+
+
+def set_muted(*, session: Session, member_id: int, muted: bool) -> bool:
+    """Mutes or unmutes a member's non-essential nudges; False when nothing changed."""
+    changed = session.execute(
+        update(Member)
+        .where(col(Member.id) == member_id, col(Member.muted) != muted)
+        .values(muted=muted)
+        .returning(col(Member.id))
+    ).scalar_one_or_none()
+    return changed is not None
