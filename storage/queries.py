@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
+
+
+@cache
+def _insert_statement(
+    table: Table,
+    dialect: str,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    returning_all: bool,
+) -> Any:
+    """Builds (once per shape) an INSERT ... ON CONFLICT DO NOTHING RETURNING statement."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .on_conflict_do_nothing(index_elements=list(conflict))
+    )
+    return statement.returning(*table.c) if returning_all else statement.returning(table.c.id)
 
 
 def insert_ignore(
@@ -20,14 +39,8 @@ def insert_ignore(
     """Inserts one row unless it clashes with `conflict`'s unique key; returns the new id or None."""
     table: Table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(table.c.id)
-    )
-    new_id: int | None = session.execute(statement).scalar_one_or_none()
+    statement = _insert_statement(table, dialect, tuple(values), conflict, False)
+    new_id: int | None = session.execute(statement, values).scalar_one_or_none()
     return new_id
 
 
@@ -41,14 +54,8 @@ def insert_returning(
     """Inserts one row unless it clashes with `conflict`; returns the stored row's columns or None."""
     table: Table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(*table.c)
-    )
-    row = session.execute(statement).first()
+    statement = _insert_statement(table, dialect, tuple(values), conflict, True)
+    row = session.execute(statement, values).first()
     return dict(row._mapping) if row is not None else None
 
 

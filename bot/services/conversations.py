@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlmodel import Session, col, select
 
 from bot.core.inbound import Channel
@@ -77,10 +77,13 @@ class Conversations:
 
     def _row(self, key: ConversationKey) -> Conversation | None:
         """Returns the stored row of a conversation."""
-        return self.session.exec(
-            select(Conversation).where(
-                Conversation.channel == key.channel,
-                Conversation.chat_id == key.chat_id,
-                Conversation.user_id == key.user_id,
-            )
-        ).first()
+        params = {"channel": key.channel.value, "chat_id": key.chat_id, "user_id": key.user_id}
+        return self.session.exec(STATE_LOOKUP, params=params).first()
+
+
+# Built once: every inbound message reads its conversation state.
+STATE_LOOKUP = select(Conversation).where(
+    col(Conversation.channel) == bindparam("channel"),
+    col(Conversation.chat_id) == bindparam("chat_id"),
+    col(Conversation.user_id) == bindparam("user_id"),
+)

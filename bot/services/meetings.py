@@ -6,6 +6,7 @@ import secrets
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.core.domain import MeetingKind, MeetingStatus
@@ -29,6 +30,18 @@ def parse_hhmm(text: str) -> time:
     if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
         raise ValueError(text)
     return time(int(hours), int(minutes))
+
+
+# Built once: check-in asks for the day's meetings on every message.
+MEETINGS_ON_DAY = (
+    select(Meeting)
+    .where(
+        col(Meeting.organization_id) == bindparam("org_id"),
+        col(Meeting.held_on) == bindparam("day"),
+        col(Meeting.status) != MeetingStatus.CANCELLED,
+    )
+    .order_by(col(Meeting.starts_at))
+)
 
 
 class Meetings:
@@ -119,15 +132,7 @@ class Meetings:
         """Returns the organization's meetings held on `day`, creating its org-life day if due."""
         org = self.session.get_one(Organization, org_id)
         meetings = list(
-            self.session.exec(
-                select(Meeting)
-                .where(
-                    Meeting.organization_id == org_id,
-                    Meeting.held_on == day,
-                    Meeting.status != MeetingStatus.CANCELLED,
-                )
-                .order_by(col(Meeting.starts_at))
-            ).all()
+            self.session.exec(MEETINGS_ON_DAY, params={"org_id": org_id, "day": day}).all()
         )
         due = org_life_day_for(
             day,

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -30,6 +30,23 @@ def _roles_of(member_id: Any, org_id: Any) -> Any:
     return select(func.aggregate_strings(col(Role.role), ",")).where(
         Role.member_id == member_id, Role.organization_id == org_id
     )
+
+
+# Built once: the lookup runs for every inbound message, and building it costs more than running it.
+ACCOUNT_LOOKUP = (
+    select(
+        ChatAccount,
+        Member,
+        Organization,
+        _roles_of(col(Member.id), col(Member.organization_id)).scalar_subquery(),
+    )
+    .join(Member, col(Member.id) == ChatAccount.member_id)
+    .join(Organization, col(Organization.id) == Member.organization_id)
+    .where(
+        col(ChatAccount.channel) == bindparam("channel"),
+        col(ChatAccount.external_id) == bindparam("external_id"),
+    )
+)
 
 
 def new_invite_code() -> str:
@@ -64,12 +81,8 @@ class Members:
 
     def for_account(self, *, channel: Channel, external_id: str) -> MemberView | None:
         """Returns the member bound to a chat account and notes that they were seen."""
-        roles = _roles_of(col(Member.id), col(Member.organization_id)).scalar_subquery()
         found = self.session.exec(
-            select(ChatAccount, Member, Organization, roles)
-            .join(Member, col(Member.id) == ChatAccount.member_id)
-            .join(Organization, col(Organization.id) == Member.organization_id)
-            .where(ChatAccount.channel == channel, ChatAccount.external_id == external_id)
+            ACCOUNT_LOOKUP, params={"channel": channel.value, "external_id": external_id}
         ).first()
         if found is None:
             return None
