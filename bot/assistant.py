@@ -200,16 +200,19 @@ class Assistant:
         return self._help(ctx)
 
     def _match(self, text: str, *, in_flow: bool) -> tuple[Command | None, str]:
-        """Finds the command a text invokes; inside a flow only /commands count."""
+        """Finds the command a text invokes; inside a flow only /commands and whole keywords count."""
         if text.startswith("/"):
             head, _, args = text[1:].partition(" ")
             name = head.split("@", 1)[0].lower()
             return self.commands.get(name), args.strip()
-        if in_flow:
-            return None, ""
         for keyword, command in self.keywords:
             if text == keyword:
                 return command, ""
+        if in_flow:
+            # Inside a flow a keyword only counts as the whole message: a reason or summary that
+            # merely starts with one belongs to the flow.
+            return None, ""
+        for keyword, command in self.keywords:
             if text.startswith(keyword):
                 rest = text[len(keyword) :]
                 if rest.startswith(SEPARATORS) or rest[0].isascii():
@@ -238,8 +241,13 @@ class Assistant:
         """Returns the flow to its previous step and asks that step's question again."""
         assert ctx.state is not None
         router = self.routers.get(ctx.state.flow)
-        if ctx.back() is None or router is None or router.on_back is None:
+        if router is None or router.on_back is None:
             return [Reply(ctx.t("This is the first step; send 取消 to stop."))]
+        if ctx.back() is None:
+            return [
+                Reply(ctx.t("This is the first step; send 取消 to stop.")),
+                *router.on_back(ctx),
+            ]
         return router.on_back(ctx)
 
     def _help(self, ctx: Context) -> list[Reply]:

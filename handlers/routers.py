@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import bind, checkin, help, invite, language, roster, schedule
+from handlers import bind, checkin, help, invite, language, leave, report, roster, schedule
 from handlers.base import Router
 
 ROUTERS: list[Router] = [
@@ -13,4 +13,6 @@ ROUTERS: list[Router] = [
     roster.router,
     schedule.router,
     invite.router,
+    report.router,
+    leave.router,
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.config import ConfigError, load_settings
@@ -20,13 +22,19 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         ("GONGJIAN_TIMEZONE", "Mars/Olympus", "GONGJIAN_TIMEZONE: unknown time zone"),
         ("GONGJIAN_DATABASE_URL", "not a url", "GONGJIAN_DATABASE_URL: not a database URL"),
         ("GONGJIAN_DATABASE_URL", "mysql://x@y/z", "GONGJIAN_DATABASE_URL: only sqlite"),
-        ("GONGJIAN_DATABASE_URL", "postgresql+asyncpg://x@y/z", "GONGJIAN_DATABASE_URL: use the psycopg 3 driver"),
+        (
+            "GONGJIAN_DATABASE_URL",
+            "postgresql+asyncpg://x@y/z",
+            "GONGJIAN_DATABASE_URL: use the psycopg 3 driver",
+        ),
         ("GONGJIAN_DEFAULT_LOCALE", "fr", "GONGJIAN_DEFAULT_LOCALE: unsupported locale"),
         ("GONGJIAN_HTTP_PORT", "70000", "GONGJIAN_HTTP_PORT"),
         ("GONGJIAN_WECHAT_AES_KEY", "short", "GONGJIAN_WECHAT_AES_KEY must be the 43-character"),
     ],
 )
-def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str) -> None:
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError) as caught:
         load_settings(_env_file=None)
@@ -53,10 +61,7 @@ def test_secrets_are_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "very-secret" not in repr(settings) and "very-secret" not in str(settings.model_dump())
 
 
-def test_env_file_is_read(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("GONGJIAN_DEFAULT_LOCALE=en\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert load_settings().default_locale == "en"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import string
 from datetime import date
 
 import pytest
@@ -15,14 +17,13 @@ from bot.translation import translator
 
 def test_every_message_is_translated() -> None:
     gaps = sorted(missing())
-    assert gaps == [], f"{len(gaps)} untranslated; run `python -m bot.catalogs` and translate: {gaps[:10]}"
+    assert gaps == [], (
+        f"{len(gaps)} untranslated; run `python -m bot.catalogs` and translate: {gaps[:10]}"
+    )
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_catalog_compiles_and_placeholders_match(locale: str) -> None:
-    import io
-    import string
-
     with po_path(locale).open("rb") as handle:
         catalog = read_po(handle, locale=locale)
     write_mo(io.BytesIO(), catalog)

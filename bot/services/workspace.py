@@ -225,7 +225,7 @@ class Services:
         return self.attendance.roll_call(meeting, self.meetings.view(meeting))
 
     def next_meeting(self, member: MemberView) -> MeetingView:
-        """Returns the member's next meeting (today's included)."""
+        """Returns the member's next meeting that has not started yet."""
         meeting = self.meetings.next_meeting(member.org.id, self.now.astimezone(self.tz))
         if meeting is None:
             raise ServiceError("no_meeting_ahead")

@@ -18,7 +18,9 @@ def accounts(database: Database) -> list[ChatAccount]:
         return list(session.exec(select(ChatAccount)).all())
 
 
-def test_bind_with_invite_stores_account_and_uses_invite(chat: Chat, world: World, database: Database) -> None:
+def test_bind_with_invite_stores_account_and_uses_invite(
+    chat: Chat, world: World, database: Database
+) -> None:
     reply = chat.say(f"绑定 {world.invites['m1']}")
     assert "m1" in reply and "第1支部" in reply
     [account] = accounts(database)
@@ -28,7 +30,9 @@ def test_bind_with_invite_stores_account_and_uses_invite(chat: Chat, world: Worl
     assert invite.used_at is not None and invite.used_by == account.id
 
 
-def test_start_deep_link_binds_and_lowercase_code_works(chat: Chat, world: World, database: Database) -> None:
+def test_start_deep_link_binds_and_lowercase_code_works(
+    chat: Chat, world: World, database: Database
+) -> None:
     chat.say(f"/start {world.invites['m2'].lower()}")
     assert [a.member_id for a in accounts(database)] == [world.members["m2"]]
 
@@ -42,7 +46,9 @@ def test_invite_is_single_use(chat: Chat, world: World, database: Database) -> N
     assert len(accounts(database)) == 1
 
 
-def test_expired_invite_is_refused(chat: Chat, world: World, database: Database, clock: FrozenClock) -> None:
+def test_expired_invite_is_refused(
+    chat: Chat, world: World, database: Database, clock: FrozenClock
+) -> None:
     clock.advance(timedelta(days=8))
     before = len(accounts(database))
     reply = chat.say(f"绑定 {world.invites['m1']}")
@@ -60,7 +66,9 @@ def test_unknown_and_malformed_codes(chat: Chat, world: World, database: Databas
     assert accounts(database) == []
 
 
-def test_second_bind_on_same_account_is_refused_and_keeps_invite(chat: Chat, world: World, database: Database) -> None:
+def test_second_bind_on_same_account_is_refused_and_keeps_invite(
+    chat: Chat, world: World, database: Database
+) -> None:
     chat.say(f"绑定 {world.invites['m1']}")
     reply = chat.say(f"绑定 {world.invites['m2']}")
     assert "m1" in reply

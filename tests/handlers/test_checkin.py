@@ -61,7 +61,9 @@ def test_no_meeting_today(chat: Chat, world: World, clock: FrozenClock, database
     assert attendance_rows(database) == []
 
 
-def test_member_of_another_branch_cannot_use_the_code(chat: Chat, world: World, database: Database) -> None:
+def test_member_of_another_branch_cannot_use_the_code(
+    chat: Chat, world: World, database: Database
+) -> None:
     code = open_code(chat, world)
     stranger = chat.as_("u-m3").bound(world.invites["m3"])
     stranger.say("/lang en")
@@ -70,7 +72,9 @@ def test_member_of_another_branch_cannot_use_the_code(chat: Chat, world: World, 
     assert attendance_rows(database) == []
 
 
-def test_open_checkin_is_for_secretaries_and_audited(chat: Chat, world: World, database: Database) -> None:
+def test_open_checkin_is_for_secretaries_and_audited(
+    chat: Chat, world: World, database: Database
+) -> None:
     member = chat.bound(world.invites["m1"])
     member.say("/lang en")
     assert "Only the branch secretary" in member.say("开启签到")
@@ -81,7 +85,9 @@ def test_open_checkin_is_for_secretaries_and_audited(chat: Chat, world: World, d
     assert actions.count("denied") == 2 and "checkin.open" in actions
 
 
-def test_checkin_without_code_when_secretary_says_so(chat: Chat, world: World, database: Database) -> None:
+def test_checkin_without_code_when_secretary_says_so(
+    chat: Chat, world: World, database: Database
+) -> None:
     sec = chat.as_("u-sec").bound(world.invites["sec"])
     sec.say("/lang en")
     assert "without a code" in sec.say("开启签到 免码")
@@ -90,7 +96,9 @@ def test_checkin_without_code_when_secretary_says_so(chat: Chat, world: World, d
     assert len(attendance_rows(database)) == 1
 
 
-def test_org_life_meeting_is_created_once_on_demand(chat: Chat, world: World, database: Database) -> None:
+def test_org_life_meeting_is_created_once_on_demand(
+    chat: Chat, world: World, database: Database
+) -> None:
     open_code(chat, world)
     chat.bound(world.invites["m1"]).say("签到")
     with database.session() as session:

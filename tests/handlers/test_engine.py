@@ -35,14 +35,23 @@ def test_overlong_message_is_refused(chat: Chat, world: World) -> None:
 
 def test_anonymous_group_admin_is_refused(assistant: Assistant, world: World) -> None:
     replies = assistant.handle(
-        Inbound(Channel.TELEGRAM, chat_id="-100", user_id="1087968824", text="/opencheckin",
-                chat_kind=ChatKind.GROUP, anonymous_admin=True, locale_hint="en")
+        Inbound(
+            Channel.TELEGRAM,
+            chat_id="-100",
+            user_id="1087968824",
+            text="/opencheckin",
+            chat_kind=ChatKind.GROUP,
+            anonymous_admin=True,
+            locale_hint="en",
+        )
     )
     assert "Anonymous admins" in replies[0].text
 
 
 def test_locale_hint_chooses_language_for_unbound_users(assistant: Assistant, world: World) -> None:
-    english = assistant.handle(Inbound(Channel.TELEGRAM, "1", "1", text="/help", locale_hint="en-US"))
+    english = assistant.handle(
+        Inbound(Channel.TELEGRAM, "1", "1", text="/help", locale_hint="en-US")
+    )
     assert english[0].text.startswith("Welcome to Gongjian")
 
 
@@ -52,7 +61,9 @@ def test_cancel_outside_a_flow(chat: Chat, world: World) -> None:
     assert "nothing to cancel" in member.say("取消")
 
 
-def test_language_flow_with_buttons_and_bad_choice(chat: Chat, world: World, database: Database) -> None:
+def test_language_flow_with_buttons_and_bad_choice(
+    chat: Chat, world: World, database: Database
+) -> None:
     member = chat.bound(world.invites["m1"])
     member.say("语言")
     assert "中文" in member.say("klingon")
@@ -61,7 +72,9 @@ def test_language_flow_with_buttons_and_bad_choice(chat: Chat, world: World, dat
         assert session.exec(select(Conversation)).all() == []
 
 
-def test_handler_crash_becomes_apology_and_keeps_data(assistant: Assistant, world: World, chat: Chat) -> None:
+def test_handler_crash_becomes_apology_and_keeps_data(
+    assistant: Assistant, world: World, chat: Chat
+) -> None:
     boom = Router("boom")
 
     @boom.command("boom", description="crash", needs_member=False)

@@ -42,7 +42,9 @@ def test_parse_span(text: str, first: date, last: date) -> None:
     assert (span.first_day, span.last_day) == (first, last)
 
 
-@pytest.mark.parametrize("text", ["明年春天", "2027Q5", "2026-13", "'; DROP TABLE meeting; --", "🙂" * 50])
+@pytest.mark.parametrize(
+    "text", ["明年春天", "2027Q5", "2026-13", "'; DROP TABLE meeting; --", "🙂" * 50]
+)
 def test_parse_span_refuses_nonsense(text: str) -> None:
     with pytest.raises(SpanError):
         parse_span(text, today=TODAY, t=EN)
@@ -79,14 +81,19 @@ def test_unreadable_period(member: Chat) -> None:
     assert "could not read that period" in member.say("谁主持 明年春天")
 
 
-def test_override_replace_and_swap(member: Chat, chat: Chat, world: World, database: Database) -> None:
+def test_override_replace_and_swap(
+    member: Chat, chat: Chat, world: World, database: Database
+) -> None:
     assert "Only the branch secretary" in member.say("调整轮值 2026-12 B1 活动冲突")
     sec = chat.as_("u-sec").bound(world.invites["sec"])
     sec.say("/lang en")
     assert "Usage" in sec.say("调整轮值 2026-12")
     assert "Done" in sec.say("调整轮值 2026-12 B1 第4支部场地维修")
     reply = sec.say("谁主持 2026-12")
-    assert "Theme party day on duty (December 2026): 第1支部 (changed from 第4支部: 第4支部场地维修)" in reply
+    assert (
+        "Theme party day on duty (December 2026): 第1支部 (changed from 第4支部: 第4支部场地维修)"
+        in reply
+    )
     assert "Done" in sec.say("调整轮值 2026-11 2026-12 对调")
     reply = sec.say("谁主持 本季度")
     assert "(November 2026): 第1支部" in reply and "(December 2026): 第3支部" in reply

@@ -10,7 +10,7 @@ from bot.core.clock import FrozenClock
 from bot.core.domain import MeetingKind
 from handlers.schedule import parse_coming_day
 from storage.engine import Database
-from storage.models import AuditEntry, Meeting
+from storage.models import AuditEntry, Meeting, Organization
 from tests.conftest import SHANGHAI
 from tests.factories import World
 from tests.helpers import Chat
@@ -35,10 +35,10 @@ def test_next_lists_org_life_days_with_holiday_notes(chat: Chat, world: World) -
     assert "holiday calendar for 2027 is not known yet" in reply
 
 
-def test_org_life_day_moved_for_national_day(chat: Chat, world: World, clock: FrozenClock, database: Database) -> None:
+def test_org_life_day_moved_for_national_day(
+    chat: Chat, world: World, clock: FrozenClock, database: Database
+) -> None:
     with database.session() as session:
-        from storage.models import Organization
-
         org = session.get_one(Organization, world.orgs["B1"])
         org.holiday_policy = "next_workday"
         session.add(org)
@@ -51,7 +51,9 @@ def test_org_life_day_moved_for_national_day(chat: Chat, world: World, clock: Fr
     assert "Moved from Oct 7, 2025 because of National Day." in reply
 
 
-def test_setmeeting_changes_next_meeting_only_for_secretaries(chat: Chat, world: World, database: Database) -> None:
+def test_setmeeting_changes_next_meeting_only_for_secretaries(
+    chat: Chat, world: World, database: Database
+) -> None:
     member = chat.bound(world.invites["m1"])
     member.say("/lang en")
     assert "Only the branch secretary" in member.say("调整会议 14:30")

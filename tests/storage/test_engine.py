@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 
 from bot.core.domain import AttendanceStatus, MeetingKind, MeetingStatus, OrgKind
 from storage.engine import Database, make_engine, upgrade
@@ -21,7 +22,15 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
     upgrade(engine)
     upgrade(engine)
     tables = set(inspect(engine).get_table_names())
-    assert {"organization", "member", "attendance", "meeting", "invite", "conversation", "audit_log"} <= tables
+    assert {
+        "organization",
+        "member",
+        "attendance",
+        "meeting",
+        "invite",
+        "conversation",
+        "audit_log",
+    } <= tables
     engine.dispose()
 
 
@@ -37,34 +46,55 @@ def test_sqlite_pragmas(tmp_path: object) -> None:
 def test_one_attendance_per_member_per_meeting(database: Database, world: World) -> None:
     with database.session() as session:
         meeting = Meeting(
-            organization_id=world.orgs["B1"], kind=MeetingKind.LECTURE, period="x", held_on=date(2026, 11, 3),
-            starts_at=NOW, checkin_code="123456", status=MeetingStatus.PLANNED,
+            organization_id=world.orgs["B1"],
+            kind=MeetingKind.LECTURE,
+            period="x",
+            held_on=date(2026, 11, 3),
+            starts_at=NOW,
+            checkin_code="123456",
+            status=MeetingStatus.PLANNED,
         )
         session.add(meeting)
         session.flush()
         assert meeting.id is not None
         meeting_id = meeting.id
-        session.add(Attendance(meeting_id=meeting_id, member_id=world.members["m1"], status=AttendanceStatus.PRESENT, at=NOW))
+        session.add(
+            Attendance(
+                meeting_id=meeting_id,
+                member_id=world.members["m1"],
+                status=AttendanceStatus.PRESENT,
+                at=NOW,
+            )
+        )
     with pytest.raises(IntegrityError), database.session() as session:
-        session.add(Attendance(meeting_id=meeting_id, member_id=world.members["m1"], status=AttendanceStatus.LEAVE, at=NOW))
+        session.add(
+            Attendance(
+                meeting_id=meeting_id,
+                member_id=world.members["m1"],
+                status=AttendanceStatus.LEAVE,
+                at=NOW,
+            )
+        )
 
 
 def test_foreign_keys_are_enforced(database: Database) -> None:
     with pytest.raises(IntegrityError), database.session() as session:
-        session.add(Organization(code="X", name="x", kind=OrgKind.BRANCH, parent_id=999, created_at=NOW))
+        session.add(
+            Organization(code="X", name="x", kind=OrgKind.BRANCH, parent_id=999, created_at=NOW)
+        )
 
 
 def test_naive_datetimes_are_refused(database: Database) -> None:
     with pytest.raises(Exception, match="naive"), database.session() as session:
-        session.add(Organization(code="Y", name="y", kind=OrgKind.BRANCH, created_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+        session.add(
+            Organization(code="Y", name="y", kind=OrgKind.BRANCH, created_at=datetime(2026, 1, 1))
+        )
 
 
 def test_datetimes_come_back_aware_utc(database: Database) -> None:
     with database.session() as session:
         session.add(Organization(code="Z", name="z", kind=OrgKind.BRANCH, created_at=NOW))
     with database.session() as session:
-        from sqlmodel import select
-
         org = session.exec(select(Organization).where(Organization.code == "Z")).one()
     assert org.created_at == NOW and org.created_at.tzinfo is not None
 
