@@ -26,7 +26,13 @@ def extract() -> Catalog:
             ROOT / folder, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()
         )
         for filename, lineno, message, comments, context in found:
-            template.add(message, None, [(f"{folder}/{filename}", lineno)], auto_comments=comments, context=context)
+            template.add(
+                message,
+                None,
+                [(f"{folder}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     return template
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import sys
-import datetime as dt
 from functools import cache
 from pathlib import Path
 

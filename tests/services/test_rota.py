@@ -35,26 +35,44 @@ def test_monthly_theme_days_cycle_through_every_unit(database: Database, world: 
         assert codes(rota, alliance, Duty.THEME_DAY, [date(2025, 12, 1)]) == ["B4"]
 
 
-def test_quarterly_theme_days_and_conveners_only_presidents(database: Database, world: World) -> None:
+def test_quarterly_theme_days_and_conveners_only_presidents(
+    database: Database, world: World
+) -> None:
     with database.session() as session:
         rota = Rota(session, NOW)
         alliance = session.get_one(Alliance, world.alliance_id)
         alliance.duty_period = DutyPeriod.QUARTER
-        quarters = [date(2026, 2, 1), date(2026, 5, 1), date(2026, 8, 1), date(2026, 11, 1), date(2027, 2, 1)]
+        quarters = [
+            date(2026, 2, 1),
+            date(2026, 5, 1),
+            date(2026, 8, 1),
+            date(2026, 11, 1),
+            date(2027, 2, 1),
+        ]
         assert codes(rota, alliance, Duty.THEME_DAY, quarters) == ["B1", "B2", "B3", "B4", "B1"]
         assert codes(rota, alliance, Duty.CONVENER, quarters) == ["B1", "B2", "B3", "B1", "B2"]
         slot = rota.slot(alliance, Duty.THEME_DAY, date(2026, 11, 20))
-        assert (slot.period, slot.first_day, slot.last_day) == ("2026Q4", date(2026, 10, 1), date(2026, 12, 31))
+        assert (slot.period, slot.first_day, slot.last_day) == (
+            "2026Q4",
+            date(2026, 10, 1),
+            date(2026, 12, 31),
+        )
 
 
 def test_executive_term(database: Database, world: World) -> None:
     with database.session() as session:
         rota = Rota(session, NOW)
         alliance = session.get_one(Alliance, world.alliance_id)
-        assert codes(rota, alliance, Duty.EXECUTIVE, [date(2026, 12, 31), date(2027, 1, 1), date(2028, 6, 1)]) == ["B1", "B2", "B3"]
+        assert codes(
+            rota, alliance, Duty.EXECUTIVE, [date(2026, 12, 31), date(2027, 1, 1), date(2028, 6, 1)]
+        ) == ["B1", "B2", "B3"]
         alliance.executive_term_months = 6
         slot = rota.slot(alliance, Duty.EXECUTIVE, date(2026, 8, 1))
-        assert (slot.org.code, slot.first_day, slot.last_day) == ("B2", date(2026, 7, 1), date(2026, 12, 31))
+        assert (slot.org.code, slot.first_day, slot.last_day) == (
+            "B2",
+            date(2026, 7, 1),
+            date(2026, 12, 31),
+        )
 
 
 def test_plan_lists_a_year(database: Database, world: World) -> None:
@@ -73,11 +91,39 @@ def test_override_validation(database: Database, world: World) -> None:
         alliance = session.get_one(Alliance, world.alliance_id)
         period = parse_period(Duty.CONVENER, "2027Q1", alliance.duty_period)
         with pytest.raises(ServiceError, match="not_president_unit"):
-            rota.override(alliance=alliance, duty=Duty.CONVENER, period=period, org_id=world.orgs["B4"], reason="r", actor_id=None)
+            rota.override(
+                alliance=alliance,
+                duty=Duty.CONVENER,
+                period=period,
+                org_id=world.orgs["B4"],
+                reason="r",
+                actor_id=None,
+            )
         with pytest.raises(ServiceError, match="not_in_alliance"):
-            rota.override(alliance=alliance, duty=Duty.CONVENER, period=period, org_id=world.orgs["C"], reason="r", actor_id=None)
-        rota.override(alliance=alliance, duty=Duty.CONVENER, period=period, org_id=world.orgs["B3"], reason="first", actor_id=None)
-        rota.override(alliance=alliance, duty=Duty.CONVENER, period=period, org_id=world.orgs["B2"], reason="second", actor_id=None)
+            rota.override(
+                alliance=alliance,
+                duty=Duty.CONVENER,
+                period=period,
+                org_id=world.orgs["C"],
+                reason="r",
+                actor_id=None,
+            )
+        rota.override(
+            alliance=alliance,
+            duty=Duty.CONVENER,
+            period=period,
+            org_id=world.orgs["B3"],
+            reason="first",
+            actor_id=None,
+        )
+        rota.override(
+            alliance=alliance,
+            duty=Duty.CONVENER,
+            period=period,
+            org_id=world.orgs["B2"],
+            reason="second",
+            actor_id=None,
+        )
         slot = rota.slot(alliance, Duty.CONVENER, date(2027, 1, 1))
         assert (slot.org.code, slot.reason, slot.overridden) == ("B2", "second", True)
 
