@@ -19,6 +19,10 @@ CHOICES = {
 }
 
 
+# Confirmed in the newly chosen language, so the Chinese catalog says "之后将用中文回复".
+SWITCHED = N_("Replies will now be in English.")
+
+
 class Step:
     """The language flow's single step."""
 
@@ -62,4 +66,4 @@ def _apply(ctx: Context, text: str) -> Replies:
     assert ctx.member is not None
     ctx.services.set_locale(ctx.member, locale)
     ctx.end()
-    return [ctx.reply(translator(locale)("Replies will now be in English."))]
+    return [ctx.reply(translator(locale)(SWITCHED))]

@@ -80,9 +80,12 @@ ROLE_WORDS: dict[str, RoleKind] = {
 }
 
 
+UNKNOWN_FLOW = N_("conversation")
+
+
 def flow_name(t: Translator, flow: str) -> str:
     """Names a flow in the member's language."""
-    return t(FLOWS.get(flow, N_("conversation")))
+    return t(FLOWS.get(flow, UNKNOWN_FLOW))
 
 
 def move_note(t: Translator, meeting: MeetingView) -> str:
