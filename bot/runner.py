@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
@@ -86,7 +87,7 @@ async def serve(
         timeout_graceful_shutdown=10,
     )
     server = _Server(config)
-    sock = config.bind_socket()
+    sock = _listen(settings.http_host, settings.http_port)
     port = int(sock.getsockname()[1])
     own_signals = stop is None
     stop = _stop_on_signals() if stop is None else stop
@@ -127,6 +128,12 @@ async def serve(
         raise failure
     if unexpected:
         raise RuntimeError("the HTTP server stopped unexpectedly")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Binds and listens, raising OSError when the address is taken (uvicorn would exit)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
 
 
 def _stop_on_signals() -> asyncio.Event:

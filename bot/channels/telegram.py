@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, TypeAlias
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,7 +32,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     BaseRateLimiter,
@@ -294,9 +294,14 @@ def _inbound_from_query(query: CallbackQuery) -> Inbound | None:
 
 def deep_link_for(username: str, code: str) -> str:
     """Builds the t.me link that opens the bot and sends `/start <code>`."""
+    _check_start_code(code)
+    return f"https://t.me/{username}?start={code}"
+
+
+def _check_start_code(code: str) -> None:
+    """Refuses what Telegram does not carry in a start parameter."""
     if not _START_PARAMETER.fullmatch(code):
         raise ValueError("a start code is 1-64 characters of A-Z, a-z, 0-9, _ and -")
-    return f"https://t.me/{username}?start={code}"
 
 
 def retry_after_of(error: BaseException) -> float | None:
@@ -423,7 +428,7 @@ class TelegramChannel:
     """Runs one Telegram bot: polling or webhook in, core replies out, pushes for the outbox."""
 
     name = "telegram"
-    channel: ClassVar[Channel] = Channel.TELEGRAM
+    channel: Channel = Channel.TELEGRAM
 
     def __init__(
         self,
@@ -539,6 +544,10 @@ class TelegramChannel:
         """Pushes `reply` to a chat, reporting flood waits and blocked chats instead of raising."""
         try:
             await self._send(recipient, reply)
+        except ChatMigrated as exc:
+            # A group became a supergroup: deliver there and tell the outbox the new id.
+            result = await self.send(recipient=str(exc.new_chat_id), reply=reply)
+            return replace(result, detail=f"chat migrated to {exc.new_chat_id}")
         except RetryAfter as exc:
             return SendResult(
                 DeliveryStatus.RETRY, "flood control", retry_after=retry_after_of(exc)
@@ -615,8 +624,10 @@ class TelegramChannel:
         except Exception:
             logger.warning("No translator for the apology; sending it untranslated", exc_info=True)
             text = APOLOGY
+        message = update.effective_message
+        thread = message.message_thread_id if message and message.is_topic_message else None
         try:
-            await self.bot.send_message(chat_id=chat.id, text=text)
+            await self.bot.send_message(chat_id=chat.id, text=text, message_thread_id=thread)
         except Exception:
             logger.warning(
                 "Could not apologise for Telegram update %s", update.update_id, exc_info=True
@@ -761,6 +772,7 @@ async def deep_link(settings: Settings, code: str) -> str:
     """Returns https://t.me/<bot>?start=<code>, asking Telegram for the bot's username."""
     if settings.telegram_token is None:
         raise ConfigError("GONGJIAN_TELEGRAM_TOKEN: required for Telegram invite links")
+    _check_start_code(code)
     token = settings.telegram_token.get_secret_value()
     redact_in_logs(token)
     quiet_library_logs()
