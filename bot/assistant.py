@@ -167,9 +167,10 @@ class Assistant:
             replies = self._route(ctx, text)
         except ServiceError as error:
             # Refusals leave nothing half-done: undo this message's writes, keep the flow as it was.
-            services.session.rollback()
-            if notes:
-                services.conversations.clear(key)
+            if not error.keep_writes:
+                services.session.rollback()
+                if notes:
+                    services.conversations.clear(key)
             return [*notes, Reply(explain(t, error))]
         self._store_state(ctx, services, before, replies)
         return [*notes, *replies]

@@ -213,6 +213,20 @@ class Attendance(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
 
 
+class CheckinFailure(SQLModel, table=True):
+    """Wrong check-in codes one member sent for one meeting, to stop guessing."""
+
+    __tablename__ = "checkin_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    count: int = 0
+    last_at: datetime = Field(sa_column=utc_column())
+
+    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+
+
 class Activity(SQLModel, table=True):
     """One ledger (台账) entry: an activity a member reported and confirmed."""
 

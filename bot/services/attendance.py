@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -13,8 +13,12 @@ from bot.core.domain import AttendanceStatus, MeetingStatus, MemberStatus
 from bot.core.inbound import Channel
 from bot.services.errors import ServiceError
 from bot.services.views import MeetingView, RollCall
-from storage.models import Attendance, Meeting, Member
+from storage.models import Attendance, CheckinFailure, Meeting, Member
 from storage.queries import insert_ignore, insert_returning
+
+
+MAX_WRONG_CODES = 5
+LOCKOUT = timedelta(minutes=15)
 
 
 class AttendanceBook:
@@ -34,8 +38,11 @@ class AttendanceBook:
         if meeting.code_required:
             if not code:
                 raise ServiceError("code_needed")
+            self._refuse_if_guessing(meeting, member_id)
             if not hmac.compare_digest(code.encode(), meeting.checkin_code.encode()):
-                raise ServiceError("code_wrong")
+                self._count_failure(meeting, member_id)
+                # The failure count must survive the refusal, or guessing would cost nothing.
+                raise ServiceError("code_wrong", keep_writes=True)
         assert meeting.id is not None
         values = {
             "meeting_id": meeting.id,
@@ -70,6 +77,37 @@ class AttendanceBook:
             )
         ).one()
         return row, False
+
+    def _refuse_if_guessing(self, meeting: Meeting, member_id: int) -> None:
+        """Refuses a member who sent too many wrong codes for this meeting lately."""
+        failure = self.session.exec(
+            select(CheckinFailure).where(
+                CheckinFailure.meeting_id == meeting.id, CheckinFailure.member_id == member_id
+            )
+        ).first()
+        if failure is None or failure.count < MAX_WRONG_CODES:
+            return
+        wait = failure.last_at + LOCKOUT - self.now
+        if wait > timedelta(0):
+            raise ServiceError("too_many_codes", minutes=max(1, round(wait.total_seconds() / 60)))
+
+    def _count_failure(self, meeting: Meeting, member_id: int) -> None:
+        """Adds one wrong code to the member's count for this meeting."""
+        values = {"meeting_id": meeting.id, "member_id": member_id, "count": 1, "last_at": self.now}
+        if (
+            insert_ignore(
+                self.session, CheckinFailure, values=values, conflict=("meeting_id", "member_id")
+            )
+            is None
+        ):
+            self.session.execute(
+                update(CheckinFailure)
+                .where(
+                    col(CheckinFailure.meeting_id) == meeting.id,
+                    col(CheckinFailure.member_id) == member_id,
+                )
+                .values(count=col(CheckinFailure.count) + 1, last_at=self.now)
+            )
 
     def ask_leave(self, *, meeting: Meeting, member_id: int, reason: str) -> Attendance:
         """Records leave for a meeting with its reason (updating an earlier reason)."""

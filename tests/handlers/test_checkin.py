@@ -113,3 +113,18 @@ def test_roll_call_counts_present_leave_missing(chat: Chat, world: World) -> Non
     reply = sec.say("出勤")
     assert "Signed in 1 of 5 (20%)" in reply
     assert "Missing: deputy, liaison, m2, sec" in reply
+
+
+def test_guessing_codes_locks_the_member_out(
+    chat: Chat, world: World, database: Database, clock: FrozenClock
+) -> None:
+    code = open_code(chat, world)
+    member = chat.bound(world.invites["m1"])
+    member.say("/lang en")
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        assert "wrong" in member.say(f"签到 {wrong}")
+    assert "Too many wrong codes. Try again in 15 minutes" in member.say(f"签到 {code}")
+    assert attendance_rows(database) == []
+    clock.advance(timedelta(minutes=16))
+    assert "Signed in" in member.say(f"签到 {code}")

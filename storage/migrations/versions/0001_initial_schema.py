@@ -267,6 +267,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_activitypartner_activity_id'), ['activity_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_activitypartner_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('checkin_failure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('last_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], name=op.f('fk_checkin_failure_meeting_id_meeting')),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_checkin_failure_member_id_member')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_checkin_failure')),
+    sa.UniqueConstraint('meeting_id', 'member_id', name=op.f('uq_checkin_failure_meeting_id_member_id'))
+    )
+    with op.batch_alter_table('checkin_failure', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_checkin_failure_meeting_id'), ['meeting_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_checkin_failure_member_id'), ['member_id'], unique=False)
+
     op.create_table('attendance',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('meeting_id', sa.Integer(), nullable=False),
@@ -319,6 +334,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_attendance_member_id'))
         batch_op.drop_index(batch_op.f('ix_attendance_meeting_id'))
 
+    op.drop_table('checkin_failure')
     op.drop_table('attendance')
     with op.batch_alter_table('activitypartner', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_activitypartner_organization_id'))
