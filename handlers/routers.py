@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from handlers import bind, checkin, help, invite, language, leave, report, roster, schedule
+from handlers import (
+    bind,
+    checkin,
+    help,
+    invite,
+    language,
+    leave,
+    reminders,
+    report,
+    roster,
+    schedule,
+)
 from handlers.base import Router
 
 ROUTERS: list[Router] = [
@@ -15,4 +26,5 @@ ROUTERS: list[Router] = [
     invite.router,
     report.router,
     leave.router,
+    reminders.router,
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.ports import Core
@@ -18,6 +19,17 @@ def render(reply: Reply) -> str:
         return reply.text
     options = "\n".join(f"  {index}. {button.label}" for index, button in enumerate(buttons, 1))
     return f"{reply.text}\n{options}"
+
+
+def terminal_lines(prompt: str = PROMPT) -> Iterator[str]:
+    """Yields lines typed at a terminal after a prompt, with line editing, until end of input."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401, PLC0415 (arrow keys and history in input(), where available)
+    while True:
+        try:
+            yield input(prompt)
+        except EOFError:
+            return
 
 
 class ConsoleChannel:

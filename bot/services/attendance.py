@@ -16,7 +16,6 @@ from bot.services.views import MeetingView, RollCall
 from storage.models import Attendance, CheckinFailure, Meeting, Member
 from storage.queries import insert_ignore, insert_returning
 
-
 MAX_WRONG_CODES = 5
 LOCKOUT = timedelta(minutes=15)
 
