@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from alembic.runtime.migration import MigrationContext
@@ -28,7 +28,8 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.core.clock import FrozenClock, SystemClock
 from bot.core.domain import Duty, OrgKind, RoleKind
 from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator, match_locale
-from bot.demo import DemoResult, build_demo
+from bot.core.inbound import Channel
+from bot.demo import DemoResult, build_demo, demo_invite
 from bot.services.errors import ServiceError
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.views import DutySlot, OrgView
@@ -41,7 +42,11 @@ from scheduler.holidays import HolidayCalendar, HolidayFileError
 from scheduler.orglife import HolidayPolicy, MoveReason, OrgLifeDay, org_life_days
 from scheduler.quarters import Quarter
 from storage.engine import Database
-from storage.models import Organization
+from storage.models import ChatAccount, Organization
+
+if TYPE_CHECKING:
+    from bot.assistant import Assistant
+    from bot.channels.console import ConsoleChannel
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +335,13 @@ def chat(
         str | None, typer.Option("--name", help="Your display name, used by invites without one.")
     ] = None,
     now: NowOption = None,
+    demo_role: Annotated[
+        str | None,
+        typer.Option(
+            "--demo-role",
+            help="Bind first with an unused demo invite of this role (secretary, deputy, liaison, member).",
+        ),
+    ] = None,
 ) -> None:
     """Chats with the assistant on this terminal, or answers one message per line from a pipe."""
     from bot.app import build_assistant  # noqa: PLC0415 (loads every handler; only chat needs it)
@@ -343,6 +355,8 @@ def chat(
     assistant = build_assistant(settings, clock=clock)
     channel = ConsoleChannel(assistant, user_id=user_id, display_name=name or user_id)
     _tolerant_streams()
+    if demo_role is not None:
+        _bind_demo(assistant, channel, demo_role)
     interactive = reads_terminal()
     t = translator(settings.default_locale)
     try:
@@ -356,6 +370,33 @@ def chat(
         _write("\n")
     finally:
         assistant.database.dispose()
+
+
+def _bind_demo(assistant: Assistant, channel: ConsoleChannel, role_name: str) -> None:
+    """Binds the console user with a demo invite of a role, unless it is already bound."""
+    from bot.channels.console import render  # noqa: PLC0415
+
+    try:
+        role = RoleKind(role_name.strip().lower())
+    except ValueError:
+        fail(
+            f"--demo-role: unknown role {role_name!r}; use secretary, deputy, committee, liaison or member"
+        )
+    with assistant.database.session() as session:
+        bound = session.exec(
+            select(ChatAccount.id).where(
+                ChatAccount.channel == Channel.CONSOLE, ChatAccount.external_id == channel.user_id
+            )
+        ).first()
+        code = None if bound else demo_invite(session, role, assistant.clock.now())
+    if bound:
+        return
+    if code is None:
+        fail(
+            f"--demo-role: no unused demo invite for {role.value} is left; run `gongjian demo` first"
+        )
+    for reply in channel.send(f"绑定 {code}"):
+        _write(render(reply) + "\n")
 
 
 def reads_terminal() -> bool:

@@ -851,6 +851,24 @@ def _main_role(roles: set[RoleKind]) -> RoleKind:
 # -- reset and counts --------------------------------------------------------------------
 
 
+def demo_invite(session: Session, role: RoleKind, now: datetime) -> str | None:
+    """Returns an unused, unexpired invite code of a demo member with `role`, if one is left."""
+    # Branches first: a branch's secretary or member has check-in and the roster to try.
+    demo_orgs = select(Organization.id).where(
+        col(Organization.code).in_([s.code for s in ORGS]), Organization.kind != OrgKind.COMMITTEE
+    )
+    return session.exec(
+        select(Invite.code)
+        .where(
+            col(Invite.organization_id).in_(demo_orgs),
+            Invite.role == role,
+            col(Invite.used_at).is_(None),
+            Invite.expires_at > now,
+        )
+        .order_by(col(Invite.organization_id), col(Invite.id))
+    ).first()
+
+
 def wipe_demo(session: Session) -> None:
     """Deletes the demo organizations, alliance and pairings and every row that refers to them."""
     tables = SQLModel.metadata.sorted_tables

@@ -15,7 +15,9 @@ from starlette.routing import BaseRoute
 
 from bot.channels.http import build_http_app
 from bot.config import Settings
+from bot.core.clock import Clock, SystemClock
 from bot.core.ports import Core
+from storage.engine import Database
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +44,32 @@ class Service(Protocol):
         ...
 
 
-def configured_channels(settings: Settings, core: Core) -> list[Service]:
-    """Builds the chat channels the settings configure."""
+def configured_channels(
+    settings: Settings,
+    core: Core,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> list[Service]:
+    """Builds the chat channels the settings configure (WeChat and WeCom share the database)."""
     services: list[Service] = []
     if settings.telegram_enabled:
         from bot.channels.telegram import TelegramChannel  # noqa: PLC0415 (optional platform)
 
         services.append(TelegramChannel(settings, core))
+    if settings.wechat_enabled or settings.wecom_enabled:
+        database = database or Database.connect(settings.database_url)
+        clock = clock or SystemClock(settings.tz)
+    if settings.wechat_enabled:
+        from bot.channels.wechat import WeChatChannel  # noqa: PLC0415 (optional platform)
+
+        assert database is not None and clock is not None
+        services.append(WeChatChannel(settings, core, database=database, clock=clock))
+    if settings.wecom_enabled:
+        from bot.channels.wecom import WeComChannel  # noqa: PLC0415 (optional platform)
+
+        assert database is not None and clock is not None
+        services.append(WeComChannel(settings, core, database=database, clock=clock))
     return services
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -83,6 +84,10 @@ class BabelTranslator:
     def month(self, value: dt.date) -> str:
         """Names the month (with its year) of a date in this locale."""
         return format_skeleton("yMMMM", value, locale=self._babel_locale)
+
+    def join(self, items: list[str]) -> str:
+        """Joins items as a list in this locale (A、B和C / A, B, and C)."""
+        return format_list(items, locale=self._babel_locale) if items else ""
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.domain import RoleKind
 from bot.core.i18n import N_
 from handlers.base import Context, Replies, Router
 from handlers.texts import ROLES
@@ -46,7 +47,7 @@ def bind_with_code(ctx: Context, args: str) -> Replies:
         display_name=inbound.display_name,
     )
     ctx.member = member
-    roles = ", ".join(t(ROLES[role]) for role in sorted(member.roles))
+    roles = t.join([t(ROLES[role]) for role in sorted(member.roles, key=list(RoleKind).index)])
     return [
         ctx.reply(
             t(

@@ -88,15 +88,13 @@ def attendance(ctx: Context, _args: str) -> Replies:
         )
     )
     if roll.present:
-        names = ", ".join(
-            f"{name} {t.time(at.astimezone(ctx.now.tzinfo))}" for name, at in roll.present
+        names = t.join(
+            [f"{name} {t.time(at.astimezone(ctx.now.tzinfo))}" for name, at in roll.present]
         )
         lines.append(t("Signed in: {names}", names=names))
     if roll.on_leave:
-        names = ", ".join(
-            f"{name} ({reason})" if reason else name for name, reason in roll.on_leave
-        )
+        names = t.join([f"{name} ({reason})" if reason else name for name, reason in roll.on_leave])
         lines.append(t("On leave: {names}", names=names))
     if roll.missing:
-        lines.append(t("Missing: {names}", names=", ".join(roll.missing)))
+        lines.append(t("Missing: {names}", names=t.join(roll.missing)))
     return [ctx.reply("\n".join(lines))]

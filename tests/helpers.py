@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.assistant import Assistant
-from bot.channels.console import ConsoleChannel, render
+from bot.channels.console import ConsoleChannel, render_all
 from bot.core.reply import Reply
 
 
@@ -22,7 +22,7 @@ class Chat:
 
     def say(self, text: str) -> str:
         """Sends one line and returns the replies rendered as the console shows them."""
-        return "\n".join(render(reply) for reply in self.send(text))
+        return "\n".join(render_all(self.send(text)))
 
     def press(self, label: str) -> str:
         """Chooses the offered button whose label contains `label`."""

@@ -12,13 +12,25 @@ from bot.core.reply import Button, Reply
 PROMPT = "> "
 
 
-def render(reply: Reply) -> str:
-    """Renders a reply as text, with its buttons as numbered options."""
+def render(reply: Reply, first: int = 1) -> str:
+    """Renders a reply as text, with its buttons as options numbered from `first`."""
     buttons = reply.flat_buttons
     if not buttons:
         return reply.text
-    options = "\n".join(f"  {index}. {button.label}" for index, button in enumerate(buttons, 1))
+    options = "\n".join(
+        f"  {index}. {button.label}" for index, button in enumerate(buttons, first)
+    )
     return f"{reply.text}\n{options}"
+
+
+def render_all(replies: list[Reply]) -> list[str]:
+    """Renders several replies with one numbering across them, as `ConsoleChannel` reads it."""
+    rendered: list[str] = []
+    first = 1
+    for reply in replies:
+        rendered.append(render(reply, first))
+        first += len(reply.flat_buttons)
+    return rendered
 
 
 def terminal_lines(prompt: str = PROMPT) -> Iterator[str]:
@@ -67,7 +79,7 @@ class ConsoleChannel:
             write(PROMPT)
         for line in lines:
             if line.strip():
-                for reply in self.send(line):
-                    write(render(reply) + "\n")
+                for text in render_all(self.send(line)):
+                    write(text + "\n")
             if prompt:
                 write(PROMPT)

@@ -48,6 +48,10 @@ class Translator(Protocol):
         """Names the month (with its year) of a date in this locale."""
         ...
 
+    def join(self, items: list[str]) -> str:
+        """Joins items as a list in this locale (A、B和C / A, B, and C)."""
+        ...
+
 
 def match_locale(hint: str | None) -> str | None:
     """Maps a platform's language tag (`zh-hans`, `zh-CN`, `en-US`) to a supported locale."""

@@ -112,7 +112,7 @@ def test_roll_call_counts_present_leave_missing(chat: Chat, world: World) -> Non
     sec = chat.as_("u-sec")
     reply = sec.say("出勤")
     assert "Signed in 1 of 5 (20%)" in reply
-    assert "Missing: deputy, liaison, m2, sec" in reply
+    assert "Missing: deputy, liaison, m2, and sec" in reply
 
 
 def test_guessing_codes_locks_the_member_out(

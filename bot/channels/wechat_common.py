@@ -1,0 +1,586 @@
+"""What the official account and the WeCom app share: request checks, numbered options, the API.
+
+Both platforms call one URL with signed XML, retry a message three times when no answer comes
+within 5 seconds, take a passive reply in the HTTP answer, and push later messages through a
+JSON API guarded by an access token. This module holds those parts; `wechat.py` and `wecom.py`
+add what differs (signatures, crypto module, events, send endpoints and limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import xmltodict  # type: ignore[import-untyped,unused-ignore]
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels.wechat_tokens import OfferedOptions, TokenStore, TokenUnavailableError
+from bot.core.clock import Clock
+from bot.core.i18n import N_, Translator
+from bot.core.inbound import Channel, Inbound, Location
+from bot.core.ports import Core, DeliveryStatus, SendResult
+from bot.core.reply import Reply
+
+logger = logging.getLogger(__name__)
+
+# Platform callbacks are at most a few kilobytes; the shared server's 1 MiB cap is far looser.
+MAX_BODY_BYTES = 64 * 1024
+# How old (or how far in the future) a signed request may be; nonces are remembered this long.
+TIMESTAMP_WINDOW = timedelta(minutes=5)
+# WeChat gives up on an answer after 5 s and retries; answer well before that.
+DEFAULT_REPLY_DEADLINE = 4.0
+# Text messages, passive or pushed, are cut by the platforms at 2,048 bytes.
+MAX_TEXT_BYTES = 2000
+SUCCESS = "success"
+HTTP_TIMEOUT = 10.0
+
+OPTION_LINE = N_("Reply {number}: {label}")
+UNSUPPORTED = N_(
+    "I can read text messages, menu choices and shared locations. Send 帮助 to see what I can do."
+)
+
+# Error codes both platforms use, handled by name rather than retried blindly.
+TOKEN_INVALID = frozenset({40001, 40014, 42001})
+API_QUOTA = 45009
+UNTRUSTED_IP = frozenset({40164, 60020})
+
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SIGNATURE = re.compile(r"^[0-9a-fA-F]{40}$")
+_SCENE = re.compile(r"^[A-Za-z0-9]{1,16}$")
+# Characters XML 1.0 forbids; a reply containing one would be rejected by the platform.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+# --- request checks ---------------------------------------------------------------------------
+
+
+class RefusedError(Exception):
+    """A callback request that must not be processed: answered with `status`, logged with why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Reads the request body, refusing it (413) as soon as it grows past `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise RefusedError(413, "body too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RefusedError(413, "body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def guard_xml(raw: bytes | str) -> str:
+    """Returns the XML as text, refusing (400) non-UTF-8 bodies and any DTD or entity declaration.
+
+    Refusing every DOCTYPE, before any parser sees the text, rules out entity expansion bombs and
+    external entities whatever the parser does; decoding first means no other encoding (UTF-16,
+    say) can hide the declaration from this check, and the parsers are then fed this text.
+    """
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise RefusedError(400, "body is not UTF-8") from None
+    upper = text.upper()
+    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+        raise RefusedError(400, "XML with a DTD or entity declaration")
+    return text
+
+
+def parse_envelope(text: str) -> dict[str, str]:
+    """Parses flat callback XML (`<xml><Name>value</Name>…</xml>`) into a dict (400 if not)."""
+    try:
+        document = xmltodict.parse(text, disable_entities=True)
+    except Exception:
+        raise RefusedError(400, "malformed XML") from None
+    root = document.get("xml") if isinstance(document, dict) else None
+    if not isinstance(root, dict):
+        raise RefusedError(400, "XML without an <xml> root")
+    return {key: value for key, value in root.items() if isinstance(value, str)}
+
+
+def signature_of(*parts: str) -> str:
+    """Computes the platforms' SHA-1 signature: the parts sorted, joined, hashed."""
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324 (their protocol)
+
+
+def check_signature(given: str | None, token: str, *parts: str) -> None:
+    """Refuses (403) unless `given` is the signature of the token and parts (constant time)."""
+    if not given or not _SIGNATURE.fullmatch(given):
+        raise RefusedError(403, "missing or malformed signature")
+    expected = signature_of(token, *parts)
+    if not hmac.compare_digest(expected.encode(), given.lower().encode()):
+        raise RefusedError(403, "bad signature")
+
+
+def signed_parameters(query: Mapping[str, str]) -> tuple[str, str]:
+    """Returns the timestamp and nonce of a callback, refusing (403) malformed ones."""
+    timestamp = query.get("timestamp", "")
+    nonce = query.get("nonce", "")
+    if not _TIMESTAMP.fullmatch(timestamp) or not _NONCE.fullmatch(nonce):
+        raise RefusedError(403, "missing or malformed timestamp or nonce")
+    return timestamp, nonce
+
+
+def check_fresh(timestamp: str, now: datetime, window: timedelta = TIMESTAMP_WINDOW) -> None:
+    """Refuses (403) a request whose timestamp lies outside the window around `now`."""
+    if abs(now.timestamp() - int(timestamp)) > window.total_seconds():
+        raise RefusedError(403, "timestamp outside the window")
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """Replies as numbered-option texts, and the button data each number stands for."""
+
+    texts: tuple[str, ...]
+    options: tuple[str, ...]
+
+
+def render_numbered(replies: Sequence[Reply], t: Translator) -> Rendered:
+    """Renders replies as texts with their buttons as numbered options, numbered across replies."""
+    texts: list[str] = []
+    options: list[str] = []
+    for reply in replies:
+        lines = [reply.text] if reply.text else []
+        for button in reply.flat_buttons:
+            options.append(button.data)
+            lines.append(t(OPTION_LINE, number=len(options), label=button.label))
+        text = "\n".join(lines).strip()
+        if text:
+            texts.append(text)
+    return Rendered(tuple(texts), tuple(options))
+
+
+def pick_option(text: str, options: Sequence[str]) -> str | None:
+    """Returns the data of the option a typed number chose (full-width digits too), else None."""
+    number = unicodedata.normalize("NFKC", text).strip()
+    if not number.isascii() or not number.isdigit() or len(number) > 4:
+        return None
+    index = int(number)
+    return options[index - 1] if 1 <= index <= len(options) else None
+
+
+def start_command(scene: str | None) -> str:
+    """Returns the start command for a follow, with the invite code of a scanned QR scene."""
+    scene = (scene or "").strip()
+    return f"/start {scene}" if _SCENE.fullmatch(scene) else "/start"
+
+
+def shared_location(latitude: Any, longitude: Any, label: Any) -> Location | None:
+    """Builds a shared location; None when the coordinates are not numbers on Earth."""
+    try:
+        lat, lon = float(latitude), float(longitude)
+    except (TypeError, ValueError):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return Location(lat, lon, str(label or "")[:200])
+
+
+def xml_text(text: str) -> str:
+    """Makes text safe inside a CDATA section: no illegal characters, no early `]]>`."""
+    return _XML_ILLEGAL.sub("", text).replace("]]>", "]]]]><![CDATA[>")
+
+
+def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
+    """Cuts text into pieces of at most `limit` UTF-8 bytes, at line breaks where possible."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest.encode()) > limit:
+        fit = _fitting_prefix(rest, limit)
+        cut = rest.rfind("\n", 0, fit)
+        end = cut if cut >= fit // 2 else fit
+        pieces.append(rest[:end].rstrip())
+        rest = rest[end:].lstrip("\n")
+    pieces.append(rest)
+    return [piece for piece in pieces if piece.strip()]
+
+
+def _fitting_prefix(text: str, limit: int) -> int:
+    """Returns how many characters of `text` fit into `limit` UTF-8 bytes."""
+    used = 0
+    for index, char in enumerate(text):
+        used += len(char.encode())
+        if used > limit:
+            return index
+    return len(text)
+
+
+# --- the platform API -------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """The platform answered a call with a non-zero `errcode` (or could not be reached: -1)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code} {message}")
+        self.code = code
+        self.message = message
+
+
+class ApiClient:
+    """JSON calls to the WeChat or WeCom API with a shared access token, refreshed once on 40001."""
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        base_url: str,
+        token_name: str,
+        refresh_path: str,
+        refresh_params: Mapping[str, str],
+        tokens: TokenStore,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.label = label
+        self._base_url = base_url.rstrip("/")
+        self._token_name = token_name
+        self._refresh_path = refresh_path
+        self._refresh_params = dict(refresh_params)
+        self._tokens = tokens
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client, created on first use (inside the running event loop)."""
+        if self._client is None:
+            # httpx logs request URLs at INFO, and ours carry the access token.
+            logging.getLogger("httpx").setLevel(logging.WARNING)
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url, timeout=HTTP_TIMEOUT, transport=self._transport
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Closes the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def token(self) -> str:
+        """Returns a valid access token from the shared store."""
+        try:
+            return await self._tokens.get(self._token_name, self._fetch_token)
+        except TokenUnavailableError:
+            raise ApiError(-1, "access token is being refreshed by another process") from None
+
+    async def call(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """POSTs `payload` to `path`; on an invalid or expired token refreshes once and retries once."""
+        token = await self.token()
+        try:
+            return await self._post(path, token, payload)
+        except ApiError as error:
+            if error.code not in TOKEN_INVALID:
+                raise
+            logger.warning(
+                "%s refused the access token (%d %s): refreshing it once and retrying",
+                self.label,
+                error.code,
+                error.message,
+            )
+        await self._tokens.invalidate(self._token_name, token)
+        return await self._post(path, await self.token(), payload)
+
+    async def _post(self, path: str, token: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Makes one call; raises ApiError for an error answer."""
+        # The platforms show \\u escapes literally in some messages: send real UTF-8.
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        try:
+            response = await self.client.post(
+                path,
+                params={"access_token": token},
+                content=body,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
+        except httpx.HTTPError as exc:
+            raise ApiError(-1, f"unreachable: {type(exc).__name__}") from None
+        return _answer(response)
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        """Fetches a new access token and its lifetime in seconds."""
+        try:
+            response = await self.client.get(self._refresh_path, params=self._refresh_params)
+        except httpx.HTTPError as exc:
+            raise ApiError(-1, f"unreachable: {type(exc).__name__}") from None
+        data = _answer(response)
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ApiError(-1, "token answer without access_token")
+        return token, float(data.get("expires_in") or 7200)
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """Decodes a platform answer, raising ApiError for an HTTP or `errcode` failure."""
+    if response.status_code != 200:
+        raise ApiError(-1, f"HTTP {response.status_code}")
+    try:
+        data = response.json()
+    except ValueError:
+        raise ApiError(-1, "answer is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(-1, "answer is not a JSON object")
+    code = int(data.get("errcode") or 0)
+    if code:
+        raise ApiError(code, str(data.get("errmsg", "")))
+    return data
+
+
+def common_failure(label: str, error: ApiError, *, quota_retry: float) -> SendResult:
+    """Turns an API error both platforms share into a send result, with a clear log line."""
+    if error.code in UNTRUSTED_IP:
+        logger.error(
+            "%s refused this server's IP address (%d): add it to the platform's IP allowlist",
+            label,
+            error.code,
+        )
+        return SendResult(DeliveryStatus.RETRY, f"untrusted IP ({error.code})", retry_after=3600)
+    if error.code == API_QUOTA:
+        logger.error("%s API quota exhausted (45009): holding pushes", label)
+        return SendResult(DeliveryStatus.RETRY, "API quota exhausted (45009)", quota_retry)
+    if error.code in TOKEN_INVALID:
+        logger.error("%s still refused a freshly fetched token (%d)", label, error.code)
+        return SendResult(DeliveryStatus.RETRY, f"access token refused ({error.code})", 60)
+    logger.warning("%s push failed: %d %s", label, error.code, error.message)
+    return SendResult(DeliveryStatus.RETRY, f"{error.code} {error.message}")
+
+
+# --- the callback endpoint --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A callback whose signatures were checked: its timestamp, nonce and encrypted payload."""
+
+    timestamp: str
+    nonce: str
+    encrypted: str | None = None
+    msg_signature: str = ""
+
+
+class CallbackChannel(ABC):
+    """A platform callback URL: checks, decrypts, deduplicates, answers within the deadline."""
+
+    channel: Channel
+    path: str
+    name: str
+
+    def __init__(
+        self,
+        *,
+        core: Core,
+        clock: Clock,
+        options: OfferedOptions,
+        reply_deadline: float,
+        max_body_bytes: int,
+    ) -> None:
+        self._core = core
+        self._clock = clock
+        self._options = options
+        self._deadline = reply_deadline
+        self._max_body = max_body_bytes
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+
+    @property
+    def routes(self) -> Sequence[BaseRoute]:
+        """The callback route on the shared HTTP server."""
+        return [Route(self.path, self._endpoint, methods=["GET", "POST"])]
+
+    # --- what each platform says ---------------------------------------------------------
+
+    @abstractmethod
+    def _echo(self, query: Mapping[str, str]) -> str:
+        """Checks a URL verification request and returns what to echo (raises RefusedError)."""
+
+    @abstractmethod
+    def _verify(self, query: Mapping[str, str], xml: str) -> Signed:
+        """Checks a message's signatures (raises RefusedError)."""
+
+    @abstractmethod
+    def _decrypt(self, signed: Signed) -> str:
+        """Decrypts a safe-mode payload into message XML (raises RefusedError)."""
+
+    @abstractmethod
+    def _parse(self, xml: str, fields: Mapping[str, str]) -> Any:
+        """Parses message XML (whose top-level `fields` are given) into a wechatpy message."""
+
+    @abstractmethod
+    def _inbound(self, message: Any) -> Inbound | None:
+        """Describes a message for the core; None for events that need no answer."""
+
+    @abstractmethod
+    def _reply_xml(self, message: Any, text: str) -> str:
+        """Renders a passive text reply to `message`."""
+
+    @abstractmethod
+    def _encrypt(self, xml: str, signed: Signed) -> str:
+        """Encrypts a passive reply for a safe-mode request."""
+
+    @abstractmethod
+    async def push_texts(self, user_id: str, texts: Sequence[str]) -> SendResult:
+        """Pushes texts to a user who just wrote to us (no window or template applies)."""
+
+    # --- the endpoint --------------------------------------------------------------------
+
+    async def _endpoint(self, request: Request) -> Response:
+        """Serves the platform's GET verification and POST messages."""
+        try:
+            if request.method == "GET":
+                return PlainTextResponse(self._echo(request.query_params))
+            return await self._receive(request)
+        except RefusedError as refused:
+            logger.warning(
+                "%s callback refused (%d): %s", self.name, refused.status, refused.reason
+            )
+            return PlainTextResponse("", status_code=refused.status)
+
+    async def _receive(self, request: Request) -> Response:
+        """Checks one POSTed message, hands it to the core once, and answers or pushes later."""
+        loop = asyncio.get_running_loop()
+        arrived = loop.time()
+        body = await read_body(request, self._max_body)
+        xml = guard_xml(body)
+        signed = self._verify(request.query_params, xml)
+        check_fresh(signed.timestamp, self._clock.now())
+        plain = guard_xml(self._decrypt(signed)) if signed.encrypted is not None else xml
+        fields = parse_envelope(plain)
+        try:
+            message = self._parse(plain, fields)
+        except RefusedError:
+            raise
+        except Exception:
+            raise RefusedError(400, "unparsable message") from None
+        key = delivery_key(fields)
+        if key is None:
+            raise RefusedError(400, "message without sender")
+        # Recorded only now, so that a request refused for any reason leaves nothing behind.
+        nonce_key = f"nonce:{signed.timestamp}:{signed.nonce}"
+        if not await asyncio.to_thread(self._core.first_time, channel=self.channel, key=nonce_key):
+            raise RefusedError(403, "replayed nonce")
+        if not await asyncio.to_thread(self._core.first_time, channel=self.channel, key=key):
+            logger.info("%s delivery retried by the platform: already handled", self.name)
+            return PlainTextResponse(SUCCESS)
+        inbound = self._inbound(message)
+        work = asyncio.ensure_future(self._answer(inbound, fields))
+        # The platform's 5 seconds run from its request, not from when the checks finished.
+        left = max(self._deadline - (loop.time() - arrived), 0.0)
+        done, _ = await asyncio.wait({work}, timeout=left)
+        if not done:
+            logger.info(
+                "%s answer not ready within %gs: pushing it later", self.name, self._deadline
+            )
+            later = BackgroundTask(self._push_later, work, fields["FromUserName"])
+            return PlainTextResponse(SUCCESS, background=later)
+        try:
+            texts = work.result().texts
+        except Exception:
+            logger.exception("%s could not answer a message", self.name)
+            return PlainTextResponse(SUCCESS)
+        if not texts:
+            return PlainTextResponse(SUCCESS)
+        text = "\n\n".join(texts)
+        if len(text.encode()) > MAX_TEXT_BYTES:
+            pushed = BackgroundTask(self.push_texts, fields["FromUserName"], texts)
+            return PlainTextResponse(SUCCESS, background=pushed)
+        reply = self._reply_xml(message, text)
+        if signed.encrypted is not None:
+            reply = self._encrypt(reply, signed)
+        return Response(reply, media_type="application/xml")
+
+    async def _answer(self, inbound: Inbound | None, fields: Mapping[str, str]) -> Rendered:
+        """Asks the core (in order per user) and renders its replies with numbered options."""
+        if inbound is None:
+            if _is_event(fields):
+                return Rendered((), ())
+            user = fields["FromUserName"]
+            t = await asyncio.to_thread(
+                self._core.translator_for, channel=self.channel, user_id=user
+            )
+            return Rendered((t(UNSUPPORTED),), ())
+        async with self._in_order(inbound.user_id):
+            return await asyncio.to_thread(self._converse, inbound)
+
+    def _converse(self, inbound: Inbound) -> Rendered:
+        """Resolves a typed number, runs the core and remembers the options offered (blocking)."""
+        user = inbound.user_id
+        if inbound.text and inbound.button is None:
+            chosen = pick_option(
+                inbound.text, self._options.recall(channel=self.channel, user_id=user)
+            )
+            if chosen is not None:
+                inbound = replace(inbound, button=chosen)
+        replies = self._core.handle(inbound)
+        t = self._core.translator_for(channel=self.channel, user_id=user)
+        rendered = render_numbered(replies, t)
+        self._options.remember(channel=self.channel, user_id=user, options=list(rendered.options))
+        return rendered
+
+    async def _push_later(self, work: asyncio.Future[Rendered], user_id: str) -> None:
+        """Waits for a late answer and pushes it through the platform's message API."""
+        try:
+            rendered = await work
+        except Exception:
+            logger.exception("%s answer failed after the deadline", self.name)
+            return
+        if rendered.texts:
+            result = await self.push_texts(user_id, rendered.texts)
+            if result.status is not DeliveryStatus.SENT:
+                logger.warning("%s late answer not delivered: %s", self.name, result.detail)
+
+    @asynccontextmanager
+    async def _in_order(self, user_id: str) -> AsyncIterator[None]:
+        """Runs one message of a user at a time, in arrival order, within this process."""
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        self._waiting[user_id] = self._waiting.get(user_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[user_id] -= 1
+            if not self._waiting[user_id]:
+                del self._waiting[user_id], self._locks[user_id]
+
+
+def delivery_key(fields: Mapping[str, str]) -> str | None:
+    """Names one delivery for deduplication: its MsgId, else sender, time and event."""
+    sender = fields.get("FromUserName", "")
+    if not sender:
+        return None
+    msg_id = fields.get("MsgId", "").strip()
+    if msg_id and msg_id != "0":
+        return f"msg:{msg_id}"
+    event = fields.get("Event", "").lower()
+    return f"event:{sender}:{fields.get('CreateTime', '')}:{event}"
+
+
+def _is_event(fields: Mapping[str, str]) -> bool:
+    """Tells whether a message is an event (which, unlike a message, expects no reply)."""
+    return fields.get("MsgType", "").lower() == "event"
