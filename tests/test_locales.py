@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import string
 from datetime import date
+from pathlib import Path
 
 import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-
-import ast
-from pathlib import Path
 
 from bot.catalogs import ROOT, SOURCES, extract, missing, po_path
 from bot.core.i18n import SUPPORTED_LOCALES
