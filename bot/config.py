@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     wecom_aes_key: SecretStr | None = None
     wecom_api_base: str = OFFICIAL_WECOM_API
 
+    retention_days: int = Field(default=365 * 3, ge=30, le=365 * 30)
+    points_checkin: int = Field(default=2, ge=0, le=100)
+    points_report: int = Field(default=3, ge=0, le=100)
+    points_theme_day: int = Field(default=5, ge=0, le=100)
+    download_link_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
     scheduler_enabled: bool = True
     quiet_hours_start: time = time(22, 0)
     quiet_hours_end: time = time(7, 30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers import (
+    attendance,
     bind,
     checkin,
     help,
@@ -20,6 +21,7 @@ ROUTERS: list[Router] = [
     help.router,
     bind.router,
     checkin.router,
+    attendance.router,
     language.router,
     roster.router,
     schedule.router,

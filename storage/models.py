@@ -294,6 +294,37 @@ class ProcessedInbound(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("channel", "key"),)
 
 
+class DownloadLink(SQLModel, table=True):
+    """A single-use, expiring link to a generated file (a ledger workbook) for one member."""
+
+    __tablename__ = "download_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=text_column(64))
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    kind: str = Field(sa_column=text_column(32))
+    params: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    created_at: datetime = Field(sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+    used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A member's private iCalendar feed URL: only the token's hash is stored; revocable."""
+
+    __tablename__ = "calendar_feed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=text_column(64))
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = Field(sa_column=utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+
 class ChannelToken(SQLModel, table=True):
     """A platform access token shared by every process, refreshed before it expires."""
 

@@ -14,12 +14,22 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """A file to hand over with a reply (a ledger workbook, an export)."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """One message to send: its text and an optional list of button rows."""
+    """One message to send: its text, optional button rows and an optional file."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default=())
     private: bool = False
+    document: Document | None = None
 
     @property
     def flat_buttons(self) -> list[Button]:
