@@ -15,7 +15,7 @@ from storage.types import enum_column, text_column, utc_column
 
 
 class OutboxStatus(StrEnum):
-    """Where a push stands: queued, being sent, sent, waiting to retry, or given up."""
+    """Where a push stands: queued, being sent, sent, waiting to retry, given up, or no longer owed."""
 
     PENDING = "pending"
     SENDING = "sending"
@@ -23,6 +23,7 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
     UNDELIVERABLE = "undeliverable"
     DEAD = "dead"
+    OBSOLETE = "obsolete"
 
 
 class FilingKind(StrEnum):

@@ -1,0 +1,313 @@
+"""The outbox: due pushes stored once under their idempotency key, claimed, sent and recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, func, or_, tuple_, update
+from sqlalchemy import select as select_columns
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from bot.core.inbound import Channel
+from storage.reminders import OutboxMessage, OutboxStatus
+
+# Rows per executemany call: keeps one call's parameters and RETURNING rows modest.
+INSERT_CHUNK = 5000
+# Keys per existence check: bounded so the IN list stays cheap on both backends.
+LOOKUP_CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class NewPush:
+    """A rendered push ready for the outbox."""
+
+    key: str
+    rule: str
+    subject: str
+    period: str
+    member_id: int
+    urgent: bool
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row a sender holds: what to send and to whom."""
+
+    id: int
+    member_id: int
+    text: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxView:
+    """One outbox row as the `gongjian outbox` command shows it."""
+
+    id: int
+    key: str
+    rule: str
+    member_id: int
+    status: OutboxStatus
+    attempts: int
+    channel: Channel | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str
+    text: str
+
+
+def existing_keys(session: Session, keys: Iterable[tuple[str, str, str]]) -> set[str]:
+    """Returns which of (rule, period, key) are already in the outbox."""
+    wanted = list(keys)
+    pairs = sorted({(rule, period) for rule, period, _ in wanted})
+    found: set[str] = set()
+    for start in range(0, len(pairs), LOOKUP_CHUNK):
+        chunk = pairs[start : start + LOOKUP_CHUNK]
+        found.update(
+            session.execute(
+                select_columns(col(OutboxMessage.key)).where(
+                    tuple_(col(OutboxMessage.rule), col(OutboxMessage.period)).in_(chunk)
+                )
+            ).scalars()
+        )
+    return found
+
+
+def enqueue(session: Session, pushes: Sequence[NewPush], *, now: datetime) -> int:
+    """Inserts pushes whose key is new (INSERT ... ON CONFLICT DO NOTHING); returns how many."""
+    table: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One cached single-row statement run over many rows: SQLAlchemy batches it into
+    # multi-row INSERTs ("insertmanyvalues") without compiling a statement per batch.
+    statement = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+    inserted = 0
+    for start in range(0, len(pushes), INSERT_CHUNK):
+        rows = [
+            {
+                "key": push.key,
+                "rule": push.rule,
+                "subject": push.subject,
+                "period": push.period,
+                "member_id": push.member_id,
+                "urgent": push.urgent,
+                "text": push.text,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "created_at": now,
+            }
+            for push in pushes[start : start + INSERT_CHUNK]
+        ]
+        inserted += len(session.execute(statement, rows).all())
+    return inserted
+
+
+def claim(
+    session: Session,
+    *,
+    now: datetime,
+    worker: str,
+    limit: int,
+    lease: timedelta,
+    urgent_only: bool = False,
+) -> list[Claimed]:
+    """Takes up to `limit` due rows for `worker`: pending, failed and due again, or abandoned."""
+    due = or_(
+        and_(
+            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.FAILED]),
+            col(OutboxMessage.next_attempt_at) <= now,
+        ),
+        # A sender that died between claiming and recording leaves rows in SENDING.
+        and_(
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+            col(OutboxMessage.claimed_at) <= now - lease,
+        ),
+    )
+    condition = and_(due, col(OutboxMessage.urgent)) if urgent_only else due
+    candidates = (
+        select(OutboxMessage.id)
+        .where(condition)
+        .order_by(
+            col(OutboxMessage.urgent).desc(),
+            col(OutboxMessage.next_attempt_at),
+            col(OutboxMessage.id),
+        )
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Rows another sender holds are skipped, not waited for.
+        candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(session.exec(candidates).all())
+        target = col(OutboxMessage.id).in_(ids)
+    else:
+        # SQLite runs one writer at a time, so the conditional UPDATE below is the claim.
+        target = col(OutboxMessage.id).in_(candidates.scalar_subquery())
+    rows = session.execute(
+        update(OutboxMessage)
+        .where(target, condition)
+        .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker)
+        .returning(
+            col(OutboxMessage.id),
+            col(OutboxMessage.member_id),
+            col(OutboxMessage.text),
+            col(OutboxMessage.attempts),
+        )
+    ).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda row: row.id)
+
+
+def _finish(session: Session, *, row_id: int, worker: str, **values: Any) -> bool:
+    """Updates a row this worker still holds; False when the claim was lost to another."""
+    done = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == row_id,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+            col(OutboxMessage.claimed_by) == worker,
+        )
+        .values(**values)
+        .returning(col(OutboxMessage.id))
+    ).scalar_one_or_none()
+    return done is not None
+
+
+def mark_sent(
+    session: Session, *, row_id: int, worker: str, now: datetime, channel: Channel
+) -> bool:
+    """Records a delivered push."""
+    return _finish(
+        session,
+        row_id=row_id,
+        worker=worker,
+        status=OutboxStatus.SENT,
+        sent_at=now,
+        channel=channel,
+        last_error="",
+    )
+
+
+def mark_undeliverable(
+    session: Session, *, row_id: int, worker: str, reason: str, channel: Channel | None
+) -> bool:
+    """Records a push no channel can deliver (no account, blocked bot, unknown chat)."""
+    return _finish(
+        session,
+        row_id=row_id,
+        worker=worker,
+        status=OutboxStatus.UNDELIVERABLE,
+        last_error=reason[:500],
+        channel=channel,
+    )
+
+
+def mark_failed(
+    session: Session,
+    *,
+    row_id: int,
+    worker: str,
+    reason: str,
+    attempts: int,
+    retry_at: datetime | None,
+) -> bool:
+    """Records a failed attempt: retried at `retry_at`, or dead-lettered when that is None."""
+    status = OutboxStatus.FAILED if retry_at is not None else OutboxStatus.DEAD
+    values: dict[str, Any] = {"status": status, "attempts": attempts, "last_error": reason[:500]}
+    if retry_at is not None:
+        values["next_attempt_at"] = retry_at
+    return _finish(session, row_id=row_id, worker=worker, **values)
+
+
+def release(session: Session, *, row_id: int, worker: str, at: datetime, reason: str) -> bool:
+    """Puts a row back untried (the channel asked to wait), to go again at `at`."""
+    return _finish(
+        session,
+        row_id=row_id,
+        worker=worker,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=at,
+        last_error=reason[:500],
+    )
+
+
+def retire(session: Session, *, owed: set[str]) -> int:
+    """Marks unsent rows whose push is no longer owed (done, superseded, muted) obsolete."""
+    waiting = session.execute(
+        select_columns(col(OutboxMessage.id), col(OutboxMessage.key)).where(
+            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.FAILED])
+        )
+    ).all()
+    stale = [row_id for row_id, key in waiting if key not in owed]
+    retired = 0
+    for start in range(0, len(stale), LOOKUP_CHUNK):
+        # The status condition leaves alone any row a sender claimed meanwhile.
+        retired += len(
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id).in_(stale[start : start + LOOKUP_CHUNK]),
+                    col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.FAILED]),
+                )
+                .values(status=OutboxStatus.OBSOLETE, last_error="no longer owed", sent_at=None)
+                .returning(col(OutboxMessage.id))
+            )
+            .scalars()
+            .all()
+        )
+    return retired
+
+
+def requeue_dead(session: Session, *, now: datetime, ids: Sequence[int] | None = None) -> int:
+    """Gives dead-lettered rows (all, or those listed) a fresh round of attempts."""
+    statement = (
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == OutboxStatus.DEAD)
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
+        .returning(col(OutboxMessage.id))
+    )
+    if ids is not None:
+        statement = statement.where(col(OutboxMessage.id).in_(list(ids)))
+    return len(session.execute(statement).scalars().all())
+
+
+def list_outbox(
+    session: Session, *, statuses: Sequence[OutboxStatus] = (), limit: int = 50
+) -> list[OutboxView]:
+    """Lists the newest outbox rows, optionally only some statuses."""
+    query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+    if statuses:
+        query = query.where(col(OutboxMessage.status).in_(list(statuses)))
+    return [
+        OutboxView(
+            id=row.id or 0,
+            key=row.key,
+            rule=row.rule,
+            member_id=row.member_id,
+            status=row.status,
+            attempts=row.attempts,
+            channel=row.channel,
+            created_at=row.created_at,
+            next_attempt_at=row.next_attempt_at,
+            sent_at=row.sent_at,
+            last_error=row.last_error,
+            text=row.text,
+        )
+        for row in session.exec(query)
+    ]
+
+
+def count_by_status(session: Session) -> dict[OutboxStatus, int]:
+    """Counts outbox rows per status."""
+    rows = session.execute(
+        select_columns(col(OutboxMessage.status), func.count()).group_by(col(OutboxMessage.status))
+    ).all()
+    counts = dict.fromkeys(OutboxStatus, 0)
+    counts.update({OutboxStatus(status): number for status, number in rows})
+    return counts
