@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from bot.cli_members import register as register_member_commands
+from bot.cli_secretary import register as register_secretary_commands
 from bot.config import ConfigError, Settings, load_settings
 from bot.core.clock import FrozenClock, SystemClock
 from bot.core.domain import Duty, OrgKind, RoleKind
@@ -928,7 +930,7 @@ def duty_period(rota: Rota, alliance: Any, duty: Duty, text: str) -> Period:
 def run() -> None:
     """Runs every configured channel and the HTTP server until stopped (Ctrl-C or SIGTERM)."""
     from bot.app import build_assistant  # noqa: PLC0415 (loads every handler; only run needs it)
-    from bot.runner import serve  # noqa: PLC0415 (uvicorn and the platforms load only here)
+    from bot.runner import assistant_services, serve  # noqa: PLC0415 (uvicorn loads only here)
 
     settings = settings_from_env()
     if not (settings.telegram_enabled or settings.wechat_enabled or settings.wecom_enabled):
@@ -939,7 +941,7 @@ def run() -> None:
     assistant = build_assistant(settings)
     log.info("starting on %s", make_url(settings.database_url).get_backend_name())
     try:
-        asyncio.run(serve(settings, assistant))
+        asyncio.run(serve(settings, assistant, assistant_services(settings, assistant)))
     except KeyboardInterrupt:
         pass
     except OSError as error:
@@ -955,6 +957,8 @@ def run() -> None:
 
 # Reminders, the outbox and the stand-alone scheduler live with the scheduler.
 register_scheduler_commands(app)
+register_member_commands(app)
+register_secretary_commands(app)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import logging
 import signal
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import uvicorn
 from starlette.routing import BaseRoute
@@ -18,6 +18,9 @@ from bot.config import Settings
 from bot.core.clock import Clock, SystemClock
 from bot.core.ports import Core
 from storage.engine import Database
+
+if TYPE_CHECKING:
+    from bot.assistant import Assistant
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,23 @@ def configured_channels(
         assert database is not None and clock is not None
         services.append(WeComChannel(settings, core, database=database, clock=clock))
     return services
+
+
+def assistant_services(settings: Settings, assistant: Assistant) -> list[Service]:
+    """Builds everything `gongjian run` starts: the channels, then the reminder jobs."""
+    from scheduler.service import ReminderJobs, pushers  # noqa: PLC0415 (APScheduler loads here)
+
+    channels = configured_channels(
+        settings, assistant, database=assistant.database, clock=assistant.clock
+    )
+    reminders = ReminderJobs(
+        database=assistant.database,
+        clock=assistant.clock,
+        settings=settings,
+        holidays=assistant.holidays,
+        senders=pushers(channels),
+    )
+    return [*channels, reminders]
 
 
 class _Server(uvicorn.Server):
