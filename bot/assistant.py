@@ -57,6 +57,7 @@ class Assistant:
             for command in router.commands:
                 self.commands[command.name] = command
                 self.keywords.extend((keyword, command) for keyword in command.keywords)
+        self.menu = [command for command in self.commands.values() if command.menu]
         # Longest keyword first, so "本季度谁主持" wins over "谁主持".
         self.keywords.sort(key=lambda item: -len(item[0]))
         self.timeout = timedelta(minutes=settings.conversation_timeout_minutes)
@@ -160,7 +161,13 @@ class Assistant:
             services.conversations.clear(key)
             state = None
         ctx = Context(
-            inbound=inbound, t=t, services=services, now=services.now, member=member, state=state
+            inbound=inbound,
+            t=t,
+            services=services,
+            now=services.now,
+            member=member,
+            state=state,
+            commands=self.menu,
         )
         before = (state.flow, state.step) if state else None
         try:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,7 @@ class Context:
     member: MemberView | None
     state: State | None = None
     ended: bool = False
-    extra_replies: list[Reply] = field(default_factory=list)
+    commands: Sequence[Command] = ()
 
     @property
     def today(self) -> date:

@@ -9,22 +9,14 @@ from handlers.texts import flow_name
 
 router = Router("help")
 
-MEMBER_LINES = (
-    N_("签到 CODE (/checkin): sign in to today's meeting"),
-    N_("请假 (/leave): ask leave for the next meeting"),
-    N_("汇报 (/report): report an activity for the ledger"),
-    N_("谁主持 (/roster): who hosts this month or quarter"),
-    N_("日程 (/next): my upcoming meetings"),
-    N_("语言 (/lang): 中文 / English"),
-    N_("取消 (/cancel): stop what you are doing"),
-)
-LEAD_LINES = (
-    N_("开启签到 (/opencheckin): get today's check-in code"),
-    N_("出勤 (/attendance): who signed in, who is on leave, who is missing"),
-    N_("邀请 ROLE NAME (/invite): create an invite code"),
-    N_("调整会议 (/setmeeting): change the next meeting's day, time or venue"),
-    N_("调整轮值 (/override): change a duty slot, with a reason"),
-)
+# Shown in the menu with their argument, so people see what to type after the keyword.
+USAGE: dict[str, str] = {
+    "checkin": "签到 123456",
+    "invite": "邀请 联络员 张三",
+    "roster": "谁主持 下季度",
+    "bind": "绑定 CODE",
+}
+HIDDEN = frozenset({"start", "bind", "help"})
 
 
 @router.command(
@@ -42,10 +34,28 @@ def show_help(ctx: Context, _args: str) -> Replies:
             )
         ]
     lines = [t("Hello {name}. You can send:", name=ctx.member.name)]
-    lines += [f"• {t(line)}" for line in MEMBER_LINES]
-    if ctx.member.leads:
+    lead_lines: list[str] = []
+    # Cancel goes last: it is about the other commands.
+    ordered = sorted(ctx.commands, key=lambda command: command.name == "cancel")
+    for command in ordered:
+        if command.name in HIDDEN:
+            continue
+        said = USAGE.get(command.name) or (
+            command.keywords[0] if command.keywords else f"/{command.name}"
+        )
+        line = t(
+            "• {said} (/{name}): {description}",
+            said=said,
+            name=command.name,
+            description=t(command.description),
+        )
+        if command.leads_only:
+            lead_lines.append(line)
+        else:
+            lines.append(line)
+    if ctx.member.leads and lead_lines:
         lines.append(t("For secretaries:"))
-        lines += [f"• {t(line)}" for line in LEAD_LINES]
+        lines += lead_lines
     return [ctx.reply("\n".join(lines))]
 
 
