@@ -20,7 +20,9 @@ MESSAGES: dict[str, str] = {
     "meeting_past": N_("That meeting is already over."),
     "code_needed": N_("Please send the 6-digit check-in code with it, e.g. 签到 123456."),
     "code_wrong": N_("That check-in code is wrong. Ask the secretary for today's code."),
-    "too_many_codes": N_("Too many wrong codes. Try again in {minutes} minutes, or ask the secretary."),
+    "too_many_codes": N_(
+        "Too many wrong codes. Try again in {minutes} minutes, or ask the secretary."
+    ),
     "already_present": N_("You already signed in at {at}; no leave is needed."),
     "date_in_future": N_("That date is in the future; report activities that already took place."),
     "date_in_past": N_("That date has already passed."),
@@ -34,6 +36,10 @@ MESSAGES: dict[str, str] = {
     ),
     "reason_needed": N_("Please give a reason for the change."),
     "org_unknown": N_("No organization has that code."),
+    "member_unknown": N_("No member of your branch is called {name}."),
+    "member_ambiguous": N_(
+        "Several members of your branch are called {name}; ask the committee to tell them apart."
+    ),
 }
 
 
