@@ -1,10 +1,13 @@
-"""Attendance for secretaries: the roll call of today's (or the last) meeting."""
+"""Attendance for secretaries: today's (or the last) roll call, or a quarter's table."""
 
 from __future__ import annotations
 
-from bot.core.i18n import N_
+from bot.core.i18n import N_, Translator
+from bot.services.stats import AttendanceReport, MeetingTally, parse_quarter
 from handlers.base import Context, Replies, Router
-from handlers.texts import describe_meeting
+from handlers.texts import MEETING_KINDS, describe_meeting
+from scheduler.quarters import Quarter
+from scheduler.texts import period_label
 
 router = Router("attendance")
 
@@ -12,10 +15,38 @@ router = Router("attendance")
 @router.command(
     "attendance",
     keywords=("出勤", "考勤"),
-    description=N_("Who signed in, who is on leave, who is missing (secretaries)"),
+    description=N_("Attendance: today's roll call, or a quarter's with 出勤 本季度 (secretaries)"),
     leads_only=True,
 )
-def attendance(ctx: Context, _args: str) -> Replies:
+def attendance(ctx: Context, args: str) -> Replies:
+    """Shows today's (or the last) roll call, or a quarter's attendance when one is named."""
+    if not args.strip():
+        return roll_call(ctx)
+    t = ctx.t
+    assert ctx.member is not None
+    quarter = parse_quarter(args, ctx.today)
+    if quarter is None:
+        return [ctx.reply(usage(t))]
+    if quarter > Quarter.of(ctx.today):
+        return [ctx.reply(quarter_ahead(t, quarter))]
+    report = ctx.services.attendance_quarter(ctx.member, quarter)
+    return [ctx.reply(describe_quarter(t, report, quarter))]
+
+
+def usage(t: Translator) -> str:
+    """Explains which quarters /attendance understands."""
+    return t(
+        "Send 出勤 for today's roll call, 出勤 本季度 (or 上季度, or a quarter like 2026Q4)"
+        " for a quarter's attendance."
+    )
+
+
+def quarter_ahead(t: Translator, quarter: Quarter) -> str:
+    """Says a quarter has not begun."""
+    return t("{quarter} has not started yet.", quarter=period_label(t, str(quarter)))
+
+
+def roll_call(ctx: Context) -> Replies:
     """Shows today's (or the last) meeting's roll call with the attendance rate."""
     t = ctx.t
     assert ctx.member is not None
@@ -42,3 +73,64 @@ def attendance(ctx: Context, _args: str) -> Replies:
     if roll.missing:
         lines.append(t("Missing: {names}", names=t.join(roll.missing)))
     return [ctx.reply("\n".join(lines))]
+
+
+def describe_tally(t: Translator, meeting: MeetingTally) -> str:
+    """Describes one meeting's attendance in a line."""
+    head = t(
+        "{date} {kind}",
+        date=t.date(meeting.held_on, "medium"),
+        kind=t(MEETING_KINDS[meeting.kind]),
+    )
+    if not meeting.taken:
+        return t("{meeting}: nobody signed in", meeting=head)
+    return t(
+        "{meeting}: signed in {present} of {expected} ({rate}%), on leave {leave}, absent {absent}",
+        meeting=head,
+        present=meeting.present,
+        expected=meeting.expected,
+        rate=round(meeting.rate * 100),
+        leave=meeting.leave,
+        absent=meeting.absent,
+    )
+
+
+def describe_quarter(t: Translator, report: AttendanceReport, quarter: Quarter) -> str:
+    """Writes a quarter's attendance: each meeting, each member, and the totals."""
+    label = period_label(t, str(quarter))
+    if not report.meetings:
+        return t(
+            "No meeting of {org} has taken place in {quarter} yet.",
+            org=report.org.name,
+            quarter=label,
+        )
+    lines = [t("Attendance of {org}, {quarter}", org=report.org.name, quarter=label)]
+    lines.append(t("Meetings:"))
+    lines += [f"• {describe_tally(t, meeting)}" for meeting in report.meetings]
+    lines.append(t("Members:"))
+    for member in report.members:
+        if not member.expected and not member.leave:
+            lines.append("• " + t("{name}: no meeting to count", name=member.name))
+            continue
+        lines.append(
+            "• "
+            + t(
+                "{name}: present {present}, on leave {leave}, absent {absent} ({rate}%)",
+                name=member.name,
+                present=member.present,
+                leave=member.leave,
+                absent=member.absent,
+                rate=round(member.rate * 100),
+            )
+        )
+    lines.append(
+        t(
+            "In all: signed in {present} of {expected} ({rate}%), on leave {leave}, absent {absent}.",
+            present=report.present,
+            expected=report.expected,
+            rate=round(report.rate * 100),
+            leave=report.leave,
+            absent=report.absent,
+        )
+    )
+    return "\n".join(lines)

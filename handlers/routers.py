@@ -5,15 +5,20 @@ from __future__ import annotations
 from handlers import (
     attendance,
     bind,
+    calendar,
     checkin,
     help,
     invite,
     language,
     leave,
+    ledger,
+    mobile,
+    points,
     reminders,
     report,
     roster,
     schedule,
+    status,
 )
 from handlers.base import Router
 
@@ -29,4 +34,9 @@ ROUTERS: list[Router] = [
     report.router,
     leave.router,
     reminders.router,
+    mobile.router,
+    calendar.router,
+    points.router,
+    status.router,
+    ledger.router,
 ]

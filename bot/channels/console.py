@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
 
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.ports import Core
-from bot.core.reply import Button, Reply
+from bot.core.reply import Button, Document, Reply
 
 PROMPT = "> "
 
@@ -44,13 +46,39 @@ def terminal_lines(prompt: str = PROMPT) -> Iterator[str]:
             return
 
 
+def save_document(document: Document, folder: Path) -> Path:
+    """Writes a file under `folder` by its bare name, never replacing an existing file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = Path(document.filename).name or "file"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    path = folder / name
+    counter = 1
+    while True:
+        try:
+            with path.open("xb") as handle:
+                handle.write(document.content)
+        except FileExistsError:
+            counter += 1
+            path = folder / f"{stem} ({counter}){suffix}"
+            continue
+        return path.resolve()
+
+
 class ConsoleChannel:
     """Turns lines into inbound messages and replies into printed text; numbers pick buttons."""
 
-    def __init__(self, core: Core, *, user_id: str, display_name: str = "") -> None:
+    def __init__(
+        self,
+        core: Core,
+        *,
+        user_id: str,
+        display_name: str = "",
+        files_dir: Path | None = None,
+    ) -> None:
         self.core = core
         self.user_id = user_id
         self.display_name = display_name or user_id
+        self.files_dir = files_dir
         self._buttons: list[Button] = []
 
     def send(self, text: str) -> list[Reply]:
@@ -68,10 +96,17 @@ class ConsoleChannel:
             chat_kind=ChatKind.PRIVATE,
             display_name=self.display_name,
         )
-        replies = self.core.handle(inbound)
+        replies = [self._save_document(reply) for reply in self.core.handle(inbound)]
         offered = [b for reply in replies for b in reply.flat_buttons]
         self._buttons = offered
         return replies
+
+    def _save_document(self, reply: Reply) -> Reply:
+        """Writes a reply's file into the files directory and adds its path to the text."""
+        if reply.document is None:
+            return reply
+        path = save_document(reply.document, self.files_dir or Path.cwd())
+        return replace(reply, text=f"{reply.text}\n📎 {path}".strip())
 
     def run(self, lines: Iterable[str], write: Callable[[str], None], *, prompt: bool) -> None:
         """Reads lines until they run out, printing each reply; blank lines are skipped."""

@@ -26,6 +26,7 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     ReplyParameters,
     Update,
@@ -661,9 +662,9 @@ class TelegramChannel:
     async def _send(
         self, chat: str, reply: Reply, *, quote: str | None = None, thread: str | None = None
     ) -> None:
-        """Sends one reply, split under the length limit, with its keyboard on the last part."""
+        """Sends one reply, split under the length limit, keyboard on the last part, then its file."""
         chunks = split_text(reply.text)
-        if not chunks:
+        if not chunks and reply.document is None:
             logger.warning("Skipping a reply without text")
             return
         keyboard = keyboard_for(reply, self._callback_data)
@@ -677,6 +678,12 @@ class TelegramChannel:
                     if quote and index == 0
                     else None
                 ),
+                message_thread_id=int(thread) if thread else None,
+            )
+        if reply.document is not None:
+            await self.bot.send_document(
+                chat_id=_chat_id(chat),
+                document=InputFile(reply.document.content, filename=reply.document.filename),
                 message_thread_id=int(thread) if thread else None,
             )
 

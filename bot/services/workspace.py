@@ -9,16 +9,26 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.config import Settings
 from bot.core.domain import ActivityKind, Duty, RoleKind
+from bot.core.i18n import Translator
 from bot.core.inbound import Channel
 from bot.services.attendance import AttendanceBook
+from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
+from bot.services.compliance import ComplianceReport, compliance_report
 from bot.services.conversations import Conversations
+from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
+from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.ledger import Ledger
+from bot.services.ledger_book import LedgerExport, export_ledger
 from bot.services.meetings import Meetings
 from bot.services.members import Members
 from bot.services.organizations import Organizations
+from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.rota import Period, Rota, parse_period
+from bot.services.stats import AttendanceReport, attendance_report
+from bot.services.summary import YearSummary, year_summaries
 from bot.services.views import (
     ActivityView,
     CheckInResult,
@@ -397,6 +407,152 @@ class Services:
             org_id=org.id,
             reason=reason,
             actor_id=member.id,
+        )
+
+    # -- personal data: calendar feed and member points ---------------------------------------
+    # Set from Settings by `use_member_settings`; the defaults are the settings' own defaults.
+    feed_base_url: str | None = None
+    point_weights: PointWeights = PointWeights()
+
+    def use_member_settings(self, settings: Settings) -> None:
+        """Takes the public base URL and the point weights from the settings."""
+        self.feed_base_url = settings.public_base_url
+        self.point_weights = PointWeights(
+            checkin=settings.points_checkin,
+            report=settings.points_report,
+            theme_day=settings.points_theme_day,
+        )
+
+    def calendar_link(self, member: MemberView, *, renew: bool = False) -> CalendarLink:
+        """Issues the member's private calendar URL, unless one is live and no renewal is asked."""
+        if not self.feed_base_url:
+            return CalendarLink(LinkState.UNCONFIGURED)
+        feeds = CalendarFeeds(self.session, self.now)
+        if renew:
+            feeds.revoke(member.id)
+        else:
+            since = feeds.active_since(member.id)
+            if since is not None:
+                return CalendarLink(LinkState.ACTIVE, since=since.astimezone(self.tz))
+        token = feeds.issue(member.id)
+        self.audit(actor_id=member.id, action="calendar.issue", subject=f"member:{member.id}")
+        return CalendarLink(LinkState.ISSUED, url=feed_url(self.feed_base_url, token))
+
+    def revoke_calendar(self, member: MemberView) -> int:
+        """Revokes the member's calendar URLs; returns how many were live."""
+        revoked = CalendarFeeds(self.session, self.now).revoke(member.id)
+        if revoked:
+            self.audit(actor_id=member.id, action="calendar.revoke", subject=f"member:{member.id}")
+        return revoked
+
+    def points(self, member: MemberView, *, year: int | None = None) -> PointsTable:
+        """Returns the points table of the member's branch for a year (this year by default)."""
+        return points_table(
+            self.session,
+            org_id=member.org.id,
+            year=year or self.today.year,
+            weights=self.point_weights,
+            now=self.now,
+            today=self.today,
+        )
+
+    def my_points(self, member: MemberView, *, year: int | None = None) -> tuple[MemberPoints, int]:
+        """Returns the member's points with their rank, and how many members are ranked."""
+        table = self.points(member, year=year)
+        row = table.of(member.id)
+        assert row is not None, "a member who can ask is a current member of the branch"
+        return row, len(table.rows)
+
+    def points_ranking(self, member: MemberView, *, year: int | None = None) -> PointsTable:
+        """Returns the branch's points table (secretaries only)."""
+        self.require_lead(member)
+        return self.points(member, year=year)
+
+    # -- secretary tools: attendance, compliance, the ledger workbook, the year-end summary ----
+    # Set from Settings by `use_download_settings`; the default makes no links (no public URL).
+    download_config: DownloadConfig = DownloadConfig()
+
+    def use_download_settings(self, settings: Settings) -> None:
+        """Takes where download links point, and how long they last, from the settings."""
+        self.download_config = DownloadConfig(
+            public_base_url=settings.public_base_url,
+            link_minutes=settings.download_link_minutes,
+        )
+
+    def attendance_quarter(self, member: MemberView, quarter: Quarter) -> AttendanceReport:
+        """Tallies the branch's attendance over a quarter, per meeting and member (secretaries)."""
+        self.require_lead(member)
+        return attendance_report(
+            self.session, org_id=member.org.id, quarter=quarter, now=self.now, tz=self.tz
+        )
+
+    def compliance(self, member: MemberView, quarter: Quarter) -> ComplianceReport:
+        """Checks the branch, its alliances and pairings against the rules (secretaries)."""
+        self.require_lead(member)
+        return compliance_report(
+            self.session,
+            org_id=member.org.id,
+            quarter=quarter,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+        )
+
+    def export_ledger(self, member: MemberView, quarter: Quarter, t: Translator) -> LedgerExport:
+        """Makes the branch's quarterly ledger workbook, which files it (secretaries)."""
+        self.require_lead(member)
+        export = export_ledger(
+            self.session,
+            org_id=member.org.id,
+            quarter=quarter,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            t=t,
+            actor_id=member.id,
+        )
+        self.audit(
+            actor_id=member.id,
+            action="ledger.export",
+            subject=f"org:{member.org.id}",
+            quarter=str(quarter),
+        )
+        return export
+
+    def ledger_link(self, member: MemberView, quarter: Quarter, *, locale: str) -> str | None:
+        """Makes a single-use link to the quarter's workbook; None without a public URL."""
+        self.require_lead(member)
+        if quarter > Quarter.of(self.today):
+            raise ServiceError("quarter_ahead")
+        config = self.download_config
+        if not config.public_base_url:
+            return None
+        token = create_link(
+            self.session,
+            member_id=member.id,
+            kind=LEDGER_DOWNLOAD,
+            params={"org_id": member.org.id, "quarter": str(quarter), "locale": locale},
+            now=self.now,
+            ttl=config.ttl,
+        )
+        self.audit(
+            actor_id=member.id,
+            action="ledger.link",
+            subject=f"org:{member.org.id}",
+            quarter=str(quarter),
+        )
+        return config.url(token)
+
+    def year_summaries(self, member: MemberView, year: int) -> list[YearSummary]:
+        """Drafts the year-end summary of each of the branch's alliances and pairings (secretaries)."""
+        self.require_lead(member)
+        return year_summaries(
+            self.session,
+            org_id=member.org.id,
+            year=year,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
         )
 
 

@@ -16,6 +16,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import HTTP
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl
@@ -75,6 +78,15 @@ class TgGroup:
     def to_dict(self) -> dict[str, Any]:
         """Returns the Bot API `Chat` object."""
         return {"id": self.id, "type": self.type, "title": self.title}
+
+
+@dataclass(frozen=True, slots=True)
+class FakeFile:
+    """A file the bot uploaded in a multipart request."""
+
+    filename: str
+    content: bytes
+    content_type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +170,7 @@ class FakeTelegramAPI:
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
             "answerCallbackQuery": self._answer_callback_query,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
@@ -289,6 +302,14 @@ class FakeTelegramAPI:
         return [
             call
             for call in self.calls_of("sendMessage")
+            if chat_id is None or call.params["chat_id"] == chat_id
+        ]
+
+    def documents(self, chat_id: int | None = None) -> list[FakeFile]:
+        """Returns the files the bot sent with sendDocument, optionally to one chat."""
+        return [
+            call.params["document"]
+            for call in self.calls_of("sendDocument")
             if chat_id is None or call.params["chat_id"] == chat_id
         ]
 
@@ -446,6 +467,35 @@ class FakeTelegramAPI:
         self.messages[chat_id, message["message_id"]] = message
         return _ok(message)
 
+    def _send_document(self, params: dict[str, Any]) -> JSONResponse:
+        chat_id = int(params["chat_id"])
+        if chat_id in self.blocked:
+            return _error(403, "Forbidden: bot can't initiate conversation with a user")
+        document = params.get("document")
+        if not isinstance(document, FakeFile) or not document.content:
+            return _error(400, "Bad Request: there is no document in the request")
+        if len(document.content) > 50 * 1024 * 1024:
+            return _error(400, "Bad Request: file is too big")
+        message: dict[str, Any] = {
+            "message_id": self._new_message_id(),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id),
+            "from": self._me(),
+            "document": {
+                "file_id": f"DOC{self._next_message_id}",
+                "file_unique_id": f"U{self._next_message_id}",
+                "file_name": document.filename,
+                "mime_type": document.content_type,
+                "file_size": len(document.content),
+            },
+        }
+        if params.get("caption"):
+            message["caption"] = params["caption"]
+        if "message_thread_id" in params:
+            message["message_thread_id"] = params["message_thread_id"]
+        self.messages[chat_id, message["message_id"]] = message
+        return _ok(message)
+
     def _answer_callback_query(self, params: dict[str, Any]) -> JSONResponse:
         query_id = str(params["callback_query_id"])
         if query_id in self.answered:
@@ -517,6 +567,24 @@ def _flood(retry_after: int) -> JSONResponse:
     )
 
 
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """Reads a multipart/form-data body: text fields as strings, uploads as `FakeFile`s."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    assert isinstance(message, EmailMessage)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        assert isinstance(name, str) and isinstance(payload, bytes)
+        filename = part.get_filename()
+        if filename is not None:
+            fields[name] = FakeFile(filename, payload, part.get_content_type())
+        else:
+            fields[name] = payload.decode()
+    return fields
+
+
 def _valid_keyboard(markup: dict[str, Any]) -> bool:
     """Checks inline buttons: a label and either a URL or 1-64 bytes of callback data."""
     rows: Iterable[list[dict[str, Any]]] = markup.get("inline_keyboard", [])
@@ -544,7 +612,7 @@ async def _params(request: Request) -> dict[str, Any]:
     elif content_type.startswith("application/x-www-form-urlencoded"):
         raw.update(parse_qsl((await request.body()).decode(), keep_blank_values=True))
     elif content_type.startswith("multipart/form-data"):
-        raise NotImplementedError("the fake takes no file uploads")
+        raw.update(_multipart(content_type, await request.body()))
     params: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _JSON_FIELDS and isinstance(value, str):

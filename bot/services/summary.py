@@ -1,0 +1,446 @@
+"""The year-end summary draft (年底有总结) of each alliance and pairing, written from the year's records."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from bot.core.domain import ActivityKind, Duty, MeetingKind, MeetingStatus
+from bot.core.i18n import Translator
+from bot.services.compliance import Subject, end_of_day
+from bot.services.errors import ServiceError
+from bot.services.ledger_book import LedgerActivity, activities_of_group
+from bot.services.stats import AttendanceReport, attendance_reports
+from handlers.texts import ACTIVITY_KINDS, MEETING_KINDS
+from scheduler.facts import AllianceFact, Facts, PairingFact, load_facts, scope_of
+from scheduler.holidays import HolidayCalendar
+from scheduler.quarters import Quarter
+from scheduler.texts import period_label
+from storage.models import Meeting, Organization
+from storage.reminders import FilingKind, alliance_scope, pairing_scope
+
+# A draft lists the main activities; the rest are counted, not listed.
+MAX_LISTED = 20
+AS_ACTIVITY: dict[MeetingKind, ActivityKind] = {
+    MeetingKind.THEME_DAY: ActivityKind.THEME_DAY,
+    MeetingKind.JOINT_MEETING: ActivityKind.JOINT_MEETING,
+    MeetingKind.VISIT: ActivityKind.VISIT,
+    MeetingKind.LECTURE: ActivityKind.LECTURE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OrgLifeRecord:
+    """One organization's year of org-life days: how many took attendance, and its rate."""
+
+    org: str
+    held: int
+    months: int
+    present: int
+    expected: int
+
+    @property
+    def rate(self) -> float:
+        """The share of expected attendances that happened, 0..1."""
+        return self.present / self.expected if self.expected else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class JointMeeting:
+    """A meeting the group held together: a joint meeting, theme party day or visit."""
+
+    held_on: date
+    kind: MeetingKind
+    host: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class YearSummary:
+    """What one alliance or pairing did in a year, as far as the records go."""
+
+    subject: Subject
+    code: str
+    name: str
+    year: int
+    as_of: date
+    orgs: tuple[str, ...]
+    lead: str
+    quarters_held: tuple[str, ...]
+    quarters_due: tuple[str, ...]
+    theme_held: tuple[tuple[str, str], ...]
+    theme_missed: tuple[tuple[str, str], ...]
+    visits: tuple[date, ...]
+    visit_target: int
+    meetings: tuple[JointMeeting, ...]
+    activities: tuple[LedgerActivity, ...]
+    org_life: tuple[OrgLifeRecord, ...]
+    summary_filed: bool
+
+    @property
+    def quarters_missed(self) -> tuple[str, ...]:
+        """The finished quarters without a joint meeting (alliance) or activity (pairing)."""
+        return tuple(
+            key
+            for key in self.quarters_due
+            if key not in self.quarters_held and Quarter.parse(key).last_day < self.as_of
+        )
+
+
+def year_summaries(
+    session: Session,
+    *,
+    org_id: int,
+    year: int,
+    now: datetime,
+    holidays: HolidayCalendar,
+    tz: ZoneInfo,
+) -> list[YearSummary]:
+    """Gathers the year's records of every alliance and pairing the organization belongs to."""
+    now = now.astimezone(tz)
+    if year > now.year:
+        raise ServiceError("year_ahead")
+    if session.get(Organization, org_id) is None:
+        raise ServiceError("org_unknown")
+    moment = min(now, end_of_day(date(year, 12, 31), tz))
+    facts = load_facts(session, now=moment, holidays=holidays, org_ids=scope_of(session, org_id))
+    as_of = moment.date()
+    groups: list[AllianceFact | PairingFact] = [
+        alliance
+        for alliance in facts.alliances
+        if any(unit.org_id == org_id for unit in alliance.units) and alliance.rota_start <= as_of
+    ]
+    groups += [
+        pairing
+        for pairing in facts.pairings
+        if org_id in pairing.org_ids
+        and pairing.agreement_start <= as_of
+        and (pairing.agreement_end is None or pairing.agreement_end >= date(year, 1, 1))
+    ]
+    member_orgs = {org for group in groups for org in _org_ids(group)}
+    org_life = attendance_reports(
+        session,
+        org_ids=member_orgs,
+        first_day=date(year, 1, 1),
+        last_day=as_of,
+        now=moment,
+        tz=tz,
+    )
+    meetings = _joint_meetings(session, facts, year, as_of)
+    summaries = []
+    for group in groups:
+        records = tuple(
+            _org_life_record(org_life[org].org.name, org_life[org], as_of)
+            for org in _org_ids(group)
+            if org in org_life
+        )
+        summaries.append(
+            _summarize(
+                session,
+                facts,
+                group=group,
+                year=year,
+                as_of=as_of,
+                meetings=meetings,
+                org_life=records,
+            )
+        )
+    return summaries
+
+
+def _org_ids(group: AllianceFact | PairingFact) -> tuple[int, ...]:
+    """Lists a group's organizations in rotation order (alliance) or lead first (pairing)."""
+    if isinstance(group, AllianceFact):
+        return tuple(unit.org_id for unit in group.units)
+    return group.org_ids
+
+
+def _org_life_record(name: str, report: AttendanceReport, as_of: date) -> OrgLifeRecord:
+    """Counts one organization's org-life days with attendance in the year so far."""
+    days = [m for m in report.taken if m.kind is MeetingKind.ORG_LIFE]
+    return OrgLifeRecord(
+        org=name,
+        held=len(days),
+        months=as_of.month,
+        present=sum(m.present for m in days),
+        expected=sum(m.expected for m in days),
+    )
+
+
+def _joint_meetings(
+    session: Session, facts: Facts, year: int, as_of: date
+) -> dict[tuple[str, int], list[JointMeeting]]:
+    """Reads the year's meetings held by each alliance and pairing, keyed by (kind, id)."""
+    alliance_ids = [a.id for a in facts.alliances]
+    pairing_ids = [p.id for p in facts.pairings]
+    found: dict[tuple[str, int], list[JointMeeting]] = {}
+    for meeting in session.exec(
+        select(Meeting)
+        .where(
+            Meeting.held_on >= date(year, 1, 1),
+            Meeting.held_on <= as_of,
+            Meeting.status != MeetingStatus.CANCELLED,
+            col(Meeting.alliance_id).in_(alliance_ids) | col(Meeting.pairing_id).in_(pairing_ids),
+        )
+        .order_by(col(Meeting.held_on), col(Meeting.id))
+    ):
+        entry = JointMeeting(
+            meeting.held_on, meeting.kind, facts.org_name(meeting.organization_id), meeting.title
+        )
+        if meeting.alliance_id is not None:
+            found.setdefault(("alliance", meeting.alliance_id), []).append(entry)
+        if meeting.pairing_id is not None:
+            found.setdefault(("pairing", meeting.pairing_id), []).append(entry)
+    return found
+
+
+def _summarize(
+    session: Session,
+    facts: Facts,
+    *,
+    group: AllianceFact | PairingFact,
+    year: int,
+    as_of: date,
+    meetings: dict[tuple[str, int], list[JointMeeting]],
+    org_life: tuple[OrgLifeRecord, ...],
+) -> YearSummary:
+    """Builds the summary of one group from the facts already read."""
+    first = date(year, 1, 1)
+    if isinstance(group, AllianceFact):
+        start = max(first, group.rota_start)
+        held = facts.alliance_joint
+        executive = group.duty(Duty.EXECUTIVE, as_of)
+        lead = facts.org_name(executive.org_id) if executive else ""
+        theme_held, theme_missed = _theme_days(facts, group, start, as_of)
+        visits: tuple[date, ...] = ()
+        target = 0
+        scope = alliance_scope(group.id)
+        joint = meetings.get(("alliance", group.id), [])
+        activities = activities_of_group(
+            session, alliance_id=group.id, first_day=first, last_day=as_of
+        )
+        subject = Subject.ALLIANCE
+    else:
+        start = max(first, group.agreement_start)
+        held = facts.pairing_joint
+        lead = facts.org_name(group.lead_org_id)
+        theme_held, theme_missed = (), ()
+        visits = tuple(sorted(facts.pairing_visits.get(group.id, ())))
+        target = group.visit_target or facts.config(org_id=group.lead_org_id).visit_target
+        scope = pairing_scope(group.id)
+        joint = meetings.get(("pairing", group.id), [])
+        activities = activities_of_group(
+            session, pairing_id=group.id, first_day=first, last_day=as_of
+        )
+        subject = Subject.PAIRING
+    due = tuple(
+        str(Quarter(year, number))
+        for number in range(1, 5)
+        if Quarter(year, number).last_day >= start and Quarter(year, number).first_day <= as_of
+    )
+    return YearSummary(
+        subject=subject,
+        code=group.code,
+        name=group.name,
+        year=year,
+        as_of=as_of,
+        orgs=tuple(facts.org_name(org) for org in _org_ids(group)),
+        lead=lead,
+        quarters_held=tuple(key for key in due if (group.id, key) in held),
+        quarters_due=due,
+        theme_held=theme_held,
+        theme_missed=theme_missed,
+        visits=visits,
+        visit_target=target,
+        meetings=tuple(joint),
+        activities=activities,
+        org_life=org_life,
+        summary_filed=(FilingKind.YEAR_SUMMARY, scope, str(year)) in facts.filings,
+    )
+
+
+def _theme_days(
+    facts: Facts, alliance: AllianceFact, start: date, as_of: date
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """Splits the year's finished or started theme-day slots into held and not recorded."""
+    held: list[tuple[str, str]] = []
+    missed: list[tuple[str, str]] = []
+    day = start
+    while day <= as_of:
+        slot = alliance.duty(Duty.THEME_DAY, day)
+        if slot is None:
+            break
+        entry = (slot.period, facts.org_name(slot.org_id))
+        if (alliance.id, slot.period) in facts.alliance_theme:
+            held.append(entry)
+        elif slot.last_day < as_of:
+            missed.append(entry)
+        day = date.fromordinal(slot.last_day.toordinal() + 1)
+    return tuple(held), tuple(missed)
+
+
+# -- wording ---------------------------------------------------------------------------------
+
+
+def render_summary(t: Translator, summary: YearSummary) -> str:
+    """Writes the draft: the joint work, main activities, organization life, shortfalls, plans."""
+    lines = [
+        t("{name}: year-end summary for {year} (draft)", name=summary.name, year=summary.year),
+        t(
+            "Organizations: {orgs}. Lead: {lead}.",
+            orgs=t.join(list(summary.orgs)),
+            lead=summary.lead,
+        ),
+        t("Written from the records up to {date}.", date=t.date(summary.as_of, "long")),
+        "",
+        t("1. Joint work"),
+    ]
+    lines += [f"• {line}" for line in _joint_work(t, summary)]
+    lines += ["", t("2. Main activities")]
+    lines += [f"• {line}" for line in _main_activities(t, summary)]
+    lines += ["", t("3. Organization life")]
+    for record in summary.org_life:
+        lines.append(
+            "• "
+            + t(
+                "{org}: organization-life days with attendance taken in {held} of {months}"
+                " months, attendance {rate}%.",
+                org=record.org,
+                held=record.held,
+                months=record.months,
+                rate=round(record.rate * 100),
+            )
+        )
+    lines += ["", t("4. Shortfalls")]
+    shortfalls = _shortfalls(t, summary)
+    lines += [f"• {line}" for line in shortfalls] or ["• " + t("None in the records.")]
+    lines += [
+        "",
+        t("5. Plans for next year"),
+        "• " + t("(To be written by the lead organization.)"),
+    ]
+    if summary.summary_filed:
+        lines += ["", t("The year-end summary is already marked submitted.")]
+    return "\n".join(lines)
+
+
+def _joint_work(t: Translator, summary: YearSummary) -> list[str]:
+    """Sums up meetings, theme days, visits and ledger entries."""
+    held = [period_label(t, key) for key in summary.quarters_held]
+    lines = []
+    if summary.subject is Subject.ALLIANCE:
+        lines.append(
+            t(
+                "Joint meetings held in {held} of {due} quarters: {quarters}.",
+                held=len(summary.quarters_held),
+                due=len(summary.quarters_due),
+                quarters=t.join(held) or "—",
+            )
+        )
+        lines.append(
+            t(
+                "Theme party days on duty: {held} held, {missed} not recorded.",
+                held=len(summary.theme_held),
+                missed=len(summary.theme_missed),
+            )
+        )
+    else:
+        lines.append(
+            t(
+                "Visits (走亲串门): {done} of the {target} a year: {dates}.",
+                done=len(summary.visits),
+                target=summary.visit_target,
+                dates=t.join([t.date(day, "medium") for day in summary.visits]) or "—",
+            )
+        )
+        lines.append(
+            t(
+                "A joint activity in {held} of {due} quarters: {quarters}.",
+                held=len(summary.quarters_held),
+                due=len(summary.quarters_due),
+                quarters=t.join(held) or "—",
+            )
+        )
+    kinds = Counter(entry.kind for entry in summary.activities)
+    breakdown = t.join([f"{t(ACTIVITY_KINDS[kind])} × {n}" for kind, n in kinds.most_common()])
+    lines.append(
+        t(
+            "Ledger entries: {count}, with {participants} participants in all{breakdown}.",
+            count=len(summary.activities),
+            participants=sum(entry.participants for entry in summary.activities),
+            breakdown=f" ({breakdown})" if breakdown else "",
+        )
+    )
+    return lines
+
+
+def _main_activities(t: Translator, summary: YearSummary) -> list[str]:
+    """Lists the meetings held together and the ledger entries, by date."""
+    # A meeting that also has its ledger entry is listed once, as the entry.
+    entered = {(entry.held_on, entry.kind) for entry in summary.activities}
+    items: list[tuple[date, str]] = [
+        (
+            meeting.held_on,
+            t(
+                "{date} {kind}, hosted by {host}",
+                date=t.date(meeting.held_on, "medium"),
+                kind=t(MEETING_KINDS[meeting.kind]),
+                host=meeting.host,
+            )
+            + (f": {meeting.title}" if meeting.title else ""),
+        )
+        for meeting in summary.meetings
+        if (meeting.held_on, AS_ACTIVITY.get(meeting.kind)) not in entered
+    ]
+    items += [
+        (
+            entry.held_on,
+            t(
+                "{date} {kind}: {title} ({org}, {participants} participants)",
+                date=t.date(entry.held_on, "medium"),
+                kind=t(ACTIVITY_KINDS[entry.kind]),
+                title=entry.title,
+                org=entry.org,
+                participants=entry.participants,
+            ),
+        )
+        for entry in summary.activities
+    ]
+    items.sort(key=lambda item: item[0])
+    if not items:
+        return [t("No joint meetings or ledger entries are recorded yet.")]
+    listed = [text for _, text in items[:MAX_LISTED]]
+    if len(items) > MAX_LISTED:
+        listed.append(t("… and {count} more.", count=len(items) - MAX_LISTED))
+    return listed
+
+
+def _shortfalls(t: Translator, summary: YearSummary) -> list[str]:
+    """Lists what the rules asked for and the records do not show."""
+    lines = []
+    missed = [period_label(t, key) for key in summary.quarters_missed]
+    if missed and summary.subject is Subject.ALLIANCE:
+        lines.append(t("No joint meeting in {quarters}.", quarters=t.join(missed)))
+    elif missed:
+        lines.append(t("No joint activity in {quarters}.", quarters=t.join(missed)))
+    for period, org in summary.theme_missed:
+        lines.append(
+            t(
+                "No theme party day recorded for {period} (on duty: {org}).",
+                period=period_label(t, period),
+                org=org,
+            )
+        )
+    if summary.subject is Subject.PAIRING and len(summary.visits) < summary.visit_target:
+        lines.append(
+            t(
+                "Visits short of the target: {done} of {target}.",
+                done=len(summary.visits),
+                target=summary.visit_target,
+            )
+        )
+    return lines
