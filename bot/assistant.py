@@ -118,7 +118,7 @@ class Assistant:
             now=self.clock.now(),
             tz=self.clock.tz,
             holidays=self.holidays,
-            invite_ttl=timedelta(hours=self.settings.invite_ttl_hours),
+            settings=self.settings,
         )
 
     def _locale(self, member: MemberView | None, hint: str | None) -> str:

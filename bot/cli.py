@@ -463,7 +463,7 @@ def invite_create(
             now=SystemClock(settings.tz).now(),
             tz=settings.tz,
             holidays=HolidayCalendar.load(settings.holidays_file),
-            invite_ttl=timedelta(hours=settings.invite_ttl_hours),
+            settings=settings,
         )
         assert target.id is not None
         invite = services.create_invite(actor=None, org_id=target.id, role=role_kind, name=name)

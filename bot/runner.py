@@ -76,6 +76,29 @@ def configured_channels(
     return services
 
 
+class _Routes:
+    """The HTTP routes that are no channel: ledger download links and calendar feeds."""
+
+    name = "files"
+
+    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+        from bot.channels.calendar_feed import calendar_routes  # noqa: PLC0415
+        from bot.channels.downloads import download_routes  # noqa: PLC0415
+
+        self.routes: Sequence[BaseRoute] = [
+            *download_routes(
+                assistant.database, clock=assistant.clock, holidays=assistant.holidays
+            ),
+            *calendar_routes(assistant.database, settings, assistant.clock),
+        ]
+
+    async def start(self) -> None:
+        """Nothing to start: the routes are served by the shared HTTP server."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+
 def assistant_services(settings: Settings, assistant: Assistant) -> list[Service]:
     """Builds everything `gongjian run` starts: the channels, then the reminder jobs."""
     from scheduler.service import ReminderJobs, pushers  # noqa: PLC0415 (APScheduler loads here)
@@ -90,7 +113,7 @@ def assistant_services(settings: Settings, assistant: Assistant) -> list[Service
         holidays=assistant.holidays,
         senders=pushers(channels),
     )
-    return [*channels, reminders]
+    return [*channels, reminders, _Routes(assistant, settings)]
 
 
 class _Server(uvicorn.Server):

@@ -96,13 +96,23 @@ class Services:
         now: datetime,
         tz: ZoneInfo,
         holidays: HolidayCalendar,
-        invite_ttl: timedelta,
+        settings: Settings,
     ) -> None:
         self.session = session
         self.now = now
         self.tz = tz
         self.holidays = holidays
-        self.invite_ttl = invite_ttl
+        self.invite_ttl = timedelta(hours=settings.invite_ttl_hours)
+        self.feed_base_url = settings.public_base_url
+        self.point_weights = PointWeights(
+            checkin=settings.points_checkin,
+            report=settings.points_report,
+            theme_day=settings.points_theme_day,
+        )
+        self.download_config = DownloadConfig(
+            public_base_url=settings.public_base_url,
+            link_minutes=settings.download_link_minutes,
+        )
         self.orgs = Organizations(session)
         self.members = Members(session, now)
         self.meetings = Meetings(session, holidays=holidays, tz=tz)
@@ -410,18 +420,6 @@ class Services:
         )
 
     # -- personal data: calendar feed and member points ---------------------------------------
-    # Set from Settings by `use_member_settings`; the defaults are the settings' own defaults.
-    feed_base_url: str | None = None
-    point_weights: PointWeights = PointWeights()
-
-    def use_member_settings(self, settings: Settings) -> None:
-        """Takes the public base URL and the point weights from the settings."""
-        self.feed_base_url = settings.public_base_url
-        self.point_weights = PointWeights(
-            checkin=settings.points_checkin,
-            report=settings.points_report,
-            theme_day=settings.points_theme_day,
-        )
 
     def calendar_link(self, member: MemberView, *, renew: bool = False) -> CalendarLink:
         """Issues the member's private calendar URL, unless one is live and no renewal is asked."""
@@ -469,15 +467,6 @@ class Services:
         return self.points(member, year=year)
 
     # -- secretary tools: attendance, compliance, the ledger workbook, the year-end summary ----
-    # Set from Settings by `use_download_settings`; the default makes no links (no public URL).
-    download_config: DownloadConfig = DownloadConfig()
-
-    def use_download_settings(self, settings: Settings) -> None:
-        """Takes where download links point, and how long they last, from the settings."""
-        self.download_config = DownloadConfig(
-            public_base_url=settings.public_base_url,
-            link_minutes=settings.download_link_minutes,
-        )
 
     def attendance_quarter(self, member: MemberView, quarter: Quarter) -> AttendanceReport:
         """Tallies the branch's attendance over a quarter, per meeting and member (secretaries)."""

@@ -13,7 +13,6 @@ from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.services.calendar_feed import CalendarFeeds
-from bot.services.workspace import Services
 from storage.engine import Database
 from storage.models import AuditEntry, CalendarFeed
 from tests.factories import World
@@ -28,14 +27,6 @@ def configured_assistant(
 ) -> Assistant:
     """The assistant with a public base URL, its services taking their settings from it."""
     settings = load_settings(database_url=database_url, public_base_url=BASE, _env_file=None)
-    original = Assistant._services
-
-    def services(self: Assistant, session: object) -> Services:
-        built = original(self, session)
-        built.use_member_settings(self.settings)
-        return built
-
-    monkeypatch.setattr(Assistant, "_services", services)
     return build_assistant(settings, clock=clock, database=database)
 
 

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from pydantic import SecretStr
 from sqlmodel import select
 
+from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.channels.downloads import download_routes
 from bot.channels.http import build_http_app
@@ -24,9 +25,7 @@ from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind
 from bot.core.inbound import Channel, Inbound
 from bot.core.reply import Reply
-from bot.services.downloads import DownloadConfig
 from bot.services.ledger_book import XLSX_MIME
-from bot.services.workspace import Services
 from storage.engine import Database
 from storage.models import AuditEntry, DownloadLink
 from storage.reminders import Filing, FilingMethod
@@ -152,15 +151,12 @@ def wechat(assistant: Assistant, text: str, channel: Channel = Channel.WECHAT) -
 
 
 async def test_ledger_link_on_wechat_works_once(
-    assistant: Assistant,
-    records: World,
-    database: Database,
-    clock: FrozenClock,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings, records: World, database: Database, clock: FrozenClock
 ) -> None:
-    monkeypatch.setattr(
-        Services, "download_config", DownloadConfig("https://gj.example.org/", link_minutes=30)
+    configured = settings.model_copy(
+        update={"public_base_url": "https://gj.example.org/", "download_link_minutes": 30}
     )
+    assistant = build_assistant(configured, clock=clock, database=database)
     wechat(assistant, f"绑定 {records.invites['sec']}")
     wechat(assistant, "/lang en")
     clock.set(at(2026, 12, 28, 10))

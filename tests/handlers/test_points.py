@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.app import build_assistant
-from bot.assistant import Assistant
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
-from bot.services.workspace import Services
 from storage.engine import Database
 from tests.factories import World
 from tests.helpers import Chat
@@ -73,14 +71,6 @@ def test_weights_come_from_the_settings(
     settings = load_settings(
         database_url=database_url, points_checkin=10, points_report=0, _env_file=None
     )
-    original = Assistant._services
-
-    def services(self: Assistant, session: object) -> Services:
-        built = original(self, session)
-        built.use_member_settings(self.settings)
-        return built
-
-    monkeypatch.setattr(Assistant, "_services", services)
     m1 = english(Chat(build_assistant(settings, clock=clock, database=database), "x"), world, "m1")
     reply = m1.say("积分")
     assert "Your points in 2026: 20" in reply and "Sign-ins: 2 × 10 = 20" in reply
