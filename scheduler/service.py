@@ -29,6 +29,7 @@ from scheduler import outbox
 from scheduler.delivery import Delivery, DeliveryReport
 from scheduler.facts import Facts, load_facts
 from scheduler.holidays import HolidayCalendar
+from scheduler.housekeeping import HousekeepingReport, housekeep
 from scheduler.leader import Leadership, leadership_for
 from scheduler.outbox import NewPush
 from scheduler.rules import Push, due_pushes, owed_pushes
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 TICK_JOB = "reminders.tick"
 DELIVERY_JOB = "reminders.deliver"
+HOUSEKEEPING_JOB = "reminders.housekeeping"
 LEADER_JOB = "reminders.leader"
 # APScheduler drops a run that is later than this (its default is 1 s). A tick delayed by a
 # stalled loop or a suspended machine must still run, once (coalesce), so the grace is a day.
@@ -295,6 +297,15 @@ class ReminderService:
         if job is not None:
             job.modify(next_run_time=datetime.now(self.clock.tz))
 
+    async def housekeep(self) -> HousekeepingReport | None:
+        """Runs the daily housekeeping, if this process leads."""
+        if not self.plan or self.stopping or not self.leading:
+            return None
+        with self._working():
+            return await asyncio.to_thread(
+                housekeep, self.database, now=self.clock.now(), settings=self.settings
+            )
+
     def close(self) -> None:
         """Gives up leadership and its connection."""
         self.leadership.dispose()
@@ -322,6 +333,14 @@ def build_scheduler(service: ReminderService, *, tz: ZoneInfo) -> AsyncIOSchedul
             coalesce=True,
             max_instances=1,
             misfire_grace_time=int(TICK_MISFIRE_GRACE.total_seconds()),
+        )
+        scheduler.add_job(
+            service.housekeep,
+            CronTrigger(hour=3, minute=17, timezone=tz),
+            id=HOUSEKEEPING_JOB,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(timedelta(days=1).total_seconds()),
         )
     if service.delivery is not None:
         scheduler.add_job(

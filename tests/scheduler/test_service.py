@@ -25,6 +25,7 @@ from scheduler.cli import push_senders, register
 from scheduler.leader import FileLeadership
 from scheduler.service import (
     DELIVERY_JOB,
+    HOUSEKEEPING_JOB,
     LEADER_JOB,
     TICK_JOB,
     TICK_MISFIRE_GRACE,
@@ -203,7 +204,7 @@ def test_the_scheduler_ticks_every_minute_and_catches_up_once(
     )
     scheduler = build_scheduler(service, tz=clock.tz)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {LEADER_JOB, TICK_JOB, DELIVERY_JOB}
+    assert set(jobs) == {LEADER_JOB, TICK_JOB, DELIVERY_JOB, HOUSEKEEPING_JOB}
     tick_job = jobs[TICK_JOB]
     assert isinstance(tick_job.trigger, CronTrigger)
     assert str(tick_job.trigger.fields[-1]) == "0"  # second 0 of every minute

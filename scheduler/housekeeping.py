@@ -1,0 +1,45 @@
+"""Daily housekeeping: forget departed members after the retention period, prune delivery keys."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, delete
+from sqlmodel import col
+
+from bot.config import Settings
+from bot.services.privacy import purge_departed
+from storage.engine import Database
+from storage.models import ProcessedInbound
+
+log = logging.getLogger(__name__)
+
+# Platforms retry within minutes (WeChat) or hours (Telegram); a week of keys is plenty.
+DELIVERY_KEYS_KEPT = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class HousekeepingReport:
+    """What one housekeeping round removed."""
+
+    purged_members: int
+    pruned_keys: int
+
+
+def housekeep(database: Database, *, now: datetime, settings: Settings) -> HousekeepingReport:
+    """Purges departed members past retention and prunes old inbound delivery keys."""
+    with database.session() as session:
+        purged = purge_departed(session, now, timedelta(days=settings.retention_days))
+    with database.session() as session:
+        result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            delete(ProcessedInbound).where(col(ProcessedInbound.at) < now - DELIVERY_KEYS_KEPT)
+        )
+        pruned = result.rowcount
+    if purged or pruned:
+        log.info(
+            "housekeeping purged %d members' personal data, pruned %d keys", len(purged), pruned
+        )
+    return HousekeepingReport(purged_members=len(purged), pruned_keys=pruned or 0)
