@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,8 +91,26 @@ def _translated(string: object) -> bool:
     return bool(string)
 
 
-if __name__ == "__main__":
-    for locale, ids in update().items():
+def main(argv: list[str] | None = None) -> int:
+    """Updates the catalogs (or, with --check, only reports gaps); exits 1 when any remain."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.catalogs",
+        description="Extract messages from the code and merge them into locales/*.po.",
+    )
+    parser.add_argument("--check", action="store_true", help="report gaps without writing")
+    args = parser.parse_args(argv)
+    if args.check:
+        gaps = sorted(missing())
+        for locale, message_id in gaps:
+            print(f"{locale}: {message_id}")  # noqa: T201
+        return 1 if gaps else 0
+    found = update()
+    for locale, ids in found.items():
         print(f"{locale}: {len(ids)} untranslated")  # noqa: T201
         for message_id in ids:
             print(f"  {message_id}")  # noqa: T201
+    return 1 if any(found.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
