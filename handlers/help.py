@@ -15,6 +15,11 @@ USAGE: dict[str, str] = {
     "invite": "邀请 联络员 张三",
     "roster": "谁主持 下季度",
     "bind": "绑定 CODE",
+    "status": "达标 上季度",
+    "ledger": "台账 2026Q3",
+    "attendance": "出勤 本季度",
+    "mobile": "流动 张三 外出",
+    "mobilereport": "流动报告 去向",
 }
 HIDDEN = frozenset({"start", "bind", "help"})
 
