@@ -19,9 +19,7 @@ def render(reply: Reply, first: int = 1) -> str:
     buttons = reply.flat_buttons
     if not buttons:
         return reply.text
-    options = "\n".join(
-        f"  {index}. {button.label}" for index, button in enumerate(buttons, first)
-    )
+    options = "\n".join(f"  {index}. {button.label}" for index, button in enumerate(buttons, first))
     return f"{reply.text}\n{options}"
 
 

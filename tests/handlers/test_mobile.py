@@ -42,5 +42,7 @@ def test_arrival_owes_two_reports_and_members_cannot_mark(chat: Chat, world: Wor
     sec.say("/lang en")
     reply = sec.say("流动 m2 到达 江海新区")
     assert "report on arrival" in reply and "workplace" in reply
-    assert "Still owed: report to the party organization of your workplace" in member.say("流动报告 报到")
+    assert "Still owed: report to the party organization of your workplace" in member.say(
+        "流动报告 报到"
+    )
     assert "All reports" in member.say("/mobilereport workplace")
