@@ -38,7 +38,9 @@ MESSAGES: dict[str, str] = {
     "org_unknown": N_("No organization has that code."),
     "quarter_ahead": N_("That quarter has not started yet."),
     "year_ahead": N_("That year has not started yet."),
-    "download_unknown": N_("That download link is unknown, used or expired. Ask for the ledger again."),
+    "download_unknown": N_(
+        "That download link is unknown, used or expired. Ask for the ledger again."
+    ),
     "member_unknown": N_("No member of your branch is called {name}."),
     "member_ambiguous": N_(
         "Several members of your branch are called {name}; ask the committee to tell them apart."

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PLATFORMS = {"telegram", "wechatpy", "sqlmodel", "sqlalchemy", "starlette", "uvicorn", "httpx", "storage"}
+PLATFORMS = {
+    "telegram",
+    "wechatpy",
+    "sqlmodel",
+    "sqlalchemy",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "storage",
+}
 
 
 def imported_modules(path: Path) -> set[str]:
