@@ -12,7 +12,7 @@ from bot.core.clock import Clock
 from bot.core.i18n import Translator, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.reply import Reply
-from bot.services.conversations import ConversationKey
+from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.views import MemberView
 from bot.services.workspace import Services
@@ -32,6 +32,29 @@ BACK_WORDS = frozenset({BACK, "返回", "上一步", "/back"})
 CANCEL_WORDS = frozenset({CANCEL, "取消", "退出"})
 # Punctuation that may separate a Chinese keyword from its argument ("签到：123456").
 SEPARATORS = (" ", "\u3000", ":", "：", ",", "，")
+
+
+def storable_text(value: str) -> str:
+    """Drops what no backend can store: NUL characters (PostgreSQL) and unpaired surrogates."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A JSON body may escape half of a surrogate pair ("\ud83d"): whole pairs are joined,
+        # a lone half becomes U+FFFD.
+        value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return value
+
+
+def storable(inbound: Inbound) -> Inbound:
+    """Returns the message with every typed field storable, unchanged when it already is."""
+    text = storable_text(inbound.text)
+    button = storable_text(inbound.button) if inbound.button is not None else None
+    name = storable_text(inbound.display_name)
+    if (text, button, name) == (inbound.text, inbound.button, inbound.display_name):
+        return inbound
+    return replace(inbound, text=text, button=button, display_name=name)
 
 
 class Assistant:
@@ -66,17 +89,20 @@ class Assistant:
 
     def handle(self, inbound: Inbound) -> list[Reply]:
         """Answers one inbound message; never raises (failures become an apology reply)."""
-        locale = match_locale(inbound.locale_hint) or self.settings.default_locale
+        inbound = storable(inbound)
+        # The member's language once known, so that an apology for a later failure (the
+        # database gone mid-request, say) comes in it too.
+        locale = [match_locale(inbound.locale_hint) or self.settings.default_locale]
         try:
             with self.database.session() as session:
                 services = self._services(session)
-                return self._dispatch(services, inbound)
+                return self._dispatch(services, inbound, locale)
         except Exception:
             log.exception(
                 "handling failed",
                 extra={"channel": inbound.channel.value, "chat_kind": inbound.chat_kind.value},
             )
-            t = translator(locale)
+            t = translator(locale[0])
             return [Reply(t("Sorry, something went wrong. Please try again."))]
 
     def first_time(self, *, channel: Channel, key: str) -> bool:
@@ -127,10 +153,11 @@ class Assistant:
             return member.locale
         return match_locale(hint) or self.settings.default_locale
 
-    def _dispatch(self, services: Services, inbound: Inbound) -> list[Reply]:
+    def _dispatch(self, services: Services, inbound: Inbound, locale: list[str]) -> list[Reply]:
         """Finds the command or flow step for a message, runs it and stores the flow's state."""
         member = services.members.for_account(channel=inbound.channel, external_id=inbound.user_id)
-        t = translator(self._locale(member, inbound.locale_hint))
+        locale[0] = self._locale(member, inbound.locale_hint)
+        t = translator(locale[0])
         if inbound.anonymous_admin:
             return [
                 Reply(t("Anonymous admins cannot use the assistant. Please write as yourself."))
@@ -178,6 +205,11 @@ class Assistant:
                 services.session.rollback()
                 if notes:
                     services.conversations.clear(key)
+            if error.code == "not_allowed" and member is not None:
+                # The attempt's writes are undone, but a refused privileged action is on record.
+                services.audit(
+                    actor_id=member.id, action="denied", subject=self._attempted(text, state)
+                )
             return [*notes, Reply(explain(t, error))]
         self._store_state(ctx, services, before, replies)
         return [*notes, *replies]
@@ -206,6 +238,13 @@ class Assistant:
                 *self._help(ctx),
             ]
         return self._help(ctx)
+
+    def _attempted(self, text: str, state: State | None) -> str:
+        """Names what a refused message tried, for the audit log: its command, else its flow."""
+        command, _ = self._match(text, in_flow=state is not None)
+        if command is not None:
+            return f"command:{command.name}"
+        return f"flow:{state.flow}" if state is not None else "message"
 
     def _match(self, text: str, *, in_flow: bool) -> tuple[Command | None, str]:
         """Finds the command a text invokes; inside a flow only /commands and whole keywords count."""

@@ -50,6 +50,7 @@ SUCCESS = "success"
 HTTP_TIMEOUT = 10.0
 
 OPTION_LINE = N_("Reply {number}: {label}")
+APOLOGY = N_("Sorry, something went wrong. Please try again.")
 UNSUPPORTED = N_(
     "I can read text messages, menu choices and shared locations. Send 帮助 to see what I can do."
 )
@@ -105,10 +106,36 @@ def guard_xml(raw: bytes | str) -> str:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise RefusedError(400, "body is not UTF-8") from None
-    upper = text.upper()
-    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+    if _declares(text):
         raise RefusedError(400, "XML with a DTD or entity declaration")
     return text
+
+
+# Markup whose content is not markup: a member may well type "<!DOCTYPE" into a message.
+_OPAQUE = (("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>"))
+
+
+def _declares(text: str) -> bool:
+    """Tells whether XML text has a `<!` declaration (DOCTYPE, ENTITY, …) outside opaque sections.
+
+    One left-to-right pass, as a parser reads it: comments, CDATA sections and processing
+    instructions are skipped whole, and any other `<!` is a declaration (or not XML at all).
+    An unterminated section runs to the end; one that starts with `<!` is refused.
+    """
+    position = 0
+    while (start := text.find("<", position)) != -1:
+        for opener, closer in _OPAQUE:
+            if text.startswith(opener, start):
+                end = text.find(closer, start + len(opener))
+                if end == -1:
+                    return opener.startswith("<!")
+                position = end + len(closer)
+                break
+        else:
+            if text.startswith("<!", start):
+                return True
+            position = start + 1
+    return False
 
 
 def parse_envelope(text: str) -> dict[str, str]:
@@ -483,9 +510,21 @@ class CallbackChannel(ABC):
             raise RefusedError(400, "message without sender")
         # Recorded only now, so that a request refused for any reason leaves nothing behind.
         nonce_key = f"nonce:{signed.timestamp}:{signed.nonce}"
-        if not await asyncio.to_thread(self._core.first_time, channel=self.channel, key=nonce_key):
+        try:
+            fresh_nonce = await asyncio.to_thread(
+                self._core.first_time, channel=self.channel, key=nonce_key
+            )
+            fresh = fresh_nonce and await asyncio.to_thread(
+                self._core.first_time, channel=self.channel, key=key
+            )
+        except Exception:
+            # The database is gone (restarting, say): say so rather than answer HTTP 500, on
+            # which the platform shows the member only that the account is unavailable.
+            logger.exception("%s could not record a delivery", self.name)
+            return await self._apologise(message, signed, fields)
+        if not fresh_nonce:
             raise RefusedError(403, "replayed nonce")
-        if not await asyncio.to_thread(self._core.first_time, channel=self.channel, key=key):
+        if not fresh:
             logger.info("%s delivery retried by the platform: already handled", self.name)
             return PlainTextResponse(SUCCESS)
         inbound = self._inbound(message)
@@ -503,13 +542,30 @@ class CallbackChannel(ABC):
             texts = work.result().texts
         except Exception:
             logger.exception("%s could not answer a message", self.name)
-            return PlainTextResponse(SUCCESS)
+            return await self._apologise(message, signed, fields)
         if not texts:
             return PlainTextResponse(SUCCESS)
         text = "\n\n".join(texts)
         if len(text.encode()) > MAX_TEXT_BYTES:
             pushed = BackgroundTask(self.push_texts, fields["FromUserName"], texts)
             return PlainTextResponse(SUCCESS, background=pushed)
+        reply = self._reply_xml(message, text)
+        if signed.encrypted is not None:
+            reply = self._encrypt(reply, signed)
+        return Response(reply, media_type="application/xml")
+
+    async def _apologise(self, message: Any, signed: Signed, fields: Mapping[str, str]) -> Response:
+        """Answers a message that failed with an apology (events get no answer)."""
+        if _is_event(fields):
+            return PlainTextResponse(SUCCESS)
+        try:
+            t = await asyncio.to_thread(
+                self._core.translator_for, channel=self.channel, user_id=fields["FromUserName"]
+            )
+            text = t(APOLOGY)
+        except Exception:
+            logger.warning("%s has no translator for the apology", self.name, exc_info=True)
+            text = APOLOGY
         reply = self._reply_xml(message, text)
         if signed.encrypted is not None:
             reply = self._encrypt(reply, signed)
