@@ -17,6 +17,9 @@ DAY_PATTERN = re.compile(
 )
 
 
+LOOKS_LIKE_DAY = re.compile(r"^\d{1,4}\s*[-/.年月]")
+
+
 def parse_coming_day(text: str, *, today: date) -> date | None:
     """Reads a date for a meeting ahead; a date without a year is the next one to come."""
     match = DAY_PATTERN.match(text.strip())
@@ -64,6 +67,11 @@ def set_meeting(ctx: Context, args: str) -> Replies:
     day = parse_coming_day(words[0], today=ctx.today)
     if day is not None:
         words = words[1:]
+    elif LOOKS_LIKE_DAY.match(words[0]):
+        # A date we cannot read must not silently become the venue.
+        return [
+            ctx.reply(t("I could not read the date {text}. {usage}", text=words[0], usage=usage))
+        ]
     if words:
         try:
             at = parse_hhmm(words[0])

@@ -76,3 +76,9 @@ def test_setmeeting_refuses_past_date(chat: Chat, world: World) -> None:
     sec = chat.as_("u-sec").bound(world.invites["sec"])
     sec.say("/lang en")
     assert "already passed" in sec.say("调整会议 2026-10-01 10:00")
+
+
+def test_setmeeting_refuses_an_unreadable_date(chat: Chat, world: World) -> None:
+    sec = chat.as_("u-sec").bound(world.invites["sec"])
+    sec.say("/lang en")
+    assert "could not read the date 13月1日" in sec.say("调整会议 13月1日 14:00 礼堂")
