@@ -31,6 +31,8 @@ MAX_TEXT = 4000
 BACK_WORDS = frozenset({BACK, "返回", "上一步", "/back"})
 CANCEL_WORDS = frozenset({CANCEL, "取消", "退出"})
 # Punctuation that may separate a Chinese keyword from its argument ("签到：123456").
+# Refusals for lack of a role: audited, unlike refusals of bad input.
+DENIALS = frozenset({"not_allowed", "not_lead_or_liaison"})
 SEPARATORS = (" ", "\u3000", ":", "：", ",", "，")
 
 
@@ -205,7 +207,7 @@ class Assistant:
                 services.session.rollback()
                 if notes:
                     services.conversations.clear(key)
-            if error.code == "not_allowed" and member is not None:
+            if error.code in DENIALS and member is not None:
                 # The attempt's writes are undone, but a refused privileged action is on record.
                 services.audit(
                     actor_id=member.id, action="denied", subject=self._attempted(text, state)

@@ -13,6 +13,9 @@ MESSAGES: dict[str, str] = {
     "invite_used": N_("That invite code has already been used. Ask your secretary for a new one."),
     "invite_expired": N_("That invite code has expired. Ask your secretary for a new one."),
     "not_allowed": N_("Only the branch secretary or deputy secretary can do that."),
+    "not_lead_or_liaison": N_(
+        "Only secretaries and liaison officers can see what the branch owes."
+    ),
     "no_meeting_today": N_("Your branch has no meeting today, so there is nothing to sign in to."),
     "no_meeting_yet": N_("Your branch has not held a meeting yet."),
     "no_meeting_ahead": N_("Your branch has no upcoming meeting."),

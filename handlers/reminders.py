@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.domain import RoleKind
 from bot.core.i18n import N_
+from bot.services.errors import ServiceError
 from bot.services.reminders import FilingKind, parse_filing_kind, reminders_for
 from handlers.base import Context, Replies, Router
 from scheduler.quarters import Quarter
@@ -56,7 +57,7 @@ def pending(ctx: Context, _args: str) -> Replies:
     member = ctx.member
     assert member is not None
     if not (member.leads or RoleKind.LIAISON in member.roles):
-        return [ctx.reply(t("Only secretaries and liaison officers can see what the branch owes."))]
+        raise ServiceError("not_lead_or_liaison")
     items = reminders_for(ctx.services).pending(member)
     quarter = period_label(t, str(Quarter.of(ctx.today)))
     if not items:

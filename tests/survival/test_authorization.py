@@ -183,10 +183,6 @@ def test_a_secretary_cannot_mark_another_branchs_member(
     assert differences(before, snapshot(database)) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handlers/reminders.py refuses /pending itself, without a service refusal to audit",
-)
 def test_a_plain_members_request_for_what_the_branch_owes_is_audited(
     assistant: Assistant, database: Database, world: World
 ) -> None:
