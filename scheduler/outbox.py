@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, tuple_, update
+from sqlalchemy import Table, and_, bindparam, func, or_, text, tuple_, update
 from sqlalchemy import select as select_columns
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from bot.core.inbound import Channel
 from storage.reminders import OutboxMessage, OutboxStatus
+from storage.types import UTCDateTime
 
 # Rows per executemany call: keeps one call's parameters and RETURNING rows modest.
 INSERT_CHUNK = 5000
@@ -79,14 +80,34 @@ def existing_keys(session: Session, keys: Iterable[tuple[str, str, str]]) -> set
     return found
 
 
+# PostgreSQL takes a chunk of pushes as one array per column in a single statement: about four
+# times faster than the row-by-row batches of an executemany with RETURNING (measured with
+# bench/planning.py, 96,000 pushes at city scale).
+_UNNEST_INSERT = text(
+    """
+    INSERT INTO outbox (key, rule, subject, period, member_id, urgent, text, status, attempts,
+                        next_attempt_at, last_error, created_at)
+    SELECT key, rule, subject, period, member_id, urgent, body, :status, 0, :now, '', :now
+    FROM unnest(CAST(:keys AS text[]), CAST(:rules AS text[]), CAST(:subjects AS text[]),
+                CAST(:periods AS text[]), CAST(:members AS integer[]),
+                CAST(:urgent AS boolean[]), CAST(:texts AS text[]))
+         AS pushed(key, rule, subject, period, member_id, urgent, body)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
 def enqueue(session: Session, pushes: Sequence[NewPush], *, now: datetime) -> int:
     """Inserts pushes whose key is new (INSERT ... ON CONFLICT DO NOTHING); returns how many."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _enqueue_arrays(session, pushes, now=now)
     table: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # One cached single-row statement run over many rows: SQLAlchemy batches it into
     # multi-row INSERTs ("insertmanyvalues") without compiling a statement per batch.
-    statement = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+    statement = (
+        sqlite.insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+    )
     inserted = 0
     for start in range(0, len(pushes), INSERT_CHUNK):
         rows = [
@@ -107,6 +128,26 @@ def enqueue(session: Session, pushes: Sequence[NewPush], *, now: datetime) -> in
             for push in pushes[start : start + INSERT_CHUNK]
         ]
         inserted += len(session.execute(statement, rows).all())
+    return inserted
+
+
+def _enqueue_arrays(session: Session, pushes: Sequence[NewPush], *, now: datetime) -> int:
+    """Inserts pushes on PostgreSQL, a chunk per statement; returns how many were new."""
+    inserted = 0
+    for start in range(0, len(pushes), INSERT_CHUNK):
+        chunk = pushes[start : start + INSERT_CHUNK]
+        params = {
+            "status": OutboxStatus.PENDING.value,
+            "now": now,
+            "keys": [push.key for push in chunk],
+            "rules": [push.rule for push in chunk],
+            "subjects": [push.subject for push in chunk],
+            "periods": [push.period for push in chunk],
+            "members": [push.member_id for push in chunk],
+            "urgent": [push.urgent for push in chunk],
+            "texts": [push.text for push in chunk],
+        }
+        inserted += len(session.execute(_UNNEST_INSERT, params).all())
     return inserted
 
 

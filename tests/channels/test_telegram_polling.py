@@ -268,7 +268,7 @@ async def test_replies_are_paced_within_telegram_limits(
     await exchange(api, api.message("/rota", user=WANG), replies=3)
     sends = [call for call in api.calls if call.method == "sendMessage"]
     assert [call.status for call in sends] == [200, 200, 200]  # the fake never had to refuse
-    assert [b.at - a.at for a, b in pairwise(sends)] == [1.0, 1.0]
+    assert [round(b.at - a.at, 6) for a, b in pairwise(sends)] == [1.02, 1.02]
 
 
 async def test_message_over_4096_characters_is_split(

@@ -1,0 +1,182 @@
+"""Runs every benchmark, prints one table with each figure next to its same-run baseline.
+
+Run: python -m bench [--quick] [--postgres URL | --no-postgres] [--write bench/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import answers, delivery, inbound, memory, planning, wechat_ack
+from bench.cityscale import CITY, QUICK_CITY, TINY_CITY, CitySize, city_database, describe
+from bench.databases import postgres_base_url
+from bench.report import Result, machine, machine_text, notes, table
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much work each benchmark does."""
+
+    label: str
+    city: CitySize
+    checkins: int
+    asks: int
+    wechat_rounds: int
+    wechat_concurrent: int
+    pushes: int
+
+
+FULL = Sizes(
+    "full", CITY, checkins=3_000, asks=200, wechat_rounds=3, wechat_concurrent=200, pushes=600
+)
+QUICK = Sizes(
+    "quick", QUICK_CITY, checkins=500, asks=50, wechat_rounds=1, wechat_concurrent=200, pushes=90
+)
+# For the test suite: everything runs, nothing is meant to be representative.
+TINY = Sizes(
+    "tiny", TINY_CITY, checkins=40, asks=10, wechat_rounds=1, wechat_concurrent=20, pushes=40
+)
+
+
+def guarded(name: str, run: Callable[[], list[Result]]) -> list[Result]:
+    """Runs one benchmark; a crash becomes a `failed` row (and a traceback on stderr)."""
+    try:
+        return run()
+    except Exception as error:
+        traceback.print_exc()
+        return [Result(name, f"failed: {type(error).__name__}", str(error)[:80], None, "", False)]
+
+
+def run_backend(
+    backend: str, sizes: Sizes, postgres_url: str | None, log: Callable[[str], None]
+) -> list[Result]:
+    """Builds a city on one backend and runs the benchmarks that use it."""
+    results: list[Result] = []
+    with city_database(backend, sizes.city, postgres_url) as (url, city):
+        log(f"city built: {describe(city, url)}")
+        if backend == "sqlite":
+            # Before planning, so the probe's tick sees the day's pushes as new.
+            results += guarded("memory", lambda: memory.measure(url))
+            log("memory done")
+        results += guarded("planning", lambda: [planning.measure(url)])
+        log("planning done")
+        results += guarded("answers", lambda: answers.measure(url, city, asks=sizes.asks))
+        log("answers done")
+        results += guarded(
+            "inbound", lambda: [asyncio.run(inbound.measure(url, city, count=sizes.checkins))]
+        )
+        log("inbound done")
+        results += guarded(
+            "wechat",
+            lambda: [
+                wechat_ack.measure(
+                    url, city, rounds=sizes.wechat_rounds, concurrent=sizes.wechat_concurrent
+                )
+            ],
+        )
+        log("wechat done")
+    return results
+
+
+def run_all(
+    sizes: Sizes, postgres_url: str | None, log: Callable[[str], None] = print
+) -> list[Result]:
+    """Runs every benchmark on SQLite and, when a URL is given, PostgreSQL."""
+    results = run_backend("sqlite", sizes, None, log)
+    if postgres_url:
+        results += run_backend("postgresql", sizes, postgres_url, log)
+    results += guarded("delivery", lambda: [delivery.measure(sizes.pushes)])
+    log("delivery done")
+    return _ordered(results)
+
+
+def _ordered(results: list[Result]) -> list[Result]:
+    """Groups rows by benchmark, in the issue's order, backends side by side."""
+    order = (
+        "inbound",
+        "reminder planning",
+        "delivery",
+        "WeChat",
+        "who hosts",
+        "compliance",
+        "/pending",
+        "memory",
+    )
+
+    def rank(result: Result) -> int:
+        """Returns the position of a row's benchmark."""
+        return next(
+            (i for i, prefix in enumerate(order) if result.name.startswith(prefix)), len(order)
+        )
+
+    return sorted(results, key=rank)
+
+
+def render(results: list[Result], sizes: Sizes, postgres_url: str | None, seconds: float) -> str:
+    """Renders the results document: command, machine, table and notes."""
+    flag = ("" if sizes is FULL else f" --{sizes.label}") + (
+        " --postgres URL" if postgres_url else ""
+    )
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"`python -m bench{flag}` ({sizes.label} size, {seconds / 60:.1f} minutes), {when}.",
+            "",
+            "## Machine",
+            "",
+            machine_text(machine(postgres_url)),
+            "",
+            "## Figures",
+            "",
+            table(results),
+            "",
+            "## Notes",
+            "",
+            notes(results),
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parses the command line, runs the benchmarks and prints (or writes) the results."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="PostgreSQL to benchmark on (a private schema is made and dropped)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--write", metavar="FILE", type=Path, help="also write the results as Markdown"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    sizes = QUICK if args.quick else FULL
+    postgres_url = None if args.no_postgres else postgres_base_url(args.postgres)
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        """Reports progress on stderr."""
+        print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    if postgres_url is None:
+        log("no PostgreSQL URL (--postgres or GONGJIAN_BENCH_POSTGRES_URL): SQLite only")
+    results = run_all(sizes, postgres_url, log)
+    document = render(results, sizes, postgres_url, time.perf_counter() - started)
+    print(document)
+    if args.write:
+        args.write.write_text(document, encoding="utf-8")
+    return 1 if any(result.figure.startswith("failed") for result in results) else 0

@@ -1,0 +1,235 @@
+"""WeChat acknowledgement latency: 200 members' check-ins arriving at once, against the 5 s deadline.
+
+The official account channel (safe mode: AES, signatures, replay and MsgId checks) and the
+assistant run behind uvicorn in a child process on 127.0.0.1, like `gongjian run`; this process
+plays WeChat's servers and posts 200 signed, encrypted check-in callbacks at once, in a few
+rounds, timing each answer. WeChat gives up after 5 seconds. The baseline, in the same run and
+server, is a route that answers `success` without doing anything.
+
+Run: python -m bench.wechat_ack [--rounds 3] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from datetime import time as clock_time
+from pathlib import Path
+
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from bench.cityscale import QUICK_CITY, SHANGHAI, TODAY, City, CityAccount, city_database
+from bench.databases import backend_of, postgres_base_url
+from bench.report import Result, skipped
+from bot.app import build_assistant
+from bot.channels.http import build_http_app
+from bot.channels.wechat import WeChatChannel
+from bot.core.clock import FrozenClock
+from bot.core.inbound import Channel
+from storage.engine import Database
+from tests.fakes.wechat_api import Callback, FakeWeChatAPI, WeChatServer, wechat_settings
+
+CONCURRENT = 200
+DEADLINE = 5.0
+TARGET = 0.10
+NOW = datetime.combine(TODAY, clock_time(9, 5), tzinfo=SHANGHAI)
+NOOP_PATH = "/bench-noop"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Returns the value below which `share` of the values fall (nearest rank)."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))
+    return ordered[rank]
+
+
+# -- the server (child process) -------------------------------------------------------------
+
+
+async def serve(url: str) -> None:
+    """Serves the WeChat callback and a no-op route on an ephemeral port until stdin closes."""
+    logging.basicConfig(level=logging.ERROR)
+    async with FakeWeChatAPI() as api:
+        settings = wechat_settings(url, api.base_url, aes=True)
+        database = Database.connect(url, migrate=False)
+        clock = FrozenClock(NOW)
+        assistant = build_assistant(settings, clock=clock, database=database)
+        channel = WeChatChannel(settings, assistant, database=database, clock=clock)
+
+        async def noop(request: Request) -> PlainTextResponse:
+            """Reads the body and answers `success`, doing nothing else."""
+            await request.body()
+            return PlainTextResponse("success")
+
+        app = build_http_app(assistant, [*channel.routes, Route(NOOP_PATH, noop, methods=["POST"])])
+        config = uvicorn.Config(
+            app, log_level="error", access_log=False, lifespan="off", backlog=1024
+        )
+        config.load()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1024)
+        server = uvicorn.Server(config)
+        server.lifespan = config.lifespan_class(config)
+        await server.startup(sockets=[sock])
+        print(f"PORT {sock.getsockname()[1]}", flush=True)
+        try:
+            await asyncio.to_thread(sys.stdin.read)
+        finally:
+            await server.shutdown(sockets=[sock])
+            await channel.stop()
+            database.dispose()
+
+
+# -- the platform (this process) --------------------------------------------------------------
+
+
+async def post(port: int, path: str, callback: Callback) -> tuple[int, bytes]:
+    """POSTs one callback on a new connection, the whole request in one write; returns the answer.
+
+    A plain socket client, because httpx writes headers and body separately and, without
+    TCP_NODELAY on both ends, a delayed ACK adds 40 ms to every request on loopback.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        connection = writer.get_extra_info("socket")
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        body = callback.body.encode()
+        head = (
+            f"POST {path}?{callback.url_query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        writer.write(head.encode() + body)
+        await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    _, _, content = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), content
+
+
+async def post_all(port: int, path: str, callbacks: Sequence[Callback]) -> tuple[list[float], int]:
+    """Posts every callback at once; returns each one's seconds and how many got a passive reply."""
+
+    async def one(callback: Callback) -> tuple[float, bool]:
+        """Posts one callback and times the answer."""
+        started = time.perf_counter()
+        status, content = await post(port, path, callback)
+        spent = time.perf_counter() - started
+        if status != 200:
+            raise RuntimeError(f"callback answered {status}: {content[:200]!r}")
+        return spent, content != b"success"
+
+    answers = await asyncio.gather(*(one(callback) for callback in callbacks))
+    return [spent for spent, _ in answers], sum(1 for _, replied in answers if replied)
+
+
+async def run_rounds(
+    port: int, accounts: Sequence[CityAccount], rounds: int, concurrent: int
+) -> tuple[list[float], list[float], int]:
+    """Runs the rounds against the callback and the no-op route; returns both timings, replies."""
+    platform = WeChatServer(now=lambda: int(NOW.timestamp()), safe=True)
+    ours: list[float] = []
+    floor: list[float] = []
+    replied = 0
+    warm = [platform.text(a.external_id, "帮助") for a in accounts[:concurrent]]
+    await post_all(port, "/wechat", warm)
+    for number in range(rounds):
+        batch = accounts[number * concurrent : (number + 1) * concurrent]
+        callbacks = [platform.text(a.external_id, a.checkin_text) for a in batch]
+        spent, answered = await post_all(port, "/wechat", callbacks)
+        ours += spent
+        replied += answered
+        noise = [platform.text(a.external_id, "noop") for a in batch]
+        floor += (await post_all(port, NOOP_PATH, noise))[0]
+    return ours, floor, replied
+
+
+async def measure_async(url: str, city: City, *, rounds: int, concurrent: int) -> Result:
+    """Starts the server process, runs the rounds and reports p50/p99 against the deadline."""
+    name = f"WeChat ack, {concurrent} concurrent, {backend_of(url)}"
+    accounts = city.checkers(Channel.WECHAT)
+    rounds = min(rounds, len(accounts) // concurrent)
+    if rounds < 1:
+        return skipped(name, f"fewer than {concurrent} WeChat members")
+    child = subprocess.Popen(  # noqa: ASYNC220 (started once, before the timed part)
+        [sys.executable, "-m", "bench.wechat_ack", "--serve", url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.to_thread(child.stdout.readline)
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"the WeChat server did not start: {line!r}")
+        ours, floor, replied = await run_rounds(int(line.split()[1]), accounts, rounds, concurrent)
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()
+        try:
+            await asyncio.to_thread(child.wait, 30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(child.wait, 10)
+    p50, p99 = percentile(ours, 0.50), percentile(ours, 0.99)
+    ratio = p99 / DEADLINE
+    return Result(
+        name=name,
+        figure=f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms",
+        baseline=(
+            f"deadline 5 s; no-op route p50 {percentile(floor, 0.5) * 1000:,.0f} ms, "
+            f"p99 {percentile(floor, 0.99) * 1000:,.0f} ms"
+        ),
+        ratio=ratio,
+        target="p99 < 10% of 5 s",
+        met=ratio < TARGET,
+        notes=(
+            f"{len(ours):,} check-ins in {rounds} rounds of {concurrent} at once (safe mode); "
+            f"{replied:,} answered in the passive reply, {len(ours) - replied:,} left to a push",
+        ),
+    )
+
+
+def measure(url: str, city: City, *, rounds: int = 3, concurrent: int = CONCURRENT) -> Result:
+    """Runs the WeChat acknowledgement benchmark on a city database."""
+    return asyncio.run(measure_async(url, city, rounds=rounds, concurrent=concurrent))
+
+
+def main() -> None:
+    """Serves (child process) or runs the benchmark and prints its figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres", default=None)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.serve))
+        return
+    backends = ["sqlite"] + (["postgresql"] if postgres_base_url(args.postgres) else [])
+    for backend in backends:
+        with city_database(backend, QUICK_CITY, postgres_base_url(args.postgres)) as (url, city):
+            result = measure(url, city, rounds=args.rounds)
+        print(f"{result.name}: {result.figure}; {result.baseline}; ratio {result.ratio}")
+        for note in result.notes:
+            print(f"  {note}")
+
+
+if __name__ == "__main__":
+    main()

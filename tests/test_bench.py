@@ -1,0 +1,160 @@
+"""The benchmarks keep working: every one runs at a tiny size (figures are not checked, only sense)."""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, func, select
+
+from bench import suite
+from bench.cityscale import TINY_CITY, CitySize, build_city
+from bench.databases import sqlite_database
+from bench.delivery import sustained_rate
+from bench.report import Result, format_ratio, table
+from bench.wechat_ack import percentile
+from bot.core.inbound import Channel
+from storage.engine import Database
+from storage.models import Attendance, ChatAccount, Member, Organization
+
+
+@pytest.fixture(scope="module")
+def tiny_run() -> Iterator[list[Result]]:
+    """Runs the whole suite once at the tiny size, on SQLite only."""
+    yield suite.run_all(suite.TINY, None, log=lambda _message: None)
+    # The benchmarks freeze the heap before timing; give the test process its collector back.
+    gc.unfreeze()
+
+
+def by_name(results: list[Result], prefix: str) -> list[Result]:
+    """Returns the rows whose benchmark name starts with `prefix`."""
+    found = [result for result in results if result.name.startswith(prefix)]
+    assert found, f"no {prefix!r} row in {[r.name for r in results]}"
+    return found
+
+
+def test_every_benchmark_ran(tiny_run: list[Result]) -> None:
+    assert not [r for r in tiny_run if r.figure.startswith(("failed", "skipped"))], table(tiny_run)
+    for prefix in (
+        "inbound",
+        "reminder planning",
+        "delivery",
+        "WeChat",
+        "who hosts",
+        "compliance",
+        "/pending",
+        "memory",
+    ):
+        by_name(tiny_run, prefix)
+
+
+def test_inbound_records_every_check_in_and_answers_it(tiny_run: list[Result]) -> None:
+    (result,) = by_name(tiny_run, "inbound")
+    assert result.ratio is not None and result.ratio > 0
+    counts = re.search(r"([\d,]+) sign-ins recorded, ([\d,]+) replies sent", result.notes[0])
+    assert counts is not None
+    handled = re.search(r"([\d,]+) check-ins after (\d+) warm-up", result.notes[0])
+    assert handled is not None
+    total = int(handled[1].replace(",", "")) + int(handled[2])
+    assert counts[1] == counts[2] == f"{total:,}"
+
+
+def test_planning_queues_the_days_pushes_and_nothing_at_noon(tiny_run: list[Result]) -> None:
+    (result,) = by_name(tiny_run, "reminder planning")
+    pushes = re.search(r"for ([\d,]+) pushes", result.figure)
+    assert pushes is not None and int(pushes[1].replace(",", "")) > 0
+    assert "(12:00, 0 queued)" in result.notes[1]
+
+
+def test_delivery_loses_nothing(tiny_run: list[Result]) -> None:
+    (result,) = by_name(tiny_run, "delivery")
+    assert result.figure.endswith(", 0 lost")
+    assert f"{suite.TINY.pushes} pushes to {suite.TINY.pushes} chats" in result.notes[0]
+    assert "0 duplicates" in result.notes[0]
+
+
+def test_wechat_answers_every_callback_passively(tiny_run: list[Result]) -> None:
+    (result,) = by_name(tiny_run, "WeChat")
+    assert "20 answered in the passive reply, 0 left to a push" in result.notes[0]
+    assert result.ratio is not None and result.ratio < 1
+
+
+def test_answers_and_memory_have_figures(tiny_run: list[Result]) -> None:
+    for prefix in ("who hosts", "compliance", "/pending"):
+        (result,) = by_name(tiny_run, prefix)
+        assert re.fullmatch(r"p50 [\d.,]+ ms, p99 [\d.,]+ ms", result.figure)
+    idle, city = by_name(tiny_run, "memory")
+    assert idle.ratio is not None and idle.ratio > 1
+    assert city.ratio is not None and city.ratio >= idle.ratio * 0.9
+
+
+def test_results_document_names_the_machine_and_every_row(tiny_run: list[Result]) -> None:
+    document = suite.render(tiny_run, suite.TINY, None, 12.0)
+    assert "--tiny" in document
+    assert "- SQLite: " in document and "- Python: " in document
+    assert document.count("\n| ") == len(tiny_run) + 1
+
+
+def test_city_is_deterministic_and_within_branch_limits() -> None:
+    counts = []
+    for _ in range(2):
+        with sqlite_database() as url:
+            city = build_city(url, TINY_CITY)
+            database = Database.connect(url, migrate=False)
+            with database.session() as session:
+                members = session.exec(select(func.count()).select_from(Member)).one()
+                orgs = session.exec(select(func.count()).select_from(Organization)).one()
+                accounts = session.exec(select(func.count()).select_from(ChatAccount)).one()
+                present = session.exec(select(func.count()).select_from(Attendance)).one()
+                biggest = session.exec(
+                    select(func.count())
+                    .select_from(Member)
+                    .group_by(col(Member.organization_id))
+                    .order_by(func.count().desc())
+                ).first()
+            database.dispose()
+            counts.append(
+                (members, orgs, accounts, present, city.rows, len(city.checkers(Channel.TELEGRAM)))
+            )
+            assert biggest is not None and biggest <= 50
+    assert counts[0] == counts[1]
+    assert counts[0][0] == TINY_CITY.members and counts[0][1] == TINY_CITY.orgs
+
+
+def test_city_refuses_members_that_do_not_fit() -> None:
+    with sqlite_database() as url, pytest.raises(ValueError, match="do not fit"):
+        build_city(url, CitySize(orgs=10, members=5_000))
+
+
+def test_sustained_rate_ignores_bursts_and_sees_pauses() -> None:
+    perfect = [second + index / 1000 for second in range(10) for index in range(30)]
+    assert sustained_rate(perfect) == pytest.approx(30, rel=0.01)
+    paused = perfect[:150] + [at + 1.0 for at in perfect[150:]]
+    assert sustained_rate(paused) < 28
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 50
+    assert percentile(values, 0.99) == 99
+    assert percentile([3.0], 0.99) == 3
+
+
+def test_ratio_formatting() -> None:
+    assert format_ratio(None) == "-"
+    assert format_ratio(0.0123) == "1.23%"
+    assert format_ratio(2.5) == "2.50"
+
+
+def test_command_line_writes_the_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [
+        Result("inbound check-ins, Telegram, sqlite", "1 updates/s", "floor", 0.5, ">= 0.33", True)
+    ]
+    monkeypatch.setattr(suite, "run_all", lambda sizes, url, log: rows)
+    target = tmp_path / "RESULTS.md"
+    assert suite.main(["--quick", "--no-postgres", "--write", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert "`python -m bench --quick`" in text and "| inbound check-ins, Telegram, sqlite" in text
