@@ -62,7 +62,7 @@ MAX_CALLBACK_DATA = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)
 # Telegram's published limits: bots.faq "My bot is hitting limits, how do I avoid this?".
 # We count a send when it leaves; Telegram counts it when it lands. A few per cent of slack in the
 # windows keeps network jitter from squeezing 31 arrivals into one of Telegram's seconds (a 429).
-OVERALL_LIMITS = (Limit(30, 1.02),)
+OVERALL_LIMITS = (Limit(30, 1.035),)
 PER_CHAT_LIMITS = (Limit(1, 1.02),)
 PER_GROUP_LIMITS = (Limit(20, 61.0),)
 
