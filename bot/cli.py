@@ -9,14 +9,12 @@ import getpass
 import importlib
 import inspect
 import io
-import json
 import logging
 import sys
-import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from alembic.runtime.migration import MigrationContext
@@ -26,10 +24,17 @@ from sqlmodel import Session, col, select
 
 from bot.cli_members import register as register_member_commands
 from bot.cli_secretary import register as register_secretary_commands
+from bot.cli_support import (
+    emit_json,
+    fail,
+    parse_now,
+    pick_translator,
+    render_table,
+)
 from bot.config import ConfigError, Settings, load_settings
 from bot.core.clock import FrozenClock, SystemClock
 from bot.core.domain import Duty, OrgKind, RoleKind
-from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator, match_locale
+from bot.core.i18n import N_, Translator
 from bot.core.inbound import Channel
 from bot.demo import DemoResult, build_demo, demo_invite
 from bot.services.errors import ServiceError
@@ -55,7 +60,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXIT_USAGE = 2
 MIN_YEAR, MAX_YEAR = 1900, 2200
 
 ORG_KINDS: dict[OrgKind, str] = {
@@ -108,12 +112,6 @@ _logging_ready = False
 # -- plumbing ----------------------------------------------------------------------------
 
 
-def fail(message: str) -> NoReturn:
-    """Prints one line to stderr and exits with status 2."""
-    typer.echo(message.replace("\n", " "), err=True)
-    raise typer.Exit(EXIT_USAGE)
-
-
 def friendly(function: Callable[P, R]) -> Callable[P, R]:
     """Turns configuration, holiday-file and database-connection errors into one line and exit 2."""
 
@@ -161,29 +159,6 @@ def open_database(settings: Settings) -> Database:
     return Database.connect(settings.database_url)
 
 
-def pick_translator(settings: Settings, lang: str | None) -> Translator:
-    """Returns the translator of `--lang`, or of the default locale."""
-    if lang is None:
-        return translator(settings.default_locale)
-    locale = lang if lang in SUPPORTED_LOCALES else match_locale(lang)
-    if locale is None:
-        fail(f"--lang: unsupported language {lang!r}; choose one of {', '.join(SUPPORTED_LOCALES)}")
-    return translator(locale)
-
-
-def parse_now(settings: Settings, text: str | None) -> datetime:
-    """Returns the current time, or the `--now` time read in the configured time zone."""
-    if text is None:
-        return SystemClock(settings.tz).now()
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        fail(f"--now: not an ISO date and time: {text!r} (e.g. 2026-11-03T09:30)")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=settings.tz)
-    return value.astimezone(settings.tz)
-
-
 def find_org(session: Session, t: Translator, code: str) -> Organization:
     """Returns the organization with `code`, or fails naming it."""
     org = session.exec(
@@ -199,31 +174,6 @@ def check_year(t: Translator, year: int) -> int:
     if not MIN_YEAR <= year <= MAX_YEAR:
         fail(t("The year must be between {first} and {last}.", first=MIN_YEAR, last=MAX_YEAR))
     return year
-
-
-def emit_json(data: object) -> None:
-    """Prints data as JSON (UTF-8, not escaped)."""
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-def display_width(text: str) -> int:
-    """Returns how many terminal columns a text takes (CJK characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
-def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Lays out rows in aligned columns under a header."""
-    widths = [display_width(cell) for cell in header]
-    for row in rows:
-        widths = [max(width, display_width(cell)) for width, cell in zip(widths, row, strict=True)]
-    lines = []
-    for row in [header, ["-" * width for width in widths], *rows]:
-        cells = [
-            cell + " " * (width - display_width(cell))
-            for cell, width in zip(row, widths, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 # -- gongjian db -------------------------------------------------------------------------

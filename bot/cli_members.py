@@ -9,19 +9,25 @@ from __future__ import annotations
 import functools
 import json
 import os
-import unicodedata
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.cli_support import (
+    emit_json,
+    fail,
+    parse_now,
+    pick_translator,
+    render_table,
+)
+from bot.config import ConfigError, load_settings
 from bot.core.clock import SystemClock
-from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator, match_locale
+from bot.core.i18n import N_, Translator
 from bot.services.errors import ServiceError
 from bot.services.importer import COLUMNS, ImportFileError, ImportReport, import_members, read_table
 from bot.services.points import PointWeights, points_table
@@ -31,14 +37,12 @@ from bot.services.privacy import (
     export_member,
     purge_departed,
 )
-from bot.translation import translator
 from storage.engine import Database
 from storage.models import Member, Organization
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXIT_USAGE = 2
 EXIT_INVALID = 1
 
 import_app = typer.Typer(no_args_is_help=True, help="Bulk imports from spreadsheets.")
@@ -80,12 +84,6 @@ def register(app: typer.Typer) -> None:
 # -- plumbing ----------------------------------------------------------------------------
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Prints one line to stderr and exits (status 2 for usage and setup errors)."""
-    typer.echo(message.replace("\n", " "), err=True)
-    raise typer.Exit(code)
-
-
 def friendly(function: Callable[P, R]) -> Callable[P, R]:
     """Turns configuration and database-connection errors into one line and exit 2."""
 
@@ -100,54 +98,6 @@ def friendly(function: Callable[P, R]) -> Callable[P, R]:
             fail(f"GONGJIAN_DATABASE_URL: cannot use the database: {reason}")
 
     return wrapper
-
-
-def pick_translator(settings: Settings, lang: str | None) -> Translator:
-    """Returns the translator of `--lang`, or of the default locale."""
-    if lang is None:
-        return translator(settings.default_locale)
-    locale = lang if lang in SUPPORTED_LOCALES else match_locale(lang)
-    if locale is None:
-        fail(f"--lang: unsupported language {lang!r}; choose one of {', '.join(SUPPORTED_LOCALES)}")
-    return translator(locale)
-
-
-def parse_now(settings: Settings, text: str | None) -> datetime:
-    """Returns the current time, or the `--now` time read in the configured time zone."""
-    if text is None:
-        return SystemClock(settings.tz).now()
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        fail(f"--now: not an ISO date and time: {text!r} (e.g. 2026-11-03T09:30)")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=settings.tz)
-    return value.astimezone(settings.tz)
-
-
-def display_width(text: str) -> int:
-    """Returns how many terminal columns a text takes (CJK characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
-def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Lays out rows in aligned columns under a header."""
-    widths = [display_width(cell) for cell in header]
-    for row in rows:
-        widths = [max(width, display_width(cell)) for width, cell in zip(widths, row, strict=True)]
-    lines = []
-    for row in [header, ["-" * width for width in widths], *rows]:
-        cells = [
-            cell + " " * (width - display_width(cell))
-            for cell, width in zip(row, widths, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def emit_json(data: object) -> None:
-    """Prints data as JSON (UTF-8, not escaped)."""
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _refusal(t: Translator, error: ServiceError) -> str:

@@ -7,19 +7,22 @@ Mount with `bot.cli_secretary.register(app)`: adds `gongjian attendance`, `gongj
 from __future__ import annotations
 
 import functools
-import json
-import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from bot.cli_support import (
+    emit_json,
+    fail,
+    render_table,
+)
 from bot.config import ConfigError, Settings, load_settings
 from bot.core.clock import SystemClock
 from bot.core.domain import AttendanceStatus
@@ -46,7 +49,6 @@ from storage.models import Alliance, AllianceUnit, Member, Organization, Pairing
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXIT_USAGE = 2
 FIRST_YEAR = 2000
 
 export_app = typer.Typer(no_args_is_help=True, help="Reports as files: the quarterly ledger.")
@@ -83,12 +85,6 @@ def register(app: typer.Typer) -> None:
 
 
 # -- plumbing ----------------------------------------------------------------------------
-
-
-def fail(message: str) -> NoReturn:
-    """Prints one line to stderr and exits with status 2."""
-    typer.echo(message.replace("\n", " "), err=True)
-    raise typer.Exit(EXIT_USAGE)
 
 
 def friendly(function: Callable[P, R]) -> Callable[P, R]:
@@ -208,31 +204,6 @@ def read_quarter(run: Run, text: str | None) -> Quarter:
     if quarter > Quarter.of(run.today):
         fail(t("{quarter} has not started yet.", quarter=period_label(t, str(quarter))))
     return quarter
-
-
-def display_width(text: str) -> int:
-    """Returns how many terminal columns a text takes (CJK characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
-def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Lays out rows in aligned columns under a header."""
-    widths = [display_width(cell) for cell in header]
-    for row in rows:
-        widths = [max(width, display_width(cell)) for width, cell in zip(widths, row, strict=True)]
-    lines = []
-    for row in [header, ["-" * width for width in widths], *rows]:
-        cells = [
-            cell + " " * (width - display_width(cell))
-            for cell, width in zip(row, widths, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def emit_json(data: object) -> None:
-    """Prints data as JSON (UTF-8, not escaped)."""
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def percent(share: float) -> str:

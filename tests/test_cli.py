@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 import bot.channels.telegram as telegram_channel
 from bot.app import build_assistant
-from bot.cli import app, display_width, render_table
+from bot.cli import app
+from bot.cli_support import display_width, render_table
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import AttendanceStatus, Duty, RoleKind

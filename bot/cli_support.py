@@ -1,0 +1,72 @@
+"""Helpers every `gongjian` sub-command shares: one-line failures, tables, JSON, --lang, --now."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NoReturn
+
+import typer
+
+from bot.config import Settings
+from bot.core.clock import SystemClock
+from bot.core.i18n import SUPPORTED_LOCALES, Translator, match_locale
+from bot.translation import translator
+
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Prints one line to stderr and exits (status 2 for usage and setup errors)."""
+    typer.echo(message.replace("\n", " "), err=True)
+    raise typer.Exit(code)
+
+
+def pick_translator(settings: Settings, lang: str | None) -> Translator:
+    """Returns the translator of `--lang`, or of the default locale."""
+    if lang is None:
+        return translator(settings.default_locale)
+    locale = lang if lang in SUPPORTED_LOCALES else match_locale(lang)
+    if locale is None:
+        fail(f"--lang: unsupported language {lang!r}; choose one of {', '.join(SUPPORTED_LOCALES)}")
+    return translator(locale)
+
+
+def parse_now(settings: Settings, text: str | None) -> datetime:
+    """Returns the current time, or the `--now` time read in the configured time zone."""
+    if text is None:
+        return SystemClock(settings.tz).now()
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--now: not an ISO date and time: {text!r} (e.g. 2026-11-03T09:30)")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=settings.tz)
+    return value.astimezone(settings.tz)
+
+
+def display_width(text: str) -> int:
+    """Returns how many terminal columns a text takes (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Lays out rows in aligned columns under a header."""
+    widths = [display_width(cell) for cell in header]
+    for row in rows:
+        widths = [max(width, display_width(cell)) for width, cell in zip(widths, row, strict=True)]
+    lines = []
+    for row in [header, ["-" * width for width in widths], *rows]:
+        cells = [
+            cell + " " * (width - display_width(cell))
+            for cell, width in zip(row, widths, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def emit_json(data: object) -> None:
+    """Prints data as JSON (UTF-8, not escaped)."""
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
