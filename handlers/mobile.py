@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.i18n import N_, Translator
-from bot.services.mobility import Mobility, MovementView
+from bot.services.mobility import MovementView
 from handlers.base import Context, Replies, Router
 
 router = Router("mobile")
@@ -56,9 +56,7 @@ def mark(ctx: Context, args: str) -> Replies:
         return [ctx.reply(t("Usage: 流动 NAME 外出 [PLACE] or 流动 NAME 到达 [PLACE]."))]
     name, direction = words[0], DIRECTIONS[words[1].lower()]
     place = words[2] if len(words) > 2 else ""
-    movement = Mobility(ctx.services.session, ctx.now).mark(
-        ctx.member, name=name, direction=direction, place=place
-    )
+    movement = ctx.services.mobility.mark(ctx.member, name=name, direction=direction, place=place)
     return [
         ctx.reply(
             t(
@@ -83,7 +81,7 @@ def file_report(ctx: Context, args: str) -> Replies:
     kind = REPORT_WORDS.get(args.strip().lower())
     if kind is None:
         return [ctx.reply(t("Usage: 流动报告 去向, 流动报告 报到 or 流动报告 单位."))]
-    movement = Mobility(ctx.services.session, ctx.now).report(ctx.member, kind)
+    movement = ctx.services.mobility.report(ctx.member, kind)
     if movement is None:
         return [ctx.reply(t("No move of yours owes that report (or it is already filed)."))]
     return [

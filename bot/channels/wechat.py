@@ -40,7 +40,7 @@ from bot.channels.wechat_common import (
 )
 from bot.channels.wechat_tokens import OfferedOptions, TokenStore, last_contact
 from bot.config import ConfigError, Settings
-from bot.core.clock import Clock, SystemClock
+from bot.core.clock import Clock
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.core.reply import Reply
@@ -343,34 +343,11 @@ def _event_text(event: str, message: Any) -> str:
     return ""
 
 
-def wechat_channel(
-    settings: Settings,
-    core: Core,
-    *,
-    database: Database | None = None,
-    clock: Clock | None = None,
-    reply_deadline: float = DEFAULT_REPLY_DEADLINE,
-) -> WeChatChannel:
-    """Builds the official account channel; pass the assistant's database and clock to share them."""
-    database = database or Database.connect(settings.database_url, migrate=False)
-    return WeChatChannel(
-        settings,
-        core,
-        database=database,
-        clock=clock or SystemClock(settings.tz),
-        reply_deadline=reply_deadline,
-    )
-
-
 def wechat_routes(
-    settings: Settings,
-    core: Core,
-    *,
-    database: Database | None = None,
-    clock: Clock | None = None,
+    settings: Settings, core: Core, *, database: Database, clock: Clock
 ) -> list[BaseRoute]:
     """Returns the `/wechat` callback route for the shared HTTP server."""
-    return list(wechat_channel(settings, core, database=database, clock=clock).routes)
+    return list(WeChatChannel(settings, core, database=database, clock=clock).routes)
 
 
 def wechat_sender(settings: Settings, *, database: Database, clock: Clock) -> WeChatSender:

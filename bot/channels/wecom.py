@@ -41,7 +41,7 @@ from bot.channels.wechat_common import (
 )
 from bot.channels.wechat_tokens import TokenStore, last_contact
 from bot.config import ConfigError, Settings
-from bot.core.clock import Clock, SystemClock
+from bot.core.clock import Clock
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.core.reply import Reply
@@ -321,34 +321,11 @@ class WeComChannel(CallbackChannel):
         return encrypted
 
 
-def wecom_channel(
-    settings: Settings,
-    core: Core,
-    *,
-    database: Database | None = None,
-    clock: Clock | None = None,
-    reply_deadline: float = DEFAULT_REPLY_DEADLINE,
-) -> WeComChannel:
-    """Builds the WeCom channel; pass the assistant's database and clock to share them."""
-    database = database or Database.connect(settings.database_url, migrate=False)
-    return WeComChannel(
-        settings,
-        core,
-        database=database,
-        clock=clock or SystemClock(settings.tz),
-        reply_deadline=reply_deadline,
-    )
-
-
 def wecom_routes(
-    settings: Settings,
-    core: Core,
-    *,
-    database: Database | None = None,
-    clock: Clock | None = None,
+    settings: Settings, core: Core, *, database: Database, clock: Clock
 ) -> list[BaseRoute]:
     """Returns the `/wecom` callback route for the shared HTTP server."""
-    return list(wecom_channel(settings, core, database=database, clock=clock).routes)
+    return list(WeComChannel(settings, core, database=database, clock=clock).routes)
 
 
 def wecom_sender(settings: Settings, *, database: Database, clock: Clock) -> WeComSender:

@@ -24,6 +24,7 @@ from bot.services.ledger import Ledger
 from bot.services.ledger_book import LedgerExport, export_ledger
 from bot.services.meetings import Meetings
 from bot.services.members import Members
+from bot.services.mobility import Mobility
 from bot.services.organizations import Organizations
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.rota import Period, Rota, parse_period
@@ -120,6 +121,7 @@ class Services:
         self.rota = Rota(session, now)
         self.ledger = Ledger(session, now)
         self.conversations = Conversations(session, now)
+        self.mobility = Mobility(session, now)
 
     @property
     def today(self) -> date:
