@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -11,9 +12,11 @@ from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.i18n import Translator, match_locale
 from bot.core.inbound import Channel, Inbound
+from bot.core.ports import Answer
 from bot.core.reply import Reply
 from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
+from bot.services.options import SWEEP_EVERY, offered, pick_option, recall_options, remember_options
 from bot.services.views import MemberView
 from bot.services.workspace import Services
 from bot.translation import translator
@@ -86,37 +89,88 @@ class Assistant:
         # Longest keyword first, so "本季度谁主持" wins over "谁主持".
         self.keywords.sort(key=lambda item: -len(item[0]))
         self.timeout = timedelta(minutes=settings.conversation_timeout_minutes)
+        self._option_writes = itertools.count(1)
 
     # -- the Core protocol -----------------------------------------------------------------
 
     def handle(self, inbound: Inbound) -> list[Reply]:
         """Answers one inbound message; never raises (failures become an apology reply)."""
+        return self.answer(inbound).replies
+
+    def answer(
+        self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
+    ) -> Answer:
+        """Answers one delivery in one transaction that records its `once` keys; never raises."""
         inbound = storable(inbound)
         # The member's language once known, so that an apology for a later failure (the
         # database gone mid-request, say) comes in it too.
-        locale = [match_locale(inbound.locale_hint) or self.settings.default_locale]
+        locale = [""]
         try:
             with self.database.session() as session:
                 services = self._services(session)
-                return self._dispatch(services, inbound, locale)
+                offered_before = None
+                if numbered:
+                    offered_before = recall_options(
+                        session, channel=inbound.channel, user_id=inbound.user_id, now=services.now
+                    )
+                    inbound = _with_option(inbound, offered_before)
+                replies = self._dispatch(services, inbound, locale)
+                # Recorded after the work, in its transaction: a failure leaves the key free for
+                # the platform's retry, and a concurrent duplicate waits on the key and undoes.
+                repeat = self._record(services, inbound.channel, once)
+                if repeat is not None:
+                    session.rollback()
+                    return Answer([], locale[0], repeat=repeat)
+                if numbered:
+                    self._offer(services, inbound, replies, had=offered_before is not None)
+                return Answer(replies, locale[0])
         except Exception:
             log.exception(
                 "handling failed",
                 extra={"channel": inbound.channel.value, "chat_kind": inbound.chat_kind.value},
             )
-            t = translator(locale[0])
-            return [Reply(t("Sorry, something went wrong. Please try again."))]
+            chosen = locale[0] or self._apology_locale(inbound)
+            t = translator(chosen)
+            return Answer([Reply(t("Sorry, something went wrong. Please try again."))], chosen)
 
-    def first_time(self, *, channel: Channel, key: str) -> bool:
-        """Records an inbound delivery key; False when it was seen before (a platform retry)."""
-        with self.database.session() as session:
+    def _apology_locale(self, inbound: Inbound) -> str:
+        """Looks the member's language up once more (on a fresh connection), else guesses it."""
+        try:
+            return self.translator_for(
+                channel=inbound.channel, user_id=inbound.user_id, hint=inbound.locale_hint
+            ).locale
+        except Exception:
+            return match_locale(inbound.locale_hint) or self.settings.default_locale
+
+    def _record(self, services: Services, channel: Channel, keys: Sequence[str]) -> str | None:
+        """Records a delivery's keys; returns the first one recorded before, if any."""
+        for key in keys:
             new_id = insert_ignore(
-                session,
+                services.session,
                 ProcessedInbound,
-                values={"channel": channel.value, "key": key[:128], "at": self.clock.now()},
+                values={"channel": channel.value, "key": key[:128], "at": services.now},
                 conflict=("channel", "key"),
             )
-        return new_id is not None
+            if new_id is None:
+                return key
+        return None
+
+    def _offer(
+        self, services: Services, inbound: Inbound, replies: Sequence[Reply], *, had: bool
+    ) -> None:
+        """Remembers the options these replies offer as numbers (clearing older ones)."""
+        options = offered(replies)
+        if not options and not had:
+            return
+        remember_options(
+            services.session,
+            channel=inbound.channel,
+            user_id=inbound.user_id,
+            options=options,
+            now=services.now,
+            ttl=self.timeout,
+            sweep=next(self._option_writes) % SWEEP_EVERY == 0,
+        )
 
     def translator_for(
         self, *, channel: Channel, user_id: str, hint: str | None = None
@@ -214,6 +268,8 @@ class Assistant:
                 )
             return [*notes, Reply(explain(t, error))]
         self._store_state(ctx, services, before, replies)
+        if services.new_locale:
+            locale[0] = services.new_locale
         return [*notes, *replies]
 
     def _route(self, ctx: Context, text: str) -> list[Reply]:
@@ -330,3 +386,11 @@ class Assistant:
             )
             return
         services.conversations.save(key, ctx.state)
+
+
+def _with_option(inbound: Inbound, options: Sequence[str] | None) -> Inbound:
+    """Turns a typed number into the button it stood for among the options offered last."""
+    if not options or not inbound.text or inbound.button is not None:
+        return inbound
+    chosen = pick_option(inbound.text, options)
+    return inbound if chosen is None else replace(inbound, button=chosen)

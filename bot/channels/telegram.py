@@ -590,18 +590,19 @@ class TelegramChannel:
                 return
         if query is not None:
             await self._answer(query)
-        key = f"{self._bot_id}:{update.update_id}"
-        if not await asyncio.to_thread(self._core.first_time, channel=Channel.TELEGRAM, key=key):
-            logger.info("Skipping Telegram update %s: already handled", update.update_id)
-            return
         inbound = inbound_from_update(update, bot_id=self._bot_id, bot_username=self._username)
         if inbound is None:
             return
         if query is not None and data is not None:
             inbound = replace(inbound, button=data)
+        key = f"{self._bot_id}:{update.update_id}"
+        answer = await asyncio.to_thread(self._core.answer, inbound, once=(key,))
+        if answer.repeat is not None:
+            logger.info("Skipping Telegram update %s: already handled", update.update_id)
+            return
+        if query is not None and data is not None:
             await self._show_choice(query)
-        replies = await asyncio.to_thread(self._core.handle, inbound)
-        await self._deliver(inbound, replies)
+        await self._deliver(inbound, answer.replies)
 
     async def _on_error(self, update: object, context: Context) -> None:
         """Logs a failed update with its context and apologises to the member."""

@@ -14,11 +14,10 @@ import hmac
 import json
 import logging
 import re
-import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +34,7 @@ from bot.core.i18n import N_, Translator
 from bot.core.inbound import Channel, Inbound, Location
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.core.reply import Reply
+from bot.translation import translator
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +188,8 @@ class Rendered:
 
     texts: tuple[str, ...]
     options: tuple[str, ...]
+    # The delivery key that showed this to be a repeat; nothing was answered then.
+    repeat: str | None = None
 
 
 def render_numbered(replies: Sequence[Reply], t: Translator) -> Rendered:
@@ -203,15 +205,6 @@ def render_numbered(replies: Sequence[Reply], t: Translator) -> Rendered:
         if text:
             texts.append(text)
     return Rendered(tuple(texts), tuple(options))
-
-
-def pick_option(text: str, options: Sequence[str]) -> str | None:
-    """Returns the data of the option a typed number chose (full-width digits too), else None."""
-    number = unicodedata.normalize("NFKC", text).strip()
-    if not number.isascii() or not number.isdigit() or len(number) > 4:
-        return None
-    index = int(number)
-    return options[index - 1] if 1 <= index <= len(options) else None
 
 
 def start_command(scene: str | None) -> str:
@@ -508,27 +501,11 @@ class CallbackChannel(ABC):
         key = delivery_key(fields)
         if key is None:
             raise RefusedError(400, "message without sender")
-        # Recorded only now, so that a request refused for any reason leaves nothing behind.
+        # Recorded with the answer, in its transaction, so that a request refused for any
+        # reason (or failing midway) leaves nothing behind.
         nonce_key = f"nonce:{signed.timestamp}:{signed.nonce}"
-        try:
-            fresh_nonce = await asyncio.to_thread(
-                self._core.first_time, channel=self.channel, key=nonce_key
-            )
-            fresh = fresh_nonce and await asyncio.to_thread(
-                self._core.first_time, channel=self.channel, key=key
-            )
-        except Exception:
-            # The database is gone (restarting, say): say so rather than answer HTTP 500, on
-            # which the platform shows the member only that the account is unavailable.
-            logger.exception("%s could not record a delivery", self.name)
-            return await self._apologise(message, signed, fields)
-        if not fresh_nonce:
-            raise RefusedError(403, "replayed nonce")
-        if not fresh:
-            logger.info("%s delivery retried by the platform: already handled", self.name)
-            return PlainTextResponse(SUCCESS)
         inbound = self._inbound(message)
-        work = asyncio.ensure_future(self._answer(inbound, fields))
+        work = asyncio.ensure_future(self._answer(inbound, fields, once=(nonce_key, key)))
         # The platform's 5 seconds run from its request, not from when the checks finished.
         left = max(self._deadline - (loop.time() - arrived), 0.0)
         done, _ = await asyncio.wait({work}, timeout=left)
@@ -539,10 +516,16 @@ class CallbackChannel(ABC):
             later = BackgroundTask(self._push_later, work, fields["FromUserName"])
             return PlainTextResponse(SUCCESS, background=later)
         try:
-            texts = work.result().texts
+            rendered = work.result()
         except Exception:
             logger.exception("%s could not answer a message", self.name)
             return await self._apologise(message, signed, fields)
+        if rendered.repeat == nonce_key:
+            raise RefusedError(403, "replayed nonce")
+        if rendered.repeat is not None:
+            logger.info("%s delivery retried by the platform: already handled", self.name)
+            return PlainTextResponse(SUCCESS)
+        texts = rendered.texts
         if not texts:
             return PlainTextResponse(SUCCESS)
         text = "\n\n".join(texts)
@@ -571,7 +554,9 @@ class CallbackChannel(ABC):
             reply = self._encrypt(reply, signed)
         return Response(reply, media_type="application/xml")
 
-    async def _answer(self, inbound: Inbound | None, fields: Mapping[str, str]) -> Rendered:
+    async def _answer(
+        self, inbound: Inbound | None, fields: Mapping[str, str], *, once: Sequence[str]
+    ) -> Rendered:
         """Asks the core (in order per user) and renders its replies with numbered options."""
         if inbound is None:
             if _is_event(fields):
@@ -582,22 +567,14 @@ class CallbackChannel(ABC):
             )
             return Rendered((t(UNSUPPORTED),), ())
         async with self._in_order(inbound.user_id):
-            return await asyncio.to_thread(self._converse, inbound)
+            return await asyncio.to_thread(self._converse, inbound, once)
 
-    def _converse(self, inbound: Inbound) -> Rendered:
-        """Resolves a typed number, runs the core and remembers the options offered (blocking)."""
-        user = inbound.user_id
-        if inbound.text and inbound.button is None:
-            chosen = pick_option(
-                inbound.text, self._options.recall(channel=self.channel, user_id=user)
-            )
-            if chosen is not None:
-                inbound = replace(inbound, button=chosen)
-        replies = self._core.handle(inbound)
-        t = self._core.translator_for(channel=self.channel, user_id=user)
-        rendered = render_numbered(replies, t)
-        self._options.remember(channel=self.channel, user_id=user, options=list(rendered.options))
-        return rendered
+    def _converse(self, inbound: Inbound, once: Sequence[str]) -> Rendered:
+        """Runs the core on one delivery and renders its replies as numbered options (blocking)."""
+        answer = self._core.answer(inbound, once=once, numbered=True)
+        if answer.repeat is not None:
+            return Rendered((), (), repeat=answer.repeat)
+        return render_numbered(answer.replies, translator(answer.locale))
 
     async def _push_later(self, work: asyncio.Future[Rendered], user_id: str) -> None:
         """Waits for a late answer and pushes it through the platform's message API."""

@@ -7,18 +7,18 @@ fetched once for all of them and a "1" typed to one replica means what another r
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
+from bot.services.options import SWEEP_EVERY, recall_options, remember_options
 from storage.engine import Database
 from storage.models import ChannelToken, ChatAccount, Member
 
@@ -32,10 +32,6 @@ DEFAULT_MARGIN = timedelta(minutes=5)
 # How long one process may take to fetch a token before another may try instead.
 DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_POLL_SECONDS = 0.2
-
-OPTIONS_PREFIX = "options:"
-# Expired option rows are swept every this many writes, keeping the table small without a job.
-_SWEEP_EVERY = 256
 
 Fetch = Callable[[], Awaitable[tuple[str, float]]]
 Sleep = Callable[[float], Awaitable[object]]
@@ -183,49 +179,25 @@ class OfferedOptions:
 
     def remember(self, *, channel: Channel, user_id: str, options: list[str]) -> None:
         """Stores the data of the numbered options just sent (none clears them)."""
-        name = _options_name(channel, user_id)
-        now = self._clock.now()
+        self._writes += 1
         with self._database.session() as session:
-            if not options:
-                session.execute(delete(ChannelToken).where(col(ChannelToken.name) == name))
-                return
-            values = {
-                "token": json.dumps(options, ensure_ascii=False),
-                "expires_at": now + self._ttl,
-                "refreshed_at": now,
-            }
-            session.execute(
-                _insert(session)(ChannelToken)
-                .values(name=name, **values)
-                .on_conflict_do_update(index_elements=["name"], set_=values)
+            remember_options(
+                session,
+                channel=channel,
+                user_id=user_id,
+                options=options,
+                now=self._clock.now(),
+                ttl=self._ttl,
+                sweep=self._writes % SWEEP_EVERY == 0,
             )
-            self._writes += 1
-            if self._writes % _SWEEP_EVERY == 0:
-                session.execute(
-                    delete(ChannelToken).where(
-                        col(ChannelToken.name).startswith(OPTIONS_PREFIX),
-                        col(ChannelToken.expires_at) <= now,
-                    )
-                )
 
     def recall(self, *, channel: Channel, user_id: str) -> list[str]:
         """Returns the data of the options offered last, oldest first; empty once expired."""
         with self._database.session() as session:
-            row = session.get(ChannelToken, _options_name(channel, user_id))
-        if row is None or row.expires_at <= self._clock.now():
-            return []
-        try:
-            options = json.loads(row.token)
-        except ValueError:
-            return []
-        if not isinstance(options, list):
-            return []
-        return [str(option) for option in options]
-
-
-def _options_name(channel: Channel, user_id: str) -> str:
-    """Names the row holding one account's offered options."""
-    return f"{OPTIONS_PREFIX}{channel.value}:{user_id}"
+            options = recall_options(
+                session, channel=channel, user_id=user_id, now=self._clock.now()
+            )
+        return options or []
 
 
 def last_contact(

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel, Inbound
 from bot.core.reply import Reply
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the core made of one delivery: replies in the member's language, or a repeat."""
+
+    replies: list[Reply] = field(default_factory=list)
+    locale: str = "zh_CN"
+    # The first of the delivery's keys that was already recorded; nothing was handled then.
+    repeat: str | None = None
 
 
 class Core(Protocol):
@@ -18,8 +29,13 @@ class Core(Protocol):
         """Answers one inbound message; never raises (failures become an apology reply)."""
         ...
 
-    def first_time(self, *, channel: Channel, key: str) -> bool:
-        """Records an inbound delivery key; False when it was seen before (a platform retry)."""
+    def answer(
+        self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
+    ) -> Answer:
+        """Answers one delivery in one transaction that records its `once` keys; never raises."""
+        # A key recorded before (a platform's retry, a replayed nonce) undoes the delivery and
+        # is named in `repeat`. With `numbered` (text-only channels), a typed number picks an
+        # option offered last, and these replies' options are remembered for the next message.
         ...
 
     def translator_for(

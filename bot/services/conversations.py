@@ -42,7 +42,9 @@ class Conversations:
 
     def load(self, key: ConversationKey) -> State | None:
         """Returns the stored state of a conversation, if any."""
-        row = self._row(key)
+        params = {"channel": key.channel.value, "chat_id": key.chat_id, "user_id": key.user_id}
+        # Plain columns on the session's connection: every message reads its state.
+        row = self.session.connection().execute(STATE_COLUMNS, params).first()
         if row is None:
             return None
         return State(row.flow, row.step, json.loads(row.data), row.updated_at)
@@ -86,4 +88,10 @@ STATE_LOOKUP = select(Conversation).where(
     col(Conversation.channel) == bindparam("channel"),
     col(Conversation.chat_id) == bindparam("chat_id"),
     col(Conversation.user_id) == bindparam("user_id"),
+)
+_TABLE = Conversation.__table__  # type: ignore[attr-defined]
+STATE_COLUMNS = select(_TABLE.c.flow, _TABLE.c.step, _TABLE.c.data, _TABLE.c.updated_at).where(
+    _TABLE.c.channel == bindparam("channel"),
+    _TABLE.c.chat_id == bindparam("chat_id"),
+    _TABLE.c.user_id == bindparam("user_id"),
 )

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, RoleKind
@@ -46,6 +47,14 @@ ACCOUNT_LOOKUP = (
         col(ChatAccount.channel) == bindparam("channel"),
         col(ChatAccount.external_id) == bindparam("external_id"),
     )
+)
+
+
+SEEN_UPDATE = (
+    update(ChatAccount)
+    .where(col(ChatAccount.id) == bindparam("account_id"))
+    .values(last_seen_at=bindparam("seen"))
+    .execution_options(synchronize_session=False)
 )
 
 
@@ -92,8 +101,9 @@ class Members:
         # Later steps of this unit of work look the organization up again: keep it in the map.
         pin(self.session, org)
         if account.last_seen_at is None or self.now - account.last_seen_at > LAST_SEEN_RESOLUTION:
-            account.last_seen_at = self.now
-            self.session.add(account)
+            # A plain UPDATE: marking the object dirty would cost a whole ORM flush.
+            self.session.execute(SEEN_UPDATE, {"account_id": account.id, "seen": self.now})
+            set_committed_value(account, "last_seen_at", self.now)
         return self.view(member, org, role_names or "")
 
     def get(self, member_id: int) -> MemberView:

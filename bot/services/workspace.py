@@ -103,6 +103,8 @@ class Services:
         self.now = now
         self.tz = tz
         self.holidays = holidays
+        # Set when this unit of work switched the member's language.
+        self.new_locale: str | None = None
         self.invite_ttl = timedelta(hours=settings.invite_ttl_hours)
         self.feed_base_url = settings.public_base_url
         self.point_weights = PointWeights(
@@ -196,8 +198,9 @@ class Services:
         )
 
     def set_locale(self, member: MemberView, locale: str) -> None:
-        """Stores a member's language."""
+        """Stores a member's language (replies from here on are in it)."""
         self.members.set_locale(member.id, locale)
+        self.new_locale = locale
 
     # -- meetings and attendance -----------------------------------------------------------
 

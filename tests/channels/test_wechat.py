@@ -382,7 +382,7 @@ async def test_a_slow_answer_is_success_now_and_a_customer_service_push_later(
 
 async def test_a_reply_too_long_for_a_passive_answer_is_pushed_in_parts(wx: Harness) -> None:
     lines = [f"第{number}条：" + "党建共建联建" * 10 for number in range(60)]
-    wx.core.answer = [Reply("\n".join(lines), ((Button("好", "ok"),),))]
+    wx.core.canned = [Reply("\n".join(lines), ((Button("好", "ok"),),))]
     assert await wx.follower("o-1").say("台账") == ""
     pushed = wx.api.texts()
     assert len(pushed) >= 2
@@ -465,8 +465,8 @@ async def test_pushes_within_48_hours_are_customer_service_messages_with_options
     [sent] = wx.api.calls_to(CUSTOM, ok=True)
     assert sent.body["touser"] == "o-m1"
     assert "回复 2：请假" in sent.body["text"]["content"]
-    await follower.say("2")
-    assert wx.core.inbounds[-1].button == "/leave"
+    # "2" picks the pushed 请假 option: the leave flow asks for a reason.
+    assert "请假事由" in await follower.say("2")
 
 
 async def test_an_expired_token_is_refreshed_once_and_never_fetched_per_message(

@@ -16,7 +16,6 @@ from bot.channels.wechat_common import (
     delivery_key,
     guard_xml,
     parse_envelope,
-    pick_option,
     render_numbered,
     shared_location,
     signature_of,
@@ -26,6 +25,7 @@ from bot.channels.wechat_common import (
     xml_text,
 )
 from bot.core.reply import Button, Reply, button_rows
+from bot.services.options import pick_option
 from bot.translation import translator
 
 BILLION_LAUGHS = """<?xml version="1.0"?>

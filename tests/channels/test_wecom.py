@@ -297,8 +297,8 @@ async def test_pushes_are_app_messages_and_their_options_answer_by_number(
         "agentid": AGENT_ID,
         "text": {"content": "本季度联席会议尚未召开。\n回复 1：谁主持"},
     }
+    # "1" picks the pushed 谁主持 option: the roster answer names the host.
     assert "第2支部" in await member.say("1")
-    assert wc.core.inbounds[-1].button == "/roster"
 
 
 async def test_at_most_30_messages_a_minute_per_member(wc: Harness) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bot.core.i18n import DateStyle, match_locale
 from bot.core.inbound import Channel, Inbound
+from bot.core.ports import Answer
 from bot.core.reply import Reply
 
 
@@ -90,14 +91,19 @@ class ScriptedCore:
         self.handled.set()
         return self.script(inbound)
 
-    def first_time(self, *, channel: Channel, key: str) -> bool:
-        """Remembers delivery keys like the database would."""
+    def answer(
+        self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
+    ) -> Answer:
+        """Remembers delivery keys like the database would; answers new deliveries by script."""
         with self._lock:
-            self.keys.append(key)
-            if key in self._seen:
-                return False
-            self._seen.add(key)
-            return True
+            self.keys.extend(once)
+            repeat = next((key for key in once if key in self._seen), None)
+            if repeat is None:
+                self._seen.update(once)
+        locale = match_locale(inbound.locale_hint) or "zh_CN"
+        if repeat is not None:
+            return Answer([], locale, repeat=repeat)
+        return Answer(self.handle(inbound), locale)
 
     def translator_for(
         self, *, channel: Channel, user_id: str, hint: str | None = None

@@ -14,9 +14,9 @@ import itertools
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlencode
@@ -39,6 +39,7 @@ from bot.channels.wechat_common import OPTION_LINE
 from bot.config import Settings, load_settings
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel, Inbound
+from bot.core.ports import Answer
 from bot.core.reply import Reply
 from bot.translation import translator
 from storage.engine import Database
@@ -488,24 +489,29 @@ class WeComServer:
 
 
 class RecordingCore:
-    """The real assistant, remembering every inbound message; `gate` can hold answers back."""
+    """The real assistant, remembering each message it handled; `gate` can hold answers back."""
 
     def __init__(self, core: Assistant) -> None:
         self.core = core
         self.inbounds: list[Inbound] = []
         self.gate: threading.Event | None = None
-        self.answer: list[Reply] | None = None
+        # Replies to give instead of the assistant's (the delivery is still recorded).
+        self.canned: list[Reply] | None = None
 
     def handle(self, inbound: Inbound) -> list[Reply]:
-        self.inbounds.append(inbound)
+        return self.answer(inbound).replies
+
+    def answer(
+        self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
+    ) -> Answer:
         if self.gate is not None:
             self.gate.wait(10)
-        if self.answer is not None:
-            return self.answer
-        return self.core.handle(inbound)
-
-    def first_time(self, *, channel: Channel, key: str) -> bool:
-        return self.core.first_time(channel=channel, key=key)
+        answer = self.core.answer(inbound, once=once, numbered=numbered)
+        if answer.repeat is None:
+            self.inbounds.append(inbound)
+            if self.canned is not None:
+                return replace(answer, replies=self.canned)
+        return answer
 
     def translator_for(
         self, *, channel: Channel, user_id: str, hint: str | None = None

@@ -7,8 +7,8 @@ from sqlmodel import select
 from bot.assistant import Assistant
 from bot.core.inbound import Channel, ChatKind, Inbound
 from handlers.base import Context, Router
-from storage.engine import Database
-from storage.models import Conversation
+from storage.engine import Database, make_engine
+from storage.models import Conversation, ProcessedInbound
 from tests.factories import World
 from tests.helpers import Chat
 
@@ -87,10 +87,64 @@ def test_handler_crash_becomes_apology_and_keeps_data(
     assert "m1" in chat.say(f"绑定 {world.invites['m1']}")
 
 
-def test_first_time_records_each_key_once(assistant: Assistant) -> None:
-    assert assistant.first_time(channel=Channel.TELEGRAM, key="42")
-    assert not assistant.first_time(channel=Channel.TELEGRAM, key="42")
-    assert assistant.first_time(channel=Channel.WECHAT, key="42")
+def wechat(text: str, user: str = "o-1") -> Inbound:
+    """A text message from a WeChat follower."""
+    return Inbound(Channel.WECHAT, chat_id=user, user_id=user, text=text)
+
+
+def test_a_delivery_key_is_answered_once_per_channel(assistant: Assistant) -> None:
+    first = assistant.answer(wechat("/help"), once=("42",))
+    assert first.repeat is None and first.replies
+    again = assistant.answer(wechat("/help"), once=("42",))
+    assert again.repeat == "42" and again.replies == []
+    telegram = Inbound(Channel.TELEGRAM, chat_id="7", user_id="7", text="/help")
+    assert assistant.answer(telegram, once=("42",)).repeat is None
+
+
+def test_a_repeated_delivery_changes_nothing(
+    assistant: Assistant, world: World, database: Database
+) -> None:
+    bind = wechat(f"绑定 {world.invites['m1']}")
+    assert assistant.answer(bind, once=("msg:1",)).repeat is None
+    # The first key is new, the second was seen: the whole delivery is undone, the new key too.
+    assert assistant.answer(wechat("请假"), once=("nonce:9", "msg:1")).repeat == "msg:1"
+    with database.session() as session:
+        assert session.exec(select(Conversation)).all() == []
+        keys = session.exec(select(ProcessedInbound.key)).all()
+    assert sorted(keys) == ["msg:1"]
+
+
+def test_a_failed_delivery_leaves_its_key_for_the_retry(
+    assistant: Assistant, world: World, database: Database
+) -> None:
+    database.engine.dispose()
+    broken = assistant.database
+    assistant.database = Database(make_engine("sqlite:////nonexistent/dir/x.db"))
+    try:
+        failed = assistant.answer(wechat("/help"), once=("msg:5",))
+    finally:
+        assistant.database = broken
+    assert "Sorry" in failed.replies[0].text or "抱歉" in failed.replies[0].text
+    retried = assistant.answer(wechat("/help"), once=("msg:5",))
+    assert retried.repeat is None and retried.replies
+
+
+def test_a_refused_message_still_counts_as_delivered(assistant: Assistant, world: World) -> None:
+    assistant.answer(wechat(f"绑定 {world.invites['m1']}"))
+    refused = assistant.answer(wechat("/opencheckin"), once=("msg:7",))
+    assert refused.repeat is None and refused.replies
+    assert assistant.answer(wechat("/opencheckin"), once=("msg:7",)).repeat == "msg:7"
+
+
+def test_numbered_options_pick_what_was_offered_last(assistant: Assistant, world: World) -> None:
+    assistant.answer(wechat(f"绑定 {world.invites['m1']}"), numbered=True)
+    offered = assistant.answer(wechat("语言"), numbered=True)
+    labels = [button.label for reply in offered.replies for button in reply.flat_buttons]
+    chosen = assistant.answer(wechat(str(labels.index("English") + 1)), numbered=True)
+    assert chosen.locale == "en"
+    assert "English" in chosen.replies[0].text
+    # Nothing is on offer now: a number is just text again.
+    assert "You can send" in assistant.answer(wechat("1"), numbered=True).replies[0].text
 
 
 def test_command_menu_is_translated(assistant: Assistant) -> None:

@@ -21,6 +21,7 @@ import asyncio
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -32,6 +33,7 @@ from bot.config import load_settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel, Inbound
+from bot.core.ports import Answer
 from bot.core.reply import Reply
 from bot.translation import translator
 from scheduler.delivery import Delivery, worker_name
@@ -49,9 +51,11 @@ class PushOnly:
         """Answers nothing (no updates reach a sender)."""
         return []
 
-    def first_time(self, *, channel: Channel, key: str) -> bool:
-        """Treats every delivery as new."""
-        return True
+    def answer(
+        self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
+    ) -> Answer:
+        """Answers nothing (no updates reach a sender)."""
+        return Answer()
 
     def translator_for(
         self, *, channel: Channel, user_id: str, hint: str | None = None

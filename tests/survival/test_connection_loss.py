@@ -146,9 +146,8 @@ def test_connection_lost_mid_request_apologises_keeps_nothing_and_recovers(
         saboteur.remove()
     assert saboteur.fired == 1, "the connection was not cut"
     # A clear, translated apology; no traceback, nothing half-written, the draft kept.
-    # Cut before the member is known, the apology is in the default language (or the hint).
-    locale = settings.default_locale if moment == "first" else "en"
-    assert replies == [Reply(translator(locale)(APOLOGY))]
+    # Cut before the member is known, their language is looked up again on a fresh connection.
+    assert replies == [Reply(translator("en")(APOLOGY))]
     assert differences(before, snapshot(database)) == {}
     assert conversation_step(database) == "confirm"
     # The next request gets a fresh connection and the member finishes where they were.
