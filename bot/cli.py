@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import functools
 import getpass
 import importlib
 import inspect
 import io
 import logging
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from bot.cli_members import register as register_member_commands
@@ -27,6 +24,7 @@ from bot.cli_secretary import register as register_secretary_commands
 from bot.cli_support import (
     emit_json,
     fail,
+    friendly,
     parse_now,
     pick_translator,
     render_table,
@@ -45,7 +43,7 @@ from bot.translation import translator
 from handlers.errors import explain
 from handlers.texts import DUTIES, HOLIDAYS, ROLE_WORDS, ROLES
 from scheduler.cli import register as register_scheduler_commands
-from scheduler.holidays import HolidayCalendar, HolidayFileError
+from scheduler.holidays import HolidayCalendar
 from scheduler.orglife import HolidayPolicy, MoveReason, OrgLifeDay, org_life_days
 from scheduler.quarters import Quarter
 from storage.engine import Database
@@ -57,8 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
 
@@ -110,22 +106,6 @@ _logging_ready = False
 
 
 # -- plumbing ----------------------------------------------------------------------------
-
-
-def friendly(function: Callable[P, R]) -> Callable[P, R]:
-    """Turns configuration, holiday-file and database-connection errors into one line and exit 2."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except (ConfigError, HolidayFileError) as error:
-            fail(str(error))
-        except OperationalError as error:
-            reason = str(error.orig or error).strip().splitlines()[0]
-            fail(f"GONGJIAN_DATABASE_URL: cannot use the database: {reason}")
-
-    return wrapper
 
 
 def settings_from_env() -> Settings:

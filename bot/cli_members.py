@@ -6,26 +6,24 @@ export|delete|depart|purge` and `gongjian points`.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from bot.cli_support import (
     emit_json,
     fail,
+    friendly,
     parse_now,
     pick_translator,
     render_table,
 )
-from bot.config import ConfigError, load_settings
+from bot.config import load_settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import N_, Translator
 from bot.services.errors import ServiceError
@@ -39,9 +37,6 @@ from bot.services.privacy import (
 )
 from storage.engine import Database
 from storage.models import Member, Organization
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 EXIT_INVALID = 1
 
@@ -82,22 +77,6 @@ def register(app: typer.Typer) -> None:
 
 
 # -- plumbing ----------------------------------------------------------------------------
-
-
-def friendly(function: Callable[P, R]) -> Callable[P, R]:
-    """Turns configuration and database-connection errors into one line and exit 2."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except ConfigError as error:
-            fail(str(error))
-        except OperationalError as error:
-            reason = str(error.orig or error).strip().splitlines()[0]
-            fail(f"GONGJIAN_DATABASE_URL: cannot use the database: {reason}")
-
-    return wrapper
 
 
 def _refusal(t: Translator, error: ServiceError) -> str:

@@ -6,24 +6,23 @@ Mount with `bot.cli_secretary.register(app)`: adds `gongjian attendance`, `gongj
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from bot.cli_support import (
     emit_json,
     fail,
+    friendly,
     render_table,
 )
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import Settings, load_settings
 from bot.core.clock import SystemClock
 from bot.core.domain import AttendanceStatus
 from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator, match_locale
@@ -40,14 +39,11 @@ from bot.services.stats import AttendanceReport, MemberTally, attendance_report,
 from bot.services.summary import render_summary, year_summaries
 from bot.translation import translator
 from handlers.texts import MEETING_KINDS
-from scheduler.holidays import HolidayCalendar, HolidayFileError
+from scheduler.holidays import HolidayCalendar
 from scheduler.quarters import Quarter
 from scheduler.texts import period_label
 from storage.engine import Database
 from storage.models import Alliance, AllianceUnit, Member, Organization, Pairing
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 FIRST_YEAR = 2000
 
@@ -85,22 +81,6 @@ def register(app: typer.Typer) -> None:
 
 
 # -- plumbing ----------------------------------------------------------------------------
-
-
-def friendly(function: Callable[P, R]) -> Callable[P, R]:
-    """Turns configuration, holiday-file and database errors into one line and exit 2."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except (ConfigError, HolidayFileError) as error:
-            fail(str(error))
-        except OperationalError as error:
-            reason = str(error.orig or error).strip().splitlines()[0]
-            fail(f"GONGJIAN_DATABASE_URL: cannot use the database: {reason}")
-
-    return wrapper
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NoReturn
+from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
+from sqlalchemy.exc import OperationalError
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES, Translator, match_locale
 from bot.translation import translator
+from scheduler.holidays import HolidayFileError
 
 EXIT_USAGE = 2
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Prints one line to stderr and exits (status 2 for usage and setup errors)."""
     typer.echo(message.replace("\n", " "), err=True)
     raise typer.Exit(code)
+
+
+def friendly(function: Callable[P, R]) -> Callable[P, R]:
+    """Turns configuration, holiday-file and database-connection errors into one line and exit 2."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except (ConfigError, HolidayFileError) as error:
+            fail(str(error))
+        except OperationalError as error:
+            reason = str(error.orig or error).strip().splitlines()[0]
+            fail(f"GONGJIAN_DATABASE_URL: cannot use the database: {reason}")
+
+    return wrapper
 
 
 def pick_translator(settings: Settings, lang: str | None) -> Translator:
