@@ -6,7 +6,8 @@ import hmac
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.core.domain import AttendanceStatus, MeetingStatus, MemberStatus
@@ -14,10 +15,17 @@ from bot.core.inbound import Channel
 from bot.services.errors import ServiceError
 from bot.services.views import MeetingView, RollCall
 from storage.models import Attendance, CheckinFailure, Meeting, Member
-from storage.queries import insert_ignore, insert_returning
+from storage.queries import insert_ignore, insert_returning, run
 
 MAX_WRONG_CODES = 5
 LOCKOUT = timedelta(minutes=15)
+
+
+# Built once: every check-in with a code reads the member's wrong-code count first.
+FAILURE_LOOKUP = sa_select(col(CheckinFailure.count), col(CheckinFailure.last_at)).where(
+    col(CheckinFailure.meeting_id) == bindparam("meeting_id"),
+    col(CheckinFailure.member_id) == bindparam("member_id"),
+)
 
 
 class AttendanceBook:
@@ -79,14 +87,14 @@ class AttendanceBook:
 
     def _refuse_if_guessing(self, meeting: Meeting, member_id: int) -> None:
         """Refuses a member who sent too many wrong codes for this meeting lately."""
-        failure = self.session.exec(
-            select(CheckinFailure).where(
-                CheckinFailure.meeting_id == meeting.id, CheckinFailure.member_id == member_id
-            )
-        ).first()
-        if failure is None or failure.count < MAX_WRONG_CODES:
+        params = {"meeting_id": meeting.id, "member_id": member_id}
+        failure = run(self.session, FAILURE_LOOKUP, params).first()
+        if failure is None:
             return
-        wait = failure.last_at + LOCKOUT - self.now
+        count, last_at = failure._mapping["count"], failure._mapping["last_at"]
+        if count < MAX_WRONG_CODES:
+            return
+        wait = last_at + LOCKOUT - self.now
         if wait > timedelta(0):
             raise ServiceError("too_many_codes", minutes=max(1, round(wait.total_seconds() / 60)))
 

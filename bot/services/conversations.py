@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.inbound import Channel
 from storage.models import Conversation
+from storage.queries import run
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +44,8 @@ class Conversations:
     def load(self, key: ConversationKey) -> State | None:
         """Returns the stored state of a conversation, if any."""
         params = {"channel": key.channel.value, "chat_id": key.chat_id, "user_id": key.user_id}
-        # Plain columns on the session's connection: every message reads its state.
-        row = self.session.connection().execute(STATE_COLUMNS, params).first()
+        # Plain columns, no ORM object: every message reads its state.
+        row = run(self.session, STATE_COLUMNS, params).first()
         if row is None:
             return None
         return State(row.flow, row.step, json.loads(row.data), row.updated_at)

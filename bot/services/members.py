@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, RoleKind
@@ -17,7 +17,7 @@ from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
 from bot.services.views import MemberView
 from storage.models import ChatAccount, Invite, Member, Organization, Role
-from storage.queries import insert_ignore, pin
+from storage.queries import insert_ignore, pin, run
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 INVITE_LENGTH = 8
@@ -34,12 +34,19 @@ def _roles_of(member_id: Any, org_id: Any) -> Any:
 
 
 # Built once: the lookup runs for every inbound message, and building it costs more than running it.
+# Only the organization is loaded as an object (later steps find it in the identity map); the
+# account and member come as plain columns, which cost a fraction of an ORM object each.
 ACCOUNT_LOOKUP = (
-    select(
-        ChatAccount,
-        Member,
+    sa_select(
         Organization,
-        _roles_of(col(Member.id), col(Member.organization_id)).scalar_subquery(),
+        col(ChatAccount.id).label("account_id"),
+        col(ChatAccount.last_seen_at).label("last_seen_at"),
+        col(Member.id).label("member_id"),
+        col(Member.name).label("name"),
+        col(Member.status).label("status"),
+        col(Member.locale).label("locale"),
+        col(Member.muted).label("muted"),
+        _roles_of(col(Member.id), col(Member.organization_id)).scalar_subquery().label("roles"),
     )
     .join(Member, col(Member.id) == ChatAccount.member_id)
     .join(Organization, col(Organization.id) == Member.organization_id)
@@ -56,6 +63,11 @@ SEEN_UPDATE = (
     .values(last_seen_at=bindparam("seen"))
     .execution_options(synchronize_session=False)
 )
+
+
+def _role_set(names: str) -> frozenset[RoleKind]:
+    """Reads comma-separated role names."""
+    return frozenset(RoleKind(role) for role in names.split(",") if role)
 
 
 def new_invite_code() -> str:
@@ -84,27 +96,32 @@ class Members:
             org=org_view(org),
             status=member.status,
             locale=member.locale,
-            roles=frozenset(RoleKind(role) for role in roles.split(",") if role),
+            roles=_role_set(roles),
             muted=member.muted,
         )
 
     def for_account(self, *, channel: Channel, external_id: str) -> MemberView | None:
         """Returns the member bound to a chat account and notes that they were seen."""
-        found = self.session.exec(
-            ACCOUNT_LOOKUP, params={"channel": channel.value, "external_id": external_id}
+        found = self.session.execute(
+            ACCOUNT_LOOKUP, {"channel": channel.value, "external_id": external_id}
         ).first()
-        if found is None:
+        if found is None or found.status is MemberStatus.DEPARTED:
             return None
-        account, member, org, role_names = found
-        if member.status is MemberStatus.DEPARTED:
-            return None
+        org = found[0]
         # Later steps of this unit of work look the organization up again: keep it in the map.
         pin(self.session, org)
-        if account.last_seen_at is None or self.now - account.last_seen_at > LAST_SEEN_RESOLUTION:
-            # A plain UPDATE: marking the object dirty would cost a whole ORM flush.
-            self.session.execute(SEEN_UPDATE, {"account_id": account.id, "seen": self.now})
-            set_committed_value(account, "last_seen_at", self.now)
-        return self.view(member, org, role_names or "")
+        seen = found.last_seen_at
+        if seen is None or self.now - seen > LAST_SEEN_RESOLUTION:
+            run(self.session, SEEN_UPDATE, {"account_id": found.account_id, "seen": self.now})
+        return MemberView(
+            id=found.member_id,
+            name=found.name,
+            org=org_view(org),
+            status=found.status,
+            locale=found.locale,
+            roles=_role_set(found.roles or ""),
+            muted=found.muted,
+        )
 
     def get(self, member_id: int) -> MemberView:
         """Returns a member by id."""

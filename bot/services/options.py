@@ -8,16 +8,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from bot.core.inbound import Channel
 from bot.core.reply import Reply
 from storage.models import ChannelToken
+from storage.queries import run
 
 # The rows share channel_token with the platforms' access tokens, told apart by this prefix.
 OPTIONS_PREFIX = "options:"
+OPTIONS_LOOKUP = select(col(ChannelToken.token), col(ChannelToken.expires_at)).where(
+    col(ChannelToken.name) == bindparam("name")
+)
 # Expired rows are swept by every this-many-th write rather than by a job of their own.
 SWEEP_EVERY = 256
 
@@ -31,13 +35,14 @@ def recall_options(
     session: Session, *, channel: Channel, user_id: str, now: datetime
 ) -> list[str] | None:
     """Returns the option data offered last, oldest first: [] once expired, None if never stored."""
-    row = session.get(ChannelToken, options_name(channel, user_id))
+    row = run(session, OPTIONS_LOOKUP, {"name": options_name(channel, user_id)}).first()
     if row is None:
         return None
-    if row.expires_at <= now:
+    token, expires_at = row.token, row.expires_at
+    if expires_at <= now:
         return []
     try:
-        options = json.loads(row.token)
+        options = json.loads(token)
     except ValueError:
         return []
     if not isinstance(options, list):
