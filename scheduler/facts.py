@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from enum import Flag, auto
+from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import or_, true
-from sqlalchemy import select as select_columns
-from sqlmodel import Session, col, select
+from sqlalchemy import (
+    ARRAY,
+    CompoundSelect,
+    Connection,
+    Executable,
+    Integer,
+    Result,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
 
 from bot.core.domain import (
     ActivityKind,
@@ -50,6 +71,9 @@ from storage.reminders import (
     MobileReport,
     MovementDirection,
     ReminderSetting,
+    alliance_scope,
+    org_scope,
+    pairing_scope,
 )
 
 log = logging.getLogger(__name__)
@@ -117,6 +141,22 @@ def parse_setting(name: str, text: str) -> Any:
 
 
 # -- the snapshot --------------------------------------------------------------------------
+
+
+class Part(Flag):
+    """Parts of a snapshot that a caller may go without (the reminder scheduler reads all)."""
+
+    NONE = 0
+    # The members holding a role (secretaries, deputies, liaisons...) with their roles, and
+    # mobile members with the movements that owe a report: everyone a listed obligation names.
+    LEADS = auto()
+    # Every current member, by organization too: the org-life day is pushed to all of them.
+    MEMBERS = auto()
+    # Chat accounts: only pushes need them. Read only together with the members.
+    ACCOUNTS = auto()
+    # Stored org-life days and who is excused: their reminders are pushed, never listed.
+    ORG_LIFE = auto()
+    ALL = LEADS | MEMBERS | ACCOUNTS | ORG_LIFE
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,9 +321,11 @@ class Facts:
     orgs: Mapping[int, OrgFact]
     members: Mapping[int, MemberFact]
     members_by_org: Mapping[int, tuple[int, ...]]
+    # Who holds which role; the plain member's, which every member holds, is left out.
     roles: Mapping[tuple[int, RoleKind], tuple[int, ...]]
     accounts: Mapping[int, tuple[AccountFact, ...]]
     orglife: Mapping[tuple[int, str], OrgLifeFact]
+    # Who signed in or asked for leave, for the stored org-life days still to start.
     excused: Mapping[int, frozenset[int]]
     alliances: tuple[AllianceFact, ...]
     pairings: tuple[PairingFact, ...]
@@ -291,7 +333,9 @@ class Facts:
     alliance_theme: frozenset[tuple[int, str]]
     pairing_joint: frozenset[tuple[int, str]]
     pairing_visits: Mapping[int, frozenset[date]]
+    # The organizations that solicited opinions this month (the month is in each pair).
     opinions: frozenset[tuple[int, str]]
+    # Reports filed for this quarter and year; scoped, only the ones the rules look up.
     filings: frozenset[tuple[FilingKind, str, str]]
     movements: tuple[MovementFact, ...]
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -391,15 +435,8 @@ def _parse_hhmm(text: str) -> time:
 
 def scope_of(session: Session, org_id: int) -> frozenset[int]:
     """Returns an organization with every organization it shares an alliance or pairing with."""
-    alliance_ids = select(AllianceUnit.alliance_id).where(AllianceUnit.organization_id == org_id)
-    pairing_ids = select(PairingOrg.pairing_id).where(PairingOrg.organization_id == org_id)
-    allied = session.exec(
-        select(AllianceUnit.organization_id).where(col(AllianceUnit.alliance_id).in_(alliance_ids))
-    ).all()
-    paired = session.exec(
-        select(PairingOrg.organization_id).where(col(PairingOrg.pairing_id).in_(pairing_ids))
-    ).all()
-    return frozenset({org_id, *allied, *paired})
+    rows = session.connection().execute(_partners_query(), {"org": org_id}).scalars()
+    return frozenset({org_id, *rows})
 
 
 def load_facts(
@@ -411,229 +448,65 @@ def load_facts(
     quiet_end: time = time(7, 30),
     default_locale: str = "zh_CN",
     org_ids: Collection[int] | None = None,
+    around: int | None = None,
+    parts: Part = Part.ALL,
 ) -> Facts:
     """Reads the snapshot the rules need at `now`: one query per kind of fact, never per member."""
+    # With `org_ids` only those organizations are read, with the alliances and pairings they
+    # are in; `around` stands for `org_ids=scope_of(session, around)`, one query fewer. `parts`
+    # leaves out what the caller does not look at (those parts are empty).
     if now.tzinfo is None:
         raise ValueError("load_facts needs an aware datetime")
-    today = now.date()
-    quarter = Quarter.of(today)
-    year_first = date(today.year, 1, 1)
-    scope = frozenset(org_ids) if org_ids is not None else None
-
-    def within(column: Any) -> Any:
-        """Restricts a query to the scoped organizations (no restriction without a scope)."""
-        return col(column).in_(scope) if scope is not None else true()
-
-    orgs = {
-        row.id: OrgFact(
-            id=row.id,
-            code=row.code,
-            name=row.name,
-            kind=row.kind,
-            orglife_ordinal=row.orglife_ordinal,
-            orglife_weekday=row.orglife_weekday,
-            orglife_time=_parse_hhmm(row.orglife_time),
-            orglife_venue=row.orglife_venue,
-            holiday_policy=_policy(row.holiday_policy),
-        )
-        for row in session.exec(select(Organization).where(within(Organization.id)))
-        if row.id is not None
-    }
-
+    if org_ids is not None and around is not None:
+        raise ValueError("load_facts reads listed organizations or those around one, not both")
+    if session.autoflush:
+        # The queries below run on the connection, which does not flush as session queries do.
+        session.flush()
+    read = _Reader(session.connection(), org_ids, around)
     members: dict[int, MemberFact] = {}
-    by_org: dict[int, list[int]] = defaultdict(list)
-    for member_id, name, org_id, locale, muted in session.execute(
-        select_columns(
-            col(Member.id),
-            col(Member.name),
-            col(Member.organization_id),
-            col(Member.locale),
-            col(Member.muted),
-        )
-        .where(col(Member.status) != MemberStatus.DEPARTED, within(Member.organization_id))
-        .order_by(col(Member.id))
-    ):
-        members[member_id] = MemberFact(member_id, name, org_id, locale, bool(muted))
-        by_org[org_id].append(member_id)
-
-    roles: dict[tuple[int, RoleKind], list[int]] = defaultdict(list)
-    for org_id, member_id, role in session.execute(
-        select(Role.organization_id, Role.member_id, Role.role)
-        .where(within(Role.organization_id))
-        .order_by(col(Role.member_id))
-    ):
-        if member_id in members:
-            roles[(org_id, RoleKind(role))].append(member_id)
-
-    accounts: dict[int, list[AccountFact]] = defaultdict(list)
-    account_rows = session.execute(
-        select_columns(
-            col(ChatAccount.member_id),
-            col(ChatAccount.channel),
-            col(ChatAccount.external_id),
-            col(ChatAccount.last_seen_at),
-            col(ChatAccount.id),
-        )
-        .join(Member, col(Member.id) == ChatAccount.member_id)
-        .where(within(Member.organization_id))
-    ).all()
-    epoch = datetime.min.replace(tzinfo=now.tzinfo)
-    for member_id, channel, external_id, seen, _id in sorted(
-        account_rows, key=lambda row: (row[3] or epoch, row[4]), reverse=True
-    ):
-        if member_id in members:
-            accounts[member_id].append(AccountFact(member_id, Channel(channel), external_id, seen))
-
-    months = [month_key(shift_month(today, shift)) for shift in (-1, 0, 1)]
+    by_org: dict[int, tuple[int, ...]] = {}
+    roles: dict[tuple[int, RoleKind], tuple[int, ...]] = {}
+    accounts: dict[int, tuple[AccountFact, ...]] = {}
+    movements: tuple[MovementFact, ...] = ()
+    if Part.MEMBERS in parts:
+        members, by_org, roles = read.members()
+        if Part.ACCOUNTS in parts:
+            accounts = read.accounts(members, now)
+        movements = read.movements(members, now)
+    elif Part.LEADS in parts:
+        members, roles, movements = read.leads(now)
     orglife: dict[tuple[int, str], OrgLifeFact] = {}
-    for meeting in session.exec(
-        select(Meeting).where(
-            Meeting.kind == MeetingKind.ORG_LIFE,
-            col(Meeting.period).in_(months),
-            within(Meeting.organization_id),
-        )
-    ):
-        assert meeting.id is not None
-        orglife[(meeting.organization_id, meeting.period)] = OrgLifeFact(
-            id=meeting.id,
-            org_id=meeting.organization_id,
-            period=meeting.period,
-            held_on=meeting.held_on,
-            starts_at=meeting.starts_at.astimezone(now.tzinfo),
-            venue=meeting.venue,
-            status=meeting.status,
-            moved_from=meeting.moved_from,
-            move_reason=meeting.move_reason,
-            holiday=meeting.holiday,
-        )
-    excused: dict[int, set[int]] = defaultdict(set)
-    for meeting_id, member_id in session.execute(
-        select(Attendance.meeting_id, Attendance.member_id)
-        .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
-        .where(
-            Meeting.kind == MeetingKind.ORG_LIFE,
-            col(Meeting.period).in_(months),
-            within(Meeting.organization_id),
-            col(Attendance.status).in_([AttendanceStatus.LEAVE, AttendanceStatus.PRESENT]),
-        )
-    ):
-        excused[meeting_id].add(member_id)
-
-    alliances = _load_alliances(session, scope)
-    pairings = _load_pairings(session, scope)
-    alliance_ids = [a.id for a in alliances]
-    pairing_ids = [p.id for p in pairings]
-    unit_alliances: dict[int, set[int]] = defaultdict(set)
-    for alliance in alliances:
-        for unit in alliance.units:
-            unit_alliances[unit.org_id].add(alliance.id)
-
-    alliance_joint: set[tuple[int, str]] = set()
-    alliance_theme: set[tuple[int, str]] = set()
-    pairing_joint: set[tuple[int, str]] = set()
-    visits: dict[int, set[date]] = defaultdict(set)
-    duty_unit = {a.id: a.duty_period for a in alliances}
-    horizon = max(quarter.last_day, today + timedelta(days=62))
-    for kind, held_on, alliance_id, pairing_id in session.execute(
-        select(
-            col(Meeting.kind),
-            col(Meeting.held_on),
-            col(Meeting.alliance_id),
-            col(Meeting.pairing_id),
-        ).where(
-            Meeting.held_on >= year_first,
-            Meeting.held_on <= horizon,
-            Meeting.status != MeetingStatus.CANCELLED,
-            or_(
-                col(Meeting.alliance_id).in_(alliance_ids),
-                col(Meeting.pairing_id).in_(pairing_ids),
-            ),
-        )
-    ):
-        if alliance_id is not None and kind == MeetingKind.JOINT_MEETING:
-            alliance_joint.add((alliance_id, str(Quarter.of(held_on))))
-        if alliance_id is not None and kind == MeetingKind.THEME_DAY:
-            span = duty_unit.get(alliance_id, DutyPeriod.MONTH)
-            key = str(Quarter.of(held_on)) if span is DutyPeriod.QUARTER else month_key(held_on)
-            alliance_theme.add((alliance_id, key))
-        if pairing_id is not None and held_on <= today:
-            pairing_joint.add((pairing_id, str(Quarter.of(held_on))))
-            if kind == MeetingKind.VISIT:
-                visits[pairing_id].add(held_on)
-
-    opinions: set[tuple[int, str]] = set()
-    for org_id, kind, held_on, alliance_id, pairing_id in session.execute(
-        select_columns(
-            col(Activity.organization_id),
-            col(Activity.kind),
-            col(Activity.held_on),
-            col(Activity.alliance_id),
-            col(Activity.pairing_id),
-        ).where(
-            col(Activity.held_on) >= year_first,
-            col(Activity.held_on) <= today,
-            or_(
-                col(Activity.kind).in_(
-                    [ActivityKind.OPINION, ActivityKind.JOINT_MEETING, ActivityKind.VISIT]
-                ),
-                col(Activity.pairing_id).is_not(None),
-            ),
-            within(Activity.organization_id),
-        )
-    ):
-        period = str(Quarter.of(held_on))
-        if kind == ActivityKind.OPINION:
-            opinions.add((org_id, month_key(held_on)))
-        if kind == ActivityKind.JOINT_MEETING:
-            for allied in {alliance_id} if alliance_id is not None else unit_alliances[org_id]:
-                alliance_joint.add((allied, period))
-        if pairing_id is not None:
-            pairing_joint.add((pairing_id, period))
-            if kind == ActivityKind.VISIT:
-                visits[pairing_id].add(held_on)
-
-    filings = frozenset(
-        (FilingKind(kind), scope_key, period)
-        for kind, scope_key, period in session.execute(
-            select(Filing.kind, Filing.scope, Filing.period).where(
-                col(Filing.period).in_([str(quarter), str(today.year)])
-            )
-        )
-    )
-
-    settings: dict[str, dict[str, Any]] = defaultdict(dict)
-    for scope_key, name, value in session.execute(
-        select(ReminderSetting.scope, ReminderSetting.name, ReminderSetting.value)
-    ):
-        try:
-            settings[scope_key][name] = parse_setting(name, value)
-        except ValueError as error:
-            log.warning("ignoring reminder setting %s of %s: %s", name, scope_key, error)
-
+    excused: dict[int, frozenset[int]] = {}
+    if Part.ORG_LIFE in parts:
+        orglife, excused = read.org_life(now)
+    alliances = read.alliances()
+    pairings = read.pairings()
+    records = read.records(now.date(), alliances, pairings)
+    filings, settings = read.filed_and_set(now.date(), alliances, pairings)
     return Facts(
         now=now,
         holidays=holidays,
         quiet_start=quiet_start,
         quiet_end=quiet_end,
         default_locale=default_locale,
-        orgs=orgs,
+        orgs=read.orgs(),
         members=members,
-        members_by_org={org: tuple(ids) for org, ids in by_org.items()},
-        roles={key: tuple(ids) for key, ids in roles.items()},
-        accounts={member: tuple(rows) for member, rows in accounts.items()},
+        members_by_org=by_org,
+        roles=roles,
+        accounts=accounts,
         orglife=orglife,
-        excused={meeting: frozenset(ids) for meeting, ids in excused.items()},
+        excused=excused,
         alliances=alliances,
         pairings=pairings,
-        alliance_joint=frozenset(alliance_joint),
-        alliance_theme=frozenset(alliance_theme),
-        pairing_joint=frozenset(pairing_joint),
-        pairing_visits={pairing: frozenset(days) for pairing, days in visits.items()},
-        opinions=frozenset(opinions),
+        alliance_joint=frozenset(records.alliance_joint),
+        alliance_theme=frozenset(records.alliance_theme),
+        pairing_joint=frozenset(records.pairing_joint),
+        pairing_visits={pairing: frozenset(days) for pairing, days in records.visits.items()},
+        opinions=frozenset(records.opinions),
         filings=filings,
-        movements=_load_movements(session, members, now),
+        movements=movements,
         settings=settings,
-        org_alliance={org: min(ids) for org, ids in unit_alliances.items()},
+        org_alliance={org: min(ids) for org, ids in _unit_alliances(alliances).items()},
     )
 
 
@@ -645,111 +518,340 @@ def _policy(text: str) -> HolidayPolicy:
         return HolidayPolicy.KEEP
 
 
-def _load_alliances(session: Session, scope: frozenset[int] | None) -> tuple[AllianceFact, ...]:
-    """Reads the alliances (those with a scoped unit, when scoped) with units and overrides."""
-    query = select(Alliance).order_by(col(Alliance.code))
-    if scope is not None:
-        query = query.where(
-            col(Alliance.id).in_(
-                select(AllianceUnit.alliance_id).where(col(AllianceUnit.organization_id).in_(scope))
+@dataclass
+class _Records:
+    """What the meetings and ledger entries of the year tell the rules."""
+
+    alliance_joint: set[tuple[int, str]] = field(default_factory=set)
+    alliance_theme: set[tuple[int, str]] = field(default_factory=set)
+    pairing_joint: set[tuple[int, str]] = field(default_factory=set)
+    visits: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
+    opinions: set[tuple[int, str]] = field(default_factory=set)
+
+
+def _unit_alliances(alliances: tuple[AllianceFact, ...]) -> dict[int, set[int]]:
+    """Maps each unit organization to the alliances it is in."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for alliance in alliances:
+        for unit in alliance.units:
+            found[unit.org_id].add(alliance.id)
+    return found
+
+
+def _group_scopes(
+    alliances: tuple[AllianceFact, ...], pairings: tuple[PairingFact, ...] = ()
+) -> list[str]:
+    """Lists the filing and setting scopes of some alliances and pairings."""
+    return [
+        *(alliance_scope(alliance.id) for alliance in alliances),
+        *(pairing_scope(pairing.id) for pairing in pairings),
+    ]
+
+
+class _Reader:
+    """Runs the snapshot's queries on one connection, within the scope when there is one."""
+
+    # The statements are built once per process (the `_..._query` functions) and run on the
+    # connection: an answer reads a dozen small result sets, where building statements and
+    # ORM rows would cost more than the database does.
+
+    def __init__(
+        self, connection: Connection, org_ids: Collection[int] | None, around: int | None
+    ) -> None:
+        self.connection = connection
+        self.org_ids = sorted(set(org_ids)) if org_ids is not None else None
+        self.found: dict[int, OrgFact] | None = None
+        if around is not None:
+            # The organizations around one are the scope: reading them names it.
+            self.found = self.org_facts(connection.execute(_orgs_around_query(), {"org": around}))
+            self.org_ids = sorted({around, *self.found})
+        self.shape = _Shape(
+            scoped=self.org_ids is not None, arrays=connection.dialect.name == "postgresql"
+        )
+
+    def run(self, statement: Executable, **params: Any) -> Result[*tuple[Any, ...]]:
+        """Runs a statement, binding the scope as `orgs`."""
+        if self.org_ids is not None:
+            params["orgs"] = self.org_ids
+        return self.connection.execute(statement, params)
+
+    def org_scopes(self) -> list[str]:
+        """Lists the filing and setting scopes of the scoped organizations."""
+        return [org_scope(org_id) for org_id in self.org_ids or ()]
+
+    def orgs(self) -> dict[int, OrgFact]:
+        """Reads the organizations with their org-life rules."""
+        if self.found is not None:
+            return self.found
+        return self.org_facts(self.run(_orgs_query(self.shape)))
+
+    @staticmethod
+    def org_facts(rows: Iterable[Any]) -> dict[int, OrgFact]:
+        """Builds the organizations' facts from the rows of `_orgs_query`."""
+        return {
+            org_id: OrgFact(
+                id=org_id,
+                code=code,
+                name=name,
+                kind=kind,
+                orglife_ordinal=ordinal,
+                orglife_weekday=weekday,
+                orglife_time=_parse_hhmm(clock),
+                orglife_venue=venue,
+                holiday_policy=_policy(policy),
             )
+            for org_id, code, name, kind, ordinal, weekday, clock, venue, policy in rows
+        }
+
+    def members(
+        self,
+    ) -> tuple[
+        dict[int, MemberFact],
+        dict[int, tuple[int, ...]],
+        dict[tuple[int, RoleKind], tuple[int, ...]],
+    ]:
+        """Reads the current members by id and by organization (in id order), and their roles."""
+        members: dict[int, MemberFact] = {}
+        by_org: dict[int, list[int]] = defaultdict(list)
+        roles: dict[tuple[int, RoleKind], list[int]] = defaultdict(list)
+        for member_id, name, org_id, locale, muted, role_org, role in self.run(
+            _members_query(self.shape)
+        ):
+            if member_id not in members:
+                members[member_id] = MemberFact(member_id, name, org_id, locale, bool(muted))
+                by_org[org_id].append(member_id)
+            if role is not None:
+                roles[(role_org, RoleKind(role))].append(member_id)
+        return (
+            members,
+            {org: tuple(ids) for org, ids in by_org.items()},
+            {key: tuple(ids) for key, ids in roles.items()},
         )
-    rows = session.exec(query).all()
-    ids = [row.id for row in rows]
-    units: dict[int, list[UnitFact]] = defaultdict(list)
-    for unit in session.exec(
-        select(AllianceUnit)
-        .where(col(AllianceUnit.alliance_id).in_(ids))
-        .order_by(col(AllianceUnit.rotation_order))
-    ):
-        units[unit.alliance_id].append(
-            UnitFact(unit.organization_id, unit.kind, unit.rotation_order)
-        )
-    overrides: dict[int, dict[tuple[Duty, str], int]] = defaultdict(dict)
-    for override in session.exec(
-        select(RotaOverride).where(col(RotaOverride.alliance_id).in_(ids))
-    ):
-        overrides[override.alliance_id][(override.duty, override.period)] = override.organization_id
-    facts = []
-    for row in rows:
-        assert row.id is not None
-        facts.append(
+
+    def leads(
+        self, now: datetime
+    ) -> tuple[
+        dict[int, MemberFact],
+        dict[tuple[int, RoleKind], tuple[int, ...]],
+        tuple[MovementFact, ...],
+    ]:
+        """Reads the members with a role, who holds which, and the movements owing a report."""
+        members: dict[int, MemberFact] = {}
+        roles: dict[tuple[int, RoleKind], list[int]] = defaultdict(list)
+        latest: dict[int, Any] = {}
+        for row in self.run(_leads_query(self.shape)):
+            if row.source == _ROLE:
+                members.setdefault(
+                    row.member_id,
+                    MemberFact(row.member_id, row.name, row.org_id, row.locale, bool(row.muted)),
+                )
+                roles[(row.role_org, RoleKind(row.role))].append(row.member_id)
+            else:
+                latest[row.member_id] = row
+        movements = _owed(latest, members, now)
+        return members, {key: tuple(ids) for key, ids in roles.items()}, movements
+
+    def accounts(
+        self, members: Mapping[int, MemberFact], now: datetime
+    ) -> dict[int, tuple[AccountFact, ...]]:
+        """Reads the current members' chat accounts, the most recently used first."""
+        accounts: dict[int, list[AccountFact]] = defaultdict(list)
+        epoch = datetime.min.replace(tzinfo=now.tzinfo)
+        for member_id, channel, external_id, seen, _id in sorted(
+            self.run(_accounts_query(self.shape)).all(),
+            key=lambda row: (row[3] or epoch, row[4]),
+            reverse=True,
+        ):
+            if member_id in members:
+                accounts[member_id].append(
+                    AccountFact(member_id, Channel(channel), external_id, seen)
+                )
+        return {member: tuple(rows) for member, rows in accounts.items()}
+
+    def org_life(
+        self, now: datetime
+    ) -> tuple[dict[tuple[int, str], OrgLifeFact], dict[int, frozenset[int]]]:
+        """Reads the stored org-life days of last, this and next month, and who is excused."""
+        today = now.date()
+        months = [month_key(shift_month(today, shift)) for shift in (-1, 0, 1)]
+        orglife: dict[tuple[int, str], OrgLifeFact] = {}
+        for (
+            meeting_id,
+            org_id,
+            period,
+            held_on,
+            starts_at,
+            venue,
+            status,
+            moved_from,
+            move_reason,
+            holiday,
+        ) in self.run(_org_life_query(self.shape), months=months):
+            orglife[(org_id, period)] = OrgLifeFact(
+                id=meeting_id,
+                org_id=org_id,
+                period=period,
+                held_on=held_on,
+                starts_at=starts_at.astimezone(now.tzinfo),
+                venue=venue,
+                status=status,
+                moved_from=moved_from,
+                move_reason=move_reason,
+                holiday=holiday,
+            )
+        excused: dict[int, set[int]] = defaultdict(set)
+        for meeting_id, member_id in self.run(_excused_query(self.shape), months=months, now=now):
+            excused[meeting_id].add(member_id)
+        return orglife, {meeting: frozenset(ids) for meeting, ids in excused.items()}
+
+    def alliances(self) -> tuple[AllianceFact, ...]:
+        """Reads the alliances (those with a scoped unit, when scoped) with units and overrides."""
+        heads: dict[int, tuple[Any, ...]] = {}
+        units: dict[int, list[UnitFact]] = defaultdict(list)
+        overrides: dict[int, dict[tuple[Duty, str], int]] = defaultdict(dict)
+        for alliance_id, *head, source, org_id, kind, place, duty, period in self.run(
+            _alliances_query(self.shape)
+        ):
+            heads.setdefault(alliance_id, tuple(head))
+            if source == _OVERRIDE:
+                overrides[alliance_id][(Duty(duty), period)] = org_id
+            elif org_id is not None:
+                units[alliance_id].append(UnitFact(org_id, UnitKind(kind), place))
+        return tuple(
             AllianceFact(
-                id=row.id,
-                code=row.code,
-                name=row.name,
-                rota_start=row.rota_start,
-                duty_period=row.duty_period,
-                executive_term_months=row.executive_term_months,
-                units=tuple(units[row.id]),
-                overrides=overrides[row.id],
+                id=alliance_id,
+                code=code,
+                name=name,
+                rota_start=rota_start,
+                duty_period=duty_period,
+                executive_term_months=term,
+                units=tuple(units[alliance_id]),
+                overrides=overrides[alliance_id],
             )
+            for alliance_id, (code, name, rota_start, duty_period, term) in heads.items()
         )
-    return tuple(facts)
 
-
-def _load_pairings(session: Session, scope: frozenset[int] | None) -> tuple[PairingFact, ...]:
-    """Reads the pairings (those with a scoped organization, when scoped), lead first."""
-    query = select(Pairing).order_by(col(Pairing.code))
-    if scope is not None:
-        query = query.where(
-            col(Pairing.id).in_(
-                select(PairingOrg.pairing_id).where(col(PairingOrg.organization_id).in_(scope))
+    def pairings(self) -> tuple[PairingFact, ...]:
+        """Reads the pairings (those with a scoped organization, when scoped), lead first."""
+        heads: dict[int, tuple[Any, ...]] = {}
+        members: dict[int, list[int]] = defaultdict(list)
+        for pairing_id, *head, org_id in self.run(_pairings_query(self.shape)):
+            heads.setdefault(pairing_id, tuple(head))
+            if org_id is not None:
+                members[pairing_id].append(org_id)
+        facts = []
+        for pairing_id, (code, name, lead, start, end, target) in heads.items():
+            ordered = sorted(members[pairing_id], key=lambda org: (org != lead, org))
+            facts.append(
+                PairingFact(
+                    id=pairing_id,
+                    code=code,
+                    name=name,
+                    lead_org_id=lead,
+                    agreement_start=start,
+                    agreement_end=end,
+                    visit_target=target,
+                    org_ids=tuple(ordered),
+                )
             )
-        )
-    rows = session.exec(query).all()
-    members: dict[int, list[int]] = defaultdict(list)
-    for pairing_id, org_id in session.execute(
-        select(PairingOrg.pairing_id, PairingOrg.organization_id)
-        .where(col(PairingOrg.pairing_id).in_([row.id for row in rows]))
-        .order_by(col(PairingOrg.id))
-    ):
-        members[pairing_id].append(org_id)
-    facts = []
-    for row in rows:
-        assert row.id is not None
-        ordered = sorted(members[row.id], key=lambda org: (org != row.lead_org_id, org))
-        facts.append(
-            PairingFact(
-                id=row.id,
-                code=row.code,
-                name=row.name,
-                lead_org_id=row.lead_org_id,
-                agreement_start=row.agreement_start,
-                agreement_end=row.agreement_end,
-                visit_target=row.visit_target,
-                org_ids=tuple(ordered),
-            )
-        )
-    return tuple(facts)
+        return tuple(facts)
+
+    def records(
+        self,
+        today: date,
+        alliances: tuple[AllianceFact, ...],
+        pairings: tuple[PairingFact, ...],
+    ) -> _Records:
+        """Reads this year's joint meetings, theme days, visits and opinion solicitations."""
+        quarter = Quarter.of(today)
+        year_first = date(today.year, 1, 1)
+        records = _Records()
+        alliance_ids = [a.id for a in alliances]
+        pairing_ids = [p.id for p in pairings]
+        duty_unit = {a.id: a.duty_period for a in alliances}
+        horizon = max(quarter.last_day, today + timedelta(days=62))
+        unit_alliances = _unit_alliances(alliances)
+        month_first = today.replace(day=1)
+        for source, org_id, kind, held_on, alliance_id, pairing_id in self.run(
+            _records_query(self.shape),
+            first=year_first,
+            horizon=horizon,
+            month=month_first,
+            last=today,
+            alliances=alliance_ids,
+            pairings=pairing_ids,
+        ):
+            if source == _MEETING:
+                if alliance_id is not None and kind == MeetingKind.JOINT_MEETING:
+                    records.alliance_joint.add((alliance_id, str(Quarter.of(held_on))))
+                if alliance_id is not None and kind == MeetingKind.THEME_DAY:
+                    span = duty_unit.get(alliance_id, DutyPeriod.MONTH)
+                    quarterly = span is DutyPeriod.QUARTER
+                    key = str(Quarter.of(held_on)) if quarterly else month_key(held_on)
+                    records.alliance_theme.add((alliance_id, key))
+                if pairing_id is not None and held_on <= today:
+                    records.pairing_joint.add((pairing_id, str(Quarter.of(held_on))))
+                    if kind == MeetingKind.VISIT:
+                        records.visits[pairing_id].add(held_on)
+                continue
+            period = str(Quarter.of(held_on))
+            if kind == ActivityKind.OPINION and held_on >= month_first:
+                records.opinions.add((org_id, month_key(held_on)))
+            if kind == ActivityKind.JOINT_MEETING:
+                for allied in {alliance_id} if alliance_id is not None else unit_alliances[org_id]:
+                    records.alliance_joint.add((allied, period))
+            if pairing_id is not None:
+                records.pairing_joint.add((pairing_id, period))
+                if kind == ActivityKind.VISIT:
+                    records.visits[pairing_id].add(held_on)
+        return records
+
+    def filed_and_set(
+        self,
+        today: date,
+        alliances: tuple[AllianceFact, ...],
+        pairings: tuple[PairingFact, ...],
+    ) -> tuple[frozenset[tuple[FilingKind, str, str]], dict[str, dict[str, Any]]]:
+        """Reads the reports filed for this quarter and year, and the reminder settings."""
+        # Scoped, only what the rules and the checks look up: the organizations' ledgers of
+        # the quarter, the groups' plans and summaries of the year, the settings of the
+        # default, the organizations and the alliances.
+        params: dict[str, Any] = {"quarter": str(Quarter.of(today)), "year": str(today.year)}
+        if self.shape.scoped:
+            orgs = self.org_scopes()
+            params |= {
+                "org_scopes": orgs,
+                "groups": _group_scopes(alliances, pairings),
+                "scopes": [DEFAULT_SCOPE, *orgs, *_group_scopes(alliances)],
+            }
+        filings: set[tuple[FilingKind, str, str]] = set()
+        settings: dict[str, dict[str, Any]] = defaultdict(dict)
+        for source, scope_key, first, second in self.connection.execute(
+            _filed_and_set_query(self.shape), params
+        ):
+            if source == _FILING:
+                filings.add((FilingKind(first), scope_key, second))
+                continue
+            try:
+                settings[scope_key][first] = parse_setting(first, second)
+            except ValueError as error:
+                log.warning("ignoring reminder setting %s of %s: %s", first, scope_key, error)
+        return frozenset(filings), settings
+
+    def movements(self, members: dict[int, MemberFact], now: datetime) -> tuple[MovementFact, ...]:
+        """Reads each current member's latest movement that still owes a report."""
+        latest: dict[int, Any] = {}
+        for row in self.run(_movements_query(self.shape)):
+            latest[row.member_id] = row
+        return _owed(latest, members, now)
 
 
-def _load_movements(
-    session: Session, members: Mapping[int, MemberFact], now: datetime
+def _owed(
+    latest: Mapping[int, Any], members: dict[int, MemberFact], now: datetime
 ) -> tuple[MovementFact, ...]:
-    """Reads each mobile member's latest movement that still owes a report."""
-    open_members = select(MobileMovement.member_id).where(
-        or_(
-            (col(MobileMovement.direction) == MovementDirection.LEAVING)
-            & col(MobileMovement.whereabouts_at).is_(None),
-            (col(MobileMovement.direction) == MovementDirection.ARRIVING)
-            & (
-                col(MobileMovement.arrival_at).is_(None)
-                | col(MobileMovement.workplace_at).is_(None)
-            ),
-        )
-    )
-    latest: dict[int, MobileMovement] = {}
-    for movement in session.exec(
-        select(MobileMovement)
-        .where(col(MobileMovement.member_id).in_(open_members))
-        .order_by(col(MobileMovement.marked_at), col(MobileMovement.id))
-    ):
-        latest[movement.member_id] = movement
+    """Keeps the latest movements that owe a report, adding their members to `members`."""
     facts = []
     for member_id, movement in sorted(latest.items()):
-        if member_id not in members or movement.id is None:
-            continue
         if movement.direction is MovementDirection.LEAVING:
             owed = [MobileReport.WHEREABOUTS] if movement.whereabouts_at is None else []
         else:
@@ -761,15 +863,432 @@ def _load_movements(
                 )
                 if done is None
             ]
-        if owed:
-            facts.append(
-                MovementFact(
-                    id=movement.id,
-                    member_id=member_id,
-                    direction=movement.direction,
-                    place=movement.place,
-                    marked_at=movement.marked_at.astimezone(now.tzinfo),
-                    owed=tuple(owed),
-                )
+        if not owed:
+            continue
+        if member_id not in members:
+            members[member_id] = MemberFact(
+                member_id, movement.name, movement.org_id, movement.locale, bool(movement.muted)
             )
+        facts.append(
+            MovementFact(
+                id=movement.movement_id,
+                member_id=member_id,
+                direction=movement.direction,
+                place=movement.place,
+                marked_at=movement.marked_at.astimezone(now.tzinfo),
+                owed=tuple(owed),
+            )
+        )
     return tuple(facts)
+
+
+# -- the statements, built once --------------------------------------------------------------
+
+
+# The tags of a union's rows, saying which table each comes from.
+_UNIT, _OVERRIDE = "unit", "override"
+_MOVEMENT, _ROLE = "movement", "role"
+_MEETING, _ACTIVITY, _FILING, _SETTING = "meeting", "activity", "filing", "setting"
+
+
+class _Shape(NamedTuple):
+    """How the snapshot's statements are built."""
+
+    scoped: bool
+    # PostgreSQL takes a list as one array: one statement text whatever its length, which it
+    # prepares once, where IN (...) is a new statement, planned anew, for every length.
+    arrays: bool
+
+
+def _among(column: Any, name: str, shape: _Shape) -> Any:
+    """Tests a column against the list bound as `name` when the statement runs."""
+    column = col(column)
+    if shape.arrays:
+        return column == any_(bindparam(name, type_=ARRAY(column.expression.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _within(column: Any, shape: _Shape) -> Any:
+    """Restricts to the scoped organizations (bound as `orgs`), or not at all."""
+    return _among(column, "orgs", shape) if shape.scoped else true()
+
+
+def _one_of(column: Any, *values: Any) -> Any:
+    """Tests a column against a few constants (a fixed statement, unlike a bound list)."""
+    return or_(*(col(column) == value for value in values))
+
+
+@cache
+def _partners_query() -> Executable:
+    """The organizations sharing an alliance or a pairing with the one bound as `org`."""
+    alliance_ids = select(col(AllianceUnit.alliance_id)).where(
+        col(AllianceUnit.organization_id) == bindparam("org")
+    )
+    pairing_ids = select(col(PairingOrg.pairing_id)).where(
+        col(PairingOrg.organization_id) == bindparam("org")
+    )
+    return union_all(
+        select(col(AllianceUnit.organization_id)).where(
+            col(AllianceUnit.alliance_id).in_(alliance_ids)
+        ),
+        select(col(PairingOrg.organization_id)).where(col(PairingOrg.pairing_id).in_(pairing_ids)),
+    )
+
+
+def _org_columns() -> Select[*tuple[Any, ...]]:
+    """Selects what an organization's fact holds."""
+    return select(
+        col(Organization.id),
+        col(Organization.code),
+        col(Organization.name),
+        col(Organization.kind),
+        col(Organization.orglife_ordinal),
+        col(Organization.orglife_weekday),
+        col(Organization.orglife_time),
+        col(Organization.orglife_venue),
+        col(Organization.holiday_policy),
+    )
+
+
+@cache
+def _orgs_query(shape: _Shape) -> Executable:
+    """The organizations and their org-life rules."""
+    return _org_columns().where(_within(Organization.id, shape))
+
+
+@cache
+def _orgs_around_query() -> Executable:
+    """The organization bound as `org` and those sharing an alliance or a pairing with it."""
+    # A partner in two of its groups comes twice. Each branch joins from the groups of `org`,
+    # so that every database walks the indexes.
+    org = bindparam("org", type_=Integer)
+    allied = aliased(AllianceUnit)
+    paired = aliased(PairingOrg)
+    return union_all(
+        _org_columns().where(col(Organization.id) == org),
+        _org_columns()
+        .join(AllianceUnit, col(AllianceUnit.organization_id) == Organization.id)
+        .join(allied, col(allied.alliance_id) == AllianceUnit.alliance_id)
+        .where(col(allied.organization_id) == org),
+        _org_columns()
+        .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
+        .join(paired, col(paired.pairing_id) == PairingOrg.pairing_id)
+        .where(col(paired.organization_id) == org),
+    )
+
+
+@cache
+def _members_query(shape: _Shape) -> Executable:
+    """The current members in id order, a row per role they hold (in the scope)."""
+    return (
+        select(
+            col(Member.id),
+            col(Member.name),
+            col(Member.organization_id),
+            col(Member.locale),
+            col(Member.muted),
+            col(Role.organization_id),
+            col(Role.role),
+        )
+        .outerjoin(Role, _role_of_member(shape))
+        .where(col(Member.status) != MemberStatus.DEPARTED, _within(Member.organization_id, shape))
+        .order_by(col(Member.id))
+    )
+
+
+def _role_of_member(shape: _Shape) -> Any:
+    """Joins a member's roles in the scope, but the plain member's that everyone holds."""
+    return and_(
+        col(Role.member_id) == Member.id,
+        col(Role.role) != RoleKind.MEMBER,
+        _within(Role.organization_id, shape),
+    )
+
+
+@cache
+def _leads_query(shape: _Shape) -> Executable:
+    """The movements `_movements_query` reads, then the roles current members hold, tagged."""
+    # One statement, not two: a round trip costs more than the few mobile members there are.
+    movements = _movements_select(shape).add_columns(
+        literal(_MOVEMENT).label("source"), null().label("role_org"), null().label("role")
+    )
+    roles = (
+        select(
+            col(Member.id),
+            *(null() for _ in range(7)),
+            col(Member.name),
+            col(Member.organization_id),
+            col(Member.locale),
+            col(Member.muted),
+            literal(_ROLE),
+            col(Role.organization_id),
+            cast(col(Role.role), String),
+        )
+        .join(Role, _role_of_member(shape))
+        .where(col(Member.status) != MemberStatus.DEPARTED, _within(Member.organization_id, shape))
+    )
+    both: CompoundSelect[*tuple[Any, ...]] = union_all(movements, roles)
+    columns = both.selected_columns
+    return both.order_by(columns.member_id, columns.marked_at, columns.movement_id)
+
+
+@cache
+def _accounts_query(shape: _Shape) -> Executable:
+    """The chat accounts of the members (in the scope)."""
+    return (
+        select(
+            col(ChatAccount.member_id),
+            col(ChatAccount.channel),
+            col(ChatAccount.external_id),
+            col(ChatAccount.last_seen_at),
+            col(ChatAccount.id),
+        )
+        .join(Member, col(Member.id) == ChatAccount.member_id)
+        .where(_within(Member.organization_id, shape))
+    )
+
+
+@cache
+def _org_life_query(shape: _Shape) -> Executable:
+    """The stored org-life days of the months bound as `months`."""
+    return select(
+        col(Meeting.id),
+        col(Meeting.organization_id),
+        col(Meeting.period),
+        col(Meeting.held_on),
+        col(Meeting.starts_at),
+        col(Meeting.venue),
+        col(Meeting.status),
+        col(Meeting.moved_from),
+        col(Meeting.move_reason),
+        col(Meeting.holiday),
+    ).where(
+        col(Meeting.kind) == MeetingKind.ORG_LIFE,
+        _among(Meeting.period, "months", shape),
+        _within(Meeting.organization_id, shape),
+    )
+
+
+@cache
+def _excused_query(shape: _Shape) -> Executable:
+    """Who signed in or asked for leave, for the org-life days of `months` starting after `now`."""
+    return (
+        select(col(Attendance.meeting_id), col(Attendance.member_id))
+        .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
+        .where(
+            col(Meeting.kind) == MeetingKind.ORG_LIFE,
+            _among(Meeting.period, "months", shape),
+            _within(Meeting.organization_id, shape),
+            # Only a day still to start is reminded of: the sign-ins of past days (every
+            # member present, month after month) would be read for nothing.
+            col(Meeting.starts_at) > bindparam("now"),
+            _one_of(Attendance.status, AttendanceStatus.LEAVE, AttendanceStatus.PRESENT),
+        )
+    )
+
+
+@cache
+def _alliances_query(shape: _Shape) -> Executable:
+    """The alliances (with a unit in the scope), tagged: their units, then their overrides."""
+    # One statement, not two: a round trip costs more than the few overrides there are.
+    heads: tuple[Any, ...] = (
+        col(Alliance.id),
+        col(Alliance.code).label("code"),
+        col(Alliance.name),
+        col(Alliance.rota_start),
+        col(Alliance.duty_period),
+        col(Alliance.executive_term_months),
+    )
+    units = select(
+        *heads,
+        literal(_UNIT).label("source"),
+        col(AllianceUnit.organization_id).label("org_id"),
+        cast(col(AllianceUnit.kind), String).label("kind"),
+        col(AllianceUnit.rotation_order).label("place"),
+        null().label("duty"),
+        null().label("period"),
+    ).outerjoin(AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id)
+    overrides = select(
+        *heads,
+        literal(_OVERRIDE),
+        col(RotaOverride.organization_id),
+        null(),
+        null(),
+        cast(col(RotaOverride.duty), String),
+        col(RotaOverride.period),
+    ).join(RotaOverride, col(RotaOverride.alliance_id) == Alliance.id)
+    if shape.scoped:
+        scoped = col(Alliance.id).in_(
+            select(col(AllianceUnit.alliance_id)).where(
+                _within(AllianceUnit.organization_id, shape)
+            )
+        )
+        units, overrides = units.where(scoped), overrides.where(scoped)
+    both = union_all(units, overrides)
+    return both.order_by(both.selected_columns.code, both.selected_columns.place)
+
+
+@cache
+def _pairings_query(shape: _Shape) -> Executable:
+    """The pairings (with an organization in the scope), a row per organization."""
+    query = (
+        select(
+            col(Pairing.id),
+            col(Pairing.code),
+            col(Pairing.name),
+            col(Pairing.lead_org_id),
+            col(Pairing.agreement_start),
+            col(Pairing.agreement_end),
+            col(Pairing.visit_target),
+            col(PairingOrg.organization_id),
+        )
+        .outerjoin(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
+        .order_by(col(Pairing.code))
+    )
+    if shape.scoped:
+        query = query.where(
+            col(Pairing.id).in_(
+                select(col(PairingOrg.pairing_id)).where(_within(PairingOrg.organization_id, shape))
+            )
+        )
+    return query
+
+
+@cache
+def _records_query(shape: _Shape) -> Executable:
+    """The groups' meetings from `first` to `horizon`, then the ledger entries that count."""
+    # Meetings of the `alliances` and `pairings`; ledger entries from `first` to `last` that
+    # count for groups, and opinion solicitations from `month`.
+    # One statement, not two: a round trip costs more than either's rows.
+    meetings: Select[*tuple[Any, ...]] = select(
+        literal(_MEETING).label("source"),
+        col(Meeting.organization_id).label("org_id"),
+        cast(col(Meeting.kind), String).label("kind"),
+        col(Meeting.held_on),
+        col(Meeting.alliance_id),
+        col(Meeting.pairing_id),
+    ).where(
+        col(Meeting.held_on) >= bindparam("first"),
+        col(Meeting.held_on) <= bindparam("horizon"),
+        col(Meeting.status) != MeetingStatus.CANCELLED,
+        or_(
+            _among(Meeting.alliance_id, "alliances", shape),
+            _among(Meeting.pairing_id, "pairings", shape),
+        ),
+    )
+    activities = select(
+        literal(_ACTIVITY),
+        col(Activity.organization_id),
+        cast(col(Activity.kind), String),
+        col(Activity.held_on),
+        col(Activity.alliance_id),
+        col(Activity.pairing_id),
+    ).where(
+        col(Activity.held_on) >= bindparam("first"),
+        col(Activity.held_on) <= bindparam("last"),
+        or_(
+            _one_of(Activity.kind, ActivityKind.JOINT_MEETING, ActivityKind.VISIT),
+            col(Activity.pairing_id).is_not(None),
+            # The opinion rule asks about this month only, and a year of solicitations is
+            # most of the ledger.
+            and_(
+                col(Activity.kind) == ActivityKind.OPINION,
+                col(Activity.held_on) >= bindparam("month"),
+            ),
+        ),
+        _within(Activity.organization_id, shape),
+    )
+    return union_all(meetings, activities)
+
+
+@cache
+def _filed_and_set_query(shape: _Shape) -> Executable:
+    """The reports filed for the `quarter` and `year`, then the reminder settings, tagged."""
+    # Scoped: only the `org_scopes`' ledgers of the quarter, the `groups`' plans and summaries
+    # of the year, the settings of the `scopes`.
+    # One statement, not two: a round trip costs more than either's rows.
+    filings: Select[*tuple[Any, ...]] = select(
+        literal(_FILING).label("source"),
+        col(Filing.scope).label("scope"),
+        cast(col(Filing.kind), String).label("first"),
+        col(Filing.period).label("second"),
+    )
+    settings = select(
+        literal(_SETTING),
+        col(ReminderSetting.scope),
+        col(ReminderSetting.name),
+        col(ReminderSetting.value),
+    )
+    if not shape.scoped:
+        return union_all(
+            filings.where(
+                or_(
+                    col(Filing.period) == bindparam("quarter"),
+                    col(Filing.period) == bindparam("year"),
+                )
+            ),
+            settings,
+        )
+    # Each branch names its kinds and period, so the (kind, scope, period) unique index finds
+    # the few rows however many scopes there are.
+    return union_all(
+        filings.where(
+            or_(
+                and_(
+                    col(Filing.kind) == FilingKind.LEDGER,
+                    _among(Filing.scope, "org_scopes", shape),
+                    col(Filing.period) == bindparam("quarter"),
+                ),
+                and_(
+                    _one_of(Filing.kind, FilingKind.ANNUAL_PLAN, FilingKind.YEAR_SUMMARY),
+                    _among(Filing.scope, "groups", shape),
+                    col(Filing.period) == bindparam("year"),
+                ),
+            )
+        ),
+        settings.where(_among(ReminderSetting.scope, "scopes", shape)),
+    )
+
+
+@cache
+def _movements_query(shape: _Shape) -> Executable:
+    """The movements of current members (in the scope), oldest first."""
+    return _movements_select(shape).order_by(col(MobileMovement.marked_at), col(MobileMovement.id))
+
+
+def _movements_select(shape: _Shape) -> Select[*tuple[Any, ...]]:
+    """Selects the movements of current members (in the scope), with the member."""
+    # Unscoped, only those of members with a movement still owing a report: a member's latest
+    # movement owes nothing unless one of theirs does, and the city's history is long.
+    query: Select[*tuple[Any, ...]] = (
+        select(
+            col(MobileMovement.member_id),
+            col(MobileMovement.id).label("movement_id"),
+            col(MobileMovement.direction),
+            col(MobileMovement.place),
+            col(MobileMovement.marked_at),
+            col(MobileMovement.whereabouts_at),
+            col(MobileMovement.arrival_at),
+            col(MobileMovement.workplace_at),
+            col(Member.name),
+            col(Member.organization_id).label("org_id"),
+            col(Member.locale),
+            col(Member.muted),
+        )
+        .join(Member, col(Member.id) == MobileMovement.member_id)
+        .where(col(Member.status) != MemberStatus.DEPARTED)
+    )
+    if shape.scoped:
+        return query.where(_within(Member.organization_id, shape))
+    open_members = select(col(MobileMovement.member_id)).where(
+        or_(
+            (col(MobileMovement.direction) == MovementDirection.LEAVING)
+            & col(MobileMovement.whereabouts_at).is_(None),
+            (col(MobileMovement.direction) == MovementDirection.ARRIVING)
+            & (
+                col(MobileMovement.arrival_at).is_(None)
+                | col(MobileMovement.workplace_at).is_(None)
+            ),
+        )
+    )
+    return query.where(col(MobileMovement.member_id).in_(open_members))

@@ -337,3 +337,7 @@ class ChannelToken(SQLModel, table=True):
 
 
 Index("ix_meeting_org_day", Meeting.__table__.c.organization_id, Meeting.__table__.c.held_on)  # type: ignore[attr-defined]
+# A group's or an organization's records of a span: the held_on index alone would scan the span.
+Index("ix_meeting_alliance_day", Meeting.__table__.c.alliance_id, Meeting.__table__.c.held_on)  # type: ignore[attr-defined]
+Index("ix_meeting_pairing_day", Meeting.__table__.c.pairing_id, Meeting.__table__.c.held_on)  # type: ignore[attr-defined]
+Index("ix_activity_org_day", Activity.__table__.c.organization_id, Activity.__table__.c.held_on)  # type: ignore[attr-defined]

@@ -14,7 +14,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, select
+from sqlmodel import Session, col
 
 from bot.core.domain import Duty, MeetingKind, MeetingStatus, OrgKind
 from bot.core.i18n import N_, Translator
@@ -22,7 +23,7 @@ from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
 from bot.services.stats import AttendanceReport, attendance_report
 from bot.services.views import OrgView
-from scheduler.facts import AllianceFact, DutyFact, Facts, PairingFact, load_facts, scope_of
+from scheduler.facts import AllianceFact, DutyFact, Facts, PairingFact, Part, load_facts
 from scheduler.holidays import HolidayCalendar
 from scheduler.orglife import org_life_day
 from scheduler.quarters import Quarter, month_key
@@ -163,14 +164,14 @@ def compliance_report(
     org = session.get(Organization, org_id)
     if org is None:
         raise ServiceError("org_unknown")
-    scope = scope_of(session, org_id)
     as_of = min(now, end_of_day(quarter.last_day, tz))
-    facts = load_facts(session, now=as_of, holidays=holidays, org_ids=scope)
+    # The lines read the groups, their records and filings, never the members.
+    facts = load_facts(session, now=as_of, holidays=holidays, around=org_id, parts=Part.NONE)
     year_moment = min(now, end_of_day(date(quarter.year, 12, 31), tz))
     year_facts = (
         facts
         if year_moment == as_of
-        else load_facts(session, now=year_moment, holidays=holidays, org_ids=scope)
+        else load_facts(session, now=year_moment, holidays=holidays, around=org_id, parts=Part.NONE)
     )
     attendance = attendance_report(session, org_id=org_id, quarter=quarter, now=now, tz=tz)
     check = _Checker(facts, year_facts, quarter, today, org_id)
@@ -219,16 +220,8 @@ def _org_life_lines(
         return
     quarter = check.quarter
     months = [month_key(date(quarter.year, month, 1)) for month in quarter.months()]
-    stored = {
-        meeting.period: meeting
-        for meeting in session.exec(
-            select(Meeting).where(
-                Meeting.organization_id == org.id,
-                Meeting.kind == MeetingKind.ORG_LIFE,
-                col(Meeting.period).in_(months),
-            )
-        )
-    }
+    params = {"org": org.id, "first": months[0], "second": months[1], "third": months[2]}
+    stored = {row.period: row for row in session.connection().execute(_ORG_LIFE_DAYS, params)}
     tallies = {tally.meeting_id: tally for tally in attendance.meetings}
     rule = check.facts.orgs.get(org.id or 0)
     for month, key in zip(quarter.months(), months, strict=True):
@@ -265,6 +258,16 @@ def _org_life_lines(
             continue
         state, left = judge(False, due, check.today)
         yield Line(Requirement.ORG_LIFE, state, key, due, left, day=due)
+
+
+# Built once, read on the connection: the stored org-life days of an organization's quarter.
+_ORG_LIFE_DAYS = select(
+    col(Meeting.id), col(Meeting.period), col(Meeting.held_on), col(Meeting.status)
+).where(
+    col(Meeting.organization_id) == bindparam("org"),
+    col(Meeting.kind) == MeetingKind.ORG_LIFE,
+    col(Meeting.period).in_([bindparam("first"), bindparam("second"), bindparam("third")]),
+)
 
 
 class _Checker:

@@ -6,10 +6,12 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 from zipfile import BadZipFile
 
 from sqlmodel import Session, col, select
@@ -92,6 +94,12 @@ ORG_CODE_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9_.-]{0,31}")
 PHONE_PATTERN = re.compile(r"\+?[0-9]{5,20}")
 MAX_ORG_NAME = 200
 MAX_MEMBER_NAME = 100
+# 004 篇四/五 §(二): a branch has at most 50 members; more must split or form a general branch.
+MAX_BRANCH_MEMBERS = 50
+# The leaves of the tree (committee → general branch → branch): capped, and parents of nothing.
+BRANCH_KINDS = frozenset({OrgKind.BRANCH, OrgKind.JOINT_BRANCH})
+# What a new organization becomes when the file leaves its kind empty.
+DEFAULT_ORG_KIND = OrgKind.BRANCH
 
 # Reasons, with the fields their sentences name.
 R_REQUIRED = N_("a value is required")
@@ -110,6 +118,14 @@ R_PHONE = N_("not a phone number")
 R_PARENT_UNKNOWN = N_("no organization has the code {value}, in the file or the database")
 R_PARENT_SELF = N_("an organization cannot be its own parent")
 R_PARENT_CYCLE = N_("the parents form a loop through {value}")
+R_PARENT_BRANCH = N_(
+    "{value} is a branch or joint branch (as is a new organization without a kind):"
+    " it cannot be the parent of another organization"
+)
+R_BRANCH_TOO_BIG = N_(
+    "{name} ({code}) would have {count} current members, more than the {limit} a branch or"
+    " joint branch may have: split it, or make it a general branch over smaller branches"
+)
 R_CONFLICT = N_("contradicts row {row}")
 R_NAME_FOR_NEW = N_("{value} is a new organization: give its name")
 R_DUPLICATE = N_("the same member as row {row}")
@@ -449,6 +465,10 @@ def _check_against_database(plan: Plan, stored: dict[str, Organization], session
             plan.errors.append(
                 RowError(entry.parent_row, "parent_code", R_PARENT_UNKNOWN, {"value": parent})
             )
+        elif parent is not None and _kind_after(parent, plan, stored) in BRANCH_KINDS:
+            plan.errors.append(
+                RowError(entry.parent_row, "parent_code", R_PARENT_BRANCH, {"value": parent})
+            )
     by_id = {org.id: code for code, org in stored.items()}
     for entry in plan.orgs.values():
         if entry.parent_code is None:
@@ -464,10 +484,9 @@ def _check_against_database(plan: Plan, stored: dict[str, Organization], session
             seen.add(cursor)
             cursor = _parent_of(cursor, plan, stored, by_id)
     stored_ids = [org.id for code, org in stored.items() if code in plan.orgs]
+    members = session.exec(select(Member).where(col(Member.organization_id).in_(stored_ids))).all()
     namesakes: dict[tuple[int, str], list[Member]] = {}
-    for member in session.exec(
-        select(Member).where(col(Member.organization_id).in_(stored_ids))
-    ).all():
+    for member in members:
         namesakes.setdefault((member.organization_id, member.name), []).append(member)
     for row in plan.members:
         org = stored.get(row.org_code)
@@ -476,6 +495,89 @@ def _check_against_database(plan: Plan, stored: dict[str, Organization], session
         found = _matches(namesakes.get((org.id, row.name), []), row.phone)
         if len(found) > 1:
             plan.errors.append(RowError(row.row, "member_name", R_AMBIGUOUS, {"count": len(found)}))
+    _check_branch_sizes(plan, stored, by_id, members)
+
+
+def _kind_after(code: str, plan: Plan, stored: dict[str, Organization]) -> OrgKind | None:
+    """Returns an organization's kind after the import (the file wins over the database)."""
+    entry = plan.orgs.get(code)
+    if entry is not None and entry.kind is not None:
+        return entry.kind
+    org = stored.get(code)
+    if org is not None:
+        return org.kind
+    return DEFAULT_ORG_KIND if entry is not None else None
+
+
+@dataclass(slots=True)
+class _Someone:
+    """A member as the import would leave them: enough to count and match them."""
+
+    status: MemberStatus
+    phone: str | None
+
+    @property
+    def current(self) -> bool:
+        """Tells whether the member still belongs to the organization."""
+        return self.status is not MemberStatus.DEPARTED
+
+
+def _check_branch_sizes(
+    plan: Plan,
+    stored: dict[str, Organization],
+    by_id: dict[int | None, str],
+    members: Sequence[Member],
+) -> None:
+    """Refuses a file that leaves a branch or joint branch over MAX_BRANCH_MEMBERS members.
+
+    It replays the member rows as `_apply_members` will apply them, on copies of the stored members.
+    """
+    people: dict[tuple[str, str], list[_Someone]] = {}
+    before: Counter[str] = Counter()
+    for member in members:
+        code = by_id[member.organization_id]
+        someone = _Someone(member.status, member.phone)
+        people.setdefault((code, member.name), []).append(someone)
+        before[code] += someone.current
+    after = Counter(before)
+    joining: dict[str, list[int]] = {}
+    for row in plan.members:
+        namesakes = people.setdefault((row.org_code, row.name), [])
+        found = _matches(namesakes, row.phone)
+        if found:
+            someone, was_current = found[0], found[0].current
+            someone.status = row.status or someone.status
+            someone.phone = row.phone or someone.phone
+        else:
+            someone, was_current = _Someone(row.status or MemberStatus.FULL, row.phone), False
+            namesakes.append(someone)
+        after[row.org_code] += someone.current - was_current
+        if someone.current and not was_current:
+            joining.setdefault(row.org_code, []).append(row.row)
+    for code, entry in plan.orgs.items():
+        count = after[code]
+        if _kind_after(code, plan, stored) not in BRANCH_KINDS or count <= MAX_BRANCH_MEMBERS:
+            continue
+        org = stored.get(code)
+        becomes_branch = org is None or org.kind not in BRANCH_KINDS
+        # A branch already too big may still be renamed or shrunk; only growth is refused.
+        if not becomes_branch and count <= before[code]:
+            continue
+        rows = joining.get(code, [])
+        base = count - len(rows)
+        if rows:
+            # The first row that no longer fits, counting the rows in file order.
+            number, column = rows[max(MAX_BRANCH_MEMBERS - base, 0)], "member_name"
+        else:
+            number, column = entry.kind_row or entry.row, "org_kind"
+        name = entry.name or (org.name if org is not None else code)
+        values: dict[str, object] = {
+            "name": name,
+            "code": code,
+            "count": count,
+            "limit": MAX_BRANCH_MEMBERS,
+        }
+        plan.errors.append(RowError(number, column, R_BRANCH_TOO_BIG, values))
 
 
 def _parent_of(
@@ -491,7 +593,18 @@ def _parent_of(
     return by_id.get(org.parent_id)
 
 
-def _matches(candidates: list[Member], phone: str | None) -> list[Member]:
+class _Phoned(Protocol):
+    """Anything with a member's phone: a stored member or `_Someone`."""
+
+    @property
+    def phone(self) -> str | None:
+        """Returns the phone number, if any."""
+
+
+Phoned = TypeVar("Phoned", bound=_Phoned)
+
+
+def _matches(candidates: list[Phoned], phone: str | None) -> list[Phoned]:
     """Picks the stored namesakes a row means: by phone when it gives one, else all of them."""
     if phone is None:
         return candidates
@@ -583,7 +696,7 @@ def _apply_orgs(
             org = Organization(
                 code=entry.code,
                 name=entry.name,
-                kind=entry.kind or OrgKind.BRANCH,
+                kind=entry.kind or DEFAULT_ORG_KIND,
                 parent_id=parent.id if parent else None,
                 created_at=now,
             )

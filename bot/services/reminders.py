@@ -13,7 +13,7 @@ from sqlmodel import Session
 from bot.core.domain import Duty
 from bot.core.i18n import DEFAULT_LOCALE
 from bot.services.views import MemberView
-from scheduler.facts import Facts, load_facts, scope_of
+from scheduler.facts import Facts, Part, load_facts
 from scheduler.holidays import HolidayCalendar
 from scheduler.quarters import Quarter
 from scheduler.rules import Obligation, pending_for
@@ -76,14 +76,17 @@ class Reminders:
         """Mutes or unmutes the member's non-essential nudges; False when already so."""
         return set_muted(session=self.session, member_id=member.id, muted=muted)
 
-    def facts_for(self, org_id: int) -> Facts:
-        """Reads the facts about one organization and those it works with."""
+    def facts_for(self, org_id: int, parts: Part = Part.LEADS) -> Facts:
+        """Reads the facts about one organization and those it works with (`parts` of them)."""
+        # What is listed names only members with a role and mobile members; org-life reminders,
+        # which go to every member, are pushed, never listed.
         return load_facts(
             self.session,
             now=self.now,
             holidays=self.holidays,
             default_locale=self.default_locale,
-            org_ids=scope_of(self.session, org_id),
+            around=org_id,
+            parts=parts,
         )
 
     def pending(self, member: MemberView) -> list[Obligation]:
@@ -99,7 +102,7 @@ class Reminders:
             scopes = [(org_scope(org_id), member.org.name)]
         else:
             period = str(today.year)
-            facts = self.facts_for(org_id)
+            facts = self.facts_for(org_id, Part.NONE)
             scopes = []
             for alliance in facts.alliances:
                 executive = alliance.duty(Duty.EXECUTIVE, today)

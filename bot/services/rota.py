@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from bot.core.domain import Duty, DutyPeriod, MeetingKind, UnitKind
@@ -69,34 +69,68 @@ def parse_period(duty: Duty, text: str, period_unit: DutyPeriod) -> Period:
     return month_period(day)
 
 
+# Built once: a roster runs several of them, and building a statement costs about as much as
+# running it.
+_ALLIANCES_OF = (
+    select(Alliance)
+    .join(AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id)
+    .where(col(AllianceUnit.organization_id) == bindparam("org"))
+    .order_by(col(Alliance.code))
+)
+_PAIRINGS_OF = (
+    select(Pairing)
+    .join(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
+    .where(col(PairingOrg.organization_id) == bindparam("org"))
+    .order_by(col(Pairing.code))
+)
+_UNITS = (
+    select(Organization, col(AllianceUnit.kind))
+    .join(AllianceUnit, col(AllianceUnit.organization_id) == Organization.id)
+    .where(col(AllianceUnit.alliance_id) == bindparam("alliance"))
+    .order_by(col(AllianceUnit.rotation_order))
+)
+_OVERRIDES = select(RotaOverride).where(col(RotaOverride.alliance_id) == bindparam("alliance"))
+_PAIRING_ORGS = (
+    select(Organization)
+    .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
+    .where(col(PairingOrg.pairing_id) == bindparam("pairing"))
+)
+_GROUP_MEETINGS = select(Meeting).where(
+    col(Meeting.held_on) >= bindparam("first"),
+    col(Meeting.held_on) <= bindparam("last"),
+    or_(
+        col(Meeting.kind) == MeetingKind.THEME_DAY,
+        col(Meeting.kind) == MeetingKind.JOINT_MEETING,
+        col(Meeting.kind) == MeetingKind.VISIT,
+    ),
+)
+_ALLIANCE_MEETINGS = _GROUP_MEETINGS.where(col(Meeting.alliance_id) == bindparam("group")).order_by(
+    col(Meeting.held_on)
+)
+_PAIRING_MEETINGS = _GROUP_MEETINGS.where(col(Meeting.pairing_id) == bindparam("group")).order_by(
+    col(Meeting.held_on)
+)
+
+
 class Rota:
     """Computes who is on duty in any period, with secretaries' overrides applied."""
 
     def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
         self.now = now
+        # An alliance's units and overrides and a pairing's organizations are read once per
+        # Rota (one unit of work): a roster asks for many slots of the same alliance.
+        self._units: dict[int, list[tuple[UnitKind, OrgView]]] = {}
+        self._override_rows: dict[int, dict[tuple[Duty, str], RotaOverride]] = {}
+        self._pairing_orgs: dict[int, list[Organization]] = {}
 
     def alliances_of(self, org_id: int) -> list[Alliance]:
         """Lists the alliances an organization belongs to."""
-        return list(
-            self.session.exec(
-                select(Alliance)
-                .join(AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id)
-                .where(AllianceUnit.organization_id == org_id)
-                .order_by(col(Alliance.code))
-            ).all()
-        )
+        return list(self.session.exec(_ALLIANCES_OF, params={"org": org_id}).all())
 
     def pairings_of(self, org_id: int) -> list[Pairing]:
         """Lists the pairings an organization belongs to."""
-        return list(
-            self.session.exec(
-                select(Pairing)
-                .join(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
-                .where(PairingOrg.organization_id == org_id)
-                .order_by(col(Pairing.code))
-            ).all()
-        )
+        return list(self.session.exec(_PAIRINGS_OF, params={"org": org_id}).all())
 
     def alliance_by_code(self, code: str) -> Alliance | None:
         """Finds an alliance by code."""
@@ -106,22 +140,21 @@ class Rota:
 
     def units(self, alliance: Alliance, kind: UnitKind | None = None) -> list[OrgView]:
         """Lists an alliance's units in rotation order, optionally only one kind."""
-        query = (
-            select(Organization)
-            .join(AllianceUnit, col(AllianceUnit.organization_id) == Organization.id)
-            .where(AllianceUnit.alliance_id == alliance.id)
-            .order_by(col(AllianceUnit.rotation_order))
-        )
-        if kind is not None:
-            query = query.where(AllianceUnit.kind == kind)
-        return [org_view(org) for org in self.session.exec(query).all()]
+        assert alliance.id is not None
+        units = self._units.get(alliance.id)
+        if units is None:
+            rows = self.session.exec(_UNITS, params={"alliance": alliance.id}).all()
+            units = self._units[alliance.id] = [(unit, org_view(org)) for org, unit in rows]
+        return [org for unit, org in units if kind is None or unit is kind]
 
     def _overrides(self, alliance: Alliance) -> dict[tuple[Duty, str], RotaOverride]:
         """Returns an alliance's overrides by (duty, period key)."""
-        rows = self.session.exec(
-            select(RotaOverride).where(RotaOverride.alliance_id == alliance.id)
-        ).all()
-        return {(row.duty, row.period): row for row in rows}
+        assert alliance.id is not None
+        found = self._override_rows.get(alliance.id)
+        if found is None:
+            rows = self.session.exec(_OVERRIDES, params={"alliance": alliance.id}).all()
+            found = self._override_rows[alliance.id] = {(row.duty, row.period): row for row in rows}
+        return found
 
     def theme_period(self, alliance: Alliance, day: date) -> Period:
         """Returns the theme-day duty period containing `day`."""
@@ -222,6 +255,7 @@ class Rota:
         }:
             raise ServiceError("not_president_unit")
         reason = reason.strip()[:500]
+        self._override_rows.pop(alliance.id, None)
         values = {
             "alliance_id": alliance.id,
             "duty": duty.value,
@@ -295,39 +329,26 @@ class Rota:
         self, *, alliance_id: int | None, pairing_id: int | None, first: date, last: date
     ) -> list[Meeting]:
         """Lists the joint meetings and theme days recorded for an alliance or pairing in a span."""
-        query = select(Meeting).where(
-            Meeting.held_on >= first,
-            Meeting.held_on <= last,
-            col(Meeting.kind).in_(
-                [MeetingKind.THEME_DAY, MeetingKind.JOINT_MEETING, MeetingKind.VISIT]
-            ),
-        )
-        if alliance_id is not None:
-            query = query.where(Meeting.alliance_id == alliance_id)
-        else:
-            query = query.where(Meeting.pairing_id == pairing_id)
-        return list(self.session.exec(query.order_by(col(Meeting.held_on))).all())
+        query = _ALLIANCE_MEETINGS if alliance_id is not None else _PAIRING_MEETINGS
+        group = alliance_id if alliance_id is not None else pairing_id
+        params = {"group": group, "first": first, "last": last}
+        return list(self.session.exec(query, params=params).all())
 
     def pairing_host(self, pairing: Pairing, quarter: Quarter) -> OrgView:
         """Returns the pairing unit hosting a quarter's joint activity (lead first, in turn)."""
-        orgs = self.session.exec(
-            select(Organization)
-            .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
-            .where(PairingOrg.pairing_id == pairing.id)
-            .order_by(col(PairingOrg.id))
-        ).all()
-        ordered = sorted(orgs, key=lambda org: (org.id != pairing.lead_org_id, org.id or 0))
+        ordered = self.pairing_orgs(pairing)
         start = Quarter.of(pairing.agreement_start)
         index = (quarter.year - start.year) * 4 + (quarter.number - start.number)
-        return org_view(ordered[index % len(ordered)])
+        return ordered[index % len(ordered)]
 
     def pairing_orgs(self, pairing: Pairing) -> list[OrgView]:
         """Lists a pairing's organizations, lead first."""
-        orgs = self.session.exec(
-            select(Organization)
-            .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
-            .where(PairingOrg.pairing_id == pairing.id)
-        ).all()
+        assert pairing.id is not None
+        orgs = self._pairing_orgs.get(pairing.id)
+        if orgs is None:
+            orgs = self._pairing_orgs[pairing.id] = list(
+                self.session.exec(_PAIRING_ORGS, params={"pairing": pairing.id}).all()
+            )
         ordered = sorted(orgs, key=lambda org: (org.id != pairing.lead_org_id, org.id or 0))
         return [org_view(org) for org in ordered]
 

@@ -9,8 +9,16 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import col, select
 
+from bot.cli_members import render_import
 from bot.core.domain import MemberStatus, OrgKind, RoleKind
-from bot.services.importer import ImportFileError, ImportReport, import_members, read_table
+from bot.services.importer import (
+    MAX_BRANCH_MEMBERS,
+    ImportFileError,
+    ImportReport,
+    import_members,
+    read_table,
+)
+from bot.translation import translator
 from storage.engine import Database
 from storage.models import AuditEntry, Member, Organization, Role
 from tests.conftest import DEFAULT_NOW
@@ -295,3 +303,201 @@ def test_unreadable_files_are_refused(
 def test_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="Cannot read"):
         read_table(tmp_path / "missing.csv")
+
+
+# -- the branch size rule (004 篇四/五 §(二)) and branches as leaves ------------------------------
+
+SIZE_HEADER = ["org_code", "org_name", "org_kind", "parent_code", "member_name", "status"]
+
+
+def member_rows(code: str, count: int, *, start: int = 0) -> list[list[str]]:
+    """Rows adding `count` members named 党员N to the organization `code`."""
+    return [[code, "", "", "", f"党员{n}", ""] for n in range(start, start + count)]
+
+
+def store_members(database: Database, org_id: int, count: int, status: MemberStatus) -> None:
+    """Stores `count` members named 党员N (or 离开N when departed) in an organization."""
+    prefix = "离开" if status is MemberStatus.DEPARTED else "党员"
+    with database.session() as session:
+        for n in range(count):
+            session.add(
+                Member(
+                    name=f"{prefix}{n}",
+                    organization_id=org_id,
+                    status=status,
+                    created_at=DEFAULT_NOW,
+                )
+            )
+
+
+def size_errors(report: ImportReport) -> list[tuple[int, str, dict[str, object]]]:
+    """The branch-size errors of a report, as (row, column, values)."""
+    return [(e.row, e.column, e.values) for e in report.errors if "would have" in e.reason]
+
+
+@pytest.mark.parametrize("kind", ["branch", "joint_branch"])
+def test_a_branch_takes_50_members_and_refuses_the_51st(
+    database: Database, tmp_path: Path, kind: str
+) -> None:
+    assert MAX_BRANCH_MEMBERS == 50
+    head = [["JH", "江海党工委", "committee", "", "", ""], ["JH-01", "一支部", kind, "JH", "", ""]]
+    before = snapshot(database)
+    too_many = write_csv(tmp_path / "51.csv", SIZE_HEADER, head + member_rows("JH-01", 51))
+    for dry_run in (True, False):
+        report = run(database, too_many, dry_run=dry_run)
+        # Rows 2-3 are the organizations, members are rows 4-54: row 54 is the 51st.
+        assert size_errors(report) == [
+            (54, "member_name", {"name": "一支部", "code": "JH-01", "count": 51, "limit": 50})
+        ]
+        assert len(report.errors) == 1 and report.changes == 0
+        assert snapshot(database) == before
+    exactly = write_csv(tmp_path / "50.csv", SIZE_HEADER, head + member_rows("JH-01", 50))
+    report = run(database, exactly)
+    assert report.ok, report.errors
+    assert report.members_created == 50
+
+
+def test_committees_and_general_branches_are_not_limited(
+    database: Database, tmp_path: Path
+) -> None:
+    rows = [
+        ["JH", "江海党工委", "committee", "", "", ""],
+        ["JH-Z", "总支", "general_branch", "JH", "", ""],
+        *member_rows("JH", 60),
+        *member_rows("JH-Z", 60),
+    ]
+    report = run(database, write_csv(tmp_path / "big.csv", SIZE_HEADER, rows))
+    assert report.ok, report.errors
+    assert report.members_created == 120
+
+
+def test_members_already_stored_count_and_departed_ones_do_not(
+    database: Database, world: World, tmp_path: Path
+) -> None:
+    # B3 has no members in the world: 47 current and 10 departed ones are stored.
+    store_members(database, world.orgs["B3"], 47, MemberStatus.FULL)
+    store_members(database, world.orgs["B3"], 10, MemberStatus.DEPARTED)
+    before = snapshot(database)
+    four = write_csv(tmp_path / "four.csv", SIZE_HEADER, member_rows("B3", 4, start=100))
+    report = run(database, four)
+    assert size_errors(report) == [
+        (5, "member_name", {"name": "第3支部", "code": "B3", "count": 51, "limit": 50})
+    ]
+    assert snapshot(database) == before
+    # A departed member coming back counts as well.
+    back = write_csv(
+        tmp_path / "back.csv",
+        SIZE_HEADER,
+        [*member_rows("B3", 3, start=100), ["B3", "", "", "", "离开0", "full"]],
+    )
+    report = run(database, back)
+    assert [(row, values["count"]) for row, _, values in size_errors(report)] == [(5, 51)]
+    assert snapshot(database) == before
+    # Re-importing stored members adds nobody.
+    three = write_csv(
+        tmp_path / "three.csv",
+        SIZE_HEADER,
+        [*member_rows("B3", 3, start=100), *member_rows("B3", 47)],
+    )
+    report = run(database, three)
+    assert report.ok, report.errors
+    assert report.members_created == 3
+
+
+def test_moving_members_out_of_a_full_branch_makes_room(
+    database: Database, world: World, tmp_path: Path
+) -> None:
+    store_members(database, world.orgs["B3"], 50, MemberStatus.FULL)
+    newcomers = member_rows("B3", 3, start=100)
+    moved_out = [["B3", "", "", "", f"党员{n}", "转出"] for n in range(2)]
+    still_full = write_csv(tmp_path / "full.csv", SIZE_HEADER, newcomers + moved_out)
+    before = snapshot(database)
+    report = run(database, still_full)
+    assert [values["count"] for _, _, values in size_errors(report)] == [51]
+    assert snapshot(database) == before
+    fits = write_csv(
+        tmp_path / "fits.csv",
+        SIZE_HEADER,
+        [*newcomers, *moved_out, ["B3", "", "", "", "党员2", "已转出"]],
+    )
+    report = run(database, fits)
+    assert report.ok, report.errors
+    assert (report.members_created, report.members_updated) == (3, 3)
+    with database.session() as session:
+        current = session.exec(
+            select(Member).where(
+                Member.organization_id == world.orgs["B3"],
+                Member.status != MemberStatus.DEPARTED,
+            )
+        ).all()
+        assert len(current) == 50
+
+
+def test_a_branch_already_too_big_may_shrink_but_not_grow_or_be_made_one(
+    database: Database, world: World, tmp_path: Path
+) -> None:
+    store_members(database, world.orgs["B3"], 55, MemberStatus.FULL)
+    rename = write_csv(
+        tmp_path / "rename.csv",
+        SIZE_HEADER,
+        [["B3", "第三支部", "", "", "", ""], ["B3", "", "", "", "党员0", "转出"]],
+    )
+    assert run(database, rename).ok
+    grow = write_csv(tmp_path / "grow.csv", SIZE_HEADER, member_rows("B3", 1, start=100))
+    assert [values["count"] for _, _, values in size_errors(run(database, grow))] == [55]
+    with database.session() as session:
+        b4 = session.get_one(Organization, world.orgs["B4"])
+        b4.kind = OrgKind.GENERAL_BRANCH
+        session.add(b4)
+    store_members(database, world.orgs["B4"], 51, MemberStatus.FULL)
+    demote = write_csv(tmp_path / "demote.csv", SIZE_HEADER, [["B4", "", "党支部", "", "", ""]])
+    assert size_errors(run(database, demote)) == [
+        (2, "org_kind", {"name": "第4支部", "code": "B4", "count": 51, "limit": 50})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("locale", "fragments"),
+    [
+        ("en", ["Row 54, member_name", "一支部 (JH-01) would have 51 current members", "the 50 "]),
+        ("zh_CN", ["第54行", "一支部（JH-01）", "51", "50"]),
+    ],
+)
+def test_the_dry_run_reports_the_branch_size(
+    database: Database, tmp_path: Path, locale: str, fragments: list[str]
+) -> None:
+    head = [
+        ["JH", "江海党工委", "committee", "", "", ""],
+        ["JH-01", "一支部", "branch", "JH", "", ""],
+    ]
+    path = write_csv(tmp_path / "51.csv", SIZE_HEADER, head + member_rows("JH-01", 51))
+    report = run(database, path, dry_run=True)
+    text = render_import(translator(locale), report, path.name)
+    assert "nothing was imported" in text or "未导入" in text
+    for fragment in fragments:
+        assert fragment in text, text
+
+
+def test_a_branch_cannot_be_a_parent(database: Database, world: World, tmp_path: Path) -> None:
+    rows = [
+        ["N1", "挂在支部下", "branch", "B1", "", ""],  # 2: B1 is a stored branch
+        ["P1", "无类型的新组织", "", "C", "", ""],  # 3: fine, a new branch under C
+        ["N2", "挂在新支部下", "", "P1", "", ""],  # 4: P1 has no kind, so it is a branch
+        ["J1", "联合支部", "联合党支部", "C", "", ""],  # 5: fine
+        ["N3", "挂在联合支部下", "", "J1", "", ""],  # 6: J1 is a joint branch
+        ["Z1", "总支", "党总支", "C", "", ""],  # 7: fine
+        ["N4", "总支下的支部", "branch", "Z1", "", ""],  # 8: fine
+    ]
+    path = write_csv(tmp_path / "tree.csv", SIZE_HEADER, rows)
+    before = snapshot(database)
+    report = run(database, path)
+    assert [(e.row, e.column, e.values) for e in report.errors] == [
+        (2, "parent_code", {"value": "B1"}),
+        (4, "parent_code", {"value": "P1"}),
+        (6, "parent_code", {"value": "J1"}),
+    ]
+    assert snapshot(database) == before
+    fixed = [row for row in rows if row[0] not in ("N1", "N2", "N3")]
+    report = run(database, write_csv(tmp_path / "fixed.csv", SIZE_HEADER, fixed))
+    assert report.ok, report.errors
+    assert report.orgs_created == 4
