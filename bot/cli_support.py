@@ -55,14 +55,20 @@ def pick_translator(settings: Settings, lang: str | None) -> Translator:
     return translator(locale)
 
 
-def parse_now(settings: Settings, text: str | None) -> datetime:
-    """Returns the current time, or the `--now` time read in the configured time zone."""
+def parse_now(
+    settings: Settings,
+    text: str | None,
+    *,
+    option: str = "--now",
+    example: str = "2026-11-03T09:30",
+) -> datetime:
+    """Returns the current time, or the option's time read in the configured time zone."""
     if text is None:
         return SystemClock(settings.tz).now()
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        fail(f"--now: not an ISO date and time: {text!r} (e.g. 2026-11-03T09:30)")
+        fail(f"{option}: not an ISO date and time: {text!r} (e.g. {example})")
     if value.tzinfo is None:
         value = value.replace(tzinfo=settings.tz)
     return value.astimezone(settings.tz)
@@ -90,4 +96,4 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def emit_json(data: object) -> None:
     """Prints data as JSON (UTF-8, not escaped)."""
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))

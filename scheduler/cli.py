@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from sqlmodel import Session, col, select
 
+from bot.cli_support import emit_json, fail, parse_now
 from bot.config import ConfigError, Settings, load_settings
 from bot.core.clock import Clock, SystemClock
 from bot.core.ports import Core, Sender
@@ -31,15 +31,7 @@ from storage.reminders import OutboxStatus, set_reminder_setting
 
 log = logging.getLogger(__name__)
 
-EXIT_USAGE = 2
-
 reminders_app = typer.Typer(no_args_is_help=True, help="Reminder pushes the rules imply.")
-
-
-def fail(message: str) -> NoReturn:
-    """Prints one line to stderr and exits with status 2."""
-    typer.echo(message.replace("\n", " "), err=True)
-    raise typer.Exit(EXIT_USAGE)
 
 
 def _settings() -> Settings:
@@ -62,20 +54,7 @@ def _holidays(settings: Settings) -> HolidayCalendar:
 
 def parse_at(settings: Settings, text: str | None) -> datetime:
     """Reads `--at` (ISO, in the configured time zone when it names none), or now."""
-    if text is None:
-        return SystemClock(settings.tz).now()
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        fail(f"--at: not an ISO date and time: {text!r} (e.g. 2026-11-02T19:00)")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=settings.tz)
-    return value.astimezone(settings.tz)
-
-
-def _emit_json(data: object) -> None:
-    """Prints data as JSON, UTF-8 unescaped."""
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    return parse_now(settings, text, option="--at", example="2026-11-02T19:00")
 
 
 @reminders_app.command("preview")
@@ -103,7 +82,7 @@ def preview_command(
     finally:
         database.dispose()
     if json_output:
-        _emit_json(
+        emit_json(
             [
                 {
                     "member_id": item.member_id,
@@ -222,7 +201,7 @@ def outbox_command(
     finally:
         database.dispose()
     if json_output:
-        _emit_json(
+        emit_json(
             {
                 "counts": {key.value: value for key, value in counts.items()},
                 "requeued": requeued,
