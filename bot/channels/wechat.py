@@ -222,7 +222,6 @@ class WeChatChannel(CallbackChannel):
         super().__init__(
             core=core,
             clock=clock,
-            options=options_for(settings, database, clock),
             reply_deadline=reply_deadline,
             max_body_bytes=max_body_bytes,
         )

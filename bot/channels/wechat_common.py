@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.wechat_tokens import OfferedOptions, TokenStore, TokenUnavailableError
+from bot.channels.wechat_tokens import TokenStore, TokenUnavailableError
 from bot.core.clock import Clock
 from bot.core.i18n import N_, Translator
 from bot.core.inbound import Channel, Inbound, Location
@@ -417,13 +417,11 @@ class CallbackChannel(ABC):
         *,
         core: Core,
         clock: Clock,
-        options: OfferedOptions,
         reply_deadline: float,
         max_body_bytes: int,
     ) -> None:
         self._core = core
         self._clock = clock
-        self._options = options
         self._deadline = reply_deadline
         self._max_body = max_body_bytes
         self._locks: dict[str, asyncio.Lock] = {}

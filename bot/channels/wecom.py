@@ -208,7 +208,6 @@ class WeComChannel(CallbackChannel):
         super().__init__(
             core=core,
             clock=clock,
-            options=options_for(settings, database, clock),
             reply_deadline=reply_deadline,
             max_body_bytes=max_body_bytes,
         )
