@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,11 +12,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# A pooled server connection idle this long is pinged before use: a restart or an idle timeout
+# may have ended it. Busy connections are not, as a ping is a round trip on every request.
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -28,6 +32,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    """Remembers when a connection went back to the pool."""
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Checks a connection that sat idle in the pool; a dead one is replaced by the pool."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:
+        raise DisconnectionError("pooled connection is gone") from error
+
+
 def make_engine(url: str, *, pool: bool = True) -> Engine:
     """Creates the engine for a sqlite:/// or postgresql+psycopg:// URL."""
     parsed = make_url(url)
@@ -36,13 +59,14 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    else:
-        kwargs["pool_pre_ping"] = True
     if not pool:
         kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif pool:
+        event.listen(engine, "checkin", _note_idle)
+        event.listen(engine, "checkout", _ping_if_idle)
     return engine
 
 

@@ -28,6 +28,7 @@ from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, Inbound
 from bot.core.reply import Reply
 from bot.translation import translator
+from storage import engine as engine_module
 from storage.engine import Database
 from storage.models import Activity, Conversation
 from tests.factories import World
@@ -163,17 +164,42 @@ def test_connections_lost_between_requests_are_replaced_unnoticed(
     database: Database,
     world: World,
     tagged: tuple[Database, Engine, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tagged_database, admin, name = tagged
     assistant = build_assistant(settings, clock=clock, database=tagged_database)
     at_confirmation(assistant, world)
-    # A server restart while the pool sits idle: the pre-ping finds the dead connection.
+    # Every pooled connection counts as idle long enough to be pinged before use.
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    # A server restart while the pool sits idle: the ping finds the dead connection.
     assert terminate(admin, application_name=name) >= 1
     [stored] = say(assistant, "confirm")
     assert "Stored as ledger entry No." in stored.text
     assert assistant.healthy()
     assert terminate(admin, application_name=name) >= 1
     assert assistant.healthy()
+
+
+def test_busy_connections_are_not_pinged_and_a_lost_one_costs_one_apology(
+    settings: Settings,
+    clock: FrozenClock,
+    database: Database,
+    world: World,
+    tagged: tuple[Database, Engine, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tagged_database, admin, name = tagged
+    assistant = build_assistant(settings, clock=clock, database=tagged_database)
+    at_confirmation(assistant, world)
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    before = snapshot(database)
+    assert terminate(admin, application_name=name) >= 1
+    # No ping for a connection used moments ago: the request meets the dead one and apologises,
+    # losing nothing; the pool is renewed and the next request goes through.
+    assert say(assistant, "confirm") == [Reply(translator("en")(APOLOGY))]
+    assert differences(before, snapshot(database)) == {}
+    [stored] = say(assistant, "confirm")
+    assert "Stored as ledger entry No." in stored.text
 
 
 async def test_telegram_member_gets_the_apology_and_then_an_answer(
