@@ -4,7 +4,9 @@ Both sides get the same update bodies (JSON, as a webhook or getUpdates delivers
 them with `Update.de_json` and hand them to python-telegram-bot's `process_update`, with the
 same number in flight (40, Telegram's default webhook `max_connections`). The floor's handler
 does nothing; ours is `TelegramChannel`: deduplication, the assistant (router, conversation
-state, check-in transaction) and the reply through `bot.send_message`. The bot's HTTP calls
+state, check-in transaction) and the reply through `bot.send_message`. Two more handlers bound
+what any bot can reach: one that only sends the reply, and the smallest durable bot, which
+commits one row per update (one SQLAlchemy transaction, in a worker thread as ours) and replies. The bot's HTTP calls
 are answered in-process by `CannedRequest`, so no network is involved; the send limiter runs
 with its limits switched off (the delivery benchmark measures those).
 
@@ -23,7 +25,7 @@ from datetime import datetime
 from datetime import time as clock_time
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert
 from sqlmodel import col, select
 from telegram import Bot, Update
 from telegram.ext import Application, CallbackContext, TypeHandler
@@ -39,7 +41,7 @@ from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import AttendanceStatus
 from bot.core.inbound import Channel
-from storage.engine import Database
+from storage.engine import Database, make_engine
 from storage.models import Attendance
 
 TOKEN = "123456789:AAFakeTokenForBenchmarksOnly_abcdefg"
@@ -190,6 +192,62 @@ async def floor_rate(
         await app.shutdown()
 
 
+async def durable_rate(url: str, bodies: Sequence[bytes], in_flight: int) -> float:
+    """Returns updates per second through python-telegram-bot with the smallest durable handler.
+
+    It commits one row per update to the benchmark's database (in a worker thread, as ours
+    does) and sends the reply: the least any bot that records each check-in must pay.
+    """
+    engine = make_engine(url)
+    metadata = MetaData()
+    scratch = Table(
+        "bench_durable_floor",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("chat_id", String(32), nullable=False),
+    )
+    metadata.create_all(engine)
+    statement = insert(scratch)
+    request = CannedRequest()
+    app = (
+        Application.builder()
+        .token(TOKEN)
+        .request(request)
+        .get_updates_request(request)
+        .updater(None)
+        .job_queue(None)
+        .build()
+    )
+
+    def record(chat_id: int) -> None:
+        """Commits one row for the update's chat."""
+        with engine.begin() as connection:
+            connection.execute(statement, {"chat_id": str(chat_id)})
+
+    async def record_and_reply(
+        update: object, context: CallbackContext[Any, Any, Any, Any]
+    ) -> None:
+        """Records the update durably, then sends the canned reply."""
+        if isinstance(update, Update) and update.effective_chat:
+            await asyncio.to_thread(record, update.effective_chat.id)
+            await context.bot.send_message(chat_id=update.effective_chat.id, text=CHECKIN_REPLY)
+
+    app.add_handler(TypeHandler(Update, record_and_reply))
+    await app.initialize()
+
+    async def handle(body: bytes) -> None:
+        """Parses and processes one update."""
+        await app.process_update(_parse(body, app.bot))
+
+    try:
+        await drive(handle, bodies[:WARM_UP], in_flight)
+        return await drive(handle, bodies[WARM_UP:], in_flight)
+    finally:
+        await app.shutdown()
+        metadata.drop_all(engine)
+        engine.dispose()
+
+
 def _parse(body: bytes, bot: Bot) -> Update:
     """Parses an update body the way the webhook endpoint does."""
     update = Update.de_json(json.loads(body), bot)
@@ -259,6 +317,7 @@ async def measure(url: str, city: City, *, count: int, in_flight: int = IN_FLIGH
     ours, recorded, replies = await stack_rate(url, bodies, in_flight)
     floor = max(first, await floor_rate(bodies, in_flight))
     answering = await floor_rate(bodies, in_flight, reply=CHECKIN_REPLY)
+    durable = await durable_rate(url, bodies, in_flight)
     ratio = ours / floor
     return Result(
         name=f"inbound check-ins, Telegram, {backend_of(url)}",
@@ -275,6 +334,9 @@ async def measure(url: str, city: City, *, count: int, in_flight: int = IN_FLIGH
             f"PTB parse + process_update with a handler that only sends the reply: "
             f"{answering:,.0f}/s, the ceiling of any bot that answers (ours is "
             f"{ours / answering:.1%} of it)",
+            f"PTB parse + process_update with a handler that commits one row and sends the reply: "
+            f"{durable:,.0f}/s ({durable / floor:.1%} of the floor), the ceiling of any bot that "
+            f"records each check-in (ours is {ours / durable:.1%} of it)",
         ),
     )
 

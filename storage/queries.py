@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Result, Table, bindparam
+from sqlalchemy import CursorResult, Executable, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -17,16 +17,15 @@ def _insert_statement(
     dialect: str,
     columns: tuple[str, ...],
     conflict: tuple[str, ...],
-    returning_all: bool,
 ) -> Any:
-    """Builds (once per shape) an INSERT ... ON CONFLICT DO NOTHING RETURNING statement."""
+    """Builds (once per shape) an INSERT ... ON CONFLICT DO NOTHING RETURNING id statement."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(table)
         .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
         .on_conflict_do_nothing(index_elements=list(conflict))
     )
-    return statement.returning(*table.c) if returning_all else statement.returning(table.c.id)
+    return statement.returning(table.c.id)
 
 
 def insert_ignore(
@@ -39,27 +38,12 @@ def insert_ignore(
     """Inserts one row unless it clashes with `conflict`'s unique key; returns the new id or None."""
     table: Table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
-    statement = _insert_statement(table, dialect, tuple(values), conflict, False)
+    statement = _insert_statement(table, dialect, tuple(values), conflict)
     new_id: int | None = run(session, statement, values).scalar_one_or_none()
     return new_id
 
 
-def insert_returning(
-    session: Session,
-    model: type[SQLModel],
-    *,
-    values: dict[str, Any],
-    conflict: tuple[str, ...],
-) -> Mapping[str, Any] | None:
-    """Inserts one row unless it clashes with `conflict`; returns the stored row's columns or None."""
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    statement = _insert_statement(table, dialect, tuple(values), conflict, True)
-    row = run(session, statement, values).first()
-    return dict(row._mapping) if row is not None else None
-
-
-def run(session: Session, statement: Executable, params: Mapping[str, Any]) -> Result[Any]:
+def run(session: Session, statement: Executable, params: Mapping[str, Any]) -> CursorResult[Any]:
     """Executes a Core statement on the session's connection, in the session's transaction."""
     # The ORM's execution path costs several times what a short statement does. Pending ORM
     # changes are flushed first, so the statement sees them as `session.execute` would.

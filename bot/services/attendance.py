@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from bot.core.inbound import Channel
 from bot.services.errors import ServiceError
 from bot.services.views import MeetingView, RollCall
 from storage.models import Attendance, CheckinFailure, Meeting, Member
-from storage.queries import insert_ignore, insert_returning, run
+from storage.queries import insert_ignore, run
 
 MAX_WRONG_CODES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -28,6 +29,32 @@ FAILURE_LOOKUP = sa_select(col(CheckinFailure.count), col(CheckinFailure.last_at
 )
 
 
+# Built once, for every check-in that finds a row already there.
+PRESENT_AFTER_ALL = (
+    update(Attendance)
+    .where(
+        col(Attendance.meeting_id) == bindparam("meeting"),
+        col(Attendance.member_id) == bindparam("member"),
+        col(Attendance.status) != AttendanceStatus.PRESENT,
+    )
+    .values(status=AttendanceStatus.PRESENT, at=bindparam("now"), channel=bindparam("via"))
+    .execution_options(synchronize_session=False)
+)
+SIGN_IN_LOOKUP = sa_select(col(Attendance.at), col(Attendance.status)).where(
+    col(Attendance.meeting_id) == bindparam("meeting"),
+    col(Attendance.member_id) == bindparam("member"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """A member's sign-in as stored: when, with what status, and whether this call made it."""
+
+    at: datetime
+    status: AttendanceStatus
+    created: bool
+
+
 class AttendanceBook:
     """Records who came to which meeting; one row per member per meeting, kept by the database."""
 
@@ -38,8 +65,8 @@ class AttendanceBook:
 
     def check_in(
         self, *, meeting: Meeting, member_id: int, code: str | None, channel: Channel
-    ) -> tuple[Attendance, bool]:
-        """Signs a member in; returns the row and whether this call created the sign-in."""
+    ) -> SignIn:
+        """Signs a member in; tells when, and whether this call created the sign-in."""
         if meeting.status is MeetingStatus.CANCELLED:
             raise ServiceError("meeting_cancelled")
         if meeting.code_required:
@@ -59,31 +86,18 @@ class AttendanceBook:
             "channel": channel.value,
             "reason": "",
         }
-        table = Attendance.__table__  # type: ignore[attr-defined]
-        created = insert_returning(
+        signed = SignIn(at=self.now, status=AttendanceStatus.PRESENT, created=True)
+        if insert_ignore(
             self.session, Attendance, values=values, conflict=("meeting_id", "member_id")
-        )
-        if created is not None:
-            return Attendance.model_validate(dict(created)), True
+        ):
+            return signed
         # Someone on leave (or marked absent) who turns up after all is present.
-        upgraded = self.session.execute(
-            update(Attendance)
-            .where(
-                col(Attendance.meeting_id) == meeting.id,
-                col(Attendance.member_id) == member_id,
-                col(Attendance.status) != AttendanceStatus.PRESENT,
-            )
-            .values(status=AttendanceStatus.PRESENT, at=self.now, channel=channel)
-            .returning(*table.c)
-        ).first()
-        if upgraded is not None:
-            return Attendance.model_validate(dict(upgraded._mapping)), True
-        row = self.session.exec(
-            select(Attendance).where(
-                Attendance.meeting_id == meeting.id, Attendance.member_id == member_id
-            )
-        ).one()
-        return row, False
+        keys = {"meeting": meeting.id, "member": member_id}
+        upgraded = run(self.session, PRESENT_AFTER_ALL, {**keys, "now": self.now, "via": channel})
+        if upgraded.rowcount:
+            return signed
+        stored = run(self.session, SIGN_IN_LOOKUP, keys).one()
+        return SignIn(at=stored.at, status=AttendanceStatus(stored.status), created=False)
 
     def _refuse_if_guessing(self, meeting: Meeting, member_id: int) -> None:
         """Refuses a member who sent too many wrong codes for this meeting lately."""

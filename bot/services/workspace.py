@@ -218,14 +218,14 @@ class Services:
     def check_in(self, member: MemberView, *, code: str | None, channel: Channel) -> CheckInResult:
         """Signs a member in to their branch's meeting today."""
         meeting = self._meeting_today(member, code)
-        row, created = self.attendance.check_in(
+        signed = self.attendance.check_in(
             meeting=meeting, member_id=member.id, code=code, channel=channel
         )
         return CheckInResult(
             meeting=self.meetings.view(meeting),
-            at=row.at.astimezone(self.tz),
-            new=created,
-            status=row.status,
+            at=signed.at.astimezone(self.tz),
+            new=signed.created,
+            status=signed.status,
         )
 
     def open_checkin(self, member: MemberView, *, code_required: bool) -> tuple[MeetingView, str]:

@@ -128,3 +128,28 @@ def test_guessing_codes_locks_the_member_out(
     assert attendance_rows(database) == []
     clock.advance(timedelta(minutes=16))
     assert "Signed in" in member.say(f"签到 {code}")
+
+
+def test_member_on_leave_who_turns_up_is_signed_in(
+    chat: Chat, world: World, database: Database
+) -> None:
+    code = open_code(chat, world)
+    with database.session() as session:
+        meeting = session.exec(select(Meeting)).one()
+        assert meeting.id is not None
+        session.add(
+            Attendance(
+                meeting_id=meeting.id,
+                member_id=world.members["m1"],
+                status=AttendanceStatus.LEAVE,
+                at=datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI),
+                reason="travel",
+            )
+        )
+    member = chat.bound(world.invites["m1"])
+    member.say("/lang en")
+    assert "Signed in" in member.say(f"签到 {code}")
+    assert "already signed in at 09:30" in member.say(f"签到 {code}")
+    [row] = attendance_rows(database)
+    assert row.status is AttendanceStatus.PRESENT
+    assert row.at == datetime(2026, 11, 3, 9, 30, tzinfo=SHANGHAI)
