@@ -122,6 +122,10 @@ R_PARENT_BRANCH = N_(
     "{value} is a branch or joint branch (as is a new organization without a kind):"
     " it cannot be the parent of another organization"
 )
+R_HAS_CHILDREN = N_(
+    "{value} has subordinate organizations ({children}): it cannot become a branch or joint"
+    " branch until they move to another parent"
+)
 R_BRANCH_TOO_BIG = N_(
     "{name} ({code}) would have {count} current members, more than the {limit} a branch or"
     " joint branch may have: split it, or make it a general branch over smaller branches"
@@ -483,6 +487,7 @@ def _check_against_database(plan: Plan, stored: dict[str, Organization], session
                 break
             seen.add(cursor)
             cursor = _parent_of(cursor, plan, stored, by_id)
+    _check_new_branches_have_no_children(plan, stored, by_id)
     stored_ids = [org.id for code, org in stored.items() if code in plan.orgs]
     members = session.exec(select(Member).where(col(Member.organization_id).in_(stored_ids))).all()
     namesakes: dict[tuple[int, str], list[Member]] = {}
@@ -496,6 +501,39 @@ def _check_against_database(plan: Plan, stored: dict[str, Organization], session
         if len(found) > 1:
             plan.errors.append(RowError(row.row, "member_name", R_AMBIGUOUS, {"count": len(found)}))
     _check_branch_sizes(plan, stored, by_id, members)
+
+
+def _check_new_branches_have_no_children(
+    plan: Plan, stored: dict[str, Organization], by_id: dict[int | None, str]
+) -> None:
+    """Refuses making a stored organization a branch while stored organizations still sit under it.
+
+    Rows of the file that name such a parent are refused on their own row (R_PARENT_BRANCH).
+    """
+    left_under: dict[str, list[str]] = {}
+    for code in stored:
+        entry = plan.orgs.get(code)
+        if entry is not None and entry.parent_code is not None:
+            continue
+        parent = _parent_of(code, plan, stored, by_id)
+        if parent is not None:
+            left_under.setdefault(parent, []).append(code)
+    for entry in plan.orgs.values():
+        org = stored.get(entry.code)
+        children = left_under.get(entry.code)
+        if org is None or org.kind in BRANCH_KINDS or not children:
+            continue
+        if _kind_after(entry.code, plan, stored) not in BRANCH_KINDS:
+            continue
+        shown = ", ".join(sorted(children)[:5]) + (", ..." if len(children) > 5 else "")
+        plan.errors.append(
+            RowError(
+                entry.kind_row or entry.row,
+                "org_kind",
+                R_HAS_CHILDREN,
+                {"value": entry.code, "children": shown},
+            )
+        )
 
 
 def _kind_after(code: str, plan: Plan, stored: dict[str, Organization]) -> OrgKind | None:

@@ -501,3 +501,28 @@ def test_a_branch_cannot_be_a_parent(database: Database, world: World, tmp_path:
     report = run(database, write_csv(tmp_path / "fixed.csv", SIZE_HEADER, fixed))
     assert report.ok, report.errors
     assert report.orgs_created == 4
+
+
+def test_an_organization_with_children_cannot_become_a_branch(
+    database: Database, world: World, tmp_path: Path
+) -> None:
+    before = snapshot(database)
+    report = run(
+        database, write_csv(tmp_path / "c.csv", SIZE_HEADER, [["C", "", "党支部", "", "", ""]])
+    )
+    assert [(e.row, e.column, e.values) for e in report.errors] == [
+        (2, "org_kind", {"value": "C", "children": "B1, B2, B3, B4"})
+    ]
+    assert "B1, B2, B3, B4" in translator("en")(report.errors[0].reason, **report.errors[0].values)
+    assert snapshot(database) == before
+    # Once the file moves the branches under another committee, C may become a branch.
+    rows = [
+        ["Z", "新党工委", "committee", "", "", ""],
+        *[[code, "", "", "Z", "", ""] for code in ("B1", "B2", "B3", "B4")],
+        ["C", "", "党支部", "", "", ""],
+    ]
+    report = run(database, write_csv(tmp_path / "moved.csv", SIZE_HEADER, rows))
+    assert report.ok, report.errors
+    with database.session() as session:
+        c = session.exec(select(Organization).where(Organization.code == "C")).one()
+    assert c.kind is OrgKind.BRANCH
