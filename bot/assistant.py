@@ -26,7 +26,7 @@ from handlers.texts import flow_name
 from scheduler.holidays import HolidayCalendar
 from storage.engine import Database
 from storage.models import ProcessedInbound
-from storage.queries import insert_ignore
+from storage.queries import insert_ignore_rows
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ class Assistant:
         try:
             with self.database.session() as session:
                 services = self._services(session)
+                if inbound.unsupported:
+                    return self._unsupported(services, inbound, once, locale)
                 offered_before = None
                 if numbered:
                     offered_before = recall_options(
@@ -133,6 +135,17 @@ class Assistant:
             t = translator(chosen)
             return Answer([Reply(t("Sorry, something went wrong. Please try again."))], chosen)
 
+    def _unsupported(
+        self, services: Services, inbound: Inbound, once: Sequence[str], locale: list[str]
+    ) -> Answer:
+        """Records an unreadable delivery's keys and finds its language; nothing else changes."""
+        member = services.members.for_account(channel=inbound.channel, external_id=inbound.user_id)
+        locale[0] = self._locale(member, inbound.locale_hint)
+        repeat = self._record(services, inbound.channel, once)
+        if repeat is not None:
+            services.session.rollback()
+        return Answer([], locale[0], repeat=repeat)
+
     def _apology_locale(self, inbound: Inbound) -> str:
         """Looks the member's language up once more (on a fresh connection), else guesses it."""
         try:
@@ -143,17 +156,18 @@ class Assistant:
             return match_locale(inbound.locale_hint) or self.settings.default_locale
 
     def _record(self, services: Services, channel: Channel, keys: Sequence[str]) -> str | None:
-        """Records a delivery's keys; returns the first one recorded before, if any."""
-        for key in keys:
-            new_id = insert_ignore(
-                services.session,
-                ProcessedInbound,
-                values={"channel": channel.value, "key": key[:128], "at": services.now},
-                conflict=("channel", "key"),
-            )
-            if new_id is None:
-                return key
-        return None
+        """Records a delivery's keys in one statement; returns the first one recorded before."""
+        if not keys:
+            return None
+        stored = dict.fromkeys(key[:128] for key in keys)
+        new = insert_ignore_rows(
+            services.session,
+            ProcessedInbound,
+            rows=[{"channel": channel.value, "key": key, "at": services.now} for key in stored],
+            conflict=("channel", "key"),
+            returning="key",
+        )
+        return next((key for key in keys if key[:128] not in new), None)
 
     def _offer(
         self, services: Services, inbound: Inbound, replies: Sequence[Reply], *, had: bool

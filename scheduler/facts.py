@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from enum import Flag, auto
@@ -15,11 +15,13 @@ from sqlalchemy import (
     ARRAY,
     CompoundSelect,
     Connection,
+    Date,
     Executable,
     Integer,
-    Result,
+    Row,
     Select,
     String,
+    all_,
     and_,
     any_,
     bindparam,
@@ -463,6 +465,8 @@ def load_facts(
         # The queries below run on the connection, which does not flush as session queries do.
         session.flush()
     read = _Reader(session.connection(), org_ids, around)
+    # First: around one organization, it names the scope the other statements read.
+    alliances, pairings = read.groups()
     members: dict[int, MemberFact] = {}
     by_org: dict[int, tuple[int, ...]] = {}
     roles: dict[tuple[int, RoleKind], tuple[int, ...]] = {}
@@ -479,10 +483,7 @@ def load_facts(
     excused: dict[int, frozenset[int]] = {}
     if Part.ORG_LIFE in parts:
         orglife, excused = read.org_life(now)
-    alliances = read.alliances()
-    pairings = read.pairings()
-    records = read.records(now.date(), alliances, pairings)
-    filings, settings = read.filed_and_set(now.date(), alliances, pairings)
+    records, filings, settings = read.records(now.date(), alliances, pairings)
     return Facts(
         now=now,
         holidays=holidays,
@@ -560,20 +561,21 @@ class _Reader:
     ) -> None:
         self.connection = connection
         self.org_ids = sorted(set(org_ids)) if org_ids is not None else None
+        # Around one organization, the scope is named by the groups' statement, which reads
+        # the scope's organizations too (`groups` runs first).
+        self.around = around
         self.found: dict[int, OrgFact] | None = None
-        if around is not None:
-            # The organizations around one are the scope: reading them names it.
-            self.found = self.org_facts(connection.execute(_orgs_around_query(), {"org": around}))
-            self.org_ids = sorted({around, *self.found})
         self.shape = _Shape(
-            scoped=self.org_ids is not None, arrays=connection.dialect.name == "postgresql"
+            scoped=self.org_ids is not None or around is not None,
+            arrays=connection.dialect.name == "postgresql",
         )
 
-    def run(self, statement: Executable, **params: Any) -> Result[*tuple[Any, ...]]:
-        """Runs a statement, binding the scope as `orgs`."""
+    def run(self, statement: Executable, **params: Any) -> Sequence[Row[*tuple[Any, ...]]]:
+        """Runs a statement, binding the scope as `orgs`; returns all its rows."""
         if self.org_ids is not None:
             params["orgs"] = self.org_ids
-        return self.connection.execute(statement, params)
+        # Fetched at once: row by row costs a driver call each.
+        return self.connection.execute(statement, params).all()
 
     def org_scopes(self) -> list[str]:
         """Lists the filing and setting scopes of the scoped organizations."""
@@ -640,14 +642,14 @@ class _Reader:
         roles: dict[tuple[int, RoleKind], list[int]] = defaultdict(list)
         latest: dict[int, Any] = {}
         for row in self.run(_leads_query(self.shape)):
-            if row.source == _ROLE:
-                members.setdefault(
-                    row.member_id,
-                    MemberFact(row.member_id, row.name, row.org_id, row.locale, bool(row.muted)),
-                )
-                roles[(row.role_org, RoleKind(row.role))].append(row.member_id)
+            # By position: a row's attributes cost more to look up, and most rows are roles.
+            member_id, *_, name, org_id, locale, muted, source, role_org, role = row
+            if source == _ROLE:
+                if member_id not in members:
+                    members[member_id] = MemberFact(member_id, name, org_id, locale, bool(muted))
+                roles[(role_org, RoleKind(role))].append(member_id)
             else:
-                latest[row.member_id] = row
+                latest[member_id] = row
         movements = _owed(latest, members, now)
         return members, {key: tuple(ids) for key, ids in roles.items()}, movements
 
@@ -658,7 +660,7 @@ class _Reader:
         accounts: dict[int, list[AccountFact]] = defaultdict(list)
         epoch = datetime.min.replace(tzinfo=now.tzinfo)
         for member_id, channel, external_id, seen, _id in sorted(
-            self.run(_accounts_query(self.shape)).all(),
+            self.run(_accounts_query(self.shape)),
             key=lambda row: (row[3] or epoch, row[4]),
             reverse=True,
         ):
@@ -704,20 +706,51 @@ class _Reader:
             excused[meeting_id].add(member_id)
         return orglife, {meeting: frozenset(ids) for meeting, ids in excused.items()}
 
-    def alliances(self) -> tuple[AllianceFact, ...]:
-        """Reads the alliances (those with a scoped unit, when scoped) with units and overrides."""
-        heads: dict[int, tuple[Any, ...]] = {}
+    def groups(self) -> tuple[tuple[AllianceFact, ...], tuple[PairingFact, ...]]:
+        """Reads the alliances with units and overrides, and the pairings (lead first).
+
+        When scoped, those with a unit or an organization in the scope; around an organization,
+        the scope's organizations too.
+        """
+        alliance_heads: dict[int, tuple[Any, ...]] = {}
         units: dict[int, list[UnitFact]] = defaultdict(list)
         overrides: dict[int, dict[tuple[Duty, str], int]] = defaultdict(dict)
-        for alliance_id, *head, source, org_id, kind, place, duty, period in self.run(
-            _alliances_query(self.shape)
-        ):
-            heads.setdefault(alliance_id, tuple(head))
+        pairing_heads: dict[int, tuple[Any, ...]] = {}
+        members: dict[int, list[int]] = defaultdict(list)
+        if self.around is None:
+            rows = self.run(_groups_query(self.shape))
+        else:
+            statement = _groups_query(self.shape, True)
+            rows = self.connection.execute(statement, {"org": self.around}).all()
+        found: dict[int, OrgFact] = {}
+        for row in rows:
+            group_id, code, name, start, duty_period, number, source, org_id = row[:8]
+            if source == _ORG:
+                found[group_id] = OrgFact(
+                    id=group_id,
+                    code=code,
+                    name=name,
+                    kind=OrgKind(row.kind),
+                    orglife_ordinal=number,
+                    orglife_weekday=org_id,
+                    orglife_time=_parse_hhmm(row.duty),
+                    orglife_venue=row.period,
+                    holiday_policy=_policy(duty_period),
+                )
+                continue
+            if source == _PAIRING:
+                pairing_heads.setdefault(group_id, (code, name, row.lead, start, row.until, number))
+                if org_id is not None:
+                    members[group_id].append(org_id)
+                continue
+            alliance_heads.setdefault(
+                group_id, (code, name, start, DutyPeriod(duty_period), number)
+            )
             if source == _OVERRIDE:
-                overrides[alliance_id][(Duty(duty), period)] = org_id
+                overrides[group_id][(Duty(row.duty), row.period)] = org_id
             elif org_id is not None:
-                units[alliance_id].append(UnitFact(org_id, UnitKind(kind), place))
-        return tuple(
+                units[group_id].append(UnitFact(org_id, UnitKind(row.kind), row.place))
+        alliances = tuple(
             AllianceFact(
                 id=alliance_id,
                 code=code,
@@ -728,21 +761,12 @@ class _Reader:
                 units=tuple(units[alliance_id]),
                 overrides=overrides[alliance_id],
             )
-            for alliance_id, (code, name, rota_start, duty_period, term) in heads.items()
+            for alliance_id, (code, name, rota_start, duty_period, term) in alliance_heads.items()
         )
-
-    def pairings(self) -> tuple[PairingFact, ...]:
-        """Reads the pairings (those with a scoped organization, when scoped), lead first."""
-        heads: dict[int, tuple[Any, ...]] = {}
-        members: dict[int, list[int]] = defaultdict(list)
-        for pairing_id, *head, org_id in self.run(_pairings_query(self.shape)):
-            heads.setdefault(pairing_id, tuple(head))
-            if org_id is not None:
-                members[pairing_id].append(org_id)
-        facts = []
-        for pairing_id, (code, name, lead, start, end, target) in heads.items():
+        pairings = []
+        for pairing_id, (code, name, lead, start, end, target) in pairing_heads.items():
             ordered = sorted(members[pairing_id], key=lambda org: (org != lead, org))
-            facts.append(
+            pairings.append(
                 PairingFact(
                     id=pairing_id,
                     code=code,
@@ -754,32 +778,48 @@ class _Reader:
                     org_ids=tuple(ordered),
                 )
             )
-        return tuple(facts)
+        if self.around is not None:
+            self.found = found
+            self.org_ids = sorted({self.around, *found})
+        return alliances, tuple(pairings)
 
     def records(
         self,
         today: date,
         alliances: tuple[AllianceFact, ...],
         pairings: tuple[PairingFact, ...],
-    ) -> _Records:
-        """Reads this year's joint meetings, theme days, visits and opinion solicitations."""
+    ) -> tuple[_Records, frozenset[tuple[FilingKind, str, str]], dict[str, dict[str, Any]]]:
+        """Reads this year's group records, the reports filed and the reminder settings."""
+        # Records: joint meetings, theme days, visits and opinion solicitations. Filings and
+        # settings, scoped, only what the rules and the checks look up: the organizations'
+        # ledgers of the quarter, the groups' plans and summaries of the year, the settings of
+        # the default, the organizations and the alliances.
         quarter = Quarter.of(today)
-        year_first = date(today.year, 1, 1)
         records = _Records()
-        alliance_ids = [a.id for a in alliances]
-        pairing_ids = [p.id for p in pairings]
         duty_unit = {a.id: a.duty_period for a in alliances}
-        horizon = max(quarter.last_day, today + timedelta(days=62))
         unit_alliances = _unit_alliances(alliances)
         month_first = today.replace(day=1)
-        for source, org_id, kind, held_on, alliance_id, pairing_id in self.run(
-            _records_query(self.shape),
-            first=year_first,
-            horizon=horizon,
-            month=month_first,
-            last=today,
-            alliances=alliance_ids,
-            pairings=pairing_ids,
+        params: dict[str, Any] = {
+            "first": date(today.year, 1, 1),
+            "horizon": max(quarter.last_day, today + timedelta(days=62)),
+            "month": month_first,
+            "last": today,
+            "alliances": [a.id for a in alliances],
+            "pairings": [p.id for p in pairings],
+            "quarter": str(quarter),
+            "year": str(today.year),
+        }
+        if self.shape.scoped:
+            orgs = self.org_scopes()
+            params |= {
+                "org_scopes": orgs,
+                "groups": _group_scopes(alliances, pairings),
+                "scopes": [DEFAULT_SCOPE, *orgs, *_group_scopes(alliances)],
+            }
+        filings: set[tuple[FilingKind, str, str]] = set()
+        settings: dict[str, dict[str, Any]] = defaultdict(dict)
+        for source, org_id, kind, held_on, alliance_id, pairing_id, scope_key, second in self.run(
+            _records_query(self.shape), **params
         ):
             if source == _MEETING:
                 if alliance_id is not None and kind == MeetingKind.JOINT_MEETING:
@@ -794,6 +834,15 @@ class _Reader:
                     if kind == MeetingKind.VISIT:
                         records.visits[pairing_id].add(held_on)
                 continue
+            if source == _FILING:
+                filings.add((FilingKind(kind), scope_key, second))
+                continue
+            if source == _SETTING:
+                try:
+                    settings[scope_key][kind] = parse_setting(kind, second)
+                except ValueError as error:
+                    log.warning("ignoring reminder setting %s of %s: %s", kind, scope_key, error)
+                continue
             period = str(Quarter.of(held_on))
             if kind == ActivityKind.OPINION and held_on >= month_first:
                 records.opinions.add((org_id, month_key(held_on)))
@@ -804,39 +853,7 @@ class _Reader:
                 records.pairing_joint.add((pairing_id, period))
                 if kind == ActivityKind.VISIT:
                     records.visits[pairing_id].add(held_on)
-        return records
-
-    def filed_and_set(
-        self,
-        today: date,
-        alliances: tuple[AllianceFact, ...],
-        pairings: tuple[PairingFact, ...],
-    ) -> tuple[frozenset[tuple[FilingKind, str, str]], dict[str, dict[str, Any]]]:
-        """Reads the reports filed for this quarter and year, and the reminder settings."""
-        # Scoped, only what the rules and the checks look up: the organizations' ledgers of
-        # the quarter, the groups' plans and summaries of the year, the settings of the
-        # default, the organizations and the alliances.
-        params: dict[str, Any] = {"quarter": str(Quarter.of(today)), "year": str(today.year)}
-        if self.shape.scoped:
-            orgs = self.org_scopes()
-            params |= {
-                "org_scopes": orgs,
-                "groups": _group_scopes(alliances, pairings),
-                "scopes": [DEFAULT_SCOPE, *orgs, *_group_scopes(alliances)],
-            }
-        filings: set[tuple[FilingKind, str, str]] = set()
-        settings: dict[str, dict[str, Any]] = defaultdict(dict)
-        for source, scope_key, first, second in self.connection.execute(
-            _filed_and_set_query(self.shape), params
-        ):
-            if source == _FILING:
-                filings.add((FilingKind(first), scope_key, second))
-                continue
-            try:
-                settings[scope_key][first] = parse_setting(first, second)
-            except ValueError as error:
-                log.warning("ignoring reminder setting %s of %s: %s", first, scope_key, error)
-        return frozenset(filings), settings
+        return records, frozenset(filings), settings
 
     def movements(self, members: dict[int, MemberFact], now: datetime) -> tuple[MovementFact, ...]:
         """Reads each current member's latest movement that still owes a report."""
@@ -886,7 +903,7 @@ def _owed(
 
 
 # The tags of a union's rows, saying which table each comes from.
-_UNIT, _OVERRIDE = "unit", "override"
+_UNIT, _OVERRIDE, _PAIRING, _ORG = "unit", "override", "pairing", "org"
 _MOVEMENT, _ROLE = "movement", "role"
 _MEETING, _ACTIVITY, _FILING, _SETTING = "meeting", "activity", "filing", "setting"
 
@@ -954,27 +971,6 @@ def _org_columns() -> Select[*tuple[Any, ...]]:
 def _orgs_query(shape: _Shape) -> Executable:
     """The organizations and their org-life rules."""
     return _org_columns().where(_within(Organization.id, shape))
-
-
-@cache
-def _orgs_around_query() -> Executable:
-    """The organization bound as `org` and those sharing an alliance or a pairing with it."""
-    # A partner in two of its groups comes twice. Each branch joins from the groups of `org`,
-    # so that every database walks the indexes.
-    org = bindparam("org", type_=Integer)
-    allied = aliased(AllianceUnit)
-    paired = aliased(PairingOrg)
-    return union_all(
-        _org_columns().where(col(Organization.id) == org),
-        _org_columns()
-        .join(AllianceUnit, col(AllianceUnit.organization_id) == Organization.id)
-        .join(allied, col(allied.alliance_id) == AllianceUnit.alliance_id)
-        .where(col(allied.organization_id) == org),
-        _org_columns()
-        .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
-        .join(paired, col(paired.pairing_id) == PairingOrg.pairing_id)
-        .where(col(paired.organization_id) == org),
-    )
 
 
 @cache
@@ -1088,25 +1084,34 @@ def _excused_query(shape: _Shape) -> Executable:
 
 
 @cache
-def _alliances_query(shape: _Shape) -> Executable:
-    """The alliances (with a unit in the scope), tagged: their units, then their overrides."""
-    # One statement, not two: a round trip costs more than the few overrides there are.
+def _groups_query(shape: _Shape, around: bool = False) -> Executable:
+    """The alliances and pairings (with a member in the scope), tagged.
+
+    An alliance comes as its units, then its overrides; a pairing as a row per organization.
+    `around`: the scope is the organization bound as `org` and those sharing a group with it,
+    whose rows (with their org-life rules) come too.
+    """
+    # One statement, not four: a round trip costs more than the few rows there are.
     heads: tuple[Any, ...] = (
         col(Alliance.id),
         col(Alliance.code).label("code"),
         col(Alliance.name),
-        col(Alliance.rota_start),
-        col(Alliance.duty_period),
-        col(Alliance.executive_term_months),
+        col(Alliance.rota_start).label("start"),
+        cast(col(Alliance.duty_period), String).label("duty_period"),
+        col(Alliance.executive_term_months).label("number"),
     )
+    # Typed, so that every database reads the same types down each column of the union.
+    no_end, no_lead = cast(null(), Date).label("until"), cast(null(), Integer).label("lead")
     units = select(
         *heads,
         literal(_UNIT).label("source"),
         col(AllianceUnit.organization_id).label("org_id"),
         cast(col(AllianceUnit.kind), String).label("kind"),
         col(AllianceUnit.rotation_order).label("place"),
-        null().label("duty"),
-        null().label("period"),
+        cast(null(), String).label("duty"),
+        cast(null(), String).label("period"),
+        no_end,
+        no_lead,
     ).outerjoin(AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id)
     overrides = select(
         *heads,
@@ -1116,50 +1121,93 @@ def _alliances_query(shape: _Shape) -> Executable:
         null(),
         cast(col(RotaOverride.duty), String),
         col(RotaOverride.period),
+        null(),
+        null(),
     ).join(RotaOverride, col(RotaOverride.alliance_id) == Alliance.id)
-    if shape.scoped:
-        scoped = col(Alliance.id).in_(
-            select(col(AllianceUnit.alliance_id)).where(
-                _within(AllianceUnit.organization_id, shape)
-            )
+    pairings = select(
+        col(Pairing.id),
+        col(Pairing.code),
+        col(Pairing.name),
+        col(Pairing.agreement_start),
+        null(),
+        col(Pairing.visit_target),
+        literal(_PAIRING),
+        col(PairingOrg.organization_id),
+        *(null() for _ in range(4)),
+        col(Pairing.agreement_end),
+        col(Pairing.lead_org_id),
+    ).outerjoin(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
+    branches = [units, overrides, pairings]
+    if around or shape.scoped:
+        # Around one organization, the scope is read once, as a common table expression.
+        scope = select(_scope_around().cte("scope").c.org_id) if around else None
+        unit, paired = aliased(AllianceUnit), aliased(PairingOrg)
+        allied = col(Alliance.id).in_(
+            select(col(unit.alliance_id))
+            .where(_in_scope(unit.organization_id, shape, scope))
+            .correlate(None)
         )
-        units, overrides = units.where(scoped), overrides.where(scoped)
-    both = union_all(units, overrides)
+        in_pairing = col(Pairing.id).in_(
+            select(col(paired.pairing_id))
+            .where(_in_scope(paired.organization_id, shape, scope))
+            .correlate(None)
+        )
+        branches = [units.where(allied), overrides.where(allied), pairings.where(in_pairing)]
+        if scope is not None:
+            # The scope's organizations, their org-life rules in the columns left over.
+            branches.append(
+                select(
+                    col(Organization.id),
+                    col(Organization.code),
+                    col(Organization.name),
+                    null(),
+                    col(Organization.holiday_policy),
+                    col(Organization.orglife_ordinal),
+                    literal(_ORG),
+                    col(Organization.orglife_weekday),
+                    cast(col(Organization.kind), String),
+                    null(),
+                    col(Organization.orglife_time),
+                    col(Organization.orglife_venue),
+                    null(),
+                    null(),
+                ).where(col(Organization.id).in_(scope))
+            )
+    both = union_all(*branches)
     return both.order_by(both.selected_columns.code, both.selected_columns.place)
 
 
-@cache
-def _pairings_query(shape: _Shape) -> Executable:
-    """The pairings (with an organization in the scope), a row per organization."""
-    query = (
-        select(
-            col(Pairing.id),
-            col(Pairing.code),
-            col(Pairing.name),
-            col(Pairing.lead_org_id),
-            col(Pairing.agreement_start),
-            col(Pairing.agreement_end),
-            col(Pairing.visit_target),
-            col(PairingOrg.organization_id),
-        )
-        .outerjoin(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
-        .order_by(col(Pairing.code))
+def _in_scope(column: Any, shape: _Shape, scope: Any) -> Any:
+    """Tests a column against the scope: the subquery when there is one, else the bound list."""
+    return col(column).in_(scope) if scope is not None else _within(column, shape)
+
+
+def _scope_around() -> Any:
+    """The organization bound as `org` and those sharing an alliance or a pairing with it."""
+    # Each branch joins from the groups of `org`, so that every database walks the indexes; a
+    # partner in two of its groups comes twice, which IN does not mind.
+    org = bindparam("org", type_=Integer)
+    allied, paired = aliased(AllianceUnit), aliased(PairingOrg)
+    return union_all(
+        select(org.label("org_id")),
+        select(col(AllianceUnit.organization_id))
+        .join(allied, col(allied.alliance_id) == AllianceUnit.alliance_id)
+        .where(col(allied.organization_id) == org)
+        .correlate(None),
+        select(col(PairingOrg.organization_id))
+        .join(paired, col(paired.pairing_id) == PairingOrg.pairing_id)
+        .where(col(paired.organization_id) == org)
+        .correlate(None),
     )
-    if shape.scoped:
-        query = query.where(
-            col(Pairing.id).in_(
-                select(col(PairingOrg.pairing_id)).where(_within(PairingOrg.organization_id, shape))
-            )
-        )
-    return query
 
 
 @cache
 def _records_query(shape: _Shape) -> Executable:
-    """The groups' meetings from `first` to `horizon`, then the ledger entries that count."""
-    # Meetings of the `alliances` and `pairings`; ledger entries from `first` to `last` that
-    # count for groups, and opinion solicitations from `month`.
-    # One statement, not two: a round trip costs more than either's rows.
+    """The groups' meetings and the ledger entries that count, then filings and settings, tagged."""
+    # Meetings of the `alliances` and `pairings` from `first` to `horizon`; ledger entries from
+    # `first` to `last` that count for groups, and opinion solicitations from `month`; the
+    # reports filed for the `quarter` and `year`; the reminder settings.
+    # One statement, not four: a round trip costs more than any one's rows.
     meetings: Select[*tuple[Any, ...]] = select(
         literal(_MEETING).label("source"),
         col(Meeting.organization_id).label("org_id"),
@@ -1167,15 +1215,37 @@ def _records_query(shape: _Shape) -> Executable:
         col(Meeting.held_on),
         col(Meeting.alliance_id),
         col(Meeting.pairing_id),
+        # Typed, so that every database reads the same types down each column of the union.
+        cast(null(), String).label("scope"),
+        cast(null(), String).label("second"),
     ).where(
         col(Meeting.held_on) >= bindparam("first"),
         col(Meeting.held_on) <= bindparam("horizon"),
         col(Meeting.status) != MeetingStatus.CANCELLED,
-        or_(
-            _among(Meeting.alliance_id, "alliances", shape),
-            _among(Meeting.pairing_id, "pairings", shape),
+    )
+    by_group: tuple[Select[*tuple[Any, ...]], ...] = (
+        meetings.where(
+            or_(
+                _among(Meeting.alliance_id, "alliances", shape),
+                _among(Meeting.pairing_id, "pairings", shape),
+            )
         ),
     )
+    if shape.arrays:
+        # The alliances' meetings, then the pairings' (but those already read): one branch per
+        # (group, day) index. Under an OR, PostgreSQL's generic plan of the prepared statement
+        # walks the year's meetings by day instead.
+        alliances = bindparam("alliances", type_=ARRAY(Integer))
+        by_group = (
+            meetings.where(col(Meeting.alliance_id) == any_(alliances)),
+            meetings.where(
+                _among(Meeting.pairing_id, "pairings", shape),
+                or_(
+                    col(Meeting.alliance_id).is_(None),
+                    col(Meeting.alliance_id) != all_(alliances),
+                ),
+            ),
+        )
     activities = select(
         literal(_ACTIVITY),
         col(Activity.organization_id),
@@ -1183,6 +1253,8 @@ def _records_query(shape: _Shape) -> Executable:
         col(Activity.held_on),
         col(Activity.alliance_id),
         col(Activity.pairing_id),
+        null(),
+        null(),
     ).where(
         col(Activity.held_on) >= bindparam("first"),
         col(Activity.held_on) <= bindparam("last"),
@@ -1198,53 +1270,47 @@ def _records_query(shape: _Shape) -> Executable:
         ),
         _within(Activity.organization_id, shape),
     )
-    return union_all(meetings, activities)
+    return union_all(*by_group, activities, *_filings_and_settings(shape))
 
 
-@cache
-def _filed_and_set_query(shape: _Shape) -> Executable:
-    """The reports filed for the `quarter` and `year`, then the reminder settings, tagged."""
+def _filings_and_settings(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], ...]:
+    """The reports filed for the `quarter` and `year`, then the reminder settings."""
     # Scoped: only the `org_scopes`' ledgers of the quarter, the `groups`' plans and summaries
     # of the year, the settings of the `scopes`.
-    # One statement, not two: a round trip costs more than either's rows.
     filings: Select[*tuple[Any, ...]] = select(
-        literal(_FILING).label("source"),
-        col(Filing.scope).label("scope"),
-        cast(col(Filing.kind), String).label("first"),
-        col(Filing.period).label("second"),
+        literal(_FILING),
+        null(),
+        cast(col(Filing.kind), String),
+        *(null() for _ in range(3)),
+        col(Filing.scope),
+        col(Filing.period),
     )
     settings = select(
         literal(_SETTING),
-        col(ReminderSetting.scope),
+        null(),
         col(ReminderSetting.name),
+        *(null() for _ in range(3)),
+        col(ReminderSetting.scope),
         col(ReminderSetting.value),
     )
     if not shape.scoped:
-        return union_all(
-            filings.where(
-                or_(
-                    col(Filing.period) == bindparam("quarter"),
-                    col(Filing.period) == bindparam("year"),
-                )
-            ),
-            settings,
+        period = or_(
+            col(Filing.period) == bindparam("quarter"), col(Filing.period) == bindparam("year")
         )
-    # Each branch names its kinds and period, so the (kind, scope, period) unique index finds
-    # the few rows however many scopes there are.
-    return union_all(
+        return filings.where(period), settings
+    # A branch per kind of report, each naming its kinds and period, so that the (kind, scope,
+    # period) unique index finds the few rows however many scopes there are (under an OR,
+    # PostgreSQL's generic plan reads the whole table).
+    return (
         filings.where(
-            or_(
-                and_(
-                    col(Filing.kind) == FilingKind.LEDGER,
-                    _among(Filing.scope, "org_scopes", shape),
-                    col(Filing.period) == bindparam("quarter"),
-                ),
-                and_(
-                    _one_of(Filing.kind, FilingKind.ANNUAL_PLAN, FilingKind.YEAR_SUMMARY),
-                    _among(Filing.scope, "groups", shape),
-                    col(Filing.period) == bindparam("year"),
-                ),
-            )
+            col(Filing.kind) == FilingKind.LEDGER,
+            _among(Filing.scope, "org_scopes", shape),
+            col(Filing.period) == bindparam("quarter"),
+        ),
+        filings.where(
+            col(Filing.kind).in_([FilingKind.ANNUAL_PLAN, FilingKind.YEAR_SUMMARY]),
+            _among(Filing.scope, "groups", shape),
+            col(Filing.period) == bindparam("year"),
         ),
         settings.where(_among(ReminderSetting.scope, "scopes", shape)),
     )

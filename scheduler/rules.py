@@ -9,7 +9,7 @@ the current step once: missed steps are not replayed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -165,7 +165,15 @@ def owed_pushes(facts: Facts) -> list[Push]:
 
 def pending_for(facts: Facts, org_id: int) -> list[Obligation]:
     """Lists what an organization still owes this quarter (and its mobile members' reports)."""
-    return [o for o in obligations(facts) if o.listed and org_id in o.owners]
+    # Only the organization's own obligations are built; org-life reminders are pushed, never
+    # listed, so their rule is not run at all.
+    found = (
+        obligation
+        for rule in LISTED_RULES
+        for obligation in rule(facts, owner=org_id)
+        if obligation.listed and org_id in obligation.owners
+    )
+    return list(found)
 
 
 def obligations(facts: Facts) -> Iterator[Obligation]:
@@ -180,17 +188,22 @@ def obligations(facts: Facts) -> Iterator[Obligation]:
     yield from mobile_obligations(facts)
 
 
+def _holds(owner: int | None, *owners: int) -> bool:
+    """Tells whether an obligation owned by `owners` is wanted: every one, or `owner`'s."""
+    return owner is None or owner in owners
+
+
 def _at(facts: Facts, day: date, clock: time) -> datetime:
     """Returns a local wall-clock moment on `day`."""
     return datetime.combine(day, clock, tzinfo=facts.now.tzinfo)
 
 
-def orglife_obligations(facts: Facts) -> Iterator[Obligation]:
+def orglife_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Org-life day: every member, the evening before and the morning of the day; leave excuses."""
     now, today = facts.now, facts.today
     for org in facts.orgs.values():
         member_ids = facts.members_by_org.get(org.id)
-        if org.kind is OrgKind.COMMITTEE or not member_ids:
+        if org.kind is OrgKind.COMMITTEE or not member_ids or not _holds(owner, org.id):
             continue
         config = facts.config(org_id=org.id)
         for shift in (-1, 0, 1):
@@ -248,7 +261,7 @@ def orglife_obligations(facts: Facts) -> Iterator[Obligation]:
             )
 
 
-def theme_duty_obligations(facts: Facts) -> Iterator[Obligation]:
+def theme_duty_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Theme party day on duty: the duty org's secretary and liaison, lead days before its period."""
     today = facts.today
     quarter = Quarter.of(today)
@@ -262,7 +275,7 @@ def theme_duty_obligations(facts: Facts) -> Iterator[Obligation]:
             if slot is None:
                 break
             day = slot.last_day + timedelta(days=1)
-            if (alliance.id, slot.period) in facts.alliance_theme:
+            if (alliance.id, slot.period) in facts.alliance_theme or not _holds(owner, slot.org_id):
                 continue
             windows = []
             for index, lead in enumerate(leads):
@@ -291,13 +304,15 @@ def theme_duty_obligations(facts: Facts) -> Iterator[Obligation]:
             )
 
 
-def joint_meeting_obligations(facts: Facts) -> Iterator[Obligation]:
+def joint_meeting_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Joint meeting: the convener's liaison and secretary from mid-quarter, weekly, until recorded."""
     today = facts.today
     quarter = Quarter.of(today)
     for alliance in facts.alliances:
         slot = alliance.duty(Duty.CONVENER, today)
         if slot is None or (alliance.id, str(quarter)) in facts.alliance_joint:
+            continue
+        if not _holds(owner, slot.org_id):
             continue
         config = facts.config(alliance_id=alliance.id)
         yield Obligation(
@@ -343,13 +358,13 @@ def visits_expected(pairing: PairingFact, target: int, today: date) -> int:
     )
 
 
-def pairing_obligations(facts: Facts) -> Iterator[Obligation]:
+def pairing_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Pairings: both liaisons when behind the pro-rata visit path, and when a quarter is quiet."""
     today = facts.today
     quarter = Quarter.of(today)
     month_first = today.replace(day=1)
     for pairing in facts.pairings:
-        if not pairing.active_on(today):
+        if not pairing.active_on(today) or not _holds(owner, *pairing.org_ids):
             continue
         config = facts.config(org_id=pairing.lead_org_id)
         recipients = tuple(dict.fromkeys(m for org in pairing.org_ids for m in facts.liaisons(org)))
@@ -395,14 +410,14 @@ def pairing_obligations(facts: Facts) -> Iterator[Obligation]:
             )
 
 
-def ledger_obligations(facts: Facts) -> Iterator[Obligation]:
+def ledger_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Quarterly ledger: secretaries and liaisons in the quarter's last days, until it is filed."""
     quarter = Quarter.of(facts.today)
     participants = {unit.org_id for alliance in facts.alliances for unit in alliance.units}
     participants |= {org for pairing in facts.pairings for org in pairing.org_ids}
     for org_id in sorted(participants & facts.orgs.keys()):
         scope = org_scope(org_id)
-        if (FilingKind.LEDGER, scope, str(quarter)) in facts.filings:
+        if (FilingKind.LEDGER, scope, str(quarter)) in facts.filings or not _holds(owner, org_id):
             continue
         config = facts.config(org_id=org_id)
         first = quarter.last_day - timedelta(days=config.ledger_window_days - 1)
@@ -428,7 +443,7 @@ def ledger_obligations(facts: Facts) -> Iterator[Obligation]:
         )
 
 
-def lead_obligations(facts: Facts) -> Iterator[Obligation]:
+def lead_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Annual plan in January and year-end summary in December, to alliance and pairing leads."""
     today = facts.today
     if today.month == 1:
@@ -450,7 +465,7 @@ def lead_obligations(facts: Facts) -> Iterator[Obligation]:
         if pairing.active_on(today):
             groups.append((pairing_scope(pairing.id), pairing.name, pairing.lead_org_id, None))
     for scope, name, lead, alliance_id in groups:
-        if (kind, scope, str(today.year)) in facts.filings:
+        if (kind, scope, str(today.year)) in facts.filings or not _holds(owner, lead):
             continue
         config = facts.config(org_id=lead, alliance_id=alliance_id)
         start_day = config.plan_start_day if rule is Rule.ANNUAL_PLAN else config.summary_start_day
@@ -466,7 +481,7 @@ def lead_obligations(facts: Facts) -> Iterator[Obligation]:
         )
 
 
-def opinion_obligations(facts: Facts) -> Iterator[Obligation]:
+def opinion_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Monthly opinion solicitation: branch secretaries, from the 20th, if none is recorded."""
     today = facts.today
     month = month_key(today)
@@ -474,6 +489,7 @@ def opinion_obligations(facts: Facts) -> Iterator[Obligation]:
         if (
             org.kind not in (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
             or (org.id, month) in facts.opinions
+            or not _holds(owner, org.id)
         ):
             continue
         config = facts.config(org_id=org.id)
@@ -493,11 +509,11 @@ def opinion_obligations(facts: Facts) -> Iterator[Obligation]:
         )
 
 
-def mobile_obligations(facts: Facts) -> Iterator[Obligation]:
+def mobile_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Mobile members' three reports: the member, from being marked, weekly, until filed."""
     for movement in facts.movements:
         member = facts.members.get(movement.member_id)
-        if member is None:
+        if member is None or not _holds(owner, member.org_id):
             continue
         config = facts.config(org_id=member.org_id)
         yield Obligation(
@@ -521,3 +537,16 @@ def mobile_obligations(facts: Facts) -> Iterator[Obligation]:
                 ),
             ),
         )
+
+
+# The rules whose obligations may be listed (by `pending_for`), in the order `obligations` runs
+# them; the org-life rule's are pushed only.
+LISTED_RULES: tuple[Callable[..., Iterator[Obligation]], ...] = (
+    theme_duty_obligations,
+    joint_meeting_obligations,
+    pairing_obligations,
+    ledger_obligations,
+    lead_obligations,
+    opinion_obligations,
+    mobile_obligations,
+)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Table, bindparam
+from sqlalchemy import CursorResult, Executable, Table, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -54,3 +54,41 @@ def run(session: Session, statement: Executable, params: Mapping[str, Any]) -> C
 def pin(session: Session, *rows: SQLModel) -> None:
     """Keeps rows alive for the rest of the unit of work, so lookups by key hit the identity map."""
     session.info.setdefault("pinned", []).extend(rows)
+
+
+@cache
+def _insert_rows_statement(
+    table: Table, columns: tuple[str, ...], rows: int, conflict: tuple[str, ...], returning: str
+) -> Executable:
+    """Builds (once per shape) a multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING statement."""
+    # Spelled out: the ORM's multi-row insert is compiled anew on every call.
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    values = ", ".join(
+        "(" + ", ".join(f":{name}_{row}" for name in columns) + ")" for row in range(rows)
+    )
+    keys = ", ".join(f'"{name}"' for name in conflict)
+    # Names come from the table's metadata, and every value is bound.
+    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES {values} ON CONFLICT ({keys}) DO NOTHING'  # noqa: S608
+    sql += f' RETURNING "{returning}"'
+    binds = [
+        bindparam(f"{name}_{row}", type_=table.c[name].type)
+        for name in columns
+        for row in range(rows)
+    ]
+    return text(sql).bindparams(*binds).columns(table.c[returning])
+
+
+def insert_ignore_rows(
+    session: Session,
+    model: type[SQLModel],
+    *,
+    rows: Sequence[Mapping[str, Any]],
+    conflict: tuple[str, ...],
+    returning: str,
+) -> set[Any]:
+    """Inserts in one statement the rows that do not clash with `conflict`; returns their `returning`."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    columns = tuple(rows[0])
+    statement = _insert_rows_statement(table, columns, len(rows), conflict, returning)
+    params = {f"{name}_{index}": row[name] for index, row in enumerate(rows) for name in columns}
+    return set(run(session, statement, params).scalars())

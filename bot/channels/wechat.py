@@ -224,6 +224,7 @@ class WeChatChannel(CallbackChannel):
             clock=clock,
             reply_deadline=reply_deadline,
             max_body_bytes=max_body_bytes,
+            dialect=database.dialect,
         )
         self._token = settings.wechat_token.get_secret_value()
         self._crypto = (
@@ -239,8 +240,9 @@ class WeChatChannel(CallbackChannel):
         """Needs nothing: WeChat calls us."""
 
     async def stop(self) -> None:
-        """Closes the sender's HTTP client."""
+        """Closes the sender's HTTP client and lets the core threads end."""
         await self.sender.aclose()
+        self._stop_workers()
 
     async def push_texts(self, user_id: str, texts: Sequence[str]) -> SendResult:
         """Pushes a late answer as customer-service messages."""
@@ -288,8 +290,8 @@ class WeChatChannel(CallbackChannel):
         """Parses a message with wechatpy."""
         return parse_message(xml)
 
-    def _inbound(self, message: Any) -> Inbound | None:
-        """Turns texts, locations, menu clicks and follows into inbound messages."""
+    def _inbound(self, message: Any) -> Inbound:
+        """Turns texts, locations, menu clicks and follows into inbound messages; else unsupported."""
         user = str(message.source)
         kind = str(message.type)
         text, location = "", None
@@ -299,12 +301,8 @@ class WeChatChannel(CallbackChannel):
             text = str(message.recognition).strip()
         elif kind == "location":
             location = shared_location(message.location_x, message.location_y, message.label)
-            if location is None:
-                return None
         elif kind == "event":
             text = _event_text(str(message.event), message)
-        if not text and location is None:
-            return None
         return Inbound(
             channel=self.channel,
             chat_id=user,
@@ -312,6 +310,7 @@ class WeChatChannel(CallbackChannel):
             text=text,
             location=location,
             chat_kind=ChatKind.PRIVATE,
+            unsupported=not text and location is None,
         )
 
     def _reply_xml(self, message: Any, text: str) -> str:

@@ -9,17 +9,19 @@ add what differs (signatures, crypto module, events, send endpoints and limits).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import xmltodict  # type: ignore[import-untyped,unused-ignore]
@@ -38,6 +40,8 @@ from bot.translation import translator
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # Platform callbacks are at most a few kilobytes; the shared server's 1 MiB cap is far looser.
 MAX_BODY_BYTES = 64 * 1024
 # How old (or how far in the future) a signed request may be; nonces are remembered this long.
@@ -48,6 +52,11 @@ DEFAULT_REPLY_DEADLINE = 4.0
 MAX_TEXT_BYTES = 2000
 SUCCESS = "success"
 HTTP_TIMEOUT = 10.0
+# Threads that run the core for callbacks. SQLite takes one writer at a time: a second thread
+# would only sleep in its busy handler. PostgreSQL may overlap round trips and commits; 8 stays
+# within the engine's pool (5 connections and 10 more on demand).
+SQLITE_CORE_WORKERS = 1
+CORE_WORKERS = 8
 
 OPTION_LINE = N_("Reply {number}: {label}")
 APOLOGY = N_("Sorry, something went wrong. Please try again.")
@@ -419,6 +428,7 @@ class CallbackChannel(ABC):
         clock: Clock,
         reply_deadline: float,
         max_body_bytes: int,
+        dialect: str,
     ) -> None:
         self._core = core
         self._clock = clock
@@ -426,6 +436,10 @@ class CallbackChannel(ABC):
         self._max_body = max_body_bytes
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
+        self._workers = ThreadPoolExecutor(
+            max_workers=SQLITE_CORE_WORKERS if dialect == "sqlite" else CORE_WORKERS,
+            thread_name_prefix=f"{self.name}-core",
+        )
 
     @property
     def routes(self) -> Sequence[BaseRoute]:
@@ -451,8 +465,8 @@ class CallbackChannel(ABC):
         """Parses message XML (whose top-level `fields` are given) into a wechatpy message."""
 
     @abstractmethod
-    def _inbound(self, message: Any) -> Inbound | None:
-        """Describes a message for the core; None for events that need no answer."""
+    def _inbound(self, message: Any) -> Inbound:
+        """Describes a message for the core, flagged unsupported when it has nothing to read."""
 
     @abstractmethod
     def _reply_xml(self, message: Any, text: str) -> str:
@@ -467,6 +481,15 @@ class CallbackChannel(ABC):
         """Pushes texts to a user who just wrote to us (no window or template applies)."""
 
     # --- the endpoint --------------------------------------------------------------------
+
+    async def _in_core(self, call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Runs a blocking core call on the channel's own threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._workers, functools.partial(call, *args, **kwargs))
+
+    def _stop_workers(self) -> None:
+        """Lets the core threads end once their work is done."""
+        self._workers.shutdown(wait=False)
 
     async def _endpoint(self, request: Request) -> Response:
         """Serves the platform's GET verification and POST messages."""
@@ -540,7 +563,7 @@ class CallbackChannel(ABC):
         if _is_event(fields):
             return PlainTextResponse(SUCCESS)
         try:
-            t = await asyncio.to_thread(
+            t = await self._in_core(
                 self._core.translator_for, channel=self.channel, user_id=fields["FromUserName"]
             )
             text = t(APOLOGY)
@@ -553,26 +576,26 @@ class CallbackChannel(ABC):
         return Response(reply, media_type="application/xml")
 
     async def _answer(
-        self, inbound: Inbound | None, fields: Mapping[str, str], *, once: Sequence[str]
+        self, inbound: Inbound, fields: Mapping[str, str], *, once: Sequence[str]
     ) -> Rendered:
         """Asks the core (in order per user) and renders its replies with numbered options."""
-        if inbound is None:
-            if _is_event(fields):
-                return Rendered((), ())
-            user = fields["FromUserName"]
-            t = await asyncio.to_thread(
-                self._core.translator_for, channel=self.channel, user_id=user
-            )
-            return Rendered((t(UNSUPPORTED),), ())
         async with self._in_order(inbound.user_id):
-            return await asyncio.to_thread(self._converse, inbound, once)
+            return await self._in_core(self._converse, inbound, once, event=_is_event(fields))
 
-    def _converse(self, inbound: Inbound, once: Sequence[str]) -> Rendered:
+    def _converse(self, inbound: Inbound, once: Sequence[str], *, event: bool) -> Rendered:
         """Runs the core on one delivery and renders its replies as numbered options (blocking)."""
         answer = self._core.answer(inbound, once=once, numbered=True)
         if answer.repeat is not None:
             return Rendered((), (), repeat=answer.repeat)
-        return render_numbered(answer.replies, translator(answer.locale))
+        t = translator(answer.locale)
+        if inbound.unsupported:
+            # Events expect no reply. Other content gets a note of what the assistant reads, or
+            # the core's apology when the delivery could not be recorded.
+            if event:
+                return Rendered((), ())
+            if not answer.replies:
+                return Rendered((t(UNSUPPORTED),), ())
+        return render_numbered(answer.replies, t)
 
     async def _push_later(self, work: asyncio.Future[Rendered], user_id: str) -> None:
         """Waits for a late answer and pushes it through the platform's message API."""

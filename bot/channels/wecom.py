@@ -210,6 +210,7 @@ class WeComChannel(CallbackChannel):
             clock=clock,
             reply_deadline=reply_deadline,
             max_body_bytes=max_body_bytes,
+            dialect=database.dialect,
         )
         self._token = settings.wecom_token.get_secret_value()
         self._agent_id = settings.wecom_agent_id
@@ -222,8 +223,9 @@ class WeComChannel(CallbackChannel):
         """Needs nothing: WeCom calls us."""
 
     async def stop(self) -> None:
-        """Closes the sender's HTTP client."""
+        """Closes the sender's HTTP client and lets the core threads end."""
         await self.sender.aclose()
+        self._stop_workers()
 
     async def push_texts(self, user_id: str, texts: Sequence[str]) -> SendResult:
         """Pushes a late answer as app messages."""
@@ -276,8 +278,8 @@ class WeComChannel(CallbackChannel):
             raise RefusedError(400, "message for another agent")
         return parse_message(xml)
 
-    def _inbound(self, message: Any) -> Inbound | None:
-        """Turns texts, locations, menu clicks and follows into inbound messages."""
+    def _inbound(self, message: Any) -> Inbound:
+        """Turns texts, locations, menu clicks and follows into inbound messages; else unsupported."""
         user = str(message.source)
         kind = str(message.type)
         text, location = "", None
@@ -285,16 +287,12 @@ class WeComChannel(CallbackChannel):
             text = str(message.content or "").strip()
         elif kind == "location":
             location = shared_location(message.location_x, message.location_y, message.label)
-            if location is None:
-                return None
         elif kind == "event":
             event = str(message.event)
             if event == "subscribe":
                 text = "/start"
             elif event == "click":
                 text = str(message.key or "").strip()
-        if not text and location is None:
-            return None
         return Inbound(
             channel=self.channel,
             chat_id=user,
@@ -302,6 +300,7 @@ class WeComChannel(CallbackChannel):
             text=text,
             location=location,
             chat_kind=ChatKind.PRIVATE,
+            unsupported=not text and location is None,
         )
 
     def _reply_xml(self, message: Any, text: str) -> str:

@@ -45,6 +45,9 @@ class Inbound:
     locale_hint: str | None = None
     display_name: str = ""
     anonymous_admin: bool = False
+    # Content the assistant cannot read (an image, a file, an unhandled event): only its
+    # delivery is recorded, and the channel answers with a note of what it can read.
+    unsupported: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -7,21 +7,20 @@ about what is done. Each line is done, owed with the days left, or missed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from bot.core.domain import Duty, MeetingKind, MeetingStatus, OrgKind
+from bot.core.domain import Duty, MeetingStatus, OrgKind
 from bot.core.i18n import N_, Translator
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
-from bot.services.stats import AttendanceReport, attendance_report
+from bot.services.stats import AttendanceReport, StoredDay, attendance_and_org_life
 from bot.services.views import OrgView
 from scheduler.facts import AllianceFact, DutyFact, Facts, PairingFact, Part, load_facts
 from scheduler.holidays import HolidayCalendar
@@ -29,7 +28,7 @@ from scheduler.orglife import org_life_day
 from scheduler.quarters import Quarter, month_key
 from scheduler.rules import visits_expected
 from scheduler.texts import period_label
-from storage.models import Meeting, Organization
+from storage.models import Organization
 from storage.reminders import FilingKind, alliance_scope, org_scope, pairing_scope
 
 QUARTERS_A_YEAR = 4
@@ -173,14 +172,16 @@ def compliance_report(
         if year_moment == as_of
         else load_facts(session, now=year_moment, holidays=holidays, around=org_id, parts=Part.NONE)
     )
-    attendance = attendance_report(session, org_id=org_id, quarter=quarter, now=now, tz=tz)
+    attendance, stored = attendance_and_org_life(
+        session, org_id=org_id, quarter=quarter, now=now, tz=tz
+    )
     check = _Checker(facts, year_facts, quarter, today, org_id)
     sections = [
         Section(
             Subject.ORG,
             org.code,
             org.name,
-            (*_org_life_lines(session, check, org, attendance), *check.ledger()),
+            (*_org_life_lines(check, org, attendance, stored), *check.ledger()),
         )
     ]
     for alliance in facts.alliances:
@@ -213,21 +214,22 @@ def _runs_during(pairing: PairingFact, quarter: Quarter) -> bool:
 
 
 def _org_life_lines(
-    session: Session, check: _Checker, org: Organization, attendance: AttendanceReport
+    check: _Checker,
+    org: Organization,
+    attendance: AttendanceReport,
+    stored: Mapping[str, StoredDay],
 ) -> Iterator[Line]:
     """One line per month of the quarter: the org-life day, held (with attendance) or not."""
     if org.kind is OrgKind.COMMITTEE:
         return
     quarter = check.quarter
     months = [month_key(date(quarter.year, month, 1)) for month in quarter.months()]
-    params = {"org": org.id, "first": months[0], "second": months[1], "third": months[2]}
-    stored = {row.period: row for row in session.connection().execute(_ORG_LIFE_DAYS, params)}
     tallies = {tally.meeting_id: tally for tally in attendance.meetings}
     rule = check.facts.orgs.get(org.id or 0)
     for month, key in zip(quarter.months(), months, strict=True):
         meeting = stored.get(key)
         if meeting is not None:
-            tally = tallies.get(meeting.id or 0)
+            tally = tallies.get(meeting.meeting_id)
             cancelled = meeting.status is MeetingStatus.CANCELLED
             held = tally is not None and tally.taken and not cancelled
             state, left = judge(held, meeting.held_on, check.today)
@@ -258,16 +260,6 @@ def _org_life_lines(
             continue
         state, left = judge(False, due, check.today)
         yield Line(Requirement.ORG_LIFE, state, key, due, left, day=due)
-
-
-# Built once, read on the connection: the stored org-life days of an organization's quarter.
-_ORG_LIFE_DAYS = select(
-    col(Meeting.id), col(Meeting.period), col(Meeting.held_on), col(Meeting.status)
-).where(
-    col(Meeting.organization_id) == bindparam("org"),
-    col(Meeting.kind) == MeetingKind.ORG_LIFE,
-    col(Meeting.period).in_([bindparam("first"), bindparam("second"), bindparam("third")]),
-)
 
 
 class _Checker:

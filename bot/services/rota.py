@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import bindparam, or_, union_all, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.core.domain import Duty, DutyPeriod, MeetingKind, UnitKind
@@ -111,6 +113,60 @@ _PAIRING_MEETINGS = _GROUP_MEETINGS.where(col(Meeting.pairing_id) == bindparam("
     col(Meeting.held_on)
 )
 
+# A roster's groups in one statement each, with what their slots read: an alliance with its
+# units' organizations, a pairing with its organizations (the organization bound as `org`'s).
+_MY_UNITS = aliased(AllianceUnit)
+_ROSTER_ALLIANCES = (
+    select(Alliance, Organization, col(AllianceUnit.kind))
+    .join(AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id)
+    .join(Organization, col(Organization.id) == AllianceUnit.organization_id)
+    .where(
+        col(Alliance.id).in_(
+            select(_MY_UNITS.alliance_id).where(_MY_UNITS.organization_id == bindparam("org"))
+        )
+    )
+    .order_by(col(Alliance.code), col(AllianceUnit.rotation_order))
+)
+_MY_PAIRINGS = aliased(PairingOrg)
+_ROSTER_PAIRINGS = (
+    select(Pairing, Organization)
+    .join(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
+    .join(Organization, col(Organization.id) == PairingOrg.organization_id)
+    .where(
+        col(Pairing.id).in_(
+            select(_MY_PAIRINGS.pairing_id).where(_MY_PAIRINGS.organization_id == bindparam("org"))
+        )
+    )
+    .order_by(col(Pairing.code))
+)
+_ROSTER_OVERRIDES = select(RotaOverride).where(
+    col(RotaOverride.alliance_id).in_(bindparam("alliances", expanding=True))
+)
+
+
+# The joint meetings, theme days and visits in a span of the alliances, then of the pairings,
+# of the organization bound as `org` (a pairing's but those already read as an alliance's).
+# One branch per (group, day) index, where a plan for an OR would walk the span by day.
+_ALLIANCES_OF_ORG = select(_MY_UNITS.alliance_id).where(
+    _MY_UNITS.organization_id == bindparam("org")
+)
+_ROSTER_MEETINGS = select(Meeting).from_statement(
+    union_all(
+        _GROUP_MEETINGS.where(col(Meeting.alliance_id).in_(_ALLIANCES_OF_ORG)),
+        _GROUP_MEETINGS.where(
+            col(Meeting.pairing_id).in_(
+                select(_MY_PAIRINGS.pairing_id).where(
+                    _MY_PAIRINGS.organization_id == bindparam("org")
+                )
+            ),
+            or_(
+                col(Meeting.alliance_id).is_(None),
+                col(Meeting.alliance_id).not_in(_ALLIANCES_OF_ORG),
+            ),
+        ),
+    )
+)
+
 
 class Rota:
     """Computes who is on duty in any period, with secretaries' overrides applied."""
@@ -123,6 +179,9 @@ class Rota:
         self._units: dict[int, list[tuple[UnitKind, OrgView]]] = {}
         self._override_rows: dict[int, dict[tuple[Duty, str], RotaOverride]] = {}
         self._pairing_orgs: dict[int, list[Organization]] = {}
+        # The groups' organizations read by `groups_of`, held here because the session's
+        # identity map holds its objects weakly: a meeting's view finds its host among them.
+        self._orgs: dict[int, Organization] = {}
 
     def alliances_of(self, org_id: int) -> list[Alliance]:
         """Lists the alliances an organization belongs to."""
@@ -131,6 +190,46 @@ class Rota:
     def pairings_of(self, org_id: int) -> list[Pairing]:
         """Lists the pairings an organization belongs to."""
         return list(self.session.exec(_PAIRINGS_OF, params={"org": org_id}).all())
+
+    def groups_of(self, org_id: int) -> tuple[list[Alliance], list[Pairing]]:
+        """Lists an organization's alliances and pairings, reading what their slots need too.
+
+        Three statements whatever the number of groups: the alliances with their units, their
+        overrides, the pairings with their organizations.
+        """
+        alliances: dict[int, Alliance] = {}
+        units: dict[int, list[tuple[UnitKind, OrgView]]] = defaultdict(list)
+        for alliance, org, kind in self.session.exec(_ROSTER_ALLIANCES, params={"org": org_id}):
+            assert alliance.id is not None
+            alliances.setdefault(alliance.id, alliance)
+            units[alliance.id].append((kind, org_view(org)))
+            self._orgs[org.id or 0] = org
+        self._units.update(units)
+        if alliances:
+            found: dict[int, dict[tuple[Duty, str], RotaOverride]] = {key: {} for key in alliances}
+            rows = self.session.exec(_ROSTER_OVERRIDES, params={"alliances": [*alliances]})
+            for row in rows:
+                found[row.alliance_id][(row.duty, row.period)] = row
+            self._override_rows.update(found)
+        pairings: dict[int, Pairing] = {}
+        orgs: dict[int, list[Organization]] = defaultdict(list)
+        for pairing, org in self.session.exec(_ROSTER_PAIRINGS, params={"org": org_id}):
+            assert pairing.id is not None
+            pairings.setdefault(pairing.id, pairing)
+            orgs[pairing.id].append(org)
+            self._orgs[org.id or 0] = org
+        self._pairing_orgs.update(orgs)
+        return list(alliances.values()), list(pairings.values())
+
+    def group_org(self, org_id: int) -> Organization | None:
+        """Returns an organization `groups_of` read, if it did."""
+        return self._orgs.get(org_id)
+
+    def group_meetings(self, org_id: int, *, first: date, last: date) -> list[Meeting]:
+        """Lists the joint meetings, theme days and visits of an organization's groups, by day."""
+        params = {"org": org_id, "first": first, "last": last}
+        rows = self.session.execute(_ROSTER_MEETINGS, params).scalars()
+        return sorted(rows, key=lambda meeting: (meeting.held_on, meeting.id or 0))
 
     def alliance_by_code(self, code: str) -> Alliance | None:
         """Finds an alliance by code."""

@@ -4,20 +4,41 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
+from sqlalchemy import (
+    ARRAY,
+    CompoundSelect,
+    Executable,
+    Integer,
+    Select,
+    String,
+    all_,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    literal,
+    null,
+    or_,
+    union_all,
+)
 from sqlalchemy import select as select_columns
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from bot.core.domain import AttendanceStatus, MeetingKind, MeetingStatus
 from bot.services.organizations import org_view
 from bot.services.views import OrgView
-from scheduler.quarters import Quarter
+from scheduler.quarters import Quarter, month_key
 from storage.models import Attendance, Meeting, Member, Organization
+from storage.types import UTCDateTime
 
 CN_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 QUARTER_PATTERN = re.compile(
@@ -190,88 +211,298 @@ def attendance_reports(
 ) -> dict[int, AttendanceReport]:
     """Tallies the meetings that have started by `now` between two dates, per organization.
 
-    Three queries whatever the number of organizations, meetings and members: meetings,
-    attendance rows, members. A member is expected at a meeting when they belonged to the
-    organization that day or answered it; a meeting without any sign-in is listed but does
-    not count against anyone.
+    One query whatever the number of organizations, meetings and members (and one more for
+    organizations the session has not loaded). A member is expected at a meeting when they
+    belonged to the organization that day or answered it; a meeting without any sign-in is
+    listed but does not count against anyone.
     """
+    reports, _ = _read_reports(
+        session,
+        org_ids=org_ids,
+        first_day=first_day,
+        last_day=last_day,
+        now=now,
+        tz=tz,
+        org_life_months=(),
+    )
+    return reports
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDay:
+    """A stored org-life day of a month, whatever its status and whether it has started."""
+
+    meeting_id: int
+    period: str
+    held_on: date
+    status: MeetingStatus
+
+
+def attendance_and_org_life(
+    session: Session, *, org_id: int, quarter: Quarter, now: datetime, tz: ZoneInfo
+) -> tuple[AttendanceReport, dict[str, StoredDay]]:
+    """Tallies a quarter's attendance and finds the stored org-life day of each of its months."""
+    months = tuple(month_key(date(quarter.year, month, 1)) for month in quarter.months())
+    reports, days = _read_reports(
+        session,
+        org_ids=[org_id],
+        first_day=quarter.first_day,
+        last_day=quarter.last_day,
+        now=now,
+        tz=tz,
+        org_life_months=months,
+    )
+    return reports[org_id], {day.period: day for day in days}
+
+
+def _read_reports(
+    session: Session,
+    *,
+    org_ids: Collection[int],
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    tz: ZoneInfo,
+    org_life_months: Sequence[str],
+) -> tuple[dict[int, AttendanceReport], list[StoredDay]]:
+    """Builds the reports, and lists the stored org-life days of `org_life_months`."""
     wanted = sorted(set(org_ids))
-    orgs = {
-        org.id: org_view(org)
-        for org in session.exec(select(Organization).where(col(Organization.id).in_(wanted)))
-        if org.id is not None
-    }
-    meetings = [
-        meeting
-        for meeting in session.exec(
-            select(Meeting)
-            .where(
-                col(Meeting.organization_id).in_(wanted),
-                Meeting.held_on >= first_day,
-                Meeting.held_on <= last_day,
-                Meeting.status != MeetingStatus.CANCELLED,
-            )
-            .order_by(col(Meeting.starts_at), col(Meeting.id))
-        )
-        if meeting.starts_at <= now
-    ]
-    meeting_ids = [meeting.id for meeting in meetings]
+    if not wanted:
+        return {}, []
+    orgs = _org_views(session, wanted)
+    if session.autoflush:
+        # The query runs on the connection, which does not flush as session queries do.
+        session.flush()
+    connection = session.connection()
+    bound, params = _bound(connection.dialect.name, wanted)
+    # Three months (a quarter's) or none: "" is no month.
+    months = [*org_life_months, "", "", ""][:3]
+    params |= {"first": first_day, "last": last_day} | {f"month{n}": months[n] for n in range(3)}
+    meetings: list[_Meeting] = []
+    stored: list[StoredDay] = []
     answers: dict[int, dict[int, AttendanceStatus]] = defaultdict(dict)
-    for meeting_id, member_id, status in session.execute(
-        select_columns(
-            col(Attendance.meeting_id), col(Attendance.member_id), col(Attendance.status)
-        ).where(col(Attendance.meeting_id).in_(meeting_ids))
-    ):
-        answers[meeting_id][member_id] = AttendanceStatus(status)
-    answered = {member for rows in answers.values() for member in rows}
-    people = _people(session, org_ids=wanted, member_ids=answered, tz=tz)
+    people: dict[int, _Person] = {}
+    for row in connection.execute(_records_query(bound), params).all():
+        # By position: a row's attributes cost more to look up.
+        (
+            source,
+            key,
+            org_id,
+            kind,
+            period,
+            held_on,
+            at,
+            text,
+            venue,
+            status,
+            member,
+            answer,
+            until,
+        ) = row
+        if source == _MEETING:
+            meeting = _Meeting(key, org_id, kind, period, held_on, at, text, venue, status)
+            if kind is MeetingKind.ORG_LIFE and period in org_life_months:
+                stored.append(StoredDay(key, period, held_on, status))
+            if (
+                first_day <= held_on <= last_day
+                and status is not MeetingStatus.CANCELLED
+                and at <= now
+            ):
+                meetings.append(meeting)
+        elif source == _ANSWER:
+            answers[key][member] = AttendanceStatus(answer)
+        elif key not in people:
+            people[key] = _Person(
+                id=key,
+                name=text,
+                org_id=org_id,
+                joined=at.astimezone(tz).date(),
+                left=until.astimezone(tz).date() if until is not None else None,
+            )
+    meetings.sort(key=lambda meeting: (meeting.starts_at, meeting.id))
+    started = {meeting.id for meeting in meetings}
+    answered = {member for key, rows in answers.items() if key in started for member in rows}
+    # The organizations' members, and those of other organizations who answered a meeting
+    # that has started (the query also reads those who only answered one still to come).
+    mine = set(wanted)
+    kept = [person for person in people.values() if person.org_id in mine or person.id in answered]
     reports: dict[int, AttendanceReport] = {}
     for org_id in wanted:
         if org_id not in orgs:
             continue
-        own = [meeting for meeting in meetings if meeting.organization_id == org_id]
+        own = [meeting for meeting in meetings if meeting.org_id == org_id]
         reports[org_id] = _report(
             orgs[org_id],
             meetings=own,
             answers=answers,
-            people=people,
+            people=kept,
             first_day=first_day,
             last_day=last_day,
         )
-    return reports
+    return reports, stored
 
 
-def _people(
-    session: Session, *, org_ids: list[int], member_ids: set[int], tz: ZoneInfo
-) -> list[_Person]:
-    """Reads the members of the organizations and everyone who answered, by name."""
-    rows = session.execute(
-        select_columns(
-            col(Member.id),
-            col(Member.name),
-            col(Member.organization_id),
-            col(Member.created_at),
-            col(Member.departed_at),
-        )
-        .where(or_(col(Member.organization_id).in_(org_ids), col(Member.id).in_(member_ids)))
-        .order_by(col(Member.name), col(Member.id))
+def _org_views(session: Session, org_ids: list[int]) -> dict[int, OrgView]:
+    """Returns the organizations by id: those the session holds, then the others in one query."""
+    found: dict[int, OrgView] = {}
+    missing = []
+    for org_id in org_ids:
+        org = session.identity_map.get(identity_key(Organization, org_id))
+        if isinstance(org, Organization):
+            found[org_id] = org_view(org)
+        else:
+            missing.append(org_id)
+    if missing:
+        for org in session.exec(select(Organization).where(col(Organization.id).in_(missing))):
+            view = org_view(org)
+            found[view.id] = view
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Meeting:
+    """A meeting as the tallies read it."""
+
+    id: int
+    org_id: int
+    kind: MeetingKind
+    period: str
+    held_on: date
+    starts_at: datetime
+    title: str
+    venue: str
+    status: MeetingStatus
+
+
+# The tags of the report query's rows, saying which table each comes from.
+_MEETING, _ANSWER, _PERSON = "meeting", "answer", "person"
+
+
+class _Bound(StrEnum):
+    """How the report query takes its organizations."""
+
+    # One organization, bound as `org`: the secretary's own report.
+    ONE = "one"
+    # A list bound as `orgs`: PostgreSQL takes it as one array (one statement text, prepared
+    # once, whatever its length), SQLite as an expanded IN (...).
+    ARRAY = "array"
+    LIST = "list"
+
+
+def _bound(dialect: str, org_ids: list[int]) -> tuple[_Bound, dict[str, Any]]:
+    """Chooses how to bind the organizations, and binds them."""
+    if len(org_ids) == 1:
+        # A scalar, not a one-element list: PostgreSQL then keeps the prepared statement's
+        # generic plan instead of planning each run anew.
+        return _Bound.ONE, {"org": org_ids[0]}
+    if dialect == "postgresql":
+        return _Bound.ARRAY, {"orgs": org_ids}
+    return _Bound.LIST, {"orgs": org_ids, "orgs_out": org_ids}
+
+
+def _of_orgs(column: Any, bound: _Bound) -> Any:
+    """Tests a column against the organizations."""
+    column = col(column)
+    if bound is _Bound.ONE:
+        return column == bindparam("org")
+    if bound is _Bound.ARRAY:
+        return column == any_(bindparam("orgs", type_=ARRAY(column.expression.type)))
+    return column.in_(bindparam("orgs", expanding=True))
+
+
+def _not_of_orgs(column: Any, bound: _Bound) -> Any:
+    """Tests a (non-null) column against none of the organizations."""
+    column = col(column)
+    if bound is _Bound.ONE:
+        return column != bindparam("org")
+    if bound is _Bound.ARRAY:
+        return column != all_(bindparam("orgs", type_=ARRAY(column.expression.type)))
+    # A name of its own: an expanding list bound under one name to both an IN and a NOT IN
+    # may be rendered as the latter in both places when empty.
+    return column.not_in(bindparam("orgs_out", expanding=True))
+
+
+@cache
+def _records_query(bound: _Bound) -> Executable:
+    """The organizations' meetings from `first` to `last` and org-life days of `month0..2`, tagged.
+
+    Then the answers to the meetings of the span, the members of the organizations and the
+    members of other organizations who answered; by (name, id), as the database collates.
+    """
+    # One statement, not four: a round trip costs more than any of them.
+    in_span = and_(
+        _of_orgs(Meeting.organization_id, bound),
+        col(Meeting.held_on) >= bindparam("first"),
+        col(Meeting.held_on) <= bindparam("last"),
+        col(Meeting.status) != MeetingStatus.CANCELLED,
     )
-    return [
-        _Person(
-            id=member_id,
-            name=name,
-            org_id=org_id,
-            joined=created.astimezone(tz).date(),
-            left=departed.astimezone(tz).date() if departed is not None else None,
+    # Typed, so that every database reads the same types down each column of the union.
+    meetings: Select[*tuple[Any, ...]] = select_columns(
+        literal(_MEETING).label("source"),
+        col(Meeting.id).label("id"),
+        col(Meeting.organization_id).label("org_id"),
+        col(Meeting.kind).label("kind"),
+        col(Meeting.period).label("period"),
+        col(Meeting.held_on).label("held_on"),
+        col(Meeting.starts_at).label("at"),
+        col(Meeting.title).label("text"),
+        col(Meeting.venue).label("venue"),
+        col(Meeting.status).label("status"),
+        cast(null(), Integer).label("member_id"),
+        cast(null(), String).label("answer"),
+        cast(null(), UTCDateTime()).label("until"),
+    ).where(
+        _of_orgs(Meeting.organization_id, bound),
+        or_(
+            and_(
+                col(Meeting.held_on) >= bindparam("first"),
+                col(Meeting.held_on) <= bindparam("last"),
+            ),
+            and_(
+                col(Meeting.kind) == MeetingKind.ORG_LIFE,
+                col(Meeting.period).in_([bindparam(f"month{n}") for n in range(3)]),
+            ),
+        ),
+    )
+    answers = (
+        select_columns(
+            literal(_ANSWER),
+            col(Attendance.meeting_id),
+            *(null() for _ in range(8)),
+            col(Attendance.member_id),
+            cast(col(Attendance.status), String),
+            null(),
         )
-        for member_id, name, org_id, created, departed in rows
-    ]
+        .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
+        .where(in_span)
+    )
+    person = (
+        literal(_PERSON),
+        col(Member.id),
+        col(Member.organization_id),
+        *(null() for _ in range(3)),
+        col(Member.created_at),
+        col(Member.name),
+        *(null() for _ in range(4)),
+        col(Member.departed_at),
+    )
+    own = select_columns(*person).where(_of_orgs(Member.organization_id, bound))
+    # Members now elsewhere come once per meeting they answered; the first is kept.
+    others = (
+        select_columns(*person)
+        .join(Attendance, col(Attendance.member_id) == Member.id)
+        .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
+        .where(in_span, _not_of_orgs(Member.organization_id, bound))
+    )
+    both: CompoundSelect[*tuple[Any, ...]] = union_all(meetings, answers, own, others)
+    columns = both.selected_columns
+    return both.order_by(columns.text, columns.id)
 
 
 def _report(
     org: OrgView,
     *,
-    meetings: list[Meeting],
+    meetings: list[_Meeting],
     answers: Mapping[int, Mapping[int, AttendanceStatus]],
     people: list[_Person],
     first_day: date,

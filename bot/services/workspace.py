@@ -330,8 +330,18 @@ class Services:
 
     def roster(self, org_id: int, first_day: date, last_day: date) -> RosterAnswer:
         """Answers who hosts what between two dates, for the organization's alliances and pairings."""
+        all_alliances, all_pairings = self.rota.groups_of(org_id)
+        # A pairing's visits are counted over the year the span starts in.
+        year_first, year_last = date(first_day.year, 1, 1), date(first_day.year, 12, 31)
+        widened = bool(all_pairings)
+        records = self.rota.group_meetings(
+            org_id,
+            first=min(first_day, year_first) if widened else first_day,
+            last=max(last_day, year_last) if widened else last_day,
+        )
+        in_span = [meeting for meeting in records if first_day <= meeting.held_on <= last_day]
         alliances: list[AllianceRoster] = []
-        for alliance in self.rota.alliances_of(org_id):
+        for alliance in all_alliances:
             assert alliance.id is not None
             theme_days = _distinct(
                 self.rota.slot(alliance, Duty.THEME_DAY, day)
@@ -342,35 +352,36 @@ class Services:
                 for day in _month_starts(first_day, last_day)
             )
             executive = self.rota.slot(alliance, Duty.EXECUTIVE, first_day)
-            meetings = self.rota.meetings_in(
-                alliance_id=alliance.id, pairing_id=None, first=first_day, last=last_day
-            )
+            meetings = [m for m in in_span if m.alliance_id == alliance.id]
             alliances.append(
                 AllianceRoster(
                     alliance.name,
                     theme_days,
                     conveners,
                     executive,
-                    [self.meetings.view(m) for m in meetings],
+                    [
+                        self.meetings.view(m, self.rota.group_org(m.organization_id))
+                        for m in meetings
+                    ],
                 )
             )
         pairings: list[PairingRoster] = []
-        for pairing in self.rota.pairings_of(org_id):
+        for pairing in all_pairings:
             quarters = sorted({Quarter.of(day) for day in _month_starts(first_day, last_day)})
-            meetings = self.rota.meetings_in(
-                alliance_id=None, pairing_id=pairing.id, first=first_day, last=last_day
-            )
-            year_visits = self.rota.meetings_in(
-                alliance_id=None,
-                pairing_id=pairing.id,
-                first=date(first_day.year, 1, 1),
-                last=date(first_day.year, 12, 31),
-            )
+            meetings = [m for m in in_span if m.pairing_id == pairing.id]
+            year_visits = [
+                m
+                for m in records
+                if m.pairing_id == pairing.id and year_first <= m.held_on <= year_last
+            ]
             pairings.append(
                 PairingRoster(
                     pairing.name,
                     [(quarter, self.rota.pairing_host(pairing, quarter)) for quarter in quarters],
-                    [self.meetings.view(m) for m in meetings],
+                    [
+                        self.meetings.view(m, self.rota.group_org(m.organization_id))
+                        for m in meetings
+                    ],
                     sum(1 for m in year_visits if m.held_on <= self.today),
                     pairing.visit_target,
                 )

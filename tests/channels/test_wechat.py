@@ -32,6 +32,7 @@ from tests.fakes.wechat_api import (
     RecordingCore,
     WeChatServer,
     footprint,
+    option_number,
     serving,
     wechat_settings,
 )
@@ -436,7 +437,67 @@ async def test_images_get_a_note_and_platform_events_get_nothing(wx: Harness) ->
     assert await follower.send(wx.server.event("o-1", "unsubscribe")) == ""
     assert await follower.send(wx.server.event("o-1", "LOCATION")) == ""
     assert await follower.send(wx.server.event("o-1", "VIEW", "https://example.org")) == ""
-    assert wx.core.inbounds == []
+    assert [inbound.unsupported for inbound in wx.core.inbounds] == [True] * 4
+
+
+def unsupported(server: WeChatServer, user: str, kind: str) -> Callback:
+    """An image, file, link or voice message (without recognition), or an unhandled event."""
+    if kind == "unsubscribe":
+        return server.event(user, "unsubscribe")
+    fields = {
+        "image": {"PicUrl": "http://127.0.0.1/pic.jpg", "MediaId": "m"},
+        "file": {"Title": "a.pdf", "FileKey": "k", "FileMd5": "0" * 32, "FileTotalLen": "1"},
+        "link": {"Title": "t", "Description": "d", "Url": "http://127.0.0.1/"},
+        "voice": {"MediaId": "m", "Format": "amr"},
+    }[kind]
+    return server.message(user, {"MsgType": kind, **fields, "MsgId": str(server.next_id())})
+
+
+@pytest.mark.parametrize("kind", ["image", "file", "link", "voice", "unsubscribe"])
+async def test_a_replayed_unsupported_message_gets_403_like_a_text(
+    wx: Harness, world: World, database: Database, kind: str
+) -> None:
+    follower = wx.follower("o-m1")
+    await bind(follower, world, "m1")
+    await follower.say("/lang en")
+    before = footprint(database)
+    callback = unsupported(wx.server, "o-m1", kind)
+    note = await follower.send(callback)
+    assert ("text messages" in note) is (kind != "unsubscribe")
+    recorded = footprint(database)
+    # Its nonce and MsgId (or event key), and nothing else.
+    assert recorded == (before[0] + 2, *before[1:])
+    handled = len(wx.core.inbounds)
+    replay = await follower.deliver(callback)
+    assert replay.status_code == 403
+    assert footprint(database) == recorded
+    assert len(wx.core.inbounds) == handled
+
+
+async def test_a_retried_unsupported_message_is_answered_once(
+    wx: Harness, world: World, database: Database
+) -> None:
+    follower = wx.follower("o-1")
+    fields = {"MsgType": "image", "PicUrl": "http://127.0.0.1/p.jpg", "MsgId": "5005"}
+    assert "帮助" in await follower.send(wx.server.message("o-1", fields))
+    recorded = footprint(database)
+    # The platform's retry: the same MsgId under a new nonce.
+    assert await follower.send(wx.server.message("o-1", fields)) == ""
+    assert footprint(database) == recorded
+
+
+async def test_unsupported_content_leaves_the_flow_and_its_options_as_they_were(
+    wx: Harness, world: World, database: Database
+) -> None:
+    follower = wx.follower("o-m1")
+    await bind(follower, world, "m1")
+    await follower.say("/lang en")
+    offered = await follower.say("汇报")
+    visit = option_number(offered, "Visit")
+    state = footprint(database)
+    assert "text messages" in await follower.send(wx.server.image("o-m1"))
+    assert footprint(database)[1:] == state[1:]
+    assert "On which day did it take place?" in await follower.say(str(visit))
 
 
 async def test_reply_text_is_escaped_inside_the_xml(wx: Harness, world: World) -> None:

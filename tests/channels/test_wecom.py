@@ -179,6 +179,30 @@ async def test_a_forged_or_replayed_message_gets_403_and_touches_nothing(
     assert len(wc.core.inbounds) == 1
 
 
+@pytest.mark.parametrize("kind", ["image", "video", "unsubscribe"])
+async def test_a_replayed_unsupported_message_gets_403_and_records_only_its_keys(
+    wc: Harness, world: World, database: Database, kind: str
+) -> None:
+    member = wc.member("u-m1")
+    assert "m1" in await member.say(f"绑定 {world.invites['m1']}")
+    before = footprint(database)
+    if kind == "unsubscribe":
+        callback = wc.server.event("u-m1", "unsubscribe")
+    else:
+        fields = {"MsgType": kind, "MediaId": "m", "MsgId": str(wc.server.next_id())}
+        callback = wc.server.message("u-m1", fields)
+    note = await member.send(callback)
+    assert ("帮助" in note) is (kind != "unsubscribe")
+    recorded = footprint(database)
+    assert recorded == (before[0] + 2, *before[1:])
+    handled = len(wc.core.inbounds)
+    assert wc.core.inbounds[-1].unsupported
+    replay = await member.deliver(callback)
+    assert replay.status_code == 403
+    assert footprint(database) == recorded
+    assert len(wc.core.inbounds) == handled
+
+
 async def test_dtds_outside_or_inside_the_encryption_are_refused(
     wc: Harness, database: Database
 ) -> None:
@@ -271,7 +295,11 @@ async def test_following_the_app_greets_and_menu_clicks_run_commands(
     assert "第2支部" in await member.send(wc.server.event("u-m1", "click", "谁主持"))
     assert await member.send(wc.server.event("u-m1", "enter_agent")) == ""
     assert await member.send(wc.server.event("u-m1", "LOCATION")) == ""
-    assert [inbound.text for inbound in wc.core.inbounds] == ["/start", "绑定 INVM1X", "谁主持"]
+    assert [i.text for i in wc.core.inbounds if not i.unsupported] == [
+        "/start",
+        "绑定 INVM1X",
+        "谁主持",
+    ]
 
 
 async def test_locations_reach_the_core_as_locations(wc: Harness) -> None:
