@@ -83,6 +83,19 @@ def run_backend(
                 )
             ],
         )
+        if backend == "postgresql":
+            results += guarded(
+                "wechat",
+                lambda: [
+                    wechat_ack.measure(
+                        url,
+                        city,
+                        rounds=sizes.wechat_rounds,
+                        concurrent=sizes.wechat_concurrent,
+                        processes=2,
+                    )
+                ],
+            )
         log("wechat done")
     return results
 

@@ -4,9 +4,11 @@ The official account channel (safe mode: AES, signatures, replay and MsgId check
 assistant run behind uvicorn in a child process on 127.0.0.1, like `gongjian run`; this process
 plays WeChat's servers and posts 200 signed, encrypted check-in callbacks at once, in a few
 rounds, timing each answer. WeChat gives up after 5 seconds. The baseline, in the same run and
-server, is a route that answers `success` without doing anything.
+server, is a route that answers `success` without doing anything. On PostgreSQL, the same
+callbacks are also spread over two such processes (`processes=2`), as a deployment that scales
+out runs several `gongjian run` behind one address; each member's callbacks go to one process.
 
-Run: python -m bench.wechat_ack [--rounds 3] [--postgres URL]
+Run: python -m bench.wechat_ack [--rounds 3] [--processes 1] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -122,24 +124,29 @@ async def post(port: int, path: str, callback: Callback) -> tuple[int, bytes]:
     return int(status_line.split()[1]), content
 
 
-async def post_all(port: int, path: str, callbacks: Sequence[Callback]) -> tuple[list[float], int]:
-    """Posts every callback at once; returns each one's seconds and how many got a passive reply."""
+async def post_all(
+    ports: Sequence[int], path: str, callbacks: Sequence[Callback]
+) -> tuple[list[float], int]:
+    """Posts every callback at once; returns each one's seconds and how many got a passive reply.
 
-    async def one(callback: Callback) -> tuple[float, bool]:
+    Callbacks are dealt to the servers' ports in turn, so a member always meets the same one.
+    """
+
+    async def one(number: int, callback: Callback) -> tuple[float, bool]:
         """Posts one callback and times the answer."""
         started = time.perf_counter()
-        status, content = await post(port, path, callback)
+        status, content = await post(ports[number % len(ports)], path, callback)
         spent = time.perf_counter() - started
         if status != 200:
             raise RuntimeError(f"callback answered {status}: {content[:200]!r}")
         return spent, content != b"success"
 
-    answers = await asyncio.gather(*(one(callback) for callback in callbacks))
+    answers = await asyncio.gather(*(one(number, cb) for number, cb in enumerate(callbacks)))
     return [spent for spent, _ in answers], sum(1 for _, replied in answers if replied)
 
 
 async def run_rounds(
-    port: int, accounts: Sequence[CityAccount], rounds: int, concurrent: int
+    ports: Sequence[int], accounts: Sequence[CityAccount], rounds: int, concurrent: int
 ) -> tuple[list[float], list[float], int]:
     """Runs the rounds against the callback and the no-op route; returns both timings, replies."""
     platform = WeChatServer(now=lambda: int(NOW.timestamp()), safe=True)
@@ -147,47 +154,51 @@ async def run_rounds(
     floor: list[float] = []
     replied = 0
     warm = [platform.text(a.external_id, "帮助") for a in accounts[:concurrent]]
-    await post_all(port, "/wechat", warm)
+    await post_all(ports, "/wechat", warm)
     for number in range(rounds):
         batch = accounts[number * concurrent : (number + 1) * concurrent]
         callbacks = [platform.text(a.external_id, a.checkin_text) for a in batch]
-        spent, answered = await post_all(port, "/wechat", callbacks)
+        spent, answered = await post_all(ports, "/wechat", callbacks)
         ours += spent
         replied += answered
         noise = [platform.text(a.external_id, "noop") for a in batch]
-        floor += (await post_all(port, NOOP_PATH, noise))[0]
+        floor += (await post_all(ports, NOOP_PATH, noise))[0]
     return ours, floor, replied
 
 
-async def measure_async(url: str, city: City, *, rounds: int, concurrent: int) -> Result:
-    """Starts the server process, runs the rounds and reports p50/p99 against the deadline."""
+async def measure_async(
+    url: str, city: City, *, rounds: int, concurrent: int, processes: int = 1
+) -> Result:
+    """Starts the server processes, runs the rounds and reports p50/p99 against the deadline."""
     name = f"WeChat ack, {concurrent} concurrent, {backend_of(url)}"
+    if processes > 1:
+        name += f", {processes} processes"
     accounts = city.checkers(Channel.WECHAT)
     rounds = min(rounds, len(accounts) // concurrent)
     if rounds < 1:
         return skipped(name, f"fewer than {concurrent} WeChat members")
-    child = subprocess.Popen(  # noqa: ASYNC220 (started once, before the timed part)
-        [sys.executable, "-m", "bench.wechat_ack", "--serve", url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    children = [
+        subprocess.Popen(  # noqa: ASYNC220 (started before the timed part)
+            [sys.executable, "-m", "bench.wechat_ack", "--serve", url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for _ in range(processes)
+    ]
     try:
-        assert child.stdout is not None
-        line = await asyncio.to_thread(child.stdout.readline)
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the WeChat server did not start: {line!r}")
-        ours, floor, replied = await run_rounds(int(line.split()[1]), accounts, rounds, concurrent)
+        ports = []
+        for child in children:
+            assert child.stdout is not None
+            line = await asyncio.to_thread(child.stdout.readline)
+            if not line.startswith("PORT "):
+                raise RuntimeError(f"the WeChat server did not start: {line!r}")
+            ports.append(int(line.split()[1]))
+        ours, floor, replied = await run_rounds(ports, accounts, rounds, concurrent)
     finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            await asyncio.to_thread(child.wait, 30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                await asyncio.to_thread(child.wait, 10)
+        for child in children:
+            await _stop(child)
     p50, p99 = percentile(ours, 0.50), percentile(ours, 0.99)
     ratio = p99 / DEADLINE
     return Result(
@@ -207,9 +218,25 @@ async def measure_async(url: str, city: City, *, rounds: int, concurrent: int) -
     )
 
 
-def measure(url: str, city: City, *, rounds: int = 3, concurrent: int = CONCURRENT) -> Result:
+async def _stop(child: subprocess.Popen[str]) -> None:
+    """Ends a server process: closing its stdin asks it to stop, a kill makes sure."""
+    if child.stdin is not None:
+        child.stdin.close()
+    try:
+        await asyncio.to_thread(child.wait, 30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(child.wait, 10)
+
+
+def measure(
+    url: str, city: City, *, rounds: int = 3, concurrent: int = CONCURRENT, processes: int = 1
+) -> Result:
     """Runs the WeChat acknowledgement benchmark on a city database."""
-    return asyncio.run(measure_async(url, city, rounds=rounds, concurrent=concurrent))
+    return asyncio.run(
+        measure_async(url, city, rounds=rounds, concurrent=concurrent, processes=processes)
+    )
 
 
 def main() -> None:
@@ -217,6 +244,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--postgres", default=None)
     args = parser.parse_args()
     if args.serve:
@@ -225,7 +253,7 @@ def main() -> None:
     backends = ["sqlite"] + (["postgresql"] if postgres_base_url(args.postgres) else [])
     for backend in backends:
         with city_database(backend, QUICK_CITY, postgres_base_url(args.postgres)) as (url, city):
-            result = measure(url, city, rounds=args.rounds)
+            result = measure(url, city, rounds=args.rounds, processes=args.processes)
         print(f"{result.name}: {result.figure}; {result.baseline}; ratio {result.ratio}")
         for note in result.notes:
             print(f"  {note}")

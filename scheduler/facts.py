@@ -154,11 +154,16 @@ class Part(Flag):
     LEADS = auto()
     # Every current member, by organization too: the org-life day is pushed to all of them.
     MEMBERS = auto()
-    # Chat accounts: only pushes need them. Read only together with the members.
+    # Which members have a chat account at all: planning skips pushes nobody could receive.
+    # Read only together with the members.
+    REACHABLE = auto()
+    # The chat accounts themselves, most recently used first (the preview shows the channel a
+    # push would take; delivery reads them afresh). Read only together with the members.
     ACCOUNTS = auto()
     # Stored org-life days and who is excused: their reminders are pushed, never listed.
     ORG_LIFE = auto()
-    ALL = LEADS | MEMBERS | ACCOUNTS | ORG_LIFE
+    # What planning a tick needs.
+    ALL = LEADS | MEMBERS | REACHABLE | ORG_LIFE
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +331,8 @@ class Facts:
     # Who holds which role; the plain member's, which every member holds, is left out.
     roles: Mapping[tuple[int, RoleKind], tuple[int, ...]]
     accounts: Mapping[int, tuple[AccountFact, ...]]
+    # Members with at least one chat account (with Part.ACCOUNTS, those in `accounts`).
+    reachable: frozenset[int]
     orglife: Mapping[tuple[int, str], OrgLifeFact]
     # Who signed in or asked for leave, for the stored org-life days still to start.
     excused: Mapping[int, frozenset[int]]
@@ -471,11 +478,15 @@ def load_facts(
     by_org: dict[int, tuple[int, ...]] = {}
     roles: dict[tuple[int, RoleKind], tuple[int, ...]] = {}
     accounts: dict[int, tuple[AccountFact, ...]] = {}
+    reachable: frozenset[int] = frozenset()
     movements: tuple[MovementFact, ...] = ()
     if Part.MEMBERS in parts:
         members, by_org, roles = read.members()
         if Part.ACCOUNTS in parts:
             accounts = read.accounts(members, now)
+            reachable = frozenset(accounts)
+        elif Part.REACHABLE in parts:
+            reachable = read.reachable(members)
         movements = read.movements(members, now)
     elif Part.LEADS in parts:
         members, roles, movements = read.leads(now)
@@ -495,6 +506,7 @@ def load_facts(
         members_by_org=by_org,
         roles=roles,
         accounts=accounts,
+        reachable=reachable,
         orglife=orglife,
         excused=excused,
         alliances=alliances,
@@ -669,6 +681,14 @@ class _Reader:
                     AccountFact(member_id, Channel(channel), external_id, seen)
                 )
         return {member: tuple(rows) for member, rows in accounts.items()}
+
+    def reachable(self, members: Mapping[int, MemberFact]) -> frozenset[int]:
+        """Reads which current members have at least one chat account."""
+        return frozenset(
+            member_id
+            for (member_id,) in self.run(_reachable_query(self.shape))
+            if member_id in members
+        )
 
     def org_life(
         self, now: datetime
@@ -1041,6 +1061,17 @@ def _accounts_query(shape: _Shape) -> Executable:
         )
         .join(Member, col(Member.id) == ChatAccount.member_id)
         .where(_within(Member.organization_id, shape))
+    )
+
+
+@cache
+def _reachable_query(shape: _Shape) -> Executable:
+    """The members (in the scope) with a chat account, once each."""
+    return (
+        select(col(ChatAccount.member_id))
+        .join(Member, col(Member.id) == ChatAccount.member_id)
+        .where(_within(Member.organization_id, shape))
+        .distinct()
     )
 
 

@@ -144,7 +144,7 @@ def owed_pushes(facts: Facts) -> list[Push]:
         essential = obligation.rule in ESSENTIAL_RULES
         for member_id in obligation.recipients:
             member = facts.members.get(member_id)
-            if member is None or not facts.accounts.get(member_id):
+            if member is None or member_id not in facts.reachable:
                 continue
             if member.muted and not essential:
                 continue

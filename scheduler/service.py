@@ -27,7 +27,7 @@ from bot.core.ports import Sender
 from bot.translation import translator
 from scheduler import outbox
 from scheduler.delivery import Delivery, DeliveryReport
-from scheduler.facts import Facts, load_facts
+from scheduler.facts import Facts, Part, load_facts
 from scheduler.holidays import HolidayCalendar
 from scheduler.housekeeping import HousekeepingReport, housekeep
 from scheduler.leader import Leadership, leadership_for
@@ -91,7 +91,12 @@ def render(facts: Facts, push: Push, cache: dict[tuple[str, ...], str] | None = 
 
 
 def read_facts(
-    session: Session, *, now: datetime, holidays: HolidayCalendar, settings: Settings
+    session: Session,
+    *,
+    now: datetime,
+    holidays: HolidayCalendar,
+    settings: Settings,
+    parts: Part = Part.ALL,
 ) -> Facts:
     """Reads the facts the rules need at `now`, with the configured quiet hours and language."""
     return load_facts(
@@ -101,6 +106,7 @@ def read_facts(
         quiet_start=settings.quiet_hours_start,
         quiet_end=settings.quiet_hours_end,
         default_locale=settings.default_locale,
+        parts=parts,
     )
 
 
@@ -146,7 +152,9 @@ def preview(
 ) -> list[PreviewItem]:
     """Lists what the rules would push at `at` (not already in the outbox); records nothing."""
     with database.session() as session:
-        facts = read_facts(session, now=at, holidays=holidays, settings=settings)
+        facts = read_facts(
+            session, now=at, holidays=holidays, settings=settings, parts=Part.ALL | Part.ACCOUNTS
+        )
         pushes = due_pushes(facts)
         known = outbox.existing_keys(session, ((p.rule.value, p.period, p.key) for p in pushes))
         session.rollback()

@@ -46,7 +46,7 @@ from storage.reminders import (
     set_reminder_setting,
 )
 from tests.factories import World, add_org
-from tests.scheduler.test_rules import HOLIDAYS, SH, at
+from tests.scheduler.test_rules import HOLIDAYS, SH, at, give_accounts
 
 # Moments across the year: org-life days, mid-quarter, the ledger window, January and December.
 MOMENTS = (
@@ -341,3 +341,17 @@ def test_mobile_members_of_partners_count_and_others_do_not(
     assert sorted(m.member_id for m in city.movements) == sorted(
         ids[name] for name in ("mobile2", "mobile5", "mobile7")
     )
+
+
+def test_planning_reads_who_is_reachable_and_the_preview_reads_the_accounts(
+    database: Database, world: World
+) -> None:
+    give_accounts(database, world, ("sec", "m1"))
+    moment = at(2026, 11, 3, 8)
+    planning = _facts(database, moment, parts=Part.ALL)
+    assert planning.reachable == {world.members["sec"], world.members["m1"]}
+    assert planning.accounts == {}
+    preview = _facts(database, moment, parts=Part.ALL | Part.ACCOUNTS)
+    assert preview.reachable == planning.reachable == set(preview.accounts)
+    assert preview.preferred_account(world.members["m1"]) is not None
+    assert _facts(database, moment, parts=Part.LEADS).reachable == frozenset()
