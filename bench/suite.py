@@ -93,6 +93,7 @@ def run_backend(
                         rounds=sizes.wechat_rounds,
                         concurrent=sizes.wechat_concurrent,
                         processes=2,
+                        skip=wechat_ack.members_used(sizes.wechat_rounds, sizes.wechat_concurrent),
                     )
                 ],
             )

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, func, select
 
-from bench import suite
-from bench.cityscale import TINY_CITY, CitySize, build_city
+from bench import suite, wechat_ack
+from bench.cityscale import TINY_CITY, CitySize, build_city, city_database
 from bench.databases import sqlite_database
 from bench.delivery import sustained_rate
+from bench.inbound import present_count
 from bench.report import Result, format_ratio, table
 from bench.wechat_ack import percentile
 from bot.core.inbound import Channel
@@ -158,3 +159,19 @@ def test_command_line_writes_the_results(tmp_path: Path, monkeypatch: pytest.Mon
     assert suite.main(["--quick", "--no-postgres", "--write", str(target)]) == 0
     text = target.read_text(encoding="utf-8")
     assert "`python -m bench --quick`" in text and "| inbound check-ins, Telegram, sqlite" in text
+
+
+def test_wechat_spread_over_two_processes_signs_in_other_members() -> None:
+    with city_database("sqlite", TINY_CITY) as (url, city):
+        database = Database.connect(url, migrate=False)
+        before = present_count(database)
+        first = wechat_ack.measure(url, city, rounds=1, concurrent=10)
+        used = wechat_ack.members_used(1, 10)
+        second = wechat_ack.measure(url, city, rounds=1, concurrent=10, processes=2, skip=used)
+        signed = present_count(database) - before
+        database.dispose()
+    assert "10 answered in the passive reply, 0 left to a push" in first.notes[0]
+    assert second.name.endswith(", 2 processes")
+    assert "10 answered in the passive reply, 0 left to a push" in second.notes[0]
+    # Twenty different members signed in: the second run neither replayed nor repeated the first.
+    assert signed == 20
