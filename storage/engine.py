@@ -20,6 +20,11 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # A pooled server connection idle this long is pinged before use: a restart or an idle timeout
 # may have ended it. Busy connections are not, as a ping is a round trip on every request.
 PING_AFTER_IDLE_SECONDS = 10.0
+# Connections a server database's pool keeps open. Above it, a connection is opened for a burst
+# and closed after, which costs PostgreSQL a new backend process each time: the pool must cover
+# the threads that work at once (a channel's core threads, Telegram's workers, the scheduler).
+POOL_SIZE = 12
+POOL_OVERFLOW = 12
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -61,6 +66,9 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     if not pool:
         kwargs["poolclass"] = NullPool
+    elif parsed.get_backend_name() != "sqlite":
+        kwargs["pool_size"] = POOL_SIZE
+        kwargs["max_overflow"] = POOL_OVERFLOW
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
