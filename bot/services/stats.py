@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
@@ -278,7 +278,8 @@ def _read_reports(
     # Three months (a quarter's) or none: "" is no month.
     months = [*org_life_months, "", "", ""][:3]
     params |= {"first": first_day, "last": last_day} | {f"month{n}": months[n] for n in range(3)}
-    meetings: list[_Meeting] = []
+    # Uncounted tallies: `_report` fills in the counts.
+    meetings: list[MeetingTally] = []
     stored: list[StoredDay] = []
     answers: dict[int, dict[int, AttendanceStatus]] = defaultdict(dict)
     people: dict[int, _Person] = {}
@@ -300,7 +301,9 @@ def _read_reports(
             until,
         ) = row
         if source == _MEETING:
-            meeting = _Meeting(key, org_id, kind, period, held_on, at, text, venue, status)
+            meeting = MeetingTally(
+                key, org_id, kind, period, held_on, at, text, venue, status, 0, 0, 0
+            )
             if kind is MeetingKind.ORG_LIFE and period in org_life_months:
                 stored.append(StoredDay(key, period, held_on, status))
             if (
@@ -319,8 +322,8 @@ def _read_reports(
                 joined=at.astimezone(tz).date(),
                 left=until.astimezone(tz).date() if until is not None else None,
             )
-    meetings.sort(key=lambda meeting: (meeting.starts_at, meeting.id))
-    started = {meeting.id for meeting in meetings}
+    meetings.sort(key=lambda meeting: (meeting.starts_at, meeting.meeting_id))
+    started = {meeting.meeting_id for meeting in meetings}
     answered = {member for key, rows in answers.items() if key in started for member in rows}
     # The organizations' members, and those of other organizations who answered a meeting
     # that has started (the query also reads those who only answered one still to come).
@@ -357,21 +360,6 @@ def _org_views(session: Session, org_ids: list[int]) -> dict[int, OrgView]:
             view = org_view(org)
             found[view.id] = view
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class _Meeting:
-    """A meeting as the tallies read it."""
-
-    id: int
-    org_id: int
-    kind: MeetingKind
-    period: str
-    held_on: date
-    starts_at: datetime
-    title: str
-    venue: str
-    status: MeetingStatus
 
 
 # The tags of the report query's rows, saying which table each comes from.
@@ -502,7 +490,7 @@ def _records_query(bound: _Bound) -> Executable:
 def _report(
     org: OrgView,
     *,
-    meetings: list[_Meeting],
+    meetings: list[MeetingTally],
     answers: Mapping[int, Mapping[int, AttendanceStatus]],
     people: list[_Person],
     first_day: date,
@@ -512,8 +500,7 @@ def _report(
     tallies: list[MeetingTally] = []
     marks: dict[int, list[AttendanceStatus | None]] = {person.id: [] for person in people}
     for meeting in meetings:
-        assert meeting.id is not None
-        rows = answers.get(meeting.id, {})
+        rows = answers.get(meeting.meeting_id, {})
         taken = any(status is AttendanceStatus.PRESENT for status in rows.values())
         counts = dict.fromkeys(AttendanceStatus, 0)
         for person in people:
@@ -524,16 +511,8 @@ def _report(
                 counts[status] += 1
             marks[person.id].append(status if taken else None)
         tallies.append(
-            MeetingTally(
-                meeting_id=meeting.id,
-                org_id=org.id,
-                kind=meeting.kind,
-                period=meeting.period,
-                held_on=meeting.held_on,
-                starts_at=meeting.starts_at,
-                title=meeting.title,
-                venue=meeting.venue,
-                status=meeting.status,
+            replace(
+                meeting,
                 present=counts[AttendanceStatus.PRESENT],
                 leave=counts[AttendanceStatus.LEAVE],
                 absent=counts[AttendanceStatus.ABSENT] if taken else 0,
