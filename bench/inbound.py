@@ -152,15 +152,10 @@ async def drive(
     return len(bodies) / (time.perf_counter() - started)
 
 
-async def floor_rate(
-    bodies: Sequence[bytes], in_flight: int, *, parse: bool = True, reply: str | None = None
-) -> float:
-    """Returns updates per second through python-telegram-bot with a handler that does nothing.
-
-    With `reply`, the handler sends that text back instead: what any bot that answers pays.
-    """
+def bare_application() -> Application[Any, Any, Any, Any, Any, Any]:
+    """Builds a python-telegram-bot Application answered by `CannedRequest`, with no extras."""
     request = CannedRequest()
-    app = (
+    return (
         Application.builder()
         .token(TOKEN)
         .request(request)
@@ -169,6 +164,16 @@ async def floor_rate(
         .job_queue(None)
         .build()
     )
+
+
+async def floor_rate(
+    bodies: Sequence[bytes], in_flight: int, *, parse: bool = True, reply: str | None = None
+) -> float:
+    """Returns updates per second through python-telegram-bot with a handler that does nothing.
+
+    With `reply`, the handler sends that text back instead: what any bot that answers pays.
+    """
+    app = bare_application()
 
     async def nothing(update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
         """Does nothing, or only sends the canned reply."""
@@ -208,16 +213,7 @@ async def durable_rate(url: str, bodies: Sequence[bytes], in_flight: int) -> flo
     )
     metadata.create_all(engine)
     statement = insert(scratch)
-    request = CannedRequest()
-    app = (
-        Application.builder()
-        .token(TOKEN)
-        .request(request)
-        .get_updates_request(request)
-        .updater(None)
-        .job_queue(None)
-        .build()
-    )
+    app = bare_application()
 
     def record(chat_id: int) -> None:
         """Commits one row for the update's chat."""
