@@ -50,6 +50,7 @@ from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
 from bot.core.inbound import Channel, ChatKind, Inbound, Location
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.core.reply import Reply
+from bot.translation import translator
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ PRIVATE_CHAT_FIRST = N_(
     "I can't message you privately yet. Open a private chat with me, press Start, then try again."
 )
 OPEN_PRIVATE_CHAT = N_("Open private chat")
+# The same words as the WeChat channels', for a photo, sticker, voice or file sent in private.
+UNSUPPORTED = N_(
+    "I can read text messages, menu choices and shared locations. Send 帮助 to see what I can do."
+)
 
 Context: TypeAlias = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
 TelegramApp: TypeAlias = Application[
@@ -249,7 +254,10 @@ def inbound_from_update(update: Update, *, bot_id: int, bot_username: str) -> In
         label = message.venue.title if message.venue else ""
         location = Location(message.location.latitude, message.location.longitude, label)
     text = text.strip()
-    if not addressed or (not text and location is None):
+    # A photo, sticker, voice message or file sent in private gets a note of what the assistant
+    # reads; in a group it is left alone, as are service messages (a pin, a timer change).
+    unsupported = not text and location is None
+    if not addressed or (unsupported and (group or message.effective_attachment is None)):
         return None
     extra = {"message_id": str(message.message_id)}
     if message.is_topic_message and message.message_thread_id is not None:
@@ -273,6 +281,7 @@ def inbound_from_update(update: Update, *, bot_id: int, bot_username: str) -> In
         display_name=name,
         anonymous_admin=on_behalf is not None,
         extra=extra,
+        unsupported=unsupported,
     )
 
 
@@ -602,7 +611,10 @@ class TelegramChannel:
             return
         if query is not None and data is not None:
             await self._show_choice(query)
-        await self._deliver(inbound, answer.replies)
+        replies = answer.replies
+        if inbound.unsupported and not replies:
+            replies = [Reply(translator(answer.locale)(UNSUPPORTED))]
+        await self._deliver(inbound, replies)
 
     async def _on_error(self, update: object, context: Context) -> None:
         """Logs a failed update with its context and apologises to the member."""

@@ -134,18 +134,34 @@ def test_caption_counts_as_text(offline: FakeTelegramAPI) -> None:
     assert inbound(data).text == "活动照片"
 
 
-def test_nothing_readable_is_skipped(offline: FakeTelegramAPI) -> None:
+STICKER = {
+    "file_id": "f",
+    "file_unique_id": "u",
+    "width": 1,
+    "height": 1,
+    "is_animated": False,
+    "is_video": False,
+    "type": "regular",
+}
+
+
+def test_unreadable_content_in_private_is_flagged_for_a_note(offline: FakeTelegramAPI) -> None:
     data = offline.message("", user=ALICE)
-    data["message"]["sticker"] = {
-        "file_id": "f",
-        "file_unique_id": "u",
-        "width": 1,
-        "height": 1,
-        "is_animated": False,
-        "is_video": False,
-        "type": "regular",
-    }
+    data["message"]["sticker"] = STICKER
+    found = inbound(data)
+    assert found is not None and found.unsupported and found.text == ""
+    assert not inbound(offline.message("hi", user=ALICE)).unsupported  # type: ignore[union-attr]
+
+
+def test_unreadable_content_in_a_group_and_service_messages_are_skipped(
+    offline: FakeTelegramAPI,
+) -> None:
+    data = offline.message("", user=ALICE, chat=GROUP, reply_to_bot=True)
+    data["message"]["sticker"] = STICKER
     assert inbound(data) is None
+    pinned = offline.message("", user=ALICE)
+    pinned["message"]["pinned_message"] = offline.message("old", user=ALICE)["message"]
+    assert inbound(pinned) is None
 
 
 def test_edits_and_channel_posts_are_ignored(offline: FakeTelegramAPI) -> None:

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from bot.assistant import Assistant
-from bot.channels.telegram import TelegramChannel, deep_link, telegram_rate_limiter
+from bot.channels.telegram import UNSUPPORTED, TelegramChannel, deep_link, telegram_rate_limiter
 from bot.config import Settings
 from bot.translation import translator
 from storage.engine import Database
@@ -27,6 +27,7 @@ from tests.fakes.telegram_api import (
     TgGroup,
     TgUser,
 )
+from tests.survival.conftest import differences, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -240,3 +241,17 @@ async def test_private_step_for_a_member_who_never_started_the_bot(
     assert notice.params["reply_markup"]["inline_keyboard"][0][0]["url"] == (
         f"https://t.me/{BOT_USERNAME}"
     )
+
+
+async def test_a_photo_without_caption_gets_a_note_in_the_members_language(
+    api: FakeTelegramAPI, world: World, database: Database, channel: TelegramChannel
+) -> None:
+    await bind(api, SECRETARY, world.invites["sec"])
+    await say(api, api.message("/lang zh_CN", user=SECRETARY))
+    before = snapshot(database)
+    update = api.message("", user=SECRETARY)
+    update["message"]["photo"] = [{"file_id": "p", "file_unique_id": "u", "width": 9, "height": 9}]
+    note = await say(api, update)
+    assert note == translator("zh_CN")(UNSUPPORTED)
+    # Only the update's key is new: no flow was started, nothing else was written.
+    assert set(differences(before, snapshot(database))) <= {"processed_inbound", "chataccount"}

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from bot.channels.http import build_http_app
 from bot.channels.telegram import (
+    UNSUPPORTED,
     WEBHOOK_HEADER,
     WEBHOOK_PATH,
     TelegramChannel,
@@ -19,8 +20,9 @@ from bot.channels.telegram import (
 )
 from bot.config import Settings
 from bot.runner import serve
+from bot.translation import translator
 from tests.fakes import ManualTime, ScriptedCore
-from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, TgGroup, TgUser
+from tests.fakes.telegram_api import BOT_ID, TOKEN, FakeTelegramAPI, TgGroup, TgUser
 
 SECRET = "s3cret-Token_for-tests"
 PUBLIC_URL = "https://gongjian.example.org/telegram/webhook"
@@ -180,3 +182,17 @@ async def test_gongjian_run_serves_the_webhook_and_healthz(
     assert api.webhook is not None
     stop.set()
     await task
+
+
+async def test_unreadable_content_gets_a_note_once(
+    api: FakeTelegramAPI, core: ScriptedCore, client: httpx.AsyncClient
+) -> None:
+    update = api.message("", user=WANG)
+    update["message"]["voice"] = {"file_id": "v", "file_unique_id": "u", "duration": 3}
+    body = numbered(api, update, 5010)
+    for _ in range(2):
+        response = await client.post(WEBHOOK_PATH, json=body, headers={WEBHOOK_HEADER: SECRET})
+        assert response.status_code == 200
+    assert api.texts(WANG.id) == [translator("zh_CN")(UNSUPPORTED)]
+    assert core.keys == [f"{BOT_ID}:5010", f"{BOT_ID}:5010"]
+    assert [inbound.unsupported for inbound in core.inbounds] == [True]

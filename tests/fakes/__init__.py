@@ -103,6 +103,10 @@ class ScriptedCore:
         locale = match_locale(inbound.locale_hint) or "zh_CN"
         if repeat is not None:
             return Answer([], locale, repeat=repeat)
+        if inbound.unsupported:
+            # As the assistant: the keys are recorded, the content is left to the channel.
+            self.inbounds.append(inbound)
+            return Answer([], locale)
         return Answer(self.handle(inbound), locale)
 
     def translator_for(
