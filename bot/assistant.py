@@ -139,7 +139,11 @@ class Assistant:
         self, services: Services, inbound: Inbound, once: Sequence[str], locale: list[str]
     ) -> Answer:
         """Records an unreadable delivery's keys and finds its language; nothing else changes."""
-        member = services.members.for_account(channel=inbound.channel, external_id=inbound.user_id)
+        # A platform event (an unfollow, a location report) is not the member writing: it must
+        # not reopen WeChat's 48-hour customer-service window.
+        member = services.members.for_account(
+            channel=inbound.channel, external_id=inbound.user_id, seen="event" not in inbound.extra
+        )
         locale[0] = self._locale(member, inbound.locale_hint)
         repeat = self._record(services, inbound.channel, once)
         if repeat is not None:

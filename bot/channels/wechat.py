@@ -310,6 +310,7 @@ class WeChatChannel(CallbackChannel):
             text=text,
             location=location,
             chat_kind=ChatKind.PRIVATE,
+            extra={"event": str(message.event)} if kind == "event" else {},
             unsupported=not text and location is None,
         )
 

@@ -100,8 +100,10 @@ class Members:
             muted=member.muted,
         )
 
-    def for_account(self, *, channel: Channel, external_id: str) -> MemberView | None:
-        """Returns the member bound to a chat account and notes that they were seen."""
+    def for_account(
+        self, *, channel: Channel, external_id: str, seen: bool = True
+    ) -> MemberView | None:
+        """Returns the member bound to a chat account and, if `seen`, notes that they wrote."""
         found = self.session.execute(
             ACCOUNT_LOOKUP, {"channel": channel.value, "external_id": external_id}
         ).first()
@@ -110,8 +112,8 @@ class Members:
         org = found[0]
         # Later steps of this unit of work look the organization up again: keep it in the map.
         pin(self.session, org)
-        seen = found.last_seen_at
-        if seen is None or self.now - seen > LAST_SEEN_RESOLUTION:
+        last = found.last_seen_at
+        if seen and (last is None or self.now - last > LAST_SEEN_RESOLUTION):
             run(self.session, SEEN_UPDATE, {"account_id": found.account_id, "seen": self.now})
         return MemberView(
             id=found.member_id,

@@ -474,6 +474,28 @@ async def test_a_replayed_unsupported_message_gets_403_like_a_text(
     assert len(wx.core.inbounds) == handled
 
 
+def last_seen(database: Database, user: str) -> object:
+    """Returns when the follower's account was last seen writing."""
+    with database.session() as session:
+        account = session.exec(select(ChatAccount).where(ChatAccount.external_id == user)).one()
+    return account.last_seen_at
+
+
+async def test_platform_events_do_not_count_as_the_member_writing(
+    wx: Harness, world: World, database: Database, clock: FrozenClock
+) -> None:
+    follower = wx.follower("o-m1")
+    await bind(follower, world, "m1")
+    bound = last_seen(database, "o-m1")
+    clock.advance(timedelta(hours=47))
+    for event in ("LOCATION", "unsubscribe"):
+        await follower.send(wx.server.event("o-m1", event))
+    # The 48-hour customer-service window still runs from the member's last message.
+    assert last_seen(database, "o-m1") == bound
+    await follower.send(wx.server.image("o-m1"))
+    assert last_seen(database, "o-m1") == clock.now()
+
+
 async def test_a_retried_unsupported_message_is_answered_once(
     wx: Harness, world: World, database: Database
 ) -> None:
