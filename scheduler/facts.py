@@ -8,71 +8,54 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from enum import Flag, auto
-from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    CompoundSelect,
     Connection,
-    Date,
     Executable,
-    Integer,
     Row,
-    Select,
-    String,
-    all_,
-    and_,
-    any_,
-    bindparam,
-    cast,
-    literal,
-    null,
-    or_,
-    select,
-    true,
-    union_all,
 )
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from bot.core.domain import (
     ActivityKind,
-    AttendanceStatus,
     Duty,
     DutyPeriod,
     MeetingKind,
     MeetingStatus,
-    MemberStatus,
     OrgKind,
     RoleKind,
     UnitKind,
 )
 from bot.core.inbound import Channel
+from scheduler.fact_queries import (
+    FILING,
+    MEETING,
+    ORG,
+    OVERRIDE,
+    PAIRING,
+    ROLE,
+    SETTING,
+    Shape,
+    accounts_query,
+    excused_query,
+    groups_query,
+    leads_query,
+    members_query,
+    movements_query,
+    org_life_query,
+    orgs_query,
+    partners_query,
+    reachable_query,
+    records_query,
+)
 from scheduler.holidays import HolidayCalendar
 from scheduler.orglife import HolidayPolicy
 from scheduler.quarters import Quarter, month_key
-from storage.models import (
-    Activity,
-    Alliance,
-    AllianceUnit,
-    Attendance,
-    ChatAccount,
-    Meeting,
-    Member,
-    Organization,
-    Pairing,
-    PairingOrg,
-    Role,
-    RotaOverride,
-)
 from storage.reminders import (
-    Filing,
     FilingKind,
-    MobileMovement,
     MobileReport,
     MovementDirection,
-    ReminderSetting,
     alliance_scope,
     org_scope,
     pairing_scope,
@@ -444,7 +427,7 @@ def _parse_hhmm(text: str) -> time:
 
 def scope_of(session: Session, org_id: int) -> frozenset[int]:
     """Returns an organization with every organization it shares an alliance or pairing with."""
-    rows = session.connection().execute(_partners_query(), {"org": org_id}).scalars()
+    rows = session.connection().execute(partners_query(), {"org": org_id}).scalars()
     return frozenset({org_id, *rows})
 
 
@@ -577,7 +560,7 @@ class _Reader:
         # the scope's organizations too (`groups` runs first).
         self.around = around
         self.found: dict[int, OrgFact] | None = None
-        self.shape = _Shape(
+        self.shape = Shape(
             scoped=self.org_ids is not None or around is not None,
             arrays=connection.dialect.name == "postgresql",
         )
@@ -597,11 +580,11 @@ class _Reader:
         """Reads the organizations with their org-life rules."""
         if self.found is not None:
             return self.found
-        return self.org_facts(self.run(_orgs_query(self.shape)))
+        return self.org_facts(self.run(orgs_query(self.shape)))
 
     @staticmethod
     def org_facts(rows: Iterable[Any]) -> dict[int, OrgFact]:
-        """Builds the organizations' facts from the rows of `_orgs_query`."""
+        """Builds the organizations' facts from the rows of `orgs_query`."""
         return {
             org_id: OrgFact(
                 id=org_id,
@@ -629,7 +612,7 @@ class _Reader:
         by_org: dict[int, list[int]] = defaultdict(list)
         roles: dict[tuple[int, RoleKind], list[int]] = defaultdict(list)
         for member_id, name, org_id, locale, muted, role_org, role in self.run(
-            _members_query(self.shape)
+            members_query(self.shape)
         ):
             if member_id not in members:
                 members[member_id] = MemberFact(member_id, name, org_id, locale, bool(muted))
@@ -653,10 +636,10 @@ class _Reader:
         members: dict[int, MemberFact] = {}
         roles: dict[tuple[int, RoleKind], list[int]] = defaultdict(list)
         latest: dict[int, Any] = {}
-        for row in self.run(_leads_query(self.shape)):
+        for row in self.run(leads_query(self.shape)):
             # By position: a row's attributes cost more to look up, and most rows are roles.
             member_id, *_, name, org_id, locale, muted, source, role_org, role = row
-            if source == _ROLE:
+            if source == ROLE:
                 if member_id not in members:
                     members[member_id] = MemberFact(member_id, name, org_id, locale, bool(muted))
                 roles[(role_org, RoleKind(role))].append(member_id)
@@ -672,7 +655,7 @@ class _Reader:
         accounts: dict[int, list[AccountFact]] = defaultdict(list)
         epoch = datetime.min.replace(tzinfo=now.tzinfo)
         for member_id, channel, external_id, seen, _id in sorted(
-            self.run(_accounts_query(self.shape)),
+            self.run(accounts_query(self.shape)),
             key=lambda row: (row[3] or epoch, row[4]),
             reverse=True,
         ):
@@ -686,7 +669,7 @@ class _Reader:
         """Reads which current members have at least one chat account."""
         return frozenset(
             member_id
-            for (member_id,) in self.run(_reachable_query(self.shape))
+            for (member_id,) in self.run(reachable_query(self.shape))
             if member_id in members
         )
 
@@ -708,7 +691,7 @@ class _Reader:
             moved_from,
             move_reason,
             holiday,
-        ) in self.run(_org_life_query(self.shape), months=months):
+        ) in self.run(org_life_query(self.shape), months=months):
             orglife[(org_id, period)] = OrgLifeFact(
                 id=meeting_id,
                 org_id=org_id,
@@ -722,7 +705,7 @@ class _Reader:
                 holiday=holiday,
             )
         excused: dict[int, set[int]] = defaultdict(set)
-        for meeting_id, member_id in self.run(_excused_query(self.shape), months=months, now=now):
+        for meeting_id, member_id in self.run(excused_query(self.shape), months=months, now=now):
             excused[meeting_id].add(member_id)
         return orglife, {meeting: frozenset(ids) for meeting, ids in excused.items()}
 
@@ -738,14 +721,14 @@ class _Reader:
         pairing_heads: dict[int, tuple[Any, ...]] = {}
         members: dict[int, list[int]] = defaultdict(list)
         if self.around is None:
-            rows = self.run(_groups_query(self.shape))
+            rows = self.run(groups_query(self.shape))
         else:
-            statement = _groups_query(self.shape, True)
+            statement = groups_query(self.shape, True)
             rows = self.connection.execute(statement, {"org": self.around}).all()
         found: dict[int, OrgFact] = {}
         for row in rows:
             group_id, code, name, start, duty_period, number, source, org_id = row[:8]
-            if source == _ORG:
+            if source == ORG:
                 found[group_id] = OrgFact(
                     id=group_id,
                     code=code,
@@ -758,7 +741,7 @@ class _Reader:
                     holiday_policy=_policy(duty_period),
                 )
                 continue
-            if source == _PAIRING:
+            if source == PAIRING:
                 pairing_heads.setdefault(group_id, (code, name, row.lead, start, row.until, number))
                 if org_id is not None:
                     members[group_id].append(org_id)
@@ -766,7 +749,7 @@ class _Reader:
             alliance_heads.setdefault(
                 group_id, (code, name, start, DutyPeriod(duty_period), number)
             )
-            if source == _OVERRIDE:
+            if source == OVERRIDE:
                 overrides[group_id][(Duty(row.duty), row.period)] = org_id
             elif org_id is not None:
                 units[group_id].append(UnitFact(org_id, UnitKind(row.kind), row.place))
@@ -839,9 +822,9 @@ class _Reader:
         filings: set[tuple[FilingKind, str, str]] = set()
         settings: dict[str, dict[str, Any]] = defaultdict(dict)
         for source, org_id, kind, held_on, alliance_id, pairing_id, scope_key, second in self.run(
-            _records_query(self.shape), **params
+            records_query(self.shape), **params
         ):
-            if source == _MEETING:
+            if source == MEETING:
                 if alliance_id is not None and kind == MeetingKind.JOINT_MEETING:
                     records.alliance_joint.add((alliance_id, str(Quarter.of(held_on))))
                 if alliance_id is not None and kind == MeetingKind.THEME_DAY:
@@ -854,10 +837,10 @@ class _Reader:
                     if kind == MeetingKind.VISIT:
                         records.visits[pairing_id].add(held_on)
                 continue
-            if source == _FILING:
+            if source == FILING:
                 filings.add((FilingKind(kind), scope_key, second))
                 continue
-            if source == _SETTING:
+            if source == SETTING:
                 try:
                     settings[scope_key][kind] = parse_setting(kind, second)
                 except ValueError as error:
@@ -878,7 +861,7 @@ class _Reader:
     def movements(self, members: dict[int, MemberFact], now: datetime) -> tuple[MovementFact, ...]:
         """Reads each current member's latest movement that still owes a report."""
         latest: dict[int, Any] = {}
-        for row in self.run(_movements_query(self.shape)):
+        for row in self.run(movements_query(self.shape)):
             latest[row.member_id] = row
         return _owed(latest, members, now)
 
@@ -917,475 +900,3 @@ def _owed(
             )
         )
     return tuple(facts)
-
-
-# -- the statements, built once --------------------------------------------------------------
-
-
-# The tags of a union's rows, saying which table each comes from.
-_UNIT, _OVERRIDE, _PAIRING, _ORG = "unit", "override", "pairing", "org"
-_MOVEMENT, _ROLE = "movement", "role"
-_MEETING, _ACTIVITY, _FILING, _SETTING = "meeting", "activity", "filing", "setting"
-
-
-class _Shape(NamedTuple):
-    """How the snapshot's statements are built."""
-
-    scoped: bool
-    # PostgreSQL takes a list as one array: one statement text whatever its length, which it
-    # prepares once, where IN (...) is a new statement, planned anew, for every length.
-    arrays: bool
-
-
-def _among(column: Any, name: str, shape: _Shape) -> Any:
-    """Tests a column against the list bound as `name` when the statement runs."""
-    column = col(column)
-    if shape.arrays:
-        return column == any_(bindparam(name, type_=ARRAY(column.expression.type)))
-    return column.in_(bindparam(name, expanding=True))
-
-
-def _within(column: Any, shape: _Shape) -> Any:
-    """Restricts to the scoped organizations (bound as `orgs`), or not at all."""
-    return _among(column, "orgs", shape) if shape.scoped else true()
-
-
-def _one_of(column: Any, *values: Any) -> Any:
-    """Tests a column against a few constants (a fixed statement, unlike a bound list)."""
-    return or_(*(col(column) == value for value in values))
-
-
-@cache
-def _partners_query() -> Executable:
-    """The organizations sharing an alliance or a pairing with the one bound as `org`."""
-    alliance_ids = select(col(AllianceUnit.alliance_id)).where(
-        col(AllianceUnit.organization_id) == bindparam("org")
-    )
-    pairing_ids = select(col(PairingOrg.pairing_id)).where(
-        col(PairingOrg.organization_id) == bindparam("org")
-    )
-    return union_all(
-        select(col(AllianceUnit.organization_id)).where(
-            col(AllianceUnit.alliance_id).in_(alliance_ids)
-        ),
-        select(col(PairingOrg.organization_id)).where(col(PairingOrg.pairing_id).in_(pairing_ids)),
-    )
-
-
-def _org_columns() -> Select[*tuple[Any, ...]]:
-    """Selects what an organization's fact holds."""
-    return select(
-        col(Organization.id),
-        col(Organization.code),
-        col(Organization.name),
-        col(Organization.kind),
-        col(Organization.orglife_ordinal),
-        col(Organization.orglife_weekday),
-        col(Organization.orglife_time),
-        col(Organization.orglife_venue),
-        col(Organization.holiday_policy),
-    )
-
-
-@cache
-def _orgs_query(shape: _Shape) -> Executable:
-    """The organizations and their org-life rules."""
-    return _org_columns().where(_within(Organization.id, shape))
-
-
-@cache
-def _members_query(shape: _Shape) -> Executable:
-    """The current members in id order, a row per role they hold (in the scope)."""
-    return (
-        select(
-            col(Member.id),
-            col(Member.name),
-            col(Member.organization_id),
-            col(Member.locale),
-            col(Member.muted),
-            col(Role.organization_id),
-            col(Role.role),
-        )
-        .outerjoin(Role, _role_of_member(shape))
-        .where(col(Member.status) != MemberStatus.DEPARTED, _within(Member.organization_id, shape))
-        .order_by(col(Member.id))
-    )
-
-
-def _role_of_member(shape: _Shape) -> Any:
-    """Joins a member's roles in the scope, but the plain member's that everyone holds."""
-    return and_(
-        col(Role.member_id) == Member.id,
-        col(Role.role) != RoleKind.MEMBER,
-        _within(Role.organization_id, shape),
-    )
-
-
-@cache
-def _leads_query(shape: _Shape) -> Executable:
-    """The movements `_movements_query` reads, then the roles current members hold, tagged."""
-    # One statement, not two: a round trip costs more than the few mobile members there are.
-    movements = _movements_select(shape).add_columns(
-        literal(_MOVEMENT).label("source"), null().label("role_org"), null().label("role")
-    )
-    roles = (
-        select(
-            col(Member.id),
-            *(null() for _ in range(7)),
-            col(Member.name),
-            col(Member.organization_id),
-            col(Member.locale),
-            col(Member.muted),
-            literal(_ROLE),
-            col(Role.organization_id),
-            cast(col(Role.role), String),
-        )
-        .join(Role, _role_of_member(shape))
-        .where(col(Member.status) != MemberStatus.DEPARTED, _within(Member.organization_id, shape))
-    )
-    both: CompoundSelect[*tuple[Any, ...]] = union_all(movements, roles)
-    columns = both.selected_columns
-    return both.order_by(columns.member_id, columns.marked_at, columns.movement_id)
-
-
-@cache
-def _accounts_query(shape: _Shape) -> Executable:
-    """The chat accounts of the members (in the scope)."""
-    return (
-        select(
-            col(ChatAccount.member_id),
-            col(ChatAccount.channel),
-            col(ChatAccount.external_id),
-            col(ChatAccount.last_seen_at),
-            col(ChatAccount.id),
-        )
-        .join(Member, col(Member.id) == ChatAccount.member_id)
-        .where(_within(Member.organization_id, shape))
-    )
-
-
-@cache
-def _reachable_query(shape: _Shape) -> Executable:
-    """The members (in the scope) with a chat account, once each."""
-    return (
-        select(col(ChatAccount.member_id))
-        .join(Member, col(Member.id) == ChatAccount.member_id)
-        .where(_within(Member.organization_id, shape))
-        .distinct()
-    )
-
-
-@cache
-def _org_life_query(shape: _Shape) -> Executable:
-    """The stored org-life days of the months bound as `months`."""
-    return select(
-        col(Meeting.id),
-        col(Meeting.organization_id),
-        col(Meeting.period),
-        col(Meeting.held_on),
-        col(Meeting.starts_at),
-        col(Meeting.venue),
-        col(Meeting.status),
-        col(Meeting.moved_from),
-        col(Meeting.move_reason),
-        col(Meeting.holiday),
-    ).where(
-        col(Meeting.kind) == MeetingKind.ORG_LIFE,
-        _among(Meeting.period, "months", shape),
-        _within(Meeting.organization_id, shape),
-    )
-
-
-@cache
-def _excused_query(shape: _Shape) -> Executable:
-    """Who signed in or asked for leave, for the org-life days of `months` starting after `now`."""
-    return (
-        select(col(Attendance.meeting_id), col(Attendance.member_id))
-        .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
-        .where(
-            col(Meeting.kind) == MeetingKind.ORG_LIFE,
-            _among(Meeting.period, "months", shape),
-            _within(Meeting.organization_id, shape),
-            # Only a day still to start is reminded of: the sign-ins of past days (every
-            # member present, month after month) would be read for nothing.
-            col(Meeting.starts_at) > bindparam("now"),
-            _one_of(Attendance.status, AttendanceStatus.LEAVE, AttendanceStatus.PRESENT),
-        )
-    )
-
-
-@cache
-def _groups_query(shape: _Shape, around: bool = False) -> Executable:
-    """The alliances and pairings (with a member in the scope), tagged.
-
-    An alliance comes as its units, then its overrides; a pairing as a row per organization.
-    `around`: the scope is the organization bound as `org` and those sharing a group with it,
-    whose rows (with their org-life rules) come too.
-    """
-    # One statement, not four: a round trip costs more than the few rows there are.
-    heads: tuple[Any, ...] = (
-        col(Alliance.id),
-        col(Alliance.code).label("code"),
-        col(Alliance.name),
-        col(Alliance.rota_start).label("start"),
-        cast(col(Alliance.duty_period), String).label("duty_period"),
-        col(Alliance.executive_term_months).label("number"),
-    )
-    # Typed, so that every database reads the same types down each column of the union.
-    no_end, no_lead = cast(null(), Date).label("until"), cast(null(), Integer).label("lead")
-    units = select(
-        *heads,
-        literal(_UNIT).label("source"),
-        col(AllianceUnit.organization_id).label("org_id"),
-        cast(col(AllianceUnit.kind), String).label("kind"),
-        col(AllianceUnit.rotation_order).label("place"),
-        cast(null(), String).label("duty"),
-        cast(null(), String).label("period"),
-        no_end,
-        no_lead,
-    ).outerjoin(AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id)
-    overrides = select(
-        *heads,
-        literal(_OVERRIDE),
-        col(RotaOverride.organization_id),
-        null(),
-        null(),
-        cast(col(RotaOverride.duty), String),
-        col(RotaOverride.period),
-        null(),
-        null(),
-    ).join(RotaOverride, col(RotaOverride.alliance_id) == Alliance.id)
-    pairings = select(
-        col(Pairing.id),
-        col(Pairing.code),
-        col(Pairing.name),
-        col(Pairing.agreement_start),
-        null(),
-        col(Pairing.visit_target),
-        literal(_PAIRING),
-        col(PairingOrg.organization_id),
-        *(null() for _ in range(4)),
-        col(Pairing.agreement_end),
-        col(Pairing.lead_org_id),
-    ).outerjoin(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
-    branches = [units, overrides, pairings]
-    if around or shape.scoped:
-        # Around one organization, the scope is read once, as a common table expression.
-        scope = select(_scope_around().cte("scope").c.org_id) if around else None
-        unit, paired = aliased(AllianceUnit), aliased(PairingOrg)
-        allied = col(Alliance.id).in_(
-            select(col(unit.alliance_id))
-            .where(_in_scope(unit.organization_id, shape, scope))
-            .correlate(None)
-        )
-        in_pairing = col(Pairing.id).in_(
-            select(col(paired.pairing_id))
-            .where(_in_scope(paired.organization_id, shape, scope))
-            .correlate(None)
-        )
-        branches = [units.where(allied), overrides.where(allied), pairings.where(in_pairing)]
-        if scope is not None:
-            # The scope's organizations, their org-life rules in the columns left over.
-            branches.append(
-                select(
-                    col(Organization.id),
-                    col(Organization.code),
-                    col(Organization.name),
-                    null(),
-                    col(Organization.holiday_policy),
-                    col(Organization.orglife_ordinal),
-                    literal(_ORG),
-                    col(Organization.orglife_weekday),
-                    cast(col(Organization.kind), String),
-                    null(),
-                    col(Organization.orglife_time),
-                    col(Organization.orglife_venue),
-                    null(),
-                    null(),
-                ).where(col(Organization.id).in_(scope))
-            )
-    both = union_all(*branches)
-    return both.order_by(both.selected_columns.code, both.selected_columns.place)
-
-
-def _in_scope(column: Any, shape: _Shape, scope: Any) -> Any:
-    """Tests a column against the scope: the subquery when there is one, else the bound list."""
-    return col(column).in_(scope) if scope is not None else _within(column, shape)
-
-
-def _scope_around() -> Any:
-    """The organization bound as `org` and those sharing an alliance or a pairing with it."""
-    # Each branch joins from the groups of `org`, so that every database walks the indexes; a
-    # partner in two of its groups comes twice, which IN does not mind.
-    org = bindparam("org", type_=Integer)
-    allied, paired = aliased(AllianceUnit), aliased(PairingOrg)
-    return union_all(
-        select(org.label("org_id")),
-        select(col(AllianceUnit.organization_id))
-        .join(allied, col(allied.alliance_id) == AllianceUnit.alliance_id)
-        .where(col(allied.organization_id) == org)
-        .correlate(None),
-        select(col(PairingOrg.organization_id))
-        .join(paired, col(paired.pairing_id) == PairingOrg.pairing_id)
-        .where(col(paired.organization_id) == org)
-        .correlate(None),
-    )
-
-
-@cache
-def _records_query(shape: _Shape) -> Executable:
-    """The groups' meetings and the ledger entries that count, then filings and settings, tagged."""
-    # Meetings of the `alliances` and `pairings` from `first` to `horizon`; ledger entries from
-    # `first` to `last` that count for groups, and opinion solicitations from `month`; the
-    # reports filed for the `quarter` and `year`; the reminder settings.
-    # One statement, not four: a round trip costs more than any one's rows.
-    meetings: Select[*tuple[Any, ...]] = select(
-        literal(_MEETING).label("source"),
-        col(Meeting.organization_id).label("org_id"),
-        cast(col(Meeting.kind), String).label("kind"),
-        col(Meeting.held_on),
-        col(Meeting.alliance_id),
-        col(Meeting.pairing_id),
-        # Typed, so that every database reads the same types down each column of the union.
-        cast(null(), String).label("scope"),
-        cast(null(), String).label("second"),
-    ).where(
-        col(Meeting.held_on) >= bindparam("first"),
-        col(Meeting.held_on) <= bindparam("horizon"),
-        col(Meeting.status) != MeetingStatus.CANCELLED,
-    )
-    by_group: tuple[Select[*tuple[Any, ...]], ...] = (
-        meetings.where(
-            or_(
-                _among(Meeting.alliance_id, "alliances", shape),
-                _among(Meeting.pairing_id, "pairings", shape),
-            )
-        ),
-    )
-    if shape.arrays:
-        # The alliances' meetings, then the pairings' (but those already read): one branch per
-        # (group, day) index. Under an OR, PostgreSQL's generic plan of the prepared statement
-        # walks the year's meetings by day instead.
-        alliances = bindparam("alliances", type_=ARRAY(Integer))
-        by_group = (
-            meetings.where(col(Meeting.alliance_id) == any_(alliances)),
-            meetings.where(
-                _among(Meeting.pairing_id, "pairings", shape),
-                or_(
-                    col(Meeting.alliance_id).is_(None),
-                    col(Meeting.alliance_id) != all_(alliances),
-                ),
-            ),
-        )
-    activities = select(
-        literal(_ACTIVITY),
-        col(Activity.organization_id),
-        cast(col(Activity.kind), String),
-        col(Activity.held_on),
-        col(Activity.alliance_id),
-        col(Activity.pairing_id),
-        null(),
-        null(),
-    ).where(
-        col(Activity.held_on) >= bindparam("first"),
-        col(Activity.held_on) <= bindparam("last"),
-        or_(
-            _one_of(Activity.kind, ActivityKind.JOINT_MEETING, ActivityKind.VISIT),
-            col(Activity.pairing_id).is_not(None),
-            # The opinion rule asks about this month only, and a year of solicitations is
-            # most of the ledger.
-            and_(
-                col(Activity.kind) == ActivityKind.OPINION,
-                col(Activity.held_on) >= bindparam("month"),
-            ),
-        ),
-        _within(Activity.organization_id, shape),
-    )
-    return union_all(*by_group, activities, *_filings_and_settings(shape))
-
-
-def _filings_and_settings(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], ...]:
-    """The reports filed for the `quarter` and `year`, then the reminder settings."""
-    # Scoped: only the `org_scopes`' ledgers of the quarter, the `groups`' plans and summaries
-    # of the year, the settings of the `scopes`.
-    filings: Select[*tuple[Any, ...]] = select(
-        literal(_FILING),
-        null(),
-        cast(col(Filing.kind), String),
-        *(null() for _ in range(3)),
-        col(Filing.scope),
-        col(Filing.period),
-    )
-    settings = select(
-        literal(_SETTING),
-        null(),
-        col(ReminderSetting.name),
-        *(null() for _ in range(3)),
-        col(ReminderSetting.scope),
-        col(ReminderSetting.value),
-    )
-    if not shape.scoped:
-        period = or_(
-            col(Filing.period) == bindparam("quarter"), col(Filing.period) == bindparam("year")
-        )
-        return filings.where(period), settings
-    # A branch per kind of report, each naming its kinds and period, so that the (kind, scope,
-    # period) unique index finds the few rows however many scopes there are (under an OR,
-    # PostgreSQL's generic plan reads the whole table).
-    return (
-        filings.where(
-            col(Filing.kind) == FilingKind.LEDGER,
-            _among(Filing.scope, "org_scopes", shape),
-            col(Filing.period) == bindparam("quarter"),
-        ),
-        filings.where(
-            col(Filing.kind).in_([FilingKind.ANNUAL_PLAN, FilingKind.YEAR_SUMMARY]),
-            _among(Filing.scope, "groups", shape),
-            col(Filing.period) == bindparam("year"),
-        ),
-        settings.where(_among(ReminderSetting.scope, "scopes", shape)),
-    )
-
-
-@cache
-def _movements_query(shape: _Shape) -> Executable:
-    """The movements of current members (in the scope), oldest first."""
-    return _movements_select(shape).order_by(col(MobileMovement.marked_at), col(MobileMovement.id))
-
-
-def _movements_select(shape: _Shape) -> Select[*tuple[Any, ...]]:
-    """Selects the movements of current members (in the scope), with the member."""
-    # Unscoped, only those of members with a movement still owing a report: a member's latest
-    # movement owes nothing unless one of theirs does, and the city's history is long.
-    query: Select[*tuple[Any, ...]] = (
-        select(
-            col(MobileMovement.member_id),
-            col(MobileMovement.id).label("movement_id"),
-            col(MobileMovement.direction),
-            col(MobileMovement.place),
-            col(MobileMovement.marked_at),
-            col(MobileMovement.whereabouts_at),
-            col(MobileMovement.arrival_at),
-            col(MobileMovement.workplace_at),
-            col(Member.name),
-            col(Member.organization_id).label("org_id"),
-            col(Member.locale),
-            col(Member.muted),
-        )
-        .join(Member, col(Member.id) == MobileMovement.member_id)
-        .where(col(Member.status) != MemberStatus.DEPARTED)
-    )
-    if shape.scoped:
-        return query.where(_within(Member.organization_id, shape))
-    open_members = select(col(MobileMovement.member_id)).where(
-        or_(
-            (col(MobileMovement.direction) == MovementDirection.LEAVING)
-            & col(MobileMovement.whereabouts_at).is_(None),
-            (col(MobileMovement.direction) == MovementDirection.ARRIVING)
-            & (
-                col(MobileMovement.arrival_at).is_(None)
-                | col(MobileMovement.workplace_at).is_(None)
-            ),
-        )
-    )
-    return query.where(col(MobileMovement.member_id).in_(open_members))
