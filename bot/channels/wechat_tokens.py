@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
-from bot.services.options import SWEEP_EVERY, recall_options, remember_options
+from bot.services.options import SWEEP_EVERY, remember_options
 from storage.engine import Database
 from storage.models import ChannelToken, ChatAccount, Member
 
@@ -190,14 +190,6 @@ class OfferedOptions:
                 ttl=self._ttl,
                 sweep=self._writes % SWEEP_EVERY == 0,
             )
-
-    def recall(self, *, channel: Channel, user_id: str) -> list[str]:
-        """Returns the data of the options offered last, oldest first; empty once expired."""
-        with self._database.session() as session:
-            options = recall_options(
-                session, channel=channel, user_id=user_id, now=self._clock.now()
-            )
-        return options or []
 
 
 def last_contact(

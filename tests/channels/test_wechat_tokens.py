@@ -16,6 +16,7 @@ from bot.channels.wechat_tokens import (
 )
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel
+from bot.services.options import recall_options
 from storage.engine import Database
 from storage.models import ChannelToken, ChatAccount
 from tests.factories import World
@@ -163,21 +164,27 @@ async def test_a_failed_fetch_is_not_retried_by_every_caller(
     assert await store.get("t", fetch) == "T2"
 
 
+def recall(database: Database, clock: FrozenClock, channel: Channel, user_id: str) -> list[str]:
+    """Reads the options offered last, as the core does when a number comes in."""
+    with database.session() as session:
+        return recall_options(session, channel=channel, user_id=user_id, now=clock.now()) or []
+
+
 async def test_offered_options_are_remembered_per_account_until_they_expire(
     database: Database, clock: FrozenClock
 ) -> None:
     options = OfferedOptions(database, clock, ttl=timedelta(minutes=30))
     options.remember(channel=Channel.WECHAT, user_id="o1", options=["study", "visit"])
     options.remember(channel=Channel.WECOM, user_id="o1", options=["other"])
-    assert options.recall(channel=Channel.WECHAT, user_id="o1") == ["study", "visit"]
-    assert options.recall(channel=Channel.WECOM, user_id="o1") == ["other"]
-    assert options.recall(channel=Channel.WECHAT, user_id="o2") == []
+    assert recall(database, clock, Channel.WECHAT, "o1") == ["study", "visit"]
+    assert recall(database, clock, Channel.WECOM, "o1") == ["other"]
+    assert recall(database, clock, Channel.WECHAT, "o2") == []
     options.remember(channel=Channel.WECHAT, user_id="o1", options=["confirm"])
-    assert options.recall(channel=Channel.WECHAT, user_id="o1") == ["confirm"]
+    assert recall(database, clock, Channel.WECHAT, "o1") == ["confirm"]
     options.remember(channel=Channel.WECHAT, user_id="o1", options=[])
-    assert options.recall(channel=Channel.WECHAT, user_id="o1") == []
+    assert recall(database, clock, Channel.WECHAT, "o1") == []
     clock.advance(timedelta(minutes=31))
-    assert options.recall(channel=Channel.WECOM, user_id="o1") == []
+    assert recall(database, clock, Channel.WECOM, "o1") == []
 
 
 async def test_garbled_option_rows_read_as_no_options(
@@ -192,8 +199,7 @@ async def test_garbled_option_rows_read_as_no_options(
                 refreshed_at=EPOCH,
             )
         )
-    options = OfferedOptions(database, clock, ttl=timedelta(minutes=30))
-    assert options.recall(channel=Channel.WECHAT, user_id="o9") == []
+    assert recall(database, clock, Channel.WECHAT, "o9") == []
 
 
 def test_last_contact_reads_the_bound_members_last_message_and_language(
