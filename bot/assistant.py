@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from bot.config import Settings
 from bot.core.clock import Clock
-from bot.core.i18n import Translator, match_locale
+from bot.core.i18n import N_, Translator, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.ports import Answer
 from bot.core.reply import Reply
@@ -29,6 +29,11 @@ from storage.models import ProcessedInbound
 from storage.queries import insert_ignore_rows
 
 log = logging.getLogger(__name__)
+
+# The answer to content no flow reads: a photo, a sticker, a file, a voice message.
+UNSUPPORTED = N_(
+    "I can read text messages, menu choices and shared locations. Send 帮助 to see what I can do."
+)
 
 MAX_TEXT = 4000
 BACK_WORDS = frozenset({BACK, "返回", "上一步", "/back"})
@@ -138,17 +143,19 @@ class Assistant:
     def _unsupported(
         self, services: Services, inbound: Inbound, once: Sequence[str], locale: list[str]
     ) -> Answer:
-        """Records an unreadable delivery's keys and finds its language; nothing else changes."""
+        """Records an unreadable delivery's keys and notes what the assistant reads; nothing else."""
         # A platform event (an unfollow, a location report) is not the member writing: it must
-        # not reopen WeChat's 48-hour customer-service window.
+        # not reopen WeChat's 48-hour customer-service window, and it expects no answer.
+        event = "event" in inbound.extra
         member = services.members.for_account(
-            channel=inbound.channel, external_id=inbound.user_id, seen="event" not in inbound.extra
+            channel=inbound.channel, external_id=inbound.user_id, seen=not event
         )
         locale[0] = self._locale(member, inbound.locale_hint)
         repeat = self._record(services, inbound.channel, once)
         if repeat is not None:
             services.session.rollback()
-        return Answer([], locale[0], repeat=repeat)
+            return Answer([], locale[0], repeat=repeat)
+        return Answer([] if event else [Reply(translator(locale[0])(UNSUPPORTED))], locale[0])
 
     def _apology_locale(self, inbound: Inbound) -> str:
         """Looks the member's language up once more (on a fresh connection), else guesses it."""

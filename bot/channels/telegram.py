@@ -50,7 +50,6 @@ from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
 from bot.core.inbound import Channel, ChatKind, Inbound, Location
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.core.reply import Reply
-from bot.translation import translator
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +72,6 @@ PRIVATE_CHAT_FIRST = N_(
     "I can't message you privately yet. Open a private chat with me, press Start, then try again."
 )
 OPEN_PRIVATE_CHAT = N_("Open private chat")
-# The same words as the WeChat channels', for a photo, sticker, voice or file sent in private.
-UNSUPPORTED = N_(
-    "I can read text messages, menu choices and shared locations. Send 帮助 to see what I can do."
-)
 
 Context: TypeAlias = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
 TelegramApp: TypeAlias = Application[
@@ -611,10 +606,7 @@ class TelegramChannel:
             return
         if query is not None and data is not None:
             await self._show_choice(query)
-        replies = answer.replies
-        if inbound.unsupported and not replies:
-            replies = [Reply(translator(answer.locale)(UNSUPPORTED))]
-        await self._deliver(inbound, replies)
+        await self._deliver(inbound, answer.replies)
 
     async def _on_error(self, update: object, context: Context) -> None:
         """Logs a failed update with its context and apologises to the member."""

@@ -61,9 +61,6 @@ CORE_WORKERS = 4
 
 OPTION_LINE = N_("Reply {number}: {label}")
 APOLOGY = N_("Sorry, something went wrong. Please try again.")
-UNSUPPORTED = N_(
-    "I can read text messages, menu choices and shared locations. Send 帮助 to see what I can do."
-)
 
 # Error codes both platforms use, handled by name rather than retried blindly.
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
@@ -581,22 +578,14 @@ class CallbackChannel(ABC):
     ) -> Rendered:
         """Asks the core (in order per user) and renders its replies with numbered options."""
         async with self._in_order(inbound.user_id):
-            return await self._in_core(self._converse, inbound, once, event=_is_event(fields))
+            return await self._in_core(self._converse, inbound, once)
 
-    def _converse(self, inbound: Inbound, once: Sequence[str], *, event: bool) -> Rendered:
+    def _converse(self, inbound: Inbound, once: Sequence[str]) -> Rendered:
         """Runs the core on one delivery and renders its replies as numbered options (blocking)."""
         answer = self._core.answer(inbound, once=once, numbered=True)
         if answer.repeat is not None:
             return Rendered((), (), repeat=answer.repeat)
-        t = translator(answer.locale)
-        if inbound.unsupported:
-            # Events expect no reply. Other content gets a note of what the assistant reads, or
-            # the core's apology when the delivery could not be recorded.
-            if event:
-                return Rendered((), ())
-            if not answer.replies:
-                return Rendered((t(UNSUPPORTED),), ())
-        return render_numbered(answer.replies, t)
+        return render_numbered(answer.replies, translator(answer.locale))
 
     async def _push_later(self, work: asyncio.Future[Rendered], user_id: str) -> None:
         """Waits for a late answer and pushes it through the platform's message API."""

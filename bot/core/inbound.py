@@ -46,7 +46,8 @@ class Inbound:
     display_name: str = ""
     anonymous_admin: bool = False
     # Content the assistant cannot read (an image, a file, an unhandled event): only its
-    # delivery is recorded, and the channel answers with a note of what it can read.
+    # delivery is recorded, and the core answers with a note of what it can read (an event,
+    # marked in `extra`, with nothing).
     unsupported: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import select
 
-from bot.assistant import Assistant
-from bot.channels.telegram import UNSUPPORTED, TelegramChannel, deep_link, telegram_rate_limiter
+from bot.assistant import UNSUPPORTED, Assistant
+from bot.channels.telegram import TelegramChannel, deep_link, telegram_rate_limiter
 from bot.config import Settings
 from bot.translation import translator
 from storage.engine import Database

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from bot.assistant import UNSUPPORTED
 from bot.channels.http import build_http_app
 from bot.channels.telegram import (
-    UNSUPPORTED,
     WEBHOOK_HEADER,
     WEBHOOK_PATH,
     TelegramChannel,

@@ -7,10 +7,12 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
 
+from bot.assistant import UNSUPPORTED
 from bot.core.i18n import DateStyle, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.ports import Answer
 from bot.core.reply import Reply
+from bot.translation import translator
 
 
 class ManualTime:
@@ -104,9 +106,10 @@ class ScriptedCore:
         if repeat is not None:
             return Answer([], locale, repeat=repeat)
         if inbound.unsupported:
-            # As the assistant: the keys are recorded, the content is left to the channel.
+            # As the assistant: the keys are recorded and the note answers (an event gets none).
             self.inbounds.append(inbound)
-            return Answer([], locale)
+            note = [] if "event" in inbound.extra else [Reply(translator(locale)(UNSUPPORTED))]
+            return Answer(note, locale)
         return Answer(self.handle(inbound), locale)
 
     def translator_for(
