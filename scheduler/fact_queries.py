@@ -50,6 +50,7 @@ from storage.models import (
     Role,
     RotaOverride,
 )
+from storage.queries import among
 from storage.reminders import (
     Filing,
     FilingKind,
@@ -68,17 +69,13 @@ class Shape(NamedTuple):
     """How the snapshot's statements are built."""
 
     scoped: bool
-    # PostgreSQL takes a list as one array: one statement text whatever its length, which it
-    # prepares once, where IN (...) is a new statement, planned anew, for every length.
+    # PostgreSQL takes a list as one array (see `storage.queries.among`).
     arrays: bool
 
 
 def _among(column: Any, name: str, shape: Shape) -> Any:
     """Tests a column against the list bound as `name` when the statement runs."""
-    column = col(column)
-    if shape.arrays:
-        return column == any_(bindparam(name, type_=ARRAY(column.expression.type)))
-    return column.in_(bindparam(name, expanding=True))
+    return among(column, name, arrays=shape.arrays)
 
 
 def _within(column: Any, shape: Shape) -> Any:

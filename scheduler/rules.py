@@ -179,13 +179,8 @@ def pending_for(facts: Facts, org_id: int) -> list[Obligation]:
 def obligations(facts: Facts) -> Iterator[Obligation]:
     """Yields every obligation of every rule at the snapshot's moment."""
     yield from orglife_obligations(facts)
-    yield from theme_duty_obligations(facts)
-    yield from joint_meeting_obligations(facts)
-    yield from pairing_obligations(facts)
-    yield from ledger_obligations(facts)
-    yield from lead_obligations(facts)
-    yield from opinion_obligations(facts)
-    yield from mobile_obligations(facts)
+    for rule in LISTED_RULES:
+        yield from rule(facts)
 
 
 def _holds(owner: int | None, *owners: int) -> bool:
@@ -539,8 +534,8 @@ def mobile_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Ob
         )
 
 
-# The rules whose obligations may be listed (by `pending_for`), in the order `obligations` runs
-# them; the org-life rule's are pushed only.
+# The rules whose obligations may be listed (by `pending_for`), in order; the org-life rule,
+# which `obligations` runs first, is pushed only.
 LISTED_RULES: tuple[Callable[..., Iterator[Obligation]], ...] = (
     theme_duty_obligations,
     joint_meeting_obligations,

@@ -1,4 +1,4 @@
-"""Dialect-aware statements the ORM does not spell alike on SQLite and PostgreSQL."""
+"""Statements the ORM spells slowly or unlike on SQLite and PostgreSQL, run on the session's connection."""
 
 from __future__ import annotations
 
@@ -6,26 +6,8 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Table, bindparam, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel
-
-
-@cache
-def _insert_statement(
-    table: Table,
-    dialect: str,
-    columns: tuple[str, ...],
-    conflict: tuple[str, ...],
-) -> Any:
-    """Builds (once per shape) an INSERT ... ON CONFLICT DO NOTHING RETURNING id statement."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
-        .on_conflict_do_nothing(index_elements=list(conflict))
-    )
-    return statement.returning(table.c.id)
+from sqlalchemy import ARRAY, CursorResult, Executable, Table, any_, bindparam, text
+from sqlmodel import Session, SQLModel, col
 
 
 def insert_ignore(
@@ -36,10 +18,8 @@ def insert_ignore(
     conflict: tuple[str, ...],
 ) -> int | None:
     """Inserts one row unless it clashes with `conflict`'s unique key; returns the new id or None."""
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    statement = _insert_statement(table, dialect, tuple(values), conflict)
-    new_id: int | None = run(session, statement, values).scalar_one_or_none()
+    new = insert_ignore_rows(session, model, rows=[values], conflict=conflict, returning="id")
+    new_id: int | None = next(iter(new), None)
     return new_id
 
 
@@ -49,6 +29,16 @@ def run(session: Session, statement: Executable, params: Mapping[str, Any]) -> C
     # changes are flushed first, so the statement sees them as `session.execute` would.
     session.flush()
     return session.connection().execute(statement, params)
+
+
+def among(column: Any, name: str, *, arrays: bool) -> Any:
+    """Tests a column against the list bound as `name`: an array (PostgreSQL), else IN (...)."""
+    # An array is one statement text whatever the list's length, which PostgreSQL prepares once;
+    # IN (...) is a new statement, planned anew, for every length.
+    column = col(column)
+    if arrays:
+        return column == any_(bindparam(name, type_=ARRAY(column.expression.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def pin(session: Session, *rows: SQLModel) -> None:
@@ -61,7 +51,8 @@ def _insert_rows_statement(
     table: Table, columns: tuple[str, ...], rows: int, conflict: tuple[str, ...], returning: str
 ) -> Executable:
     """Builds (once per shape) a multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING statement."""
-    # Spelled out: the ORM's multi-row insert is compiled anew on every call.
+    # Spelled out, in the syntax SQLite and PostgreSQL share: SQLAlchemy compiles a multi-row
+    # insert anew on every call, this text once per shape.
     quoted = ", ".join(f'"{name}"' for name in columns)
     values = ", ".join(
         "(" + ", ".join(f":{name}_{row}" for name in columns) + ")" for row in range(rows)

@@ -106,37 +106,30 @@ _GROUP_MEETINGS = select(Meeting).where(
         col(Meeting.kind) == MeetingKind.VISIT,
     ),
 )
-_ALLIANCE_MEETINGS = _GROUP_MEETINGS.where(col(Meeting.alliance_id) == bindparam("group")).order_by(
-    col(Meeting.held_on)
-)
-_PAIRING_MEETINGS = _GROUP_MEETINGS.where(col(Meeting.pairing_id) == bindparam("group")).order_by(
-    col(Meeting.held_on)
-)
 
 # A roster's groups in one statement each, with what their slots read: an alliance with its
 # units' organizations, a pairing with its organizations (the organization bound as `org`'s).
 _MY_UNITS = aliased(AllianceUnit)
+_MY_PAIRINGS = aliased(PairingOrg)
+# The alliances and pairings of the organization bound as `org`.
+_ALLIANCES_OF_ORG = select(_MY_UNITS.alliance_id).where(
+    _MY_UNITS.organization_id == bindparam("org")
+)
+_PAIRINGS_OF_ORG = select(_MY_PAIRINGS.pairing_id).where(
+    _MY_PAIRINGS.organization_id == bindparam("org")
+)
 _ROSTER_ALLIANCES = (
     select(Alliance, Organization, col(AllianceUnit.kind))
     .join(AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id)
     .join(Organization, col(Organization.id) == AllianceUnit.organization_id)
-    .where(
-        col(Alliance.id).in_(
-            select(_MY_UNITS.alliance_id).where(_MY_UNITS.organization_id == bindparam("org"))
-        )
-    )
+    .where(col(Alliance.id).in_(_ALLIANCES_OF_ORG))
     .order_by(col(Alliance.code), col(AllianceUnit.rotation_order))
 )
-_MY_PAIRINGS = aliased(PairingOrg)
 _ROSTER_PAIRINGS = (
     select(Pairing, Organization)
     .join(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
     .join(Organization, col(Organization.id) == PairingOrg.organization_id)
-    .where(
-        col(Pairing.id).in_(
-            select(_MY_PAIRINGS.pairing_id).where(_MY_PAIRINGS.organization_id == bindparam("org"))
-        )
-    )
+    .where(col(Pairing.id).in_(_PAIRINGS_OF_ORG))
     .order_by(col(Pairing.code))
 )
 _ROSTER_OVERRIDES = select(RotaOverride).where(
@@ -147,18 +140,11 @@ _ROSTER_OVERRIDES = select(RotaOverride).where(
 # The joint meetings, theme days and visits in a span of the alliances, then of the pairings,
 # of the organization bound as `org` (a pairing's but those already read as an alliance's).
 # One branch per (group, day) index, where a plan for an OR would walk the span by day.
-_ALLIANCES_OF_ORG = select(_MY_UNITS.alliance_id).where(
-    _MY_UNITS.organization_id == bindparam("org")
-)
 _ROSTER_MEETINGS = select(Meeting).from_statement(
     union_all(
         _GROUP_MEETINGS.where(col(Meeting.alliance_id).in_(_ALLIANCES_OF_ORG)),
         _GROUP_MEETINGS.where(
-            col(Meeting.pairing_id).in_(
-                select(_MY_PAIRINGS.pairing_id).where(
-                    _MY_PAIRINGS.organization_id == bindparam("org")
-                )
-            ),
+            col(Meeting.pairing_id).in_(_PAIRINGS_OF_ORG),
             or_(
                 col(Meeting.alliance_id).is_(None),
                 col(Meeting.alliance_id).not_in(_ALLIANCES_OF_ORG),
@@ -423,15 +409,6 @@ class Rota:
             reason=reason,
             actor_id=actor_id,
         )
-
-    def meetings_in(
-        self, *, alliance_id: int | None, pairing_id: int | None, first: date, last: date
-    ) -> list[Meeting]:
-        """Lists the joint meetings and theme days recorded for an alliance or pairing in a span."""
-        query = _ALLIANCE_MEETINGS if alliance_id is not None else _PAIRING_MEETINGS
-        group = alliance_id if alliance_id is not None else pairing_id
-        params = {"group": group, "first": first, "last": last}
-        return list(self.session.exec(query, params=params).all())
 
     def pairing_host(self, pairing: Pairing, quarter: Quarter) -> OrgView:
         """Returns the pairing unit hosting a quarter's joint activity (lead first, in turn)."""

@@ -21,7 +21,6 @@ from sqlalchemy import (
     String,
     all_,
     and_,
-    any_,
     bindparam,
     cast,
     literal,
@@ -38,6 +37,7 @@ from bot.services.organizations import org_view
 from bot.services.views import OrgView
 from scheduler.quarters import Quarter, month_key
 from storage.models import Attendance, Meeting, Member, Organization
+from storage.queries import among, run
 from storage.types import UTCDateTime
 
 CN_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
@@ -270,11 +270,7 @@ def _read_reports(
     if not wanted:
         return {}, []
     orgs = _org_views(session, wanted)
-    if session.autoflush:
-        # The query runs on the connection, which does not flush as session queries do.
-        session.flush()
-    connection = session.connection()
-    bound, params = _bound(connection.dialect.name, wanted)
+    bound, params = _bound(session.get_bind().dialect.name, wanted)
     # Three months (a quarter's) or none: "" is no month.
     months = [*org_life_months, "", "", ""][:3]
     params |= {"first": first_day, "last": last_day} | {f"month{n}": months[n] for n in range(3)}
@@ -283,7 +279,8 @@ def _read_reports(
     stored: list[StoredDay] = []
     answers: dict[int, dict[int, AttendanceStatus]] = defaultdict(dict)
     people: dict[int, _Person] = {}
-    for row in connection.execute(_records_query(bound), params).all():
+    rows: Sequence[Any] = run(session, _records_query(bound), params).all()
+    for row in rows:
         # By position: a row's attributes cost more to look up.
         (
             source,
@@ -393,9 +390,7 @@ def _of_orgs(column: Any, bound: _Bound) -> Any:
     column = col(column)
     if bound is _Bound.ONE:
         return column == bindparam("org")
-    if bound is _Bound.ARRAY:
-        return column == any_(bindparam("orgs", type_=ARRAY(column.expression.type)))
-    return column.in_(bindparam("orgs", expanding=True))
+    return among(column, "orgs", arrays=bound is _Bound.ARRAY)
 
 
 def _not_of_orgs(column: Any, bound: _Bound) -> Any:
