@@ -22,11 +22,11 @@ from bench.cityscale import QUICK_CITY, SHANGHAI, TODAY, City, CityAccount, city
 from bench.databases import backend_of, postgres_base_url
 from bench.report import Result, settle_heap, skipped
 from bench.wechat_ack import percentile
-from bot.app import build_assistant
-from bot.assistant import Assistant
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Inbound
+from bot.engine.assembly import build_assistant
+from bot.engine.assistant import Assistant
 from storage.engine import Database
 
 NOW = datetime.combine(TODAY, clock_time(9, 5), tzinfo=SHANGHAI)

@@ -27,6 +27,9 @@ from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection
 
 from bench.databases import backend_of, database, sqlite_database
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.orglife import HolidayPolicy, OrgLifeDay, nth_weekday, org_life_day
+from bot.calendar.quarters import Quarter, month_key
 from bot.core.domain import (
     ActivityKind,
     AttendanceStatus,
@@ -40,10 +43,7 @@ from bot.core.domain import (
     UnitKind,
 )
 from bot.core.inbound import Channel
-from scheduler.facts import AllianceFact, UnitFact
-from scheduler.holidays import HolidayCalendar
-from scheduler.orglife import HolidayPolicy, OrgLifeDay, nth_weekday, org_life_day
-from scheduler.quarters import Quarter, month_key
+from bot.services.obligations.facts import AllianceFact, UnitFact
 from storage.engine import make_engine
 from storage.models import (
     Activity,

@@ -26,11 +26,11 @@ from sqlmodel import col, select
 from bench.cityscale import CitySize, build_city
 from bench.databases import sqlite_database
 from bench.report import Result
-from bot.app import build_assistant
 from bot.channels.telegram import TelegramChannel
 from bot.config import load_settings
 from bot.core.clock import SystemClock
 from bot.core.inbound import Channel
+from bot.engine.assembly import build_assistant
 from scheduler.delivery import Delivery
 from scheduler.outbox import NewPush, enqueue
 from storage.engine import Database

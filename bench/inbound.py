@@ -34,13 +34,13 @@ from telegram.request import BaseRequest, RequestData
 from bench.cityscale import QUICK_CITY, SHANGHAI, TODAY, City, CityAccount, city_database
 from bench.databases import backend_of, postgres_base_url
 from bench.report import Result, settle_heap, skipped
-from bot.app import build_assistant
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram import TelegramChannel
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import AttendanceStatus
 from bot.core.inbound import Channel
+from bot.engine.assembly import build_assistant
 from storage.engine import Database, make_engine
 from storage.models import Attendance
 

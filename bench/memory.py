@@ -51,13 +51,13 @@ def probe_floor() -> None:
 
 def probe_assistant(url: str, *, city: bool) -> None:
     """Builds the assistant with its channels; at city scale also plans a tick and answers."""
-    from bot.app import build_assistant
     from bot.channels.http import build_http_app
     from bot.channels.telegram import TelegramChannel
     from bot.channels.wechat import WeChatChannel
     from bot.config import load_settings
     from bot.core.clock import FrozenClock
     from bot.core.inbound import Channel, Inbound
+    from bot.engine.assembly import build_assistant
     from scheduler.service import plan_tick
     from storage.engine import Database
     from tests.fakes.wechat_api import APP_ID, APP_SECRET

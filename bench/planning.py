@@ -21,8 +21,8 @@ from datetime import time as clock_time
 from bench.cityscale import QUICK_CITY, SHANGHAI, TODAY, city_database
 from bench.databases import backend_of, postgres_base_url
 from bench.report import Result, settle_heap
+from bot.calendar.holidays import HolidayCalendar
 from bot.config import load_settings
-from scheduler.holidays import HolidayCalendar
 from scheduler.service import TickReport, plan_tick
 from storage.engine import Database
 

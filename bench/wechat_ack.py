@@ -36,11 +36,11 @@ from starlette.routing import Route
 from bench.cityscale import QUICK_CITY, SHANGHAI, TODAY, City, CityAccount, city_database
 from bench.databases import backend_of, postgres_base_url
 from bench.report import Result, skipped
-from bot.app import build_assistant
 from bot.channels.http import build_http_app
 from bot.channels.wechat import WeChatChannel
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel
+from bot.engine.assembly import build_assistant
 from storage.engine import Database
 from tests.fakes.wechat_api import Callback, FakeWeChatAPI, WeChatServer, wechat_settings
 

@@ -20,7 +20,7 @@ from bot.core.ports import Core
 from storage.engine import Database
 
 if TYPE_CHECKING:
-    from bot.assistant import Assistant
+    from bot.engine.assistant import Assistant
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ class _Routes:
     name = "files"
 
     def __init__(self, assistant: Assistant, settings: Settings) -> None:
-        from bot.channels.calendar_feed import calendar_routes  # noqa: PLC0415
-        from bot.channels.downloads import download_routes  # noqa: PLC0415
+        from bot.web.calendar_feed import calendar_routes  # noqa: PLC0415
+        from bot.web.downloads import download_routes  # noqa: PLC0415
 
         self.routes: Sequence[BaseRoute] = [
             *download_routes(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from bot.calendar.quarters import Quarter
 from bot.core.i18n import N_, Translator
 from bot.services.stats import AttendanceReport, MeetingTally, parse_quarter
+from bot.texts.phrases import MEETING_KINDS, describe_meeting
+from bot.texts.reminders import period_label
 from handlers.base import Context, Replies, Router
-from handlers.texts import MEETING_KINDS, describe_meeting
-from scheduler.quarters import Quarter
-from scheduler.texts import period_label
 
 router = Router("attendance")
 

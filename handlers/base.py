@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.i18n import Translator
 from bot.core.inbound import Inbound
+from bot.core.records import MemberView
 from bot.core.reply import Button, Reply, button_rows
 from bot.services.conversations import State
-from bot.services.views import MemberView
 
 if TYPE_CHECKING:
-    from bot.services.workspace import Services
+    from bot.services.use_cases import Services
 
 Replies = list[Reply]
 CommandHandler = Callable[["Context", str], Replies]

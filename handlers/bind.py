@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.core.domain import RoleKind
 from bot.core.i18n import N_
+from bot.texts.phrases import ROLES
 from handlers.base import Context, Replies, Router
-from handlers.texts import ROLES
 
 router = Router("bind")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.core.i18n import N_
+from bot.texts.phrases import MEETING_KINDS, describe_meeting
 from handlers.base import Context, Replies, Router
-from handlers.texts import MEETING_KINDS, describe_meeting
 
 router = Router("checkin")
 

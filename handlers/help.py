@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.core.i18n import N_
+from bot.texts.phrases import flow_name
 from handlers.base import Context, Replies, Router
 from handlers.bind import bind_with_code
-from handlers.texts import flow_name
 
 router = Router("help")
 

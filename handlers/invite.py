@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.core.domain import RoleKind
 from bot.core.i18n import N_
+from bot.texts.phrases import ROLE_WORDS, ROLES
 from handlers.base import Context, Replies, Router
-from handlers.texts import ROLE_WORDS, ROLES
 
 router = Router("invite")
 

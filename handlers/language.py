@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.i18n import N_
 from bot.core.reply import Button, Reply
-from bot.translation import translator
+from bot.texts.translation import translator
 from handlers.base import Context, Replies, Router
 
 router = Router("language")

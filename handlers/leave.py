@@ -5,12 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.core.i18n import N_
+from bot.core.records import MemberView
 from bot.core.reply import Reply
 from bot.services.errors import ServiceError
-from bot.services.views import MemberView
+from bot.texts.phrases import describe_meeting
 from handlers.base import Context, Replies, Router
 from handlers.errors import explain
-from handlers.texts import describe_meeting
 
 router = Router("leave")
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from bot.calendar.quarters import Quarter
 from bot.core.i18n import N_, Translator
 from bot.core.inbound import Channel
 from bot.core.reply import Reply
 from bot.services.stats import parse_quarter
 from bot.services.summary import render_summary
+from bot.texts.reminders import period_label
 from handlers.attendance import quarter_ahead
 from handlers.base import Context, Replies, Router
-from scheduler.quarters import Quarter
-from scheduler.texts import period_label
 
 router = Router("ledger")
 

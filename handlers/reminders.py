@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from bot.calendar.quarters import Quarter
 from bot.core.domain import RoleKind
 from bot.core.i18n import N_
 from bot.services.errors import ServiceError
 from bot.services.reminders import FilingKind, parse_filing_kind, reminders_for
+from bot.texts.reminders import period_label, render_pending
 from handlers.base import Context, Replies, Router
-from scheduler.quarters import Quarter
-from scheduler.texts import period_label, render_pending
 
 router = Router("reminders")
 

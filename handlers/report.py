@@ -9,11 +9,11 @@ from enum import StrEnum
 
 from bot.core.domain import ActivityKind
 from bot.core.i18n import N_
+from bot.core.records import MemberView, OrgView
 from bot.core.reply import Button, Reply
-from bot.services.views import MemberView, OrgView
+from bot.texts.phrases import ACTIVITY_KINDS
 from handlers.base import BACK, CANCEL, Context, Replies, Router
 from handlers.dates import DateParseError, parse_day
-from handlers.texts import ACTIVITY_KINDS
 
 router = Router("report")
 

@@ -6,13 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.calendar.quarters import Quarter
 from bot.core.domain import Duty
 from bot.core.i18n import N_, Translator
-from bot.services.views import DutySlot
-from bot.services.workspace import RosterAnswer
+from bot.core.records import DutySlot
+from bot.services.use_cases import RosterAnswer
+from bot.texts.phrases import DUTIES, describe_meeting
 from handlers.base import Context, Replies, Router
-from handlers.texts import DUTIES, describe_meeting
-from scheduler.quarters import Quarter
 
 router = Router("roster")
 

@@ -7,8 +7,8 @@ from datetime import date, time
 
 from bot.core.i18n import N_
 from bot.services.meetings import parse_hhmm
+from bot.texts.phrases import describe_meeting
 from handlers.base import Context, Replies, Router
-from handlers.texts import describe_meeting
 
 router = Router("schedule")
 

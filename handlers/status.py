@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from bot.calendar.quarters import Quarter
 from bot.core.i18n import N_, Translator
 from bot.services.compliance import describe_report
 from bot.services.stats import parse_quarter
 from handlers.attendance import quarter_ahead
 from handlers.base import Context, Replies, Router
-from scheduler.quarters import Quarter
 
 router = Router("status")
 

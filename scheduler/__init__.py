@@ -1,1 +1,1 @@
-"""Calendar logic as pure functions: China's holidays, the organization-life day, quarters."""
+"""The engine of time: APScheduler jobs, planning obligations into the outbox, delivery, leadership and housekeeping."""

@@ -22,9 +22,9 @@ from bot.core.clock import Clock
 from bot.core.inbound import Channel
 from bot.core.ports import DeliveryStatus, Sender, SendResult
 from bot.core.reply import Reply
+from bot.services.obligations.rules import is_quiet
 from scheduler import outbox
 from scheduler.outbox import Claimed
-from scheduler.rules import is_quiet
 from storage.engine import Database
 from storage.models import ChatAccount
 

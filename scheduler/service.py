@@ -20,20 +20,20 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
+from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
 from bot.core.ports import Sender
-from bot.translation import translator
+from bot.services.obligations.facts import Facts, Part, load_facts
+from bot.services.obligations.rules import Push, due_pushes, owed_pushes
+from bot.texts.reminders import render_push
+from bot.texts.translation import translator
 from scheduler import outbox
 from scheduler.delivery import Delivery, DeliveryReport
-from scheduler.facts import Facts, Part, load_facts
-from scheduler.holidays import HolidayCalendar
 from scheduler.housekeeping import HousekeepingReport, housekeep
 from scheduler.leader import Leadership, leadership_for
 from scheduler.outbox import NewPush
-from scheduler.rules import Push, due_pushes, owed_pushes
-from scheduler.texts import render_push
 from storage.engine import Database
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.app import build_assistant
-from bot.assistant import Assistant
 from bot.config import Settings, load_settings
 from bot.core.clock import FrozenClock
+from bot.engine.assembly import build_assistant
+from bot.engine.assistant import Assistant
 from storage.engine import Database, make_engine, upgrade
 from tests.factories import World, build_world
 from tests.helpers import Chat

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.assistant import Assistant
 from bot.channels.console import ConsoleChannel, render_all
 from bot.core.reply import Reply
+from bot.engine.assistant import Assistant
 
 
 class Chat:

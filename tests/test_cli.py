@@ -18,14 +18,14 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 import bot.channels.telegram as telegram_channel
-from bot.app import build_assistant
 from bot.cli import app
-from bot.cli_support import display_width, render_table
+from bot.cli.support import display_width, render_table
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import AttendanceStatus, Duty, RoleKind
 from bot.core.inbound import Channel
 from bot.demo import demo_counts
+from bot.engine.assembly import build_assistant
 from storage.engine import Database, alembic_config
 from storage.models import Attendance, AuditEntry, ChatAccount, Invite, Member, RotaOverride
 from tests.conftest import DEFAULT_NOW

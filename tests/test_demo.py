@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
+from bot.calendar.holidays import HolidayCalendar
 from bot.core.domain import (
     AttendanceStatus,
     Duty,
@@ -23,7 +24,6 @@ from bot.core.inbound import Channel
 from bot.demo import ALLIANCE, COMMITTEE, DemoResult, build_demo, demo_counts
 from bot.services.meetings import Meetings
 from bot.services.rota import Rota
-from scheduler.holidays import HolidayCalendar
 from storage.engine import Database
 from storage.models import (
     Activity,

@@ -12,15 +12,15 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot.catalogs import ROOT, SOURCES, extract, missing, po_path
 from bot.core.i18n import SUPPORTED_LOCALES
-from bot.translation import translator
+from bot.texts.catalogs import ROOT, SOURCES, extract, missing, po_path
+from bot.texts.translation import translator
 
 
 def test_every_message_is_translated() -> None:
     gaps = sorted(missing())
     assert gaps == [], (
-        f"{len(gaps)} untranslated; run `python -m bot.catalogs` and translate: {gaps[:10]}"
+        f"{len(gaps)} untranslated; run `python -m bot.texts.catalogs` and translate: {gaps[:10]}"
     )
 
 

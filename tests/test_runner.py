@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 
-from bot.assistant import Assistant
 from bot.config import Settings
+from bot.engine.assistant import Assistant
 from bot.runner import assistant_services, serve
 from tests.factories import World
 

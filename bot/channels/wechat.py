@@ -44,7 +44,7 @@ from bot.core.clock import Clock
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.core.reply import Reply
-from bot.translation import translator
+from bot.texts.translation import translator
 from storage.engine import Database
 
 logger = logging.getLogger(__name__)

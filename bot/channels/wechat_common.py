@@ -36,7 +36,7 @@ from bot.core.i18n import N_, Translator
 from bot.core.inbound import Channel, Inbound, Location
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.core.reply import Reply
-from bot.translation import translator
+from bot.texts.translation import translator
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 
 from bot.core.domain import AttendanceStatus, MeetingStatus, MemberStatus
 from bot.core.inbound import Channel
+from bot.core.records import MeetingView, RollCall
 from bot.services.errors import ServiceError
-from bot.services.views import MeetingView, RollCall
 from storage.models import Attendance, CheckinFailure, Meeting, Member
 from storage.queries import insert_ignore, run
 

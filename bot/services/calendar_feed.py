@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CursorResult, or_, update
 from sqlmodel import Session, col, select
 
+from bot.calendar.holidays import HolidayCalendar
 from bot.core.domain import Duty, MemberStatus
+from bot.core.records import DutySlot, MeetingView, MemberView
 from bot.services.errors import ServiceError
 from bot.services.meetings import Meetings
 from bot.services.members import Members
 from bot.services.rota import Rota
-from bot.services.views import DutySlot, MeetingView, MemberView
-from scheduler.holidays import HolidayCalendar
 from storage.models import CalendarFeed, Meeting, Member, Organization
 
 TOKEN_BYTES = 32

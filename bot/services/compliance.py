@@ -1,6 +1,6 @@
 """Compliance: what the rules ask of a branch, its alliances and its pairings, against the records.
 
-The facts are the reminder engine's (`scheduler.facts.load_facts`), read as of the end of the
+The facts are the reminder engine's (`bot.services.obligations.facts.load_facts`), read as of the end of the
 asked quarter (or now, for the current one), so that `/status` and the nudges never disagree
 about what is done. Each line is done, owed with the days left, or missed.
 """
@@ -16,18 +16,25 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.orglife import org_life_day
+from bot.calendar.quarters import Quarter, month_key
 from bot.core.domain import Duty, MeetingStatus, OrgKind
 from bot.core.i18n import N_, Translator
+from bot.core.records import OrgView
 from bot.services.errors import ServiceError
+from bot.services.obligations.facts import (
+    AllianceFact,
+    DutyFact,
+    Facts,
+    PairingFact,
+    Part,
+    load_facts,
+)
+from bot.services.obligations.rules import visits_expected
 from bot.services.organizations import org_view
 from bot.services.stats import AttendanceReport, StoredDay, attendance_and_org_life
-from bot.services.views import OrgView
-from scheduler.facts import AllianceFact, DutyFact, Facts, PairingFact, Part, load_facts
-from scheduler.holidays import HolidayCalendar
-from scheduler.orglife import org_life_day
-from scheduler.quarters import Quarter, month_key
-from scheduler.rules import visits_expected
-from scheduler.texts import period_label
+from bot.texts.reminders import period_label
 from storage.models import Organization
 from storage.reminders import FilingKind, alliance_scope, org_scope, pairing_scope
 

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.quarters import Quarter
 from bot.core.i18n import DEFAULT_LOCALE
 from bot.core.reply import Document
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import export_ledger
-from bot.translation import translator
-from scheduler.holidays import HolidayCalendar
-from scheduler.quarters import Quarter
+from bot.texts.translation import translator
 from storage.models import DownloadLink
 
 LEDGER = "ledger"

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from bot.core.domain import ActivityKind
+from bot.core.records import ActivityView
 from bot.services.organizations import org_view
-from bot.services.views import ActivityView
 from storage.models import Activity, ActivityPartner, AllianceUnit, Organization, PairingOrg
 
 

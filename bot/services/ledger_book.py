@@ -19,8 +19,11 @@ from sqlalchemy import or_
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.quarters import Quarter
 from bot.core.domain import ActivityKind, AttendanceStatus
 from bot.core.i18n import N_, Translator
+from bot.core.records import OrgView
 from bot.core.reply import Document
 from bot.services.compliance import (
     ComplianceReport,
@@ -34,11 +37,8 @@ from bot.services.compliance import (
     subject_text,
 )
 from bot.services.stats import AttendanceReport
-from bot.services.views import OrgView
-from handlers.texts import ACTIVITY_KINDS, MEETING_KINDS
-from scheduler.holidays import HolidayCalendar
-from scheduler.quarters import Quarter
-from scheduler.texts import period_label
+from bot.texts.phrases import ACTIVITY_KINDS, MEETING_KINDS
+from bot.texts.reminders import period_label
 from storage.models import Activity, ActivityPartner, Member, Organization
 from storage.reminders import FilingKind, FilingMethod, org_scope, record_filing
 

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.orglife import HolidayPolicy, OrgLifeDay, org_life_day, org_life_day_for
 from bot.core.domain import MeetingKind, MeetingStatus
+from bot.core.records import MeetingView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
-from bot.services.views import MeetingView
-from scheduler.holidays import HolidayCalendar
-from scheduler.orglife import HolidayPolicy, OrgLifeDay, org_life_day, org_life_day_for
 from storage.models import Meeting, Organization
 from storage.queries import insert_ignore
 

@@ -13,9 +13,9 @@ from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, RoleKind
 from bot.core.inbound import Channel
+from bot.core.records import MemberView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
-from bot.services.views import MemberView
 from storage.models import ChatAccount, Invite, Member, Organization, Role
 from storage.queries import insert_ignore, pin, run
 

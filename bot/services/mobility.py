@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus
+from bot.core.records import MemberView
 from bot.services.errors import ServiceError
-from bot.services.views import MemberView
 from storage.models import AuditEntry, Member
 from storage.reminders import (
     REPORT_COLUMNS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from bot.services.views import OrgView
+from bot.core.records import OrgView
 from storage.models import AllianceUnit, Organization, PairingOrg
 
 

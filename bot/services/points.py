@@ -17,10 +17,10 @@ from bot.core.domain import (
     MemberStatus,
     RoleKind,
 )
+from bot.core.records import OrgView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
 from bot.services.rota import Rota
-from bot.services.views import OrgView
 from storage.models import Activity, Alliance, Attendance, Meeting, Member, Organization, Role
 
 

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.quarters import Quarter
 from bot.core.domain import Duty
 from bot.core.i18n import DEFAULT_LOCALE
-from bot.services.views import MemberView
-from scheduler.facts import Facts, Part, load_facts
-from scheduler.holidays import HolidayCalendar
-from scheduler.quarters import Quarter
-from scheduler.rules import Obligation, pending_for
+from bot.core.records import MemberView
+from bot.services.obligations.facts import Facts, Part, load_facts
+from bot.services.obligations.rules import Obligation, pending_for
 from storage.models import AuditEntry
 from storage.reminders import (
     FilingKind,
@@ -29,7 +29,7 @@ from storage.reminders import (
 )
 
 if TYPE_CHECKING:
-    from bot.services.workspace import Services
+    from bot.services.use_cases import Services
 
 __all__ = [
     "FilingKind",

@@ -11,11 +11,11 @@ from sqlalchemy import bindparam, or_, union_all, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from bot.calendar.quarters import Quarter
 from bot.core.domain import Duty, DutyPeriod, MeetingKind, UnitKind
+from bot.core.records import DutySlot, OrgView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
-from bot.services.views import DutySlot, OrgView
-from scheduler.quarters import Quarter
 from storage.models import (
     Alliance,
     AllianceUnit,

@@ -32,10 +32,10 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
+from bot.calendar.quarters import Quarter, month_key
 from bot.core.domain import AttendanceStatus, MeetingKind, MeetingStatus
+from bot.core.records import OrgView
 from bot.services.organizations import org_view
-from bot.services.views import OrgView
-from scheduler.quarters import Quarter, month_key
 from storage.models import Attendance, Meeting, Member, Organization
 from storage.queries import among, run
 from storage.types import UTCDateTime

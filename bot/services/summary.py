@@ -9,17 +9,17 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.quarters import Quarter
 from bot.core.domain import ActivityKind, Duty, MeetingKind, MeetingStatus
 from bot.core.i18n import Translator
 from bot.services.compliance import Subject, end_of_day
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import LedgerActivity, activities_of_group
+from bot.services.obligations.facts import AllianceFact, Facts, PairingFact, load_facts, scope_of
 from bot.services.stats import AttendanceReport, attendance_reports
-from handlers.texts import ACTIVITY_KINDS, MEETING_KINDS
-from scheduler.facts import AllianceFact, Facts, PairingFact, load_facts, scope_of
-from scheduler.holidays import HolidayCalendar
-from scheduler.quarters import Quarter
-from scheduler.texts import period_label
+from bot.texts.phrases import ACTIVITY_KINDS, MEETING_KINDS
+from bot.texts.reminders import period_label
 from storage.models import Meeting, Organization
 from storage.reminders import FilingKind, alliance_scope, pairing_scope
 

@@ -8,10 +8,10 @@ import httpx
 from icalendar import Calendar
 from starlette.applications import Starlette
 
-from bot.channels.calendar_feed import MEDIA_TYPE, calendar_routes
 from bot.config import Settings, load_settings
 from bot.core.clock import FrozenClock
 from bot.services.calendar_feed import CalendarFeeds
+from bot.web.calendar_feed import MEDIA_TYPE, calendar_routes
 from storage.engine import Database
 from storage.models import Member
 from tests.factories import World

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.channels.downloads import content_disposition, download_routes
+from bot.calendar.holidays import HolidayCalendar
 from bot.channels.http import build_http_app
 from bot.core.clock import FrozenClock
 from bot.services.downloads import (
@@ -22,7 +22,7 @@ from bot.services.downloads import (
     hash_token,
     link_is_live,
 )
-from scheduler.holidays import HolidayCalendar
+from bot.web.downloads import content_disposition, download_routes
 from storage.engine import Database
 from storage.models import DownloadLink
 from storage.reminders import Filing

@@ -10,10 +10,10 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import select
 
-from bot.assistant import UNSUPPORTED, Assistant
 from bot.channels.telegram import TelegramChannel, deep_link, telegram_rate_limiter
 from bot.config import Settings
-from bot.translation import translator
+from bot.engine.assistant import UNSUPPORTED, Assistant
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.models import Activity, Attendance, ChatAccount
 from tests.factories import World

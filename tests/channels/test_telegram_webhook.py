@@ -10,7 +10,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.assistant import UNSUPPORTED
 from bot.channels.http import build_http_app
 from bot.channels.telegram import (
     WEBHOOK_HEADER,
@@ -19,8 +18,9 @@ from bot.channels.telegram import (
     telegram_rate_limiter,
 )
 from bot.config import Settings
+from bot.engine.assistant import UNSUPPORTED
 from bot.runner import serve
-from bot.translation import translator
+from bot.texts.translation import translator
 from tests.fakes import ManualTime, ScriptedCore
 from tests.fakes.telegram_api import BOT_ID, TOKEN, FakeTelegramAPI, TgGroup, TgUser
 

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from bot.assistant import Assistant
 from bot.channels.http import build_http_app
 from bot.channels.wechat import WeChatChannel, seconds_to_midnight, wechat_routes, wechat_sender
 from bot.config import ConfigError, load_settings
@@ -21,6 +20,7 @@ from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, Location
 from bot.core.ports import DeliveryStatus
 from bot.core.reply import Button, Reply
+from bot.engine.assistant import Assistant
 from storage.engine import Database
 from storage.models import Attendance, ChatAccount
 from tests.factories import World

@@ -26,7 +26,7 @@ from bot.channels.wechat_common import (
 )
 from bot.core.reply import Button, Reply, button_rows
 from bot.services.options import pick_option
-from bot.translation import translator
+from bot.texts.translation import translator
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot.assistant import Assistant
 from bot.channels.http import build_http_app
 from bot.channels.wechat import WeChatChannel
 from bot.channels.wechat_common import CallbackChannel
@@ -22,6 +21,7 @@ from bot.channels.wecom import WeComChannel
 from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind, AttendanceStatus
 from bot.core.inbound import Channel
+from bot.engine.assistant import Assistant
 from storage.engine import Database
 from storage.models import Activity, ActivityPartner, Attendance, ChatAccount
 from tests.factories import World

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.assistant import Assistant
 from bot.channels.http import build_http_app
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.wecom import (
@@ -28,6 +27,7 @@ from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, Location
 from bot.core.ports import DeliveryStatus
 from bot.core.reply import Button, Reply
+from bot.engine.assistant import Assistant
 from storage.engine import Database
 from storage.models import Attendance
 from tests.factories import World

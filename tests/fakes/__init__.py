@@ -7,12 +7,12 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
 
-from bot.assistant import UNSUPPORTED
 from bot.core.i18n import DateStyle, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.ports import Answer
 from bot.core.reply import Reply
-from bot.translation import translator
+from bot.engine.assistant import UNSUPPORTED
+from bot.texts.translation import translator
 
 
 class ManualTime:

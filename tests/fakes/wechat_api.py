@@ -34,14 +34,14 @@ from starlette.types import ASGIApp
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.work.crypto import WeChatCrypto as WorkCrypto
 
-from bot.assistant import Assistant
 from bot.channels.wechat_common import OPTION_LINE
 from bot.config import Settings, load_settings
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel, Inbound
 from bot.core.ports import Answer
 from bot.core.reply import Reply
-from bot.translation import translator
+from bot.engine.assistant import Assistant
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.models import ChatAccount, Conversation, ProcessedInbound
 

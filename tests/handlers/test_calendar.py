@@ -7,11 +7,11 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from bot.app import build_assistant
-from bot.assistant import Assistant
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, ChatKind, Inbound
+from bot.engine.assembly import build_assistant
+from bot.engine.assistant import Assistant
 from bot.services.calendar_feed import CalendarFeeds
 from storage.engine import Database
 from storage.models import AuditEntry, CalendarFeed

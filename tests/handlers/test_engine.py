@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.assistant import Assistant
 from bot.core.inbound import Channel, ChatKind, Inbound
+from bot.engine.assistant import Assistant
 from handlers.base import Context, Router
 from storage.engine import Database, make_engine
 from storage.models import Conversation, ProcessedInbound

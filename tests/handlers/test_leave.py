@@ -6,10 +6,10 @@ from datetime import date, datetime
 
 from sqlmodel import col, select
 
-from bot.assistant import Assistant
 from bot.core.clock import FrozenClock
 from bot.core.domain import AttendanceStatus, MeetingKind, MeetingStatus
 from bot.core.inbound import Channel, ChatKind, Inbound
+from bot.engine.assistant import Assistant
 from storage.engine import Database
 from storage.models import Attendance, Conversation, Meeting
 from tests.conftest import SHANGHAI

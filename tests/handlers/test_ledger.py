@@ -15,9 +15,6 @@ from openpyxl import load_workbook
 from pydantic import SecretStr
 from sqlmodel import select
 
-from bot.app import build_assistant
-from bot.assistant import Assistant
-from bot.channels.downloads import download_routes
 from bot.channels.http import build_http_app
 from bot.channels.telegram import TelegramChannel, telegram_rate_limiter
 from bot.config import Settings
@@ -25,7 +22,10 @@ from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind
 from bot.core.inbound import Channel, Inbound
 from bot.core.reply import Reply
+from bot.engine.assembly import build_assistant
+from bot.engine.assistant import Assistant
 from bot.services.ledger_book import XLSX_MIME
+from bot.web.downloads import download_routes
 from storage.engine import Database
 from storage.models import AuditEntry, DownloadLink
 from storage.reminders import Filing, FilingMethod

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import build_assistant
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
+from bot.engine.assembly import build_assistant
 from storage.engine import Database
 from tests.factories import World
 from tests.helpers import Chat

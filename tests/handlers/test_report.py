@@ -6,13 +6,13 @@ from datetime import date, timedelta
 
 from sqlmodel import col, select
 
-from bot.app import build_assistant
-from bot.assistant import Assistant
 from bot.config import Settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind, MemberStatus, RoleKind
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.reply import Reply
+from bot.engine.assembly import build_assistant
+from bot.engine.assistant import Assistant
 from storage.engine import Database
 from storage.models import (
     Activity,

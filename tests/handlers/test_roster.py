@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from bot.translation import translator
+from bot.texts.translation import translator
 from handlers.roster import SpanError, parse_span
 from storage.engine import Database
 from storage.models import AuditEntry, RotaOverride

@@ -6,6 +6,7 @@ from datetime import date, datetime, time
 
 import pytest
 
+from bot.calendar.quarters import Quarter
 from bot.core.domain import (
     ActivityKind,
     AttendanceStatus,
@@ -17,11 +18,10 @@ from bot.core.domain import (
     RoleKind,
     UnitKind,
 )
+from bot.core.records import MemberView, OrgView
+from bot.services.obligations.facts import Facts, Part, load_facts, scope_of
+from bot.services.obligations.rules import Rule, pending_for
 from bot.services.reminders import Reminders
-from bot.services.views import MemberView, OrgView
-from scheduler.facts import Facts, Part, load_facts, scope_of
-from scheduler.quarters import Quarter
-from scheduler.rules import Rule, pending_for
 from storage.engine import Database
 from storage.models import (
     Activity,

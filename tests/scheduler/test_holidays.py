@@ -5,7 +5,7 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
-from scheduler.holidays import Holiday, HolidayCalendar, HolidayFileError, package_years
+from bot.calendar.holidays import Holiday, HolidayCalendar, HolidayFileError, package_years
 
 SAMPLE = Path(__file__).resolve().parents[2] / "scheduler" / "holidays.sample.toml"
 UNKNOWN_YEAR = 2099

@@ -5,8 +5,8 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
-from scheduler.holidays import Holiday, HolidayCalendar
-from scheduler.orglife import (
+from bot.calendar.holidays import Holiday, HolidayCalendar
+from bot.calendar.orglife import (
     HolidayPolicy,
     MoveReason,
     OrgLifeDay,

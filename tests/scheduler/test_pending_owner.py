@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from scheduler.facts import Part, load_facts
-from scheduler.rules import obligations, pending_for
+from bot.services.obligations.facts import Part, load_facts
+from bot.services.obligations.rules import obligations, pending_for
 from storage.engine import Database
 from tests.factories import World
 from tests.scheduler.test_facts import MOMENTS, _widen

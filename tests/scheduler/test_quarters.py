@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.quarters import Quarter, local_day_bounds, month_key
+from bot.calendar.quarters import Quarter, local_day_bounds, month_key
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.calendar.holidays import HolidayCalendar
 from bot.core.domain import (
     ActivityKind,
     AttendanceStatus,
@@ -16,11 +17,17 @@ from bot.core.domain import (
     MemberStatus,
 )
 from bot.core.inbound import Channel
-from bot.translation import translator
-from scheduler.facts import PairingFact, load_facts, parse_setting
-from scheduler.holidays import HolidayCalendar
-from scheduler.rules import Push, Rule, due_pushes, is_quiet, pending_for, visits_expected
-from scheduler.texts import render_pending, render_push
+from bot.services.obligations.facts import PairingFact, load_facts, parse_setting
+from bot.services.obligations.rules import (
+    Push,
+    Rule,
+    due_pushes,
+    is_quiet,
+    pending_for,
+    visits_expected,
+)
+from bot.texts.reminders import render_pending, render_push
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.models import (
     Activity,

@@ -17,11 +17,11 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.channels.console_sender import ConsoleSender
+from bot.cli.reminders import push_senders, register
 from bot.config import Settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import MeetingKind
 from bot.core.inbound import Channel
-from scheduler.cli import push_senders, register
 from scheduler.leader import FileLeadership
 from scheduler.service import (
     DELIVERY_JOB,

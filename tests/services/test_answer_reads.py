@@ -9,15 +9,15 @@ from typing import Any
 
 from sqlalchemy import event
 
+from bot.calendar.quarters import Quarter
 from bot.config import Settings
 from bot.core.domain import ActivityKind, MeetingKind, MeetingStatus, MemberStatus, OrgKind
+from bot.core.records import MemberView, OrgView
 from bot.services.compliance import compliance_report
+from bot.services.obligations.facts import Part, load_facts
 from bot.services.reminders import Reminders
 from bot.services.stats import attendance_and_org_life, attendance_report, attendance_reports
-from bot.services.views import MemberView, OrgView
-from bot.services.workspace import Services
-from scheduler.facts import Part, load_facts
-from scheduler.quarters import Quarter
+from bot.services.use_cases import Services
 from storage.engine import Database
 from storage.models import Meeting, Organization, Pairing, PairingOrg
 from tests.factories import World, add_org

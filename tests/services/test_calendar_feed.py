@@ -8,7 +8,7 @@ import pytest
 from icalendar import Calendar, Event
 from sqlmodel import select
 
-from bot.channels.calendar_feed import render_feed, uid_domain
+from bot.calendar.holidays import HolidayCalendar
 from bot.core.clock import FrozenClock
 from bot.core.domain import MeetingKind, MeetingStatus, MemberStatus
 from bot.services.calendar_feed import (
@@ -18,8 +18,8 @@ from bot.services.calendar_feed import (
     feed_url,
     hash_token,
 )
-from bot.translation import translator
-from scheduler.holidays import HolidayCalendar
+from bot.texts.translation import translator
+from bot.web.calendar_feed import render_feed, uid_domain
 from storage.engine import Database
 from storage.models import CalendarFeed, Meeting, Member
 from tests.conftest import SHANGHAI

@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.quarters import Quarter
 from bot.core.domain import ActivityKind, MeetingKind, MeetingStatus
 from bot.services.compliance import (
     ComplianceReport,
@@ -18,9 +20,7 @@ from bot.services.compliance import (
     judge,
 )
 from bot.services.errors import ServiceError
-from bot.translation import translator
-from scheduler.holidays import HolidayCalendar
-from scheduler.quarters import Quarter
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.models import Pairing
 from storage.reminders import (

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import col, select
 
-from bot.cli_members import render_import
+from bot.cli.members import render_import
 from bot.core.domain import MemberStatus, OrgKind, RoleKind
 from bot.services.importer import (
     MAX_BRANCH_MEMBERS,
@@ -18,7 +18,7 @@ from bot.services.importer import (
     import_members,
     read_table,
 )
-from bot.translation import translator
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.models import AuditEntry, Member, Organization, Role
 from tests.conftest import DEFAULT_NOW

@@ -10,6 +10,8 @@ from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 from sqlmodel import select
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.quarters import Quarter
 from bot.core.domain import ActivityKind, MeetingKind
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import (
@@ -24,9 +26,7 @@ from bot.services.ledger_book import (
     ledger_data,
     ledger_filename,
 )
-from bot.translation import translator
-from scheduler.holidays import HolidayCalendar
-from scheduler.quarters import Quarter
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.reminders import Filing, FilingKind, FilingMethod, org_scope
 from tests.factories import World

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
+from bot.calendar.quarters import Quarter
 from bot.core.domain import ActivityKind, AttendanceStatus, MeetingKind, MeetingStatus, MemberStatus
 from bot.services.stats import attendance_report, attendance_reports, parse_quarter
-from scheduler.quarters import Quarter
 from storage.engine import Database
 from storage.models import Activity, ActivityPartner, Attendance, Meeting, Member
 from tests.factories import World

@@ -6,12 +6,12 @@ from datetime import date, datetime
 
 import pytest
 
+from bot.calendar.holidays import HolidayCalendar
 from bot.core.domain import ActivityKind, MeetingKind
 from bot.services.compliance import Subject
 from bot.services.errors import ServiceError
 from bot.services.summary import YearSummary, render_summary, year_summaries
-from bot.translation import translator
-from scheduler.holidays import HolidayCalendar
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.reminders import FilingKind, FilingMethod, pairing_scope, record_filing
 from tests.factories import World

@@ -35,7 +35,7 @@ from bot.core.i18n import Translator
 from bot.core.inbound import Channel, Inbound
 from bot.core.ports import Answer
 from bot.core.reply import Reply
-from bot.translation import translator
+from bot.texts.translation import translator
 from scheduler.delivery import Delivery, worker_name
 from storage.engine import Database
 from storage.reminders import OutboxMessage, OutboxStatus

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import col, select
 
-from bot.assistant import Assistant
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.reply import Reply
-from bot.translation import translator
+from bot.engine.assistant import Assistant
+from bot.texts.translation import translator
 from handlers.base import Command
 from handlers.routers import ROUTERS
 from storage.engine import Database

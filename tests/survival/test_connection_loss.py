@@ -18,8 +18,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import select
 
-from bot.app import build_assistant
-from bot.assistant import Assistant
 from bot.channels.http import build_http_app
 from bot.channels.telegram import WEBHOOK_HEADER, WEBHOOK_PATH, TelegramChannel
 from bot.channels.wechat import WeChatChannel
@@ -27,7 +25,9 @@ from bot.config import Settings, load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, Inbound
 from bot.core.reply import Reply
-from bot.translation import translator
+from bot.engine.assembly import build_assistant
+from bot.engine.assistant import Assistant
+from bot.texts.translation import translator
 from storage import engine as engine_module
 from storage.engine import Database
 from storage.models import Activity, Conversation

@@ -27,7 +27,6 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 from sqlmodel import select
 
-from bot.assistant import MAX_TEXT, SEPARATORS, Assistant
 from bot.channels.http import build_http_app
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram import WEBHOOK_HEADER, WEBHOOK_PATH, TelegramChannel
@@ -37,8 +36,9 @@ from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.reply import Reply
+from bot.engine.assistant import MAX_TEXT, SEPARATORS, Assistant
 from bot.services.stats import parse_quarter
-from bot.translation import translator
+from bot.texts.translation import translator
 from handlers.dates import DateParseError, parse_day
 from handlers.ledger import parse_year
 from handlers.roster import SpanError, parse_span

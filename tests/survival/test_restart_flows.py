@@ -18,8 +18,6 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from bot.app import build_assistant
-from bot.assistant import Assistant
 from bot.channels.http import build_http_app
 from bot.channels.wechat import WeChatChannel
 from bot.config import Settings
@@ -27,6 +25,8 @@ from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind, AttendanceStatus
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.reply import Reply
+from bot.engine.assembly import build_assistant
+from bot.engine.assistant import Assistant
 from handlers.routers import ROUTERS
 from storage.engine import Database
 from storage.models import Activity, ActivityPartner, Attendance, Conversation, Member

@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy import text, update
 from sqlmodel import col, select
 
+from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import SystemClock
-from scheduler.holidays import HolidayCalendar
 from scheduler.service import plan_tick
 from storage.engine import Database
 from storage.models import ChatAccount

@@ -1,6 +1,6 @@
 """Command line for members: bulk import, personal data export and deletion, points.
 
-Mount with `bot.cli_members.register(app)`: adds `gongjian import members`, `gongjian member
+Mount with `bot.cli.members.register(app)`: adds `gongjian import members`, `gongjian member
 export|delete|depart|purge` and `gongjian points`.
 """
 
@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from sqlmodel import col, select
 
-from bot.cli_support import (
+from bot.cli.support import (
     emit_json,
     fail,
     friendly,

@@ -23,7 +23,7 @@ DOMAIN = "messages"
 def locales_dir() -> Path:
     """Finds the catalogs: next to the source tree, or where the wheel installed them."""
     candidates = [
-        Path(__file__).resolve().parent.parent / "locales",
+        Path(__file__).resolve().parents[2] / "locales",
         Path(sys.prefix) / "share" / "gongjian" / "locales",
     ]
     for candidate in candidates:

@@ -13,15 +13,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.domain import Duty, MeetingStatus
 from bot.core.i18n import N_, Translator
+from bot.core.records import MeetingView
 from bot.services.calendar_feed import CalendarFeeds, FeedContent, FeedDuty, feed_content
-from bot.services.views import MeetingView
-from bot.translation import translator
-from handlers.texts import DUTIES, MEETING_KINDS, move_note
-from scheduler.holidays import HolidayCalendar
+from bot.texts.phrases import DUTIES, MEETING_KINDS, move_note
+from bot.texts.translation import translator
 from storage.engine import Database
 
 logger = logging.getLogger(__name__)

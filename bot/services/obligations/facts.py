@@ -17,6 +17,9 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.orglife import HolidayPolicy
+from bot.calendar.quarters import Quarter, month_key
 from bot.core.domain import (
     ActivityKind,
     Duty,
@@ -28,7 +31,7 @@ from bot.core.domain import (
     UnitKind,
 )
 from bot.core.inbound import Channel
-from scheduler.fact_queries import (
+from bot.services.obligations.fact_queries import (
     FILING,
     MEETING,
     ORG,
@@ -49,9 +52,6 @@ from scheduler.fact_queries import (
     reachable_query,
     records_query,
 )
-from scheduler.holidays import HolidayCalendar
-from scheduler.orglife import HolidayPolicy
-from scheduler.quarters import Quarter, month_key
 from storage.reminders import (
     FilingKind,
     MobileReport,

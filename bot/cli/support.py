@@ -12,11 +12,11 @@ from typing import NoReturn, ParamSpec, TypeVar
 import typer
 from sqlalchemy.exc import OperationalError
 
+from bot.calendar.holidays import HolidayFileError
 from bot.config import ConfigError, Settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES, Translator, match_locale
-from bot.translation import translator
-from scheduler.holidays import HolidayFileError
+from bot.texts.translation import translator
 
 EXIT_USAGE = 2
 P = ParamSpec("P")

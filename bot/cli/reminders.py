@@ -1,6 +1,6 @@
 """Command line for reminders: preview the rules, inspect the outbox, run the scheduler alone.
 
-Mount with `scheduler.cli.register(app)`: adds `gongjian reminders ...`, `gongjian outbox` and
+Mount with `bot.cli.reminders.register(app)`: adds `gongjian reminders ...`, `gongjian outbox` and
 `gongjian scheduler`.
 """
 
@@ -17,13 +17,13 @@ from typing import Annotated, Any
 import typer
 from sqlmodel import Session, col, select
 
-from bot.cli_support import emit_json, fail, parse_now
+from bot.calendar.holidays import HolidayCalendar, HolidayFileError
+from bot.cli.support import emit_json, fail, parse_now
 from bot.config import ConfigError, Settings, load_settings
 from bot.core.clock import Clock, SystemClock
 from bot.core.ports import Core, Sender
+from bot.services.obligations.facts import DEFAULT_SCOPE, parse_setting
 from scheduler import outbox
-from scheduler.facts import DEFAULT_SCOPE, parse_setting
-from scheduler.holidays import HolidayCalendar, HolidayFileError
 from scheduler.service import plan_tick, preview, run_scheduler
 from storage.engine import Database
 from storage.models import Alliance, Organization
@@ -280,7 +280,7 @@ def scheduler_command(
     ] = True,
 ) -> None:
     """Runs the reminder scheduler alone (ticks when leading; delivers unless --no-deliver)."""
-    from bot.app import build_assistant  # noqa: PLC0415 (loads the handlers only here)
+    from bot.engine.assembly import build_assistant  # noqa: PLC0415 (loads the handlers only here)
 
     settings = _settings()
     assistant = build_assistant(settings)

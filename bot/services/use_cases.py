@@ -9,10 +9,21 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.quarters import Quarter
 from bot.config import Settings
 from bot.core.domain import ActivityKind, Duty, RoleKind
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel
+from bot.core.records import (
+    ActivityView,
+    CheckInResult,
+    DutySlot,
+    MeetingView,
+    MemberView,
+    OrgView,
+    RollCall,
+)
 from bot.services.attendance import AttendanceBook
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, compliance_report
@@ -30,17 +41,6 @@ from bot.services.points import MemberPoints, PointsTable, PointWeights, points_
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
 from bot.services.summary import YearSummary, year_summaries
-from bot.services.views import (
-    ActivityView,
-    CheckInResult,
-    DutySlot,
-    MeetingView,
-    MemberView,
-    OrgView,
-    RollCall,
-)
-from scheduler.holidays import HolidayCalendar
-from scheduler.quarters import Quarter
 from storage.models import AuditEntry, Invite, Meeting
 
 

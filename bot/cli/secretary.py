@@ -1,6 +1,6 @@
 """Command line for secretaries and committee staff: attendance, compliance, the ledger, the summary.
 
-Mount with `bot.cli_secretary.register(app)`: adds `gongjian attendance`, `gongjian status`,
+Mount with `bot.cli.secretary.register(app)`: adds `gongjian attendance`, `gongjian status`,
 `gongjian export ledger` and `gongjian summary`.
 """
 
@@ -16,7 +16,9 @@ from typing import Annotated, Any
 import typer
 from sqlmodel import Session, col, select
 
-from bot.cli_support import (
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.quarters import Quarter
+from bot.cli.support import (
     emit_json,
     fail,
     friendly,
@@ -37,11 +39,9 @@ from bot.services.errors import ServiceError
 from bot.services.ledger_book import export_ledger
 from bot.services.stats import AttendanceReport, MemberTally, attendance_report, parse_quarter
 from bot.services.summary import render_summary, year_summaries
-from bot.translation import translator
-from handlers.texts import MEETING_KINDS
-from scheduler.holidays import HolidayCalendar
-from scheduler.quarters import Quarter
-from scheduler.texts import period_label
+from bot.texts.phrases import MEETING_KINDS
+from bot.texts.reminders import period_label
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.models import Alliance, AllianceUnit, Member, Organization, Pairing
 

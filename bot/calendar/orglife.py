@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from scheduler.holidays import Holiday, HolidayCalendar
+from bot.calendar.holidays import Holiday, HolidayCalendar
 
 __all__ = [
     "HolidayPolicy",

@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.calendar.holidays import HolidayCalendar
 from bot.core.clock import Clock
 from bot.core.i18n import DEFAULT_LOCALE, N_
 from bot.core.reply import Document
 from bot.services.downloads import FILES_PATH, claim_link, link_is_live, make_document
 from bot.services.errors import ServiceError
-from bot.translation import translator
-from scheduler.holidays import HolidayCalendar
+from bot.texts.translation import translator
 from storage.engine import Database
 
 logger = logging.getLogger(__name__)

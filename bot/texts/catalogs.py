@@ -11,9 +11,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 from bot.core.i18n import SUPPORTED_LOCALES
-from bot.translation import DOMAIN
+from bot.texts.translation import DOMAIN
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"
 KEYWORDS = {"t": None, "N_": None, "plural": (1, 2)}
 SOURCES = ("bot", "handlers", "scheduler", "storage")
@@ -52,7 +52,8 @@ def update() -> dict[str, list[str]]:
     """Rewrites the template and merges it into each catalog; returns untranslated ids per locale."""
     template = extract()
     with (LOCALES / f"{DOMAIN}.pot").open("wb") as handle:
-        write_po(handle, template, omit_header=False, sort_output=True, width=100)
+        # No source locations: they change with every edit and make catalogs conflict in merges.
+        write_po(handle, template, omit_header=False, sort_output=True, width=100, no_location=True)
     gaps: dict[str, list[str]] = {}
     for locale in SUPPORTED_LOCALES:
         path = po_path(locale)
@@ -66,7 +67,7 @@ def update() -> dict[str, list[str]]:
             message.flags.discard("fuzzy")
         catalog.obsolete.clear()
         with path.open("wb") as handle:
-            write_po(handle, catalog, sort_output=True, width=100)
+            write_po(handle, catalog, sort_output=True, width=100, no_location=True)
         gaps[locale] = [str(m.id) for m in catalog if m.id and not _translated(m.string)]
     return gaps
 
@@ -94,7 +95,7 @@ def _translated(string: object) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Updates the catalogs (or, with --check, only reports gaps); exits 1 when any remain."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.catalogs",
+        prog="python -m bot.texts.catalogs",
         description="Extract messages from the code and merge them into locales/*.po.",
     )
     parser.add_argument("--check", action="store_true", help="report gaps without writing")

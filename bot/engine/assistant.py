@@ -8,22 +8,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.i18n import N_, Translator, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.ports import Answer
+from bot.core.records import MemberView
 from bot.core.reply import Reply
 from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import SWEEP_EVERY, offered, pick_option, recall_options, remember_options
-from bot.services.views import MemberView
-from bot.services.workspace import Services
-from bot.translation import translator
+from bot.services.use_cases import Services
+from bot.texts.phrases import flow_name
+from bot.texts.translation import translator
 from handlers.base import BACK, CANCEL, Command, Context, Router
 from handlers.errors import explain
-from handlers.texts import flow_name
-from scheduler.holidays import HolidayCalendar
 from storage.engine import Database
 from storage.models import ProcessedInbound
 from storage.queries import insert_ignore_rows

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 
+from bot.calendar.quarters import Quarter
 from bot.core.i18n import N_, Translator
-from scheduler.quarters import Quarter
-from scheduler.rules import Obligation, Push, Rule
+from bot.services.obligations.rules import Obligation, Push, Rule
 
 HOLIDAYS: dict[str, str] = {
     "new_years_day": N_("New Year's Day"),

@@ -13,6 +13,9 @@ from sqlalchemy import Column, Table, case, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.orglife import nth_weekday
+from bot.calendar.quarters import Quarter
 from bot.core.domain import (
     ActivityKind,
     AttendanceStatus,
@@ -30,9 +33,6 @@ from bot.services.ledger import Ledger
 from bot.services.meetings import Meetings, new_checkin_code
 from bot.services.members import Members
 from bot.services.rota import Rota, month_period
-from scheduler.holidays import HolidayCalendar
-from scheduler.orglife import nth_weekday
-from scheduler.quarters import Quarter
 from storage.models import (
     Activity,
     Alliance,

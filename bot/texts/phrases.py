@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.domain import ActivityKind, Duty, MeetingKind, RoleKind
 from bot.core.i18n import N_, Translator
-from bot.services.views import MeetingView
+from bot.core.records import MeetingView
 
 ACTIVITY_KINDS: dict[ActivityKind, str] = {
     ActivityKind.STUDY: N_("Joint study"),

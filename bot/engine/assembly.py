@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.assistant import Assistant
+from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock, SystemClock
+from bot.engine.assistant import Assistant
 from handlers.routers import ROUTERS
-from scheduler.holidays import HolidayCalendar
 from storage.engine import Database
 
 

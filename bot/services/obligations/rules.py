@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+from bot.calendar.orglife import org_life_day
+from bot.calendar.quarters import Quarter, month_key
 from bot.core.domain import Duty, MeetingStatus, OrgKind
-from scheduler.facts import Facts, PairingFact, shift_month
-from scheduler.orglife import org_life_day
-from scheduler.quarters import Quarter, month_key
+from bot.services.obligations.facts import Facts, PairingFact, shift_month
 from storage.reminders import FilingKind, alliance_scope, org_scope, pairing_scope
 
 log = logging.getLogger(__name__)

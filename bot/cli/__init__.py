@@ -19,9 +19,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
-from bot.cli_members import register as register_member_commands
-from bot.cli_secretary import register as register_secretary_commands
-from bot.cli_support import (
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.orglife import HolidayPolicy, MoveReason, OrgLifeDay, org_life_days
+from bot.calendar.quarters import Quarter
+from bot.cli.members import register as register_member_commands
+from bot.cli.reminders import register as register_scheduler_commands
+from bot.cli.secretary import register as register_secretary_commands
+from bot.cli.support import (
     emit_json,
     fail,
     friendly,
@@ -34,24 +38,20 @@ from bot.core.clock import FrozenClock, SystemClock
 from bot.core.domain import Duty, OrgKind, RoleKind
 from bot.core.i18n import N_, Translator
 from bot.core.inbound import Channel
+from bot.core.records import DutySlot, OrgView
 from bot.demo import DemoResult, build_demo, demo_invite
 from bot.services.errors import ServiceError
 from bot.services.rota import Period, Rota, parse_period
-from bot.services.views import DutySlot, OrgView
-from bot.services.workspace import InviteView, Services
-from bot.translation import translator
+from bot.services.use_cases import InviteView, Services
+from bot.texts.phrases import DUTIES, HOLIDAYS, ROLE_WORDS, ROLES
+from bot.texts.translation import translator
 from handlers.errors import explain
-from handlers.texts import DUTIES, HOLIDAYS, ROLE_WORDS, ROLES
-from scheduler.cli import register as register_scheduler_commands
-from scheduler.holidays import HolidayCalendar
-from scheduler.orglife import HolidayPolicy, MoveReason, OrgLifeDay, org_life_days
-from scheduler.quarters import Quarter
 from storage.engine import Database
 from storage.models import ChatAccount, Organization
 
 if TYPE_CHECKING:
-    from bot.assistant import Assistant
     from bot.channels.console import ConsoleChannel
+    from bot.engine.assistant import Assistant
 
 log = logging.getLogger(__name__)
 
@@ -276,8 +276,8 @@ def chat(
     ] = None,
 ) -> None:
     """Chats with the assistant on this terminal, or answers one message per line from a pipe."""
-    from bot.app import build_assistant  # noqa: PLC0415 (loads every handler; only chat needs it)
     from bot.channels.console import ConsoleChannel, terminal_lines  # noqa: PLC0415
+    from bot.engine.assembly import build_assistant  # noqa: PLC0415 (loads every handler; only chat needs it)
 
     settings = settings_from_env()
     user_id = (as_user or os_user()).strip()
@@ -859,7 +859,7 @@ def duty_period(rota: Rota, alliance: Any, duty: Duty, text: str) -> Period:
 @friendly
 def run() -> None:
     """Runs every configured channel and the HTTP server until stopped (Ctrl-C or SIGTERM)."""
-    from bot.app import build_assistant  # noqa: PLC0415 (loads every handler; only run needs it)
+    from bot.engine.assembly import build_assistant  # noqa: PLC0415 (loads every handler; only run needs it)
     from bot.runner import assistant_services, serve  # noqa: PLC0415 (uvicorn loads only here)
 
     settings = settings_from_env()

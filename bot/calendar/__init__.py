@@ -1,0 +1,1 @@
+"""Pure calendar logic: quarters, China's holidays and the organization-life day."""

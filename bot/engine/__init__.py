@@ -1,0 +1,1 @@
+"""The assistant: routes an inbound message through the handlers and answers it."""

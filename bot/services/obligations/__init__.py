@@ -1,0 +1,1 @@
+"""What is owed: facts read from storage and the rules of the seed documents over them."""

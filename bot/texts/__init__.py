@@ -1,0 +1,1 @@
+"""The wording every layer shares: Babel catalogs and the phrases built from them."""

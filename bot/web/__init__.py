@@ -1,0 +1,1 @@
+"""HTTP routes other than the chat webhooks: calendar feeds and single-use downloads."""
