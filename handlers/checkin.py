@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from bot.core.i18n import N_
 from bot.texts.phrases import MEETING_KINDS, describe_meeting
 from handlers.base import Context, Replies, Router
@@ -11,13 +13,16 @@ router = Router("checkin")
 NO_CODE_WORDS = frozenset({"nocode", "免码", "无码"})
 
 
-@router.command("checkin", keywords=("签到",), description=N_("Sign in to today's meeting"))
+@router.command(
+    "checkin", keywords=("签到码", "签到"), description=N_("Sign in to today's meeting")
+)
 def check_in(ctx: Context, args: str) -> Replies:
     """Signs the member in to today's meeting, with the code when one is required."""
     t = ctx.t
     assert ctx.member is not None
-    code = "".join(args.split()) or None
-    if code is not None and not (code.isdigit() and len(code) == 6):
+    # Full-width digits ("４１００４７") are the same code, not a wrong guess toward the lockout.
+    code = "".join(unicodedata.normalize("NFKC", args).split()) or None
+    if code is not None and not (code.isascii() and code.isdigit() and len(code) == 6):
         return [ctx.reply(t("A check-in code has 6 digits, e.g. 签到 123456."))]
     result = ctx.services.check_in(ctx.member, code=code, channel=ctx.inbound.channel)
     kind = t(MEETING_KINDS[result.meeting.kind])

@@ -9,6 +9,7 @@ from bot.services.errors import ServiceError
 
 MESSAGES: dict[str, str] = {
     "already_bound": N_("This chat account is already bound to a member."),
+    "already_named": N_("Your name is already on record; ask your secretary to change it."),
     "invite_unknown": N_("That invite code does not exist. Check it and try again."),
     "invite_used": N_("That invite code has already been used. Ask your secretary for a new one."),
     "invite_expired": N_("That invite code has expired. Ask your secretary for a new one."),

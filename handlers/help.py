@@ -38,12 +38,15 @@ def show_help(ctx: Context, _args: str) -> Replies:
                 )
             )
         ]
-    lines = [t("Hello {name}. You can send:", name=ctx.member.name)]
+    member = ctx.member
+    lines = [
+        t("Hello {name}. You can send:", name=member.name) if member.name else t("You can send:")
+    ]
     lead_lines: list[str] = []
     # Cancel goes last: it is about the other commands.
     ordered = sorted(ctx.commands, key=lambda command: command.name == "cancel")
     for command in ordered:
-        if command.name in HIDDEN:
+        if command.name in HIDDEN or not command.usable_by(member):
             continue
         said = USAGE.get(command.name) or (
             command.keywords[0] if command.keywords else f"/{command.name}"
@@ -58,8 +61,8 @@ def show_help(ctx: Context, _args: str) -> Replies:
             lead_lines.append(line)
         else:
             lines.append(line)
-    if ctx.member.leads and lead_lines:
-        lines.append(t("For secretaries:"))
+    if lead_lines:
+        lines.append(t("For secretaries and deputy secretaries:"))
         lines += lead_lines
     return [ctx.reply("\n".join(lines))]
 

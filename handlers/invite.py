@@ -42,7 +42,7 @@ def invite(ctx: Context, args: str) -> Replies:
                 "Invite for {role} of {org}{name}: {code}\nValid until {expires}. It works once: send it to the person, who replies 绑定 {code}.",
                 role=t(ROLES[role]),
                 org=created.org.name,
-                name=f" ({name})" if name else "",
+                name=t(" ({text})", text=name) if name else "",
                 code=created.code,
                 expires=f"{t.date(created.expires_at.date(), 'long')} {t.time(created.expires_at)}",
             )

@@ -50,6 +50,7 @@ def unmute(ctx: Context, _args: str) -> Replies:
     "pending",
     keywords=("待办",),
     description=N_("What the branch still owes this quarter (secretaries, liaison officers)"),
+    roles=frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.LIAISON}),
 )
 def pending(ctx: Context, _args: str) -> Replies:
     """Lists what the member's organization still owes, as the reminder rules see it."""

@@ -32,6 +32,8 @@ class Step(StrEnum):
 MIN_PARTICIPANTS, MAX_PARTICIPANTS = 1, 10_000
 MIN_SUMMARY, MAX_SUMMARY = 5, 2000
 EXCERPT = 60
+# Unknown partner names quoted back at most, so a long message does not come back whole.
+MAX_NAMED = 5
 
 DONE, NONE, CONFIRM = "done", "none", "confirm"
 # Partner buttons carry this prefix so that no organization code can pass for Done or None
@@ -109,7 +111,9 @@ def on_partners(ctx: Context, text: str) -> Replies:
     partners = ctx.services.partners(_member(ctx))
     chosen, unknown = _match_partners(text, partners)
     if unknown:
-        problem = ctx.t("Not one of your partner organizations: {names}.", names=", ".join(unknown))
+        problem = ctx.t(
+            "Not one of your partner organizations: {names}.", names=ctx.t.join(unknown[:MAX_NAMED])
+        )
         return [_ask(ctx, Step.PARTNERS, problem=problem)]
     selected: list[int] = list(ctx.data.get("partner_ids", []))
     for org in chosen:
@@ -238,14 +242,18 @@ def _partner_question(ctx: Context) -> tuple[str, list[Button]]:
     partners = ctx.services.partners(_member(ctx))
     selected = set(ctx.data.get("partner_ids", []))
     names = [org.name for org in partners if org.id in selected]
-    current = ", ".join(names) if names else t("none yet")
+    current = t.join(names) if names else t("none yet")
     text = t(
         "Which partner organizations took part? Press one to select it (again to remove it),"
         " or type its code or name; then press Done.\nSelected: {selected}",
         selected=current,
     )
     buttons = [
-        Button(f"{SELECTED if org.id in selected else ''}{org.name} ({org.code})", ORG + org.code)
+        Button(
+            (SELECTED if org.id in selected else "")
+            + t("{name} ({code})", name=org.name, code=org.code),
+            ORG + org.code,
+        )
         for org in partners
     ]
     buttons += [Button(t("Done"), DONE), Button(t("None"), NONE), *ctx.nav_buttons()]
@@ -284,7 +292,7 @@ def _describe(
 ) -> list[str]:
     """Lists a report's fields, one per line."""
     t = ctx.t
-    names = ", ".join(org.name for org in partners) if partners else t("none")
+    names = t.join([org.name for org in partners]) if partners else t("none")
     return [
         t("Kind: {kind}", kind=t(ACTIVITY_KINDS[kind])),
         t("Date: {date} ({weekday})", date=t.date(held_on, "long"), weekday=t.weekday(held_on)),

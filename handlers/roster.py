@@ -12,6 +12,7 @@ from bot.core.i18n import N_, Translator
 from bot.core.records import DutySlot
 from bot.services.use_cases import RosterAnswer
 from bot.texts.phrases import DUTIES, describe_meeting
+from bot.texts.reminders import quarter_label
 from handlers.base import Context, Replies, Router
 
 router = Router("roster")
@@ -22,6 +23,20 @@ QUARTER_PATTERN = re.compile(
 )
 MONTH_PATTERN = re.compile(r"(?P<year>\d{4})\s*[-年/]\s*(?P<month>\d{1,2})\s*月?$")
 YEAR_PATTERN = re.compile(r"(?P<year>\d{4})\s*年?$")
+# Periods said before 谁主持 ("本月谁主持", "这个月谁主持？").
+PERIOD_WORDS = (
+    "本季度",
+    "这季度",
+    "这个季度",
+    "下季度",
+    "下个季度",
+    "上季度",
+    "上个季度",
+    "本月",
+    "这个月",
+    "下月",
+    "下个月",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +56,11 @@ def parse_span(text: str, *, today: date, t: Translator) -> Span:
     """Reads "this month", "next quarter", "2027Q1", "2027年第一季度", "2026-12" and the like."""
     cleaned = text.strip().lower().replace("谁主持", "").replace("轮值", "").strip(" ？?")
     this_quarter = Quarter.of(today)
-    if cleaned in ("", "本季度", "这季度", "这个季度", "this quarter", "quarter"):
+    if cleaned in ("", "本季度", "这季度", "这个季度", "this quarter", "quarter", "this", "now"):
         return _quarter_span(this_quarter, t)
-    if cleaned in ("下季度", "下个季度", "next quarter"):
+    if cleaned in ("下季度", "下个季度", "next quarter", "next"):
         return _quarter_span(this_quarter.next(), t)
-    if cleaned in ("上季度", "上个季度", "last quarter"):
+    if cleaned in ("上季度", "上个季度", "last quarter", "last", "previous"):
         return _quarter_span(this_quarter.previous(), t)
     if cleaned in ("本月", "这个月", "this month", "month"):
         return _month_span(today, t)
@@ -68,8 +83,7 @@ def parse_span(text: str, *, today: date, t: Translator) -> Span:
 
 def _quarter_span(quarter: Quarter, t: Translator) -> Span:
     """Names a quarter span."""
-    label = t("{year} Q{number}", year=quarter.year, number=quarter.number)
-    return Span(quarter.first_day, quarter.last_day, label)
+    return Span(quarter.first_day, quarter.last_day, quarter_label(t, quarter))
 
 
 def _month_span(day: date, t: Translator) -> Span:
@@ -81,7 +95,13 @@ def _month_span(day: date, t: Translator) -> Span:
 
 @router.command(
     "roster",
-    keywords=("本季度谁主持", "下季度谁主持", "谁主持", "轮值", "值班"),
+    keywords=(
+        *(f"{period}谁主持" for period in PERIOD_WORDS),
+        "谁主持",
+        "轮值",
+        "值班",
+        "who hosts",
+    ),
     description=N_("Who hosts this month or quarter"),
 )
 def roster(ctx: Context, args: str) -> Replies:
@@ -89,7 +109,8 @@ def roster(ctx: Context, args: str) -> Replies:
     t = ctx.t
     assert ctx.member is not None
     text = ctx.inbound.text.strip()
-    if text.startswith(("本季度", "下季度")):
+    if text.startswith(PERIOD_WORDS):
+        # "本月谁主持": the period comes before the keyword.
         args = text
     try:
         span = parse_span(args, today=ctx.today, t=t)
@@ -97,7 +118,8 @@ def roster(ctx: Context, args: str) -> Replies:
         return [
             ctx.reply(
                 t(
-                    "I could not read that period. Try 本季度, 下季度, 本月, 2027Q1 or 2027年第一季度."
+                    "I could not read that period. Try /roster this quarter, next quarter,"
+                    " this month, next month or 2027Q1."
                 )
             )
         ]
@@ -149,16 +171,13 @@ def render_roster(t: Translator, answer: RosterAnswer, span: Span) -> str:
         lines.append(f"【{pairing.name}】")
         for quarter, org in pairing.hosts:
             lines.append(
-                t(
-                    "Host of {year} Q{number}: {org}",
-                    year=quarter.year,
-                    number=quarter.number,
-                    org=org.name,
-                )
+                t("Host of {quarter}: {org}", quarter=quarter_label(t, quarter), org=org.name)
             )
+        # Counted over the year the asked period starts in, which need not be this year.
         lines.append(
             t(
-                "Visits this year: {done} of {target}.",
+                "Visits in {year}: {done} held, target {target}.",
+                year=answer.first_day.year,
                 done=pairing.visits_done,
                 target=pairing.visit_target,
             )

@@ -157,6 +157,13 @@ class Services:
             code=code, channel=channel, external_id=external_id, display_name=display_name
         )
 
+    def give_name(self, member: MemberView, name: str) -> MemberView:
+        """Stores the name of a member invited without one (once: later changes are the secretary's)."""
+        if not self.members.give_name(member.id, name):
+            raise ServiceError("already_named")
+        self.audit(actor_id=member.id, action="member.name", subject=f"member:{member.id}")
+        return self.members.get(member.id)
+
     def create_invite(
         self,
         *,
@@ -214,6 +221,12 @@ class Services:
                 if meeting.checkin_code == code:
                     return meeting
         return meetings[0]
+
+    def checkin_open_today(self, member: MemberView) -> bool:
+        """Tells whether the secretary opened check-in for a meeting of the member's branch today."""
+        return any(
+            meeting.checkin_open for meeting in self.meetings.on_day(member.org.id, self.today)
+        )
 
     def check_in(self, member: MemberView, *, code: str | None, channel: Channel) -> CheckInResult:
         """Signs a member in to their branch's meeting today."""

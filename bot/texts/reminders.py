@@ -28,11 +28,24 @@ REPORTS: dict[str, str] = {
 }
 
 
+# One message per quarter, so that Chinese prose reads 第四季度 rather than 第4季度.
+QUARTERS: dict[int, str] = {
+    1: N_("Q1 {year}"),
+    2: N_("Q2 {year}"),
+    3: N_("Q3 {year}"),
+    4: N_("Q4 {year}"),
+}
+
+
+def quarter_label(t: Translator, quarter: Quarter) -> str:
+    """Names a quarter in prose: "Q4 2026", "2026年第四季度"."""
+    return t(QUARTERS[quarter.number], year=quarter.year)
+
+
 def period_label(t: Translator, key: str) -> str:
     """Names a period key: `2026-12` as a month, `2026Q4` as a quarter, `2026` as a year."""
     if "Q" in key:
-        quarter = Quarter.parse(key)
-        return t("Q{number} {year}", number=quarter.number, year=quarter.year)
+        return quarter_label(t, Quarter.parse(key))
     year, _, month = key.partition("-")
     if month:
         return t("{month}/{year}", month=int(month), year=int(year))
