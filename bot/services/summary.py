@@ -341,15 +341,15 @@ def _joint_work(t: Translator, summary: YearSummary) -> list[str]:
                 quarters=t.join(held) or "—",
             )
         )
-        held, missed = len(summary.theme_held), len(summary.theme_missed)
+        themes, missed = len(summary.theme_held), len(summary.theme_missed)
         lines.append(
             t(
                 "Theme party days on duty: {held} held, {missed} not recorded.",
-                held=held,
+                held=themes,
                 missed=missed,
             )
             if missed
-            else t("Theme party days on duty: {held} held, all recorded.", held=held)
+            else t("Theme party days on duty: {held} held, all recorded.", held=themes)
         )
     else:
         lines.append(

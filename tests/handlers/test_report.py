@@ -99,14 +99,14 @@ def test_full_report_with_buttons(chat: Chat, world: World, database: Database) 
     assert "Please check the report:" in confirm
     assert "Kind: Joint study" in confirm
     assert "Date: November 2, 2026 (Monday)" in confirm
-    assert "Partners: 第2支部, 第3支部" in confirm
+    assert "Partners: 第2支部 and 第3支部" in confirm
     assert "Participants: 25" in confirm
     assert f"Summary: {SUMMARY}" in confirm
     assert step_of(database) == "confirm"
     stored = member.press("Confirm")
     [activity] = activities(database)
     assert f"Stored as ledger entry No. {activity.id}." in stored
-    assert "Participants: 25" in stored and "Partners: 第2支部, 第3支部" in stored
+    assert "Participants: 25" in stored and "Partners: 第2支部 and 第3支部" in stored
     assert SUMMARY[:60] + "…" in stored
     assert activity.kind is ActivityKind.STUDY
     assert activity.held_on == date(2026, 11, 2)
