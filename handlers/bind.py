@@ -46,7 +46,7 @@ def bind_with_code(ctx: Context, args: str) -> Replies:
             )
         ]
     if not code:
-        return [ctx.reply(t("Please send the invite code with it, e.g. 绑定 ABCD2345."))]
+        return [ctx.reply(t("Please send the invite code with it, e.g. /bind ABCD2345."))]
     if len(code) > 16 or not code.isalnum():
         return [ctx.reply(t("That invite code does not exist. Check it and try again."))]
     inbound = ctx.inbound
@@ -65,7 +65,7 @@ def bind_with_code(ctx: Context, args: str) -> Replies:
     return [
         ctx.reply(
             t(
-                "Welcome, {name}! You are bound to {org} as {roles}. Send 帮助 to see what I can do.",
+                "Welcome, {name}! You are bound to {org} as {roles}. Send /help to see what I can do.",
                 name=member.name,
                 org=member.org.name,
                 roles=roles,
@@ -86,7 +86,7 @@ def on_name(ctx: Context, text: str) -> Replies:
     ctx.member = ctx.services.give_name(ctx.member, name)
     ctx.end()
     return [
-        ctx.reply(t("Thank you, {name}. Send 帮助 to see what I can do.", name=ctx.member.name))
+        ctx.reply(t("Thank you, {name}. Send /help to see what I can do.", name=ctx.member.name))
     ]
 
 

@@ -23,7 +23,7 @@ def check_in(ctx: Context, args: str) -> Replies:
     # Full-width digits ("４１００４７") are the same code, not a wrong guess toward the lockout.
     code = "".join(unicodedata.normalize("NFKC", args).split()) or None
     if code is not None and not (code.isascii() and code.isdigit() and len(code) == 6):
-        return [ctx.reply(t("A check-in code has 6 digits, e.g. 签到 123456."))]
+        return [ctx.reply(t("A check-in code has 6 digits, e.g. /checkin 123456."))]
     result = ctx.services.check_in(ctx.member, code=code, channel=ctx.inbound.channel)
     kind = t(MEETING_KINDS[result.meeting.kind])
     if not result.new:
@@ -47,7 +47,7 @@ def check_in(ctx: Context, args: str) -> Replies:
 @router.command(
     "opencheckin",
     keywords=("开启签到",),
-    description=N_("Get today's check-in code (secretaries)"),
+    description=N_("Get today's check-in code"),
     leads_only=True,
 )
 def open_checkin(ctx: Context, args: str) -> Replies:
@@ -62,7 +62,7 @@ def open_checkin(ctx: Context, args: str) -> Replies:
     return [
         ctx.reply(
             t(
-                "Check-in is open for:\n{meeting}\nToday's code: {code}\nMembers send: 签到 {code}",
+                "Check-in is open for:\n{meeting}\nToday's code: {code}\nMembers send: /checkin {code}",
                 meeting=header,
                 code=code,
             ),

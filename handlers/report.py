@@ -209,7 +209,7 @@ def _ask(ctx: Context, step: Step, *, problem: str = "", note: str = "") -> Repl
         buttons += ctx.nav_buttons(back=False)
     elif step is Step.DATE:
         text = t(
-            "On which day did it take place? Send a date such as 2026-11-20, 11月20日 or 上周二."
+            "On which day did it take place? Send a date such as 2026-11-20, yesterday or last Tuesday."
         )
         buttons = [Button(t("Today"), "today"), Button(t("Yesterday"), "yesterday")]
         buttons += ctx.nav_buttons()
@@ -219,7 +219,7 @@ def _ask(ctx: Context, step: Step, *, problem: str = "", note: str = "") -> Repl
         # No buttons here: numbered-option channels would read a typed "1" or "2" as a button.
         text = t(
             "How many people took part? Send a whole number from {min} to {max}"
-            " (返回 goes back, 取消 stops).",
+            " (back goes back, cancel stops).",
             min=MIN_PARTICIPANTS,
             max=MAX_PARTICIPANTS,
         )

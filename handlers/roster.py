@@ -189,7 +189,7 @@ def render_roster(t: Translator, answer: RosterAnswer, span: Span) -> str:
 @router.command(
     "override",
     keywords=("调整轮值",),
-    description=N_("Change a duty slot, with a reason (secretaries)"),
+    description=N_("Change a duty slot, with a reason"),
     leads_only=True,
 )
 def override(ctx: Context, args: str) -> Replies:

@@ -51,14 +51,16 @@ def upcoming(ctx: Context, _args: str) -> Replies:
 @router.command(
     "setmeeting",
     keywords=("调整会议",),
-    description=N_("Change the next meeting's day, time or venue (secretaries)"),
+    description=N_("Change the next meeting's day, time or venue"),
     leads_only=True,
 )
 def set_meeting(ctx: Context, args: str) -> Replies:
     """Changes the next meeting: any of a date, an HH:MM time and a venue, in that order."""
     t = ctx.t
     assert ctx.member is not None
-    usage = t("Usage: 调整会议 [DATE] [HH:MM] [VENUE], e.g. 调整会议 12月2日 14:30 党群服务中心")
+    usage = t(
+        "Usage: /setmeeting [DATE] [HH:MM] [VENUE], e.g. /setmeeting 2026-12-02 14:30 Community Centre"
+    )
     words = args.split()
     if not words:
         return [ctx.reply(usage)]

@@ -245,7 +245,7 @@ def render_demo(t: Translator, result: DemoResult) -> str:
         expires = result.invites[0].expires_at
         lines.append(
             t(
-                "The codes work once each until {date} {time}. In a chat send: 绑定 CODE"
+                "The codes work once each until {date} {time}. In a chat send: /bind CODE"
                 " (try: gongjian chat --as demo).",
                 date=t.date(expires.date(), "medium"),
                 time=t.time(expires),
@@ -293,7 +293,7 @@ def chat(
     t = translator(settings.default_locale)
     try:
         if interactive:
-            typer.echo(t("Chatting as {user}. Send 帮助 for help; Ctrl-D ends.", user=user_id))
+            typer.echo(t("Chatting as {user}. Send help for help; Ctrl-D ends.", user=user_id))
             channel.run(terminal_lines(), _write, prompt=False)
             _write("\n")
         else:
@@ -431,7 +431,7 @@ def render_invite(t: Translator, invite: InviteView, link: str | None) -> str:
             time=t.time(invite.expires_at),
         )
     )
-    lines.append(t("To bind, send in a chat: 绑定 {code}", code=invite.code))
+    lines.append(t("To bind, send in a chat: /bind {code}", code=invite.code))
     if link:
         lines.append(t("Telegram: {link}", link=link))
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
+from bot.core.domain import RoleKind
 from bot.core.i18n import N_, Translator, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.ports import Answer
@@ -22,7 +23,7 @@ from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import SWEEP_EVERY, offered, pick_option, recall_options, remember_options
 from bot.services.use_cases import Services
-from bot.texts.phrases import flow_name
+from bot.texts.phrases import ROLES, flow_name
 from bot.texts.translation import translator
 from handlers.base import BACK, CANCEL, Command, Context, Router
 from handlers.errors import explain
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # The answer to content no flow reads: a photo, a sticker, a file, a voice message.
 UNSUPPORTED = N_(
-    "I can read text messages, menu choices and shared locations. Send 帮助 to see what I can do."
+    "I can read text messages, menu choices and shared locations. Send /help to see what I can do."
 )
 
 MAX_TEXT = 4000
@@ -234,7 +235,7 @@ class Assistant:
     def command_menu(self, locale: str) -> list[tuple[str, str]]:
         """Lists (command, translated description) for a channel's command menu."""
         t = translator(locale)
-        return [(c.name, t(c.description)) for c in self.commands.values() if c.menu]
+        return [(c.name, menu_description(t, c)) for c in self.commands.values() if c.menu]
 
     def healthy(self) -> bool:
         """Tells whether the database answers."""
@@ -349,7 +350,7 @@ class Assistant:
                 return [Reply(t("Your message was empty.")), *self._ask_again(ctx)]
             return self._resume_paused(ctx, paused, step(ctx, text))
         if not text:
-            return [Reply(t("Your message was empty. Send 帮助 to see what I can do."))]
+            return [Reply(t("Your message was empty. Send /help to see what I can do."))]
         if text.startswith("/"):
             return [
                 Reply(t("Unknown command {command}.", command=text.split(maxsplit=1)[0][:32])),
@@ -482,9 +483,7 @@ class Assistant:
         if command.needs_member and ctx.member is None:
             return [
                 Reply(
-                    t(
-                        "You are not bound to a member yet. Send 绑定 followed by your invite code (or /start CODE)."
-                    )
+                    t("You are not bound to a member yet. Send /bind followed by your invite code.")
                 )
             ]
         if command.leads_only and ctx.member is not None and not ctx.member.leads:
@@ -499,10 +498,10 @@ class Assistant:
         assert ctx.state is not None
         router = self.routers.get(ctx.state.flow)
         if router is None or router.on_back is None:
-            return [Reply(ctx.t("This is the first step; send 取消 to stop."))]
+            return [Reply(ctx.t("This is the first step; send cancel to stop."))]
         if ctx.back() is None:
             return [
-                Reply(ctx.t("This is the first step; send 取消 to stop.")),
+                Reply(ctx.t("This is the first step; send cancel to stop.")),
                 *router.on_back(ctx),
             ]
         return router.on_back(ctx)
@@ -538,6 +537,17 @@ class Assistant:
             )
             return
         services.conversations.save(key, ctx.state)
+
+
+def menu_description(t: Translator, command: Command) -> str:
+    """Describes a command for a platform's menu, which everyone sees: with who may use it."""
+    description = t(command.description)
+    if command.leads_only:
+        return t("{description} (secretaries and deputy secretaries)", description=description)
+    if command.roles:
+        roles = [t(ROLES[role]) for role in sorted(command.roles, key=list(RoleKind).index)]
+        return t("{description} (for {roles})", description=description, roles=t.join(roles))
+    return description
 
 
 def _argument(text: str) -> bool:

@@ -142,9 +142,9 @@ def render_push(t: Translator, push: Push) -> str:
         }
         return t.plural(
             "The {quarter} activity ledger (台账) of {org} is due to the committee by {date},"
-            " in {n} day. Export it, or mark it submitted with 已报送 (/submitted).",
+            " in {n} day. Export it, or mark it submitted with /submitted.",
             "The {quarter} activity ledger (台账) of {org} is due to the committee by {date},"
-            " in {n} days. Export it, or mark it submitted with 已报送 (/submitted).",
+            " in {n} days. Export it, or mark it submitted with /submitted.",
             (due - push.today).days + 1,
             **fields,
         )
@@ -172,7 +172,7 @@ def _orglife(t: Translator, push: Push) -> str:
     else:
         text = t(
             "Today, {weekday} {date}, is the organization-life day of {org}, starting at"
-            " {time}. Sign in there with 签到 and the code the secretary gives.",
+            " {time}. Sign in there with /checkin and the code the secretary gives.",
             **fields,
         )
     lines = [text]
@@ -205,14 +205,14 @@ def _nudge(t: Translator, rule: Rule, values: Mapping[str, object]) -> str:
     if rule is Rule.ANNUAL_PLAN:
         return t(
             "Please draw up the {year} annual work plan of {group} and mark it done with"
-            " 已报送 计划 (/submitted plan).",
+            " /submitted plan.",
             year=_number(values, "year"),
             group=_text(values, "group"),
         )
     if rule is Rule.YEAR_SUMMARY:
         return t(
             "Please prepare the {year} year-end summary of {group} and mark it done with"
-            " 已报送 总结 (/submitted summary).",
+            " /submitted summary.",
             year=_number(values, "year"),
             group=_text(values, "group"),
         )
@@ -220,7 +220,7 @@ def _nudge(t: Translator, rule: Rule, values: Mapping[str, object]) -> str:
         month = _date(values, "month")
         return t(
             "{org} has no opinion solicitation recorded for {month} yet. Please hold one and"
-            " report it with 汇报 (/report).",
+            " report it with /report.",
             org=_text(values, "org"),
             month=t("{month}/{year}", month=month.month, year=month.year),
         )
