@@ -301,7 +301,8 @@ class WeComChannel(CallbackChannel):
             location=location,
             chat_kind=ChatKind.PRIVATE,
             extra={"event": str(message.event)} if kind == "event" else {},
-            unsupported=not text and location is None,
+            # A text of blanks is still a text: it gets an answer, not the note on media.
+            unsupported=kind != "text" and not text and location is None,
         )
 
     def _reply_xml(self, message: Any, text: str) -> str:

@@ -7,7 +7,7 @@ import re
 
 from sqlmodel import select
 
-from bot.core.inbound import Channel, ChatKind, Inbound
+from bot.channels.console import ConsoleChannel
 from bot.engine.assistant import Assistant
 from storage.engine import Database
 from storage.models import Attendance, CheckinFailure, Member
@@ -177,11 +177,10 @@ def test_blank_messages_get_an_answer(chat: Chat, world: World) -> None:
     assert "空的" in reply and "请选择要汇报的活动类型" in reply
 
 
-def test_console_answers_a_full_width_space(assistant: Assistant, world: World) -> None:
-    replies = assistant.handle(
-        Inbound(Channel.CONSOLE, "c-1", "c-1", "\u3000", chat_kind=ChatKind.PRIVATE)
-    )
-    assert replies and "空的" in replies[0].text
+def test_console_answers_a_line_of_blanks_but_skips_an_empty_one(assistant: Assistant) -> None:
+    written: list[str] = []
+    ConsoleChannel(assistant, user_id="c-1").run(["\n", "\u3000\n"], written.append, prompt=False)
+    assert len(written) == 1 and "空的" in written[0]
 
 
 # -- 18: wording -----------------------------------------------------------------------------
