@@ -9,6 +9,8 @@ from sqlmodel import select
 
 from bot.channels.console import ConsoleChannel
 from bot.engine.assistant import Assistant
+from bot.texts.reminders import period_label
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.models import Attendance, CheckinFailure, Member
 from tests.factories import World
@@ -222,3 +224,23 @@ def test_english_roster_hint_is_english(chat: Chat, world: World) -> None:
     sec.say("/lang en")
     reply = sec.say("谁主持 abc")
     assert "Try /roster this quarter" in reply and "本季度" not in reply
+
+
+def test_committee_members_are_called_zhiwei_weiyuan(chat: Chat, world: World) -> None:
+    sec = chat.as_("u-sec").bound(world.invites["sec"])
+    assert "支委委员" in sec.say("邀请 支委委员 李四")
+    assert "支委委员" in sec.say("邀请 主任")
+
+
+def test_the_platform_menu_labels_who_may_use_a_command(assistant: Assistant) -> None:
+    menu = dict(assistant.command_menu("zh_CN"))
+    assert menu["opencheckin"] == "获取今日签到码（限书记、副书记）"
+    assert menu["pending"].endswith("（限书记、副书记和联络员）")
+    assert "限" not in menu["checkin"]
+
+
+def test_move_notes_and_quarters_read_right_in_chinese() -> None:
+    t = translator("zh_CN")
+    moved = t("Moved by the secretary from {date}.", date="2026年12月1日")
+    assert "本日" not in moved and "2026年12月1日" in moved
+    assert period_label(t, "2026Q4") == "2026年第四季度"
