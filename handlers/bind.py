@@ -9,7 +9,7 @@ from bot.core.i18n import N_
 from bot.texts.phrases import ROLES
 from handlers.base import Context, Replies, Router
 
-router = Router("bind")
+router = Router("bind", title=N_("binding"))
 
 MAX_NAME = 50
 

@@ -23,9 +23,9 @@ from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import SWEEP_EVERY, offered, pick_option, recall_options, remember_options
 from bot.services.use_cases import Services
-from bot.texts.phrases import ROLES, flow_name
+from bot.texts.phrases import ROLES
 from bot.texts.translation import translator
-from handlers.base import BACK, CANCEL, Command, Context, Router
+from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
 from handlers.errors import explain
 from storage.engine import Database
 from storage.models import ProcessedInbound
@@ -116,6 +116,7 @@ class Assistant:
                 self.commands[command.name] = command
                 self.keywords.extend((keyword, command) for keyword in command.keywords)
         self.menu = [command for command in self.commands.values() if command.menu]
+        self.flow_titles = {router.flow: router.title for router in routers}
         # Longest keyword first, so "本季度谁主持" wins over "谁主持".
         self.keywords.sort(key=lambda item: -len(item[0]))
         self.timeout = timedelta(minutes=settings.conversation_timeout_minutes)
@@ -286,7 +287,7 @@ class Assistant:
                 Reply(
                     t(
                         "Your unfinished {flow} was dropped after {minutes} minutes without an answer.",
-                        flow=flow_name(t, state.flow),
+                        flow=t(self.flow_titles.get(state.flow, UNKNOWN_FLOW)),
                         minutes=self.settings.conversation_timeout_minutes,
                     )
                 )
@@ -301,6 +302,7 @@ class Assistant:
             member=member,
             state=state,
             commands=self.menu,
+            flow_titles=self.flow_titles,
         )
         before = (state.flow, state.step) if state else None
         try:
@@ -402,7 +404,7 @@ class Assistant:
             return replies
         ctx.state = State(flow, str(paused["step"]), dict(paused.get("data") or {}))
         ctx.ended = False
-        back = Reply(ctx.t("Back to your unfinished {flow}:", flow=flow_name(ctx.t, flow)))
+        back = Reply(ctx.t("Back to your unfinished {flow}:", flow=ctx.flow_name(flow)))
         return [*replies, back, *self._ask_again(ctx)]
 
     def _kept_note(self, ctx: Context, flow: str) -> Reply:
@@ -410,7 +412,7 @@ class Assistant:
         return Reply(
             ctx.t(
                 "Your unfinished {flow} is kept: send {word} to go back to it.",
-                flow=flow_name(ctx.t, flow),
+                flow=ctx.flow_name(flow),
                 word=self._start_word(ctx, flow),
             )
         )
