@@ -118,7 +118,7 @@ def _ranking(ctx: Context, year: int) -> Replies:
                 "{rank}. {name}: {total} (sign-ins {checkins}, reports {reports},"
                 " theme days led {themes})",
                 rank=row.rank,
-                name=row.name,
+                name=row.name or t("(name not given yet)"),
                 total=row.total,
                 checkins=row.checkins,
                 reports=row.reports,

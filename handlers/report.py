@@ -50,7 +50,10 @@ _COUNT = re.compile(r"([0-9]{1,7}) ?(?:人|名|位|people|persons)?", re.ASCII)
 
 @router.command("report", keywords=("汇报",), description=N_("Report an activity for the ledger"))
 def start_report(ctx: Context, _args: str) -> Replies:
-    """Starts a report and asks for the kind of activity."""
+    """Starts a report and asks for the kind of activity; a report under way goes on instead."""
+    if ctx.state is not None and ctx.state.flow == router.flow:
+        # 汇报 with words after it, sent mid-report, must not drop the draft.
+        return on_back(ctx)
     ctx.begin(router.flow, Step.KIND, partner_ids=[])
     return [_ask(ctx, Step.KIND)]
 

@@ -244,3 +244,22 @@ def test_move_notes_and_quarters_read_right_in_chinese() -> None:
     moved = t("Moved by the secretary from {date}.", date="2026年12月1日")
     assert "本日" not in moved and "2026年12月1日" in moved
     assert period_label(t, "2026Q4") == "2026年第四季度"
+
+
+def test_report_with_words_mid_report_keeps_the_draft(chat: Chat, world: World) -> None:
+    member = chat.bound(world.invites["m1"])
+    member.say("/lang en")
+    member.say("汇报")
+    member.press("Joint study")
+    assert "On which day" in member.say("汇报 again")
+
+
+def test_a_member_who_has_not_given_a_name_is_not_blank_in_the_ranking(
+    chat: Chat, world: World
+) -> None:
+    sec = chat.as_("u-sec").bound(world.invites["sec"])
+    match = re.search(r"([A-Z0-9]{8})", sec.say("邀请 党员"))
+    assert match
+    chat.as_("anon").say(f"绑定 {match.group(1)}")
+    ranking = sec.say("积分 排名")
+    assert "（尚未填写姓名）" in ranking and "anon" not in ranking
