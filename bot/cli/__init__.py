@@ -710,7 +710,7 @@ def render_roster(
     if not alliances and not pairings:
         lines.append(t("{org} is in no alliance and no pairing.", org=org.name))
     for plan in alliances:
-        lines.extend(["", f"{plan.name} ({plan.code})"])
+        lines.extend(["", t("{name} ({code})", name=plan.name, code=plan.code)])
         for duty in Duty:
             lines.extend(["", t(DUTIES[duty])])
             rows = [
@@ -720,7 +720,7 @@ def render_roster(
             ]
             lines.append(render_table([t("Period"), t("Organization"), t("Change")], rows))
     for pairing in pairings:
-        lines.extend(["", f"{pairing.name} ({pairing.code})"])
+        lines.extend(["", t("{name} ({code})", name=pairing.name, code=pairing.code)])
         lines.append(
             t.plural(
                 "Host of each quarter's joint activity; at least {n} visit a year.",
