@@ -409,21 +409,23 @@ class Assistant:
 
     def _kept_note(self, ctx: Context, flow: str) -> Reply:
         """Says that a flow's draft is kept and which word goes back to it."""
+        # In the language just chosen, when the interrupting command was 语言 en.
+        t = translator(ctx.services.new_locale) if ctx.services.new_locale else ctx.t
         return Reply(
-            ctx.t(
+            t(
                 "Your unfinished {flow} is kept: send {word} to go back to it.",
-                flow=ctx.flow_name(flow),
-                word=self._start_word(ctx, flow),
+                flow=t(self.flow_titles.get(flow, UNKNOWN_FLOW)),
+                word=self._start_word(t, flow),
             )
         )
 
-    def _start_word(self, ctx: Context, flow: str) -> str:
+    def _start_word(self, t: Translator, flow: str) -> str:
         """Returns what a member sends to start (or go back to) a flow, in their language."""
         router = self.routers.get(flow)
         if router is None or not router.commands:
             return "/help"
         command = router.commands[0]
-        if ctx.t.locale.startswith("zh") and command.keywords:
+        if t.locale.startswith("zh") and command.keywords:
             return command.keywords[0]
         return f"/{command.name}"
 

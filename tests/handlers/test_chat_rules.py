@@ -263,3 +263,11 @@ def test_a_member_who_has_not_given_a_name_is_not_blank_in_the_ranking(
     chat.as_("anon").say(f"绑定 {match.group(1)}")
     ranking = sec.say("积分 排名")
     assert "（尚未填写姓名）" in ranking and "anon" not in ranking
+
+
+def test_the_kept_note_comes_in_the_language_just_chosen(chat: Chat, world: World) -> None:
+    member = chat.bound(world.invites["m1"])
+    member.say("请假")
+    reply = member.say("/lang en")
+    assert "Replies will now be in English." in reply
+    assert "leave request is kept: send /leave to go back to it" in reply and "已保留" not in reply
