@@ -53,6 +53,8 @@ MESSAGES: dict[str, str] = {
     "checkin_not_open": N_("Check-in is not open yet: it opens at {at}."),
     "checkin_closed": N_("Check-in closed at {at}; ask the secretary to record you."),
     "no_leave": N_("You have not asked leave for any meeting ahead."),
+    "unit_unknown": N_("No unit of your alliance is called {name}."),
+    "unit_ambiguous": N_("Several units of your alliance have names beginning with {name}."),
     "member_unknown": N_("No member of your branch is called {name}."),
     "member_ambiguous": N_(
         "Several members of your branch are called {name}; ask the committee to tell them apart."

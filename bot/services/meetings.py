@@ -209,7 +209,7 @@ class Meetings:
         """Returns the organization's next meeting not started yet (only its own when `hosted`)."""
         ahead = [
             m
-            for m in self.upcoming(org_id, now.date(), months=2)
+            for m in self.upcoming(org_id, now.date(), months=3)
             if m.starts_at > now and (not hosted or m.org.id == org_id)
         ]
         return self.session.get(Meeting, ahead[0].id) if ahead else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -61,7 +62,8 @@ class Notices:
             select(Member.id, Member.locale).where(col(Member.id).in_(wanted))
         ).all()
         locales = {member_id: locale for member_id, locale in rows}
-        # Microseconds keep two notices of one subject in one second apart.
+        # The moment and the words make the key: the same notice sent twice at once is queued
+        # once, a different one about the same subject (moved, then cancelled) is queued too.
         stamp = self.now.strftime("%Y%m%dT%H%M%S.%f")
         texts: dict[str, str] = {}
         pushes = []
@@ -69,9 +71,10 @@ class Notices:
             locale = locales.get(member_id) or self.default_locale
             if locale not in texts:
                 texts[locale] = render(translator(locale))
+            digest = zlib.crc32(texts[locale].encode())
             pushes.append(
                 NewPush(
-                    key=f"{NOTICE_RULE}:{subject}:{stamp}:m{member_id}",
+                    key=f"{NOTICE_RULE}:{subject}:{stamp}:{digest:08x}:m{member_id}",
                     rule=NOTICE_RULE,
                     subject=subject,
                     period=stamp,

@@ -254,8 +254,8 @@ class Services:
         ]
         if not hosted:
             raise ServiceError("no_meeting_today")
-        ahead = [m for m in hosted if m.starts_at + self.attendance.window.on_time >= self.now]
-        return (ahead or hosted)[0 if ahead else -1]
+        # The one starting nearest to now: the morning meeting at 09:30, the afternoon's at 14:50.
+        return min(hosted, key=lambda m: abs((m.starts_at - self.now).total_seconds()))
 
     def open_checkin(
         self, member: MemberView, *, code_required: bool, kind: MeetingKind | None = None
@@ -359,7 +359,7 @@ class Services:
         return meeting
 
     def _announce(
-        self, meeting: Meeting, actor: MemberView, render: Callable[[Translator], str]
+        self, meeting: Meeting, actor: MemberView | None, render: Callable[[Translator], str]
     ) -> None:
         """Tells every member taking part about a change (replacing unsent notices of it)."""
         subject = f"meeting:{meeting.id}"
@@ -368,7 +368,7 @@ class Services:
             subject=subject,
             recipients=self._attendees(meeting),
             render=render,
-            skip=actor.id,
+            skip=actor.id if actor else None,
         )
 
     def _attendees(self, meeting: Meeting) -> list[int]:
@@ -400,27 +400,38 @@ class Services:
 
     def schedule_meeting(
         self,
-        member: MemberView,
+        actor: MemberView | None,
         *,
         kind: MeetingKind,
         day: date,
         at: time,
         venue: str,
         title: str = "",
+        org_id: int | None = None,
     ) -> MeetingView:
-        """Puts a meeting of any kind on the calendar and tells its members (secretaries only)."""
-        self.require_lead(member)
+        """Puts a meeting of any kind on the calendar and tells its members.
+
+        In chat the actor is a secretary scheduling for their own organization; from the command
+        line the operator (no actor) names the organization.
+        """
+        if actor is not None:
+            self.require_lead(actor)
+            if org_id is not None and org_id != actor.org.id:
+                raise ServiceError("not_allowed")
+            org_id = actor.org.id
+        if org_id is None:
+            raise ServiceError("org_unknown")
         starts = datetime.combine(day, at, tzinfo=self.tz)
         if starts <= self.now:
             raise ServiceError("date_in_past")
-        org = self.orgs.row(member.org.id)
+        org = self.orgs.row(org_id)
         alliance_id = pairing_id = None
         if kind is MeetingKind.THEME_DAY:
-            alliance_id = self._alliance_on_duty(member, Duty.THEME_DAY, day).id
+            alliance_id = self._alliance_on_duty(org_id, Duty.THEME_DAY, day).id
         elif kind is MeetingKind.JOINT_MEETING:
-            alliance_id = self._alliance_on_duty(member, Duty.CONVENER, day).id
+            alliance_id = self._alliance_on_duty(org_id, Duty.CONVENER, day).id
         elif kind is MeetingKind.VISIT:
-            pairings = self.rota.pairings_of(member.org.id)
+            pairings = self.rota.pairings_of(org_id)
             if not pairings:
                 raise ServiceError("no_pairing")
             pairing_id = pairings[0].id
@@ -434,7 +445,7 @@ class Services:
             pairing_id=pairing_id,
         )
         self.audit(
-            actor_id=member.id,
+            actor_id=actor.id if actor else None,
             action="meeting.schedule",
             subject=f"meeting:{meeting.id}",
             kind=kind.value,
@@ -442,20 +453,24 @@ class Services:
             venue=venue,
         )
         view = self.meetings.view(meeting)
-        self._announce(meeting, member, lambda t: notice_texts.meeting_scheduled(t, view))
+        self._announce(meeting, actor, lambda t: notice_texts.meeting_scheduled(t, view))
         return view
 
-    def _alliance_on_duty(self, member: MemberView, duty: Duty, day: date) -> Alliance:
-        """Returns the member's alliance in which their organization holds `duty` on `day`."""
-        alliances = self.rota.alliances_of(member.org.id)
+    def _alliance_on_duty(self, org_id: int, duty: Duty, day: date) -> Alliance:
+        """Returns the organization's alliance in which it holds `duty` on `day`."""
+        alliances = self.rota.alliances_of(org_id)
         if not alliances:
             raise ServiceError("no_alliance")
         slots = [(alliance, self.rota.slot(alliance, duty, day)) for alliance in alliances]
         for alliance, slot in slots:
-            if slot.org.id == member.org.id:
+            if slot.org.id == org_id:
                 return alliance
         # 001: the unit on duty plans, convenes and takes attendance; others do not.
         raise ServiceError("not_on_duty", org=slots[0][1].org.name)
+
+    def upcoming_of(self, org_id: int) -> list[MeetingView]:
+        """Lists an organization's upcoming meetings (the command line's view)."""
+        return self.meetings.upcoming(org_id, self.today)
 
     def cancel_meeting(self, member: MemberView, *, day: date | None, reason: str) -> MeetingView:
         """Cancels the branch's next meeting (or its meeting on a day) and tells its members."""
@@ -635,9 +650,7 @@ class Services:
                 actor_id=member.id,
             )
             return
-        org = self.orgs.by_code(org_code or "")
-        if org is None:
-            raise ServiceError("org_unknown")
+        org = self._pick_unit(alliance, org_code or "")
         self.rota.override(
             alliance=alliance,
             duty=duty,
@@ -646,6 +659,36 @@ class Services:
             reason=reason,
             actor_id=member.id,
         )
+
+    def duty_units(self, member: MemberView) -> list[OrgView]:
+        """Lists the units of the member's alliance in rotation order (numbered from 1 in chat)."""
+        alliances = self.rota.alliances_of(member.org.id)
+        if not alliances:
+            raise ServiceError("no_alliance")
+        return self.rota.units(alliances[0])
+
+    def _pick_unit(self, alliance: Alliance, text: str) -> OrgView:
+        """Finds an alliance unit by number, code, name or a unique beginning of its name."""
+        units = self.rota.units(alliance)
+        wanted = text.strip()
+        if wanted.isdigit():
+            number = int(wanted)
+            if 1 <= number <= len(units):
+                return units[number - 1]
+            raise ServiceError("unit_unknown", name=wanted)
+        for unit in units:
+            if wanted.upper() == unit.code.upper() or wanted == unit.name:
+                return unit
+        found = [unit for unit in units if unit.name.startswith(wanted)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise ServiceError("unit_ambiguous", name=wanted)
+        org = self.orgs.by_code(wanted)
+        if org is not None:
+            # An organization, but not one of this alliance's units.
+            raise ServiceError("not_in_alliance")
+        raise ServiceError("unit_unknown", name=wanted)
 
     # -- personal data: calendar feed and member points ---------------------------------------
 
