@@ -8,7 +8,7 @@ from bot.texts.phrases import MEETING_KINDS, describe_meeting
 from handlers.base import Context, Replies, Router
 from handlers.schedule import read_kind
 
-router = Router("checkin")
+router = Router("checkin", title=N_("check-in"))
 
 NO_CODE_WORDS = frozenset({"nocode", "免码", "无码"})
 

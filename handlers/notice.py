@@ -6,7 +6,7 @@ from bot.core.i18n import N_
 from bot.texts.phrases import describe_meeting
 from handlers.base import Context, Replies, Router
 
-router = Router("notice")
+router = Router("notice", title=N_("branch notice"))
 
 MAX_NOTICE = 1000
 

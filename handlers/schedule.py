@@ -11,7 +11,7 @@ from bot.texts.phrases import describe_meeting
 from handlers import dates
 from handlers.base import Context, Replies, Router
 
-router = Router("schedule")
+router = Router("schedule", title=N_("meeting schedule"))
 
 # The words a secretary may name a meeting kind with, in either language.
 MEETING_WORDS: dict[str, MeetingKind] = {
