@@ -44,4 +44,13 @@ def notice(ctx: Context, args: str) -> Replies:
             )
         ]
     count = ctx.services.branch_notice(ctx.member, text=text)
-    return [ctx.reply(t("Your notice goes to {count} members.", count=count))]
+    return [
+        ctx.reply(
+            t.plural(
+                "Your notice goes to {count} member with a chat account.",
+                "Your notice goes to {count} members with a chat account.",
+                count,
+                count=count,
+            )
+        )
+    ]

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from bot.core.domain import LEADING_ROLES, MemberStatus
 from bot.core.i18n import Translator
 from bot.texts.translation import translator
-from storage.models import Member, Role
+from storage.models import ChatAccount, Member, Role
 from storage.outbox import NOTICE_RULE, NewPush, enqueue, withdraw
 
 
@@ -58,17 +58,19 @@ class Notices:
         wanted = sorted({member for member in recipients if member != skip})
         if not wanted:
             return 0
+        # Like planned pushes, a notice goes only to members with a chat account to receive it.
+        reachable = select(ChatAccount.member_id).where(col(ChatAccount.member_id).in_(wanted))
         rows = self.session.exec(
-            select(Member.id, Member.locale).where(col(Member.id).in_(wanted))
+            select(Member.id, Member.locale).where(col(Member.id).in_(reachable))
         ).all()
-        locales = {member_id: locale for member_id, locale in rows}
+        locales = {member_id: locale for member_id, locale in rows if member_id is not None}
         # The moment and the words make the key: the same notice sent twice at once is queued
         # once, a different one about the same subject (moved, then cancelled) is queued too.
         stamp = self.now.strftime("%Y%m%dT%H%M%S.%f")
         texts: dict[str, str] = {}
         pushes = []
-        for member_id in wanted:
-            locale = locales.get(member_id) or self.default_locale
+        for member_id in sorted(locales):
+            locale = locales[member_id] or self.default_locale
             if locale not in texts:
                 texts[locale] = render(translator(locale))
             digest = zlib.crc32(texts[locale].encode())

@@ -18,6 +18,7 @@ from storage.reminders import OutboxMessage, OutboxStatus
 from tests.conftest import SHANGHAI
 from tests.factories import World
 from tests.helpers import Chat
+from tests.scheduler.test_rules import give_accounts
 
 
 def english(chat: Chat, world: World, name: str, user: str) -> Chat:
@@ -76,6 +77,7 @@ def test_three_meetings_one_lesson_are_scheduled_announced_and_taken_attendance_
     kind: MeetingKind,
     label: str,
 ) -> None:
+    give_accounts(database, world)
     sec = english(chat, world, "sec", "u-sec")
     m1 = english(chat, world, "m1", "u-m1")
     reply = sec.say(f"新建会议 {word} 12月10日 14:30 党群服务中心")
@@ -118,6 +120,7 @@ def test_scheduling_is_for_secretaries_and_refuses_what_it_cannot_read(
 def test_theme_day_is_scheduled_and_taken_attendance_at_by_the_unit_on_duty(
     chat: Chat, world: World, clock: FrozenClock, database: Database
 ) -> None:
+    give_accounts(database, world)
     # January 2027 is the first unit's month on duty (the rota starts with it in January 2026).
     sec2 = english(chat, world, "sec2", "u-sec2")
     assert "第1支部 is on duty then" in sec2.say("新建会议 主题党日 2027-01-20 09:00 红色驿站")
@@ -194,6 +197,7 @@ def test_open_checkin_names_the_kind_when_several_meetings_fall_on_one_day(
 def test_cli_schedules_a_meeting_through_the_same_use_case(
     world: World, database: Database, database_url: str
 ) -> None:
+    give_accounts(database, world)
     runner = CliRunner()
     env = {"GONGJIAN_DATABASE_URL": database_url}
     args = ["meeting", "schedule", "--org", "B1", "--kind", "支委会", "--date", "2026-12-10"]
@@ -221,6 +225,7 @@ def test_cli_schedules_a_meeting_through_the_same_use_case(
 def test_cancelled_meeting_is_announced_and_gone_from_the_calendar(
     chat: Chat, world: World, database: Database
 ) -> None:
+    give_accounts(database, world)
     sec = english(chat, world, "sec", "u-sec")
     sec.say("新建会议 党课 12月10日 14:30 礼堂")
     before = len(notices(database))

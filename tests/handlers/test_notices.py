@@ -19,7 +19,7 @@ from storage.reminders import OutboxMessage, OutboxStatus
 from tests.conftest import SHANGHAI
 from tests.factories import World
 from tests.helpers import Chat
-from tests.scheduler.test_rules import HOLIDAYS
+from tests.scheduler.test_rules import HOLIDAYS, give_accounts
 
 
 def bound(chat: Chat, world: World, name: str, *, english: bool = True) -> Chat:
@@ -76,6 +76,7 @@ def test_cancelling_leave_withdraws_it_or_tells_the_secretary(
     chat: Chat, world: World, database: Database
 ) -> None:
     bound(chat, world, "sec")
+    bound(chat, world, "deputy", english=False)
     member = bound(chat, world, "m1")
     assert "You have not asked leave" in member.say("销假")
     member.say("请假 出差在外地")
@@ -105,6 +106,7 @@ def test_moved_meeting_reaches_members_through_the_outbox_after_quiet_hours(
     sec = bound(chat, world, "sec")
     bound(chat, world, "m1")
     bound(chat, world, "m2", english=False)
+    give_accounts(database, world, ("deputy", "liaison"))
     clock.set(datetime(2026, 11, 3, 23, 0, tzinfo=SHANGHAI))
     sec.say("调整会议 12月3日 14:00")
     told = pending_to(database, world)
@@ -133,10 +135,14 @@ def test_secretary_sends_a_notice_to_the_whole_branch(
     assert "Only the branch secretary" in member.say("通知 明天下午开会")
     sec = bound(chat, world, "sec")
     assert "Usage: 通知 TEXT" in sec.say("通知")
+    assert "goes to 1 member with" in sec.say("通知 明天下午三点在礼堂开会")
+    # Members without a chat account cannot get it, and are not counted.
+    give_accounts(database, world, ("deputy", "liaison", "m2"))
     assert "goes to 4 members" in sec.say("通知 明天下午三点在礼堂开会，请准时参加")
     told = pending_to(database, world)
     assert set(told) == {"deputy", "liaison", "m1", "m2"}
-    assert "Notice from 第1支部 (sec):\n明天下午三点在礼堂开会" in told["m1"][0]
+    assert told["m1"][0] == "Notice from 第1支部 (sec):\n明天下午三点在礼堂开会"
+    assert told["m2"][0] == "第1支部通知（sec）：\n明天下午三点在礼堂开会，请准时参加"
     # 会议通知 alone announces the next meeting.
     assert "goes to 4 members" in sec.say("会议通知")
     assert any(
@@ -144,7 +150,7 @@ def test_secretary_sends_a_notice_to_the_whole_branch(
     )
     with database.session() as session:
         actions = [row.action for row in session.exec(select(AuditEntry)).all()]
-    assert actions.count("notice.send") == 2
+    assert actions.count("notice.send") == 3
 
 
 def test_leave_skips_a_cancelled_meeting(chat: Chat, world: World, database: Database) -> None:
