@@ -207,11 +207,18 @@ class Meetings:
 
     def next_meeting(self, org_id: int, now: datetime, *, hosted: bool = False) -> Meeting | None:
         """Returns the organization's next meeting not started yet (only its own when `hosted`)."""
-        ahead = [
-            m
-            for m in self.upcoming(org_id, now.date(), months=3)
-            if m.starts_at > now and (not hosted or m.org.id == org_id)
-        ]
+        ahead = [m for m in self.upcoming(org_id, now.date(), months=3) if m.starts_at > now]
+        if hosted:
+            # Its own, even when the groups' meetings fill the first rows of the list.
+            return self.session.exec(
+                select(Meeting)
+                .where(
+                    Meeting.organization_id == org_id,
+                    Meeting.starts_at > now,
+                    Meeting.status != MeetingStatus.CANCELLED,
+                )
+                .order_by(col(Meeting.starts_at), col(Meeting.id))
+            ).first()
         return self.session.get(Meeting, ahead[0].id) if ahead else None
 
     def takes_part(self, meeting: Meeting, org_id: int) -> bool:

@@ -249,3 +249,16 @@ def test_scheduling_answers_in_chinese(chat: Chat, world: World) -> None:
     assert reply.startswith("已安排：\n党小组会：2026年11月10日（星期二）19:30，地点：党员活动室")
     assert "将通知参会党员。会议当天发送“开启签到”即可开始签到。" in reply
     assert "无法识别会议类型“茶话会”" in sec.say("新建会议 茶话会 下周二 19:30")
+
+
+def test_partners_meetings_do_not_hide_the_branchs_own_next_meeting(
+    chat: Chat, world: World, database: Database
+) -> None:
+    sec2 = english(chat, world, "sec2", "u-sec2")
+    for day in range(4, 10):
+        assert "Scheduled:" in sec2.say(f"新建会议 走访 11月{day}日 10:00 第一支部")
+    sec = english(chat, world, "sec", "u-sec")
+    reply = sec.say("调整会议 14:30")
+    assert "Organization-life day: December 1, 2026 (Tuesday) 14:30" in reply
+    # The first branch's members see the pairing's visits among their meetings.
+    assert "hosted by 第2支部" in sec.say("日程")
