@@ -52,7 +52,7 @@ def notices(database: Database) -> list[OutboxMessage]:
 
 def code_of(reply: str) -> str:
     """Finds the six-digit check-in code in the secretary's reply."""
-    found = re.search(r"签到 (\d{6})", reply)
+    found = re.search(r"(?:签到|/checkin) (\d{6})", reply)
     assert found, reply
     return found[1]
 

@@ -36,7 +36,7 @@ from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.reply import Reply
-from bot.engine.assistant import MAX_TEXT, SEPARATORS, Assistant
+from bot.engine.assistant import MAX_TEXT, SEPARATORS, Assistant, normalized
 from bot.services.stats import parse_quarter
 from bot.texts.translation import translator
 from handlers.dates import DateParseError, parse_day
@@ -242,7 +242,8 @@ def test_members_get_an_answer_and_unknown_words_change_nothing(
     assert not crashes.records, crashes.describe()
     assert answered(replies), (text, replies)
     # Words that invoke no command only get the help menu: nothing may change.
-    command, _ = assistant._match(text.strip(), in_flow=False)
+    # Matched as the engine reads it: full-width letters, digits and spaces folded.
+    command, _ = assistant._match(normalized(text), in_flow=False)
     if command is None:
         assert differences(before, snapshot(database)) == {}, text
 
