@@ -75,7 +75,7 @@ def open_checkin(ctx: Context, args: str) -> Replies:
         return [
             ctx.reply(
                 t(
-                    "Usage: 开启签到 [KIND] [免码], e.g. 开启签到 党课 or 开启签到 免码."
+                    "Usage: /opencheckin [KIND] [nocode], e.g. /opencheckin lecture or /opencheckin nocode."
                     " The kind is needed only when the branch hosts several meetings today."
                 )
             )

@@ -209,9 +209,9 @@ def override(ctx: Context, args: str) -> Replies:
     assert ctx.member is not None
     parts = args.split(maxsplit=2)
     usage = t(
-        "Usage: 调整轮值 PERIOD UNIT REASON to replace the unit on duty, or 调整轮值 PERIOD PERIOD"
+        "Usage: /override PERIOD UNIT REASON to replace the unit on duty, or /override PERIOD PERIOD"
         " REASON to swap two slots. UNIT is a unit's name (its beginning will do) or its number"
-        " below. PERIOD is a month (2026-12) or a quarter (2027Q1); add 召集 before it for the"
+        " below. PERIOD is a month (2026-12) or a quarter (2027Q1); add convener before it for the"
         " joint-meeting convener."
     )
     duty = Duty.THEME_DAY
@@ -235,7 +235,7 @@ def override(ctx: Context, args: str) -> Replies:
         if error.code not in ("unit_unknown", "unit_ambiguous"):
             raise
         choose = t(
-            "Send it again with the unit's number, e.g. 调整轮值 {period} 2 {reason}",
+            "Send it again with the unit's number, e.g. /override {period} 2 {reason}",
             period=period,
             reason=reason,
         )
