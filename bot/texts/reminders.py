@@ -21,10 +21,14 @@ HOLIDAYS: dict[str, str] = {
     "other": N_("a public holiday"),
 }
 
+# The three reports as 004 words them: to the party organization where the member lives, and
+# their identity to the one at their workplace.
 REPORTS: dict[str, str] = {
-    "whereabouts": N_("where you are going (去向)"),
-    "arrival": N_("your arrival at the new place"),
-    "workplace": N_("the party organization at your workplace"),
+    "whereabouts": N_(
+        "on leaving, tell the party organization where you live where you are going (报告去向)"
+    ),
+    "arrival": N_("after arriving, report to the party organization where you now live (报告情况)"),
+    "workplace": N_("report your identity to the party organization of your workplace (报告身份)"),
 }
 
 
@@ -212,8 +216,8 @@ def _nudge(t: Translator, rule: Rule, values: Mapping[str, object]) -> str:
             month=t("{month}/{year}", month=month.month, year=month.year),
         )
     return t(
-        "As a mobile party member you still owe these reports: {reports}. Please send them to"
-        " your branch secretary.",
+        "As a mobile party member you still owe these of the three reports (三报告): {reports}."
+        " Once you have made one, record it with 流动报告 去向|报到|单位.",
         reports=_reports(t, values),
     )
 
