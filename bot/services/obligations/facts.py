@@ -233,6 +233,8 @@ class AllianceFact:
     executive_term_months: int
     units: tuple[UnitFact, ...]
     overrides: Mapping[tuple[Duty, str], int]
+    # The president units convene in turn by quarter instead of the executive unit (001).
+    convener_rotation: bool = False
 
     def duty(self, duty: Duty, day: date) -> DutyFact | None:
         """Returns who holds `duty` in the period containing `day` (None without units)."""
@@ -248,9 +250,16 @@ class AllianceFact:
                 key, first, last = _month_span(day)
                 index = _months_between(start, day)
         elif duty is Duty.CONVENER:
-            units = presidents
             quarter = Quarter.of(day)
             key, first, last = str(quarter), quarter.first_day, quarter.last_day
+            if not self.convener_rotation:
+                # 001: the executive president unit convenes, unless the alliance rotates it.
+                executive = self.duty(Duty.EXECUTIVE, first)
+                if executive is None:
+                    return None
+                org_id = self.overrides.get((duty, key), executive.org_id)
+                return DutyFact(duty, key, first, last, org_id)
+            units = presidents
             index = _quarters_between(start, day)
         else:
             units = presidents
@@ -778,7 +787,7 @@ class _Reader:
                     members[group_id].append(org_id)
                 continue
             alliance_heads.setdefault(
-                group_id, (code, name, start, DutyPeriod(duty_period), number)
+                group_id, (code, name, start, DutyPeriod(duty_period), number, bool(row.rotating))
             )
             if source == OVERRIDE:
                 overrides[group_id][(Duty(row.duty), row.period)] = org_id
@@ -794,8 +803,16 @@ class _Reader:
                 executive_term_months=term,
                 units=tuple(units[alliance_id]),
                 overrides=overrides[alliance_id],
+                convener_rotation=rotating,
             )
-            for alliance_id, (code, name, rota_start, duty_period, term) in alliance_heads.items()
+            for alliance_id, (
+                code,
+                name,
+                rota_start,
+                duty_period,
+                term,
+                rotating,
+            ) in alliance_heads.items()
         )
         pairings = []
         for pairing_id, (code, name, lead, start, end, target) in pairing_heads.items():
