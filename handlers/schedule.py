@@ -8,6 +8,7 @@ from datetime import date, time
 from bot.core.i18n import N_
 from bot.services.meetings import parse_hhmm
 from bot.texts.phrases import describe_meeting
+from bot.texts.reminders import holiday_data_warning
 from handlers.base import Context, Replies, Router
 
 router = Router("schedule")
@@ -41,10 +42,17 @@ def upcoming(ctx: Context, _args: str) -> Replies:
     t = ctx.t
     assert ctx.member is not None
     meetings = ctx.services.upcoming(ctx.member)
+    # Secretaries are warned when the coming months lie past the official holiday data.
+    warning = (
+        holiday_data_warning(t, ctx.services.missing_holiday_years()) if ctx.member.leads else ""
+    )
     if not meetings:
-        return [ctx.reply(t("Your branch has no upcoming meeting."))]
-    lines = [t("Upcoming meetings of {org}:", org=ctx.member.org.name)]
-    lines += [f"• {describe_meeting(t, meeting)}" for meeting in meetings]
+        lines = [t("Your branch has no upcoming meeting.")]
+    else:
+        lines = [t("Upcoming meetings of {org}:", org=ctx.member.org.name)]
+        lines += [f"• {describe_meeting(t, meeting)}" for meeting in meetings]
+    if warning:
+        lines.append(warning)
     return [ctx.reply("\n".join(lines))]
 
 

@@ -600,3 +600,11 @@ def test_tables_align_wide_characters() -> None:
 def test_roles_printed_by_the_demo_are_role_kinds(cli: Cli) -> None:
     roles = {invite["role"] for invite in cli.demo()}
     assert roles == {role.value for role in RoleKind}
+
+
+def test_calendar_command_warns_past_the_holiday_data(cli: Cli, database: Database) -> None:
+    cli.demo()
+    result = cli.ok("calendar", "--org", "HW-JG1", "--year", "2026", "--now", "2026-11-03T09:00")
+    assert "2027年的国家法定节假日安排尚未导入" in result.stderr
+    quiet = cli.ok("calendar", "--org", "HW-JG1", "--year", "2026", "--now", "2026-08-03T09:00")
+    assert "节假日安排尚未导入" not in quiet.stderr

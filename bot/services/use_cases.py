@@ -31,6 +31,7 @@ from bot.services.conversations import Conversations
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
+from bot.services.holiday_data import missing_holiday_years
 from bot.services.ledger import Ledger
 from bot.services.ledger_book import LedgerExport, export_ledger
 from bot.services.meetings import Meetings
@@ -269,6 +270,10 @@ class Services:
     def upcoming(self, member: MemberView) -> list[MeetingView]:
         """Lists the member's upcoming meetings."""
         return self.meetings.upcoming(member.org.id, self.today)
+
+    def missing_holiday_years(self) -> list[int]:
+        """Lists the years of the next three months whose official holidays are not known."""
+        return missing_holiday_years(self.holidays, self.today)
 
     def reschedule(
         self, member: MemberView, *, day: date | None, at: time | None, venue: str | None

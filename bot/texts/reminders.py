@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from bot.calendar.quarters import Quarter
@@ -297,4 +297,37 @@ def render_pending(t: Translator, obligation: Obligation) -> str:
         "Organization-life day of {org} on {date}.",
         org=_text(values, "org"),
         date=t.date(_date(values, "held_on"), "medium"),
+    )
+
+
+def render_orglife_moved(
+    t: Translator,
+    *,
+    org: str,
+    old_day: date,
+    new_day: date,
+    starts_at: datetime,
+    holiday: str | None,
+) -> str:
+    """Tells members their organization-life day moved because of newly known holidays."""
+    return t(
+        "The organization-life day of {org} has moved from {old} to {new}, {time}, because"
+        " {old} falls in {holiday}.",
+        org=org,
+        old=t.date(old_day, "medium"),
+        new=t.date(new_day, "long"),
+        time=t.time(starts_at),
+        holiday=t(HOLIDAYS.get(holiday or "other", HOLIDAYS["other"])),
+    )
+
+
+def holiday_data_warning(t: Translator, years: Sequence[int]) -> str:
+    """Warns that the coming months lie past the holiday data (or an empty string)."""
+    if not years:
+        return ""
+    return t(
+        "The official holiday calendar for {years} is not known yet, and the next three months"
+        " reach into it: org-life days there cannot be moved for holidays. Ask the operator to"
+        " add a holiday file (GONGJIAN_HOLIDAYS_FILE) or update the software.",
+        years=t.join([str(year) for year in years]),
     )

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import date
+from pathlib import Path
 
+import pytest
+from sqlmodel import select
+
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.orglife import HolidayPolicy
+from bot.config import load_settings
+from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind, Duty, MeetingKind
 from bot.services.compliance import Subject
+from bot.services.holiday_data import ORGLIFE_MOVED, missing_holiday_years, redate_org_life_days
 from bot.services.ledger import Ledger
+from bot.services.meetings import Meetings
 from bot.services.obligations.facts import load_facts
 from bot.services.obligations.rules import Rule, pending_for
 from bot.services.summary import year_summaries
 from bot.texts.reminders import render_push
 from bot.texts.translation import translator
+from scheduler.service import ReminderJobs, plan_tick
 from storage.engine import Database
-from storage.models import Activity, RotaOverride
-from storage.reminders import MovementDirection, mark_movement
+from storage.models import Activity, AuditEntry, Meeting, Organization, RotaOverride
+from storage.reminders import MovementDirection, OutboxMessage, OutboxStatus, mark_movement
 from tests.factories import World
 from tests.handlers.test_status import english
 from tests.helpers import Chat
@@ -223,3 +236,124 @@ def test_three_reports_push_names_the_organizations_of_004(
     english = render_push(translator("en"), push)
     assert "party organization where you now live" in english
     assert "report your identity to the party organization of your workplace" in english
+
+
+# -- holiday data ----------------------------------------------------------------------------
+
+NATIONAL_DAY_2027 = """
+[[holiday]]
+name = "national_day"
+start = 2027-10-01
+end = 2027-10-07
+"""
+
+
+def stored_october(database: Database, world: World, holidays: HolidayCalendar) -> int:
+    """Stores B1's October 2027 org-life day from the rule, as the bot did before the file."""
+    with database.session() as session:
+        org = session.get_one(Organization, world.orgs["B1"])
+        org.holiday_policy = HolidayPolicy.NEXT_WORKDAY.value
+        session.add(org)
+        meeting = Meetings(session, holidays=holidays, tz=SH).ensure_org_life(org, 2027, 10)
+        assert meeting.id is not None
+        return meeting.id
+
+
+def test_stored_org_life_days_follow_a_holiday_file_added_later(
+    database: Database, world: World, tmp_path: Path
+) -> None:
+    meeting_id = stored_october(database, world, HOLIDAYS)
+    give_accounts(database, world, ("sec", "m1"))
+    with database.session() as session:
+        stored = session.get_one(Meeting, meeting_id)
+        assert (stored.held_on, stored.move_reason) == (date(2027, 10, 5), "calendar_unknown")
+    path = tmp_path / "holidays.toml"
+    path.write_text(NATIONAL_DAY_2027, encoding="utf-8")
+    later = HolidayCalendar.load(path)
+    settings = load_settings(database_url="sqlite://", _env_file=None)
+    plan_tick(database, now=at(2027, 9, 20, 23), holidays=later, settings=settings, redate=True)
+    with database.session() as session:
+        moved = session.get_one(Meeting, meeting_id)
+        assert (moved.held_on, moved.moved_from, moved.move_reason, moved.holiday) == (
+            date(2027, 10, 8),
+            date(2027, 10, 5),
+            "moved_for_holiday",
+            "national_day",
+        )
+        assert moved.starts_at.astimezone(SH) == at(2027, 10, 8, 9)
+        [audit] = session.exec(select(AuditEntry).where(AuditEntry.action == "meeting.redate"))
+        assert audit.subject == f"meeting:{meeting_id}"
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.rule == ORGLIFE_MOVED))
+        notices = {row.member_id: row for row in rows}
+    # The members who can be reached are told, after the quiet hours.
+    assert set(notices) == {world.members["sec"], world.members["m1"]}
+    notice = notices[world.members["m1"]]
+    assert "10月5日" in notice.text and "2027年10月8日" in notice.text and "国庆" in notice.text
+    assert notice.next_attempt_at.astimezone(SH) == at(2027, 9, 21, 7, 30)
+    # Another tick neither moves it again nor retires the notice before it is sent.
+    plan_tick(database, now=at(2027, 9, 21, 8), holidays=later, settings=settings, redate=True)
+    with database.session() as session:
+        again = session.exec(select(OutboxMessage).where(OutboxMessage.rule == ORGLIFE_MOVED))
+        assert {row.status for row in again} == {OutboxStatus.PENDING}
+        assert len(session.exec(select(AuditEntry)).all()) == 1
+
+
+def test_secretary_moves_and_kept_days_stay(
+    database: Database, world: World, tmp_path: Path
+) -> None:
+    meeting_id = stored_october(database, world, HOLIDAYS)
+    with database.session() as session:
+        org = session.get_one(Organization, world.orgs["B2"])
+        kept = Meetings(session, holidays=HOLIDAYS, tz=SH).ensure_org_life(org, 2027, 10)
+        kept_id = kept.id
+        moved = session.get_one(Meeting, meeting_id)
+        moved.held_on, moved.moved_from = date(2027, 10, 12), date(2027, 10, 5)
+        moved.move_reason = "moved_by_secretary"
+        session.add(moved)
+    path = tmp_path / "holidays.toml"
+    path.write_text(NATIONAL_DAY_2027, encoding="utf-8")
+    with database.session() as session:
+        found = redate_org_life_days(
+            session, holidays=HolidayCalendar.load(path), now=at(2027, 9, 20, 10)
+        )
+    assert found == []
+    with database.session() as session:
+        assert session.get_one(Meeting, meeting_id).held_on == date(2027, 10, 12)
+        # `keep` stays a setting: the day stays, its note now says it falls on the holiday.
+        stays = session.get_one(Meeting, kept_id)
+        assert (stays.held_on, stays.move_reason) == (date(2027, 10, 5), "kept_on_holiday")
+
+
+def test_operator_and_secretaries_are_warned_past_the_holiday_data(
+    chat: Chat, world: World, clock: FrozenClock
+) -> None:
+    assert missing_holiday_years(HOLIDAYS, date(2026, 9, 1)) == []
+    assert missing_holiday_years(HOLIDAYS, date(2026, 11, 3)) == [2027]
+    sec = chat.as_("u-sec").bound(world.invites["sec"])
+    member = chat.as_("u-m1").bound(world.invites["m1"])
+    warning = "2027年的国家法定节假日安排尚未导入"
+    assert warning in sec.say("日程")
+    assert warning not in member.say("日程")
+    clock.set(at(2026, 9, 1, 10))
+    assert warning not in sec.say("日程")
+
+
+def test_a_start_logs_when_the_holiday_data_runs_out(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(database_url="sqlite://", _env_file=None)
+    jobs = ReminderJobs(
+        database=database,
+        clock=FrozenClock(at(2026, 11, 3, 9)),
+        settings=settings,
+        holidays=HOLIDAYS,
+        plan=False,
+    )
+
+    async def start_and_stop() -> None:
+        await jobs.start()
+        await jobs.stop()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(start_and_stop())
+    assert "official holiday calendar of 2027 is not known" in caplog.text
