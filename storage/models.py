@@ -43,7 +43,8 @@ class Organization(SQLModel, table=True):
     orglife_weekday: int = 1
     orglife_time: str = Field(default="09:00", sa_column=text_column(5))
     orglife_venue: str = Field(default="", sa_column=text_column(200))
-    holiday_policy: str = Field(default="keep", sa_column=text_column(16))
+    # 002 leaves the choice to the branch; moving to the next working day is the usual practice.
+    holiday_policy: str = Field(default="next_workday", sa_column=text_column(16))
     checkin_code_required: bool = True
     created_at: datetime = Field(sa_column=utc_column())
 

@@ -304,6 +304,8 @@ def test_secretary_moves_and_kept_days_stay(
     meeting_id = stored_october(database, world, HOLIDAYS)
     with database.session() as session:
         org = session.get_one(Organization, world.orgs["B2"])
+        org.holiday_policy = HolidayPolicy.KEEP.value
+        session.add(org)
         kept = Meetings(session, holidays=HOLIDAYS, tz=SH).ensure_org_life(org, 2027, 10)
         kept_id = kept.id
         moved = session.get_one(Meeting, meeting_id)
