@@ -14,7 +14,7 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.orglife import HolidayPolicy
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
-from bot.core.domain import ActivityKind, Duty, MeetingKind
+from bot.core.domain import ActivityKind, AttendanceStatus, Duty, MeetingKind
 from bot.services.compliance import Subject
 from bot.services.holiday_data import ORGLIFE_MOVED, missing_holiday_years, redate_org_life_days
 from bot.services.ledger import Ledger
@@ -26,9 +26,17 @@ from bot.texts.reminders import render_push
 from bot.texts.translation import translator
 from scheduler.service import ReminderJobs, plan_tick
 from storage.engine import Database
-from storage.models import Activity, AuditEntry, Meeting, Organization, RotaOverride
+from storage.models import (
+    Activity,
+    Attendance,
+    AuditEntry,
+    Meeting,
+    Organization,
+    RotaOverride,
+)
 from storage.reminders import MovementDirection, OutboxMessage, OutboxStatus, mark_movement
 from tests.factories import World
+from tests.handlers.test_checkin import open_code
 from tests.handlers.test_status import english
 from tests.helpers import Chat
 from tests.scheduler.test_rules import (
@@ -359,3 +367,26 @@ def test_a_start_logs_when_the_holiday_data_runs_out(
     with caplog.at_level(logging.WARNING):
         asyncio.run(start_and_stop())
     assert "official holiday calendar of 2027 is not known" in caplog.text
+
+
+def test_roll_call_counts_members_on_leave_as_expected(
+    chat: Chat, world: World, database: Database
+) -> None:
+    code = open_code(chat, world)
+    with database.session() as session:
+        today = session.exec(select(Meeting).where(Meeting.kind == MeetingKind.ORG_LIFE)).one()
+        session.add(
+            Attendance(
+                meeting_id=today.id,
+                member_id=world.members["m2"],
+                status=AttendanceStatus.LEAVE,
+                at=at(2026, 11, 2, 20),
+                reason="出差",
+            )
+        )
+    for name in ("deputy", "liaison", "m1"):
+        chat.as_(f"u-{name}").bound(world.invites[name]).say(f"签到 {code}")
+    sec = chat.as_("u-sec")
+    sec.say(f"签到 {code}")
+    sec.say("/lang zh")
+    assert "应到5人，实到4人（出勤率80%），请假1人，缺席0人。" in sec.say("出勤")
