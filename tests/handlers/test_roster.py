@@ -125,7 +125,7 @@ def test_override_takes_unit_names_prefixes_and_numbers(
     reply = sec.say("调整轮值 2027-02 第 人手不足")
     assert "Several units of your alliance have names beginning with 第" in reply
     assert "1. 第1支部\n2. 第2支部\n3. 第3支部\n4. 第4支部" in reply
-    assert "调整轮值 2027-02 2 人手不足" in reply
+    assert "/override 2027-02 2 人手不足" in reply
     assert "Done" in sec.say("调整轮值 2027-02 4 人手不足")
     assert "No unit of your alliance is called 9" in sec.say("调整轮值 2027-03 9 原因")
     assert "1. 第1支部" in sec.say("调整轮值 2027-03")
