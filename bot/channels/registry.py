@@ -75,12 +75,12 @@ def build_channels(
     *,
     database: Database | None = None,
     clock: Clock | None = None,
-    entries: Sequence[ChannelEntry] = CHANNELS,
+    entries: Sequence[ChannelEntry] | None = None,
 ) -> list[ChatChannel]:
-    """Builds every channel the settings turn on, in registry order."""
+    """Builds every channel the settings turn on, in registry order (`entries`: CHANNELS)."""
     context = ChannelContext(settings, core, database=database, clock=clock)
     channels: list[ChatChannel] = []
-    for entry in entries:
+    for entry in CHANNELS if entries is None else entries:
         if entry.enabled(settings):
             package = importlib.import_module(entry.package)
             channels.append(package.build_channel(context))
@@ -94,7 +94,7 @@ async def push_senders(
     *,
     database: Database,
     clock: Clock,
-    entries: Sequence[ChannelEntry] = CHANNELS,
+    entries: Sequence[ChannelEntry] | None = None,
 ) -> AsyncIterator[list[Sender]]:
     """Opens the configured channels for pushing only (no polling, no webhook)."""
     started: list[ChatChannel] = []
