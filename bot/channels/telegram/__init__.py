@@ -10,6 +10,7 @@ from bot.channels.telegram.channel import (
     deep_link,
 )
 from bot.channels.telegram.limits import telegram_rate_limiter
+from bot.core.channel import ChatChannel
 
 __all__ = [
     "WEBHOOK_HEADER",
@@ -21,6 +22,6 @@ __all__ = [
 ]
 
 
-def build_channel(context: ChannelContext) -> TelegramChannel:
+def build_channel(context: ChannelContext) -> ChatChannel:
     """Builds the Telegram channel for the registry."""
     return TelegramChannel(context.settings, context.core)
