@@ -14,7 +14,7 @@ from bot.texts.reminders import period_label
 from handlers.attendance import quarter_ahead
 from handlers.base import Context, Replies, Router
 
-router = Router("ledger")
+router = Router("ledger", title=N_("ledger"))
 
 THIS_YEAR = frozenset({"", "今年", "本年", "本年度", "this", "this year"})
 LAST_YEAR = frozenset({"去年", "上年", "上一年", "last", "last year"})
