@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from bot.core.domain import MemberStatus
 from bot.services.errors import ServiceError
+from storage.console import ConsoleLink, ConsoleSession
 from storage.models import (
     Attendance,
     AuditEntry,
@@ -220,6 +221,10 @@ def erase_member(
     deleted("chataccount", delete(ChatAccount).where(col(ChatAccount.member_id) == member_id))
     deleted("calendar_feed", delete(CalendarFeed).where(col(CalendarFeed.member_id) == member_id))
     deleted("download_link", delete(DownloadLink).where(col(DownloadLink.member_id) == member_id))
+    deleted("console_link", delete(ConsoleLink).where(col(ConsoleLink.member_id) == member_id))
+    deleted(
+        "console_session", delete(ConsoleSession).where(col(ConsoleSession.member_id) == member_id)
+    )
     deleted(
         "checkin_failure", delete(CheckinFailure).where(col(CheckinFailure.member_id) == member_id)
     )
