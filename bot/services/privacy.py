@@ -53,6 +53,8 @@ ERASURE_POLICY: dict[str, str] = {
     "activity": "kept: the ledger entry belongs to the organization (reporter by id only)",
     "calendar_feed": "deleted",
     "download_link": "deleted",
+    "console_link": "deleted",
+    "console_session": "deleted (the member is signed out of the web console)",
     "outbox": "unsent pushes deleted; sent ones kept for delivery statistics with the text cleared",
     "mobile_movement": "deleted when about the member; kept (by id) when the member recorded it",
     "filing": "kept (filed_by by id only)",

@@ -25,3 +25,13 @@ STATES: dict[str, str] = {
     "owed": N_("owed"),
     "missed": N_("missed"),
 }
+
+OUTBOX_STATES: dict[str, str] = {
+    "pending": N_("waiting"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "failed": N_("failed, will retry"),
+    "undeliverable": N_("undeliverable"),
+    "dead": N_("given up"),
+    "obsolete": N_("no longer owed"),
+}

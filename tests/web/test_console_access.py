@@ -16,6 +16,7 @@ from bot.services.errors import ServiceError
 from storage.console import ConsoleSession
 from storage.engine import Database
 from storage.models import AuditEntry, Member, Role
+from storage.reminders import OutboxMessage, OutboxStatus
 from tests.factories import World
 from tests.helpers import Chat
 from tests.web.conftest import link_token, sign_in
@@ -220,3 +221,41 @@ def test_weak_passwords_and_taken_logins_are_refused(
         access.add_account(login="a", name="A", org_code="C", password="long enough password")
         with pytest.raises(ServiceError, match="console_login_taken"):
             access.add_account(login="A", name="B", org_code="C", password="another long one!")
+
+
+async def test_dead_pushes_in_scope_are_requeued_with_the_csrf_token(
+    client: httpx.AsyncClient,
+    assistant: Assistant,
+    world: World,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    with database.session() as session:
+        for name in ("m1", "m3"):
+            session.add(
+                OutboxMessage(
+                    key=f"k-{name}",
+                    rule="orglife_notice",
+                    subject="s",
+                    period="2026-11",
+                    member_id=world.members[name],
+                    urgent=False,
+                    text=f"提醒 {name}",
+                    status=OutboxStatus.DEAD,
+                    attempts=5,
+                    created_at=clock.now(),
+                    next_attempt_at=clock.now(),
+                    last_error="blocked",
+                )
+            )
+    await sign_in(client, assistant, world, "sec")
+    page = await client.get("/console/reminders?status=dead")
+    assert "提醒 m1" in page.text and "提醒 m3" not in page.text
+    csrf = CSRF.search(page.text)
+    assert csrf
+    assert (await client.post("/console/reminders/requeue", data={})).status_code == 403
+    done = await client.post("/console/reminders/requeue", data={"csrf": csrf.group(1)})
+    assert done.status_code == 303 and done.headers["location"].endswith("requeued=1")
+    with database.session() as session:
+        states = {row.text: row.status for row in session.exec(select(OutboxMessage)).all()}
+    assert states == {"提醒 m1": OutboxStatus.PENDING, "提醒 m3": OutboxStatus.DEAD}

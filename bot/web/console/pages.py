@@ -22,7 +22,8 @@ from bot.services.errors import ServiceError
 from bot.services.members import Members
 from bot.services.organizations import Organizations
 from bot.services.overview import district_overview
-from bot.texts.console import REQUIREMENTS, STATES, UNKNOWN_REQUIREMENT
+from bot.services.push_log import push_log, requeue_dead_pushes
+from bot.texts.console import OUTBOX_STATES, REQUIREMENTS, STATES, UNKNOWN_REQUIREMENT
 from bot.texts.phrases import ACTIVITY_KINDS, ROLES
 from bot.texts.reminders import period_label
 from bot.web.console.desk import (
@@ -35,6 +36,7 @@ from bot.web.console.desk import (
     translator_for,
 )
 from storage.engine import Session
+from storage.reminders import OutboxStatus
 
 TEMPLATES = Path(__file__).with_name("templates")
 LOGIN_CSRF_COOKIE = "gj_login"
@@ -122,6 +124,28 @@ class Pages:
                 if not principal.admitted or (overseers_only and not principal.oversees):
                     return self.refuse(request, 403, principal)
                 return work(session, principal, t)
+
+        return await asyncio.to_thread(run)
+
+    async def changed(
+        self,
+        request: Request,
+        work: Callable[[Session, Principal, dict[str, str]], str],
+    ) -> Response:
+        """Runs a form's change for a principal who manages, after the CSRF check; redirects."""
+        form = await request.form(max_files=0, max_fields=20)
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+
+        def run() -> Response:
+            with self.console.unit() as (session, _now, access):
+                principal = principal_of(request, access)
+                if principal is None:
+                    return RedirectResponse("/console/login", status_code=303)
+                if not principal.admitted or not principal.manages:
+                    return self.refuse(request, 403, principal)
+                if not csrf_ok(principal, fields.get("csrf")):
+                    return self.refuse(request, 403, principal)
+                return RedirectResponse(work(session, principal, fields), status_code=303)
 
         return await asyncio.to_thread(run)
 
@@ -347,3 +371,52 @@ def _response(result: object) -> Response:
     """Narrows a guarded page's result to the response it always is."""
     assert isinstance(result, Response)
     return result
+
+
+class ReminderPages:
+    """The pushes of the principal's organizations, and a second try for dead ones."""
+
+    def __init__(self, pages: Pages) -> None:
+        self.pages = pages
+
+    async def show(self, request: Request) -> Response:
+        """Lists pushes by status, the newest first."""
+        wanted = request.query_params.get("status", "")
+        status = OutboxStatus(wanted) if wanted in OutboxStatus.__members__.values() else None
+        tz = self.pages.console.settings.tz
+
+        def work(session: Session, principal: Principal, t: Translator) -> Response:
+            log = push_log(session, org_ids=principal.org_ids, status=status)
+
+            def when(at: datetime) -> str:
+                local = at.astimezone(tz)
+                return f"{t.date(local.date(), 'medium')} {local:%H:%M}"
+
+            return self.pages.render(
+                request,
+                "reminders.html",
+                principal=principal,
+                log=log,
+                chosen=status,
+                statuses=list(OutboxStatus),
+                dead=OutboxStatus.DEAD,
+                status_names={s: t(OUTBOX_STATES[s]) for s in OutboxStatus},
+                when=when,
+                requeued=request.query_params.get("requeued"),
+            )
+
+        return _response(await self.pages.guarded(request, work))
+
+    async def requeue(self, request: Request) -> Response:
+        """Requeues every dead push to members in scope."""
+
+        def work(session: Session, principal: Principal, _fields: dict[str, str]) -> str:
+            count = requeue_dead_pushes(
+                session,
+                org_ids=principal.org_ids,
+                now=self.pages.console.clock.now(),
+                actor_id=principal.member_id,
+            )
+            return f"/console/reminders?requeued={count}"
+
+        return await self.pages.changed(request, work)

@@ -14,7 +14,7 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.web.console.desk import Console
-from bot.web.console.pages import Pages
+from bot.web.console.pages import Pages, ReminderPages
 from storage.engine import Database
 
 STATIC = Path(__file__).with_name("static")
@@ -44,6 +44,7 @@ def console_routes(
 ) -> list[BaseRoute]:
     """Builds the `/console` mount: pages, sign-in and the vendored static files."""
     pages = Pages(Console(database=database, clock=clock, settings=settings, holidays=holidays))
+    reminders = ReminderPages(pages)
     routes: list[BaseRoute] = [
         Route("/", pages.overview, methods=["GET"]),
         Route("/login", pages.login_form, methods=["GET"]),
@@ -52,6 +53,8 @@ def console_routes(
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/org/{code}", pages.organization, methods=["GET"]),
         Route("/audit", pages.audit, methods=["GET"]),
+        Route("/reminders", reminders.show, methods=["GET"]),
+        Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
     return [
