@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     telegram_base_url: str = OFFICIAL_TELEGRAM_API
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    telegram_bot_username: str | None = None
 
     wechat_token: SecretStr | None = None
     wechat_aes_key: SecretStr | None = None

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.i18n import SUPPORTED_LOCALES, Translator
 from bot.services.console_access import ConsoleAccess, Principal
+from bot.services.use_cases import Services
 from bot.texts.translation import translator
 from storage.engine import Database, Session
 
@@ -40,6 +41,16 @@ class Console:
     def secure_cookies(self) -> bool:
         """Tells whether cookies must only travel over HTTPS (the public URL says so)."""
         return self.settings.public_url.startswith("https://")
+
+    def services(self, session: Session, now: datetime) -> Services:
+        """Binds the chat's use cases to this request's transaction and moment."""
+        return Services(
+            session,
+            now=now,
+            tz=self.settings.tz,
+            holidays=self.holidays,
+            settings=self.settings,
+        )
 
     @contextmanager
     def unit(self) -> Iterator[tuple[Session, datetime, ConsoleAccess]]:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.calendar.quarters import Quarter
+from bot.core.domain import RoleKind
 from bot.core.i18n import Translator
 from bot.services.audit_trail import audit_entries
 from bot.services.compliance import Requirement, State
@@ -39,6 +40,8 @@ from storage.engine import Session
 from storage.reminders import OutboxStatus
 
 TEMPLATES = Path(__file__).with_name("templates")
+# Roles a console invite may carry: a secretary is appointed through the committee, not a link.
+INVITE_ROLES = (RoleKind.MEMBER, RoleKind.LIAISON, RoleKind.COMMITTEE, RoleKind.DEPUTY)
 LOGIN_CSRF_COOKIE = "gj_login"
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -68,6 +71,10 @@ class Pages:
         self.console = console
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def translator(self, request: Request) -> Translator:
+        """Returns the translator of the request's language."""
+        return translator_for(request, self.console.settings)
 
     def render(
         self,
@@ -333,6 +340,7 @@ class Pages:
                 org=org,
                 members=members,
                 role_names={role: t(name) for role, name in ROLES.items()},
+                invite_roles=[(role.value, t(ROLES[role])) for role in INVITE_ROLES],
             )
 
         return _response(await self.guarded(request, work))

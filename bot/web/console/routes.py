@@ -14,6 +14,7 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.web.console.desk import Console
+from bot.web.console.members import MemberPages
 from bot.web.console.pages import Pages, ReminderPages
 from storage.engine import Database
 
@@ -45,6 +46,7 @@ def console_routes(
     """Builds the `/console` mount: pages, sign-in and the vendored static files."""
     pages = Pages(Console(database=database, clock=clock, settings=settings, holidays=holidays))
     reminders = ReminderPages(pages)
+    members = MemberPages(pages)
     routes: list[BaseRoute] = [
         Route("/", pages.overview, methods=["GET"]),
         Route("/login", pages.login_form, methods=["GET"]),
@@ -52,6 +54,9 @@ def console_routes(
         Route("/enter/{token}", pages.enter, methods=["GET"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/org/{code}", pages.organization, methods=["GET"]),
+        Route("/org/{code}/invites", members.invite, methods=["POST"]),
+        Route("/org/{code}/members/{member_id:int}/export", members.export, methods=["POST"]),
+        Route("/org/{code}/members/{member_id:int}/erase", members.erase, methods=["POST"]),
         Route("/audit", pages.audit, methods=["GET"]),
         Route("/reminders", reminders.show, methods=["GET"]),
         Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
