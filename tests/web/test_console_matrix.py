@@ -26,16 +26,19 @@ ROUTES = (
     ("GET", "/console/audit"),
     ("GET", "/console/reminders"),
     ("POST", "/console/reminders/requeue"),
+    ("GET", "/console/rota"),
+    ("POST", "/console/org/B1/invites"),
+    ("POST", "/console/org/B2/invites"),
 )
 # The status each role gets on ROUTES, in order (the signed-in person belongs to B1 unless noted).
 EXPECTED = {
-    "anonymous": (303, 303, 303, 303, 303, 303),
-    "member": (403, 403, 403, 403, 403, 403),
-    "liaison": (200, 200, 404, 403, 200, 403),
-    "deputy": (200, 200, 404, 403, 200, 303),
-    "sec": (200, 200, 404, 403, 200, 303),
-    "sec2": (200, 404, 200, 403, 200, 303),
-    "staff": (200, 200, 200, 200, 200, 303),
+    "anonymous": (303, 303, 303, 303, 303, 303, 303, 403, 403),
+    "member": (403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "liaison": (200, 200, 404, 403, 200, 403, 200, 404, 404),
+    "deputy": (200, 200, 404, 403, 200, 303, 200, 200, 404),
+    "sec": (200, 200, 404, 403, 200, 303, 200, 200, 404),
+    "sec2": (200, 404, 200, 403, 200, 303, 200, 404, 200),
+    "staff": (200, 200, 200, 200, 200, 303, 200, 200, 200),
 }
 
 
@@ -100,6 +103,6 @@ async def test_every_route_for_every_role(
         if method == "GET":
             response = await client.get(path)
         else:
-            response = await client.post(path, data={"csrf": csrf})
+            response = await client.post(path, data={"csrf": csrf, "name": "x", "role": "member"})
         got.append(response.status_code)
     assert tuple(got) == EXPECTED[who]

@@ -16,6 +16,7 @@ from bot.core.clock import Clock
 from bot.web.console.desk import Console
 from bot.web.console.members import MemberPages
 from bot.web.console.pages import Pages, ReminderPages
+from bot.web.console.rota import RotaPages
 from storage.engine import Database
 
 STATIC = Path(__file__).with_name("static")
@@ -47,6 +48,7 @@ def console_routes(
     pages = Pages(Console(database=database, clock=clock, settings=settings, holidays=holidays))
     reminders = ReminderPages(pages)
     members = MemberPages(pages)
+    rota = RotaPages(pages)
     routes: list[BaseRoute] = [
         Route("/", pages.overview, methods=["GET"]),
         Route("/login", pages.login_form, methods=["GET"]),
@@ -58,6 +60,8 @@ def console_routes(
         Route("/org/{code}/members/{member_id:int}/export", members.export, methods=["POST"]),
         Route("/org/{code}/members/{member_id:int}/erase", members.erase, methods=["POST"]),
         Route("/audit", pages.audit, methods=["GET"]),
+        Route("/rota", rota.show, methods=["GET"]),
+        Route("/rota/override", rota.override, methods=["POST"]),
         Route("/reminders", reminders.show, methods=["GET"]),
         Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
