@@ -1,7 +1,7 @@
 """web console
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-05 15:47:03.157569
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 revision = "0011"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
