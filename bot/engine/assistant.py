@@ -45,7 +45,7 @@ BACK_WORDS = frozenset({BACK, "返回", "上一步", "/back"})
 CANCEL_WORDS = frozenset({CANCEL, "取消", "退出"})
 # Punctuation that may separate a Chinese keyword from its argument ("签到：123456").
 # Refusals for lack of a role: audited, unlike refusals of bad input.
-DENIALS = frozenset({"not_allowed", "not_lead_or_liaison"})
+DENIALS = frozenset({"not_allowed", "not_lead_or_liaison", "console_not_allowed"})
 SEPARATORS = (" ", "\u3000", ":", "：", ",", "，")
 # What may follow a keyword that has no argument ("这个月谁主持？").
 ENDINGS = ("？", "?", "！", "!", "。", ".")
