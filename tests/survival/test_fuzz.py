@@ -308,7 +308,7 @@ def test_flow_steps_answer_anything_and_a_rejected_answer_changes_nothing(
             replies = assistant.handle(message("6003", text))
         assert not crashes.records, crashes.describe()
         assert answered(replies), (text, replies)
-        command, _ = assistant._match(text.strip(), in_flow=True)
+        command, _ = assistant._match(normalized(text), in_flow=True)
         if command is None and conversation_rows(database) == state:
             # No command, and asked again with the flow exactly where it was: the answer was
             # rejected, and must have left no trace.
