@@ -39,6 +39,7 @@ MESSAGES: dict[str, str] = {
     ),
     "reason_needed": N_("Please give a reason for the change."),
     "org_unknown": N_("No organization has that code."),
+    "alliance_unknown": N_("No alliance has that code."),
     "quarter_ahead": N_("That quarter has not started yet."),
     "year_ahead": N_("That year has not started yet."),
     "download_unknown": N_(

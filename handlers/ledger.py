@@ -11,8 +11,8 @@ from bot.core.inbound import Channel
 from bot.core.reply import Reply
 from bot.services.stats import parse_quarter
 from bot.services.summary import render_summary
+from bot.texts.attendance import quarter_ahead
 from bot.texts.reminders import period_label
-from handlers.attendance import quarter_ahead
 from handlers.base import Context, Replies, Router
 
 router = Router("ledger")

@@ -26,22 +26,22 @@ from bot.core.records import (
 )
 from bot.services.attendance import AttendanceBook
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
-from bot.services.compliance import ComplianceReport, compliance_report
+from bot.services.compliance import ComplianceReport, Subject, compliance_report
 from bot.services.conversations import Conversations
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.ledger import Ledger
 from bot.services.ledger_book import LedgerExport, export_ledger
-from bot.services.meetings import Meetings
+from bot.services.meetings import Meetings, OrgLifeYear
 from bot.services.members import Members
 from bot.services.mobility import Mobility
-from bot.services.organizations import Organizations
+from bot.services.organizations import Organizations, OrgEntry
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
 from bot.services.summary import YearSummary, year_summaries
-from storage.models import AuditEntry, Invite, Meeting
+from storage.models import Alliance, AuditEntry, Invite, Meeting
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,44 @@ class RosterAnswer:
     last_day: date
     alliances: list[AllianceRoster]
     pairings: list[PairingRoster]
+
+
+@dataclass(frozen=True, slots=True)
+class AlliancePlan:
+    """An alliance's duty slots over a year."""
+
+    code: str
+    name: str
+    slots: list[DutySlot]
+
+
+@dataclass(frozen=True, slots=True)
+class PairingPlan:
+    """A pairing's host per quarter over a year."""
+
+    code: str
+    name: str
+    visit_target: int
+    hosts: list[tuple[Quarter, OrgView]]
+
+
+@dataclass(frozen=True, slots=True)
+class YearRoster:
+    """Who is on duty over a year, in every alliance and pairing of one organization."""
+
+    org: OrgView
+    year: int
+    alliances: list[AlliancePlan]
+    pairings: list[PairingPlan]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTarget:
+    """What a report was asked for: an organization, or a group seen from one of its units."""
+
+    org_id: int
+    name: str
+    group: tuple[Subject, str] | None = None
 
 
 class Services:
@@ -146,6 +184,35 @@ class Services:
         """Refuses members who are neither secretary nor deputy secretary."""
         if not member.leads:
             raise ServiceError("not_allowed")
+
+    # -- organizations -------------------------------------------------------------------
+
+    def org_by_code(self, code: str) -> OrgView | None:
+        """Finds an organization by its code (case-insensitive)."""
+        return self.orgs.by_code(code)
+
+    def org_tree(self) -> list[OrgEntry]:
+        """Lists every organization, ordered by code, each with its parent's code."""
+        return self.orgs.tree()
+
+    def org_life_year(self, org: OrgView, year: int) -> OrgLifeYear:
+        """Lists an organization's org-life days of a year; ValueError when its rule is not valid."""
+        return self.meetings.org_life_year(org.id, year)
+
+    def report_target(self, code: str) -> ReportTarget | None:
+        """Finds an organization by code, else an alliance or a pairing (through its lead unit)."""
+        org = self.orgs.by_code(code)
+        if org is not None:
+            return ReportTarget(org.id, org.name)
+        alliance = self.rota.alliance_by_code(code)
+        if alliance is not None:
+            units = self.rota.units(alliance)
+            if units:
+                return ReportTarget(units[0].id, alliance.name, (Subject.ALLIANCE, alliance.code))
+        pairing = self.rota.pairing_by_code(code)
+        if pairing is not None:
+            return ReportTarget(pairing.lead_org_id, pairing.name, (Subject.PAIRING, pairing.code))
+        return None
 
     # -- binding and invites -------------------------------------------------------------
 
@@ -388,6 +455,49 @@ class Services:
             )
         return RosterAnswer(first_day, last_day, alliances, pairings)
 
+    def year_roster(self, org: OrgView, year: int) -> YearRoster:
+        """Lists a year's duty slots of the organization's alliances and its pairings' hosts."""
+        alliances = [
+            AlliancePlan(alliance.code, alliance.name, self.rota.plan(alliance, year))
+            for alliance in self.rota.alliances_of(org.id)
+        ]
+        quarters = [Quarter(year, number) for number in range(1, 5)]
+        pairings = [
+            PairingPlan(
+                pairing.code,
+                pairing.name,
+                pairing.visit_target,
+                [(quarter, self.rota.pairing_host(pairing, quarter)) for quarter in quarters],
+            )
+            for pairing in self.rota.pairings_of(org.id)
+        ]
+        return YearRoster(org, year, alliances, pairings)
+
+    def change_duty(
+        self,
+        *,
+        alliance_code: str,
+        duty: Duty,
+        period_text: str,
+        org_code: str | None = None,
+        swap_with: str | None = None,
+        reason: str,
+    ) -> list[DutySlot]:
+        """Replaces or swaps a duty slot of an alliance named by code; returns the changed slots."""
+        alliance = self.rota.alliance_by_code(alliance_code)
+        if alliance is None:
+            raise ServiceError("alliance_unknown", alliance=alliance_code)
+        periods = self._apply_duty_change(
+            alliance,
+            duty=duty,
+            period_text=period_text,
+            org_code=org_code,
+            swap_with=swap_with,
+            reason=reason,
+            actor_id=None,
+        )
+        return [self.rota.slot(alliance, duty, period.first_day) for period in periods]
+
     def override_duty(
         self,
         member: MemberView,
@@ -403,14 +513,41 @@ class Services:
         alliances = self.rota.alliances_of(member.org.id)
         if not alliances:
             raise ServiceError("no_alliance")
-        alliance = alliances[0]
+        self._apply_duty_change(
+            alliances[0],
+            duty=duty,
+            period_text=period_text,
+            org_code=org_code,
+            swap_with=swap_with,
+            reason=reason,
+            actor_id=member.id,
+        )
+
+    def _duty_period(self, alliance: Alliance, duty: Duty, text: str) -> Period:
+        """Reads a period for a duty; an executive period is the whole term that contains it."""
         try:
-            period = parse_period(duty, period_text, alliance.duty_period)
-            other: Period | None = (
-                parse_period(duty, swap_with, alliance.duty_period) if swap_with else None
-            )
+            period = parse_period(duty, text, alliance.duty_period)
         except ValueError:
             raise ServiceError("bad_period") from None
+        if duty is Duty.EXECUTIVE:
+            # Executive terms are stored under the term's first month, whatever month was named.
+            return self.rota.executive_period(alliance, period.first_day)
+        return period
+
+    def _apply_duty_change(
+        self,
+        alliance: Alliance,
+        *,
+        duty: Duty,
+        period_text: str,
+        org_code: str | None,
+        swap_with: str | None,
+        reason: str,
+        actor_id: int | None,
+    ) -> list[Period]:
+        """Swaps two slots or puts an organization on one; returns the periods changed."""
+        period = self._duty_period(alliance, duty, period_text)
+        other = self._duty_period(alliance, duty, swap_with) if swap_with else None
         if not reason.strip():
             raise ServiceError("reason_needed")
         if other is not None:
@@ -420,9 +557,9 @@ class Services:
                 first=period,
                 second=other,
                 reason=reason,
-                actor_id=member.id,
+                actor_id=actor_id,
             )
-            return
+            return [period, other]
         org = self.orgs.by_code(org_code or "")
         if org is None:
             raise ServiceError("org_unknown")
@@ -432,8 +569,9 @@ class Services:
             period=period,
             org_id=org.id,
             reason=reason,
-            actor_id=member.id,
+            actor_id=actor_id,
         )
+        return [period]
 
     # -- personal data: calendar feed and member points ---------------------------------------
 
@@ -487,16 +625,24 @@ class Services:
     def attendance_quarter(self, member: MemberView, quarter: Quarter) -> AttendanceReport:
         """Tallies the branch's attendance over a quarter, per meeting and member (secretaries)."""
         self.require_lead(member)
+        return self.org_attendance(member.org.id, quarter)
+
+    def org_attendance(self, org_id: int, quarter: Quarter) -> AttendanceReport:
+        """Tallies an organization's attendance over a quarter, per meeting and member."""
         return attendance_report(
-            self.session, org_id=member.org.id, quarter=quarter, now=self.now, tz=self.tz
+            self.session, org_id=org_id, quarter=quarter, now=self.now, tz=self.tz
         )
 
     def compliance(self, member: MemberView, quarter: Quarter) -> ComplianceReport:
         """Checks the branch, its alliances and pairings against the rules (secretaries)."""
         self.require_lead(member)
+        return self.org_compliance(member.org.id, quarter)
+
+    def org_compliance(self, org_id: int, quarter: Quarter) -> ComplianceReport:
+        """Checks an organization, its alliances and pairings against the rules."""
         return compliance_report(
             self.session,
-            org_id=member.org.id,
+            org_id=org_id,
             quarter=quarter,
             now=self.now,
             holidays=self.holidays,
@@ -506,16 +652,7 @@ class Services:
     def export_ledger(self, member: MemberView, quarter: Quarter, t: Translator) -> LedgerExport:
         """Makes the branch's quarterly ledger workbook, which files it (secretaries)."""
         self.require_lead(member)
-        export = export_ledger(
-            self.session,
-            org_id=member.org.id,
-            quarter=quarter,
-            now=self.now,
-            holidays=self.holidays,
-            tz=self.tz,
-            t=t,
-            actor_id=member.id,
-        )
+        export = self.org_ledger(member.org.id, quarter, t, actor_id=member.id)
         self.audit(
             actor_id=member.id,
             action="ledger.export",
@@ -523,6 +660,21 @@ class Services:
             quarter=str(quarter),
         )
         return export
+
+    def org_ledger(
+        self, org_id: int, quarter: Quarter, t: Translator, *, actor_id: int | None = None
+    ) -> LedgerExport:
+        """Makes an organization's quarterly ledger workbook, which files it."""
+        return export_ledger(
+            self.session,
+            org_id=org_id,
+            quarter=quarter,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            t=t,
+            actor_id=actor_id,
+        )
 
     def ledger_link(self, member: MemberView, quarter: Quarter, *, locale: str) -> str | None:
         """Makes a single-use link to the quarter's workbook; None without a public URL."""
@@ -551,9 +703,13 @@ class Services:
     def year_summaries(self, member: MemberView, year: int) -> list[YearSummary]:
         """Drafts the year-end summary of each of the branch's alliances and pairings (secretaries)."""
         self.require_lead(member)
+        return self.org_year_summaries(member.org.id, year)
+
+    def org_year_summaries(self, org_id: int, year: int) -> list[YearSummary]:
+        """Drafts the year-end summary of each of an organization's alliances and pairings."""
         return year_summaries(
             self.session,
-            org_id=member.org.id,
+            org_id=org_id,
             year=year,
             now=self.now,
             holidays=self.holidays,

@@ -1,0 +1,55 @@
+"""The `gongjian` Typer app: every command group mounted in the order `--help` lists them."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import (
+    attendance,
+    calendar,
+    chat,
+    compliance,
+    db,
+    demo,
+    importer,
+    invites,
+    ledger,
+    members,
+    org,
+    points,
+    reminders,
+    roster,
+    server,
+    summary,
+)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="共建助手 Gongjian: the party-branch co-construction assistant.",
+    pretty_exceptions_show_locals=False,
+)
+
+for group in (
+    db,
+    invites,
+    org,
+    roster,
+    demo,
+    chat,
+    calendar,
+    server,
+    reminders,
+    importer,
+    members,
+    points,
+    attendance,
+    compliance,
+    summary,
+    ledger,
+):
+    group.register(app)
+
+
+def main() -> None:
+    """Runs the command line."""
+    app()
