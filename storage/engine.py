@@ -18,6 +18,8 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# One transaction's session, as code above the services names it without importing the ORM.
+UnitOfWork = Session
 # A pooled server connection idle this long is pinged before use: a restart or an idle timeout
 # may have ended it. Busy connections are not, as a ping is a round trip on every request.
 PING_AFTER_IDLE_SECONDS = 10.0
