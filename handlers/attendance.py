@@ -9,7 +9,7 @@ from bot.texts.attendance import attendance_heading, no_meeting_yet, quarter_ahe
 from bot.texts.phrases import MEETING_KINDS, describe_meeting
 from handlers.base import Context, Replies, Router
 
-router = Router("attendance")
+router = Router("attendance", title=N_("attendance"))
 
 
 @router.command(

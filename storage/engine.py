@@ -17,6 +17,8 @@ from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
+__all__ = ["Database", "Session"]
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 # One transaction's session, as code above the services names it without importing the ORM.
 UnitOfWork = Session
