@@ -7,13 +7,12 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.support import LangOption, fail, friendly, pick_translator
+from bot.cli.support import LangOption, fail, friendly, pick_translator, unit_of_work
 from bot.config import load_settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import Translator
 from bot.services.importer import COLUMNS, ImportFileError, ImportReport, import_members, read_table
 from bot.texts.phrases import IMPORT_COLUMNS
-from storage.engine import Database
 
 EXIT_INVALID = 1
 
@@ -46,12 +45,8 @@ def import_members_command(
     except ImportFileError as error:
         fail(t(error.message, **error.values))
     now = SystemClock(settings.tz).now()
-    database = Database.connect(settings.database_url)
-    try:
-        with database.session() as session:
-            report = import_members(session, table, now=now, dry_run=dry_run, source=file.name)
-    finally:
-        database.dispose()
+    with unit_of_work(settings) as session:
+        report = import_members(session, table, now=now, dry_run=dry_run, source=file.name)
     typer.echo(render_import(t, report, file.name))
     if not report.ok:
         raise typer.Exit(EXIT_INVALID)

@@ -10,7 +10,15 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.support import LangOption, ReportNowOption, fail, friendly, parse_now, pick_translator
+from bot.cli.support import (
+    LangOption,
+    ReportNowOption,
+    fail,
+    friendly,
+    parse_now,
+    pick_translator,
+    unit_of_work,
+)
 from bot.config import load_settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import Translator
@@ -22,7 +30,6 @@ from bot.services.privacy import (
     export_member,
     purge_departed,
 )
-from storage.engine import Database
 
 member_app = typer.Typer(
     no_args_is_help=True, help="One member's personal data: export, delete, mark departed."
@@ -57,14 +64,11 @@ def member_export(
     settings = load_settings()
     t = pick_translator(settings, lang)
     now = SystemClock(settings.tz).now()
-    database = Database.connect(settings.database_url)
     try:
-        with database.session() as session:
+        with unit_of_work(settings) as session:
             data = export_member(session, member_id, now=now)
     except ServiceError as error:
         fail(_refusal(t, error))
-    finally:
-        database.dispose()
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if output is None:
         typer.echo(text)
@@ -90,23 +94,19 @@ def member_delete(
     settings = load_settings()
     t = pick_translator(settings, lang)
     now = SystemClock(settings.tz).now()
-    database = Database.connect(settings.database_url)
-    try:
-        with database.session() as session:
-            member = Members(session, now).find(member_id)
-            if member is None:
-                fail(_refusal(t, ServiceError("member_unknown", member_id=member_id)))
-            if not yes and not typer.confirm(
-                t(
-                    "Delete the personal data of member #{id} ({name})? This cannot be undone.",
-                    id=member_id,
-                    name=member.name,
-                )
-            ):
-                fail(t("Nothing was deleted."))
-            erasure = erase_member(session, member_id, now=now)
-    finally:
-        database.dispose()
+    with unit_of_work(settings) as session:
+        member = Members(session, now).find(member_id)
+        if member is None:
+            fail(_refusal(t, ServiceError("member_unknown", member_id=member_id)))
+        if not yes and not typer.confirm(
+            t(
+                "Delete the personal data of member #{id} ({name})? This cannot be undone.",
+                id=member_id,
+                name=member.name,
+            )
+        ):
+            fail(t("Nothing was deleted."))
+        erasure = erase_member(session, member_id, now=now)
     removed = sum(erasure.deleted.values())
     typer.echo(
         t(
@@ -125,14 +125,11 @@ def member_depart(member_id: MemberArgument, lang: LangOption = None) -> None:
     settings = load_settings()
     t = pick_translator(settings, lang)
     now = SystemClock(settings.tz).now()
-    database = Database.connect(settings.database_url)
     try:
-        with database.session() as session:
+        with unit_of_work(settings) as session:
             changed = depart_member(session, member_id, now=now)
     except ServiceError as error:
         fail(_refusal(t, error))
-    finally:
-        database.dispose()
     if not changed:
         typer.echo(t("Member #{id} had already departed; nothing changed.", id=member_id))
         return
@@ -153,12 +150,8 @@ def member_purge(now: ReportNowOption = None, lang: LangOption = None) -> None:
     settings = load_settings()
     t = pick_translator(settings, lang)
     moment = parse_now(settings, now)
-    database = Database.connect(settings.database_url)
-    try:
-        with database.session() as session:
-            purged = purge_departed(session, moment, timedelta(days=settings.retention_days))
-    finally:
-        database.dispose()
+    with unit_of_work(settings) as session:
+        purged = purge_departed(session, moment, timedelta(days=settings.retention_days))
     typer.echo(
         t(
             "Removed the personal data of {count} members departed more than {days} days ago.",

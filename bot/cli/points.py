@@ -16,11 +16,11 @@ from bot.cli.support import (
     parse_now,
     pick_translator,
     render_table,
+    unit_of_work,
 )
 from bot.config import load_settings
 from bot.services.organizations import Organizations
 from bot.services.points import PointWeights, points_table
-from storage.engine import Database
 
 
 def register(app: typer.Typer) -> None:
@@ -51,17 +51,13 @@ def points_command(
         report=settings.points_report,
         theme_day=settings.points_theme_day,
     )
-    database = Database.connect(settings.database_url)
-    try:
-        with database.session() as session:
-            found = Organizations(session).by_code(org)
-            if found is None:
-                fail(t("No organization has the code {code}. See: gongjian org list", code=org))
-            table = points_table(
-                session, org_id=found.id, year=the_year, weights=weights, now=moment, today=today
-            )
-    finally:
-        database.dispose()
+    with unit_of_work(settings) as session:
+        found = Organizations(session).by_code(org)
+        if found is None:
+            fail(t("No organization has the code {code}. See: gongjian org list", code=org))
+        table = points_table(
+            session, org_id=found.id, year=the_year, weights=weights, now=moment, today=today
+        )
     if json_output:
         emit_json(
             {

@@ -25,7 +25,7 @@ from bot.services.stats import parse_quarter
 from bot.services.use_cases import ReportTarget, Services
 from bot.texts.attendance import quarter_ahead
 from bot.texts.translation import translator
-from storage.engine import Database, unusable_reason
+from storage.engine import Database, UnitOfWork, unusable_reason
 
 EXIT_USAGE = 2
 MIN_YEAR, MAX_YEAR = 1900, 2200
@@ -177,24 +177,31 @@ def check_year(t: Translator, year: int) -> int:
 
 
 @contextmanager
-def use_cases(
-    settings: Settings, *, now: datetime | None = None, holidays: HolidayCalendar | None = None
-) -> Iterator[Services]:
-    """Opens the database for one unit of work and yields the use cases the chat calls too."""
+def unit_of_work(settings: Settings) -> Iterator[UnitOfWork]:
+    """Opens the database (upgrading its schema) for one transaction, then closes it."""
     database = open_database(settings)
     try:
         with database.session() as session:
-            yield Services(
-                session,
-                now=now or SystemClock(settings.tz).now(),
-                tz=settings.tz,
-                holidays=holidays
-                if holidays is not None
-                else HolidayCalendar.load(settings.holidays_file),
-                settings=settings,
-            )
+            yield session
     finally:
         database.dispose()
+
+
+@contextmanager
+def use_cases(
+    settings: Settings, *, now: datetime | None = None, holidays: HolidayCalendar | None = None
+) -> Iterator[Services]:
+    """Opens one unit of work and yields the use cases the chat calls too."""
+    with unit_of_work(settings) as session:
+        yield Services(
+            session,
+            now=now or SystemClock(settings.tz).now(),
+            tz=settings.tz,
+            holidays=holidays
+            if holidays is not None
+            else HolidayCalendar.load(settings.holidays_file),
+            settings=settings,
+        )
 
 
 def find_org(services: Services, t: Translator, code: str) -> OrgView:
