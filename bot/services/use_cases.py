@@ -483,7 +483,7 @@ class Services:
         swap_with: str | None = None,
         reason: str,
     ) -> list[DutySlot]:
-        """Replaces or swaps a duty slot of an alliance named by code; returns the changed slots."""
+        """Replaces or swaps a duty slot of an alliance named by code, for the operator (no member)."""
         alliance = self.rota.alliance_by_code(alliance_code)
         if alliance is None:
             raise ServiceError("alliance_unknown", alliance=alliance_code)
