@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from bot.core.domain import (
@@ -209,6 +209,11 @@ class Attendance(SQLModel, table=True):
     at: datetime = Field(sa_column=utc_column())
     channel: Channel | None = Field(default=None, sa_column=enum_column(Channel, nullable=True))
     reason: str = Field(default="", sa_column=text_column(500))
+    # Signed in after the meeting's on-time window (迟到): present, and shown as late.
+    late: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, default=False, server_default=false()),
+    )
 
     __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
 

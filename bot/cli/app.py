@@ -14,6 +14,7 @@ from bot.cli import (
     importer,
     invites,
     ledger,
+    meetings,
     members,
     org,
     points,
@@ -46,6 +47,7 @@ for group in (
     compliance,
     summary,
     ledger,
+    meetings,
 ):
     group.register(app)
 
