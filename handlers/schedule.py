@@ -8,6 +8,7 @@ from bot.core.domain import MeetingKind
 from bot.core.i18n import N_, Translator
 from bot.core.records import MeetingView
 from bot.texts.phrases import describe_meeting
+from bot.texts.reminders import holiday_data_warning
 from handlers import dates
 from handlers.base import Context, Replies, Router
 
@@ -59,15 +60,22 @@ def upcoming(ctx: Context, _args: str) -> Replies:
     t = ctx.t
     assert ctx.member is not None
     meetings = ctx.services.upcoming(ctx.member)
+    # Secretaries are warned when the coming months lie past the official holiday data.
+    warning = (
+        holiday_data_warning(t, ctx.services.missing_holiday_years()) if ctx.member.leads else ""
+    )
     if not meetings:
-        return [ctx.reply(t("Your branch has no upcoming meeting."))]
-    on_leave = ctx.services.my_leaves(ctx.member, meetings)
-    lines = [t("Upcoming meetings of {org}:", org=ctx.member.org.name)]
-    for meeting in meetings:
-        line = f"• {describe_meeting(t, meeting)}"
-        if meeting.id in on_leave:
-            line += "\n  " + t("You asked leave for this meeting (send 销假 to withdraw it).")
-        lines.append(line)
+        lines = [t("Your branch has no upcoming meeting.")]
+    else:
+        on_leave = ctx.services.my_leaves(ctx.member, meetings)
+        lines = [t("Upcoming meetings of {org}:", org=ctx.member.org.name)]
+        for meeting in meetings:
+            line = f"• {describe_meeting(t, meeting)}"
+            if meeting.id in on_leave:
+                line += "\n  " + t("You asked leave for this meeting (send 销假 to withdraw it).")
+            lines.append(line)
+    if warning:
+        lines.append(warning)
     return [ctx.reply("\n".join(lines))]
 
 

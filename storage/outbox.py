@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -282,14 +282,19 @@ def release(session: Session, *, row_id: int, worker: str, at: datetime, reason:
     )
 
 
-def retire(session: Session, *, owed: set[str]) -> int:
-    """Marks unsent rows whose push is no longer owed (done, superseded, muted) obsolete."""
-    waiting = session.execute(
-        select_columns(col(OutboxMessage.id), col(OutboxMessage.key)).where(
-            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.FAILED]),
-            col(OutboxMessage.rule) != NOTICE_RULE,
-        )
-    ).all()
+def retire(session: Session, *, owed: set[str], rules: Collection[str] | None = None) -> int:
+    """Marks unsent rows whose push is no longer owed (done, superseded, muted) obsolete.
+
+    Notices are one-offs no rule plans, so they stay until sent; with `rules`, only rows of
+    those rules are looked at.
+    """
+    query = select_columns(col(OutboxMessage.id), col(OutboxMessage.key)).where(
+        col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.FAILED]),
+        col(OutboxMessage.rule) != NOTICE_RULE,
+    )
+    if rules is not None:
+        query = query.where(col(OutboxMessage.rule).in_(sorted(rules)))
+    waiting = session.execute(query).all()
     stale = [row_id for row_id, key in waiting if key not in owed]
     retired = 0
     for start in range(0, len(stale), LOOKUP_CHUNK):

@@ -12,20 +12,24 @@ from bot.calendar.orglife import MoveReason, OrgLifeDay
 from bot.cli.support import (
     JsonOption,
     LangOption,
+    NowOption,
     OrgOption,
     check_year,
     emit_json,
     fail,
     find_org,
     friendly,
+    parse_now,
     pick_translator,
     render_table,
     settings_from_env,
     use_cases,
 )
 from bot.core.i18n import Translator
+from bot.services.holiday_data import missing_holiday_years
 from bot.services.meetings import OrgLifeYear
 from bot.texts.phrases import HOLIDAY_POLICIES, HOLIDAYS, ORDINALS
+from bot.texts.reminders import holiday_data_warning
 
 
 def register(app: typer.Typer) -> None:
@@ -39,10 +43,12 @@ def calendar(
     year: Annotated[int, typer.Option("--year", help="The year, e.g. 2026.")],
     json_output: JsonOption = False,
     lang: LangOption = None,
+    now: NowOption = None,
 ) -> None:
     """Lists an organization's organization-life days of a year, with holiday moves."""
     settings = settings_from_env()
     t = pick_translator(settings, lang)
+    today = parse_now(settings, now).date()
     check_year(t, year)
     holidays = HolidayCalendar.load(settings.holidays_file)
     with use_cases(settings, holidays=holidays) as services:
@@ -70,8 +76,17 @@ def calendar(
                 for day in plan.days
             ]
         )
+        _warn_holiday_data(t, holidays, today)
         return
     typer.echo(render_calendar(t, plan))
+    _warn_holiday_data(t, holidays, today)
+
+
+def _warn_holiday_data(t: Translator, holidays: HolidayCalendar, today: date) -> None:
+    """Warns (on stderr) when the next three months lie past the official holiday data."""
+    warning = holiday_data_warning(t, missing_holiday_years(holidays, today))
+    if warning:
+        typer.echo(warning, err=True)
 
 
 def render_calendar(t: Translator, plan: OrgLifeYear) -> str:

@@ -89,8 +89,8 @@ class RollCall:
 
     @property
     def expected(self) -> int:
-        """How many members were expected (everyone but those on leave)."""
-        return len(self.present) + len(self.missing)
+        """How many members were expected (应到): everyone, those on leave included."""
+        return len(self.present) + len(self.on_leave) + len(self.missing)
 
     @property
     def rate(self) -> float:

@@ -16,7 +16,6 @@ from bot.core.domain import (
     ActivityKind,
     AttendanceStatus,
     Duty,
-    DutyPeriod,
     MeetingKind,
     MeetingStatus,
     MemberStatus,
@@ -54,6 +53,8 @@ from bot.demo.seeds import (
     OrgSpec,
     PairingSpec,
 )
+from bot.services.alliances import create_alliance
+from bot.services.errors import ServiceError
 from bot.services.ledger import Ledger
 from bot.services.meetings import Meetings, new_checkin_code
 from bot.services.members import Members
@@ -73,7 +74,6 @@ from bot.services.seeding import (
 from storage.engine import UnitOfWork
 from storage.models import (
     Alliance,
-    AllianceUnit,
     Meeting,
     Member,
     Organization,
@@ -265,36 +265,31 @@ def _names(count: int) -> list[str]:
 
 
 def _ensure_alliance(build: _Build) -> tuple[Alliance, bool]:
-    """Inserts the alliance and its units if missing; returns it and whether it was new."""
-    new_id = insert_ignore(
-        build.session,
-        Alliance,
-        values={
-            "code": ALLIANCE,
-            "name": ALLIANCE_NAME,
-            "rota_start": date(build.start.year, 1, 1),
-            "duty_period": DutyPeriod.MONTH.value,
-            "executive_term_months": 12,
-        },
-        conflict=("code",),
-    )
-    alliance = Rota(build.session, build.now).alliance_by_code(ALLIANCE)
-    assert alliance is not None
+    """Creates the alliance and its units if missing; returns it and whether it was new."""
     units = [spec for spec in ORGS if spec.unit is not None]
-    for order, spec in enumerate(units, 1):
-        assert spec.unit is not None
-        insert_ignore(
+    try:
+        alliance = create_alliance(
             build.session,
-            AllianceUnit,
-            values={
-                "alliance_id": alliance.id,
-                "organization_id": build.orgs[spec.code].id,
-                "kind": spec.unit.value,
-                "rotation_order": order,
-            },
-            conflict=("alliance_id", "organization_id"),
+            code=ALLIANCE,
+            name=ALLIANCE_NAME,
+            rota_start=date(build.start.year, 1, 1),
+            presidents=[_org_id(build, s) for s in units if s.unit is UnitKind.PRESIDENT],
+            members=[_org_id(build, s) for s in units if s.unit is UnitKind.MEMBER],
+            actor_id=None,
+            now=build.now,
         )
-    return alliance, new_id is not None
+    except ServiceError as error:
+        if error.code != "alliance_exists":
+            raise
+        found = Rota(build.session, build.now).alliance_by_code(ALLIANCE)
+        assert found is not None
+        return found, False
+    return alliance, True
+
+
+def _org_id(build: _Build, spec: OrgSpec) -> int:
+    """Returns the id of a demo organization already stored."""
+    return _id(build.orgs[spec.code])
 
 
 def _ensure_pairings(build: _Build) -> list[tuple[Pairing, PairingSpec]]:

@@ -11,6 +11,7 @@ from sqlalchemy import Column, Table, case, delete, func, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.core.domain import MeetingStatus, MemberStatus, OrgKind, RoleKind
+from bot.services.members import grant_role
 from storage.models import (
     Activity,
     Alliance,
@@ -72,10 +73,8 @@ def add_members(
     session.flush()
     for row, member in zip(rows, members, strict=True):
         assert row.id is not None
-        session.add_all(
-            Role(organization_id=org_id, member_id=row.id, role=role) for role in member.roles
-        )
-    session.flush()
+        for role in member.roles:
+            grant_role(session, org_id=org_id, member_id=row.id, role=role, on=created_at.date())
 
 
 def active_members(session: Session, *, org_id: int) -> list[Member]:

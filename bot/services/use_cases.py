@@ -32,6 +32,7 @@ from bot.services.conversations import Conversations
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
+from bot.services.holiday_data import missing_holiday_years
 from bot.services.ledger import Ledger
 from bot.services.ledger_book import LedgerExport, export_ledger
 from bot.services.meetings import Meetings, OrgLifeYear
@@ -441,6 +442,10 @@ class Services:
     def _attendees(self, meeting: Meeting) -> list[int]:
         """Lists who a meeting concerns: those expected at it."""
         return [m.id for m in self.meetings.expected(meeting) if m.id is not None]
+
+    def missing_holiday_years(self) -> list[int]:
+        """Lists the years of the next three months whose official holidays are not known."""
+        return missing_holiday_years(self.holidays, self.today)
 
     def reschedule(
         self, member: MemberView, *, day: date | None, at: time | None, venue: str | None
