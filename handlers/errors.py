@@ -18,6 +18,7 @@ MESSAGES: dict[str, str] = {
         "The web console is for secretaries, deputy secretaries, committee members and"
         " liaison officers."
     ),
+    "not_bound": N_("That chat account is bound to no member. Bind it first: 绑定 CODE."),
     "console_throttled": N_("Too many failed sign-ins. Please wait 15 minutes and try again."),
     "console_weak_password": N_("The password must be at least 12 characters long."),
     "console_login_taken": N_("That login name is already taken."),
@@ -55,6 +56,7 @@ MESSAGES: dict[str, str] = {
     ),
     "reason_needed": N_("Please give a reason for the change."),
     "org_unknown": N_("No organization has that code."),
+    "alliance_unknown": N_("No alliance has that code."),
     "quarter_ahead": N_("That quarter has not started yet."),
     "year_ahead": N_("That year has not started yet."),
     "download_unknown": N_(

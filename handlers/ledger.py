@@ -10,8 +10,8 @@ from bot.core.i18n import N_, Translator
 from bot.core.reply import Reply
 from bot.services.stats import parse_quarter
 from bot.services.summary import render_summary
+from bot.texts.attendance import quarter_ahead
 from bot.texts.reminders import period_label
-from handlers.attendance import quarter_ahead
 from handlers.base import Context, Replies, Router
 
 router = Router("ledger", title=N_("ledger"))

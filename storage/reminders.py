@@ -9,7 +9,7 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.core.inbound import Channel
-from storage.models import Member
+from storage.models import Alliance, Member, Organization
 from storage.queries import insert_ignore
 from storage.types import channel_column, enum_column, text_column, utc_column
 
@@ -230,6 +230,18 @@ def record_mobile_report(
         .returning(col(MobileMovement.id))
     ).scalar_one_or_none()
     return done is not None
+
+
+def scope_owner(*, session: Session, kind: str, ident: str) -> int | None:
+    """Finds the id of the alliance or organization a scope names by code (or numeric id)."""
+    model: type[Alliance] | type[Organization] = Alliance if kind == "alliance" else Organization
+    return session.exec(
+        select(model.id).where(
+            (col(model.code) == ident.upper()) | (col(model.id) == int(ident))
+            if ident.isdigit()
+            else col(model.code) == ident.upper()
+        )
+    ).first()
 
 
 def set_reminder_setting(*, session: Session, scope: str, name: str, value: str) -> None:

@@ -245,7 +245,7 @@ def test_chat_over_a_pipe_binds_a_secretary_who_gets_the_check_in_code(
 def test_chat_defaults_to_the_os_user_and_ends_cleanly(
     cli: Cli, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.cli.getpass.getuser", lambda: "osuser")
+    monkeypatch.setattr("bot.cli.chat.getpass.getuser", lambda: "osuser")
     invites = cli.demo()
     cli.ok("chat", "--now", NOW, input=f"绑定 {invites[5]['code']}")  # no final newline
     assert cli.ok("chat", input="").stdout == ""
@@ -267,7 +267,7 @@ def test_chat_at_a_terminal_prompts_and_ends_cleanly(
         except StopIteration:
             raise ending from None
 
-    monkeypatch.setattr("bot.cli.reads_terminal", lambda: True)
+    monkeypatch.setattr("bot.cli.chat.reads_terminal", lambda: True)
     monkeypatch.setattr("builtins.input", fake_input)
     result = cli.ok("chat", "--as", "tty")
     assert prompts == ["> "] * 4

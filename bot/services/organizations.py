@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import Session, col, select
 
 from bot.core.records import OrgView
@@ -12,6 +14,14 @@ def org_view(org: Organization) -> OrgView:
     """Returns the handler-facing view of an organization row."""
     assert org.id is not None
     return OrgView(id=org.id, code=org.code, name=org.name, kind=org.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgEntry:
+    """An organization with its parent's code, as the tree lists it."""
+
+    org: OrgView
+    parent_code: str | None
 
 
 class Organizations:
@@ -39,6 +49,15 @@ class Organizations:
         """Lists every organization, ordered by code."""
         rows = self.session.exec(select(Organization).order_by(col(Organization.code)))
         return [org_view(row) for row in rows]
+
+    def tree(self) -> list[OrgEntry]:
+        """Lists every organization, ordered by code, each with its parent's code."""
+        rows = self.session.exec(select(Organization).order_by(col(Organization.code))).all()
+        codes = {row.id: row.code for row in rows}
+        return [
+            OrgEntry(org_view(row), codes.get(row.parent_id) if row.parent_id else None)
+            for row in rows
+        ]
 
     def partners(self, org_id: int) -> list[OrgView]:
         """Lists the organizations this one is paired or allied with, by code."""

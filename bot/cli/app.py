@@ -1,0 +1,59 @@
+"""The `gongjian` Typer app: every command group mounted in the order `--help` lists them."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import (
+    attendance,
+    calendar,
+    chat,
+    compliance,
+    console,
+    db,
+    demo,
+    importer,
+    invites,
+    ledger,
+    meetings,
+    members,
+    org,
+    points,
+    reminders,
+    roster,
+    server,
+    summary,
+)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="共建助手 Gongjian: the party-branch co-construction assistant.",
+    pretty_exceptions_show_locals=False,
+)
+
+for group in (
+    db,
+    invites,
+    org,
+    roster,
+    demo,
+    chat,
+    calendar,
+    server,
+    console,
+    reminders,
+    importer,
+    members,
+    points,
+    attendance,
+    compliance,
+    summary,
+    ledger,
+    meetings,
+):
+    group.register(app)
+
+
+def main() -> None:
+    """Runs the command line."""
+    app()
