@@ -475,8 +475,13 @@ def export_ledger_command(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Where to write the .xlsx (default: its own name here)."
+            "--output",
+            "-o",
+            help="Where to write the .xlsx: a file, or a folder for its own name (default: here).",
         ),
+    ] = None,
+    filled_by: Annotated[
+        str | None, typer.Option("--by", help="The 填报人 named on the ledger (default: blank).")
     ] = None,
     lang: LangOption = None,
     now: NowOption = None,
@@ -485,8 +490,6 @@ def export_ledger_command(
     run = start(lang, now)
     t = run.t
     the_quarter = read_quarter(run, quarter)
-    if output is not None and output.is_dir():
-        fail(t("--output: {path} is a directory; name the file.", path=output))
     with unit_of_work(run) as session:
         target = find_org(session, t, org)
         assert target.id is not None
@@ -499,8 +502,9 @@ def export_ledger_command(
             tz=run.settings.tz,
             t=t,
             actor_id=None,
+            filled_by=(filled_by or "").strip(),
         )
-        path = output or Path(export.document.filename)
+        path = output_path(output, export.document.filename)
         try:
             path.write_bytes(export.document.content)
         except OSError as error:
@@ -527,6 +531,15 @@ def export_ledger_command(
                 date=t.date(data.compliance.ledger_opens, "long"),
             )
         )
+
+
+def output_path(output: Path | None, filename: str) -> Path:
+    """Resolves `-o`: nothing means the file's own name here, a folder means its name in there."""
+    if output is None:
+        return Path(filename)
+    if output.is_dir():
+        return output / filename
+    return output
 
 
 # -- gongjian summary --------------------------------------------------------------------

@@ -26,7 +26,7 @@ from bot.core.reply import Document
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import export_ledger
 from bot.texts.translation import translator
-from storage.models import DownloadLink
+from storage.models import DownloadLink, Member
 
 LEDGER = "ledger"
 FILES_PATH = "/files/"
@@ -139,8 +139,17 @@ def make_document(
         tz=tz,
         t=translator(locale),
         actor_id=link.member_id,
+        filled_by=_member_name(session, link.member_id),
     )
     return export.document
+
+
+def _member_name(session: Session, member_id: int | None) -> str:
+    """Returns the name of the member who asked for a link (the 填报人), or nothing."""
+    if member_id is None:
+        return ""
+    member = session.get(Member, member_id)
+    return member.name if member is not None else ""
 
 
 def link_is_live(session: Session, *, token: str, now: datetime) -> bool:

@@ -11,11 +11,11 @@ from sqlmodel import Session, col, select
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
-from bot.core.domain import ActivityKind, Duty, MeetingKind, MeetingStatus
+from bot.core.domain import Duty, MeetingKind, MeetingStatus
 from bot.core.i18n import Translator
 from bot.services.compliance import Subject, end_of_day
 from bot.services.errors import ServiceError
-from bot.services.ledger_book import LedgerActivity, activities_of_group
+from bot.services.ledger_book import AS_ACTIVITY, LedgerActivity, activities_of_group
 from bot.services.obligations.facts import AllianceFact, Facts, PairingFact, load_facts, scope_of
 from bot.services.stats import AttendanceReport, attendance_reports
 from bot.texts.phrases import ACTIVITY_KINDS, MEETING_KINDS
@@ -25,12 +25,6 @@ from storage.reminders import FilingKind, alliance_scope, pairing_scope
 
 # A draft lists the main activities; the rest are counted, not listed.
 MAX_LISTED = 20
-AS_ACTIVITY: dict[MeetingKind, ActivityKind] = {
-    MeetingKind.THEME_DAY: ActivityKind.THEME_DAY,
-    MeetingKind.JOINT_MEETING: ActivityKind.JOINT_MEETING,
-    MeetingKind.VISIT: ActivityKind.VISIT,
-    MeetingKind.LECTURE: ActivityKind.LECTURE,
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -515,6 +515,7 @@ class Services:
             tz=self.tz,
             t=t,
             actor_id=member.id,
+            filled_by=member.name,
         )
         self.audit(
             actor_id=member.id,

@@ -86,7 +86,7 @@ def test_ledger_on_the_console(
     reply = sec.say("/ledger")
     assert "The Q4 2026 ledger of 第1支部. Ledger entries: 1; meetings: 1." in reply
     assert "Exporting it counts as filing the Q4 2026 ledger: its reminders stop." in reply
-    path = tmp_path / "files" / "ledger-B1-2026Q4.xlsx"
+    path = tmp_path / "files" / "Ledger-第1支部-2026Q4.xlsx"
     assert f"📎 {path.resolve()}" in reply
     [sent] = sec.last
     assert sent.private and sent.document is not None
@@ -94,14 +94,14 @@ def test_ledger_on_the_console(
     assert path.read_bytes() == sent.document.content
     book = load_workbook(path)
     assert book.sheetnames[0] == "Activities"
-    assert book.worksheets[0]["G2"].value == "sec"
+    assert book.worksheets[0]["H6"].value == "sec"
     assert filings(database) == [
         (f"org:{records.orgs['B1']}", "2026Q4", FilingMethod.EXPORTED, records.members["sec"])
     ]
 
     again = sec.say("台账")
     assert "counts as filing" not in again
-    assert (tmp_path / "files" / "ledger-B1-2026Q4 (2).xlsx").is_file()
+    assert (tmp_path / "files" / "Ledger-第1支部-2026Q4 (2).xlsx").is_file()
     assert len(filings(database)) == 1
     with database.session() as session:
         exports = session.exec(select(AuditEntry).where(AuditEntry.action == "ledger.export"))
@@ -114,7 +114,7 @@ def test_an_early_ledger_is_a_preview(
     sec = english(chat, records, "sec", tmp_path)
     reply = sec.say("台账")
     assert "This is a preview: an export counts as filing from December 22, 2026 on" in reply
-    assert (tmp_path / "files" / "ledger-B1-2026Q4.xlsx").is_file()
+    assert (tmp_path / "files" / "Ledger-第1支部-2026Q4.xlsx").is_file()
     assert filings(database) == []
 
 
@@ -125,7 +125,7 @@ def test_ledger_of_another_quarter_and_bad_input(
     assert "The Q3 2026 ledger of 第1支部. Ledger entries: 0; meetings: 0." in sec.say(
         "台账 2026Q3"
     )
-    assert (tmp_path / "files" / "ledger-B1-2026Q3.xlsx").is_file()
+    assert (tmp_path / "files" / "Ledger-第1支部-2026Q3.xlsx").is_file()
     assert "Send 台账 for this quarter's ledger" in sec.say("台账 whenever")
     assert sec.say("/ledger 2027Q1") == "Q1 2027 has not started yet."
     assert [period for _, period, _, _ in filings(database)] == ["2026Q3"]
@@ -179,7 +179,8 @@ async def test_ledger_link_on_wechat_works_once(
         first = await client.get(f"/files/{token}")
         assert first.status_code == 200
         assert first.headers["content-type"] == XLSX_MIME
-        assert 'filename="ledger-B1-2026Q4.xlsx"' in first.headers["content-disposition"]
+        disposition = first.headers["content-disposition"]
+        assert "filename*=UTF-8''Ledger-%E7%AC%AC1%E6%94%AF%E9%83%A8-2026Q4.xlsx" in disposition
         book = load_workbook(io.BytesIO(first.content))
         # The link remembers the language it was asked in.
         assert book.sheetnames[0] == "Activities"
@@ -242,14 +243,14 @@ async def test_ledger_on_telegram(
     [sent] = await api.wait_for("sendDocument", 1)
     assert sent.params["chat_id"] == SECRETARY.id
     [document] = api.documents(SECRETARY.id)
-    assert document.filename == "ledger-B1-2026Q4.xlsx"
+    assert document.filename == "Ledger-第1支部-2026Q4.xlsx"
     assert load_workbook(io.BytesIO(document.content)).sheetnames[0] == "Activities"
     assert "The Q4 2026 ledger of 第1支部" in api.texts(SECRETARY.id)[-1]
 
     # Asked in the branch group, the workbook goes to the secretary's private chat only.
     api.push(api.message("/ledger", user=SECRETARY, chat=BRANCH_GROUP))
     await api.wait_for("sendDocument", 2)
-    assert [d.filename for d in api.documents(SECRETARY.id)] == ["ledger-B1-2026Q4.xlsx"] * 2
+    assert [d.filename for d in api.documents(SECRETARY.id)] == ["Ledger-第1支部-2026Q4.xlsx"] * 2
     assert api.documents(BRANCH_GROUP.id) == []
     # Early November: a preview, which files nothing.
     assert "This is a preview" in api.texts(SECRETARY.id)[-1]
