@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.orglife import HolidayPolicy, MoveReason, OrgLifeDay, org_life_days
 from bot.calendar.quarters import Quarter
+from bot.cli.documents import register as register_document_commands
 from bot.cli.members import register as register_member_commands
 from bot.cli.reminders import register as register_scheduler_commands
 from bot.cli.secretary import register as register_secretary_commands
@@ -889,6 +890,7 @@ def run() -> None:
 register_scheduler_commands(app)
 register_member_commands(app)
 register_secretary_commands(app)
+register_document_commands(app)
 
 
 def main() -> None:

@@ -23,12 +23,14 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.core.i18n import DEFAULT_LOCALE
 from bot.core.reply import Document
+from bot.services.documents import year_summary_document
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import export_ledger
 from bot.texts.translation import translator
 from storage.models import DownloadLink, Member
 
 LEDGER = "ledger"
+SUMMARY = "summary"
 FILES_PATH = "/files/"
 TOKEN_BYTES = 32
 # token_urlsafe(32) gives 43 characters of the URL-safe base64 alphabet.
@@ -122,14 +124,26 @@ def make_document(
     tz: ZoneInfo,
 ) -> Document:
     """Makes the file a claimed link stands for; raises ServiceError when it cannot be made."""
-    if link.kind != LEDGER:
-        raise ServiceError("download_unknown")
+    locale = str(link.params.get("locale") or DEFAULT_LOCALE)
     try:
         org_id = int(link.params["org_id"])
-        quarter = Quarter.parse(str(link.params["quarter"]))
+        if link.kind == LEDGER:
+            quarter = Quarter.parse(str(link.params["quarter"]))
+        elif link.kind == SUMMARY:
+            year = int(link.params["year"])
+        else:
+            raise ServiceError("download_unknown")
     except (KeyError, TypeError, ValueError):
         raise ServiceError("download_unknown") from None
-    locale = str(link.params.get("locale") or DEFAULT_LOCALE)
+    t = translator(locale)
+    filled_by = _member_name(session, link.member_id)
+    if link.kind == SUMMARY:
+        document = year_summary_document(
+            session, org_id=org_id, year=year, now=now, holidays=holidays, tz=tz, t=t
+        )
+        if document is None:
+            raise ServiceError("download_unknown")
+        return document
     export = export_ledger(
         session,
         org_id=org_id,
@@ -137,9 +151,9 @@ def make_document(
         now=now,
         holidays=holidays,
         tz=tz,
-        t=translator(locale),
+        t=t,
         actor_id=link.member_id,
-        filled_by=_member_name(session, link.member_id),
+        filled_by=filled_by,
     )
     return export.document
 

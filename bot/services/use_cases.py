@@ -24,11 +24,14 @@ from bot.core.records import (
     OrgView,
     RollCall,
 )
+from bot.core.reply import Document
 from bot.services.attendance import AttendanceBook
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, compliance_report
 from bot.services.conversations import Conversations
+from bot.services.documents import year_summary_document
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
+from bot.services.downloads import SUMMARY as SUMMARY_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.ledger import Ledger
@@ -530,23 +533,43 @@ class Services:
         self.require_lead(member)
         if quarter > Quarter.of(self.today):
             raise ServiceError("quarter_ahead")
+        return self._download_link(
+            member,
+            kind=LEDGER_DOWNLOAD,
+            params={"org_id": member.org.id, "quarter": str(quarter), "locale": locale},
+            action="ledger.link",
+            period=str(quarter),
+        )
+
+    def summary_link(self, member: MemberView, year: int, *, locale: str) -> str | None:
+        """Makes a single-use link to the year-end summary document; None without a public URL."""
+        self.require_lead(member)
+        if year > self.today.year:
+            raise ServiceError("year_ahead")
+        return self._download_link(
+            member,
+            kind=SUMMARY_DOWNLOAD,
+            params={"org_id": member.org.id, "year": year, "locale": locale},
+            action="summary.link",
+            period=str(year),
+        )
+
+    def _download_link(
+        self, member: MemberView, *, kind: str, params: dict[str, object], action: str, period: str
+    ) -> str | None:
+        """Stores a single-use link for the member and audits it; None without a public URL."""
         config = self.download_config
         if not config.public_base_url:
             return None
         token = create_link(
             self.session,
             member_id=member.id,
-            kind=LEDGER_DOWNLOAD,
-            params={"org_id": member.org.id, "quarter": str(quarter), "locale": locale},
+            kind=kind,
+            params=params,
             now=self.now,
             ttl=config.ttl,
         )
-        self.audit(
-            actor_id=member.id,
-            action="ledger.link",
-            subject=f"org:{member.org.id}",
-            quarter=str(quarter),
-        )
+        self.audit(actor_id=member.id, action=action, subject=f"org:{member.org.id}", period=period)
         return config.url(token)
 
     def year_summaries(self, member: MemberView, year: int) -> list[YearSummary]:
@@ -560,6 +583,26 @@ class Services:
             holidays=self.holidays,
             tz=self.tz,
         )
+
+    def summary_document(self, member: MemberView, year: int, t: Translator) -> Document | None:
+        """Writes the year-end summary of the branch's groups as .docx; None without groups."""
+        self.require_lead(member)
+        document = year_summary_document(
+            self.session,
+            org_id=member.org.id,
+            year=year,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            t=t,
+        )
+        self.audit(
+            actor_id=member.id,
+            action="summary.export",
+            subject=f"org:{member.org.id}",
+            year=year,
+        )
+        return document
 
 
 def _month_starts(first_day: date, last_day: date) -> list[date]:
