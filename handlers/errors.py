@@ -44,6 +44,10 @@ MESSAGES: dict[str, str] = {
     "download_unknown": N_(
         "That download link is unknown, used or expired. Ask for the ledger again."
     ),
+    "meeting_unknown": N_("Your branch has no such meeting."),
+    "meeting_ahead": N_("That meeting has not taken place yet; write its minutes afterwards."),
+    "minutes_empty": N_("The minutes need their content."),
+    "minutes_missing": N_("That meeting has no minutes yet. Send 会议记录 to write them."),
     "member_unknown": N_("No member of your branch is called {name}."),
     "member_ambiguous": N_(
         "Several members of your branch are called {name}; ask the committee to tell them apart."

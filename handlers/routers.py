@@ -12,6 +12,7 @@ from handlers import (
     language,
     leave,
     ledger,
+    minutes,
     mobile,
     points,
     reminders,
@@ -39,4 +40,5 @@ ROUTERS: list[Router] = [
     points.router,
     status.router,
     ledger.router,
+    minutes.router,
 ]

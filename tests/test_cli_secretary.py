@@ -183,7 +183,7 @@ def test_export_ledger(cli: Cli, database: Database, tmp_path: Path) -> None:
         "Pairing visits",
         "Compliance",
     ]
-    assert book.worksheets[1]["I6"].value == 3
+    assert book.worksheets[1]["K6"].value == 3
     with database.session() as session:
         [filing] = session.exec(select(Filing)).all()
     assert (filing.period, filing.method, filing.filed_by) == (

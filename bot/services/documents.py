@@ -20,6 +20,7 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.core.i18n import N_, Translator
 from bot.core.reply import Document
 from bot.services.ledger_book import safe_filename
+from bot.services.minutes import MinutesRecord
 from bot.services.organizations import OrgTitle, org_title
 from bot.services.summary import (
     YearSummary,
@@ -31,6 +32,7 @@ from bot.services.summary import (
     unit_kind_text,
     year_summaries,
 )
+from bot.texts.phrases import MEETING_KINDS
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 BODY_FONT = "宋体"
@@ -39,6 +41,7 @@ BODY_SIZE = Pt(12)
 TITLE_SIZE = Pt(20)
 HEADING_SIZE = Pt(14)
 BLACK = RGBColor(0, 0, 0)
+SIGN_LINE = "＿＿＿＿＿＿"
 SUMMARY_PREFIX = N_("Year-end summary")
 SUMMARY_SECTIONS = (
     N_("1. Basic situation"),
@@ -234,3 +237,76 @@ def _summary(
             )
         table(document, [t(label) for label in UNIT_COLUMNS], rows)
     signature(document, t, org.full_name, made_on)
+
+
+# -- minutes (会议记录) -------------------------------------------------------------------------
+
+MINUTES_PREFIX = N_("Minutes")
+
+
+def minutes_filename(t: Translator, record: MinutesRecord) -> str:
+    """Names the file: 会议记录-<unit>-2026-10-06.docx."""
+    unit = safe_filename(record.unit.name)
+    return f"{safe_filename(t(MINUTES_PREFIX))}-{unit}-{record.meeting.held_on.isoformat()}.docx"
+
+
+def minutes_document(t: Translator, record: MinutesRecord) -> Document:
+    """Writes one meeting's minutes as .docx: facts, attendance from the roll call, content, resolutions."""
+    meeting, minutes, roll = record.meeting, record.minutes, record.roll_call
+    document = word_document()
+    document.core_properties.title = t("Minutes of {topic}", topic=minutes.topic)
+    document.core_properties.author = record.unit.full_name
+    title(document, t("Minutes"))
+    centred(document, record.unit.full_name)
+    none = t("none")
+    present = [name for name, _ in roll.present]
+    leave = [
+        t("{name} ({reason})", name=name, reason=reason) if reason else name
+        for name, reason in roll.on_leave
+    ]
+    rows = [
+        (t("Topic"), minutes.topic),
+        (t("Meeting"), t(MEETING_KINDS[meeting.kind])),
+        (
+            t("Time"),
+            f"{t.date(meeting.held_on, 'long')} {t.weekday(meeting.held_on)} "
+            f"{t.time(meeting.starts_at)}",
+        ),
+        (t("Venue"), meeting.venue or "—"),
+        (t("Chaired by"), minutes.host),
+        (t("Recorder"), minutes.recorder),
+        (
+            t("Attendance"),
+            t(
+                "expected {expected}, present {present}, on leave {leave}, absent {absent}",
+                expected=len(present) + len(leave) + len(roll.missing),
+                present=len(present),
+                leave=len(leave),
+                absent=len(roll.missing),
+            ),
+        ),
+        (t("Present"), t.join(present) or none),
+        (t("On leave"), t.join(leave) or none),
+        (t("Absent"), t.join(roll.missing) or none),
+    ]
+    grid = document.add_table(rows=0, cols=2)
+    grid.style = "Table Grid"
+    for label, value in rows:
+        cells = grid.add_row().cells
+        cells[0].text = label
+        cells[1].text = value
+        for run in cells[0].paragraphs[0].runs:
+            run.bold = True
+        cells[0].width = Mm(32)
+        cells[1].width = Mm(122)
+    document.add_heading(t("Content"), level=1)
+    for line in minutes.content.splitlines() or [""]:
+        document.add_paragraph(line)
+    document.add_heading(t("Resolutions"), level=1)
+    for line in minutes.resolutions.splitlines() or [none]:
+        document.add_paragraph(line)
+    document.add_paragraph()
+    document.add_paragraph(
+        t("Host (signature): {blank}    Recorder (signature): {blank}", blank=SIGN_LINE)
+    ).alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    return Document(minutes_filename(t, record), docx_bytes(document), DOCX_MIME)

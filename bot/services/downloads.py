@@ -23,14 +23,18 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.core.i18n import DEFAULT_LOCALE
 from bot.core.reply import Document
-from bot.services.documents import year_summary_document
+from bot.services.attendance import AttendanceBook
+from bot.services.documents import minutes_document, year_summary_document
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import export_ledger
+from bot.services.meetings import Meetings
+from bot.services.minutes import minutes_record
 from bot.texts.translation import translator
 from storage.models import DownloadLink, Member
 
 LEDGER = "ledger"
 SUMMARY = "summary"
+MINUTES = "minutes"
 FILES_PATH = "/files/"
 TOKEN_BYTES = 32
 # token_urlsafe(32) gives 43 characters of the URL-safe base64 alphabet.
@@ -126,17 +130,29 @@ def make_document(
     """Makes the file a claimed link stands for; raises ServiceError when it cannot be made."""
     locale = str(link.params.get("locale") or DEFAULT_LOCALE)
     try:
-        org_id = int(link.params["org_id"])
+        if link.kind == MINUTES:
+            meeting_id = int(link.params["meeting_id"])
+            org_id = 0
+        else:
+            org_id = int(link.params["org_id"])
         if link.kind == LEDGER:
             quarter = Quarter.parse(str(link.params["quarter"]))
         elif link.kind == SUMMARY:
             year = int(link.params["year"])
-        else:
+        elif link.kind != MINUTES:
             raise ServiceError("download_unknown")
     except (KeyError, TypeError, ValueError):
         raise ServiceError("download_unknown") from None
     t = translator(locale)
     filled_by = _member_name(session, link.member_id)
+    if link.kind == MINUTES:
+        record = minutes_record(
+            session,
+            meeting_id=meeting_id,
+            meetings=Meetings(session, holidays=holidays, tz=tz),
+            attendance=AttendanceBook(session, now, tz),
+        )
+        return minutes_document(t, record)
     if link.kind == SUMMARY:
         document = year_summary_document(
             session, org_id=org_id, year=year, now=now, holidays=holidays, tz=tz, t=t

@@ -38,6 +38,7 @@ from bot.services.compliance import (
     state_text,
     subject_text,
 )
+from bot.services.minutes import MinutesView, minutes_of
 from bot.services.organizations import OrgTitle, org_title
 from bot.services.stats import AttendanceReport
 from bot.texts.phrases import ACTIVITY_KINDS, MEETING_KINDS
@@ -98,6 +99,8 @@ MEETING_COLUMNS = (
     N_("Title"),
     N_("Venue"),
     N_("Host"),
+    N_("Chaired by"),
+    N_("Recorder"),
     N_("Content"),
     N_("Expected"),
     N_("Present"),
@@ -148,6 +151,7 @@ class LedgerData:
     activities: tuple[LedgerActivity, ...]
     compliance: ComplianceReport
     org_names: dict[int, str]
+    minutes: dict[int, MinutesView]
     filled_by: str = ""
 
     @property
@@ -182,6 +186,7 @@ def ledger_data(
         ),
         compliance=report,
         org_names=org_names(session, hosts),
+        minutes=minutes_of(session, [meeting.meeting_id for meeting in report.attendance.meetings]),
         filled_by=filled_by,
     )
 
@@ -529,6 +534,13 @@ def _meetings_sheet(sheet: Worksheet, t: Translator, data: LedgerData) -> None:
     for meeting in data.attendance.meetings:
         host = data.org_names.get(meeting.org_id, "")
         content = entries.get((meeting.held_on, AS_ACTIVITY.get(meeting.kind)), "")
+        minutes = data.minutes.get(meeting.meeting_id)
+        topic, chair, recorder = meeting.title, "", ""
+        if minutes is not None:
+            topic, chair, recorder = minutes.topic, minutes.host, minutes.recorder
+            content = minutes.content
+            if minutes.resolutions:
+                content += "\n" + t("Resolutions: {text}", text=minutes.resolutions)
         local = meeting.starts_at.astimezone(data.made_at.tzinfo)
         counts: list[object]
         if meeting.taken:
@@ -541,15 +553,17 @@ def _meetings_sheet(sheet: Worksheet, t: Translator, data: LedgerData) -> None:
                 meeting.held_on,
                 t.time(local),
                 t(MEETING_KINDS[meeting.kind]),
-                meeting.title,
+                topic,
                 meeting.venue,
                 host,
+                chair,
+                recorder,
                 content,
                 *counts,
             ]
         )
     _format_column(sheet, 1, DATE_FORMAT)
-    _format_column(sheet, 12, PERCENT_FORMAT)
+    _format_column(sheet, 14, PERCENT_FORMAT)
 
 
 def _attendance_columns(t: Translator, report: AttendanceReport) -> list[str]:

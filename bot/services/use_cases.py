@@ -29,8 +29,9 @@ from bot.services.attendance import AttendanceBook
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, compliance_report
 from bot.services.conversations import Conversations
-from bot.services.documents import year_summary_document
+from bot.services.documents import minutes_document, year_summary_document
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
+from bot.services.downloads import MINUTES as MINUTES_DOWNLOAD
 from bot.services.downloads import SUMMARY as SUMMARY_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
@@ -38,6 +39,13 @@ from bot.services.ledger import Ledger
 from bot.services.ledger_book import LedgerExport, export_ledger
 from bot.services.meetings import Meetings
 from bot.services.members import Members
+from bot.services.minutes import (
+    MinutesView,
+    meetings_for_minutes,
+    minutes_of,
+    minutes_record,
+    save_minutes,
+)
 from bot.services.mobility import Mobility
 from bot.services.organizations import Organizations
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
@@ -603,6 +611,77 @@ class Services:
             year=year,
         )
         return document
+
+    # -- minutes (会议记录) of any meeting ------------------------------------------------------
+
+    def _own_meeting(self, member: MemberView, meeting_id: int) -> Meeting:
+        """Returns a meeting of the member's organization, or refuses."""
+        meeting = self.session.get(Meeting, meeting_id)
+        if meeting is None or meeting.organization_id != member.org.id:
+            raise ServiceError("meeting_unknown")
+        return meeting
+
+    def minutes_meetings(self, member: MemberView) -> list[MeetingView]:
+        """Lists the branch's meetings of the last two months, to write minutes for (secretaries)."""
+        self.require_lead(member)
+        rows = meetings_for_minutes(self.session, org_id=member.org.id, today=self.today)
+        return [self.meetings.view(row) for row in rows]
+
+    def minutes_of(self, meeting_ids: list[int]) -> dict[int, MinutesView]:
+        """Reads the minutes already written for some meetings."""
+        return minutes_of(self.session, meeting_ids)
+
+    def record_minutes(
+        self,
+        member: MemberView,
+        *,
+        meeting_id: int,
+        topic: str,
+        host: str,
+        recorder: str,
+        content: str,
+        resolutions: str,
+    ) -> MinutesView:
+        """Stores (or replaces) a held meeting's minutes (secretaries)."""
+        self.require_lead(member)
+        self._own_meeting(member, meeting_id)
+        saved = save_minutes(
+            self.session,
+            meeting_id=meeting_id,
+            topic=topic,
+            host=host,
+            recorder=recorder,
+            content=content,
+            resolutions=resolutions,
+            by=member.id,
+            now=self.now,
+            today=self.today,
+        )
+        self.audit(actor_id=member.id, action="minutes.record", subject=f"meeting:{meeting_id}")
+        return saved
+
+    def minutes_document(self, member: MemberView, meeting_id: int, t: Translator) -> Document:
+        """Writes a meeting's minutes as .docx (secretaries)."""
+        self.require_lead(member)
+        self._own_meeting(member, meeting_id)
+        record = minutes_record(
+            self.session, meeting_id=meeting_id, meetings=self.meetings, attendance=self.attendance
+        )
+        return minutes_document(t, record)
+
+    def minutes_link(self, member: MemberView, meeting_id: int, *, locale: str) -> str | None:
+        """Makes a single-use link to a meeting's minutes; None without a public URL."""
+        self.require_lead(member)
+        self._own_meeting(member, meeting_id)
+        if meeting_id not in minutes_of(self.session, [meeting_id]):
+            raise ServiceError("minutes_missing")
+        return self._download_link(
+            member,
+            kind=MINUTES_DOWNLOAD,
+            params={"meeting_id": meeting_id, "locale": locale},
+            action="minutes.link",
+            period=str(meeting_id),
+        )
 
 
 def _month_starts(first_day: date, last_day: date) -> list[date]:

@@ -142,14 +142,26 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
     assert book.worksheets[0]["A6"].number_format == "yyyy-mm-dd"
 
     meetings = rows(book, 1)
-    assert meetings[0][:7] == ("Date", "Time", "Meeting", "Title", "Venue", "Host", "Content")
+    assert meetings[0][:9] == (
+        "Date",
+        "Time",
+        "Meeting",
+        "Title",
+        "Venue",
+        "Host",
+        "Chaired by",
+        "Recorder",
+        "Content",
+    )
     assert day_of(meetings[1][0]) == date(2026, 10, 6)
-    assert meetings[1][1:12] == (
+    assert meetings[1][1:14] == (
         "09:00",
         "Organization-life day",
         "十月学习",
         "会议室",
         "第1支部",
+        None,
+        None,
         None,
         4,
         3,
@@ -157,9 +169,9 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
         1,
         0.75,
     )
-    assert book.worksheets[1]["L6"].number_format == "0%"
+    assert book.worksheets[1]["N6"].number_format == "0%"
     assert meetings[2][2] == "Party lecture"
-    assert (meetings[2][7], meetings[2][8], meetings[2][12]) == (None, 0, "nobody signed in")
+    assert (meetings[2][9], meetings[2][10], meetings[2][14]) == (None, 0, "nobody signed in")
 
     attendance = rows(book, 2)
     assert attendance[0] == (
