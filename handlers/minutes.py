@@ -11,7 +11,7 @@ from bot.texts.phrases import MEETING_KINDS
 from handlers.base import BACK, CANCEL, Context, Replies, Router
 from handlers.ledger import FILE_CHANNELS, no_links
 
-router = Router("minutes")
+router = Router("minutes", title=N_("minutes"))
 
 
 class Step(StrEnum):

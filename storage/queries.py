@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, CursorResult, Executable, Table, any_, bindparam, text
+from sqlalchemy import ARRAY, CursorResult, Executable, Table, any_, bindparam, delete, text
 from sqlmodel import Session, SQLModel, col
+
+from storage.models import ProcessedInbound
 
 
 def insert_ignore(
@@ -113,3 +116,11 @@ def upsert(
     table: Table = model.__table__  # type: ignore[attr-defined]
     statement = _upsert_statement(table, tuple(values), conflict, returning)
     return run(session, statement, values).scalar_one()
+
+
+def prune_delivery_keys(session: Session, *, before: datetime) -> int:
+    """Deletes inbound delivery keys recorded before `before`; returns how many went."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        delete(ProcessedInbound).where(col(ProcessedInbound.at) < before)
+    )
+    return result.rowcount or 0
