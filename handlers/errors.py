@@ -48,6 +48,15 @@ MESSAGES: dict[str, str] = {
     "meeting_ahead": N_("That meeting has not taken place yet; write its minutes afterwards."),
     "minutes_empty": N_("The minutes need their content."),
     "minutes_missing": N_("That meeting has no minutes yet. Send 会议记录 to write them."),
+    "photo_too_large": N_(
+        "That photo is {size} MB; photos may be at most {limit} MB. Send a smaller one."
+    ),
+    "photo_type": N_("Only JPEG, PNG and WebP photos can be kept as evidence."),
+    "photo_count": N_("Send at most {limit} photos at a time."),
+    "photo_no_report": N_(
+        "Photos are kept with a report. Send 汇报 to report the activity, then send the photos."
+    ),
+    "photo_busy": N_("Finish or cancel what you are doing first, then send the photos again."),
     "member_unknown": N_("No member of your branch is called {name}."),
     "member_ambiguous": N_(
         "Several members of your branch are called {name}; ask the committee to tell them apart."

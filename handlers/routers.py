@@ -14,6 +14,7 @@ from handlers import (
     ledger,
     minutes,
     mobile,
+    photos,
     points,
     reminders,
     report,
@@ -41,4 +42,5 @@ ROUTERS: list[Router] = [
     status.router,
     ledger.router,
     minutes.router,
+    photos.router,
 ]

@@ -37,6 +37,7 @@ from bot.services.compliance import (
 )
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import export_ledger
+from bot.services.photos import PhotoStore
 from bot.services.stats import AttendanceReport, MemberTally, attendance_report, parse_quarter
 from bot.services.summary import render_summary, year_summaries
 from bot.texts.phrases import MEETING_KINDS
@@ -503,6 +504,7 @@ def export_ledger_command(
             t=t,
             actor_id=None,
             filled_by=(filled_by or "").strip(),
+            photos=PhotoStore(run.settings.photo_root, run.settings.photo_max_bytes),
         )
         path = output_path(output, export.document.filename)
         try:

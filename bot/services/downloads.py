@@ -29,6 +29,7 @@ from bot.services.errors import ServiceError
 from bot.services.ledger_book import export_ledger
 from bot.services.meetings import Meetings
 from bot.services.minutes import minutes_record
+from bot.services.photos import PhotoStore
 from bot.texts.translation import translator
 from storage.models import DownloadLink, Member
 
@@ -126,6 +127,7 @@ def make_document(
     now: datetime,
     holidays: HolidayCalendar,
     tz: ZoneInfo,
+    photos: PhotoStore | None = None,
 ) -> Document:
     """Makes the file a claimed link stands for; raises ServiceError when it cannot be made."""
     locale = str(link.params.get("locale") or DEFAULT_LOCALE)
@@ -170,6 +172,7 @@ def make_document(
         t=t,
         actor_id=link.member_id,
         filled_by=filled_by,
+        photos=photos,
     )
     return export.document
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
+import zipfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from bot.services.compliance import (
 )
 from bot.services.minutes import MinutesView, minutes_of
 from bot.services.organizations import OrgTitle, org_title
+from bot.services.photos import PhotoStore, PhotoView, photos_of
 from bot.services.stats import AttendanceReport
 from bot.texts.phrases import ACTIVITY_KINDS, MEETING_KINDS
 from bot.texts.reminders import period_label
@@ -47,6 +49,7 @@ from storage.models import Activity, ActivityPartner, Member, Organization
 from storage.reminders import FilingKind, FilingMethod, org_scope, record_filing
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ZIP_MIME = "application/zip"
 DATE_FORMAT = "yyyy-mm-dd"
 PERCENT_FORMAT = "0%"
 MIN_COLUMN_WIDTH = 6
@@ -67,6 +70,7 @@ BLANK = "＿＿＿＿＿＿"
 FORBIDDEN_IN_NAMES = frozenset('/\\:*?"<>|')
 MAX_NAME = 60
 FILE_PREFIX = N_("Ledger")
+PHOTO_FOLDER = N_("Photos")
 # The ledger entry a meeting's record may have, for its content.
 AS_ACTIVITY: dict[MeetingKind, ActivityKind] = {
     MeetingKind.THEME_DAY: ActivityKind.THEME_DAY,
@@ -91,6 +95,7 @@ ACTIVITY_COLUMNS = (
     N_("Participants"),
     N_("Summary"),
     N_("Reporter"),
+    N_("Photos"),
 )
 MEETING_COLUMNS = (
     N_("Date"),
@@ -130,6 +135,7 @@ MARKS: dict[AttendanceStatus, str] = {
 class LedgerActivity:
     """One ledger entry as the workbook lists it."""
 
+    id: int
     held_on: date
     kind: ActivityKind
     org: str
@@ -152,7 +158,24 @@ class LedgerData:
     compliance: ComplianceReport
     org_names: dict[int, str]
     minutes: dict[int, MinutesView]
+    photos: dict[int, list[PhotoView]]
     filled_by: str = ""
+
+    def photo_names(self, t: Translator) -> dict[int, str]:
+        """Names each photo as the export's zip holds it: 照片/2026-10-12-第7条-1.jpg."""
+        folder = safe_filename(t(PHOTO_FOLDER))
+        names: dict[int, str] = {}
+        for entry in self.activities:
+            for number, photo in enumerate(self.photos.get(entry.id, ()), 1):
+                extension = photo.path.rsplit(".", 1)[-1]
+                name = t(
+                    "{date}-entry {entry}-{number}",
+                    date=entry.held_on.isoformat(),
+                    entry=entry.id,
+                    number=number,
+                )
+                names[photo.id] = f"{folder}/{safe_filename(name)}.{extension}"
+        return names
 
     @property
     def attendance(self) -> AttendanceReport:
@@ -176,17 +199,17 @@ def ledger_data(
     )
     last = min(quarter.last_day, report.today)
     hosts = {meeting.org_id for meeting in report.attendance.meetings}
+    entries = activities_of(session, org_id=org_id, first_day=quarter.first_day, last_day=last)
     return LedgerData(
         org=report.org,
         title=org_title(session, org_id),
         quarter=quarter,
         made_at=now.astimezone(tz),
-        activities=activities_of(
-            session, org_id=org_id, first_day=quarter.first_day, last_day=last
-        ),
+        activities=entries,
         compliance=report,
         org_names=org_names(session, hosts),
         minutes=minutes_of(session, [meeting.meeting_id for meeting in report.attendance.meetings]),
+        photos=photos_of(session, [entry.id for entry in entries]),
         filled_by=filled_by,
     )
 
@@ -259,6 +282,7 @@ def _activities(
     }
     return tuple(
         LedgerActivity(
+            id=row.id or 0,
             held_on=row.held_on,
             kind=row.kind,
             org=names.get(row.organization_id, ""),
@@ -297,8 +321,9 @@ def export_ledger(
     t: Translator,
     actor_id: int | None,
     filled_by: str = "",
+    photos: PhotoStore | None = None,
 ) -> LedgerExport:
-    """Makes the quarter's ledger workbook; from the ledger window on, this files it (exported)."""
+    """Makes the quarter's ledger workbook (zipped with its photos, if any); files it when due."""
     data = ledger_data(
         session,
         org_id=org_id,
@@ -309,6 +334,8 @@ def export_ledger(
         filled_by=filled_by,
     )
     document = Document(ledger_filename(t, data), build_workbook(t, data), XLSX_MIME)
+    if photos is not None and any(data.photos.values()):
+        document = with_photos(t, document, data, photos)
     export = LedgerExport(document, data, newly_filed=False)
     if export.preview:
         # A look at the ledger mid-quarter is no submission: it must not silence the nudges.
@@ -324,6 +351,22 @@ def export_ledger(
         by=actor_id,
     )
     return LedgerExport(document, data, newly_filed)
+
+
+def with_photos(t: Translator, workbook: Document, data: LedgerData, store: PhotoStore) -> Document:
+    """Packs the workbook and the quarter's photos (named as the workbook lists them) in a zip."""
+    names = data.photo_names(t)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(workbook.filename, workbook.content)
+        for entry in data.activities:
+            for photo in data.photos.get(entry.id, ()):
+                path = store.file(photo)
+                if path.is_file():
+                    # Photos are compressed already: stored as they are.
+                    archive.write(path, names[photo.id], compress_type=zipfile.ZIP_STORED)
+    filename = workbook.filename.removesuffix(".xlsx") + ".zip"
+    return Document(filename, buffer.getvalue(), ZIP_MIME)
 
 
 def ledger_filename(t: Translator, data: LedgerData) -> str:
@@ -509,7 +552,8 @@ def _format_column(sheet: Worksheet, column: int, number_format: str) -> None:
 
 
 def _activities_sheet(sheet: Worksheet, t: Translator, data: LedgerData) -> None:
-    """Lists the quarter's ledger entries."""
+    """Lists the quarter's ledger entries, each with the names of its photos in the export."""
+    names = data.photo_names(t)
     for entry in data.activities:
         sheet.append(
             [
@@ -521,6 +565,7 @@ def _activities_sheet(sheet: Worksheet, t: Translator, data: LedgerData) -> None
                 entry.participants,
                 entry.summary,
                 entry.reporter,
+                "\n".join(names[photo.id] for photo in data.photos.get(entry.id, ())),
             ]
         )
     _format_column(sheet, 1, DATE_FORMAT)

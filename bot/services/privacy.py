@@ -25,6 +25,7 @@ from storage.models import (
     Invite,
     Member,
     Organization,
+    Photo,
     Role,
 )
 from storage.reminders import MobileMovement, OutboxMessage, OutboxStatus
@@ -57,6 +58,8 @@ ERASURE_POLICY: dict[str, str] = {
     "filing": "kept (filed_by by id only)",
     "rotaoverride": "kept (created_by by id only)",
     "audit_log": "kept (actor by id only)",
+    "meeting_minutes": "kept: the minutes belong to the meeting (recorded_by by id only)",
+    "photo": "deleted when not attached; kept with its ledger entry (member by id only)",
 }
 
 
@@ -233,6 +236,10 @@ def erase_member(
         ),
     )
     deleted("role", delete(Role).where(col(Role.member_id) == member_id))
+    deleted(
+        "photo",
+        delete(Photo).where(col(Photo.member_id) == member_id, col(Photo.activity_id).is_(None)),
+    )
     cleared(
         "outbox",
         update(OutboxMessage)

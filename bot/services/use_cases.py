@@ -14,7 +14,7 @@ from bot.calendar.quarters import Quarter
 from bot.config import Settings
 from bot.core.domain import ActivityKind, Duty, RoleKind
 from bot.core.i18n import Translator
-from bot.core.inbound import Channel
+from bot.core.inbound import Channel, InboundImage
 from bot.core.records import (
     ActivityView,
     CheckInResult,
@@ -48,6 +48,14 @@ from bot.services.minutes import (
 )
 from bot.services.mobility import Mobility
 from bot.services.organizations import Organizations
+from bot.services.photos import (
+    PhotoStore,
+    PhotoView,
+    attach_photos,
+    discard_photos,
+    latest_report,
+    save_photos,
+)
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
@@ -123,6 +131,7 @@ class Services:
             report=settings.points_report,
             theme_day=settings.points_theme_day,
         )
+        self.photo_store = PhotoStore(settings.photo_root, settings.photo_max_bytes)
         self.download_config = DownloadConfig(
             public_base_url=settings.public_base_url,
             link_minutes=settings.download_link_minutes,
@@ -337,6 +346,29 @@ class Services:
             partner_ids=partner_ids,
         )
 
+    # -- photos as evidence ----------------------------------------------------------------
+
+    def save_photos(self, member: MemberView, images: list[InboundImage]) -> list[PhotoView]:
+        """Checks and stores photos a member sent (not yet attached to any entry)."""
+        return save_photos(
+            self.session, self.photo_store, member_id=member.id, images=images, now=self.now
+        )
+
+    def attach_photos(self, member: MemberView, photo_ids: list[int], activity_id: int) -> int:
+        """Attaches the member's unattached photos to one of their ledger entries."""
+        return attach_photos(
+            self.session, member_id=member.id, photo_ids=photo_ids, activity_id=activity_id
+        )
+
+    def discard_photos(self, member: MemberView, photo_ids: list[int]) -> None:
+        """Forgets photos the member chose not to attach."""
+        discard_photos(self.session, member_id=member.id, photo_ids=photo_ids)
+
+    def latest_report(self, member: MemberView) -> ActivityView | None:
+        """Returns the ledger entry the member reported last, if any."""
+        row = latest_report(self.session, member_id=member.id)
+        return self.ledger.view(row) if row is not None else None
+
     # -- roster ----------------------------------------------------------------------------
 
     def roster(self, org_id: int, first_day: date, last_day: date) -> RosterAnswer:
@@ -527,6 +559,7 @@ class Services:
             t=t,
             actor_id=member.id,
             filled_by=member.name,
+            photos=self.photo_store,
         )
         self.audit(
             actor_id=member.id,

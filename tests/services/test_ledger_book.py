@@ -124,6 +124,7 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
         "Participants",
         "Summary",
         "Reporter",
+        "Photos",
     )
     assert len(activities) == 3
     assert day_of(activities[1][0]) == date(2026, 10, 12)
@@ -135,6 +136,7 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
         8,
         "走访二支部，交流党建经验",
         "sec",
+        None,
     )
     assert day_of(activities[2][0]) == date(2026, 10, 25)
     assert activities[2][1:5] == ("Joint study", "联学活动", "第2支部", "第1支部")

@@ -40,6 +40,33 @@ def upgrade() -> None:
         sa.UniqueConstraint("meeting_id", name=op.f("uq_meeting_minutes_meeting_id")),
     )
 
+    op.create_table(
+        "photo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("activity_id", sa.Integer(), nullable=True),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("path", sa.String(length=200), nullable=False),
+        sa.Column("mime_type", sa.String(length=32), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["activity_id"], ["activity.id"], name=op.f("fk_photo_activity_id_activity")
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["member.id"], name=op.f("fk_photo_member_id_member")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_photo")),
+        sa.UniqueConstraint("member_id", "sha256", name=op.f("uq_photo_member_id_sha256")),
+    )
+    with op.batch_alter_table("photo", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_photo_activity_id"), ["activity_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_photo_member_id"), ["member_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("photo", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_photo_member_id"))
+        batch_op.drop_index(batch_op.f("ix_photo_activity_id"))
+    op.drop_table("photo")
     op.drop_table("meeting_minutes")
