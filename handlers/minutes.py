@@ -269,10 +269,11 @@ def _label(ctx: Context, meeting: MeetingView) -> str:
 
 
 def _chosen(ctx: Context, text: str) -> MeetingView | None:
-    """Finds the meeting a button names among the branch's recent ones."""
-    wanted = text.strip().removeprefix(MEETING)
+    """Finds the meeting a button (or its typed label) names among the branch's recent ones."""
+    typed = text.strip().removeprefix(HAS_MINUTES)
+    wanted = typed.removeprefix(MEETING) if typed.startswith(MEETING) else None
     for meeting in ctx.services.minutes_meetings(_member(ctx)):
-        if wanted == str(meeting.id):
+        if wanted == str(meeting.id) or typed == _label(ctx, meeting):
             return meeting
     return None
 
