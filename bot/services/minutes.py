@@ -134,6 +134,6 @@ def minutes_record(
     return MinutesRecord(
         meeting=view,
         unit=org_title(session, meeting.organization_id),
-        roll_call=attendance.roll_call(meeting, view),
+        roll_call=attendance.roll_call(meeting, view, meetings.expected(meeting)),
         minutes=found,
     )

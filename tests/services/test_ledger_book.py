@@ -165,11 +165,11 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
         None,
         None,
         None,
-        4,
+        5,
         3,
         1,
         1,
-        0.75,
+        0.6,
     )
     assert book.worksheets[1]["N6"].number_format == "0%"
     assert meetings[2][2] == "Party lecture"
@@ -187,8 +187,8 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
     by_name = {row[0]: row[1:] for row in attendance[1:]}
     assert by_name["sec"] == ("present", 1, 0, 0, 1)
     assert by_name["liaison"] == ("absent", 0, 0, 1, 0)
-    assert by_name["m2"] == ("on leave", 0, 1, 0, None)
-    assert by_name["Total"] == (None, 3, 1, 1, 0.75)
+    assert by_name["m2"] == ("on leave", 0, 1, 0, 0)
+    assert by_name["Total"] == (None, 3, 1, 1, 0.6)
     assert attendance[-1][0] == "Total"
 
     pairings = rows(book, 3)
@@ -207,7 +207,7 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
         "done",
     )
     assert day_of(first[3]) == date(2026, 10, 6)
-    assert first[4] == "signed in 3 of 4 (75%)"
+    assert first[4] == "signed in 3 of 5 (60%), on leave 1"
     # Paper outlives the day it was printed: a date, not "N days left".
     assert ("Organization: 第1支部", "Ledger feedback for Q4 2026", "owed by Dec 31, 2026") in {
         row[:3] for row in compliance
