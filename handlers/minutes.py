@@ -9,7 +9,7 @@ from bot.core.records import MeetingView, MemberView
 from bot.core.reply import Button, Reply
 from bot.texts.phrases import MEETING_KINDS
 from handlers.base import BACK, CANCEL, Context, Replies, Router
-from handlers.ledger import FILE_CHANNELS, no_links
+from handlers.ledger import no_links
 
 router = Router("minutes", title=N_("minutes"))
 
@@ -173,7 +173,7 @@ def minutes_file(ctx: Context, meeting_id: int) -> Reply:
     """Hands over a meeting's minutes as .docx, or a single-use link where files cannot go."""
     t = ctx.t
     member = _member(ctx)
-    if ctx.inbound.channel in FILE_CHANNELS:
+    if ctx.inbound.capabilities.files:
         document = ctx.services.minutes_document(member, meeting_id, t)
         return Reply(t("The minutes as a Word document."), document=document, private=True)
     url = ctx.services.minutes_link(member, meeting_id, locale=t.locale)

@@ -250,6 +250,7 @@ def inbound(user: str, where: str, text: str, name: str = "") -> Inbound:
         chat_kind=ChatKind.GROUP if where == GROUP else ChatKind.PRIVATE,
         display_name=user,
         images=(InboundImage(PICTURE),) if photo else (),
+        private_chat_id=user,
     )
 
 

@@ -1,7 +1,7 @@
 """minutes and photos
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-05 16:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
