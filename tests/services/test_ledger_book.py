@@ -331,7 +331,7 @@ def test_the_workbook_is_the_document_for_the_committee(database: Database, reco
     assert book.sheetnames == ["活动", "会议", "考勤", "走亲串门", "达标情况"]
     for sheet in book.worksheets:
         # Title block: the unit's full name (with its committee), the quarter, 填报人, date, seal.
-        assert sheet["A1"].value == f"街道党工委第1支部2026年第4季度台账——{sheet.title}"
+        assert sheet["A1"].value == f"街道党工委第1支部2026年第四季度台账——{sheet.title}"
         assert sheet["A1"].font.bold
         assert "A1" in {str(merged).split(":")[0] for merged in sheet.merged_cells.ranges}
         block = " ".join(

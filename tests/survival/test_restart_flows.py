@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -22,7 +22,7 @@ from bot.channels.http import build_http_app
 from bot.channels.wechat import WeChatChannel
 from bot.config import Settings
 from bot.core.clock import FrozenClock
-from bot.core.domain import ActivityKind, AttendanceStatus
+from bot.core.domain import ActivityKind, AttendanceStatus, RoleKind
 from bot.core.inbound import Channel, ChatKind, Inbound, InboundImage
 from bot.core.reply import Reply
 from bot.engine.assembly import build_assistant
@@ -33,7 +33,9 @@ from storage.models import (
     Activity,
     ActivityPartner,
     Attendance,
+    ChatAccount,
     Conversation,
+    Invite,
     Member,
     Minutes,
     Photo,
@@ -61,6 +63,8 @@ class Script:
     messages: tuple[tuple[str, str], ...]
     check: Callable[[Database, World], None]
     english: bool = True
+    # Binds with an invite that names nobody ("{invite}" in a message is the user's code).
+    unnamed: bool = False
     members: tuple[tuple[str, str], tuple[str, str]] = (SUBJECT, REFERENCE)
     setup: Callable[[Database, World], None] | None = None
 
@@ -147,6 +151,19 @@ def check_photos(database: Database, world: World) -> None:
     assert all(reporters[photo.activity_id or 0] == photo.member_id for photo in photos)
 
 
+def check_name(database: Database, world: World) -> None:
+    """Both new members bear the name they gave, not their account's display name."""
+    with database.session() as session:
+        names = sorted(
+            member.name
+            for member, _ in session.exec(
+                select(Member, ChatAccount).where(ChatAccount.member_id == Member.id)
+            ).all()
+            if member.id not in world.members.values()
+        )
+    assert names == ["王小红", "王小红"]
+
+
 REPORT = (
     (PRIVATE, "/report"),
     (PRIVATE, "study"),
@@ -223,6 +240,13 @@ SCRIPTS: dict[str, Script] = {
         (*REPORT[:2], (PRIVATE, PHOTO), *REPORT[2:]),
         check_report,
     ),
+    "bind-name": Script(
+        "bind",
+        ((PRIVATE, "绑定 {invite}"), (PRIVATE, " "), (PRIVATE, "王小红")),
+        check_name,
+        english=False,
+        unnamed=True,
+    ),
     "language": Script(
         "language",
         ((PRIVATE, "/lang"), (PRIVATE, "klingon"), (PRIVATE, "en")),
@@ -283,11 +307,35 @@ def prepare(assistant: Assistant, world: World, script: Script) -> None:
     """Binds both members' Telegram accounts and, for most flows, switches them to English."""
     if script.setup is not None:
         script.setup(assistant.database, world)
+    if script.unnamed:
+        with assistant.database.session() as session:
+            now = assistant.clock.now()
+            for _, user in (SUBJECT, REFERENCE):
+                session.add(
+                    Invite(
+                        code=invite_code(user),
+                        organization_id=world.orgs["B1"],
+                        role=RoleKind.MEMBER,
+                        created_at=now,
+                        expires_at=now + timedelta(days=7),
+                    )
+                )
+        return
     for name, user in script.members:
         [welcome] = assistant.handle(inbound(user, PRIVATE, f"绑定 {world.invites[name]}"))
         assert name in welcome.text
         if script.english:
             assistant.handle(inbound(user, PRIVATE, "/lang en"))
+
+
+def invite_code(user: str) -> str:
+    """The unnamed invite code of a Telegram user in the scripts that bind."""
+    return f"NONAME{user}"
+
+
+def said(user: str, text: str) -> str:
+    """A script's message as the user sends it (with their own invite code)."""
+    return text.replace("{invite}", invite_code(user))
 
 
 def conversation_of(database: Database, user: str) -> tuple[str, str] | None:
@@ -318,15 +366,16 @@ def test_restart_mid_flow_continues_where_the_member_was(
     before = new_process(settings, clock, database_url)
     prepare(before, world, script)
 
-    def said(assistant: Assistant, user: str, member: str, where: str, text: str) -> object:
-        return shown(assistant.handle(inbound(user, where, text, member)), member)
+    def answered(assistant: Assistant, user: str, member: str, where: str, text: str) -> object:
+        message = inbound(user, where, said(user, text), member)
+        return shown(assistant.handle(message), member)
 
     expected = [
-        said(before, reference_id, reference, where, text) for where, text in script.messages
+        answered(before, reference_id, reference, where, text) for where, text in script.messages
     ]
     assert conversation_of(database, reference_id) is None
     replies = [
-        said(before, subject_id, subject, where, text) for where, text in script.messages[:cut]
+        answered(before, subject_id, subject, where, text) for where, text in script.messages[:cut]
     ]
     state = conversation_of(database, subject_id)
     assert state is not None and state[0] == script.flow, "the flow's state was not stored"
@@ -335,7 +384,8 @@ def test_restart_mid_flow_continues_where_the_member_was(
     after = new_process(settings, clock, database_url)
     try:
         replies += [
-            said(after, subject_id, subject, where, text) for where, text in script.messages[cut:]
+            answered(after, subject_id, subject, where, text)
+            for where, text in script.messages[cut:]
         ]
     finally:
         after.database.dispose()
