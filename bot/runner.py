@@ -66,13 +66,17 @@ class _Routes:
     name = "files"
 
     def __init__(self, assistant: Assistant, settings: Settings) -> None:
+        from bot.services.photos import PhotoStore  # noqa: PLC0415
         from bot.web.calendar_feed import calendar_routes  # noqa: PLC0415
         from bot.web.console.routes import console_routes  # noqa: PLC0415
         from bot.web.downloads import download_routes  # noqa: PLC0415
 
         self.routes: Sequence[BaseRoute] = [
             *download_routes(
-                assistant.database, clock=assistant.clock, holidays=assistant.holidays
+                assistant.database,
+                clock=assistant.clock,
+                holidays=assistant.holidays,
+                photos=PhotoStore(settings.photo_root, settings.photo_max_bytes),
             ),
             *calendar_routes(assistant.database, settings, assistant.clock),
             *console_routes(assistant.database, settings, assistant.clock, assistant.holidays),

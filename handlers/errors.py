@@ -62,6 +62,19 @@ MESSAGES: dict[str, str] = {
     "download_unknown": N_(
         "That download link is unknown, used or expired. Ask for the ledger again."
     ),
+    "meeting_unknown": N_("Your branch has no such meeting."),
+    "meeting_ahead": N_("That meeting has not taken place yet; write its minutes afterwards."),
+    "minutes_empty": N_("The minutes need their content."),
+    "minutes_missing": N_("That meeting has no minutes yet. Send 会议记录 to write them."),
+    "photo_too_large": N_(
+        "That photo is {size} MB; photos may be at most {limit} MB. Send a smaller one."
+    ),
+    "photo_type": N_("Only JPEG, PNG and WebP photos can be kept as evidence."),
+    "photo_count": N_("Send at most {limit} photos at a time."),
+    "photo_no_report": N_(
+        "Photos are kept with a report. Send 汇报 to report the activity, then send the photos."
+    ),
+    "photo_busy": N_("Finish or cancel what you are doing first, then send the photos again."),
     "meeting_exists": N_("A meeting of that kind is already on the calendar at that time."),
     "no_meeting_on_day": N_("Your branch hosts no meeting ahead on that day."),
     "not_on_duty": N_(

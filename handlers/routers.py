@@ -13,8 +13,10 @@ from handlers import (
     language,
     leave,
     ledger,
+    minutes,
     mobile,
     notice,
+    photos,
     points,
     reminders,
     report,
@@ -43,4 +45,6 @@ ROUTERS: list[Router] = [
     points.router,
     status.router,
     ledger.router,
+    minutes.router,
+    photos.router,
 ]

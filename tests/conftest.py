@@ -114,9 +114,9 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    """Default settings pointed at the test database."""
-    return load_settings(database_url=database_url, _env_file=None)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Default settings pointed at the test database, keeping photos under the test's folder."""
+    return load_settings(database_url=database_url, photos_dir=tmp_path / "photos", _env_file=None)
 
 
 @pytest.fixture

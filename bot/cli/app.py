@@ -12,6 +12,7 @@ from bot.cli import (
     console,
     db,
     demo,
+    documents,
     importer,
     invites,
     ledger,
@@ -49,6 +50,7 @@ for group in (
     compliance,
     summary,
     ledger,
+    documents,
     meetings,
 ):
     group.register(app)

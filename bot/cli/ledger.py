@@ -15,6 +15,7 @@ from bot.cli.support import (
     fail,
     find_org,
     friendly,
+    output_path,
     read_quarter,
     run_use_cases,
     start,
@@ -38,8 +39,13 @@ def export_ledger_command(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Where to write the .xlsx (default: its own name here)."
+            "--output",
+            "-o",
+            help="Where to write the .xlsx: a file, or a folder for its own name (default: here).",
         ),
+    ] = None,
+    filled_by: Annotated[
+        str | None, typer.Option("--by", help="The 填报人 named on the ledger (default: blank).")
     ] = None,
     lang: LangOption = None,
     now: ReportNowOption = None,
@@ -48,12 +54,10 @@ def export_ledger_command(
     run = start(lang, now)
     t = run.t
     the_quarter = read_quarter(run, quarter)
-    if output is not None and output.is_dir():
-        fail(t("--output: {path} is a directory; name the file.", path=output))
     with run_use_cases(run) as services:
         target = find_org(services, t, org)
-        export = services.org_ledger(target.id, the_quarter, t)
-        path = output or Path(export.document.filename)
+        export = services.org_ledger(target.id, the_quarter, t, filled_by=(filled_by or "").strip())
+        path = output_path(output, export.document.filename)
         try:
             path.write_bytes(export.document.content)
         except OSError as error:

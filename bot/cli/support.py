@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
@@ -261,3 +262,12 @@ def find_target(services: Services, t: Translator, code: str) -> ReportTarget:
     if target is None:
         fail(t("No organization, alliance or pairing has the code {code}.", code=code))
     return target
+
+
+def output_path(output: Path | None, filename: str) -> Path:
+    """Resolves `-o`: nothing means the file's own name here, a folder means its name in there."""
+    if output is None:
+        return Path(filename)
+    if output.is_dir():
+        return output / filename
+    return output

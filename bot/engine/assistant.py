@@ -321,6 +321,9 @@ class Assistant:
         """Runs the matching command, else the active flow's step, else the help menu."""
         t = ctx.t
         in_flow = ctx.state is not None
+        if ctx.inbound.images:
+            # Photos are evidence for a report, whatever flow (if any) is open.
+            return self._run(self.commands["photo"], ctx, text)
         paused = ctx.state.data.get(PAUSED) if ctx.state is not None else None
         if in_flow and text.lower() in CANCEL_WORDS:
             return self._resume_paused(ctx, paused, self._run(self.commands["cancel"], ctx, ""))

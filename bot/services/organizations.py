@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from bot.core.domain import OrgKind
 from bot.core.records import OrgView
 from storage.models import AllianceUnit, Organization, PairingOrg
+
+# Deeper than any real tree (committee, general branch, branch); stops a corrupt cycle.
+MAX_DEPTH = 8
 
 
 def org_view(org: Organization) -> OrgView:
@@ -80,3 +84,30 @@ class Organizations:
             .order_by(col(Organization.code))
         )
         return [org_view(row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class OrgTitle:
+    """How a document names an organization: its full name and the committee it reports to."""
+
+    name: str
+    full_name: str
+    committee: str
+
+
+def org_title(session: Session, org_id: int) -> OrgTitle:
+    """Names an organization in full (its parents' names first) with its top committee."""
+    chain: list[Organization] = []
+    cursor: int | None = org_id
+    # Parents form a short tree (committee → general branch → branch); a cycle is cut off.
+    while cursor is not None and len(chain) < MAX_DEPTH:
+        row = session.get_one(Organization, cursor)
+        chain.append(row)
+        cursor = row.parent_id
+    chain.reverse()
+    full = ""
+    for row in chain:
+        # A name that already carries its parent's ("江海区镇党工委机关支部") is not doubled.
+        full = row.name if row.name.startswith(full) else full + row.name
+    committee = next((row.name for row in chain if row.kind is OrgKind.COMMITTEE), "")
+    return OrgTitle(name=chain[-1].name, full_name=full, committee=committee)

@@ -15,7 +15,7 @@ from bot.calendar.quarters import Quarter
 from bot.config import Settings
 from bot.core.domain import ActivityKind, Duty, MeetingKind, MeetingStatus, RoleKind
 from bot.core.i18n import Translator
-from bot.core.inbound import Channel
+from bot.core.inbound import Channel, InboundImage
 from bot.core.records import (
     ActivityView,
     CheckInResult,
@@ -25,12 +25,16 @@ from bot.core.records import (
     OrgView,
     RollCall,
 )
+from bot.core.reply import Document
 from bot.services.attendance import AttendanceBook, CheckinWindow
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, Subject, compliance_report
 from bot.services.console_access import ConsoleAccess
 from bot.services.conversations import Conversations
+from bot.services.documents import minutes_document, year_summary_document
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
+from bot.services.downloads import MINUTES as MINUTES_DOWNLOAD
+from bot.services.downloads import SUMMARY as SUMMARY_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.holiday_data import missing_holiday_years
@@ -38,9 +42,24 @@ from bot.services.ledger import Ledger
 from bot.services.ledger_book import LedgerExport, export_ledger
 from bot.services.meetings import Meetings, OrgLifeYear
 from bot.services.members import Members
+from bot.services.minutes import (
+    MinutesView,
+    meetings_for_minutes,
+    minutes_of,
+    minutes_record,
+    save_minutes,
+)
 from bot.services.mobility import Mobility
 from bot.services.notices import Notices
 from bot.services.organizations import Organizations, OrgEntry
+from bot.services.photos import (
+    PhotoStore,
+    PhotoView,
+    attach_photos,
+    discard_photos,
+    latest_report,
+    save_photos,
+)
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
@@ -157,6 +176,7 @@ class Services:
             report=settings.points_report,
             theme_day=settings.points_theme_day,
         )
+        self.photo_store = PhotoStore(settings.photo_root, settings.photo_max_bytes)
         self.download_config = DownloadConfig(
             public_base_url=settings.public_base_url,
             link_minutes=settings.download_link_minutes,
@@ -641,6 +661,29 @@ class Services:
             partner_ids=partner_ids,
         )
 
+    # -- photos as evidence ----------------------------------------------------------------
+
+    def save_photos(self, member: MemberView, images: list[InboundImage]) -> list[PhotoView]:
+        """Checks and stores photos a member sent (not yet attached to any entry)."""
+        return save_photos(
+            self.session, self.photo_store, member_id=member.id, images=images, now=self.now
+        )
+
+    def attach_photos(self, member: MemberView, photo_ids: list[int], activity_id: int) -> int:
+        """Attaches the member's unattached photos to one of their ledger entries."""
+        return attach_photos(
+            self.session, member_id=member.id, photo_ids=photo_ids, activity_id=activity_id
+        )
+
+    def discard_photos(self, member: MemberView, photo_ids: list[int]) -> None:
+        """Forgets photos the member chose not to attach."""
+        discard_photos(self.session, member_id=member.id, photo_ids=photo_ids)
+
+    def latest_report(self, member: MemberView) -> ActivityView | None:
+        """Returns the ledger entry the member reported last, if any."""
+        row = latest_report(self.session, member_id=member.id)
+        return self.ledger.view(row) if row is not None else None
+
     # -- roster ----------------------------------------------------------------------------
 
     def roster(self, org_id: int, first_day: date, last_day: date) -> RosterAnswer:
@@ -960,7 +1003,9 @@ class Services:
     def export_ledger(self, member: MemberView, quarter: Quarter, t: Translator) -> LedgerExport:
         """Makes the branch's quarterly ledger workbook, which files it (secretaries)."""
         self.require_lead(member)
-        export = self.org_ledger(member.org.id, quarter, t, actor_id=member.id)
+        export = self.org_ledger(
+            member.org.id, quarter, t, actor_id=member.id, filled_by=member.name
+        )
         self.audit(
             actor_id=member.id,
             action="ledger.export",
@@ -970,7 +1015,13 @@ class Services:
         return export
 
     def org_ledger(
-        self, org_id: int, quarter: Quarter, t: Translator, *, actor_id: int | None = None
+        self,
+        org_id: int,
+        quarter: Quarter,
+        t: Translator,
+        *,
+        actor_id: int | None = None,
+        filled_by: str = "",
     ) -> LedgerExport:
         """Makes an organization's quarterly ledger workbook, which files it."""
         return export_ledger(
@@ -982,6 +1033,8 @@ class Services:
             tz=self.tz,
             t=t,
             actor_id=actor_id,
+            filled_by=filled_by,
+            photos=self.photo_store,
         )
 
     def ledger_link(self, member: MemberView, quarter: Quarter, *, locale: str) -> str | None:
@@ -989,23 +1042,43 @@ class Services:
         self.require_lead(member)
         if quarter > Quarter.of(self.today):
             raise ServiceError("quarter_ahead")
+        return self._download_link(
+            member,
+            kind=LEDGER_DOWNLOAD,
+            params={"org_id": member.org.id, "quarter": str(quarter), "locale": locale},
+            action="ledger.link",
+            period=str(quarter),
+        )
+
+    def summary_link(self, member: MemberView, year: int, *, locale: str) -> str | None:
+        """Makes a single-use link to the year-end summary document; None without a public URL."""
+        self.require_lead(member)
+        if year > self.today.year:
+            raise ServiceError("year_ahead")
+        return self._download_link(
+            member,
+            kind=SUMMARY_DOWNLOAD,
+            params={"org_id": member.org.id, "year": year, "locale": locale},
+            action="summary.link",
+            period=str(year),
+        )
+
+    def _download_link(
+        self, member: MemberView, *, kind: str, params: dict[str, object], action: str, period: str
+    ) -> str | None:
+        """Stores a single-use link for the member and audits it; None without a public URL."""
         config = self.download_config
         if not config.public_base_url:
             return None
         token = create_link(
             self.session,
             member_id=member.id,
-            kind=LEDGER_DOWNLOAD,
-            params={"org_id": member.org.id, "quarter": str(quarter), "locale": locale},
+            kind=kind,
+            params=params,
             now=self.now,
             ttl=config.ttl,
         )
-        self.audit(
-            actor_id=member.id,
-            action="ledger.link",
-            subject=f"org:{member.org.id}",
-            quarter=str(quarter),
-        )
+        self.audit(actor_id=member.id, action=action, subject=f"org:{member.org.id}", period=period)
         return config.url(token)
 
     def year_summaries(self, member: MemberView, year: int) -> list[YearSummary]:
@@ -1022,6 +1095,97 @@ class Services:
             now=self.now,
             holidays=self.holidays,
             tz=self.tz,
+        )
+
+    def summary_document(self, member: MemberView, year: int, t: Translator) -> Document | None:
+        """Writes the year-end summary of the branch's groups as .docx; None without groups."""
+        self.require_lead(member)
+        document = year_summary_document(
+            self.session,
+            org_id=member.org.id,
+            year=year,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            t=t,
+        )
+        self.audit(
+            actor_id=member.id,
+            action="summary.export",
+            subject=f"org:{member.org.id}",
+            year=year,
+        )
+        return document
+
+    # -- minutes (会议记录) of any meeting ------------------------------------------------------
+
+    def _own_meeting(self, member: MemberView, meeting_id: int) -> Meeting:
+        """Returns a meeting of the member's organization, or refuses."""
+        meeting = self.session.get(Meeting, meeting_id)
+        if meeting is None or meeting.organization_id != member.org.id:
+            raise ServiceError("meeting_unknown")
+        return meeting
+
+    def minutes_meetings(self, member: MemberView) -> list[MeetingView]:
+        """Lists the branch's meetings of the last two months, to write minutes for (secretaries)."""
+        self.require_lead(member)
+        rows = meetings_for_minutes(self.session, org_id=member.org.id, today=self.today)
+        return [self.meetings.view(row) for row in rows]
+
+    def minutes_of(self, meeting_ids: list[int]) -> dict[int, MinutesView]:
+        """Reads the minutes already written for some meetings."""
+        return minutes_of(self.session, meeting_ids)
+
+    def record_minutes(
+        self,
+        member: MemberView,
+        *,
+        meeting_id: int,
+        topic: str,
+        host: str,
+        recorder: str,
+        content: str,
+        resolutions: str,
+    ) -> MinutesView:
+        """Stores (or replaces) a held meeting's minutes (secretaries)."""
+        self.require_lead(member)
+        self._own_meeting(member, meeting_id)
+        saved = save_minutes(
+            self.session,
+            meeting_id=meeting_id,
+            topic=topic,
+            host=host,
+            recorder=recorder,
+            content=content,
+            resolutions=resolutions,
+            by=member.id,
+            now=self.now,
+            today=self.today,
+        )
+        self.audit(actor_id=member.id, action="minutes.record", subject=f"meeting:{meeting_id}")
+        return saved
+
+    def minutes_document(self, member: MemberView, meeting_id: int, t: Translator) -> Document:
+        """Writes a meeting's minutes as .docx (secretaries)."""
+        self.require_lead(member)
+        self._own_meeting(member, meeting_id)
+        record = minutes_record(
+            self.session, meeting_id=meeting_id, meetings=self.meetings, attendance=self.attendance
+        )
+        return minutes_document(t, record)
+
+    def minutes_link(self, member: MemberView, meeting_id: int, *, locale: str) -> str | None:
+        """Makes a single-use link to a meeting's minutes; None without a public URL."""
+        self.require_lead(member)
+        self._own_meeting(member, meeting_id)
+        if meeting_id not in minutes_of(self.session, [meeting_id]):
+            raise ServiceError("minutes_missing")
+        return self._download_link(
+            member,
+            kind=MINUTES_DOWNLOAD,
+            params={"meeting_id": meeting_id, "locale": locale},
+            action="minutes.link",
+            period=str(meeting_id),
         )
 
 
