@@ -44,6 +44,43 @@ MESSAGES: dict[str, str] = {
     "download_unknown": N_(
         "That download link is unknown, used or expired. Ask for the ledger again."
     ),
+    "bad_group_code": N_(
+        "{value} is not a code: use letters, digits, - or _ (at most 32), e.g. JD-2026."
+    ),
+    "bad_name": N_("A name is required, at most {limit} characters."),
+    "pairing_lead_needed": N_("A pairing needs a lead organization (牵头单位)."),
+    "pairing_lead_is_partner": N_("{value} is the lead: do not list it among the partners too."),
+    "pairing_one_to_one": N_(
+        "A one-to-one pairing (一对一) has the lead and exactly one partner, not {count}."
+    ),
+    "pairing_needs_several": N_(
+        "A many-to-one or one-to-many pairing (多对一/一对多) needs at least two partners, not {count}."
+    ),
+    "agreement_ends_before_start": N_("The agreement cannot end before it starts."),
+    "bad_visit_target": N_("The visits a year must be a number from 1 to {limit}."),
+    "pairing_exists": N_("A pairing with the code {value} already exists: edit it instead."),
+    "pairing_unknown": N_("No pairing has the code {value}."),
+    "alliance_presidents": N_(
+        "An alliance has {low} to {high} president units (会长单位), not {count}."
+    ),
+    "alliance_unit_twice": N_("These units are listed twice: {value}."),
+    "alliance_theme_order": N_(
+        "The theme-day order must list every unit of the alliance exactly once."
+    ),
+    "bad_term": N_("The executive term must be a number of months from 1 to {limit}."),
+    "alliance_exists": N_("An alliance with the code {value} already exists: edit it instead."),
+    "alliance_unknown": N_("No alliance has the code {value}."),
+    "org_unknown_code": N_("No organization has the code {value}."),
+    "setting_unknown": N_("Unknown setting {value}; use one of: {keys}."),
+    "bad_time": N_("{value} is not a time of day; write it like 14:30."),
+    "bad_policy": N_("Unknown holiday policy {value}: use keep (照常) or next_workday (顺延)."),
+    "bad_form": N_(
+        "Unknown pairing form {value}: use one_to_one, many_to_one, one_to_many (一对一/多对一/一对多)."
+    ),
+    "bad_convener_rule": N_(
+        "Unknown convener rule {value}: use executive (执行会长单位) or rotation (轮流)."
+    ),
+    "bad_duty_period": N_("Unknown duty period {value}: use month (每月) or quarter (每季度)."),
     "member_unknown": N_("No member of your branch is called {name}."),
     "member_ambiguous": N_(
         "Several members of your branch are called {name}; ask the committee to tell them apart."

@@ -10,12 +10,14 @@ from sqlmodel import Field, SQLModel
 from bot.core.domain import (
     ActivityKind,
     AttendanceStatus,
+    ConvenerRule,
     Duty,
     DutyPeriod,
     MeetingKind,
     MeetingStatus,
     MemberStatus,
     OrgKind,
+    PairingForm,
     RoleKind,
     UnitKind,
 )
@@ -118,6 +120,10 @@ class Pairing(SQLModel, table=True):
     agreement_end: date | None = None
     goals: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     visit_target: int = 3
+    form: PairingForm = Field(
+        default=PairingForm.ONE_TO_ONE,
+        sa_column=enum_column(PairingForm, default=PairingForm.ONE_TO_ONE),
+    )
 
     __table_args__ = (UniqueConstraint("code"),)
 
@@ -141,6 +147,10 @@ class Alliance(SQLModel, table=True):
     rota_start: date
     duty_period: DutyPeriod = Field(sa_column=enum_column(DutyPeriod))
     executive_term_months: int = 12
+    convener_rule: ConvenerRule = Field(
+        default=ConvenerRule.EXECUTIVE,
+        sa_column=enum_column(ConvenerRule, default=ConvenerRule.EXECUTIVE),
+    )
 
     __table_args__ = (UniqueConstraint("code"),)
 

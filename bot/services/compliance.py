@@ -34,6 +34,7 @@ from bot.services.obligations.facts import (
 from bot.services.obligations.rules import visits_expected
 from bot.services.organizations import org_view
 from bot.services.stats import AttendanceReport, StoredDay, attendance_and_org_life
+from bot.services.structure import group_liaisons_missing
 from bot.texts.reminders import period_label
 from storage.models import Organization
 from storage.reminders import FilingKind, alliance_scope, org_scope, pairing_scope
@@ -128,6 +129,8 @@ class ComplianceReport:
     sections: tuple[Section, ...]
     attendance: AttendanceReport
     ledger_opens: date
+    # Codes of the organizations in the branch's pairings and alliances naming no liaison.
+    missing_liaisons: tuple[str, ...] = ()
 
     @property
     def lines(self) -> list[Line]:
@@ -210,6 +213,7 @@ def compliance_report(
         sections=tuple(sections),
         attendance=attendance,
         ledger_opens=quarter.last_day - timedelta(days=window - 1),
+        missing_liaisons=tuple(group_liaisons_missing(session, org_id)),
     )
 
 
@@ -623,4 +627,15 @@ def describe_report(t: Translator, report: ComplianceReport) -> str:
             continue
         lines.extend(["", subject_text(t, section)])
         lines.extend(describe_line(t, line) for line in section.lines)
+    if report.missing_liaisons:
+        lines.extend(
+            [
+                "",
+                t(
+                    "No liaison officer named (联络员) for: {orgs}. Each side names one;"
+                    " ask the committee to add them.",
+                    orgs=", ".join(report.missing_liaisons),
+                ),
+            ]
+        )
     return "\n".join(lines)
