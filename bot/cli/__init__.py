@@ -22,7 +22,10 @@ from sqlmodel import Session, col, select
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.orglife import HolidayPolicy, MoveReason, OrgLifeDay, org_life_days
 from bot.calendar.quarters import Quarter
+from bot.cli.alliance import register as register_alliance_commands
 from bot.cli.members import register as register_member_commands
+from bot.cli.org_settings import register as register_org_settings_commands
+from bot.cli.pairing import register as register_pairing_commands
 from bot.cli.reminders import register as register_scheduler_commands
 from bot.cli.secretary import register as register_secretary_commands
 from bot.cli.support import (
@@ -889,6 +892,9 @@ def run() -> None:
 register_scheduler_commands(app)
 register_member_commands(app)
 register_secretary_commands(app)
+register_pairing_commands(app)
+register_alliance_commands(app)
+register_org_settings_commands(app)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import json
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from sqlalchemy.exc import OperationalError
@@ -16,9 +16,14 @@ from bot.calendar.holidays import HolidayFileError
 from bot.config import ConfigError, Settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES, Translator, match_locale
+from bot.services.errors import ServiceError
 from bot.texts.translation import translator
+from handlers.errors import explain
+from storage.engine import Database
 
 EXIT_USAGE = 2
+# A rule refused the change (bad input, unknown code): nothing was written.
+EXIT_REFUSED = 1
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -97,3 +102,15 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def emit_json(data: object) -> None:
     """Prints data as JSON (UTF-8, not escaped)."""
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def run_use_case(settings: Settings, t: Translator, use_case: Callable[[Any], R]) -> R:
+    """Runs one use case in one transaction; a refusal prints its translated reason and exits 1."""
+    database = Database.connect(settings.database_url)
+    try:
+        with database.session() as session:
+            return use_case(session)
+    except ServiceError as error:
+        fail(explain(t, error), code=EXIT_REFUSED)
+    finally:
+        database.dispose()
