@@ -81,6 +81,10 @@ MESSAGES: dict[str, str] = {
         "Unknown convener rule {value}: use executive (执行会长单位) or rotation (轮流)."
     ),
     "bad_duty_period": N_("Unknown duty period {value}: use month (每月) or quarter (每季度)."),
+    "required": N_("a value is required"),
+    "bad_date": N_("{value} is not a date like 2026-05-01."),
+    "bad_number": N_("{value} is not a whole number."),
+    "duplicate_code": N_("The same code as row {row}."),
     "member_unknown": N_("No member of your branch is called {name}."),
     "member_ambiguous": N_(
         "Several members of your branch are called {name}; ask the committee to tell them apart."

@@ -23,6 +23,7 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.orglife import HolidayPolicy, MoveReason, OrgLifeDay, org_life_days
 from bot.calendar.quarters import Quarter
 from bot.cli.alliance import register as register_alliance_commands
+from bot.cli.district_import import register as register_district_import_commands
 from bot.cli.members import register as register_member_commands
 from bot.cli.org_settings import register as register_org_settings_commands
 from bot.cli.pairing import register as register_pairing_commands
@@ -895,6 +896,7 @@ register_secretary_commands(app)
 register_pairing_commands(app)
 register_alliance_commands(app)
 register_org_settings_commands(app)
+register_district_import_commands(app)
 
 
 def main() -> None:

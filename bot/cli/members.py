@@ -27,6 +27,7 @@ from bot.config import load_settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import N_, Translator
 from bot.services.errors import ServiceError
+from bot.services.import_template import MEMBER_TEMPLATE
 from bot.services.importer import COLUMNS, ImportFileError, ImportReport, import_members, read_table
 from bot.services.points import PointWeights, points_table
 from bot.services.privacy import (
@@ -65,6 +66,9 @@ COLUMN_LABELS: dict[str, str] = {
     "status": N_("status (状态)"),
     "phone": N_("phone (电话)"),
     "mobile": N_("mobile (流动党员)"),
+    "orglife_time": N_("orglife_time (组织生活时间)"),
+    "orglife_venue": N_("orglife_venue (组织生活地点)"),
+    "holiday_policy": N_("holiday_policy (节假日处理)"),
 }
 assert set(COLUMN_LABELS) == set(COLUMNS)
 
@@ -89,7 +93,13 @@ def _refusal(t: Translator, error: ServiceError) -> str:
 # -- gongjian import members -------------------------------------------------------------
 
 
-@import_app.command("members")
+@import_app.command(
+    "members",
+    help="Imports organizations, members and roles: all rows, or none when any row is bad."
+    " Columns (Chinese or English headers, any order; only 组织代码 is required): "
+    + "、".join(f"{column.header} ({name})" for name, column in MEMBER_TEMPLATE.items())
+    + ". The template: gongjian import template -o 导入模板.xlsx",
+)
 @friendly
 def import_members_command(
     file: Annotated[

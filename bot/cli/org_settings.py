@@ -13,6 +13,7 @@ from bot.cli.support import (
     emit_json,
     fail,
     friendly,
+    mounted_group,
     parse_now,
     pick_translator,
     render_table,
@@ -39,18 +40,10 @@ SETTINGS_HELP = (
 )
 
 
-def _group(app: typer.Typer, name: str) -> typer.Typer:
-    """Returns the sub-command group mounted on `app` under `name`."""
-    for info in app.registered_groups:
-        if info.name == name and info.typer_instance is not None:
-            return info.typer_instance
-    raise LookupError(name)
-
-
 def register(app: typer.Typer) -> None:
     """Adds `org set` and `member list` to the groups already mounted on `app`."""
-    _group(app, "org").command("set")(org_set)
-    _group(app, "member").command("list")(member_list)
+    mounted_group(app, "org").command("set")(org_set)
+    mounted_group(app, "member").command("list")(member_list)
 
 
 @friendly

@@ -114,3 +114,11 @@ def run_use_case(settings: Settings, t: Translator, use_case: Callable[[Any], R]
         fail(explain(t, error), code=EXIT_REFUSED)
     finally:
         database.dispose()
+
+
+def mounted_group(app: typer.Typer, name: str) -> typer.Typer:
+    """Returns the sub-command group mounted on `app` under `name`."""
+    for info in app.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    raise LookupError(name)

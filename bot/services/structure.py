@@ -530,7 +530,7 @@ def save_alliance(
     presidents = set(spec.presidents)
     # The executive term passes among the presidents in their own order; the theme day over
     # every unit. One rotation order holds both: presidents keep their order within the theme one.
-    ordered = _merge_orders(spec.theme_order, spec.presidents)
+    ordered = merge_orders(spec.theme_order, spec.presidents)
     assert alliance_id is not None
     for place, code in enumerate(ordered):
         org_id = orgs[code].id
@@ -561,7 +561,7 @@ def save_alliance(
     return new_id is not None
 
 
-def _merge_orders(theme: Sequence[str], presidents: Sequence[str]) -> list[str]:
+def merge_orders(theme: Sequence[str], presidents: Sequence[str]) -> list[str]:
     """Places the presidents, in their executive order, on the theme order's president slots."""
     queue = iter(presidents)
     wanted = set(presidents)
