@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import (
     attendance,
     bind,
+    branch_settings,
     calendar,
     checkin,
     help,
@@ -39,4 +40,5 @@ ROUTERS: list[Router] = [
     points.router,
     status.router,
     ledger.router,
+    branch_settings.router,
 ]

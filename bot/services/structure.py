@@ -51,6 +51,7 @@ MAX_VISIT_TARGET = 52
 SETTING_KEYS: dict[str, str] = {
     "orglife.time": "orglife.time",
     "time": "orglife.time",
+    "时间": "orglife.time",
     "组织生活时间": "orglife.time",
     "orglife.venue": "orglife.venue",
     "venue": "orglife.venue",
@@ -293,6 +294,37 @@ def liaisons_missing(session: Session, org_ids: Sequence[int]) -> list[str]:
         .order_by(col(Organization.code))
     ).all()
     return [code for org_id, code in rows if org_id not in named]
+
+
+@dataclass(frozen=True, slots=True)
+class BranchSettings:
+    """A branch's settings as its secretary sees them."""
+
+    orglife_time: str
+    orglife_venue: str
+    holiday_policy: HolidayPolicy
+    liaisons: tuple[str, ...]
+
+
+def branch_settings(session: Session, *, org_id: int) -> BranchSettings:
+    """Reads a branch's org-life time and venue, holiday policy and current liaison officers."""
+    org = session.get_one(Organization, org_id)
+    names = session.exec(
+        select(Member.name)
+        .join(Role, col(Role.member_id) == Member.id)
+        .where(
+            Role.organization_id == org_id,
+            col(Role.role) == RoleKind.LIAISON,
+            col(Member.status) != MemberStatus.DEPARTED,
+        )
+        .order_by(col(Member.name))
+    ).all()
+    return BranchSettings(
+        orglife_time=org.orglife_time,
+        orglife_venue=org.orglife_venue,
+        holiday_policy=HolidayPolicy(org.holiday_policy),
+        liaisons=tuple(names),
+    )
 
 
 def group_liaisons_missing(session: Session, org_id: int) -> list[str]:

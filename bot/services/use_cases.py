@@ -40,6 +40,7 @@ from bot.services.organizations import Organizations
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
+from bot.services.structure import BranchSettings, branch_settings, set_org_setting
 from bot.services.summary import YearSummary, year_summaries
 from storage.models import AuditEntry, Invite, Meeting
 
@@ -489,6 +490,23 @@ class Services:
         self.require_lead(member)
         return attendance_report(
             self.session, org_id=member.org.id, quarter=quarter, now=self.now, tz=self.tz
+        )
+
+    def branch_settings(self, member: MemberView) -> BranchSettings:
+        """Returns the secretary's branch settings and its liaison officers (secretaries)."""
+        self.require_lead(member)
+        return branch_settings(self.session, org_id=member.org.id)
+
+    def set_branch_setting(self, member: MemberView, *, key: str, value: str) -> tuple[str, str]:
+        """Changes one of the secretary's own branch settings, audited (secretaries)."""
+        self.require_lead(member)
+        return set_org_setting(
+            self.session,
+            org_code=member.org.code,
+            key=key,
+            value=value,
+            now=self.now,
+            actor_id=member.id,
         )
 
     def compliance(self, member: MemberView, quarter: Quarter) -> ComplianceReport:
