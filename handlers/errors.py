@@ -85,6 +85,7 @@ MESSAGES: dict[str, str] = {
     "bad_date": N_("{value} is not a date like 2026-05-01."),
     "bad_number": N_("{value} is not a whole number."),
     "duplicate_code": N_("The same code as row {row}."),
+    "member_id_unknown": N_("No current member has the id {id}. See: gongjian member list"),
     "member_unknown": N_("No member of your branch is called {name}."),
     "member_ambiguous": N_(
         "Several members of your branch are called {name}; ask the committee to tell them apart."

@@ -176,3 +176,10 @@ def test_org_set_and_member_list(cli: Cli, world: World, database: Database) -> 
     assert "No organization has the code ZZ." in cli.refused(
         "member", "list", "--org", "zz", code=1
     )
+
+
+def test_member_invite_binds_the_stored_member(cli: Cli, world: World) -> None:
+    invite = json.loads(cli.ok("member", "invite", str(world.members["m3"]), "--json").output)
+    assert (invite["name"], invite["org"], invite["member_id"]) == ("m3", "B2", world.members["m3"])
+    assert "Invite for m3 (B2):" in cli.ok("member", "invite", str(world.members["m3"])).output
+    assert "No current member has the id 999." in cli.refused("member", "invite", "999", code=1)

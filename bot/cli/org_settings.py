@@ -5,6 +5,7 @@ Mount with `bot.cli.org_settings.register(app)` once the `org` and `member` grou
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -22,7 +23,7 @@ from bot.cli.support import (
 from bot.config import load_settings
 from bot.core.domain import MemberStatus
 from bot.core.i18n import N_
-from bot.services.membership import list_members
+from bot.services.membership import invite_member, list_members
 from bot.services.structure import SETTING_KEYS, set_org_setting
 from bot.texts.phrases import ROLES
 
@@ -44,6 +45,7 @@ def register(app: typer.Typer) -> None:
     """Adds `org set` and `member list` to the groups already mounted on `app`."""
     mounted_group(app, "org").command("set")(org_set)
     mounted_group(app, "member").command("list")(member_list)
+    mounted_group(app, "member").command("invite")(member_invite)
 
 
 @friendly
@@ -123,5 +125,45 @@ def member_list(
                 ]
                 for row in rows
             ],
+        )
+    )
+
+
+@friendly
+def member_invite(
+    member_id: Annotated[
+        int, typer.Argument(help="The member's id (see: gongjian member list).", min=1)
+    ],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    lang: LangOption = None,
+) -> None:
+    """Creates a single-use invite that binds a chat account to this stored member."""
+    settings = load_settings()
+    t = pick_translator(settings, lang)
+    now = parse_now(settings, None)
+    ttl = timedelta(hours=settings.invite_ttl_hours)
+    invite = run_use_case(
+        settings, t, lambda session: invite_member(session, member_id=member_id, now=now, ttl=ttl)
+    )
+    local = invite.expires_at.astimezone(settings.tz)
+    if json_output:
+        emit_json(
+            {
+                "code": invite.code,
+                "member_id": invite.member.id,
+                "name": invite.member.name,
+                "org": invite.member.org_code,
+                "expires_at": invite.expires_at.isoformat(),
+            }
+        )
+        return
+    typer.echo(
+        t(
+            "Invite for {name} ({org}): {code}, valid until {expires}. They send 绑定 {code} to the"
+            " assistant.",
+            name=invite.member.name,
+            org=invite.member.org_code,
+            code=invite.code,
+            expires=f"{t.date(local.date())} {t.time(local)}",
         )
     )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, RoleKind
 from bot.services.errors import ServiceError
-from storage.models import ChatAccount, Member, Organization, Role
+from bot.services.members import Members
+from storage.models import AuditEntry, ChatAccount, Member, Organization, Role
 
 # Roles listed most senior first.
 ROLE_ORDER = (
@@ -79,3 +82,39 @@ def list_members(
             )
         )
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInvite:
+    """An invite that binds a chat account to one stored member."""
+
+    code: str
+    member: MemberRow
+    expires_at: datetime
+
+
+def invite_member(
+    session: Session, *, member_id: int, now: datetime, ttl: timedelta
+) -> MemberInvite:
+    """Creates a single-use invite for a stored (imported) member, with their most senior role."""
+    row = next((row for row in list_members(session) if row.id == member_id), None)
+    if row is None:
+        raise ServiceError("member_id_unknown", id=member_id)
+    member = session.get_one(Member, member_id)
+    invite = Members(session, now).create_invite(
+        org_id=member.organization_id,
+        role=row.roles[0] if row.roles else RoleKind.MEMBER,
+        name=member.name,
+        member_id=member_id,
+        ttl=ttl,
+    )
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_id=None,
+            action="invite.create",
+            subject=f"member:{member_id}",
+            detail=json.dumps({"role": invite.role.value}),
+        )
+    )
+    return MemberInvite(code=invite.code, member=row, expires_at=invite.expires_at)

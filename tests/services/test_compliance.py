@@ -301,3 +301,36 @@ def test_a_committee_owes_no_org_life_and_ended_pairings_drop_out(
     add_activity(database, org=world.orgs["B1"], day=date(2026, 11, 2), kind=ActivityKind.STUDY)
     again = report_for(database, world, at(2026, 11, 3, 12))
     assert one(lines_of(again, Subject.ALLIANCE), Requirement.JOINT_MEETING).state is State.OWED
+
+
+def test_a_reported_theme_day_holds_the_duty_period_only_for_the_unit_on_duty(
+    database: Database, world: World
+) -> None:
+    # The test alliance rotates monthly over B1-B4 from January: B3 is on duty in November.
+    now = datetime(2026, 11, 20, 9, 0, tzinfo=SH)
+    add_activity(
+        database,
+        org=world.orgs["B1"],
+        day=date(2026, 11, 10),
+        kind=ActivityKind.THEME_DAY,
+        alliance_id=world.alliance_id,
+    )
+    line = one(
+        lines_of(report_for(database, world, now), Subject.ALLIANCE),
+        Requirement.THEME_DAY,
+        "2026-11",
+    )
+    assert line.state is State.OWED
+    add_activity(
+        database,
+        org=world.orgs["B3"],
+        day=date(2026, 11, 10),
+        kind=ActivityKind.THEME_DAY,
+        alliance_id=world.alliance_id,
+    )
+    line = one(
+        lines_of(report_for(database, world, now), Subject.ALLIANCE),
+        Requirement.THEME_DAY,
+        "2026-11",
+    )
+    assert line.state is State.DONE

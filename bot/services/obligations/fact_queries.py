@@ -423,7 +423,12 @@ def records_query(shape: Shape) -> Executable:
         col(Activity.held_on) >= bindparam("first"),
         col(Activity.held_on) <= bindparam("last"),
         or_(
-            _one_of(Activity.kind, ActivityKind.JOINT_MEETING, ActivityKind.VISIT),
+            _one_of(
+                Activity.kind,
+                ActivityKind.JOINT_MEETING,
+                ActivityKind.VISIT,
+                ActivityKind.THEME_DAY,
+            ),
             col(Activity.pairing_id).is_not(None),
             # The opinion rule asks about this month only, and a year of solicitations is
             # most of the ledger.

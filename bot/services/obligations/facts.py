@@ -800,6 +800,7 @@ class _Reader:
         quarter = Quarter.of(today)
         records = _Records()
         duty_unit = {a.id: a.duty_period for a in alliances}
+        by_id = {a.id: a for a in alliances}
         unit_alliances = _unit_alliances(alliances)
         month_first = today.replace(day=1)
         params: dict[str, Any] = {
@@ -852,6 +853,12 @@ class _Reader:
             if kind == ActivityKind.JOINT_MEETING:
                 for allied in {alliance_id} if alliance_id is not None else unit_alliances[org_id]:
                     records.alliance_joint.add((allied, period))
+            if kind == ActivityKind.THEME_DAY:
+                # A theme day reported by the unit on duty holds its alliance's duty period.
+                for allied in {alliance_id} if alliance_id is not None else unit_alliances[org_id]:
+                    slot = by_id[allied].duty(Duty.THEME_DAY, held_on) if allied in by_id else None
+                    if slot is not None and slot.org_id == org_id:
+                        records.alliance_theme.add((allied, slot.period))
             if pairing_id is not None:
                 records.pairing_joint.add((pairing_id, period))
                 if kind == ActivityKind.VISIT:
