@@ -7,7 +7,7 @@ from bot.core.i18n import N_, Translator
 from bot.services.structure import BranchSettings
 from handlers.base import Context, Replies, Router
 
-router = Router("branch_settings")
+router = Router("branch_settings", title=N_("branch settings"))
 
 SETTING_NAMES: dict[str, str] = {
     "orglife.time": N_("Organization-life time"),
