@@ -107,6 +107,8 @@ NowOption = Annotated[
 OrgOption = Annotated[str, typer.Option("--org", help="The organization's code.")]
 
 _logging_ready = False
+# Libraries that talk at INFO about their routine; WARNING and above still show.
+QUIET_LOGGERS = ("alembic", "apscheduler")
 
 
 # -- plumbing ----------------------------------------------------------------------------
@@ -133,8 +135,10 @@ def configure_logging(level_name: str) -> None:
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if level > logging.DEBUG:
-        # Alembic announces its context on every start; only worth seeing when debugging.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # Alembic announces its context on every start, and APScheduler every job it runs (the
+        # delivery job runs every two seconds): only worth seeing when debugging.
+        for noisy in QUIET_LOGGERS:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     _logging_ready = True
 
 
@@ -873,7 +877,7 @@ def run() -> None:
             " GONGJIAN_WECOM_TOKEN (or talk on this machine with: gongjian chat)"
         )
     assistant = build_assistant(settings)
-    log.info("starting on %s", make_url(settings.database_url).get_backend_name())
+    log.info("%s", start_line(settings))
     try:
         asyncio.run(serve(settings, assistant, assistant_services(settings, assistant)))
     except KeyboardInterrupt:
@@ -887,6 +891,25 @@ def run() -> None:
         )
     finally:
         assistant.database.dispose()
+
+
+def start_line(settings: Settings) -> str:
+    """Describes what `gongjian run` starts, in one line: channels, database (no password), HTTP."""
+    channels = [
+        name
+        for name, enabled in (
+            ("telegram", settings.telegram_enabled),
+            ("wechat", settings.wechat_enabled),
+            ("wecom", settings.wecom_enabled),
+        )
+        if enabled
+    ]
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    return (
+        f"starting: channels {', '.join(channels) or 'none'}; database {database};"
+        f" http {settings.http_host}:{settings.http_port};"
+        f" scheduler {'on' if settings.scheduler_enabled else 'off'}"
+    )
 
 
 # Reminders, the outbox and the stand-alone scheduler live with the scheduler.
