@@ -233,7 +233,10 @@ def render_demo(t: Translator, result: DemoResult) -> str:
     headline = (
         t("Demo data created.")
         if result.created
-        else t("Demo data refreshed: nothing was duplicated and unused invites were reissued.")
+        else t(
+            "Demo data refreshed: nothing was duplicated; the invite codes printed before still"
+            " work (only expired ones were replaced)."
+        )
     )
     summary = t(
         "{orgs} organizations, {members} members, {meetings} meetings,"
@@ -305,7 +308,7 @@ def chat(
             channel.run(terminal_lines(), _write, prompt=False)
             _write("\n")
         else:
-            channel.run(sys.stdin, _write, prompt=False)
+            channel.run(sys.stdin, _write, prompt=False, echo=True)
     except KeyboardInterrupt:
         _write("\n")
     finally:

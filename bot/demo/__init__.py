@@ -797,13 +797,26 @@ def _joint_event(
 
 
 def _reissue_invites(build: _Build, ttl: timedelta) -> list[DemoInvite]:
-    """Replaces every demo member's unused invites with one fresh invite each."""
+    """Gives every demo member one unused invite: the one printed before while it still works.
+
+    A code an earlier run printed stays valid (its expiry moves on with this run), so running the
+    demo again never breaks what someone copied; only expired or surplus unused invites go.
+    """
     session = build.session
     org_ids = [_id(org) for org in build.orgs.values()]
     member_ids = select(Member.id).where(col(Member.organization_id).in_(org_ids))
-    session.execute(
-        delete(Invite).where(col(Invite.member_id).in_(member_ids), col(Invite.used_at).is_(None))
-    )
+    unused = session.exec(
+        select(Invite)
+        .where(col(Invite.member_id).in_(member_ids), col(Invite.used_at).is_(None))
+        .order_by(col(Invite.id))
+    ).all()
+    kept: dict[int, Invite] = {}
+    for row in unused:
+        if row.expires_at > build.now and row.member_id is not None:
+            kept[row.member_id] = row  # the newest live one, as the last run printed it
+    stale = [row.id for row in unused if kept.get(row.member_id or 0) is not row]
+    if stale:
+        session.execute(delete(Invite).where(col(Invite.id).in_(stale)))
     members = Members(session, build.now)
     invites: list[DemoInvite] = []
     for spec in ORGS:
@@ -817,19 +830,25 @@ def _reissue_invites(build: _Build, ttl: timedelta) -> list[DemoInvite]:
         for member in rows:
             assert member.id is not None
             role = _main_role(roles.get(member.id, set()))
-            invite = members.create_invite(
-                org_id=_id(org), role=role, name=member.name, member_id=member.id, ttl=ttl
-            )
+            invite = kept.get(member.id)
+            if invite is None:
+                invite = members.create_invite(
+                    org_id=_id(org), role=role, name=member.name, member_id=member.id, ttl=ttl
+                )
+            else:
+                invite.expires_at = max(invite.expires_at, build.now + ttl)
+                session.add(invite)
             invites.append(
                 DemoInvite(
                     invite.code,
                     org.code,
                     org.name,
-                    role,
+                    invite.role,
                     member.name,
                     invite.expires_at.astimezone(build.tz),
                 )
             )
+    session.flush()
     return invites
 
 
