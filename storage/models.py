@@ -10,7 +10,6 @@ from sqlmodel import Field, SQLModel
 from bot.core.domain import (
     ActivityKind,
     AttendanceStatus,
-    ConvenerRule,
     Duty,
     DutyPeriod,
     MeetingKind,
@@ -147,10 +146,9 @@ class Alliance(SQLModel, table=True):
     rota_start: date
     duty_period: DutyPeriod = Field(sa_column=enum_column(DutyPeriod))
     executive_term_months: int = 12
-    convener_rule: ConvenerRule = Field(
-        default=ConvenerRule.EXECUTIVE,
-        sa_column=enum_column(ConvenerRule, default=ConvenerRule.EXECUTIVE),
-    )
+    # 001: the convener is, as a rule, the executive president unit; an alliance may instead
+    # have its president units convene in turn, quarter by quarter.
+    convener_rotation: bool = False
 
     __table_args__ = (UniqueConstraint("code"),)
 

@@ -396,7 +396,7 @@ def list_alliances(session: Session) -> list[GroupView]:
                     "executive_term_months": alliance.executive_term_months,
                     "rota_start": alliance.rota_start.isoformat(),
                     "duty_period": alliance.duty_period.value,
-                    "convener_rule": alliance.convener_rule.value,
+                    "convener_rule": _convener_rule(alliance).value,
                 },
                 orgs=tuple(org.code for org, _ in rows),
                 missing_liaisons=tuple(
@@ -542,7 +542,7 @@ def save_alliance(
         "rota_start": spec.rota_start,
         "duty_period": spec.duty_period.value,
         "executive_term_months": spec.executive_term_months,
-        "convener_rule": spec.convener_rule.value,
+        "convener_rotation": spec.convener_rule is ConvenerRule.ROTATION,
     }
     new_id = insert_ignore(session, Alliance, values=values, conflict=("code",))
     if new_id is None:
@@ -552,7 +552,7 @@ def save_alliance(
         alliance.name, alliance.rota_start = spec.name, spec.rota_start
         alliance.duty_period = spec.duty_period
         alliance.executive_term_months = spec.executive_term_months
-        alliance.convener_rule = spec.convener_rule
+        alliance.convener_rotation = spec.convener_rule is ConvenerRule.ROTATION
         session.add(alliance)
         session.flush()
         alliance_id = alliance.id
@@ -600,6 +600,11 @@ def merge_orders(theme: Sequence[str], presidents: Sequence[str]) -> list[str]:
     return [next(queue) if code in wanted else code for code in theme]
 
 
+def _convener_rule(alliance: Alliance) -> ConvenerRule:
+    """Returns who convenes an alliance's joint meeting, as the doors name it."""
+    return ConvenerRule.ROTATION if alliance.convener_rotation else ConvenerRule.EXECUTIVE
+
+
 def alliance_spec(session: Session, code: str) -> AllianceSpec:
     """Returns a stored alliance as a spec, for doors that edit a few of its fields."""
     alliance = session.exec(select(Alliance).where(Alliance.code == code.strip().upper())).first()
@@ -619,7 +624,7 @@ def alliance_spec(session: Session, code: str) -> AllianceSpec:
         rota_start=alliance.rota_start,
         duty_period=alliance.duty_period,
         executive_term_months=alliance.executive_term_months,
-        convener_rule=alliance.convener_rule,
+        convener_rule=_convener_rule(alliance),
         theme_order=tuple(c for c, _ in rows),
     )
 

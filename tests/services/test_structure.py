@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.core.domain import ConvenerRule, DutyPeriod, OrgKind, PairingForm, UnitKind
+from bot.core.domain import DutyPeriod, OrgKind, PairingForm, UnitKind
 from bot.services.errors import ServiceError
 from bot.services.structure import (
     AllianceSpec,
@@ -167,7 +167,7 @@ def test_alliance_is_stored_with_executive_first_convener_rule_and_theme_order(
         assert save_alliance(session, spec=spec, now=NOW, actor_id=None, replace=False)
     with database.session() as session:
         alliance = session.exec(select(Alliance).where(Alliance.code == "HW")).one()
-        assert alliance.convener_rule is ConvenerRule.EXECUTIVE
+        assert not alliance.convener_rotation
         assert alliance.executive_term_months == 6
         rows = session.exec(
             select(Organization.code, AllianceUnit.kind)

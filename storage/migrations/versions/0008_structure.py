@@ -1,4 +1,4 @@
-"""structure: a pairing's form (一对一/多对一/一对多) and an alliance's convener rule
+"""structure: a pairing's form (一对一/多对一/一对多) and whether an alliance's convener rotates
 
 Revision ID: 0008
 Revises: 0004
@@ -23,14 +23,12 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("alliance", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "convener_rule", sa.String(length=32), nullable=False, server_default="executive"
-            )
+            sa.Column("convener_rotation", sa.Boolean(), nullable=False, server_default=sa.false())
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("alliance", schema=None) as batch_op:
-        batch_op.drop_column("convener_rule")
+        batch_op.drop_column("convener_rotation")
     with op.batch_alter_table("pairing", schema=None) as batch_op:
         batch_op.drop_column("form")
