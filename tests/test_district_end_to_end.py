@@ -108,13 +108,19 @@ def test_a_district_from_the_template_runs_end_to_end(
     after = rules_at(cli, "2026-11-16T09:00")
     assert ("joint_meeting", "书记1") not in after
     assert ("pairing_quiet", "书记1") not in after
-    visits = [i for i in preview(cli, "2026-11-16T09:00") if i["rule"] == "pairing_visits"]
-    assert all("made 1 of its 3 visits" in str(item["text"]) for item in visits)
+    # 一对多: the visits count per partner, so the partner not yet visited is named on its own.
+    visits = sorted(
+        str(i["text"]) for i in preview(cli, "2026-11-16T09:00") if i["rule"] == "pairing_visits"
+    )
+    assert len(visits) == 2
+    assert "made 0 of its 3 visits (走亲串门) with 第7党支部" in visits[0]
+    assert "made 1 of its 3 visits (走亲串门) with 第6党支部" in visits[1]
     status = sec.say("/status")
     assert "✓ Joint meeting in Q4 2026 (convener: 第1党支部): done" in status
     assert "✓ Theme party day of 11/2026 (on duty: 第1党支部): done" in status
     assert "✓ Joint activity in Q4 2026 (host: 第1党支部): done" in status
-    assert "Visits in 2026, 1 of 3" in status
+    assert "Visits with 第6党支部 in 2026, 1 of 3" in status
+    assert "Visits with 第7党支部 in 2026, 0 of 3" in status
 
 
 def rules_at(cli: Cli, at: str) -> set[tuple[object, object]]:

@@ -456,19 +456,19 @@ def _pairings_sheet(sheet: Worksheet, t: Translator, report: ComplianceReport) -
     for section in report.sections:
         if section.subject is not Subject.PAIRING:
             continue
-        lines = {line.requirement: line for line in section.lines}
-        visits = lines[Requirement.VISITS]
-        joint = lines[Requirement.JOINT_ACTIVITY]
-        sheet.append(
-            [
-                section.name,
-                visits.done,
-                visits.target,
-                visits.expected,
-                ", ".join(day.isoformat() for day in visits.days),
-                state_text(t, joint),
-            ]
-        )
+        joint = next(x for x in section.lines if x.requirement is Requirement.JOINT_ACTIVITY)
+        # A 一对多 pairing has a visits line per partner: a row each.
+        for visits in (x for x in section.lines if x.requirement is Requirement.VISITS):
+            sheet.append(
+                [
+                    f"{section.name} – {visits.org}" if visits.org else section.name,
+                    visits.done,
+                    visits.target,
+                    visits.expected,
+                    ", ".join(day.isoformat() for day in visits.days),
+                    state_text(t, joint),
+                ]
+            )
     _fit(sheet)
 
 

@@ -277,23 +277,23 @@ def liaisons_missing(session: Session, org_ids: Sequence[int]) -> list[str]:
     """Lists the codes of these organizations that name no current liaison officer (000 §工作要求)."""
     if not org_ids:
         return []
-    named = set(
+    named = (
+        select(Role.id)
+        .join(Member, col(Member.id) == Role.member_id)
+        .where(
+            col(Role.organization_id) == Organization.id,
+            col(Role.role) == RoleKind.LIAISON,
+            col(Member.status) != MemberStatus.DEPARTED,
+        )
+        .correlate(Organization)
+    )
+    return list(
         session.exec(
-            select(Role.organization_id)
-            .join(Member, col(Member.id) == Role.member_id)
-            .where(
-                col(Role.organization_id).in_(list(org_ids)),
-                col(Role.role) == RoleKind.LIAISON,
-                col(Member.status) != MemberStatus.DEPARTED,
-            )
+            select(Organization.code)
+            .where(col(Organization.id).in_(list(org_ids)), ~named.exists())
+            .order_by(col(Organization.code))
         ).all()
     )
-    rows = session.exec(
-        select(Organization.id, Organization.code)
-        .where(col(Organization.id).in_(list(org_ids)))
-        .order_by(col(Organization.code))
-    ).all()
-    return [code for org_id, code in rows if org_id not in named]
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,19 +325,6 @@ def branch_settings(session: Session, *, org_id: int) -> BranchSettings:
         holiday_policy=HolidayPolicy(org.holiday_policy),
         liaisons=tuple(names),
     )
-
-
-def group_liaisons_missing(session: Session, org_id: int) -> list[str]:
-    """Lists the organizations sharing a pairing or alliance with `org_id` (itself too) without a liaison."""
-    pairings = select(PairingOrg.pairing_id).where(PairingOrg.organization_id == org_id)
-    alliances = select(AllianceUnit.alliance_id).where(AllianceUnit.organization_id == org_id)
-    paired = session.exec(
-        select(PairingOrg.organization_id).where(col(PairingOrg.pairing_id).in_(pairings))
-    ).all()
-    allied = session.exec(
-        select(AllianceUnit.organization_id).where(col(AllianceUnit.alliance_id).in_(alliances))
-    ).all()
-    return liaisons_missing(session, sorted({*paired, *allied}))
 
 
 def list_pairings(session: Session) -> list[GroupView]:

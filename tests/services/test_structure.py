@@ -15,7 +15,7 @@ from bot.services.structure import (
     alliance_spec,
     check_alliance,
     end_pairing,
-    group_liaisons_missing,
+    liaisons_missing,
     list_alliances,
     list_pairings,
     save_alliance,
@@ -221,12 +221,13 @@ def test_branch_settings_are_checked_stored_and_audited(database: Database, worl
 def test_groups_without_a_liaison_are_flagged_until_one_is_named(
     database: Database, world: World
 ) -> None:
+    group = [world.orgs[code] for code in ("B1", "B2", "B3", "B4")]
     with database.session() as session:
-        missing = group_liaisons_missing(session, world.orgs["B1"])
+        missing = liaisons_missing(session, group)
     # B1 names a liaison in the test world; its partners do not.
     assert "B1" not in missing
     assert "B2" in missing
     with database.session() as session:
         set_org_setting(session, org_code="B2", key="联络员", value="m3", now=NOW, actor_id=None)
     with database.session() as session:
-        assert "B2" not in group_liaisons_missing(session, world.orgs["B1"])
+        assert liaisons_missing(session, group) == ["B3", "B4"]
