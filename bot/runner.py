@@ -17,6 +17,7 @@ from bot.channels.http import build_http_app
 from bot.config import Settings
 from bot.core.clock import Clock, SystemClock
 from bot.core.ports import Core
+from bot.web.metrics import metrics_services
 from storage.engine import Database
 
 if TYPE_CHECKING:
@@ -113,7 +114,8 @@ def assistant_services(settings: Settings, assistant: Assistant) -> list[Service
         holidays=assistant.holidays,
         senders=pushers(channels),
     )
-    return [*channels, reminders, _Routes(assistant, settings)]
+    metrics = metrics_services(settings, assistant.database)
+    return [*channels, reminders, _Routes(assistant, settings), *metrics]
 
 
 class _Server(uvicorn.Server):

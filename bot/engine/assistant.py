@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -13,6 +14,7 @@ from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.i18n import N_, Translator, match_locale
 from bot.core.inbound import Channel, Inbound
+from bot.core.metrics import ANSWER_SECONDS, UPDATES
 from bot.core.ports import Answer
 from bot.core.records import MemberView
 from bot.core.reply import Reply
@@ -106,6 +108,16 @@ class Assistant:
         self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
     ) -> Answer:
         """Answers one delivery in one transaction that records its `once` keys; never raises."""
+        started = time.perf_counter()
+        try:
+            return self._answer(inbound, once=once, numbered=numbered)
+        finally:
+            channel = inbound.channel.value
+            UPDATES.inc(channel)
+            ANSWER_SECONDS.observe(time.perf_counter() - started, channel)
+
+    def _answer(self, inbound: Inbound, *, once: Sequence[str], numbered: bool) -> Answer:
+        """Answers one delivery (see `answer`)."""
         inbound = storable(inbound)
         # The member's language once known, so that an apology for a later failure (the
         # database gone mid-request, say) comes in it too.
