@@ -168,8 +168,9 @@ async def serve(
         for service in services:
             await service.start()
             started.append(service)
-            logger.info("Started %s", service.name)
-        logger.info("Serving HTTP on %s:%d", settings.http_host, port)
+            # The start line (`gongjian run`) already says what runs: details when debugging.
+            logger.debug("Started %s", service.name)
+        logger.debug("Serving HTTP on %s:%d", settings.http_host, port)
         if ready is not None:
             ready(port)
         await asyncio.wait({http, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -185,7 +186,7 @@ async def serve(
         for service in reversed(started):
             try:
                 await service.stop()
-                logger.info("Stopped %s", service.name)
+                logger.debug("Stopped %s", service.name)
             except Exception:
                 logger.exception("Stopping %s failed", service.name)
         if own_signals:

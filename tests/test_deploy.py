@@ -167,6 +167,8 @@ def test_the_start_line_names_channels_and_database_without_the_password() -> No
     )
     line = start_line(settings)
     assert "s3cret" not in line
+    metrics = start_line(settings.model_copy(update={"metrics_port": 9108}))
+    assert metrics.endswith("; scheduler on; metrics 127.0.0.1:9108")
     assert line == (
         "starting: channels wecom; database postgresql+psycopg://gongjian:***@db:5432/gongjian;"
         " http 127.0.0.1:8080; scheduler on"
@@ -174,7 +176,7 @@ def test_the_start_line_names_channels_and_database_without_the_password() -> No
 
 
 def test_library_chatter_is_quiet_unless_debugging(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("alembic", "apscheduler"):
+    for name in ("alembic", "apscheduler", "uvicorn"):
         monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
     monkeypatch.setattr(bot.cli, "_logging_ready", False)
     root = logging.getLogger()
@@ -182,4 +184,5 @@ def test_library_chatter_is_quiet_unless_debugging(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(root, "level", root.level)
     configure_logging("INFO")
     assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("uvicorn.error").getEffectiveLevel() == logging.WARNING
     assert logging.getLogger("alembic").getEffectiveLevel() == logging.WARNING

@@ -108,7 +108,7 @@ OrgOption = Annotated[str, typer.Option("--org", help="The organization's code."
 
 _logging_ready = False
 # Libraries that talk at INFO about their routine; WARNING and above still show.
-QUIET_LOGGERS = ("alembic", "apscheduler")
+QUIET_LOGGERS = ("alembic", "apscheduler", "uvicorn")
 
 
 # -- plumbing ----------------------------------------------------------------------------
@@ -912,6 +912,11 @@ def start_line(settings: Settings) -> str:
         f"starting: channels {', '.join(channels) or 'none'}; database {database};"
         f" http {settings.http_host}:{settings.http_port};"
         f" scheduler {'on' if settings.scheduler_enabled else 'off'}"
+        + (
+            f"; metrics {settings.metrics_host}:{settings.metrics_port}"
+            if settings.metrics_port is not None
+            else ""
+        )
     )
 
 

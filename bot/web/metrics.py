@@ -146,7 +146,7 @@ class MetricsService:
                 await self.task  # raises the bind error
                 raise OSError(f"metrics server on {self.host}:{self.port} stopped")
             await asyncio.sleep(0.01)
-        log.info("Serving /metrics on %s:%d", self.host, self.port)
+        log.debug("Serving /metrics on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
         """Stops listening."""
