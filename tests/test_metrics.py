@@ -84,7 +84,14 @@ async def test_pushes_failures_dead_letters_and_429s_are_counted(
 async def test_the_elected_scheduler_reports_leadership_and_tick_time(
     database: Database, world: World, clock: FrozenClock, settings: Settings
 ) -> None:
-    service = ReminderService(database=database, clock=clock, settings=settings, holidays=HOLIDAYS)
+    # Elected for sure: the lock itself is the leader tests' business.
+    service = ReminderService(
+        database=database,
+        clock=clock,
+        settings=settings,
+        holidays=HOLIDAYS,
+        leadership=_Elected(),
+    )
     try:
         assert await service.check_leader()
         assert LEADER.snapshot()[()] == 1.0
@@ -131,3 +138,16 @@ class _Healthy:
 
     def healthy(self) -> bool:
         return True
+
+
+class _Elected:
+    """A leadership that is always won."""
+
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+    def dispose(self) -> None:
+        pass
