@@ -67,6 +67,8 @@ def roll_call(ctx: Context) -> Replies:
             [f"{name} {t.time(at.astimezone(ctx.now.tzinfo))}" for name, at in roll.present]
         )
         lines.append(t("Signed in: {names}", names=names))
+    if roll.late:
+        lines.append(t("Late: {names}", names=t.join(roll.late)))
     if roll.on_leave:
         names = t.join([f"{name} ({reason})" if reason else name for name, reason in roll.on_leave])
         lines.append(t("On leave: {names}", names=names))

@@ -130,7 +130,7 @@ def test_a_bad_alliance_row_imports_nothing_from_any_sheet(
     result = cli("import", "district", str(filled))
     assert result.exit_code == 1
     assert (
-        "联盟 row 2, 会长单位代码: An alliance has 5 to 7 president units (会长单位), not 4."
+        "联盟 row 2, 会长单位代码: An alliance has 5 to 7 president units (会长单位); 4 were given."
         in result.output
     )
     with database.session() as session:

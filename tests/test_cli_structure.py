@@ -129,7 +129,7 @@ def test_alliance_needs_five_to_seven_presidents(cli: Cli, database: Database) -
         "2026-01-01",
         code=1,
     )
-    assert refused == "An alliance has 5 to 7 president units (会长单位), not 4."
+    assert refused == "An alliance has 5 to 7 president units (会长单位); 4 were given."
     cli.ok(
         "alliance",
         "add",

@@ -18,19 +18,19 @@ from tests.test_cli_members import cli as members_cli
 
 cli = members_cli
 
-# The rotations start this month, so 第1党支部 (ZB01) is on theme-day duty in November, executive
-# president unit and so joint-meeting convener this quarter.
+# The rotations start with the quarter: 第1党支部 (ZB01) is the executive president unit, so the
+# joint-meeting convener, and, second in the theme-day order, on theme-day duty in November.
 ALLIANCE = [
     (
         "JHHW",
         "江海红湾党建联盟",
         "ZB01、ZB02、ZB03、ZB04、ZB05",
         "ZB06、ZB07",
-        "2026-11-01",
+        "2026-10-01",
         12,
         "每月",
         "执行会长单位",
-        "",
+        "ZB07、ZB01、ZB02、ZB03、ZB04、ZB05、ZB06",
     )
 ]
 

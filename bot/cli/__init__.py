@@ -24,6 +24,7 @@ from bot.calendar.orglife import HolidayPolicy, MoveReason, OrgLifeDay, org_life
 from bot.calendar.quarters import Quarter
 from bot.cli.alliance import register as register_alliance_commands
 from bot.cli.district_import import register as register_district_import_commands
+from bot.cli.meetings import register as register_meeting_commands
 from bot.cli.members import register as register_member_commands
 from bot.cli.org_settings import register as register_org_settings_commands
 from bot.cli.pairing import register as register_pairing_commands
@@ -45,9 +46,11 @@ from bot.core.inbound import Channel
 from bot.core.records import DutySlot, OrgView
 from bot.demo import DemoResult, build_demo, demo_invite
 from bot.services.errors import ServiceError
+from bot.services.holiday_data import missing_holiday_years
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.use_cases import InviteView, Services
 from bot.texts.phrases import DUTIES, HOLIDAYS, ROLE_WORDS, ROLES
+from bot.texts.reminders import holiday_data_warning
 from bot.texts.translation import translator
 from handlers.errors import explain
 from storage.engine import Database
@@ -529,10 +532,12 @@ def calendar(
     year: Annotated[int, typer.Option("--year", help="The year, e.g. 2026.")],
     json_output: JsonOption = False,
     lang: LangOption = None,
+    now: NowOption = None,
 ) -> None:
     """Lists an organization's organization-life days of a year, with holiday moves."""
     settings = settings_from_env()
     t = pick_translator(settings, lang)
+    today = parse_now(settings, now).date()
     check_year(t, year)
     holidays = HolidayCalendar.load(settings.holidays_file)
     database = open_database(settings)
@@ -569,8 +574,17 @@ def calendar(
                 for day in days
             ]
         )
+        _warn_holiday_data(t, holidays, today)
         return
     typer.echo(render_calendar(t, target, year, policy, days))
+    _warn_holiday_data(t, holidays, today)
+
+
+def _warn_holiday_data(t: Translator, holidays: HolidayCalendar, today: date) -> None:
+    """Warns (on stderr) when the next three months lie past the official holiday data."""
+    warning = holiday_data_warning(t, missing_holiday_years(holidays, today))
+    if warning:
+        typer.echo(warning, err=True)
 
 
 def render_calendar(
@@ -928,6 +942,7 @@ register_pairing_commands(app)
 register_alliance_commands(app)
 register_org_settings_commands(app)
 register_district_import_commands(app)
+register_meeting_commands(app)
 
 
 def main() -> None:

@@ -288,7 +288,7 @@ ALLIANCE_REFUSALS = {
     "bad_group_code": "code",
     "bad_name": "name",
     "alliance_presidents": "presidents",
-    "alliance_unit_twice": "members",
+    "units_listed_twice": "members",
     "alliance_theme_order": "theme_order",
     "bad_term": "term",
     "bad_duty_period": "period",

@@ -25,6 +25,7 @@ from bot.core.domain import (
     RoleKind,
     UnitKind,
 )
+from bot.services.alliances import check_president_units
 from bot.services.errors import ServiceError
 from storage.models import (
     Alliance,
@@ -39,8 +40,6 @@ from storage.models import (
 from storage.queries import insert_ignore
 
 W = TypeVar("W")
-# 001 §3: "X" is 5 to 7 president units.
-MIN_PRESIDENTS, MAX_PRESIDENTS = 5, 7
 GROUP_CODE = re.compile(r"[A-Z0-9][A-Z0-9_.-]{0,31}")
 HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 MAX_NAME = 200
@@ -209,17 +208,11 @@ def check_alliance(spec: AllianceSpec) -> AllianceSpec:
     """Checks an alliance's shape: 5-7 president units, no unit twice, a full theme-day order."""
     presidents = tuple(code.strip().upper() for code in spec.presidents if code.strip())
     members = tuple(code.strip().upper() for code in spec.members if code.strip())
-    if not MIN_PRESIDENTS <= len(set(presidents)) <= MAX_PRESIDENTS:
-        raise ServiceError(
-            "alliance_presidents",
-            count=len(set(presidents)),
-            low=MIN_PRESIDENTS,
-            high=MAX_PRESIDENTS,
-        )
+    check_president_units(len(set(presidents)))
     everyone = presidents + members
     twice = sorted({code for code in everyone if everyone.count(code) > 1})
     if twice:
-        raise ServiceError("alliance_unit_twice", value=", ".join(twice))
+        raise ServiceError("units_listed_twice", value=", ".join(twice))
     theme = tuple(code.strip().upper() for code in spec.theme_order if code.strip())
     if theme and (len(theme) != len(set(theme)) or set(theme) != set(everyone)):
         raise ServiceError("alliance_theme_order")
@@ -534,7 +527,7 @@ def save_alliance(
     new_id = insert_ignore(session, Alliance, values=values, conflict=("code",))
     if new_id is None:
         if not replace:
-            raise ServiceError("alliance_exists", value=spec.code)
+            raise ServiceError("alliance_exists", alliance=spec.code)
         alliance = session.exec(select(Alliance).where(Alliance.code == spec.code)).one()
         alliance.name, alliance.rota_start = spec.name, spec.rota_start
         alliance.duty_period = spec.duty_period

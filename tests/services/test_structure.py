@@ -146,7 +146,7 @@ def test_an_alliance_needs_five_to_seven_president_units(count: int) -> None:
 def test_alliance_units_cannot_repeat_and_the_theme_order_covers_every_unit() -> None:
     with pytest.raises(ServiceError) as caught:
         check_alliance(_alliance(members=("M1", "P1")))
-    assert caught.value.code == "alliance_unit_twice"
+    assert caught.value.code == "units_listed_twice"
     with pytest.raises(ServiceError) as caught:
         check_alliance(_alliance(theme_order=("M1", "P1")))
     assert caught.value.code == "alliance_theme_order"

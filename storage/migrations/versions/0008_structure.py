@@ -1,7 +1,7 @@
-"""structure: a pairing's form (一对一/多对一/一对多) and whether an alliance's convener rotates
+"""structure: a pairing's form (一对一/多对一/一对多)
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-05 16:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -21,14 +21,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("form", sa.String(length=32), nullable=False, server_default="one_to_one")
         )
-    with op.batch_alter_table("alliance", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("convener_rotation", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alliance", schema=None) as batch_op:
-        batch_op.drop_column("convener_rotation")
     with op.batch_alter_table("pairing", schema=None) as batch_op:
         batch_op.drop_column("form")
