@@ -14,8 +14,10 @@ import uvicorn
 from starlette.routing import BaseRoute
 
 from bot.channels.http import build_http_app
+from bot.channels.registry import build_channels
 from bot.config import Settings
-from bot.core.clock import Clock, SystemClock
+from bot.core.channel import ChatChannel
+from bot.core.clock import Clock
 from bot.core.ports import Core
 from bot.web.metrics import metrics_services
 from storage.engine import Database
@@ -54,36 +56,19 @@ def configured_channels(
     *,
     database: Database | None = None,
     clock: Clock | None = None,
-) -> list[Service]:
-    """Builds the chat channels the settings configure (WeChat and WeCom share the database)."""
-    services: list[Service] = []
-    if settings.telegram_enabled:
-        from bot.channels.telegram import TelegramChannel  # noqa: PLC0415 (optional platform)
-
-        services.append(TelegramChannel(settings, core))
-    if settings.wechat_enabled or settings.wecom_enabled:
-        database = database or Database.connect(settings.database_url)
-        clock = clock or SystemClock(settings.tz)
-    if settings.wechat_enabled:
-        from bot.channels.wechat import WeChatChannel  # noqa: PLC0415 (optional platform)
-
-        assert database is not None and clock is not None
-        services.append(WeChatChannel(settings, core, database=database, clock=clock))
-    if settings.wecom_enabled:
-        from bot.channels.wecom import WeComChannel  # noqa: PLC0415 (optional platform)
-
-        assert database is not None and clock is not None
-        services.append(WeComChannel(settings, core, database=database, clock=clock))
-    return services
+) -> list[ChatChannel]:
+    """Builds the chat channels the settings configure, through the channel registry."""
+    return build_channels(settings, core, database=database, clock=clock)
 
 
 class _Routes:
-    """The HTTP routes that are no channel: ledger download links and calendar feeds."""
+    """The HTTP routes that are no channel: downloads, calendar feeds and the web console."""
 
     name = "files"
 
     def __init__(self, assistant: Assistant, settings: Settings) -> None:
         from bot.web.calendar_feed import calendar_routes  # noqa: PLC0415
+        from bot.web.console.routes import console_routes  # noqa: PLC0415
         from bot.web.downloads import download_routes  # noqa: PLC0415
 
         self.routes: Sequence[BaseRoute] = [
@@ -91,6 +76,7 @@ class _Routes:
                 assistant.database, clock=assistant.clock, holidays=assistant.holidays
             ),
             *calendar_routes(assistant.database, settings, assistant.clock),
+            *console_routes(assistant.database, settings, assistant.clock, assistant.holidays),
         ]
 
     async def start(self) -> None:
@@ -102,7 +88,7 @@ class _Routes:
 
 def assistant_services(settings: Settings, assistant: Assistant) -> list[Service]:
     """Builds everything `gongjian run` starts: the channels, then the reminder jobs."""
-    from scheduler.service import ReminderJobs, pushers  # noqa: PLC0415 (APScheduler loads here)
+    from scheduler.service import ReminderJobs  # noqa: PLC0415 (APScheduler loads here)
 
     channels = configured_channels(
         settings, assistant, database=assistant.database, clock=assistant.clock
@@ -112,7 +98,7 @@ def assistant_services(settings: Settings, assistant: Assistant) -> list[Service
         clock=assistant.clock,
         settings=settings,
         holidays=assistant.holidays,
-        senders=pushers(channels),
+        senders=[channel.sender for channel in channels],
     )
     metrics = metrics_services(settings, assistant.database)
     return [*channels, reminders, _Routes(assistant, settings), *metrics]

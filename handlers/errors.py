@@ -13,6 +13,10 @@ MESSAGES: dict[str, str] = {
     "invite_used": N_("That invite code has already been used. Ask your secretary for a new one."),
     "invite_expired": N_("That invite code has expired. Ask your secretary for a new one."),
     "not_allowed": N_("Only the branch secretary or deputy secretary can do that."),
+    "console_not_allowed": N_(
+        "The web console is for secretaries, deputy secretaries, committee members and"
+        " liaison officers."
+    ),
     "not_lead_or_liaison": N_(
         "Only secretaries and liaison officers can see what the branch owes."
     ),

@@ -13,17 +13,19 @@ from sqlmodel import Session, SQLModel, col, select
 
 from bot.core.domain import MemberStatus
 from bot.services.errors import ServiceError
+from storage.channels import options_of_accounts
+from storage.console import ConsoleLink, ConsoleSession
 from storage.models import (
     Attendance,
     AuditEntry,
     CalendarFeed,
-    ChannelToken,
     ChatAccount,
     CheckinFailure,
     Conversation,
     DownloadLink,
     Invite,
     Member,
+    OfferedOption,
     Organization,
     Role,
     RoleTerm,
@@ -34,9 +36,6 @@ EXPORT_FORMAT = "gongjian-member-export/1"
 PLACEHOLDER_PREFIX = "已删除成员#"
 # Hashes of access tokens are credentials, not information about the person.
 SECRET_COLUMNS = frozenset({"token_hash"})
-# The WeChat channels keep each account's numbered options in `channel_token` under this name
-# (bot/channels/wechat_tokens.py); services do not import channels, so the shape is repeated here.
-OPTIONS_NAME = "options:{channel}:{external_id}"
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED)
 # Rows a member made about someone else (an invite naming the invitee, another member's
 # whereabouts): that person's data, not this member's, so an export leaves them out.
@@ -54,6 +53,8 @@ ERASURE_POLICY: dict[str, str] = {
     "activity": "kept: the ledger entry belongs to the organization (reporter by id only)",
     "calendar_feed": "deleted",
     "download_link": "deleted",
+    "console_link": "deleted",
+    "console_session": "deleted (the member is signed out of the web console)",
     "outbox": "unsent pushes deleted; sent ones kept for delivery statistics with the text cleared",
     "mobile_movement": "deleted when about the member; kept (by id) when the member recorded it",
     "filing": "kept (filed_by by id only)",
@@ -110,12 +111,9 @@ def _accounts(session: Session, member_id: int) -> list[ChatAccount]:
     return list(session.exec(select(ChatAccount).where(ChatAccount.member_id == member_id)).all())
 
 
-def _option_names(accounts: list[ChatAccount]) -> list[str]:
-    """Names the numbered-options rows of a member's chat accounts."""
-    return [
-        OPTIONS_NAME.format(channel=account.channel.value, external_id=account.external_id)
-        for account in accounts
-    ]
+def _options_filter(accounts: list[ChatAccount]) -> Any:
+    """Matches the numbered options offered to a member's chat accounts."""
+    return options_of_accounts([(account.channel, account.external_id) for account in accounts])
 
 
 def _conversation_filter(accounts: list[ChatAccount]) -> Any:
@@ -156,10 +154,7 @@ def export_member(session: Session, member_id: int, *, now: datetime) -> dict[st
     tables["conversation"] = _rows(
         session, metadata["conversation"], _conversation_filter(accounts)
     )
-    token_table = metadata["channel_token"]
-    tables["channel_token"] = _rows(
-        session, token_table, token_table.c.name.in_(_option_names(accounts))
-    )
+    tables["offered_option"] = _rows(session, metadata["offered_option"], _options_filter(accounts))
     session.add(
         AuditEntry(
             at=now,
@@ -208,10 +203,7 @@ def erase_member(
         erasure.cleared[name] = _count(session.execute(statement))
 
     deleted("conversation", delete(Conversation).where(_conversation_filter(accounts)))
-    deleted(
-        "channel_token",
-        delete(ChannelToken).where(col(ChannelToken.name).in_(_option_names(accounts))),
-    )
+    deleted("offered_option", delete(OfferedOption).where(_options_filter(accounts)))
     # Invites point at chat accounts (used_by), so they go before the accounts.
     deleted(
         "invite",
@@ -222,6 +214,10 @@ def erase_member(
     deleted("chataccount", delete(ChatAccount).where(col(ChatAccount.member_id) == member_id))
     deleted("calendar_feed", delete(CalendarFeed).where(col(CalendarFeed.member_id) == member_id))
     deleted("download_link", delete(DownloadLink).where(col(DownloadLink.member_id) == member_id))
+    deleted("console_link", delete(ConsoleLink).where(col(ConsoleLink.member_id) == member_id))
+    deleted(
+        "console_session", delete(ConsoleSession).where(col(ConsoleSession.member_id) == member_id)
+    )
     deleted(
         "checkin_failure", delete(CheckinFailure).where(col(CheckinFailure.member_id) == member_id)
     )

@@ -28,6 +28,7 @@ from bot.core.records import (
 from bot.services.attendance import AttendanceBook, CheckinWindow
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, compliance_report
+from bot.services.console_access import ConsoleAccess
 from bot.services.conversations import Conversations
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
@@ -112,6 +113,8 @@ class Services:
         self.new_locale: str | None = None
         self.invite_ttl = timedelta(hours=settings.invite_ttl_hours)
         self.feed_base_url = settings.public_base_url
+        self.public_url = settings.public_url
+        self.console_idle = timedelta(minutes=settings.console_idle_minutes)
         self.point_weights = PointWeights(
             checkin=settings.points_checkin,
             report=settings.points_report,
@@ -712,6 +715,12 @@ class Services:
         token = feeds.issue(member.id)
         self.audit(actor_id=member.id, action="calendar.issue", subject=f"member:{member.id}")
         return CalendarLink(LinkState.ISSUED, url=feed_url(self.feed_base_url, token))
+
+    def console_link(self, member: MemberView) -> str:
+        """Makes a single-use web console sign-in link for an officer (audited)."""
+        token = ConsoleAccess(self.session, self.now, idle=self.console_idle).issue_link(member)
+        self.audit(actor_id=member.id, action="console_link", subject=member.org.code)
+        return f"{self.public_url}/console/enter/{token}"
 
     def revoke_calendar(self, member: MemberView) -> int:
         """Revokes the member's calendar URLs; returns how many were live."""

@@ -1,7 +1,7 @@
 """structure: a pairing's form (一对一/多对一/一对多)
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-05 16:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
