@@ -9,6 +9,7 @@ from bot.services.errors import ServiceError
 
 MESSAGES: dict[str, str] = {
     "already_bound": N_("This chat account is already bound to a member."),
+    "already_named": N_("Your name is already on record; ask your secretary to change it."),
     "invite_unknown": N_("That invite code does not exist. Check it and try again."),
     "invite_used": N_("That invite code has already been used. Ask your secretary for a new one."),
     "invite_expired": N_("That invite code has expired. Ask your secretary for a new one."),
@@ -25,7 +26,7 @@ MESSAGES: dict[str, str] = {
     "no_meeting_ahead": N_("Your branch has no upcoming meeting."),
     "meeting_cancelled": N_("That meeting was cancelled."),
     "meeting_past": N_("That meeting is already over."),
-    "code_needed": N_("Please send the 6-digit check-in code with it, e.g. 签到 123456."),
+    "code_needed": N_("Please send the 6-digit check-in code with it, e.g. /checkin 123456."),
     "code_wrong": N_("That check-in code is wrong. Ask the secretary for today's code."),
     "too_many_codes": N_(
         "Too many wrong codes. Try again in {minutes} minutes, or ask the secretary."

@@ -8,6 +8,7 @@ convener and a pairing visit, while `reminders preview` names what is owed and t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from bot.engine.assistant import Assistant
@@ -95,7 +96,9 @@ def test_a_district_from_the_template_runs_end_to_end(
     assert "Theme party day on duty (November 2026): 第1党支部" in roster
 
     # The organization-life day: the secretary opens check-in, the member signs in.
-    code = sec.say("开启签到").split("签到 ")[-1].strip()
+    opened = re.search(r"code: (\d{6})", sec.say("开启签到"))
+    assert opened is not None
+    code = opened.group(1)
     assert "signed in" in member.say(f"签到 {code}").lower()
     assert "Signed in: 王党员" in sec.say("出勤")
 

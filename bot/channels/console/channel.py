@@ -111,7 +111,7 @@ class ConsoleChannel:
         prompt: bool,
         echo: bool = False,
     ) -> None:
-        """Reads lines until they run out, printing each reply; blank lines are skipped.
+        """Reads lines until they run out, printing each reply; empty lines are skipped.
 
         With `echo` each line read is printed before its replies (a pipe shows no typing), so a
         transcript reads as the conversation it was.
@@ -119,7 +119,8 @@ class ConsoleChannel:
         if prompt:
             write(PROMPT)
         for line in lines:
-            if line.strip():
+            # An empty line is no message; one of blanks (a full-width space) is, and is answered.
+            if line.strip("\r\n"):
                 if echo:
                     write(f"{ECHO}{line.strip()}\n")
                 for text in render_all(self.send(line)):
