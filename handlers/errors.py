@@ -18,6 +18,10 @@ MESSAGES: dict[str, str] = {
         "The web console is for secretaries, deputy secretaries, committee members and"
         " liaison officers."
     ),
+    "console_throttled": N_("Too many failed sign-ins. Please wait 15 minutes and try again."),
+    "console_weak_password": N_("The password must be at least 12 characters long."),
+    "console_login_taken": N_("That login name is already taken."),
+    "console_bad_login": N_("Give a login name of at most 64 characters and the person's name."),
     "not_lead_or_liaison": N_(
         "Only secretaries and liaison officers can see what the branch owes."
     ),
