@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     checkin_late: Literal["late", "refuse"] = "late"
 
     scheduler_enabled: bool = True
+    # /metrics (Prometheus) listens only when a port is given, apart from the webhooks' server.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     quiet_hours_start: time = time(22, 0)
     quiet_hours_end: time = time(7, 30)
 

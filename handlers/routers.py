@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import (
     attendance,
     bind,
+    branch_settings,
     calendar,
     checkin,
     console,
@@ -47,4 +48,5 @@ ROUTERS: list[Router] = [
     ledger.router,
     minutes.router,
     photos.router,
+    branch_settings.router,
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
+from bot.core.metrics import LEADER, TICK_SECONDS
 from bot.core.ports import Sender
 from bot.services.holiday_data import missing_holiday_years, redate_org_life_days
 from bot.services.obligations.facts import Facts, Part, load_facts
@@ -275,6 +277,7 @@ class ReminderService:
         if self.leading and not leading:
             log.warning("scheduler leadership lost; another process takes over")
         self.leading = leading
+        LEADER.set(1.0 if leading else 0.0)
         if became:
             await self.tick()
         return leading
@@ -290,9 +293,11 @@ class ReminderService:
         """Runs one tick under the tick lock."""
         async with self._tick_lock:
             self.leading = await asyncio.to_thread(self.leadership.acquire)
+            LEADER.set(1.0 if self.leading else 0.0)
             if not self.leading:
                 return None
             now = self.clock.now()
+            started = time.perf_counter()
             report = await asyncio.to_thread(
                 plan_tick,
                 self.database,
@@ -301,6 +306,7 @@ class ReminderService:
                 settings=self.settings,
                 redate=self._redate,
             )
+            TICK_SECONDS.observe(time.perf_counter() - started)
             self._redate = False
         if report.queued:
             log.info("queued %d reminder pushes", report.queued)
@@ -335,6 +341,7 @@ class ReminderService:
         """Gives up leadership and its connection."""
         self.leadership.dispose()
         self.leading = False
+        LEADER.set(0.0)
 
 
 def build_scheduler(service: ReminderService, *, tz: ZoneInfo) -> AsyncIOScheduler:

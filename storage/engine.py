@@ -155,3 +155,8 @@ class Database:
     def dispose(self) -> None:
         """Closes every pooled connection."""
         self.engine.dispose()
+
+
+def masked_url(url: str) -> str:
+    """Returns a database URL fit for logs: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -16,6 +16,7 @@ from bot.core.domain import (
     MeetingStatus,
     MemberStatus,
     OrgKind,
+    PairingForm,
     RoleKind,
     UnitKind,
 )
@@ -132,6 +133,10 @@ class Pairing(SQLModel, table=True):
     agreement_end: date | None = None
     goals: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     visit_target: int = 3
+    form: PairingForm = Field(
+        default=PairingForm.ONE_TO_ONE,
+        sa_column=enum_column(PairingForm, default=PairingForm.ONE_TO_ONE),
+    )
 
     __table_args__ = (UniqueConstraint("code"),)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from bot.cli import (
+    alliance,
     attendance,
     calendar,
     chat,
@@ -12,6 +13,7 @@ from bot.cli import (
     console,
     db,
     demo,
+    district_import,
     documents,
     importer,
     invites,
@@ -19,6 +21,8 @@ from bot.cli import (
     meetings,
     members,
     org,
+    org_settings,
+    pairing,
     points,
     reminders,
     roster,
@@ -52,6 +56,10 @@ for group in (
     ledger,
     documents,
     meetings,
+    pairing,
+    alliance,
+    org_settings,
+    district_import,
 ):
     group.register(app)
 

@@ -66,7 +66,7 @@ def chat(
             channel.run(terminal_lines(), _write, prompt=False)
             _write("\n")
         else:
-            channel.run(sys.stdin, _write, prompt=False)
+            channel.run(sys.stdin, _write, prompt=False, echo=True)
     except KeyboardInterrupt:
         _write("\n")
     finally:

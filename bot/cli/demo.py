@@ -84,7 +84,10 @@ def render_demo(t: Translator, result: DemoResult) -> str:
     headline = (
         t("Demo data created.")
         if result.created
-        else t("Demo data refreshed: nothing was duplicated and unused invites were reissued.")
+        else t(
+            "Demo data refreshed: nothing was duplicated; the invite codes printed before still"
+            " work (only expired ones were replaced)."
+        )
     )
     summary = t(
         "{orgs} organizations, {members} members, {meetings} meetings,"

@@ -11,6 +11,7 @@ from bot.cli.support import LangOption, fail, friendly, pick_translator, unit_of
 from bot.config import load_settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import Translator
+from bot.services.import_template import MEMBER_TEMPLATE
 from bot.services.importer import COLUMNS, ImportFileError, ImportReport, import_members, read_table
 from bot.texts.phrases import IMPORT_COLUMNS
 
@@ -26,7 +27,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(import_app, name="import")
 
 
-@import_app.command("members")
+@import_app.command(
+    "members",
+    help="Imports organizations, members and roles: all rows, or none when any row is bad."
+    " Columns (Chinese or English headers, any order; only 组织代码 is required): "
+    + "、".join(f"{column.header} ({name})" for name, column in MEMBER_TEMPLATE.items())
+    + ". The template: gongjian import template -o 导入模板.xlsx",
+)
 @friendly
 def import_members_command(
     file: Annotated[

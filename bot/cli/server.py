@@ -9,7 +9,8 @@ import logging
 import typer
 
 from bot.cli.support import fail, friendly, settings_from_env
-from storage.engine import backend_name
+from bot.config import Settings
+from storage.engine import masked_url
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def run() -> None:
             settings.public_url,
         )
     assistant = build_assistant(settings)
-    log.info("starting on %s", backend_name(settings.database_url))
+    log.info("%s", start_line(settings))
     try:
         asyncio.run(serve(settings, assistant, assistant_services(settings, assistant)))
     except KeyboardInterrupt:
@@ -48,3 +49,27 @@ def run() -> None:
         )
     finally:
         assistant.database.dispose()
+
+
+def start_line(settings: Settings) -> str:
+    """Describes what `gongjian run` starts, in one line: channels, database (no password), HTTP."""
+    channels = [
+        name
+        for name, enabled in (
+            ("telegram", settings.telegram_enabled),
+            ("wechat", settings.wechat_enabled),
+            ("wecom", settings.wecom_enabled),
+        )
+        if enabled
+    ]
+    return (
+        f"starting: channels {', '.join(channels) or 'none'};"
+        f" database {masked_url(settings.database_url)};"
+        f" http {settings.http_host}:{settings.http_port};"
+        f" scheduler {'on' if settings.scheduler_enabled else 'off'}"
+        + (
+            f"; metrics {settings.metrics_host}:{settings.metrics_port}"
+            if settings.metrics_port is not None
+            else ""
+        )
+    )

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -22,13 +22,20 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES, Translator, match_locale
 from bot.core.records import OrgView
+from bot.services.errors import ServiceError
 from bot.services.stats import parse_quarter
 from bot.services.use_cases import ReportTarget, Services
 from bot.texts.attendance import quarter_ahead
 from bot.texts.translation import translator
+from handlers.errors import explain
 from storage.engine import Database, UnitOfWork, unusable_reason
 
 EXIT_USAGE = 2
+# A rule refused the change (bad input, unknown code): nothing was written.
+EXIT_REFUSED = 1
+# Libraries that talk at INFO about their routine (APScheduler every job it runs, the delivery
+# job every two seconds); WARNING and above still show.
+QUIET_LOGGERS = ("alembic", "apscheduler", "uvicorn")
 MIN_YEAR, MAX_YEAR = 1900, 2200
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -161,7 +168,8 @@ def configure_logging(level_name: str) -> None:
     )
     if level > logging.DEBUG:
         # Alembic announces its context on every start; only worth seeing when debugging.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        for noisy in QUIET_LOGGERS:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     _logging_ready = True
 
 
@@ -184,6 +192,18 @@ def unit_of_work(settings: Settings) -> Iterator[UnitOfWork]:
     try:
         with database.session() as session:
             yield session
+    finally:
+        database.dispose()
+
+
+def run_use_case(settings: Settings, t: Translator, use_case: Callable[[Any], R]) -> R:
+    """Runs one use case in one transaction; a refusal prints its translated reason and exits 1."""
+    database = Database.connect(settings.database_url)
+    try:
+        with database.session() as session:
+            return use_case(session)
+    except ServiceError as error:
+        fail(explain(t, error), code=EXIT_REFUSED)
     finally:
         database.dispose()
 
@@ -271,3 +291,11 @@ def output_path(output: Path | None, filename: str) -> Path:
     if output.is_dir():
         return output / filename
     return output
+
+
+def mounted_group(app: typer.Typer, name: str) -> typer.Typer:
+    """Returns the sub-command group mounted on `app` under `name`."""
+    for info in app.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    raise LookupError(name)

@@ -65,8 +65,8 @@ from bot.services.seeding import (
     active_members,
     add_attendance,
     add_members,
-    drop_unused_invites,
     hold_meetings,
+    keep_live_invites,
     row_counts,
     unused_invite,
     wipe,
@@ -567,15 +567,21 @@ def _joint_event(
 
 
 def _reissue_invites(build: _Build, ttl: timedelta) -> list[DemoInvite]:
-    """Replaces every demo member's unused invites with one fresh invite each."""
-    drop_unused_invites(build.session, org_ids=[_id(org) for org in build.orgs.values()])
+    """Gives every demo member one unused invite: the one printed before while it still works."""
+    kept = keep_live_invites(
+        build.session,
+        org_ids=[_id(org) for org in build.orgs.values()],
+        now=build.now,
+        ttl=ttl,
+    )
     members = Members(build.session, build.now)
     invites: list[DemoInvite] = []
     for spec in ORGS:
         org = build.orgs[spec.code]
         for member in sorted(members.of_org(_id(org)), key=lambda view: view.id):
             role = _main_role(member.roles)
-            invite = members.create_invite(
+            live = kept.get(member.id)
+            invite = live or members.create_invite(
                 org_id=_id(org), role=role, name=member.name, member_id=member.id, ttl=ttl
             )
             invites.append(
@@ -583,7 +589,7 @@ def _reissue_invites(build: _Build, ttl: timedelta) -> list[DemoInvite]:
                     invite.code,
                     org.code,
                     org.name,
-                    role,
+                    invite.role,
                     member.name,
                     invite.expires_at.astimezone(build.tz),
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,6 +17,7 @@ from bot.core.clock import Clock
 from bot.core.domain import RoleKind
 from bot.core.i18n import N_, Translator, match_locale
 from bot.core.inbound import Channel, Inbound
+from bot.core.metrics import ANSWER_SECONDS, UPDATES
 from bot.core.ports import Answer
 from bot.core.records import MemberView
 from bot.core.reply import Reply, offered
@@ -131,6 +133,16 @@ class Assistant:
         self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
     ) -> Answer:
         """Answers one delivery in one transaction that records its `once` keys; never raises."""
+        started = time.perf_counter()
+        try:
+            return self._answer(inbound, once=once, numbered=numbered)
+        finally:
+            channel = inbound.channel.value
+            UPDATES.inc(channel)
+            ANSWER_SECONDS.observe(time.perf_counter() - started, channel)
+
+    def _answer(self, inbound: Inbound, *, once: Sequence[str], numbered: bool) -> Answer:
+        """Answers one delivery (see `answer`)."""
         inbound = storable(inbound)
         # The member's language once known, so that an apology for a later failure (the
         # database gone mid-request, say) comes in it too.

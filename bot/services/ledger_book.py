@@ -669,21 +669,22 @@ def _pairings_sheet(sheet: Worksheet, t: Translator, report: ComplianceReport) -
     for section in report.sections:
         if section.subject is not Subject.PAIRING:
             continue
-        lines = {line.requirement: line for line in section.lines}
-        visits = lines[Requirement.VISITS]
-        joint = lines[Requirement.JOINT_ACTIVITY]
-        rows: list[tuple[int | None, date | None]] = list(enumerate(visits.days, 1))
-        for number, day in rows or [(None, None)]:
-            sheet.append(
-                [
-                    section.name,
-                    day,
-                    number if number is not None else t("no visit yet"),
-                    visits.target,
-                    visits.expected,
-                    document_state(t, joint),
-                ]
-            )
+        joint = next(x for x in section.lines if x.requirement is Requirement.JOINT_ACTIVITY)
+        # A 一对多 pairing has a visits line per partner: its rows name the partner.
+        for visits in (x for x in section.lines if x.requirement is Requirement.VISITS):
+            name = f"{section.name}（{visits.org}）" if visits.org else section.name
+            rows: list[tuple[int | None, date | None]] = list(enumerate(visits.days, 1))
+            for number, day in rows or [(None, None)]:
+                sheet.append(
+                    [
+                        name,
+                        day,
+                        number if number is not None else t("no visit yet"),
+                        visits.target,
+                        visits.expected,
+                        document_state(t, joint),
+                    ]
+                )
     _format_column(sheet, 2, DATE_FORMAT)
 
 

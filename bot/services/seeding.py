@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Table, case, delete, func, or_, update
@@ -128,12 +128,32 @@ def add_attendance(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> No
         )
 
 
-def drop_unused_invites(session: Session, *, org_ids: Sequence[int]) -> None:
-    """Deletes the unused invites of the members of some organizations."""
+def keep_live_invites(
+    session: Session, *, org_ids: Sequence[int], now: datetime, ttl: timedelta
+) -> dict[int, Invite]:
+    """Keeps each member's newest live unused invite (its expiry moved on); deletes the rest.
+
+    A code an earlier demo run printed stays valid, so running the demo again never breaks what
+    someone copied; only expired or surplus unused invites go.
+    """
     member_ids = select(Member.id).where(col(Member.organization_id).in_(list(org_ids)))
-    session.execute(
-        delete(Invite).where(col(Invite.member_id).in_(member_ids), col(Invite.used_at).is_(None))
-    )
+    unused = session.exec(
+        select(Invite)
+        .where(col(Invite.member_id).in_(member_ids), col(Invite.used_at).is_(None))
+        .order_by(col(Invite.id))
+    ).all()
+    kept: dict[int, Invite] = {}
+    for row in unused:
+        if row.expires_at > now and row.member_id is not None:
+            kept[row.member_id] = row
+    stale = [row.id for row in unused if kept.get(row.member_id or 0) is not row]
+    if stale:
+        session.execute(delete(Invite).where(col(Invite.id).in_(stale)))
+    for invite in kept.values():
+        invite.expires_at = max(invite.expires_at, now + ttl)
+        session.add(invite)
+    session.flush()
+    return kept
 
 
 def unused_invite(

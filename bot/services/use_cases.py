@@ -63,6 +63,7 @@ from bot.services.photos import (
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
+from bot.services.structure import BranchSettings, branch_settings, set_org_setting
 from bot.services.summary import YearSummary, year_summaries
 from bot.texts import notices as notice_texts
 from storage.models import Alliance, AuditEntry, Invite, Meeting
@@ -982,6 +983,23 @@ class Services:
         """Tallies an organization's attendance over a quarter, per meeting and member."""
         return attendance_report(
             self.session, org_id=org_id, quarter=quarter, now=self.now, tz=self.tz
+        )
+
+    def branch_settings(self, member: MemberView) -> BranchSettings:
+        """Returns the secretary's branch settings and its liaison officers (secretaries)."""
+        self.require_lead(member)
+        return branch_settings(self.session, org_id=member.org.id)
+
+    def set_branch_setting(self, member: MemberView, *, key: str, value: str) -> tuple[str, str]:
+        """Changes one of the secretary's own branch settings, audited (secretaries)."""
+        self.require_lead(member)
+        return set_org_setting(
+            self.session,
+            org_code=member.org.code,
+            key=key,
+            value=value,
+            now=self.now,
+            actor_id=member.id,
         )
 
     def compliance(self, member: MemberView, quarter: Quarter) -> ComplianceReport:

@@ -78,6 +78,9 @@ IMPORT_COLUMNS: dict[str, str] = {
     "status": N_("status (状态)"),
     "phone": N_("phone (电话)"),
     "mobile": N_("mobile (流动党员)"),
+    "orglife_time": N_("orglife_time (组织生活时间)"),
+    "orglife_venue": N_("orglife_venue (组织生活地点)"),
+    "holiday_policy": N_("holiday_policy (节假日处理)"),
 }
 
 HOLIDAYS: dict[str, str] = {

@@ -27,6 +27,7 @@ from bot.core.domain import (
     MeetingKind,
     MeetingStatus,
     OrgKind,
+    PairingForm,
     RoleKind,
     UnitKind,
 )
@@ -37,6 +38,7 @@ from bot.services.obligations.fact_queries import (
     ORG,
     OVERRIDE,
     PAIRING,
+    PARTNER,
     ROLE,
     SETTING,
     Shape,
@@ -288,6 +290,12 @@ class PairingFact:
     agreement_end: date | None
     visit_target: int
     org_ids: tuple[int, ...]
+    form: PairingForm = PairingForm.ONE_TO_ONE
+
+    @property
+    def partners(self) -> tuple[int, ...]:
+        """The organizations other than the lead."""
+        return tuple(org for org in self.org_ids if org != self.lead_org_id)
 
     def active_on(self, day: date) -> bool:
         """Tells whether the agreement runs on `day`."""
@@ -345,6 +353,8 @@ class Facts:
     alliance_joint_planned: frozenset[tuple[int, str]] = frozenset()
     alliance_theme_planned: frozenset[tuple[int, str]] = frozenset()
     org_alliance: Mapping[int, int] = field(default_factory=dict)
+    # The days of each pairing's visits each of its organizations took part in, by pairing.
+    partner_visits: Mapping[int, Mapping[int, frozenset[date]]] = field(default_factory=dict)
     _configs: dict[tuple[int | None, int | None], ReminderConfig] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -513,12 +523,24 @@ def load_facts(
         alliance_theme_planned=frozenset(records.theme_planned),
         pairing_joint=frozenset(records.pairing_joint),
         pairing_visits={pairing: frozenset(days) for pairing, days in records.visits.items()},
+        partner_visits={
+            pairing: {org: frozenset(days) for org, days in orgs.items()}
+            for pairing, orgs in records.partner_visits.items()
+        },
         opinions=frozenset(records.opinions),
         filings=filings,
         movements=movements,
         settings=settings,
         org_alliance={org: min(ids) for org, ids in _unit_alliances(alliances).items()},
     )
+
+
+def _form(text: str | None) -> PairingForm:
+    """Reads a pairing's form, one-to-one when the stored value is unknown."""
+    try:
+        return PairingForm(text or PairingForm.ONE_TO_ONE)
+    except ValueError:
+        return PairingForm.ONE_TO_ONE
 
 
 def _policy(text: str) -> HolidayPolicy:
@@ -539,6 +561,9 @@ class _Records:
     theme_planned: set[tuple[int, str]] = field(default_factory=set)
     pairing_joint: set[tuple[int, str]] = field(default_factory=set)
     visits: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
+    partner_visits: dict[int, dict[int, set[date]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
     opinions: set[tuple[int, str]] = field(default_factory=set)
 
 
@@ -782,7 +807,9 @@ class _Reader:
                 )
                 continue
             if source == PAIRING:
-                pairing_heads.setdefault(group_id, (code, name, row.lead, start, row.until, number))
+                pairing_heads.setdefault(
+                    group_id, (code, name, row.lead, start, row.until, number, duty_period)
+                )
                 if org_id is not None:
                     members[group_id].append(org_id)
                 continue
@@ -815,7 +842,7 @@ class _Reader:
             ) in alliance_heads.items()
         )
         pairings = []
-        for pairing_id, (code, name, lead, start, end, target) in pairing_heads.items():
+        for pairing_id, (code, name, lead, start, end, target, form) in pairing_heads.items():
             ordered = sorted(members[pairing_id], key=lambda org: (org != lead, org))
             pairings.append(
                 PairingFact(
@@ -827,6 +854,7 @@ class _Reader:
                     agreement_end=end,
                     visit_target=target,
                     org_ids=tuple(ordered),
+                    form=_form(form),
                 )
             )
         if self.around is not None:
@@ -904,6 +932,11 @@ class _Reader:
                     records.pairing_joint.add((pairing_id, str(Quarter.of(held_on))))
                     if kind == MeetingKind.VISIT:
                         records.visits[pairing_id].add(held_on)
+                        records.partner_visits[pairing_id][org_id].add(held_on)
+                continue
+            if source == PARTNER:
+                if pairing_id is not None:
+                    records.partner_visits[pairing_id][org_id].add(held_on)
                 continue
             if source == FILING:
                 filings.add((FilingKind(kind), scope_key, second))
@@ -935,6 +968,7 @@ class _Reader:
                 records.pairing_joint.add((pairing_id, period))
                 if kind == ActivityKind.VISIT:
                     records.visits[pairing_id].add(held_on)
+                    records.partner_visits[pairing_id][org_id].add(held_on)
         return records, frozenset(filings), settings
 
     def movements(self, members: dict[int, MemberFact], now: datetime) -> tuple[MovementFact, ...]:

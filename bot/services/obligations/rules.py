@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from bot.calendar.orglife import org_life_day
 from bot.calendar.quarters import Quarter, month_key
-from bot.core.domain import Duty, MeetingStatus, OrgKind
+from bot.core.domain import Duty, MeetingStatus, OrgKind, PairingForm
 from bot.services.obligations.facts import Facts, PairingFact, shift_month
 from storage.reminders import FilingKind, alliance_scope, org_scope, pairing_scope
 
@@ -357,6 +357,14 @@ def visits_expected(pairing: PairingFact, target: int, today: date) -> int:
     )
 
 
+def visit_counts(facts: Facts, pairing: PairingFact) -> list[tuple[int | None, int]]:
+    """Counts a pairing's visits this year: per partner for 一对多 (000), else in all (None)."""
+    if pairing.form is not PairingForm.ONE_TO_MANY:
+        return [(None, len(facts.pairing_visits.get(pairing.id, ())))]
+    days = facts.partner_visits.get(pairing.id, {})
+    return [(partner, len(days.get(partner, ()))) for partner in pairing.partners]
+
+
 def pairing_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Pairings: both liaisons when behind the pro-rata visit path, and when a quarter is quiet."""
     today = facts.today
@@ -369,22 +377,31 @@ def pairing_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[O
         recipients = tuple(dict.fromkeys(m for org in pairing.org_ids for m in facts.liaisons(org)))
         subject = pairing_scope(pairing.id)
         target = pairing.visit_target or config.visit_target
-        done = len(facts.pairing_visits.get(pairing.id, ()))
         expected = visits_expected(pairing, target, today)
-        if done < expected:
+        for partner, done in visit_counts(facts, pairing):
+            if done >= expected:
+                continue
             behind_since = visit_due_day(pairing, target, done + 1, today.year)
+            values: dict[str, object] = {
+                "pairing": pairing.name,
+                "done": done,
+                "target": target,
+                "expected": expected,
+            }
+            owners, nudged, scope = pairing.org_ids, recipients, subject
+            if partner is not None:
+                # 一对多: the lead and the partner behind, each partner on its own.
+                values["partner"] = facts.org_name(partner)
+                owners = (pairing.lead_org_id, partner)
+                nudged = tuple(dict.fromkeys(m for org in owners for m in facts.liaisons(org)))
+                scope = f"{subject}:org:{partner}"
             yield Obligation(
                 rule=Rule.PAIRING_VISITS,
-                subject=subject,
+                subject=scope,
                 period=month_key(today),
-                owners=pairing.org_ids,
-                recipients=recipients,
-                values={
-                    "pairing": pairing.name,
-                    "done": done,
-                    "target": target,
-                    "expected": expected,
-                },
+                owners=owners,
+                recipients=nudged,
+                values=values,
                 windows=(
                     Window(
                         _at(facts, max(month_first, behind_since), config.notice_time),
