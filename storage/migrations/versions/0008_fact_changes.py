@@ -1,0 +1,74 @@
+"""fact changes: triggers mark writes to the tables the reminder rules read
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-05 17:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+# As storage.reminders.WATCHED_TABLES at this revision (a migration does not follow the code).
+WATCHED = (
+    "activity",
+    "activitypartner",
+    "alliance",
+    "allianceunit",
+    "attendance",
+    "chataccount",
+    "filing",
+    "meeting",
+    "member",
+    "mobile_movement",
+    "organization",
+    "pairing",
+    "pairingorg",
+    "reminder_setting",
+    "role",
+    "role_term",
+    "rotaoverride",
+)
+EVENTS = ("insert", "update", "delete")
+
+
+def upgrade() -> None:
+    op.create_table("fact_change", sa.Column("id", sa.Integer(), primary_key=True))
+    if op.get_bind().dialect.name == "postgresql":
+        # One mark per statement, each its own row: concurrent writers never wait on each other.
+        op.execute(
+            "CREATE FUNCTION note_fact_change() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN INSERT INTO fact_change DEFAULT VALUES; RETURN NULL; END $$"
+        )
+        for table in WATCHED:
+            op.execute(
+                f"CREATE TRIGGER fact_change_{table} AFTER INSERT OR UPDATE OR DELETE"
+                f" ON {table} FOR EACH STATEMENT EXECUTE FUNCTION note_fact_change()"
+            )
+        return
+    # SQLite runs one writer at a time: a single mark row is enough.
+    for table in WATCHED:
+        for event in EVENTS:
+            mark = "INSERT OR IGNORE INTO fact_change (id) VALUES (1)"
+            op.execute(
+                f"CREATE TRIGGER fact_change_{table}_{event} AFTER {event.upper()} ON {table}"
+                f" BEGIN {mark}; END"
+            )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in WATCHED:
+            op.execute(f"DROP TRIGGER IF EXISTS fact_change_{table} ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS note_fact_change()")
+    else:
+        for table in WATCHED:
+            for event in EVENTS:
+                op.execute(f"DROP TRIGGER IF EXISTS fact_change_{table}_{event}")
+    op.drop_table("fact_change")
