@@ -26,7 +26,7 @@ from bot.core.inbound import Channel
 from bot.core.ports import Sender
 from bot.services.holiday_data import missing_holiday_years, redate_org_life_days
 from bot.services.obligations.facts import Facts, Part, load_facts
-from bot.services.obligations.rules import Push, Rule, due_pushes, next_change, owed_pushes
+from bot.services.obligations.rules import Push, Rule, due_pushes, next_change, owed_by_key
 from bot.texts.reminders import render_push
 from bot.texts.translation import translator
 from scheduler.delivery import Delivery, DeliveryReport
@@ -167,18 +167,21 @@ def plan_tick(
         # Before the facts are read: every write whose mark goes is in what they read.
         reminders.take_fact_changes(session)
         facts = read_facts(session, now=now, holidays=holidays, settings=settings)
-        owed = owed_pushes(facts)
-        pushes = [push for push in owed if not push.held]
+        # At city scale this is ~100,000 pushes: each key is built once and shared below.
+        owed = owed_by_key(facts)
         # A queued push that is no longer owed must not go out: the thing was done meanwhile,
         # a later reminder replaced it, or its member muted it.
-        retired = outbox.retire(session, owed={push.key for push in owed}, rules=PLANNED_RULES)
+        retired = outbox.retire(session, owed=owed.keys(), rules=PLANNED_RULES)
         # Skipping known keys first spares rendering and inserting what an earlier tick stored;
         # the UNIQUE key still settles any race with another tick.
-        known = outbox.existing_keys(session, ((p.rule.value, p.period, p.key) for p in pushes))
+        known = outbox.existing_keys(
+            session, ((p.rule.value, p.period, k) for k, p in owed.items() if not p.held)
+        )
         texts: dict[tuple[str, ...], str] = {}
-        fresh = [
+        # Rendered as they are stored, a chunk at a time, never all held at once.
+        fresh = (
             NewPush(
-                key=push.key,
+                key=key,
                 rule=push.rule.value,
                 subject=push.subject,
                 period=push.period,
@@ -186,15 +189,16 @@ def plan_tick(
                 urgent=push.urgent,
                 text=render(facts, push, texts),
             )
-            for push in pushes
-            if push.key not in known
-        ]
-        queued = outbox.enqueue(session, fresh, now=now) if fresh else 0
+            for key, push in owed.items()
+            if not push.held and key not in known
+        )
+        queued = outbox.enqueue(session, fresh, now=now)
+        due = sum(not push.held for push in owed.values())
         wakes_at = next_change(facts) if state is not None else None
     if state is not None:
         # Only once the transaction has committed: a failed tick plans again next time.
-        state.planned_at, state.wakes_at, state.due = now, wakes_at, len(pushes)
-    return TickReport(at=now, due=len(pushes), queued=queued, retired=retired)
+        state.planned_at, state.wakes_at, state.due = now, wakes_at, due
+    return TickReport(at=now, due=due, queued=queued, retired=retired)
 
 
 def preview(

@@ -131,7 +131,12 @@ def due_pushes(facts: Facts) -> list[Push]:
 
 def owed_pushes(facts: Facts) -> list[Push]:
     """Returns every push whose window is open now, marking those quiet hours hold; none muted."""
-    now = facts.now
+    return list(owed_by_key(facts).values())
+
+
+def owed_by_key(facts: Facts) -> dict[str, Push]:
+    """Returns every push owed now (as `owed_pushes`) by its outbox key, each key built once."""
+    now, today = facts.now, facts.today
     quiet = is_quiet(now.time(), facts.quiet_start, facts.quiet_end)
     pushes: dict[str, Push] = {}
     for obligation in obligations(facts):
@@ -156,12 +161,12 @@ def owed_pushes(facts: Facts) -> list[Push]:
                 member_id=member_id,
                 urgent=window.urgent,
                 tag=window.tag,
-                today=facts.today,
+                today=today,
                 values=obligation.values,
                 held=quiet and not window.urgent,
             )
             pushes.setdefault(push.key, push)
-    return list(pushes.values())
+    return pushes
 
 
 def next_change(facts: Facts) -> datetime:
