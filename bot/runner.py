@@ -14,8 +14,10 @@ import uvicorn
 from starlette.routing import BaseRoute
 
 from bot.channels.http import build_http_app
+from bot.channels.registry import build_channels
 from bot.config import Settings
-from bot.core.clock import Clock, SystemClock
+from bot.core.channel import ChatChannel
+from bot.core.clock import Clock
 from bot.core.ports import Core
 from storage.engine import Database
 
@@ -53,27 +55,9 @@ def configured_channels(
     *,
     database: Database | None = None,
     clock: Clock | None = None,
-) -> list[Service]:
-    """Builds the chat channels the settings configure (WeChat and WeCom share the database)."""
-    services: list[Service] = []
-    if settings.telegram_enabled:
-        from bot.channels.telegram import TelegramChannel  # noqa: PLC0415 (optional platform)
-
-        services.append(TelegramChannel(settings, core))
-    if settings.wechat_enabled or settings.wecom_enabled:
-        database = database or Database.connect(settings.database_url)
-        clock = clock or SystemClock(settings.tz)
-    if settings.wechat_enabled:
-        from bot.channels.wechat import WeChatChannel  # noqa: PLC0415 (optional platform)
-
-        assert database is not None and clock is not None
-        services.append(WeChatChannel(settings, core, database=database, clock=clock))
-    if settings.wecom_enabled:
-        from bot.channels.wecom import WeComChannel  # noqa: PLC0415 (optional platform)
-
-        assert database is not None and clock is not None
-        services.append(WeComChannel(settings, core, database=database, clock=clock))
-    return services
+) -> list[ChatChannel]:
+    """Builds the chat channels the settings configure, through the channel registry."""
+    return build_channels(settings, core, database=database, clock=clock)
 
 
 class _Routes:
@@ -101,7 +85,7 @@ class _Routes:
 
 def assistant_services(settings: Settings, assistant: Assistant) -> list[Service]:
     """Builds everything `gongjian run` starts: the channels, then the reminder jobs."""
-    from scheduler.service import ReminderJobs, pushers  # noqa: PLC0415 (APScheduler loads here)
+    from scheduler.service import ReminderJobs  # noqa: PLC0415 (APScheduler loads here)
 
     channels = configured_channels(
         settings, assistant, database=assistant.database, clock=assistant.clock
@@ -111,7 +95,7 @@ def assistant_services(settings: Settings, assistant: Assistant) -> list[Service
         clock=assistant.clock,
         settings=settings,
         holidays=assistant.holidays,
-        senders=pushers(channels),
+        senders=[channel.sender for channel in channels],
     )
     return [*channels, reminders, _Routes(assistant, settings)]
 

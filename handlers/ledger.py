@@ -7,7 +7,6 @@ from datetime import date
 
 from bot.calendar.quarters import Quarter
 from bot.core.i18n import N_, Translator
-from bot.core.inbound import Channel
 from bot.core.reply import Reply
 from bot.services.stats import parse_quarter
 from bot.services.summary import render_summary
@@ -17,8 +16,6 @@ from handlers.base import Context, Replies, Router
 
 router = Router("ledger", title=N_("ledger"))
 
-# Channels whose replies can carry a file; the others get a single-use download link.
-FILE_CHANNELS = frozenset({Channel.CONSOLE, Channel.TELEGRAM})
 THIS_YEAR = frozenset({"", "今年", "本年", "本年度", "this", "this year"})
 LAST_YEAR = frozenset({"去年", "上年", "上一年", "last", "last year"})
 YEAR_PATTERN = re.compile(r"(?P<year>\d{4})\s*年?度?")
@@ -42,7 +39,8 @@ def ledger(ctx: Context, args: str) -> Replies:
     if quarter > Quarter.of(ctx.today):
         return [ctx.reply(quarter_ahead(t, quarter))]
     label = period_label(t, str(quarter))
-    if ctx.inbound.channel in FILE_CHANNELS:
+    # Chats that take files get the workbook; the others a single-use download link.
+    if ctx.inbound.capabilities.files:
         export = ctx.services.export_ledger(member, quarter, t)
         data = export.data
         lines = [

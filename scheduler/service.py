@@ -238,19 +238,6 @@ def preview(
     return sorted(items, key=lambda item: (item.rule, item.key))
 
 
-def pushers(channels: Iterable[object]) -> list[Sender]:
-    """Picks the push senders of running channels: the channel itself, or its `sender`."""
-    found: list[Sender] = []
-    for channel in channels:
-        for candidate in (channel, getattr(channel, "sender", None)):
-            if callable(getattr(candidate, "send", None)) and isinstance(
-                getattr(candidate, "channel", None), Channel
-            ):
-                found.append(candidate)  # type: ignore[arg-type]
-                break
-    return found
-
-
 class ReminderService:
     """The scheduler's jobs: keep or take leadership, tick when leading, deliver the outbox."""
 

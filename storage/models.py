@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Column, Index, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, Column, Index, String, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from bot.core.domain import (
@@ -20,7 +20,7 @@ from bot.core.domain import (
     UnitKind,
 )
 from bot.core.inbound import Channel
-from storage.types import enum_column, text_column, utc_column
+from storage.types import ChannelName, channel_column, enum_column, text_column, utc_column
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -94,7 +94,7 @@ class ChatAccount(SQLModel, table=True):
     """Binds one account on one channel to a member."""
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: Channel = Field(sa_column=enum_column(Channel))
+    channel: Channel = Field(sa_column=channel_column())
     external_id: str = Field(sa_column=text_column(128))
     member_id: int = Field(foreign_key="member.id", index=True)
     created_at: datetime = Field(sa_column=utc_column())
@@ -224,7 +224,7 @@ class Attendance(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", index=True)
     status: AttendanceStatus = Field(sa_column=enum_column(AttendanceStatus))
     at: datetime = Field(sa_column=utc_column())
-    channel: Channel | None = Field(default=None, sa_column=enum_column(Channel, nullable=True))
+    channel: Channel | None = Field(default=None, sa_column=channel_column(nullable=True))
     reason: str = Field(default="", sa_column=text_column(500))
     # Signed in after the meeting's on-time window (迟到): present, and shown as late.
     late: bool = Field(
@@ -279,7 +279,7 @@ class Conversation(SQLModel, table=True):
     """Where one person stands in a multi-step flow, keyed by (channel, chat, user)."""
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: Channel = Field(sa_column=enum_column(Channel))
+    channel: Channel = Field(sa_column=channel_column())
     chat_id: str = Field(sa_column=text_column(128))
     user_id: str = Field(sa_column=text_column(128))
     flow: str = Field(sa_column=text_column(32))
@@ -309,7 +309,7 @@ class ProcessedInbound(SQLModel, table=True):
     __tablename__ = "processed_inbound"
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: Channel = Field(sa_column=enum_column(Channel))
+    channel: Channel = Field(sa_column=channel_column())
     key: str = Field(sa_column=text_column(128))
     at: datetime = Field(sa_column=utc_column(index=True))
 
@@ -345,6 +345,18 @@ class CalendarFeed(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
     __table_args__ = (UniqueConstraint("token_hash"),)
+
+
+class OfferedOption(SQLModel, table=True):
+    """The options a text-only chat account was offered last, by number: "1" means the first."""
+
+    __tablename__ = "offered_option"
+
+    channel: Channel = Field(sa_column=Column(ChannelName(), primary_key=True))
+    user_id: str = Field(sa_column=Column(String(128), primary_key=True))
+    # The button data, oldest first, as a JSON list.
+    options: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: datetime = Field(sa_column=utc_column(index=True))
 
 
 class ChannelToken(SQLModel, table=True):

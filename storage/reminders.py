@@ -11,7 +11,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from bot.core.inbound import Channel
 from storage.models import Member
 from storage.queries import insert_ignore
-from storage.types import enum_column, text_column, utc_column
+from storage.types import channel_column, enum_column, text_column, utc_column
 
 
 class OutboxStatus(StrEnum):
@@ -75,7 +75,7 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str = Field(default="", sa_column=text_column(500))
     claimed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     claimed_by: str | None = Field(default=None, sa_column=text_column(64, nullable=True))
-    channel: Channel | None = Field(default=None, sa_column=enum_column(Channel, nullable=True))
+    channel: Channel | None = Field(default=None, sa_column=channel_column(nullable=True))
     created_at: datetime = Field(sa_column=utc_column())
     sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 

@@ -1,4 +1,4 @@
-"""Column types shared by the tables: UTC datetimes and string-backed enums."""
+"""Column types shared by the tables: UTC datetimes, channel names and string-backed enums."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from sqlalchemy import Column, DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
+
+from bot.core.inbound import Channel
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -51,6 +53,26 @@ def enum_column(
         index=index,
         **kw,
     )
+
+
+class ChannelName(TypeDecorator[Channel]):
+    """Stores a channel's name as text and reads it back as a `Channel`."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        """Stores the plain name."""
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Channel | None:
+        """Returns the name as a `Channel`."""
+        return None if value is None else Channel(value)
+
+
+def channel_column(*, nullable: bool = False, index: bool = False) -> Any:
+    """Returns a VARCHAR(32) column holding a channel's name (any channel, none listed here)."""
+    return Column(ChannelName(), nullable=nullable, index=index)
 
 
 def utc_column(*, nullable: bool = False, index: bool = False) -> Any:

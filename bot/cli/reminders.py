@@ -7,10 +7,8 @@ Mount with `bot.cli.reminders.register(app)`: adds `gongjian reminders ...`, `go
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,10 +16,10 @@ import typer
 from sqlmodel import Session, col, select
 
 from bot.calendar.holidays import HolidayCalendar, HolidayFileError
+from bot.channels.registry import push_senders
 from bot.cli.support import emit_json, fail, parse_now
 from bot.config import ConfigError, Settings, load_settings
-from bot.core.clock import Clock, SystemClock
-from bot.core.ports import Core, Sender
+from bot.core.clock import SystemClock
 from bot.services.obligations.facts import DEFAULT_SCOPE, parse_setting
 from scheduler.service import plan_tick, preview, run_scheduler
 from storage import outbox
@@ -236,42 +234,6 @@ def _row_json(row: outbox.OutboxView) -> dict[str, Any]:
         "last_error": row.last_error,
         "text": row.text,
     }
-
-
-@contextlib.asynccontextmanager
-async def push_senders(
-    settings: Settings, core: Core, *, database: Database, clock: Clock
-) -> AsyncIterator[list[Sender]]:
-    """Opens the configured channels for pushing only (no polling, no webhook)."""
-    senders: list[Sender] = []
-    closers: list[Callable[[], Awaitable[object]]] = []
-    try:
-        if settings.telegram_enabled:
-            from bot.channels.telegram import TelegramChannel  # noqa: PLC0415 (optional platform)
-
-            telegram = TelegramChannel(settings, core)
-            await telegram.application.initialize()
-            closers.append(telegram.application.shutdown)
-            senders.append(telegram)
-        if settings.wechat_enabled:
-            from bot.channels.wechat import WeChatSender  # noqa: PLC0415 (optional platform)
-
-            wechat = WeChatSender(settings, database=database, clock=clock)
-            closers.append(wechat.aclose)
-            senders.append(wechat)
-        if settings.wecom_enabled:
-            from bot.channels.wecom import WeComSender  # noqa: PLC0415 (optional platform)
-
-            wecom = WeComSender(settings, database=database, clock=clock)
-            closers.append(wecom.aclose)
-            senders.append(wecom)
-        yield senders
-    finally:
-        for close in reversed(closers):
-            try:
-                await close()
-            except Exception:
-                log.warning("closing a push channel failed", exc_info=True)
 
 
 def scheduler_command(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -40,3 +42,18 @@ class Reply:
 def button_rows(buttons: list[Button], per_row: int = 2) -> tuple[tuple[Button, ...], ...]:
     """Splits a list of buttons into rows of at most `per_row`."""
     return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def numbered(replies: Sequence[Reply]) -> list[list[tuple[int, Button]]]:
+    """Numbers the buttons of replies from 1, across them in reading order, reply by reply.
+
+    The one contract of text-only channels: what a reply shows as option N is what a typed N
+    chooses (`offered` lists the data in that order, for the core to remember).
+    """
+    numbers = itertools.count(1)
+    return [[(next(numbers), button) for button in reply.flat_buttons] for reply in replies]
+
+
+def offered(replies: Sequence[Reply]) -> list[str]:
+    """Lists the data of every button in `replies`, in the order `numbered` numbers them."""
+    return [button.data for options in numbered(replies) for _, button in options]

@@ -15,17 +15,16 @@ from bot.core.i18n import N_, Translator, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.ports import Answer
 from bot.core.records import MemberView
-from bot.core.reply import Reply
+from bot.core.reply import Reply, offered
 from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
-from bot.services.options import SWEEP_EVERY, offered, pick_option, recall_options, remember_options
+from bot.services.options import pick_option
 from bot.services.use_cases import Services
 from bot.texts.translation import translator
 from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
 from handlers.errors import explain
+from storage.channels import SWEEP_EVERY, recall_options, record_deliveries, remember_options
 from storage.engine import Database
-from storage.models import ProcessedInbound
-from storage.queries import insert_ignore_rows
 
 log = logging.getLogger(__name__)
 
@@ -168,17 +167,7 @@ class Assistant:
 
     def _record(self, services: Services, channel: Channel, keys: Sequence[str]) -> str | None:
         """Records a delivery's keys in one statement; returns the first one recorded before."""
-        if not keys:
-            return None
-        stored = dict.fromkeys(key[:128] for key in keys)
-        new = insert_ignore_rows(
-            services.session,
-            ProcessedInbound,
-            rows=[{"channel": channel.value, "key": key, "at": services.now} for key in stored],
-            conflict=("channel", "key"),
-            returning="key",
-        )
-        return next((key for key in keys if key[:128] not in new), None)
+        return record_deliveries(services.session, channel=channel, keys=keys, at=services.now)
 
     def _offer(
         self, services: Services, inbound: Inbound, replies: Sequence[Reply], *, had: bool
@@ -193,7 +182,7 @@ class Assistant:
             user_id=inbound.user_id,
             options=options,
             now=services.now,
-            ttl=self.timeout,
+            expires_at=services.now + self.timeout,
             sweep=next(self._option_writes) % SWEEP_EVERY == 0,
         )
 
@@ -400,11 +389,12 @@ class Assistant:
                 services.conversations.clear(key)
             return
         router = self.routers.get(ctx.state.flow)
-        if inbound.is_group and router and ctx.state.step in router.private_steps:
-            # Private steps continue in the member's private chat, whose id is the user's.
+        private = inbound.private_chat_id
+        if inbound.is_group and private and router and ctx.state.step in router.private_steps:
+            # Private steps continue in the member's private chat, which the channel names.
             services.conversations.clear(key)
             services.conversations.save(
-                ConversationKey(inbound.channel, inbound.user_id, inbound.user_id), ctx.state
+                ConversationKey(inbound.channel, private, inbound.user_id), ctx.state
             )
             replies[:] = [replace(reply, private=True) for reply in replies]
             replies.insert(

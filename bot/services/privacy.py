@@ -13,17 +13,18 @@ from sqlmodel import Session, SQLModel, col, select
 
 from bot.core.domain import MemberStatus
 from bot.services.errors import ServiceError
+from storage.channels import options_of_accounts
 from storage.models import (
     Attendance,
     AuditEntry,
     CalendarFeed,
-    ChannelToken,
     ChatAccount,
     CheckinFailure,
     Conversation,
     DownloadLink,
     Invite,
     Member,
+    OfferedOption,
     Organization,
     Role,
     RoleTerm,
@@ -34,9 +35,6 @@ EXPORT_FORMAT = "gongjian-member-export/1"
 PLACEHOLDER_PREFIX = "已删除成员#"
 # Hashes of access tokens are credentials, not information about the person.
 SECRET_COLUMNS = frozenset({"token_hash"})
-# The WeChat channels keep each account's numbered options in `channel_token` under this name
-# (bot/channels/wechat_tokens.py); services do not import channels, so the shape is repeated here.
-OPTIONS_NAME = "options:{channel}:{external_id}"
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED)
 # Rows a member made about someone else (an invite naming the invitee, another member's
 # whereabouts): that person's data, not this member's, so an export leaves them out.
@@ -110,12 +108,9 @@ def _accounts(session: Session, member_id: int) -> list[ChatAccount]:
     return list(session.exec(select(ChatAccount).where(ChatAccount.member_id == member_id)).all())
 
 
-def _option_names(accounts: list[ChatAccount]) -> list[str]:
-    """Names the numbered-options rows of a member's chat accounts."""
-    return [
-        OPTIONS_NAME.format(channel=account.channel.value, external_id=account.external_id)
-        for account in accounts
-    ]
+def _options_filter(accounts: list[ChatAccount]) -> Any:
+    """Matches the numbered options offered to a member's chat accounts."""
+    return options_of_accounts([(account.channel, account.external_id) for account in accounts])
 
 
 def _conversation_filter(accounts: list[ChatAccount]) -> Any:
@@ -156,10 +151,7 @@ def export_member(session: Session, member_id: int, *, now: datetime) -> dict[st
     tables["conversation"] = _rows(
         session, metadata["conversation"], _conversation_filter(accounts)
     )
-    token_table = metadata["channel_token"]
-    tables["channel_token"] = _rows(
-        session, token_table, token_table.c.name.in_(_option_names(accounts))
-    )
+    tables["offered_option"] = _rows(session, metadata["offered_option"], _options_filter(accounts))
     session.add(
         AuditEntry(
             at=now,
@@ -208,10 +200,7 @@ def erase_member(
         erasure.cleared[name] = _count(session.execute(statement))
 
     deleted("conversation", delete(Conversation).where(_conversation_filter(accounts)))
-    deleted(
-        "channel_token",
-        delete(ChannelToken).where(col(ChannelToken.name).in_(_option_names(accounts))),
-    )
+    deleted("offered_option", delete(OfferedOption).where(_options_filter(accounts)))
     # Invites point at chat accounts (used_by), so they go before the accounts.
     deleted(
         "invite",

@@ -11,20 +11,13 @@ from pydantic import SecretStr
 from telegram import Bot, Update
 from telegram.error import RetryAfter
 
-from bot.channels.telegram import (
-    MAX_CALLBACK_DATA,
-    CallbackData,
-    TelegramChannel,
-    _file_url,
-    _InOrderPerMember,
-    deep_link_for,
-    inbound_from_update,
-    keyboard_for,
-    quiet_library_logs,
-    redact_in_logs,
-    retry_after_of,
-    split_text,
-)
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram.channel import _file_url
+from bot.channels.telegram.inbound import InOrderPerMember, deep_link_for, inbound_from_update
+from bot.channels.telegram.limits import retry_after_of
+from bot.channels.telegram.logs import quiet_library_logs, redact_in_logs
+from bot.channels.telegram.outbound import MAX_CALLBACK_DATA, CallbackData, keyboard_for
+from bot.channels.telegram.outbound import split_message as split_text
 from bot.config import ConfigError, Settings
 from bot.core.inbound import Channel, ChatKind, Location
 from bot.core.ports import Sender
@@ -346,7 +339,7 @@ def test_polling_mode_has_no_routes_and_the_channel_fits_its_ports() -> None:
 async def test_updates_of_one_member_run_in_order_others_concurrently(
     offline: FakeTelegramAPI,
 ) -> None:
-    processor = _InOrderPerMember(8)
+    processor = InOrderPerMember(8)
     log: list[str] = []
     release = asyncio.Event()
 

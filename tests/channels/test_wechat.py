@@ -14,7 +14,8 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from bot.channels.http import build_http_app
-from bot.channels.wechat import WeChatChannel, seconds_to_midnight, wechat_routes, wechat_sender
+from bot.channels.registry import build_channels
+from bot.channels.wechat import WeChatChannel, seconds_to_midnight
 from bot.config import ConfigError, load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, Location
@@ -683,7 +684,7 @@ def test_quota_resets_at_local_midnight(clock: FrozenClock) -> None:
 # --- wiring --------------------------------------------------------------------------------
 
 
-async def test_routes_and_sender_factories(
+async def test_the_registry_builds_the_channel_with_its_route_and_sender(
     assistant: Assistant,
     database: Database,
     database_url: str,
@@ -691,11 +692,13 @@ async def test_routes_and_sender_factories(
     api: FakeWeChatAPI,
 ) -> None:
     settings = wechat_settings(database_url, api.base_url)
-    routes = wechat_routes(settings, assistant, database=database, clock=clock)
-    assert [getattr(route, "path", None) for route in routes] == ["/wechat"]
-    sender = wechat_sender(settings, database=database, clock=clock)
-    assert sender.channel is Channel.WECHAT
-    await sender.aclose()
+    [channel] = build_channels(settings, assistant, database=database, clock=clock)
+    assert channel.name == "wechat" and channel.channel == Channel.WECHAT
+    assert [getattr(route, "path", None) for route in channel.routes] == ["/wechat"]
+    assert channel.sender.channel == Channel.WECHAT
+    assert channel.capabilities.numbered_options and not channel.capabilities.files
+    await channel.start(receive=False)
+    await channel.stop()
 
 
 def test_the_channel_refuses_to_start_unconfigured(

@@ -8,22 +8,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import xmltodict
 
-from bot.channels.wechat_common import (
-    MAX_TEXT_BYTES,
+from bot.channels.weixin.checks import (
     RefusedError,
     check_fresh,
     check_signature,
     delivery_key,
     guard_xml,
     parse_envelope,
-    render_numbered,
-    shared_location,
     signature_of,
     signed_parameters,
-    split_text,
+)
+from bot.channels.weixin.render import (
+    MAX_TEXT_BYTES,
+    render_numbered,
+    shared_location,
     start_command,
     xml_text,
 )
+from bot.channels.weixin.render import split_message as split_text
 from bot.core.reply import Button, Reply, button_rows
 from bot.services.options import pick_option
 from bot.texts.translation import translator

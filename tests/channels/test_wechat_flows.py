@@ -16,8 +16,8 @@ from sqlmodel import select
 
 from bot.channels.http import build_http_app
 from bot.channels.wechat import WeChatChannel
-from bot.channels.wechat_common import CallbackChannel
 from bot.channels.wecom import WeComChannel
+from bot.channels.weixin.callback import CallbackChannel
 from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind, AttendanceStatus
 from bot.core.inbound import Channel

@@ -7,18 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.channels.wechat_tokens import (
-    EPOCH,
-    OfferedOptions,
-    TokenStore,
-    TokenUnavailableError,
-    last_contact,
-)
+from bot.channels.weixin.tokens import TokenStore, TokenUnavailableError
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel
-from bot.services.options import recall_options
+from storage.channels import last_contact, recall_options, remember_offered
 from storage.engine import Database
-from storage.models import ChannelToken, ChatAccount
+from storage.models import ChatAccount, OfferedOption
 from tests.factories import World
 
 
@@ -173,15 +167,25 @@ def recall(database: Database, clock: FrozenClock, channel: Channel, user_id: st
 async def test_offered_options_are_remembered_per_account_until_they_expire(
     database: Database, clock: FrozenClock
 ) -> None:
-    options = OfferedOptions(database, clock, ttl=timedelta(minutes=30))
-    options.remember(channel=Channel.WECHAT, user_id="o1", options=["study", "visit"])
-    options.remember(channel=Channel.WECOM, user_id="o1", options=["other"])
+    def remember(channel: Channel, user_id: str, options: list[str]) -> None:
+        now = clock.now()
+        remember_offered(
+            database,
+            channel=channel,
+            user_id=user_id,
+            options=options,
+            now=now,
+            expires_at=now + timedelta(minutes=30),
+        )
+
+    remember(Channel.WECHAT, "o1", ["study", "visit"])
+    remember(Channel.WECOM, "o1", ["other"])
     assert recall(database, clock, Channel.WECHAT, "o1") == ["study", "visit"]
     assert recall(database, clock, Channel.WECOM, "o1") == ["other"]
     assert recall(database, clock, Channel.WECHAT, "o2") == []
-    options.remember(channel=Channel.WECHAT, user_id="o1", options=["confirm"])
+    remember(Channel.WECHAT, "o1", ["confirm"])
     assert recall(database, clock, Channel.WECHAT, "o1") == ["confirm"]
-    options.remember(channel=Channel.WECHAT, user_id="o1", options=[])
+    remember(Channel.WECHAT, "o1", [])
     assert recall(database, clock, Channel.WECHAT, "o1") == []
     clock.advance(timedelta(minutes=31))
     assert recall(database, clock, Channel.WECOM, "o1") == []
@@ -192,11 +196,11 @@ async def test_garbled_option_rows_read_as_no_options(
 ) -> None:
     with database.session() as session:
         session.add(
-            ChannelToken(
-                name="options:wechat:o9",
-                token="{not json",
+            OfferedOption(
+                channel=Channel.WECHAT,
+                user_id="o9",
+                options="{not json",
                 expires_at=clock.now() + timedelta(hours=1),
-                refreshed_at=EPOCH,
             )
         )
     assert recall(database, clock, Channel.WECHAT, "o9") == []

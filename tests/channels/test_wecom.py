@@ -14,14 +14,9 @@ from sqlmodel import select
 
 from bot.channels.http import build_http_app
 from bot.channels.ratelimit import RateLimiter
-from bot.channels.wecom import (
-    WeComChannel,
-    WeComSender,
-    _WouldWaitError,
-    member_limiter,
-    wecom_routes,
-    wecom_sender,
-)
+from bot.channels.registry import build_channels
+from bot.channels.wecom import WeComChannel, WeComSender, member_limiter
+from bot.channels.wecom.sender import _WouldWaitError
 from bot.config import ConfigError, load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, Location
@@ -401,7 +396,7 @@ async def test_a_member_outside_the_apps_range_is_undeliverable(wc: Harness) -> 
 # --- wiring --------------------------------------------------------------------------------
 
 
-async def test_routes_and_sender_factories(
+async def test_the_registry_builds_the_channel_with_its_route_and_sender(
     assistant: Assistant,
     database: Database,
     database_url: str,
@@ -409,11 +404,13 @@ async def test_routes_and_sender_factories(
     api: FakeWeChatAPI,
 ) -> None:
     settings = wecom_settings(database_url, api.base_url)
-    routes = wecom_routes(settings, assistant, database=database, clock=clock)
-    assert [getattr(route, "path", None) for route in routes] == ["/wecom"]
-    sender = wecom_sender(settings, database=database, clock=clock)
-    assert sender.channel is Channel.WECOM
-    await sender.aclose()
+    [channel] = build_channels(settings, assistant, database=database, clock=clock)
+    assert channel.name == "wecom" and channel.channel == Channel.WECOM
+    assert [getattr(route, "path", None) for route in channel.routes] == ["/wecom"]
+    assert channel.sender.channel == Channel.WECOM
+    assert channel.capabilities.numbered_options and not channel.capabilities.files
+    await channel.start(receive=False)
+    await channel.stop()
 
 
 def test_the_channel_refuses_to_start_unconfigured(

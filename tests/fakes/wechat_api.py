@@ -34,7 +34,7 @@ from starlette.types import ASGIApp
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.work.crypto import WeChatCrypto as WorkCrypto
 
-from bot.channels.wechat_common import OPTION_LINE
+from bot.channels.weixin.render import OPTION_LINE
 from bot.config import Settings, load_settings
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel, Inbound

@@ -160,6 +160,7 @@ def test_leave_reason_is_asked_in_private(
             user_id="u-console",
             text="请假",
             chat_kind=ChatKind.GROUP,
+            private_chat_id="u-console",
         )
     )
     assert "continue in a private chat" in replies[0].text
@@ -168,3 +169,42 @@ def test_leave_reason_is_asked_in_private(
     assert (row.chat_id, row.step) == ("u-console", "reason")
     assert "Leave recorded" in member.say("外出学习")
     assert len(attendance(database)) == 1
+
+
+def test_private_steps_go_to_the_chat_the_channel_names(
+    chat: Chat, world: World, database: Database, assistant: Assistant
+) -> None:
+    english_member(chat, world)
+    replies = assistant.handle(
+        Inbound(
+            Channel.CONSOLE,
+            chat_id="g-1",
+            user_id="u-console",
+            text="请假",
+            chat_kind=ChatKind.GROUP,
+            private_chat_id="dm-42",
+        )
+    )
+    assert "continue in a private chat" in replies[0].text
+    [row] = conversations(database)
+    # The platform's own rule, not "a user's id is their private chat's id".
+    assert (row.chat_id, row.user_id, row.step) == ("dm-42", "u-console", "reason")
+
+
+def test_without_a_private_chat_the_flow_stays_in_the_group(
+    chat: Chat, world: World, database: Database, assistant: Assistant
+) -> None:
+    english_member(chat, world)
+    replies = assistant.handle(
+        Inbound(
+            Channel.CONSOLE,
+            chat_id="g-1",
+            user_id="u-console",
+            text="请假",
+            chat_kind=ChatKind.GROUP,
+        )
+    )
+    assert not any("private chat" in reply.text for reply in replies)
+    assert not any(reply.private for reply in replies)
+    [row] = conversations(database)
+    assert (row.chat_id, row.user_id, row.step) == ("g-1", "u-console", "reason")

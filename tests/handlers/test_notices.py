@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from bot.channels.console_sender import ConsoleSender
+from bot.channels.console import ConsoleSender
 from bot.config import Settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import AttendanceStatus

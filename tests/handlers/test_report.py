@@ -322,6 +322,7 @@ def test_group_chat_moves_the_summary_to_private(
                 user_id="u-console",
                 text=text,
                 chat_kind=ChatKind.GROUP,
+                private_chat_id="u-console",
             )
         )
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from bot.channels.console_sender import ConsoleSender
+from bot.channels.console import ConsoleSender
 from bot.channels.ratelimit import Limit, RateLimiter
 from bot.config import Settings
 from bot.core.clock import FrozenClock

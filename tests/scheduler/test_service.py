@@ -16,8 +16,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from bot.channels.console_sender import ConsoleSender
-from bot.cli.reminders import push_senders, register
+from bot.channels.console import ConsoleSender
+from bot.channels.registry import push_senders
+from bot.cli.reminders import register
 from bot.config import Settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import MeetingKind
@@ -34,7 +35,6 @@ from scheduler.service import (
     build_scheduler,
     plan_tick,
     preview,
-    pushers,
     run_scheduler,
 )
 from storage.engine import Database
@@ -366,34 +366,6 @@ def test_cli_sets_a_reminder_setting(cli: typer.Typer, database: Database, world
     with database.session() as session:
         stored = session.exec(select(ReminderSetting)).all()
     assert [(s.scope, s.name, s.value) for s in stored] == [(scope, "orglife_eve_time", "18:30")]
-
-
-class _Pusher:
-    """A channel that pushes itself, like the Telegram channel."""
-
-    channel = Channel.TELEGRAM
-
-    async def send(self, *, recipient: str, reply: object) -> None:
-        """Does nothing."""
-
-
-class _WithSender:
-    """A channel that pushes through a separate sender, like WeChat and WeCom."""
-
-    channel = Channel.WECHAT
-    sender = ConsoleSender()
-
-
-class _Receiver:
-    """A channel that cannot push."""
-
-    def send(self, text: str) -> None:
-        """Not a push."""
-
-
-def test_pushers_picks_what_can_push_from_running_channels() -> None:
-    pusher, wrapped = _Pusher(), _WithSender()
-    assert pushers([pusher, wrapped, _Receiver(), object()]) == [pusher, wrapped.sender]
 
 
 async def test_push_senders_opens_nothing_without_channels(

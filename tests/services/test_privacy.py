@@ -35,7 +35,6 @@ from storage.models import (
     Attendance,
     AuditEntry,
     CalendarFeed,
-    ChannelToken,
     ChatAccount,
     CheckinFailure,
     Conversation,
@@ -43,6 +42,7 @@ from storage.models import (
     Invite,
     Meeting,
     Member,
+    OfferedOption,
     Role,
 )
 from storage.reminders import MobileMovement, MovementDirection, OutboxMessage, OutboxStatus
@@ -109,19 +109,16 @@ def populate(database: Database, world: World, now: datetime) -> dict[str, int]:
             )
         )
         session.add(
-            ChannelToken(
-                name="options:wechat:wx-openid-m1",
-                token='["1", "2"]',
+            OfferedOption(
+                channel=Channel.WECHAT,
+                user_id="wx-openid-m1",
+                options='["1", "2"]',
                 expires_at=now + timedelta(hours=1),
-                refreshed_at=now,
             )
         )
         session.add(
-            ChannelToken(
-                name="options:wechat:someone-else",
-                token="[]",
-                expires_at=now,
-                refreshed_at=now,
+            OfferedOption(
+                channel=Channel.WECHAT, user_id="someone-else", options="[]", expires_at=now
             )
         )
         first = meeting(session, world, date(2026, 9, 15), "2026-09-15")
@@ -212,7 +209,9 @@ def test_export_holds_everything_about_the_member(
     assert len(tables["checkin_failure"]) == 1
     assert [row["title"] for row in tables["activity"]] == ["学习"]
     assert [row["flow"] for row in tables["conversation"]] == ["leave"]
-    assert [row["name"] for row in tables["channel_token"]] == ["options:wechat:wx-openid-m1"]
+    assert [(row["channel"], row["user_id"]) for row in tables["offered_option"]] == [
+        ("wechat", "wx-openid-m1")
+    ]
     assert len(tables["calendar_feed"]) == 1 and "token_hash" not in tables["calendar_feed"][0]
     assert len(tables["download_link"]) == 1 and "d" * 64 not in text
     assert {row["key"] for row in tables["outbox"]} == {"k-pending", "k-sent"}
@@ -253,7 +252,7 @@ def test_delete_then_export_leaves_nothing_personal(
         assert session.exec(
             select(OutboxMessage.key).where(OutboxMessage.member_id != m1)
         ).all() == ["k-other"]
-        assert session.get(ChannelToken, "options:wechat:someone-else") is not None
+        assert session.get(OfferedOption, (Channel.WECHAT, "someone-else")) is not None
         assert (
             session.exec(
                 select(func.count()).select_from(Role).where(Role.member_id == world.members["m2"])
@@ -272,7 +271,7 @@ def test_delete_then_export_leaves_nothing_personal(
         "chataccount",
         "invite",
         "conversation",
-        "channel_token",
+        "offered_option",
         "calendar_feed",
         "download_link",
         "checkin_failure",

@@ -31,7 +31,7 @@ from bot.channels.http import build_http_app
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram import WEBHOOK_HEADER, WEBHOOK_PATH, TelegramChannel
 from bot.channels.wechat import WeChatChannel
-from bot.channels.wechat_common import MAX_BODY_BYTES
+from bot.channels.weixin.checks import MAX_BODY_BYTES
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, ChatKind, Inbound
@@ -192,6 +192,7 @@ def message(user: str, text: str, *, group: bool = False) -> Inbound:
         text=text,
         chat_kind=ChatKind.GROUP if group else ChatKind.PRIVATE,
         display_name=text[:50],
+        private_chat_id=user,
     )
 
 

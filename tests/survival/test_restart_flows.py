@@ -164,6 +164,7 @@ def inbound(user: str, where: str, text: str) -> Inbound:
         text=text,
         chat_kind=ChatKind.GROUP if where == GROUP else ChatKind.PRIVATE,
         display_name=user,
+        private_chat_id=user,
     )
 
 

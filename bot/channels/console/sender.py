@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from bot.channels.console import render
+from bot.channels.console.render import render
 from bot.core.inbound import Channel
 from bot.core.ports import DeliveryStatus, SendResult
 from bot.core.reply import Reply

@@ -7,30 +7,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from bot.core.inbound import Channel, ChatKind, Inbound
+from bot.channels.console.render import render_all
+from bot.channels.console.sender import ConsoleSender
+from bot.core.inbound import Capabilities, Channel, ChatKind, Inbound
 from bot.core.ports import Core
-from bot.core.reply import Button, Document, Reply
+from bot.core.reply import Document, Reply
 
 PROMPT = "> "
 
 
-def render(reply: Reply, first: int = 1) -> str:
-    """Renders a reply as text, with its buttons as options numbered from `first`."""
-    buttons = reply.flat_buttons
-    if not buttons:
-        return reply.text
-    options = "\n".join(f"  {index}. {button.label}" for index, button in enumerate(buttons, first))
-    return f"{reply.text}\n{options}"
-
-
-def render_all(replies: list[Reply]) -> list[str]:
-    """Renders several replies with one numbering across them, as `ConsoleChannel` reads it."""
-    rendered: list[str] = []
-    first = 1
-    for reply in replies:
-        rendered.append(render(reply, first))
-        first += len(reply.flat_buttons)
-    return rendered
+# Typed numbers choose among the options offered last, which the core remembers (so they
+# survive from one `gongjian chat` run to the next, like the conversation does).
+CAPABILITIES = Capabilities(files=True, numbered_options=True)
 
 
 def terminal_lines(prompt: str = PROMPT) -> Iterator[str]:
@@ -65,6 +53,11 @@ def save_document(document: Document, folder: Path) -> Path:
 class ConsoleChannel:
     """Turns lines into inbound messages and replies into printed text; numbers pick buttons."""
 
+    name = "console"
+    channel = Channel.CONSOLE
+    capabilities = CAPABILITIES
+    routes: tuple[()] = ()
+
     def __init__(
         self,
         core: Core,
@@ -72,32 +65,34 @@ class ConsoleChannel:
         user_id: str,
         display_name: str = "",
         files_dir: Path | None = None,
+        sender: ConsoleSender | None = None,
     ) -> None:
         self.core = core
+        self.sender = sender or ConsoleSender()
         self.user_id = user_id
         self.display_name = display_name or user_id
         self.files_dir = files_dir
-        self._buttons: list[Button] = []
+
+    async def start(self, *, receive: bool = True) -> None:
+        """Needs nothing: `run` reads the lines."""
+
+    async def stop(self) -> None:
+        """Needs nothing."""
 
     def send(self, text: str) -> list[Reply]:
         """Hands one line to the core as the console user and returns the replies."""
-        line = text.strip()
-        button: str | None = None
-        if line.isdigit() and self._buttons and 1 <= int(line) <= len(self._buttons):
-            button = self._buttons[int(line) - 1].data
         inbound = Inbound(
             channel=Channel.CONSOLE,
             chat_id=self.user_id,
             user_id=self.user_id,
-            text=line,
-            button=button,
+            text=text.strip(),
             chat_kind=ChatKind.PRIVATE,
             display_name=self.display_name,
+            capabilities=CAPABILITIES,
+            private_chat_id=self.user_id,
         )
-        replies = [self._save_document(reply) for reply in self.core.handle(inbound)]
-        offered = [b for reply in replies for b in reply.flat_buttons]
-        self._buttons = offered
-        return replies
+        answer = self.core.answer(inbound, numbered=CAPABILITIES.numbered_options)
+        return [self._save_document(reply) for reply in answer.replies]
 
     def _save_document(self, reply: Reply) -> Reply:
         """Writes a reply's file into the files directory and adds its path to the text."""

@@ -1,0 +1,121 @@
+"""The official account's callback URL: plain or safe mode, follows and scanned invite codes.
+
+wechatpy does the crypto (safe mode's AES and the message format) and parses messages; the
+endpoint itself is `CallbackChannel`, shared with WeCom.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.replies import TextReply
+
+from bot.channels.wechat.sender import WeChatSender
+from bot.channels.weixin.callback import DEFAULT_REPLY_DEADLINE, CallbackChannel, Signed
+from bot.channels.weixin.checks import (
+    MAX_BODY_BYTES,
+    RefusedError,
+    check_fresh,
+    check_signature,
+    parse_envelope,
+    signed_parameters,
+)
+from bot.channels.weixin.render import start_command
+from bot.config import ConfigError, Settings
+from bot.core.clock import Clock
+from bot.core.inbound import Channel
+from bot.core.ports import Core
+from storage.engine import Database
+
+PATH = "/wechat"
+
+_ECHO = re.compile(r"^[A-Za-z0-9+/=_-]{1,512}$")
+
+
+class WeChatChannel(CallbackChannel):
+    """The official account's callback URL, plain or safe mode, with its sender for pushes."""
+
+    channel = Channel.WECHAT
+    path = PATH
+    name = "wechat"
+    reply_class: ClassVar[Any] = TextReply
+    crypto_owner: ClassVar[str] = "app id"
+
+    def __init__(
+        self,
+        settings: Settings,
+        core: Core,
+        *,
+        database: Database,
+        clock: Clock,
+        sender: WeChatSender | None = None,
+        reply_deadline: float = DEFAULT_REPLY_DEADLINE,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        if settings.wechat_token is None or not settings.wechat_app_id:
+            raise ConfigError("GONGJIAN_WECHAT_TOKEN: required for the WeChat official account")
+        self._token = settings.wechat_token.get_secret_value()
+        super().__init__(
+            core=core,
+            clock=clock,
+            sender=sender or WeChatSender(settings, database=database, clock=clock),
+            crypto=(
+                WeChatCrypto(
+                    self._token, settings.wechat_aes_key.get_secret_value(), settings.wechat_app_id
+                )
+                if settings.wechat_aes_key is not None
+                else None
+            ),
+            reply_deadline=reply_deadline,
+            max_body_bytes=max_body_bytes,
+            dialect=database.dialect,
+        )
+
+    def _echo(self, query: Mapping[str, str]) -> str:
+        """Answers the URL check: echoes `echostr` when the signature holds."""
+        timestamp, nonce = signed_parameters(query)
+        check_signature(query.get("signature"), self._token, timestamp, nonce)
+        check_fresh(timestamp, self._clock.now())
+        echo = query.get("echostr", "")
+        if not _ECHO.fullmatch(echo):
+            raise RefusedError(400, "malformed echostr")
+        return echo
+
+    def _verify(self, query: Mapping[str, str], xml: str) -> Signed:
+        """Checks `signature`, and in safe mode `msg_signature` over the encrypted payload."""
+        timestamp, nonce = signed_parameters(query)
+        check_signature(query.get("signature"), self._token, timestamp, nonce)
+        if query.get("encrypt_type", "raw").lower() != "aes":
+            return Signed(timestamp, nonce)
+        if self._crypto is None:
+            raise RefusedError(403, "safe-mode message, but GONGJIAN_WECHAT_AES_KEY is not set")
+        encrypted = parse_envelope(xml).get("Encrypt", "")
+        if not encrypted:
+            raise RefusedError(400, "safe-mode message without Encrypt")
+        msg_signature = query.get("msg_signature", "")
+        check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
+        return Signed(timestamp, nonce, encrypted, msg_signature)
+
+    def _parse(self, xml: str, fields: Mapping[str, str]) -> Any:
+        """Parses a message with wechatpy."""
+        return parse_message(xml)
+
+    def _message_text(self, kind: str, message: Any) -> str:
+        """Returns a text message's content, or what the platform recognized in a voice message."""
+        if kind == "voice" and message.recognition:
+            return str(message.recognition).strip()
+        return super()._message_text(kind, message)
+
+    def _event_text(self, event: str, message: Any) -> str:
+        """Follows start the bot (with a scanned invite code); menu clicks send their key."""
+        if event == "subscribe":
+            return "/start"
+        if event in ("subscribe_scan", "scan"):
+            return start_command(str(message.scene_id or ""))
+        if event == "click":
+            return str(message.key or "").strip()
+        return ""

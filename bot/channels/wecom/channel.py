@@ -1,0 +1,119 @@
+"""The WeCom (企业微信) app's callback URL: always encrypted, messages for this agent only.
+
+WeCom always encrypts callbacks (there is no plain mode); wechatpy.work does the crypto and
+parses messages; the endpoint itself is `CallbackChannel`, shared with the official account.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from wechatpy.work import parse_message
+from wechatpy.work.crypto import WeChatCrypto
+from wechatpy.work.replies import TextReply
+
+from bot.channels.wecom.sender import WeComSender
+from bot.channels.weixin.callback import DEFAULT_REPLY_DEADLINE, CallbackChannel, Signed
+from bot.channels.weixin.checks import (
+    MAX_BODY_BYTES,
+    RefusedError,
+    check_fresh,
+    check_signature,
+    parse_envelope,
+    signed_parameters,
+)
+from bot.config import ConfigError, Settings
+from bot.core.clock import Clock
+from bot.core.inbound import Channel
+from bot.core.ports import Core
+from storage.engine import Database
+
+PATH = "/wecom"
+
+_ECHO = re.compile(r"^[A-Za-z0-9+/=]{1,1024}$")
+
+
+class WeComChannel(CallbackChannel):
+    """The WeCom app's callback URL (always in safe mode), with its sender for pushes."""
+
+    channel = Channel.WECOM
+    path = PATH
+    name = "wecom"
+    reply_class: ClassVar[Any] = TextReply
+    crypto_owner: ClassVar[str] = "corp id"
+
+    def __init__(
+        self,
+        settings: Settings,
+        core: Core,
+        *,
+        database: Database,
+        clock: Clock,
+        sender: WeComSender | None = None,
+        reply_deadline: float = DEFAULT_REPLY_DEADLINE,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        if (
+            settings.wecom_token is None
+            or settings.wecom_aes_key is None
+            or not settings.wecom_corp_id
+            or settings.wecom_agent_id is None
+        ):
+            raise ConfigError("GONGJIAN_WECOM_TOKEN: required for the WeCom app")
+        self._token = settings.wecom_token.get_secret_value()
+        self._agent_id = settings.wecom_agent_id
+        super().__init__(
+            core=core,
+            clock=clock,
+            sender=sender or WeComSender(settings, database=database, clock=clock),
+            crypto=WeChatCrypto(
+                self._token, settings.wecom_aes_key.get_secret_value(), settings.wecom_corp_id
+            ),
+            reply_deadline=reply_deadline,
+            max_body_bytes=max_body_bytes,
+            dialect=database.dialect,
+        )
+
+    def _echo(self, query: Mapping[str, str]) -> str:
+        """Answers the URL check: decrypts `echostr` when its signature holds."""
+        timestamp, nonce = signed_parameters(query)
+        echo = query.get("echostr", "")
+        if not _ECHO.fullmatch(echo):
+            raise RefusedError(400, "malformed echostr")
+        signature = query.get("msg_signature", "")
+        check_signature(signature, self._token, timestamp, nonce, echo)
+        check_fresh(timestamp, self._clock.now())
+        try:
+            plain: str = self._crypto.check_signature(signature, timestamp, nonce, echo)
+        except Exception:
+            raise RefusedError(
+                403, "echostr does not decrypt for this corp id and AES key"
+            ) from None
+        return plain
+
+    def _verify(self, query: Mapping[str, str], xml: str) -> Signed:
+        """Checks `msg_signature` over the encrypted payload."""
+        timestamp, nonce = signed_parameters(query)
+        encrypted = parse_envelope(xml).get("Encrypt", "")
+        if not encrypted:
+            raise RefusedError(400, "message without Encrypt")
+        msg_signature = query.get("msg_signature", "")
+        check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
+        return Signed(timestamp, nonce, encrypted, msg_signature)
+
+    def _parse(self, xml: str, fields: Mapping[str, str]) -> Any:
+        """Parses a message with wechatpy.work, refusing messages for another app."""
+        agent = fields.get("AgentID", "").strip()
+        if agent and agent != str(self._agent_id):
+            raise RefusedError(400, "message for another agent")
+        return parse_message(xml)
+
+    def _event_text(self, event: str, message: Any) -> str:
+        """Follows start the bot; menu clicks send their key."""
+        if event == "subscribe":
+            return "/start"
+        if event == "click":
+            return str(message.key or "").strip()
+        return ""

@@ -1,0 +1,335 @@
+"""The callback endpoint both platforms call: checked, decrypted, deduplicated, answered in time.
+
+Both platforms call one URL with signed XML, retry a message three times when no answer comes
+within 5 seconds, take a passive reply in the HTTP answer, and push later messages through a
+JSON API. `CallbackChannel` is that endpoint; `bot.channels.wechat` and `bot.channels.wecom`
+subclass it with what differs (signatures, crypto, events, send endpoints and limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels.weixin.checks import (
+    RefusedError,
+    check_fresh,
+    delivery_key,
+    guard_xml,
+    is_event,
+    parse_envelope,
+    read_body,
+)
+from bot.channels.weixin.render import (
+    MAX_TEXT_BYTES,
+    Rendered,
+    render_numbered,
+    shared_location,
+    xml_text,
+)
+from bot.channels.weixin.sender import PushSender
+from bot.core.channel import Capabilities
+from bot.core.clock import Clock
+from bot.core.i18n import N_
+from bot.core.inbound import Channel, ChatKind, Inbound
+from bot.core.ports import Core, DeliveryStatus, SendResult
+from bot.texts.translation import translator
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# WeChat gives up on an answer after 5 s and retries; answer well before that.
+DEFAULT_REPLY_DEADLINE = 4.0
+SUCCESS = "success"
+# Threads that run the core for callbacks. SQLite takes one writer at a time: a second thread
+# would only sleep in its busy handler. PostgreSQL overlaps round trips and commits, but every
+# thread more also costs CPU in handing the interpreter lock around (measured: 4 threads use
+# ~20% less CPU per callback than 8, with the same latency); the pool keeps one connection each.
+SQLITE_CORE_WORKERS = 1
+CORE_WORKERS = 4
+# Plain text with numbered options, one account per chat: no files, no buttons, no groups.
+CAPABILITIES = Capabilities(numbered_options=True)
+
+APOLOGY = N_("Sorry, something went wrong. Please try again.")
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A callback whose signatures were checked: its timestamp, nonce and encrypted payload."""
+
+    timestamp: str
+    nonce: str
+    encrypted: str | None = None
+    msg_signature: str = ""
+
+
+class CallbackChannel(ABC):
+    """A platform callback URL: checks, decrypts, deduplicates, answers within the deadline."""
+
+    channel: Channel
+    path: str
+    name: str
+    capabilities: ClassVar[Capabilities] = CAPABILITIES
+    # wechatpy's TextReply class of the platform, and what its crypto checks the payload names.
+    reply_class: ClassVar[Any]
+    crypto_owner: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        core: Core,
+        clock: Clock,
+        sender: PushSender,
+        crypto: Any,
+        reply_deadline: float,
+        max_body_bytes: int,
+        dialect: str,
+    ) -> None:
+        self._core = core
+        self._clock = clock
+        self._crypto = crypto
+        self._deadline = reply_deadline
+        self._max_body = max_body_bytes
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+        self._workers = ThreadPoolExecutor(
+            max_workers=SQLITE_CORE_WORKERS if dialect == "sqlite" else CORE_WORKERS,
+            thread_name_prefix=f"{self.name}-core",
+        )
+        self.sender = sender
+
+    @property
+    def routes(self) -> Sequence[BaseRoute]:
+        """The callback route on the shared HTTP server."""
+        return [Route(self.path, self._endpoint, methods=["GET", "POST"])]
+
+    async def start(self, *, receive: bool = True) -> None:
+        """Needs nothing: the platform calls us, and pushes open their client on first use."""
+        return
+
+    async def stop(self) -> None:
+        """Closes the sender's HTTP client and lets the core threads end."""
+        await self.sender.aclose()
+        self._workers.shutdown(wait=False)
+
+    async def push_texts(self, user_id: str, texts: Sequence[str]) -> SendResult:
+        """Pushes a late answer to a user who just wrote to us (no window or template applies)."""
+        return await self.sender.send_texts(user_id, texts)
+
+    # --- what each platform says ---------------------------------------------------------
+
+    @abstractmethod
+    def _echo(self, query: Mapping[str, str]) -> str:
+        """Checks a URL verification request and returns what to echo (raises RefusedError)."""
+
+    @abstractmethod
+    def _verify(self, query: Mapping[str, str], xml: str) -> Signed:
+        """Checks a message's signatures (raises RefusedError)."""
+
+    @abstractmethod
+    def _parse(self, xml: str, fields: Mapping[str, str]) -> Any:
+        """Parses message XML (whose top-level `fields` are given) into a wechatpy message."""
+
+    @abstractmethod
+    def _event_text(self, event: str, message: Any) -> str:
+        """Returns what an event means as a command; empty for events that need no answer."""
+
+    # --- what both platforms do alike ----------------------------------------------------
+
+    def _message_text(self, kind: str, message: Any) -> str:
+        """Returns the text a message carries (a text message's content; events aside)."""
+        return str(message.content or "").strip() if kind == "text" else ""
+
+    def _inbound(self, message: Any) -> Inbound:
+        """Turns texts, locations, menu clicks and follows into inbound messages; else unsupported."""
+        user = str(message.source)
+        kind = str(message.type)
+        text, location = self._message_text(kind, message), None
+        if kind == "location":
+            location = shared_location(message.location_x, message.location_y, message.label)
+        elif kind == "event":
+            text = self._event_text(str(message.event), message)
+        return Inbound(
+            channel=self.channel,
+            chat_id=user,
+            user_id=user,
+            text=text,
+            location=location,
+            chat_kind=ChatKind.PRIVATE,
+            extra={"event": str(message.event)} if kind == "event" else {},
+            unsupported=not text and location is None,
+            capabilities=self.capabilities,
+            private_chat_id=user,
+        )
+
+    def _decrypt(self, signed: Signed) -> str:
+        """Decrypts a safe-mode payload with the AES key, checking it names our app or corp."""
+        assert self._crypto is not None and signed.encrypted is not None
+        try:
+            plain: str = self._crypto.decrypt_message(
+                {"Encrypt": signed.encrypted}, signed.msg_signature, signed.timestamp, signed.nonce
+            )
+        except Exception:
+            raise RefusedError(
+                403, f"payload does not decrypt for this {self.crypto_owner} and AES key"
+            ) from None
+        return plain
+
+    def _reply_xml(self, message: Any, text: str) -> str:
+        """Renders a passive text reply with wechatpy."""
+        reply = self.reply_class(
+            message=message, content=xml_text(text), time=int(self._clock.now().timestamp())
+        )
+        xml: str = reply.render()
+        return xml
+
+    def _encrypt(self, xml: str, signed: Signed) -> str:
+        """Encrypts a passive reply for a safe-mode request."""
+        assert self._crypto is not None
+        encrypted: str = self._crypto.encrypt_message(
+            xml, signed.nonce, str(int(self._clock.now().timestamp()))
+        )
+        return encrypted
+
+    # --- the endpoint --------------------------------------------------------------------
+
+    async def _in_core(self, call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Runs a blocking core call on the channel's own threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._workers, functools.partial(call, *args, **kwargs))
+
+    async def _endpoint(self, request: Request) -> Response:
+        """Serves the platform's GET verification and POST messages."""
+        try:
+            if request.method == "GET":
+                return PlainTextResponse(self._echo(request.query_params))
+            return await self._receive(request)
+        except RefusedError as refused:
+            logger.warning(
+                "%s callback refused (%d): %s", self.name, refused.status, refused.reason
+            )
+            return PlainTextResponse("", status_code=refused.status)
+
+    async def _receive(self, request: Request) -> Response:
+        """Checks one POSTed message, hands it to the core once, and answers or pushes later."""
+        loop = asyncio.get_running_loop()
+        arrived = loop.time()
+        body = await read_body(request, self._max_body)
+        xml = guard_xml(body)
+        signed = self._verify(request.query_params, xml)
+        check_fresh(signed.timestamp, self._clock.now())
+        plain = guard_xml(self._decrypt(signed)) if signed.encrypted is not None else xml
+        fields = parse_envelope(plain)
+        try:
+            message = self._parse(plain, fields)
+        except RefusedError:
+            raise
+        except Exception:
+            raise RefusedError(400, "unparsable message") from None
+        key = delivery_key(fields)
+        if key is None:
+            raise RefusedError(400, "message without sender")
+        # Recorded with the answer, in its transaction, so that a request refused for any
+        # reason (or failing midway) leaves nothing behind.
+        nonce_key = f"nonce:{signed.timestamp}:{signed.nonce}"
+        inbound = self._inbound(message)
+        work = asyncio.ensure_future(self._answer(inbound, fields, once=(nonce_key, key)))
+        # The platform's 5 seconds run from its request, not from when the checks finished.
+        left = max(self._deadline - (loop.time() - arrived), 0.0)
+        done, _ = await asyncio.wait({work}, timeout=left)
+        if not done:
+            logger.info(
+                "%s answer not ready within %gs: pushing it later", self.name, self._deadline
+            )
+            later = BackgroundTask(self._push_later, work, fields["FromUserName"])
+            return PlainTextResponse(SUCCESS, background=later)
+        try:
+            rendered = work.result()
+        except Exception:
+            logger.exception("%s could not answer a message", self.name)
+            return await self._apologise(message, signed, fields)
+        if rendered.repeat == nonce_key:
+            raise RefusedError(403, "replayed nonce")
+        if rendered.repeat is not None:
+            logger.info("%s delivery retried by the platform: already handled", self.name)
+            return PlainTextResponse(SUCCESS)
+        texts = rendered.texts
+        if not texts:
+            return PlainTextResponse(SUCCESS)
+        text = "\n\n".join(texts)
+        if len(text.encode()) > MAX_TEXT_BYTES:
+            pushed = BackgroundTask(self.push_texts, fields["FromUserName"], texts)
+            return PlainTextResponse(SUCCESS, background=pushed)
+        reply = self._reply_xml(message, text)
+        if signed.encrypted is not None:
+            reply = self._encrypt(reply, signed)
+        return Response(reply, media_type="application/xml")
+
+    async def _apologise(self, message: Any, signed: Signed, fields: Mapping[str, str]) -> Response:
+        """Answers a message that failed with an apology (events get no answer)."""
+        if is_event(fields):
+            return PlainTextResponse(SUCCESS)
+        try:
+            t = await self._in_core(
+                self._core.translator_for, channel=self.channel, user_id=fields["FromUserName"]
+            )
+            text = t(APOLOGY)
+        except Exception:
+            logger.warning("%s has no translator for the apology", self.name, exc_info=True)
+            text = APOLOGY
+        reply = self._reply_xml(message, text)
+        if signed.encrypted is not None:
+            reply = self._encrypt(reply, signed)
+        return Response(reply, media_type="application/xml")
+
+    async def _answer(
+        self, inbound: Inbound, fields: Mapping[str, str], *, once: Sequence[str]
+    ) -> Rendered:
+        """Asks the core (in order per user) and renders its replies with numbered options."""
+        async with self._in_order(inbound.user_id):
+            return await self._in_core(self._converse, inbound, once)
+
+    def _converse(self, inbound: Inbound, once: Sequence[str]) -> Rendered:
+        """Runs the core on one delivery and renders its replies as numbered options (blocking)."""
+        answer = self._core.answer(inbound, once=once, numbered=True)
+        if answer.repeat is not None:
+            return Rendered((), (), repeat=answer.repeat)
+        return render_numbered(answer.replies, translator(answer.locale))
+
+    async def _push_later(self, work: asyncio.Future[Rendered], user_id: str) -> None:
+        """Waits for a late answer and pushes it through the platform's message API."""
+        try:
+            rendered = await work
+        except Exception:
+            logger.exception("%s answer failed after the deadline", self.name)
+            return
+        if rendered.texts:
+            result = await self.push_texts(user_id, rendered.texts)
+            if result.status is not DeliveryStatus.SENT:
+                logger.warning("%s late answer not delivered: %s", self.name, result.detail)
+
+    @asynccontextmanager
+    async def _in_order(self, user_id: str) -> AsyncIterator[None]:
+        """Runs one message of a user at a time, in arrival order, within this process."""
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        self._waiting[user_id] = self._waiting.get(user_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[user_id] -= 1
+            if not self._waiting[user_id]:
+                del self._waiting[user_id], self._locks[user_id]
