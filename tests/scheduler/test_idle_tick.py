@@ -41,6 +41,7 @@ UNWATCHED = {
     "download_link",
     "fact_change",
     "invite",
+    "offered_option",
     "outbox",
     "processed_inbound",
 }

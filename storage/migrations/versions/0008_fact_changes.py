@@ -1,7 +1,7 @@
 """fact changes: triggers mark writes to the tables the reminder rules read
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0005 (after 0007)
 Create Date: 2026-12-05 17:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
