@@ -138,6 +138,23 @@ def file_ledger(database: Database, world: World, now: datetime) -> None:
         )
 
 
+def test_a_member_writing_in_changes_no_fact(
+    database: Database, world: World, settings: Settings
+) -> None:
+    give_accounts(database, world)
+    state = TickState()
+    plan_tick(
+        database, now=at(2026, 11, 2, 19, 0), holidays=HOLIDAYS, settings=settings, state=state
+    )
+    with database.session() as session:
+        for account in session.exec(select(ChatAccount)).all():
+            account.last_seen_at = at(2026, 11, 2, 19, 1)
+            session.add(account)
+    assert not plan_tick(
+        database, now=at(2026, 11, 2, 19, 2), holidays=HOLIDAYS, settings=settings, state=state
+    ).planned
+
+
 @pytest.mark.parametrize("change", [add_member, add_org_life_day, file_ledger])
 def test_a_change_wakes_the_next_tick(
     database: Database, world: World, settings: Settings, change: Any

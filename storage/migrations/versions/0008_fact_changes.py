@@ -36,6 +36,14 @@ WATCHED = (
     "rotaoverride",
 )
 EVENTS = ("insert", "update", "delete")
+# Updates of other columns leave no mark: every message a member sends stamps last_seen_at.
+UPDATED_COLUMNS = {"chataccount": "channel, external_id, member_id"}
+
+
+def _update_event(table: str) -> str:
+    """Names the update that marks a change: of any column, or only of those the rules read."""
+    columns = UPDATED_COLUMNS.get(table)
+    return f"UPDATE OF {columns}" if columns else "UPDATE"
 
 
 def upgrade() -> None:
@@ -48,8 +56,8 @@ def upgrade() -> None:
         )
         for table in WATCHED:
             op.execute(
-                f"CREATE TRIGGER fact_change_{table} AFTER INSERT OR UPDATE OR DELETE"
-                f" ON {table} FOR EACH STATEMENT EXECUTE FUNCTION note_fact_change()"
+                f"CREATE TRIGGER fact_change_{table} AFTER INSERT OR {_update_event(table)}"
+                f" OR DELETE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION note_fact_change()"
             )
         return
     # SQLite runs one writer at a time: a single mark row is enough.
@@ -57,7 +65,8 @@ def upgrade() -> None:
         for event in EVENTS:
             mark = "INSERT OR IGNORE INTO fact_change (id) VALUES (1)"
             op.execute(
-                f"CREATE TRIGGER fact_change_{table}_{event} AFTER {event.upper()} ON {table}"
+                f"CREATE TRIGGER fact_change_{table}_{event}"
+                f" AFTER {_update_event(table) if event == 'update' else event.upper()} ON {table}"
                 f" BEGIN {mark}; END"
             )
 
