@@ -26,7 +26,7 @@ from bot.core.inbound import Channel
 from bot.core.ports import Sender
 from bot.services.holiday_data import missing_holiday_years, redate_org_life_days
 from bot.services.obligations.facts import Facts, Part, load_facts
-from bot.services.obligations.rules import Push, Rule, due_pushes, next_change, owed_by_key
+from bot.services.obligations.rules import Push, Rule, due_pushes, next_change, owed_stream
 from bot.texts.reminders import render_push
 from bot.texts.translation import translator
 from scheduler.delivery import Delivery, DeliveryReport
@@ -131,6 +131,26 @@ def read_facts(
     )
 
 
+def _fresh_pushes(facts: Facts, *, owed: set[str], known: set[str]) -> Iterator[NewPush]:
+    """Renders the owed pushes not yet in the outbox, the first of each key; empties `owed`."""
+    texts: dict[tuple[str, ...], str] = {}
+    for key, push in owed_stream(facts):
+        if key not in owed:
+            continue  # a later push with the key of one already seen
+        owed.discard(key)
+        if push.held or key in known:
+            continue
+        yield NewPush(
+            key=key,
+            rule=push.rule.value,
+            subject=push.subject,
+            period=push.period,
+            member_id=push.member_id,
+            urgent=push.urgent,
+            text=render(facts, push, texts),
+        )
+
+
 def plan_tick(
     database: Database,
     *,
@@ -167,33 +187,26 @@ def plan_tick(
         # Before the facts are read: every write whose mark goes is in what they read.
         reminders.take_fact_changes(session)
         facts = read_facts(session, now=now, holidays=holidays, settings=settings)
-        # At city scale this is ~100,000 pushes: each key is built once and shared below.
-        owed = owed_by_key(facts)
+        # At city scale ~100,000 pushes are owed: a first pass keeps only their keys, a second
+        # renders and stores them a chunk at a time, so no push outlives its chunk.
+        owed: set[str] = set()
+        wanted: set[tuple[str, str]] = set()
+        due = 0
+        for key, push in owed_stream(facts):
+            if key in owed:
+                continue
+            owed.add(key)
+            if not push.held:
+                due += 1
+                wanted.add((push.rule.value, push.period))
         # A queued push that is no longer owed must not go out: the thing was done meanwhile,
         # a later reminder replaced it, or its member muted it.
-        retired = outbox.retire(session, owed=owed.keys(), rules=PLANNED_RULES)
+        retired = outbox.retire(session, owed=owed, rules=PLANNED_RULES)
         # Skipping known keys first spares rendering and inserting what an earlier tick stored;
         # the UNIQUE key still settles any race with another tick.
-        known = outbox.existing_keys(
-            session, ((p.rule.value, p.period, k) for k, p in owed.items() if not p.held)
-        )
-        texts: dict[tuple[str, ...], str] = {}
-        # Rendered as they are stored, a chunk at a time, never all held at once.
-        fresh = (
-            NewPush(
-                key=key,
-                rule=push.rule.value,
-                subject=push.subject,
-                period=push.period,
-                member_id=push.member_id,
-                urgent=push.urgent,
-                text=render(facts, push, texts),
-            )
-            for key, push in owed.items()
-            if not push.held and key not in known
-        )
+        known = outbox.existing_keys(session, ((rule, period, "") for rule, period in wanted))
+        fresh = _fresh_pushes(facts, owed=owed, known=known)
         queued = outbox.enqueue(session, fresh, now=now)
-        due = sum(not push.held for push in owed.values())
         wakes_at = next_change(facts) if state is not None else None
     if state is not None:
         # Only once the transaction has committed: a failed tick plans again next time.

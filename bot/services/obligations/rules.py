@@ -136,9 +136,20 @@ def owed_pushes(facts: Facts) -> list[Push]:
 
 def owed_by_key(facts: Facts) -> dict[str, Push]:
     """Returns every push owed now (as `owed_pushes`) by its outbox key, each key built once."""
+    pushes: dict[str, Push] = {}
+    for key, push in owed_stream(facts):
+        pushes.setdefault(key, push)
+    return pushes
+
+
+def owed_stream(facts: Facts) -> Iterator[tuple[str, Push]]:
+    """Yields each push owed now with its key, in a fixed order; a key may come more than once.
+
+    The first of a key is the one owed (as in `owed_by_key`). Nothing is held: at city scale
+    a caller can go through the pushes twice rather than keep 100,000 of them.
+    """
     now, today = facts.now, facts.today
     quiet = is_quiet(now.time(), facts.quiet_start, facts.quiet_end)
-    pushes: dict[str, Push] = {}
     for obligation in obligations(facts):
         found = obligation.open_window(now)
         if found is None:
@@ -165,8 +176,7 @@ def owed_by_key(facts: Facts) -> dict[str, Push]:
                 values=obligation.values,
                 held=quiet and not window.urgent,
             )
-            pushes.setdefault(push.key, push)
-    return pushes
+            yield push.key, push
 
 
 def next_change(facts: Facts) -> datetime:
