@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     telegram_base_url: str = OFFICIAL_TELEGRAM_API
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    telegram_bot_username: str | None = None
 
     wechat_token: SecretStr | None = None
     wechat_aes_key: SecretStr | None = None
@@ -81,6 +82,7 @@ class Settings(BaseSettings):
     points_report: int = Field(default=3, ge=0, le=100)
     points_theme_day: int = Field(default=5, ge=0, le=100)
     download_link_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    console_idle_minutes: int = Field(default=30, ge=5, le=24 * 60)
     # Check-in opens this long before a meeting starts (or when the secretary opens it) and
     # counts as on time until this long after the start; later check-ins are marked late
     # (迟到) or refused.
@@ -155,6 +157,14 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The configured time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def public_url(self) -> str:
+        """The base URL links are built from: the configured one, else the HTTP host and port."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
+        return f"http://{host}:{self.http_port}"
 
     @property
     def telegram_enabled(self) -> bool:

@@ -61,12 +61,13 @@ def configured_channels(
 
 
 class _Routes:
-    """The HTTP routes that are no channel: ledger download links and calendar feeds."""
+    """The HTTP routes that are no channel: downloads, calendar feeds and the web console."""
 
     name = "files"
 
     def __init__(self, assistant: Assistant, settings: Settings) -> None:
         from bot.web.calendar_feed import calendar_routes  # noqa: PLC0415
+        from bot.web.console.routes import console_routes  # noqa: PLC0415
         from bot.web.downloads import download_routes  # noqa: PLC0415
 
         self.routes: Sequence[BaseRoute] = [
@@ -74,6 +75,7 @@ class _Routes:
                 assistant.database, clock=assistant.clock, holidays=assistant.holidays
             ),
             *calendar_routes(assistant.database, settings, assistant.clock),
+            *console_routes(assistant.database, settings, assistant.clock, assistant.holidays),
         ]
 
     async def start(self) -> None:

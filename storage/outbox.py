@@ -14,7 +14,7 @@ from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from bot.core.inbound import Channel
-from storage.models import ChatAccount
+from storage.models import ChatAccount, Member
 from storage.reminders import OutboxMessage, OutboxStatus
 from storage.types import UTCDateTime
 
@@ -343,8 +343,14 @@ def withdraw(session: Session, *, rule: str, subject: str) -> int:
     )
 
 
-def requeue_dead(session: Session, *, now: datetime, ids: Sequence[int] | None = None) -> int:
-    """Gives dead-lettered rows (all, or those listed) a fresh round of attempts."""
+def requeue_dead(
+    session: Session,
+    *,
+    now: datetime,
+    ids: Sequence[int] | None = None,
+    org_ids: Sequence[int] | None = None,
+) -> int:
+    """Gives dead-lettered rows (all, those listed, or those in `org_ids`) a fresh round."""
     statement = (
         update(OutboxMessage)
         .where(col(OutboxMessage.status) == OutboxStatus.DEAD)
@@ -353,16 +359,29 @@ def requeue_dead(session: Session, *, now: datetime, ids: Sequence[int] | None =
     )
     if ids is not None:
         statement = statement.where(col(OutboxMessage.id).in_(list(ids)))
+    if org_ids is not None:
+        statement = statement.where(col(OutboxMessage.member_id).in_(_members_of(org_ids)))
     return len(session.execute(statement).scalars().all())
 
 
+def _members_of(org_ids: Sequence[int]) -> Any:
+    """Selects the ids of the members of some organizations (a subquery)."""
+    return select_columns(col(Member.id)).where(col(Member.organization_id).in_(list(org_ids)))
+
+
 def list_outbox(
-    session: Session, *, statuses: Sequence[OutboxStatus] = (), limit: int = 50
+    session: Session,
+    *,
+    statuses: Sequence[OutboxStatus] = (),
+    limit: int = 50,
+    org_ids: Sequence[int] | None = None,
 ) -> list[OutboxView]:
-    """Lists the newest outbox rows, optionally only some statuses."""
+    """Lists the newest outbox rows, optionally only some statuses or recipients' organizations."""
     query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
     if statuses:
         query = query.where(col(OutboxMessage.status).in_(list(statuses)))
+    if org_ids is not None:
+        query = query.where(col(OutboxMessage.member_id).in_(_members_of(org_ids)))
     return [
         OutboxView(
             id=row.id or 0,
@@ -382,11 +401,16 @@ def list_outbox(
     ]
 
 
-def count_by_status(session: Session) -> dict[OutboxStatus, int]:
-    """Counts outbox rows per status."""
-    rows = session.execute(
-        select_columns(col(OutboxMessage.status), func.count()).group_by(col(OutboxMessage.status))
-    ).all()
+def count_by_status(
+    session: Session, *, org_ids: Sequence[int] | None = None
+) -> dict[OutboxStatus, int]:
+    """Counts outbox rows per status (of the recipients in `org_ids`, when given)."""
+    query = select_columns(col(OutboxMessage.status), func.count()).group_by(
+        col(OutboxMessage.status)
+    )
+    if org_ids is not None:
+        query = query.where(col(OutboxMessage.member_id).in_(_members_of(org_ids)))
+    rows = session.execute(query).all()
     counts = dict.fromkeys(OutboxStatus, 0)
     counts.update({OutboxStatus(status): number for status, number in rows})
     return counts

@@ -146,6 +146,16 @@ class Members:
         member.locale = locale
         self.session.add(member)
 
+    def give_name(self, member_id: int, name: str) -> bool:
+        """Names a member who has no name yet; False when the member already has one."""
+        named = self.session.execute(
+            update(Member)
+            .where(col(Member.id) == member_id, col(Member.name) == "")
+            .values(name=name)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(named.rowcount)  # type: ignore[attr-defined]
+
     def create_invite(
         self,
         *,
@@ -201,7 +211,7 @@ class Members:
                 raise ServiceError("invite_used")
             raise ServiceError("invite_expired")
         invite = self.session.get_one(Invite, claimed)
-        member = self._member_for(invite, display_name)
+        member = self._member_for(invite)
         assert member.id is not None
         account = ChatAccount(
             channel=channel,
@@ -220,12 +230,14 @@ class Members:
         self.session.add(invite)
         return self.view(member)
 
-    def _member_for(self, invite: Invite, display_name: str) -> Member:
+    def _member_for(self, invite: Invite) -> Member:
         """Returns the invite's member, creating one with the invite's role if it names none."""
         if invite.member_id is not None:
             member = self.session.get_one(Member, invite.member_id)
         else:
-            name = invite.name or display_name.strip()[:100] or "-"
+            # A platform's display name is often an account id ("anon", an openid): a member
+            # invited without a name is asked for it on binding, and has none until then.
+            name = invite.name
             member = Member(
                 name=name,
                 organization_id=invite.organization_id,

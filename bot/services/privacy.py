@@ -14,6 +14,7 @@ from sqlmodel import Session, SQLModel, col, select
 from bot.core.domain import MemberStatus
 from bot.services.errors import ServiceError
 from storage.channels import options_of_accounts
+from storage.console import ConsoleLink, ConsoleSession
 from storage.models import (
     Attendance,
     AuditEntry,
@@ -52,6 +53,8 @@ ERASURE_POLICY: dict[str, str] = {
     "activity": "kept: the ledger entry belongs to the organization (reporter by id only)",
     "calendar_feed": "deleted",
     "download_link": "deleted",
+    "console_link": "deleted",
+    "console_session": "deleted (the member is signed out of the web console)",
     "outbox": "unsent pushes deleted; sent ones kept for delivery statistics with the text cleared",
     "mobile_movement": "deleted when about the member; kept (by id) when the member recorded it",
     "filing": "kept (filed_by by id only)",
@@ -211,6 +214,10 @@ def erase_member(
     deleted("chataccount", delete(ChatAccount).where(col(ChatAccount.member_id) == member_id))
     deleted("calendar_feed", delete(CalendarFeed).where(col(CalendarFeed.member_id) == member_id))
     deleted("download_link", delete(DownloadLink).where(col(DownloadLink.member_id) == member_id))
+    deleted("console_link", delete(ConsoleLink).where(col(ConsoleLink.member_id) == member_id))
+    deleted(
+        "console_session", delete(ConsoleSession).where(col(ConsoleSession.member_id) == member_id)
+    )
     deleted(
         "checkin_failure", delete(CheckinFailure).where(col(CheckinFailure.member_id) == member_id)
     )

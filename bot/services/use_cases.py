@@ -28,6 +28,7 @@ from bot.core.records import (
 from bot.services.attendance import AttendanceBook, CheckinWindow
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, compliance_report
+from bot.services.console_access import ConsoleAccess
 from bot.services.conversations import Conversations
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
@@ -111,6 +112,8 @@ class Services:
         self.new_locale: str | None = None
         self.invite_ttl = timedelta(hours=settings.invite_ttl_hours)
         self.feed_base_url = settings.public_base_url
+        self.public_url = settings.public_url
+        self.console_idle = timedelta(minutes=settings.console_idle_minutes)
         self.point_weights = PointWeights(
             checkin=settings.points_checkin,
             report=settings.points_report,
@@ -170,6 +173,13 @@ class Services:
         return self.members.bind(
             code=code, channel=channel, external_id=external_id, display_name=display_name
         )
+
+    def give_name(self, member: MemberView, name: str) -> MemberView:
+        """Stores the name of a member invited without one (once: later changes are the secretary's)."""
+        if not self.members.give_name(member.id, name):
+            raise ServiceError("already_named")
+        self.audit(actor_id=member.id, action="member.name", subject=f"member:{member.id}")
+        return self.members.get(member.id)
 
     def create_invite(
         self,
@@ -231,6 +241,12 @@ class Services:
         open_now = [m for m in meetings if window.is_open(m, self.now)]
         # Of the meetings open now, the one begun last (an afternoon meeting after a morning one).
         return open_now[-1] if open_now else meetings[0]
+
+    def checkin_open_today(self, member: MemberView) -> bool:
+        """Tells whether the secretary opened check-in for a meeting of the member's branch today."""
+        return any(
+            meeting.checkin_open for meeting in self.meetings.on_day(member.org.id, self.today)
+        )
 
     def check_in(self, member: MemberView, *, code: str | None, channel: Channel) -> CheckInResult:
         """Signs a member in to a meeting today that their organization takes part in."""
@@ -711,6 +727,12 @@ class Services:
         token = feeds.issue(member.id)
         self.audit(actor_id=member.id, action="calendar.issue", subject=f"member:{member.id}")
         return CalendarLink(LinkState.ISSUED, url=feed_url(self.feed_base_url, token))
+
+    def console_link(self, member: MemberView) -> str:
+        """Makes a single-use web console sign-in link for an officer (audited)."""
+        token = ConsoleAccess(self.session, self.now, idle=self.console_idle).issue_link(member)
+        self.audit(actor_id=member.id, action="console_link", subject=member.org.code)
+        return f"{self.public_url}/console/enter/{token}"
 
     def revoke_calendar(self, member: MemberView) -> int:
         """Revokes the member's calendar URLs; returns how many were live."""

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"
 KEYWORDS = {"t": None, "N_": None, "plural": (1, 2)}
 SOURCES = ("bot", "handlers", "scheduler", "storage")
+# Python modules, and the console's Jinja templates, which call `t(...)` like the code does.
+METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
 
 
 def extract() -> Catalog:
@@ -24,7 +26,7 @@ def extract() -> Catalog:
     template = Catalog(project="gongjian", domain=DOMAIN)
     for folder in SOURCES:
         found = extract_from_dir(
-            ROOT / folder, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()
+            ROOT / folder, method_map=METHODS, keywords=KEYWORDS, comment_tags=()
         )
         for filename, lineno, message, comments, context in found:
             template.add(

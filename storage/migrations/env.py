@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import storage.console
 import storage.models
 import storage.reminders  # noqa: F401
 from storage.engine import make_engine

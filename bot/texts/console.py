@@ -1,0 +1,37 @@
+"""The web console's wording: column heads of the overview and the states of a requirement."""
+
+from __future__ import annotations
+
+from bot.core.i18n import N_
+
+# Keyed by the compliance requirement's value (the enum lives with the rules, above this layer).
+REQUIREMENTS: dict[str, str] = {
+    "org_life": N_("Organization-life days"),
+    "ledger": N_("Ledger"),
+    "joint_meeting": N_("Joint meeting"),
+    "joint_meetings_year": N_("Joint meetings this year"),
+    "theme_day": N_("Theme party day on duty"),
+    "unit_ledgers": N_("Member units' ledgers"),
+    "visits": N_("Visits (3 a year)"),
+    "joint_activity": N_("Joint activity this quarter"),
+    "joint_activities_year": N_("Joint activities this year"),
+    "annual_plan": N_("Annual plan"),
+    "year_summary": N_("Year-end summary"),
+}
+UNKNOWN_REQUIREMENT = N_("Other requirement")
+
+STATES: dict[str, str] = {
+    "done": N_("done"),
+    "owed": N_("owed"),
+    "missed": N_("missed"),
+}
+
+OUTBOX_STATES: dict[str, str] = {
+    "pending": N_("waiting"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "failed": N_("failed, will retry"),
+    "undeliverable": N_("undeliverable"),
+    "dead": N_("given up"),
+    "obsolete": N_("no longer owed"),
+}

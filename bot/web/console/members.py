@@ -1,0 +1,141 @@
+"""The console's member desk: invites with a QR code, and a member's data exported or erased."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+
+import segno
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.core.domain import RoleKind
+from bot.core.i18n import Translator
+from bot.services.console_access import Principal
+from bot.services.errors import ServiceError
+from bot.services.organizations import Organizations
+from bot.services.privacy import erase_member, export_member
+from bot.texts.phrases import ROLES
+from bot.web.console.desk import csrf_ok, principal_of
+from bot.web.console.pages import INVITE_ROLES, PAGE_HEADERS, Pages
+from storage.engine import Session
+
+
+def invite_qr(code: str, bot_username: str | None) -> tuple[str, str]:
+    """Returns what the QR code carries (a Telegram deep link, else the binding phrase) and its SVG."""
+    target = f"https://t.me/{bot_username}?start={code}" if bot_username else f"绑定 {code}"
+    svg = segno.make(target, error="m").svg_inline(scale=4, border=2, dark="#1f2328")
+    return target, svg
+
+
+class MemberPages:
+    """Invites and personal data, for the organizations a principal manages."""
+
+    def __init__(self, pages: Pages) -> None:
+        self.pages = pages
+
+    def _managed_org(self, session: Session, principal: Principal, code: str) -> int | None:
+        """Returns the organization's id when the principal may manage it, else None."""
+        org = Organizations(session).by_code(code[:32])
+        if org is None or not principal.can_see(org.id) or not principal.manages:
+            return None
+        return org.id
+
+    async def invite(self, request: Request) -> Response:
+        """Creates an invite for a role (secretaries create any role but secretary)."""
+        form = await request.form(max_files=0, max_fields=10)
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        code = request.path_params["code"]
+
+        def run() -> Response:
+            t = self.pages.translator(request)
+            with self.pages.console.unit() as (session, now, access):
+                principal = principal_of(request, access)
+                if principal is None or not principal.admitted:
+                    return self.pages.refuse(request, 403, principal)
+                if not csrf_ok(principal, fields.get("csrf")):
+                    return self.pages.refuse(request, 403, principal)
+                org_id = self._managed_org(session, principal, code)
+                if org_id is None:
+                    return self.pages.refuse(request, 404, principal)
+                role = RoleKind(fields.get("role", "member"))
+                if role not in INVITE_ROLES:
+                    return self.pages.refuse(request, 403, principal)
+                services = self.pages.console.services(session, now)
+                # Officers of the organization act as themselves; overseers as the operator.
+                actor = None
+                if principal.member_id is not None and principal.home_org_id == org_id:
+                    actor = services.members.get(principal.member_id)
+                try:
+                    made = services.create_invite(
+                        actor=actor,
+                        org_id=org_id,
+                        role=role,
+                        name=fields.get("name", "").strip()[:100],
+                    )
+                except ServiceError:
+                    return self.pages.refuse(request, 403, principal)
+                target, svg = invite_qr(
+                    made.code, self.pages.console.settings.telegram_bot_username
+                )
+                return self.pages.render(
+                    request,
+                    "invite.html",
+                    principal=principal,
+                    invite=made,
+                    role_name=t(ROLES[made.role]),
+                    expires=_when(t, made.expires_at),
+                    qr_target=target,
+                    qr_svg=svg,
+                )
+
+        return await asyncio.to_thread(run)
+
+    async def export(self, request: Request) -> Response:
+        """Downloads everything stored about one member as JSON (audited)."""
+        return await self._member_action(request, erase=False)
+
+    async def erase(self, request: Request) -> Response:
+        """Erases one member's personal data, keeping anonymous statistics (audited)."""
+        return await self._member_action(request, erase=True)
+
+    async def _member_action(self, request: Request, *, erase: bool) -> Response:
+        """Checks scope, role, CSRF and confirmation, then exports or erases a member."""
+        form = await request.form(max_files=0, max_fields=10)
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        code, member_id = request.path_params["code"], int(request.path_params["member_id"])
+
+        def run() -> Response:
+            with self.pages.console.unit() as (session, now, access):
+                principal = principal_of(request, access)
+                if principal is None or not principal.admitted:
+                    return self.pages.refuse(request, 403, principal)
+                if not csrf_ok(principal, fields.get("csrf")):
+                    return self.pages.refuse(request, 403, principal)
+                org_id = self._managed_org(session, principal, code)
+                members = self.pages.console.services(session, now).members
+                if org_id is None or member_id not in {m.id for m in members.of_org(org_id)}:
+                    return self.pages.refuse(request, 404, principal)
+                if erase:
+                    if fields.get("confirm") != "1":
+                        return self.pages.refuse(request, 403, principal)
+                    erase_member(session, member_id, now=now)
+                    return Response(status_code=303, headers={"location": f"/console/org/{code}"})
+                data = export_member(session, member_id, now=now)
+                body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+                return Response(
+                    body,
+                    media_type="application/json",
+                    headers={
+                        **PAGE_HEADERS,
+                        "Content-Disposition": f'attachment; filename="member-{member_id}.json"',
+                    },
+                )
+
+        return await asyncio.to_thread(run)
+
+
+def _when(t: Translator, at: datetime) -> str:
+    """Formats a moment as a medium date and the time of day."""
+    return f"{t.date(at.date(), 'medium')} {at:%H:%M}"

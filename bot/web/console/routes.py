@@ -1,0 +1,71 @@
+"""Mounts the console under `/console` on the shared HTTP server, static files included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
+from bot.calendar.holidays import HolidayCalendar
+from bot.config import Settings
+from bot.core.clock import Clock
+from bot.web.console.desk import Console
+from bot.web.console.members import MemberPages
+from bot.web.console.pages import Pages, ReminderPages
+from bot.web.console.rota import RotaPages
+from storage.engine import Database
+
+STATIC = Path(__file__).with_name("static")
+# Vendored files only change with a release; a day of caching spares phones the download.
+STATIC_MAX_AGE = 24 * 3600
+
+
+class CachedStatic(StaticFiles):
+    """Static files with a cache lifetime and no content sniffing."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Adds the cache headers to every static response."""
+
+        async def send_with_headers(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))  # type: ignore[call-overload]
+                headers.append((b"cache-control", f"public, max-age={STATIC_MAX_AGE}".encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message["headers"] = headers
+            await send(message)
+
+        await super().__call__(scope, receive, send_with_headers)  # type: ignore[arg-type]
+
+
+def console_routes(
+    database: Database, settings: Settings, clock: Clock, holidays: HolidayCalendar
+) -> list[BaseRoute]:
+    """Builds the `/console` mount: pages, sign-in and the vendored static files."""
+    pages = Pages(Console(database=database, clock=clock, settings=settings, holidays=holidays))
+    reminders = ReminderPages(pages)
+    members = MemberPages(pages)
+    rota = RotaPages(pages)
+    routes: list[BaseRoute] = [
+        Route("/", pages.overview, methods=["GET"]),
+        Route("/login", pages.login_form, methods=["GET"]),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/enter/{token}", pages.enter, methods=["GET"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/org/{code}", pages.organization, methods=["GET"]),
+        Route("/org/{code}/invites", members.invite, methods=["POST"]),
+        Route("/org/{code}/members/{member_id:int}/export", members.export, methods=["POST"]),
+        Route("/org/{code}/members/{member_id:int}/erase", members.erase, methods=["POST"]),
+        Route("/audit", pages.audit, methods=["GET"]),
+        Route("/rota", rota.show, methods=["GET"]),
+        Route("/rota/override", rota.override, methods=["POST"]),
+        Route("/reminders", reminders.show, methods=["GET"]),
+        Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
+        Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
+    ]
+    return [
+        Mount("/console", routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=512)])
+    ]

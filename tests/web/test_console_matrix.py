@@ -1,0 +1,108 @@
+"""Every console route × every role × own and other organization, with the expected status."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from bot.core.clock import FrozenClock
+from bot.engine.assistant import Assistant
+from bot.services.console_access import ConsoleAccess, token_hash
+from storage import console
+from storage.engine import Database
+from tests.factories import World
+from tests.web.conftest import link_token
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+ROUTES = (
+    ("GET", "/console/"),
+    ("GET", "/console/org/B1"),
+    ("GET", "/console/org/B2"),
+    ("GET", "/console/audit"),
+    ("GET", "/console/reminders"),
+    ("POST", "/console/reminders/requeue"),
+    ("GET", "/console/rota"),
+    ("POST", "/console/org/B1/invites"),
+    ("POST", "/console/org/B2/invites"),
+)
+# The status each role gets on ROUTES, in order (the signed-in person belongs to B1 unless noted).
+EXPECTED = {
+    "anonymous": (303, 303, 303, 303, 303, 303, 303, 403, 403),
+    "member": (403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "liaison": (200, 200, 404, 403, 200, 403, 200, 404, 404),
+    "deputy": (200, 200, 404, 403, 200, 303, 200, 200, 404),
+    "sec": (200, 200, 404, 403, 200, 303, 200, 200, 404),
+    "sec2": (200, 404, 200, 403, 200, 303, 200, 404, 200),
+    "staff": (200, 200, 200, 200, 200, 303, 200, 200, 200),
+}
+
+
+async def signed_in(
+    who: str,
+    client: httpx.AsyncClient,
+    assistant: Assistant,
+    world: World,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    """Gives the client a session of `who` (a plain member's link is forged in storage)."""
+    if who == "anonymous":
+        return
+    if who == "staff":
+        with database.session() as session:
+            ConsoleAccess(session, clock.now(), idle=timedelta(minutes=30)).add_account(
+                login="staff", name="组织委员", org_code="C", password="correct horse battery"
+            )
+        form = await client.get("/console/login")
+        found = FORM_TOKEN.search(form.text)
+        assert found
+        await client.post(
+            "/console/login",
+            data={
+                "form_token": found.group(1),
+                "login": "staff",
+                "password": "correct horse battery",
+            },
+        )
+        return
+    if who == "member":
+        token = secrets.token_urlsafe(32)
+        with database.session() as session:
+            console.add_link(
+                session,
+                token_hash=token_hash(token),
+                member_id=world.members["m1"],
+                now=clock.now(),
+                expires_at=clock.now() + timedelta(minutes=10),
+            )
+    else:
+        token = link_token(assistant, world, who)
+    assert (await client.get(f"/console/enter/{token}")).status_code == 303
+
+
+@pytest.mark.parametrize("who", sorted(EXPECTED))
+async def test_every_route_for_every_role(
+    who: str,
+    client: httpx.AsyncClient,
+    assistant: Assistant,
+    world: World,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    await signed_in(who, client, assistant, world, database, clock)
+    home = await client.get("/console/")
+    found = CSRF.search(home.text)
+    csrf = found.group(1) if found else ""
+    got = []
+    for method, path in ROUTES:
+        if method == "GET":
+            response = await client.get(path)
+        else:
+            response = await client.post(path, data={"csrf": csrf, "name": "x", "role": "member"})
+        got.append(response.status_code)
+    assert tuple(got) == EXPECTED[who]
