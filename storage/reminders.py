@@ -270,7 +270,7 @@ class FactChange(SQLModel, table=True):
 
 
 # The tables the reminder facts are read from: a write to any of them leaves a `fact_change`
-# row (triggers, migration 0008), so a tick can tell that nothing changed since the last one.
+# row (triggers, migration 0012), so a tick can tell that nothing changed since the last one.
 WATCHED_TABLES = (
     "activity",
     "activitypartner",

@@ -1,7 +1,7 @@
 """fact changes: triggers mark writes to the tables the reminder rules read
 
-Revision ID: 0008
-Revises: 0005 (after 0007)
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-05 17:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0005"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
