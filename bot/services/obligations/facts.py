@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from enum import Flag, auto
@@ -609,6 +609,10 @@ def _group_scopes(
     ]
 
 
+# Rows fetched per round when a city-wide statement streams its result.
+STREAM_ROWS = 2_000
+
+
 class _Reader:
     """Runs the snapshot's queries on one connection, within the scope when there is one."""
 
@@ -630,12 +634,19 @@ class _Reader:
             arrays=connection.dialect.name == "postgresql",
         )
 
-    def run(self, statement: Executable, **params: Any) -> Sequence[Row[*tuple[Any, ...]]]:
-        """Runs a statement, binding the scope as `orgs`; returns all its rows."""
+    def run(self, statement: Executable, **params: Any) -> Iterable[Row[*tuple[Any, ...]]]:
+        """Runs a statement, binding the scope as `orgs`; returns its rows to iterate once."""
         if self.org_ids is not None:
             params["orgs"] = self.org_ids
-        # Fetched at once: row by row costs a driver call each.
-        return self.connection.execute(statement, params).all()
+        if self.shape.scoped:
+            # Fetched at once: a scoped answer reads a few rows, and a server-side cursor
+            # would cost PostgreSQL round trips.
+            return self.connection.execute(statement, params).all()
+        # City-wide (the scheduler's tick), rows stream in chunks: the facts are built from
+        # them without every row of 100,000 members being held at once.
+        return self.connection.execute(
+            statement, params, execution_options={"yield_per": STREAM_ROWS}
+        )
 
     def org_scopes(self) -> list[str]:
         """Lists the filing and setting scopes of the scoped organizations."""
@@ -676,12 +687,21 @@ class _Reader:
         members: dict[int, MemberFact] = {}
         by_org: dict[int, list[int]] = defaultdict(list)
         roles: dict[tuple[int, RoleKind], list[int]] = defaultdict(list)
+        # One object per distinct value (organization, name, language), not one per row: at
+        # city scale that is 100,000 rows, many of them alike.
+        shared: dict[object, Any] = {}
         for member_id, name, org_id, locale, muted, role_org, role in self.run(
             members_query(self.shape)
         ):
             if member_id not in members:
-                members[member_id] = MemberFact(member_id, name, org_id, locale, bool(muted))
-                by_org[org_id].append(member_id)
+                members[member_id] = MemberFact(
+                    member_id,
+                    shared.setdefault(name, name),
+                    shared.setdefault(org_id, org_id),
+                    shared.setdefault(locale, locale),
+                    bool(muted),
+                )
+                by_org[members[member_id].org_id].append(member_id)
             if role is not None:
                 roles[(role_org, RoleKind(role))].append(member_id)
         return (
@@ -732,10 +752,12 @@ class _Reader:
 
     def reachable(self, members: Mapping[int, MemberFact]) -> frozenset[int]:
         """Reads which current members have at least one chat account."""
+        # The members' own id objects, not the rows' copies.
+        ids = {member_id: member_id for member_id in members}
         return frozenset(
-            member_id
+            ids[member_id]
             for (member_id,) in self.run(reachable_query(self.shape))
-            if member_id in members
+            if member_id in ids
         )
 
     def org_life(
