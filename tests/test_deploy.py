@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-import bot.cli
+import bot.cli.support
 from bot.channels.http import build_http_app
 from bot.cli import app
 from bot.cli.server import start_line
@@ -180,7 +180,7 @@ def test_the_start_line_names_channels_and_database_without_the_password() -> No
 def test_library_chatter_is_quiet_unless_debugging(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("alembic", "apscheduler", "uvicorn"):
         monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
-    monkeypatch.setattr(bot.cli, "_logging_ready", False)
+    monkeypatch.setattr(bot.cli.support, "_logging_ready", False)
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))
     monkeypatch.setattr(root, "level", root.level)
