@@ -13,7 +13,7 @@ from sqlmodel import col
 from bot.config import Settings
 from bot.services.privacy import purge_departed
 from storage.engine import Database
-from storage.models import ProcessedInbound
+from storage.models import BindFailure, ProcessedInbound
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,10 @@ def housekeep(database: Database, *, now: datetime, settings: Settings) -> House
             delete(ProcessedInbound).where(col(ProcessedInbound.at) < now - DELIVERY_KEYS_KEPT)
         )
         pruned = result.rowcount
+        # Failed-bind counts name chat accounts: kept no longer than the keys.
+        session.execute(
+            delete(BindFailure).where(col(BindFailure.last_at) < now - DELIVERY_KEYS_KEPT)
+        )
     if purged or pruned:
         log.info(
             "housekeeping purged %d members' personal data, pruned %d keys", len(purged), pruned

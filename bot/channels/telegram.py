@@ -602,7 +602,11 @@ class TelegramChannel:
         key = f"{self._bot_id}:{update.update_id}"
         answer = await asyncio.to_thread(self._core.answer, inbound, once=(key,))
         if answer.repeat is not None:
-            logger.info("Skipping Telegram update %s: already handled", update.update_id)
+            # Redelivered (after a crash, say): the answer stored with it goes out again.
+            logger.info(
+                "Telegram update %s already handled: replaying its answer", update.update_id
+            )
+            await self._deliver(inbound, answer.replies)
             return
         if query is not None and data is not None:
             await self._show_choice(query)

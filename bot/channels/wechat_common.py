@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -58,6 +59,8 @@ HTTP_TIMEOUT = 10.0
 # ~20% less CPU per callback than 8, with the same latency); the pool keeps one connection each.
 SQLITE_CORE_WORKERS = 1
 CORE_WORKERS = 4
+# How many late-answered deliveries are remembered (their retries come within ~15 s).
+PUSHED_REMEMBERED = 4096
 
 OPTION_LINE = N_("Reply {number}: {label}")
 APOLOGY = N_("Sorry, something went wrong. Please try again.")
@@ -434,6 +437,9 @@ class CallbackChannel(ABC):
         self._max_body = max_body_bytes
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
+        # Deliveries whose answer goes out by push after the deadline: their retries get
+        # "success", not the stored answer a second time.
+        self._pushed: OrderedDict[str, None] = OrderedDict()
         self._workers = ThreadPoolExecutor(
             max_workers=SQLITE_CORE_WORKERS if dialect == "sqlite" else CORE_WORKERS,
             thread_name_prefix=f"{self.name}-core",
@@ -532,6 +538,9 @@ class CallbackChannel(ABC):
             logger.info(
                 "%s answer not ready within %gs: pushing it later", self.name, self._deadline
             )
+            self._pushed[key] = None
+            while len(self._pushed) > PUSHED_REMEMBERED:
+                self._pushed.popitem(last=False)
             later = BackgroundTask(self._push_later, work, fields["FromUserName"])
             return PlainTextResponse(SUCCESS, background=later)
         try:
@@ -541,9 +550,12 @@ class CallbackChannel(ABC):
             return await self._apologise(message, signed, fields)
         if rendered.repeat == nonce_key:
             raise RefusedError(403, "replayed nonce")
-        if rendered.repeat is not None:
+        if rendered.repeat is not None and (key in self._pushed or not rendered.texts):
             logger.info("%s delivery retried by the platform: already handled", self.name)
             return PlainTextResponse(SUCCESS)
+        if rendered.repeat is not None:
+            # The first answer may have been lost with its connection: give the stored one again.
+            logger.info("%s delivery retried by the platform: answer replayed", self.name)
         texts = rendered.texts
         if not texts:
             return PlainTextResponse(SUCCESS)
@@ -583,9 +595,10 @@ class CallbackChannel(ABC):
     def _converse(self, inbound: Inbound, once: Sequence[str]) -> Rendered:
         """Runs the core on one delivery and renders its replies as numbered options (blocking)."""
         answer = self._core.answer(inbound, once=once, numbered=True)
+        rendered = render_numbered(answer.replies, translator(answer.locale))
         if answer.repeat is not None:
-            return Rendered((), (), repeat=answer.repeat)
-        return render_numbered(answer.replies, translator(answer.locale))
+            return Rendered(rendered.texts, rendered.options, repeat=answer.repeat)
+        return rendered
 
     async def _push_later(self, work: asyncio.Future[Rendered], user_id: str) -> None:
         """Waits for a late answer and pushes it through the platform's message API."""
