@@ -37,7 +37,7 @@ BIND_FAILURE_LOOKUP = sa_select(
 _EXPIRED = col(BindFailure.since) < bindparam("window_start")
 BIND_FAILURE_COUNT = (
     update(BindFailure)
-    .where(col(BindFailure.scope) == bindparam("scope"))
+    .where(col(BindFailure.scope) == bindparam("failure_scope"))
     .values(
         count=case((_EXPIRED, 1), else_=col(BindFailure.count) + 1),
         since=case((_EXPIRED, bindparam("now")), else_=col(BindFailure.since)),
@@ -275,7 +275,7 @@ class Members:
             run(
                 self.session,
                 BIND_FAILURE_COUNT,
-                {"scope": scope, "now": self.now, "window_start": self.now - BIND_WINDOW},
+                {"failure_scope": scope, "now": self.now, "window_start": self.now - BIND_WINDOW},
             )
 
     def _member_for(self, invite: Invite, display_name: str) -> Member:

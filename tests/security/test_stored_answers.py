@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
-from pydantic import SecretStr
 from sqlmodel import select
 
-from bot.channels.telegram import TelegramChannel, telegram_rate_limiter
-from bot.config import Settings
-from bot.core.clock import FrozenClock
+from bot.channels.telegram import TelegramChannel
 from bot.core.inbound import Channel, Inbound
 from bot.engine.assistant import Assistant
 from storage.engine import Database
@@ -20,10 +16,8 @@ from tests.channels.test_telegram_e2e import bind as tg_bind
 from tests.channels.test_telegram_e2e import say as tg_say
 from tests.channels.test_wechat import Harness, bind
 from tests.factories import World
-from tests.fakes import ManualTime
-from tests.fakes.telegram_api import BOT_ID, TOKEN, FakeTelegramAPI, TgUser
+from tests.fakes.telegram_api import BOT_ID, FakeTelegramAPI, TgUser
 
-pytest_plugins = ["tests.channels.test_wechat"]
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 ALICE = TgUser(4101, "Alice", language_code="en-GB")
@@ -75,58 +69,34 @@ async def test_a_stored_answer_goes_only_to_its_sender(
     assert await stranger.send(wx.server.text("o-stranger", "帮助", msg_id=msg_id)) == ""
 
 
-@pytest.fixture
-def ticks() -> ManualTime:
-    """The clock the rate limiter and the fake's flood control share."""
-    return ManualTime()
-
-
-@pytest.fixture
-async def tg_api(ticks: ManualTime) -> AsyncIterator[FakeTelegramAPI]:
-    """The fake Bot API, listening on 127.0.0.1."""
-    async with FakeTelegramAPI(clock=ticks.monotonic) as fake:
-        yield fake
-
-
 async def test_a_telegram_update_redelivered_after_a_crash_gets_its_answer(
     tg_api: FakeTelegramAPI,
-    settings: Settings,
+    telegram: TelegramChannel,
     assistant: Assistant,
     world: World,
     database: Database,
-    ticks: ManualTime,
-    clock: FrozenClock,
 ) -> None:
-    telegram = settings.model_copy(
-        update={"telegram_token": SecretStr(TOKEN), "telegram_base_url": tg_api.base_url}
+    await tg_bind(tg_api, SECRETARY, world.invites["sec"])
+    opened = await tg_say(tg_api, tg_api.message("/opencheckin", user=SECRETARY))
+    found = re.search(r"\b(\d{6})\b", opened)
+    assert found, opened
+    await tg_bind(tg_api, ALICE, world.invites["m1"])
+    update_id = 900
+    # Handled and committed by a process that died before sending the reply.
+    lost = assistant.answer(
+        Inbound(
+            Channel.TELEGRAM,
+            chat_id=str(ALICE.id),
+            user_id=str(ALICE.id),
+            text=f"/checkin {found.group(1)}",
+        ),
+        once=(f"{BOT_ID}:{update_id}",),
     )
-    limiter = telegram_rate_limiter(monotonic=ticks.monotonic, sleep=ticks.sleep)
-    channel = TelegramChannel(telegram, assistant, limiter=limiter, poll_timeout=10)
-    await channel.start()
-    try:
-        await tg_bind(tg_api, SECRETARY, world.invites["sec"])
-        opened = await tg_say(tg_api, tg_api.message("/opencheckin", user=SECRETARY))
-        found = re.search(r"\b(\d{6})\b", opened)
-        assert found, opened
-        await tg_bind(tg_api, ALICE, world.invites["m1"])
-        update_id = 900
-        # Handled and committed by a process that died before sending the reply.
-        lost = assistant.answer(
-            Inbound(
-                Channel.TELEGRAM,
-                chat_id=str(ALICE.id),
-                user_id=str(ALICE.id),
-                text=f"/checkin {found.group(1)}",
-            ),
-            once=(f"{BOT_ID}:{update_id}",),
-        )
-        assert lost.repeat is None and attendance(database) == 1
-        before = len(tg_api.sent())
-        tg_api.push(
-            {"update_id": update_id, **tg_api.message(f"/checkin {found.group(1)}", user=ALICE)}
-        )
-        await tg_api.wait_for("sendMessage", before + 1)
-        assert "09:30" in tg_api.texts()[-1]
-        assert attendance(database) == 1
-    finally:
-        await channel.stop()
+    assert lost.repeat is None and attendance(database) == 1
+    before = len(tg_api.sent())
+    tg_api.push(
+        {"update_id": update_id, **tg_api.message(f"/checkin {found.group(1)}", user=ALICE)}
+    )
+    await tg_api.wait_for("sendMessage", before + 1)
+    assert "09:30" in tg_api.texts()[-1]
+    assert attendance(database) == 1
