@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeAlias
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from telegram import (
@@ -44,6 +44,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels.http import refusals
 from bot.channels.ratelimit import Limit, RateLimiter, Sleep
 from bot.config import ConfigError, Settings
 from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
@@ -571,13 +572,17 @@ class TelegramChannel:
         """Accepts one update from Telegram, only with the right secret token."""
         given = request.headers.get(WEBHOOK_HEADER, "")
         if not hmac.compare_digest(given.encode(), self._secret.encode()):
+            refusals.note("telegram webhook (403): wrong secret token")
             return Response(status_code=403)
         if not self._ready:
             return Response(status_code=503)
         try:
             update = Update.de_json(json.loads(await request.body()), self.bot)
+        except ClientDisconnect:
+            refusals.note("client disconnected before the body was read")
+            return Response(status_code=400)
         except Exception:
-            logger.warning("Telegram webhook got a body that is not an update")
+            refusals.note("telegram webhook (400): a body that is not an update")
             return Response(status_code=400)
         await self.process(update)
         return Response(status_code=200)

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.channels.http import refusals
 from bot.channels.wechat_tokens import TokenStore, TokenUnavailableError
 from bot.core.clock import Clock
 from bot.core.i18n import N_, Translator
@@ -502,9 +503,7 @@ class CallbackChannel(ABC):
                 return PlainTextResponse(self._echo(request.query_params))
             return await self._receive(request)
         except RefusedError as refused:
-            logger.warning(
-                "%s callback refused (%d): %s", self.name, refused.status, refused.reason
-            )
+            refusals.note(f"{self.name} callback ({refused.status}): {refused.reason}")
             return PlainTextResponse("", status_code=refused.status)
 
     async def _receive(self, request: Request) -> Response:
