@@ -32,8 +32,8 @@ from bot.core.clock import SystemClock
 from bot.core.inbound import Channel
 from bot.engine.assembly import build_assistant
 from scheduler.delivery import Delivery
-from scheduler.outbox import NewPush, enqueue
 from storage.engine import Database
+from storage.outbox import NewPush, enqueue
 from storage.reminders import OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 

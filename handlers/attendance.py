@@ -10,7 +10,7 @@ from bot.texts.phrases import MEETING_KINDS, describe_meeting
 from bot.texts.reminders import period_label
 from handlers.base import Context, Replies, Router
 
-router = Router("attendance")
+router = Router("attendance", title=N_("attendance"))
 
 
 @router.command(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.core.i18n import Translator
+from bot.core.i18n import N_, Translator
 from bot.core.inbound import Inbound
 from bot.core.records import MemberView
 from bot.core.reply import Button, Reply, button_rows
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 Replies = list[Reply]
 CommandHandler = Callable[["Context", str], Replies]
 StepHandler = Callable[["Context", str], Replies]
+
+UNKNOWN_FLOW = N_("conversation")
 
 BACK = "back"
 CANCEL = "cancel"
@@ -49,6 +51,11 @@ class Context:
     state: State | None = None
     ended: bool = False
     commands: Sequence[Command] = ()
+    flow_titles: Mapping[str, str] = field(default_factory=dict)
+
+    def flow_name(self, flow: str) -> str:
+        """Names a flow in the member's language, by the title its router declares."""
+        return self.t(self.flow_titles.get(flow, UNKNOWN_FLOW))
 
     @property
     def today(self) -> date:
@@ -105,8 +112,9 @@ class Context:
 class Router:
     """One flow's commands and steps; the assistant includes every router from one list."""
 
-    def __init__(self, flow: str) -> None:
+    def __init__(self, flow: str, *, title: str) -> None:
         self.flow = flow
+        self.title = title
         self.commands: list[Command] = []
         self.steps: dict[str, StepHandler] = {}
         self.private_steps: set[str] = set()

@@ -7,7 +7,7 @@ from bot.core.i18n import N_
 from bot.texts.phrases import ROLES
 from handlers.base import Context, Replies, Router
 
-router = Router("bind")
+router = Router("bind", title=N_("binding"))
 
 
 @router.command(

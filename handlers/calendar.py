@@ -9,7 +9,7 @@ from bot.core.reply import Button
 from bot.services.calendar_feed import CalendarLink, LinkState
 from handlers.base import Context, Replies, Router
 
-router = Router("calendar")
+router = Router("calendar", title=N_("calendar subscription"))
 
 REVOKE_WORDS = frozenset({"revoke", "stop", "撤销", "停用", "作废"})
 RENEW_WORDS = frozenset({"new", "renew", "新", "新链接", "更换", "重置"})

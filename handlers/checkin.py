@@ -6,7 +6,7 @@ from bot.core.i18n import N_
 from bot.texts.phrases import MEETING_KINDS, describe_meeting
 from handlers.base import Context, Replies, Router
 
-router = Router("checkin")
+router = Router("checkin", title=N_("check-in"))
 
 NO_CODE_WORDS = frozenset({"nocode", "免码", "无码"})
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from bot.core.i18n import N_
-from bot.texts.phrases import flow_name
 from handlers.base import Context, Replies, Router
 from handlers.bind import bind_with_code
 
-router = Router("help")
+router = Router("help", title=N_("help"))
 
 # Shown in the menu with their argument, so people see what to type after the keyword.
 USAGE: dict[str, str] = {
@@ -81,6 +80,6 @@ def cancel(ctx: Context, _args: str) -> Replies:
     """Drops the current flow's draft."""
     if ctx.state is None:
         return [ctx.reply(ctx.t("There is nothing to cancel."))]
-    name = flow_name(ctx.t, ctx.state.flow)
+    name = ctx.flow_name(ctx.state.flow)
     ctx.end()
     return [ctx.reply(ctx.t("Cancelled the {flow}; nothing was stored.", flow=name))]

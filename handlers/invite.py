@@ -7,7 +7,7 @@ from bot.core.i18n import N_
 from bot.texts.phrases import ROLE_WORDS, ROLES
 from handlers.base import Context, Replies, Router
 
-router = Router("invite")
+router = Router("invite", title=N_("invitation"))
 
 
 @router.command(

@@ -7,7 +7,7 @@ from bot.core.reply import Button, Reply
 from bot.texts.translation import translator
 from handlers.base import Context, Replies, Router
 
-router = Router("language")
+router = Router("language", title=N_("language choice"))
 
 CHOICES = {
     "zh": "zh_CN",

@@ -12,7 +12,7 @@ from bot.texts.phrases import describe_meeting
 from handlers.base import Context, Replies, Router
 from handlers.errors import explain
 
-router = Router("leave")
+router = Router("leave", title=N_("leave request"))
 
 
 class Step(StrEnum):

@@ -15,7 +15,7 @@ from bot.texts.reminders import period_label
 from handlers.attendance import quarter_ahead
 from handlers.base import Context, Replies, Router
 
-router = Router("ledger")
+router = Router("ledger", title=N_("ledger"))
 
 # Channels whose replies can carry a file; the others get a single-use download link.
 FILE_CHANNELS = frozenset({Channel.CONSOLE, Channel.TELEGRAM})

@@ -6,7 +6,7 @@ from bot.core.i18n import N_, Translator
 from bot.services.mobility import MovementView
 from handlers.base import Context, Replies, Router
 
-router = Router("mobile")
+router = Router("mobile", title=N_("mobile members' reports"))
 
 DIRECTIONS = {
     "外出": "leaving",

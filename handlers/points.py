@@ -6,7 +6,7 @@ from bot.core.i18n import N_, Translator
 from bot.services.points import MemberPoints, PointsTable, PointWeights
 from handlers.base import Context, Replies, Router
 
-router = Router("points")
+router = Router("points", title=N_("points"))
 
 RANK_WORDS = frozenset({"rank", "ranking", "排名", "排行", "排行榜"})
 FIRST_YEAR = 2000

@@ -10,7 +10,7 @@ from bot.services.reminders import FilingKind, parse_filing_kind, reminders_for
 from bot.texts.reminders import period_label, render_pending
 from handlers.base import Context, Replies, Router
 
-router = Router("reminders")
+router = Router("reminders", title=N_("reminders"))
 
 
 @router.command(

@@ -15,7 +15,7 @@ from bot.texts.phrases import ACTIVITY_KINDS
 from handlers.base import BACK, CANCEL, Context, Replies, Router
 from handlers.dates import DateParseError, parse_day
 
-router = Router("report")
+router = Router("report", title=N_("activity report"))
 
 
 class Step(StrEnum):

@@ -14,7 +14,7 @@ from bot.services.use_cases import RosterAnswer
 from bot.texts.phrases import DUTIES, describe_meeting
 from handlers.base import Context, Replies, Router
 
-router = Router("roster")
+router = Router("roster", title=N_("duty roster"))
 
 CN_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 QUARTER_PATTERN = re.compile(

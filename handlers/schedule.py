@@ -10,7 +10,7 @@ from bot.services.meetings import parse_hhmm
 from bot.texts.phrases import describe_meeting
 from handlers.base import Context, Replies, Router
 
-router = Router("schedule")
+router = Router("schedule", title=N_("meeting schedule"))
 
 DAY_PATTERN = re.compile(
     r"^(?:(?P<year>\d{4})[-/.年])?(?P<month>\d{1,2})[-/.月](?P<day>\d{1,2})[日号]?$"

@@ -9,7 +9,7 @@ from bot.services.stats import parse_quarter
 from handlers.attendance import quarter_ahead
 from handlers.base import Context, Replies, Router
 
-router = Router("status")
+router = Router("status", title=N_("status"))
 
 
 @router.command(

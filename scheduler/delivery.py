@@ -16,17 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 
-from sqlmodel import Session, col, select
-
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
 from bot.core.ports import DeliveryStatus, Sender, SendResult
 from bot.core.reply import Reply
 from bot.services.obligations.rules import is_quiet
-from scheduler import outbox
-from scheduler.outbox import Claimed
-from storage.engine import Database
-from storage.models import ChatAccount
+from storage import outbox
+from storage.engine import Database, Session
+from storage.outbox import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +150,7 @@ class Delivery:
     def _accounts(self, member_ids: Sequence[int]) -> dict[int, tuple[tuple[Channel, str], ...]]:
         """Returns each member's chat accounts, the most recently used first."""
         with self.database.session() as session:
-            rows = session.exec(
-                select(ChatAccount).where(col(ChatAccount.member_id).in_(sorted(set(member_ids))))
-            ).all()
+            rows = outbox.chat_accounts(session, member_ids=member_ids)
         epoch = datetime.min.replace(tzinfo=UTC)
         ordered = sorted(rows, key=lambda a: (a.last_seen_at or epoch, a.id or 0), reverse=True)
         found: dict[int, list[tuple[Channel, str]]] = {}

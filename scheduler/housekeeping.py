@@ -5,15 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import CursorResult, delete
-from sqlmodel import col
 
 from bot.config import Settings
 from bot.services.privacy import purge_departed
+from storage.deliveries import prune_bind_failures
 from storage.engine import Database
-from storage.models import BindFailure, ProcessedInbound
+from storage.queries import prune_delivery_keys
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +31,9 @@ def housekeep(database: Database, *, now: datetime, settings: Settings) -> House
     with database.session() as session:
         purged = purge_departed(session, now, timedelta(days=settings.retention_days))
     with database.session() as session:
-        result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            delete(ProcessedInbound).where(col(ProcessedInbound.at) < now - DELIVERY_KEYS_KEPT)
-        )
-        pruned = result.rowcount
+        pruned = prune_delivery_keys(session, before=now - DELIVERY_KEYS_KEPT)
         # Failed-bind counts name chat accounts: kept no longer than the keys.
-        session.execute(
-            delete(BindFailure).where(col(BindFailure.last_at) < now - DELIVERY_KEYS_KEPT)
-        )
+        prune_bind_failures(session=session, before=now - DELIVERY_KEYS_KEPT)
     if purged or pruned:
         log.info(
             "housekeeping purged %d members' personal data, pruned %d keys", len(purged), pruned

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import Session
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
@@ -29,12 +28,12 @@ from bot.services.obligations.facts import Facts, Part, load_facts
 from bot.services.obligations.rules import Push, due_pushes, owed_pushes
 from bot.texts.reminders import render_push
 from bot.texts.translation import translator
-from scheduler import outbox
 from scheduler.delivery import Delivery, DeliveryReport
 from scheduler.housekeeping import HousekeepingReport, housekeep
 from scheduler.leader import Leadership, leadership_for
-from scheduler.outbox import NewPush
-from storage.engine import Database
+from storage import outbox
+from storage.engine import Database, Session
+from storage.outbox import NewPush
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from bot.core.inbound import Channel
-from storage.models import ProcessedInbound
+from storage.models import BindFailure, ProcessedInbound
 from storage.queries import insert_ignore_rows
 
 # The column's width: longer keys are stored cut, and compared cut.
@@ -45,3 +46,8 @@ def stored_answer(*, session: Session, channel: Channel, key: str) -> str | None
         col(ProcessedInbound.channel) == channel, col(ProcessedInbound.key) == key[:KEY_LENGTH]
     )
     return session.exec(statement).first()
+
+
+def prune_bind_failures(*, session: Session, before: datetime) -> None:
+    """Deletes failed-bind counts last touched before `before`."""
+    session.execute(delete(BindFailure).where(col(BindFailure.last_at) < before))

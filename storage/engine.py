@@ -16,6 +16,8 @@ from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
+__all__ = ["Database", "Session"]
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 # A pooled server connection idle this long is pinged before use: a restart or an idle timeout
 # may have ended it. Busy connections are not, as a ping is a round trip on every request.

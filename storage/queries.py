@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, CursorResult, Executable, Table, any_, bindparam, text
+from sqlalchemy import ARRAY, CursorResult, Executable, Table, any_, bindparam, delete, text
 from sqlmodel import Session, SQLModel, col
+
+from storage.models import ProcessedInbound
 
 
 def insert_ignore(
@@ -83,3 +86,11 @@ def insert_ignore_rows(
     statement = _insert_rows_statement(table, columns, len(rows), conflict, returning)
     params = {f"{name}_{index}": row[name] for index, row in enumerate(rows) for name in columns}
     return set(run(session, statement, params).scalars())
+
+
+def prune_delivery_keys(session: Session, *, before: datetime) -> int:
+    """Deletes inbound delivery keys recorded before `before`; returns how many went."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        delete(ProcessedInbound).where(col(ProcessedInbound.at) < before)
+    )
+    return result.rowcount or 0

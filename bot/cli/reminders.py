@@ -23,8 +23,8 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.core.clock import Clock, SystemClock
 from bot.core.ports import Core, Sender
 from bot.services.obligations.facts import DEFAULT_SCOPE, parse_setting
-from scheduler import outbox
 from scheduler.service import plan_tick, preview, run_scheduler
+from storage import outbox
 from storage.engine import Database
 from storage.models import Alliance, Organization
 from storage.reminders import OutboxStatus, set_reminder_setting

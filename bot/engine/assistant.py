@@ -22,9 +22,8 @@ from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import SWEEP_EVERY, offered, pick_option, recall_options, remember_options
 from bot.services.use_cases import Services
-from bot.texts.phrases import flow_name
 from bot.texts.translation import translator
-from handlers.base import BACK, CANCEL, Command, Context, Router
+from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
 from handlers.errors import explain
 from storage.deliveries import record_deliveries, stored_answer
 from storage.engine import Database
@@ -94,6 +93,7 @@ class Assistant:
                 self.commands[command.name] = command
                 self.keywords.extend((keyword, command) for keyword in command.keywords)
         self.menu = [command for command in self.commands.values() if command.menu]
+        self.flow_titles = {router.flow: router.title for router in routers}
         # Longest keyword first, so "本季度谁主持" wins over "谁主持".
         self.keywords.sort(key=lambda item: -len(item[0]))
         self.timeout = timedelta(minutes=settings.conversation_timeout_minutes)
@@ -273,7 +273,7 @@ class Assistant:
                 Reply(
                     t(
                         "Your unfinished {flow} was dropped after {minutes} minutes without an answer.",
-                        flow=flow_name(t, state.flow),
+                        flow=t(self.flow_titles.get(state.flow, UNKNOWN_FLOW)),
                         minutes=self.settings.conversation_timeout_minutes,
                     )
                 )
@@ -288,6 +288,7 @@ class Assistant:
             member=member,
             state=state,
             commands=self.menu,
+            flow_titles=self.flow_titles,
         )
         before = (state.flow, state.step) if state else None
         try:

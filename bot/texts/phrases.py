@@ -55,14 +55,6 @@ HOLIDAYS: dict[str, str] = {
     "other": N_("a public holiday"),
 }
 
-FLOWS: dict[str, str] = {
-    "report": N_("activity report"),
-    "leave": N_("leave request"),
-    "bind": N_("binding"),
-    "checkin": N_("check-in"),
-    "language": N_("language choice"),
-}
-
 # Role words a secretary may type after /invite, in either language.
 ROLE_WORDS: dict[str, RoleKind] = {
     "secretary": RoleKind.SECRETARY,
@@ -78,14 +70,6 @@ ROLE_WORDS: dict[str, RoleKind] = {
     "党员": RoleKind.MEMBER,
     "成员": RoleKind.MEMBER,
 }
-
-
-UNKNOWN_FLOW = N_("conversation")
-
-
-def flow_name(t: Translator, flow: str) -> str:
-    """Names a flow in the member's language."""
-    return t(FLOWS.get(flow, UNKNOWN_FLOW))
 
 
 def move_note(t: Translator, meeting: MeetingView) -> str:

@@ -8,18 +8,7 @@ from datetime import date, datetime
 from bot.calendar.quarters import Quarter
 from bot.core.i18n import N_, Translator
 from bot.services.obligations.rules import Obligation, Push, Rule
-
-HOLIDAYS: dict[str, str] = {
-    "new_years_day": N_("New Year's Day"),
-    "spring_festival": N_("Spring Festival"),
-    "tomb_sweeping_day": N_("Tomb-sweeping Day"),
-    "labour_day": N_("Labour Day"),
-    "dragon_boat_festival": N_("Dragon Boat Festival"),
-    "mid_autumn_festival": N_("Mid-autumn Festival"),
-    "national_day": N_("National Day"),
-    "anti_fascist_70th_day": N_("Victory Day (70th anniversary)"),
-    "other": N_("a public holiday"),
-}
+from bot.texts.phrases import HOLIDAYS
 
 REPORTS: dict[str, str] = {
     "whereabouts": N_("where you are going (去向)"),

@@ -75,7 +75,7 @@ def test_language_flow_with_buttons_and_bad_choice(
 def test_handler_crash_becomes_apology_and_keeps_data(
     assistant: Assistant, world: World, chat: Chat
 ) -> None:
-    boom = Router("boom")
+    boom = Router("boom", title="boom")
 
     @boom.command("boom", description="crash", needs_member=False)
     def crash(ctx: Context, args: str) -> list:  # type: ignore[type-arg]

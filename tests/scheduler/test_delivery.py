@@ -17,12 +17,12 @@ from bot.core.domain import MemberStatus
 from bot.core.inbound import Channel
 from bot.core.ports import DeliveryStatus, SendResult
 from bot.core.reply import Reply
-from scheduler import outbox
 from scheduler.delivery import NO_CHANNEL, Delivery, RetryPolicy
-from scheduler.outbox import NewPush
 from scheduler.service import plan_tick
+from storage import outbox
 from storage.engine import Database
 from storage.models import ChatAccount, Member
+from storage.outbox import NewPush
 from storage.reminders import OutboxMessage, OutboxStatus
 from tests.factories import World
 from tests.scheduler.test_rules import EVERYONE, HOLIDAYS, at, give_accounts

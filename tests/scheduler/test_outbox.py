@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import col, select
 
 from bot.core.inbound import Channel
-from scheduler import outbox
-from scheduler.outbox import NewPush
+from storage import outbox
 from storage.engine import Database
+from storage.outbox import NewPush
 from storage.reminders import OutboxMessage, OutboxStatus
 from tests.conftest import POSTGRES_ENV
 from tests.factories import World

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from bot.core.inbound import Channel
+from storage.models import ChatAccount
 from storage.reminders import OutboxMessage, OutboxStatus
 from storage.types import UTCDateTime
 
@@ -352,3 +353,9 @@ def count_by_status(session: Session) -> dict[OutboxStatus, int]:
     counts = dict.fromkeys(OutboxStatus, 0)
     counts.update({OutboxStatus(status): number for status, number in rows})
     return counts
+
+
+def chat_accounts(session: Session, *, member_ids: Iterable[int]) -> list[ChatAccount]:
+    """Returns the chat accounts of the given members (where their pushes can go)."""
+    wanted = sorted(set(member_ids))
+    return list(session.exec(select(ChatAccount).where(col(ChatAccount.member_id).in_(wanted))))
