@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from bot.core.inbound import Channel
+from storage.engine import Database
 from storage.models import BindFailure, ProcessedInbound
 from storage.queries import insert_ignore_rows
 
@@ -38,6 +39,14 @@ def record_deliveries(
         returning="key",
     )
     return next((key for key in keys if key[:KEY_LENGTH] not in new), None)
+
+
+def remember_keys(
+    *, database: Database, channel: Channel, keys: Sequence[str], now: datetime
+) -> str | None:
+    """Records keys in a transaction of their own; returns the first one seen before."""
+    with database.session() as session:
+        return record_deliveries(session=session, channel=channel, keys=keys, now=now)
 
 
 def stored_answer(*, session: Session, channel: Channel, key: str) -> str | None:

@@ -39,6 +39,8 @@ from bot.core.inbound import Channel, Inbound, Location
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.core.reply import Reply
 from bot.texts.translation import translator
+from storage.deliveries import remember_keys
+from storage.engine import Database
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +151,38 @@ def _declares(text: str) -> bool:
     return False
 
 
+_ENCRYPT_OPEN = b"<Encrypt>"
+_ENCRYPT_CLOSE = b"</Encrypt>"
+_CDATA_OPEN = b"<![CDATA["
+_CDATA_CLOSE = b"]]>"
+# An encrypted message is base64 of at most a few kilobytes; nothing longer is looked at.
+MAX_ENCRYPTED_BYTES = 16 * 1024
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+
+
+def encrypted_field(body: bytes, limit: int = MAX_ENCRYPTED_BYTES) -> str:
+    """Finds the `<Encrypt>` value of a callback body without parsing it (400 when there is none).
+
+    Two substring searches (linear, in C) and one bounded base64 match: the only work done on a
+    body before its signature is checked. A forged signature over the value found is refused
+    next, so which `<Encrypt>` element is found does not matter: only a signed one gets through.
+    """
+    start = body.find(_ENCRYPT_OPEN)
+    if start == -1:
+        raise RefusedError(400, "message without Encrypt")
+    start += len(_ENCRYPT_OPEN)
+    window = limit + len(_CDATA_OPEN) + len(_CDATA_CLOSE)
+    end = body.find(_ENCRYPT_CLOSE, start, start + window + 1)
+    if end == -1:
+        raise RefusedError(400, "Encrypt unterminated or too long")
+    value = body[start:end]
+    if value.startswith(_CDATA_OPEN) and value.endswith(_CDATA_CLOSE):
+        value = value[len(_CDATA_OPEN) : -len(_CDATA_CLOSE)]
+    if not value or len(value) > limit or not _BASE64.fullmatch(value):
+        raise RefusedError(400, "Encrypt is not base64")
+    return value.decode("ascii")
+
+
 def parse_envelope(text: str) -> dict[str, str]:
     """Parses flat callback XML (`<xml><Name>value</Name>…</xml>`) into a dict (400 if not)."""
     try:
@@ -166,10 +200,16 @@ def signature_of(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324 (their protocol)
 
 
-def check_signature(given: str | None, token: str, *parts: str) -> None:
-    """Refuses (403) unless `given` is the signature of the token and parts (constant time)."""
+def check_signature_format(given: str | None) -> str:
+    """Refuses (403) a missing or malformed signature; returns it."""
     if not given or not _SIGNATURE.fullmatch(given):
         raise RefusedError(403, "missing or malformed signature")
+    return given
+
+
+def check_signature(given: str | None, token: str, *parts: str) -> None:
+    """Refuses (403) unless `given` is the signature of the token and parts (constant time)."""
+    given = check_signature_format(given)
     expected = signature_of(token, *parts)
     if not hmac.compare_digest(expected.encode(), given.lower().encode()):
         raise RefusedError(403, "bad signature")
@@ -430,9 +470,10 @@ class CallbackChannel(ABC):
         clock: Clock,
         reply_deadline: float,
         max_body_bytes: int,
-        dialect: str,
+        database: Database,
     ) -> None:
         self._core = core
+        self._database = database
         self._clock = clock
         self._deadline = reply_deadline
         self._max_body = max_body_bytes
@@ -442,7 +483,7 @@ class CallbackChannel(ABC):
         # "success", not the stored answer a second time.
         self._pushed: OrderedDict[str, None] = OrderedDict()
         self._workers = ThreadPoolExecutor(
-            max_workers=SQLITE_CORE_WORKERS if dialect == "sqlite" else CORE_WORKERS,
+            max_workers=SQLITE_CORE_WORKERS if database.dialect == "sqlite" else CORE_WORKERS,
             thread_name_prefix=f"{self.name}-core",
         )
 
@@ -458,8 +499,12 @@ class CallbackChannel(ABC):
         """Checks a URL verification request and returns what to echo (raises RefusedError)."""
 
     @abstractmethod
-    def _verify(self, query: Mapping[str, str], xml: str) -> Signed:
-        """Checks a message's signatures (raises RefusedError)."""
+    def _check_url(self, query: Mapping[str, str]) -> None:
+        """Checks what the URL of a message alone shows, before its body is read (RefusedError)."""
+
+    @abstractmethod
+    def _verify(self, query: Mapping[str, str], body: bytes) -> Signed:
+        """Checks a message's signatures before anything parses its body (raises RefusedError)."""
 
     @abstractmethod
     def _decrypt(self, signed: Signed) -> str:
@@ -500,21 +545,43 @@ class CallbackChannel(ABC):
         """Serves the platform's GET verification and POST messages."""
         try:
             if request.method == "GET":
-                return PlainTextResponse(self._echo(request.query_params))
+                return await self._verification(request)
             return await self._receive(request)
         except RefusedError as refused:
             refusals.note(f"{self.name} callback ({refused.status}): {refused.reason}")
             return PlainTextResponse("", status_code=refused.status)
 
+    async def _verification(self, request: Request) -> Response:
+        """Answers the URL check once: its nonce is recorded, so no POST can reuse its URL."""
+        echo = self._echo(request.query_params)
+        timestamp, nonce = signed_parameters(request.query_params)
+        seen = await self._in_core(
+            remember_keys,
+            database=self._database,
+            channel=self.channel,
+            keys=(nonce_key(timestamp, nonce),),
+            now=self._clock.now(),
+        )
+        if seen is not None:
+            raise RefusedError(403, "replayed nonce")
+        return PlainTextResponse(echo)
+
     async def _receive(self, request: Request) -> Response:
         """Checks one POSTed message, hands it to the core once, and answers or pushes later."""
         loop = asyncio.get_running_loop()
         arrived = loop.time()
+        query = request.query_params
+        # Everything the URL alone can refuse is refused before the body is read.
+        timestamp, _ = signed_parameters(query)
+        check_fresh(timestamp, self._clock.now())
+        self._check_url(query)
         body = await read_body(request, self._max_body)
-        xml = guard_xml(body)
-        signed = self._verify(request.query_params, xml)
-        check_fresh(signed.timestamp, self._clock.now())
-        plain = guard_xml(self._decrypt(signed)) if signed.encrypted is not None else xml
+        # Signatures before any parsing: only a signed payload is decoded, decrypted or parsed.
+        signed = self._verify(query, body)
+        if signed.encrypted is not None:
+            plain = guard_xml(self._decrypt(signed))
+        else:
+            plain = guard_xml(body)
         fields = parse_envelope(plain)
         try:
             message = self._parse(plain, fields)
@@ -527,9 +594,9 @@ class CallbackChannel(ABC):
             raise RefusedError(400, "message without sender")
         # Recorded with the answer, in its transaction, so that a request refused for any
         # reason (or failing midway) leaves nothing behind.
-        nonce_key = f"nonce:{signed.timestamp}:{signed.nonce}"
+        used = nonce_key(signed.timestamp, signed.nonce)
         inbound = self._inbound(message)
-        work = asyncio.ensure_future(self._answer(inbound, fields, once=(nonce_key, key)))
+        work = asyncio.ensure_future(self._answer(inbound, fields, once=(used, key)))
         # The platform's 5 seconds run from its request, not from when the checks finished.
         left = max(self._deadline - (loop.time() - arrived), 0.0)
         done, _ = await asyncio.wait({work}, timeout=left)
@@ -547,7 +614,7 @@ class CallbackChannel(ABC):
         except Exception:
             logger.exception("%s could not answer a message", self.name)
             return await self._apologise(message, signed, fields)
-        if rendered.repeat == nonce_key:
+        if rendered.repeat == used:
             raise RefusedError(403, "replayed nonce")
         if rendered.repeat is not None and (key in self._pushed or not rendered.texts):
             logger.info("%s delivery retried by the platform: already handled", self.name)
@@ -623,6 +690,11 @@ class CallbackChannel(ABC):
             self._waiting[user_id] -= 1
             if not self._waiting[user_id]:
                 del self._waiting[user_id], self._locks[user_id]
+
+
+def nonce_key(timestamp: str, nonce: str) -> str:
+    """Names a signed request's nonce as a delivery key: any second use of it is refused."""
+    return f"nonce:{timestamp}:{nonce}"
 
 
 def delivery_key(fields: Mapping[str, str]) -> str | None:

@@ -31,8 +31,9 @@ from bot.channels.wechat_common import (
     Signed,
     check_fresh,
     check_signature,
+    check_signature_format,
     common_failure,
-    parse_envelope,
+    encrypted_field,
     render_numbered,
     shared_location,
     signed_parameters,
@@ -210,7 +211,7 @@ class WeComChannel(CallbackChannel):
             clock=clock,
             reply_deadline=reply_deadline,
             max_body_bytes=max_body_bytes,
-            dialect=database.dialect,
+            database=database,
         )
         self._token = settings.wecom_token.get_secret_value()
         self._agent_id = settings.wecom_agent_id
@@ -248,12 +249,14 @@ class WeComChannel(CallbackChannel):
             ) from None
         return plain
 
-    def _verify(self, query: Mapping[str, str], xml: str) -> Signed:
-        """Checks `msg_signature` over the encrypted payload."""
+    def _check_url(self, query: Mapping[str, str]) -> None:
+        """Checks that the URL carries a well-formed signature (it covers the body's payload)."""
+        check_signature_format(query.get("msg_signature"))
+
+    def _verify(self, query: Mapping[str, str], body: bytes) -> Signed:
+        """Checks `msg_signature` over the encrypted payload found in the body."""
         timestamp, nonce = signed_parameters(query)
-        encrypted = parse_envelope(xml).get("Encrypt", "")
-        if not encrypted:
-            raise RefusedError(400, "message without Encrypt")
+        encrypted = encrypted_field(body)
         msg_signature = query.get("msg_signature", "")
         check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
         return Signed(timestamp, nonce, encrypted, msg_signature)

@@ -14,7 +14,7 @@ from tests.factories import World
 from tests.fakes import ManualTime
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
-pytest_plugins = ["tests.channels.test_wechat"]
+pytest_plugins = ["tests.channels.test_wechat", "tests.channels.test_wecom"]
 
 
 @pytest.fixture
