@@ -429,6 +429,52 @@ def _member_key(update: object) -> str:
     return "other"
 
 
+# --- replies after the acknowledgement -------------------------------------------------------
+
+
+class ReplyQueue:
+    """Sends each update's replies in the background, in order per chat, as the limiter allows."""
+
+    def __init__(self) -> None:
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def add(self, inbound: Inbound, sending: Coroutine[Any, Any, None]) -> None:
+        """Queues the sending of one update's replies behind earlier ones to the same chats."""
+        # A group message's private replies go to the member's own chat: both keep their order.
+        chats = {inbound.chat_id, inbound.user_id} if inbound.is_group else {inbound.chat_id}
+        earlier = [self._tails[chat] for chat in chats if chat in self._tails]
+        task = asyncio.create_task(self._after(earlier, sending))
+        self._pending.add(task)
+        for chat in chats:
+            self._tails[chat] = task
+        task.add_done_callback(lambda done: self._forget(done, chats))
+
+    async def drain(self) -> None:
+        """Waits until every queued reply has been sent (or has failed)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    @staticmethod
+    async def _after(
+        earlier: Sequence[asyncio.Task[None]], sending: Coroutine[Any, Any, None]
+    ) -> None:
+        """Sends once the earlier replies to the same chats are out; failures are logged."""
+        if earlier:
+            await asyncio.wait(earlier)
+        try:
+            await sending
+        except Exception:
+            logger.exception("Telegram replies could not be sent")
+
+    def _forget(self, task: asyncio.Task[None], chats: set[str]) -> None:
+        """Drops a finished sending from the queue."""
+        self._pending.discard(task)
+        for chat in chats:
+            if self._tails.get(chat) is task:
+                del self._tails[chat]
+
+
 # --- the channel ------------------------------------------------------------------------------
 
 
@@ -466,6 +512,7 @@ class TelegramChannel:
         self._username = ""
         self._bot_id = 0
         self._ready = False
+        self._outgoing = ReplyQueue()
         builder = (
             Application.builder()
             .token(token)
@@ -534,14 +581,19 @@ class TelegramChannel:
         self._ready = True
 
     async def stop(self) -> None:
-        """Stops polling, finishes the updates in hand and closes the HTTP client."""
+        """Stops polling, finishes the updates in hand, sends their replies, closes the client."""
         self._ready = False
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
             await app.stop()
+        await self._outgoing.drain()
         await app.shutdown()
+
+    async def flush(self) -> None:
+        """Waits until the replies of the updates handled so far have been sent."""
+        await self._outgoing.drain()
 
     async def process(self, update: Update) -> None:
         """Handles one update like polled ones: in order per member, errors to the error handler."""
@@ -611,11 +663,20 @@ class TelegramChannel:
             logger.info(
                 "Telegram update %s already handled: replaying its answer", update.update_id
             )
-            await self._deliver(inbound, answer.replies)
+            self._outgoing.add(inbound, self._deliver(inbound, answer.replies))
             return
-        if query is not None and data is not None:
-            await self._show_choice(query)
-        await self._deliver(inbound, answer.replies)
+        # The update's effect is committed: the webhook is answered now, and the replies wait
+        # for the rate limiter in the queue, not in Telegram's connection.
+        chosen = query if query is not None and data is not None else None
+        self._outgoing.add(inbound, self._reply(inbound, answer.replies, chosen))
+
+    async def _reply(
+        self, inbound: Inbound, replies: Sequence[Reply], chosen: CallbackQuery | None
+    ) -> None:
+        """Marks a pressed button's choice, then sends the replies."""
+        if chosen is not None:
+            await self._show_choice(chosen)
+        await self._deliver(inbound, replies)
 
     async def _on_error(self, update: object, context: Context) -> None:
         """Logs a failed update with its context and apologises to the member."""
