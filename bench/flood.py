@@ -54,7 +54,7 @@ FLOODERS = 16
 # Each connection's pace: 16 x 2.5 = 40 forged 64 KiB bodies a second, over twice the 9-18 a
 # second that stalled the server when bodies were scanned and parsed before the signature.
 # (Far beyond that, the cost is uvicorn's and the kernel's per connection, not this code's.)
-PER_FLOODER = float(__import__("os").environ.get("FLOOD_RATE", "2.5"))
+PER_FLOODER = 2.5
 BODY_BYTES = 64 * 1024 - 256
 TARGET = 2.0
 FORGED = "0" * 40
