@@ -29,6 +29,10 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=30)
 # a channel's private chats together: a script with many accounts still fills one source).
 MAX_BIND_FAILURES = 5
 MAX_SOURCE_BIND_FAILURES = 50
+# All private chats of a channel are one source: a brake on scripts with many accounts, set high
+# enough that a few guessers cannot hold everyone's binding.
+MAX_PRIVATE_BIND_FAILURES = 200
+PRIVATE_SOURCE = "private"
 BIND_WINDOW = timedelta(minutes=15)
 BIND_FAILURE_LOOKUP = sa_select(
     col(BindFailure.scope), col(BindFailure.count), col(BindFailure.since)
@@ -198,7 +202,7 @@ class Members:
         channel: Channel,
         external_id: str,
         display_name: str,
-        source: str = "",
+        source: str = PRIVATE_SOURCE,
     ) -> MemberView:
         """Redeems an invite for a chat account; raises ServiceError naming why it cannot."""
         code = code.strip().upper()
@@ -210,7 +214,9 @@ class Members:
             raise ServiceError("already_bound")
         scopes = {
             f"account:{channel.value}:{external_id}"[:200]: MAX_BIND_FAILURES,
-            f"source:{channel.value}:{source}"[:200]: MAX_SOURCE_BIND_FAILURES,
+            f"source:{channel.value}:{source}"[:200]: (
+                MAX_PRIVATE_BIND_FAILURES if source == PRIVATE_SOURCE else MAX_SOURCE_BIND_FAILURES
+            ),
         }
         self._refuse_if_guessing(scopes)
         # The claim is one conditional UPDATE, so two people racing for one code cannot both win.

@@ -150,7 +150,13 @@ class Services:
     # -- binding and invites -------------------------------------------------------------
 
     def bind(
-        self, *, code: str, channel: Channel, external_id: str, display_name: str, source: str = ""
+        self,
+        *,
+        code: str,
+        channel: Channel,
+        external_id: str,
+        display_name: str,
+        source: str = "private",
     ) -> MemberView:
         """Binds a chat account to a member with an invite code (failures throttled per source)."""
         return self.members.bind(
