@@ -10,11 +10,13 @@ from pydantic import SecretStr
 from bot.channels.telegram import TelegramChannel, telegram_rate_limiter
 from bot.config import Settings
 from bot.engine.assistant import Assistant
+
+# The channel harnesses the attack suite drives (fixtures, registered by being imported here).
+from tests.channels.test_wechat import api, wx  # noqa: F401
+from tests.channels.test_wecom import wc  # noqa: F401
 from tests.factories import World
 from tests.fakes import ManualTime
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
-
-pytest_plugins = ["tests.channels.test_wechat", "tests.channels.test_wecom"]
 
 
 @pytest.fixture
