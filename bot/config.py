@@ -6,7 +6,7 @@ import base64
 import binascii
 from datetime import time
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     points_report: int = Field(default=3, ge=0, le=100)
     points_theme_day: int = Field(default=5, ge=0, le=100)
     download_link_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # Check-in opens this long before a meeting starts (or when the secretary opens it) and
+    # counts as on time until this long after the start; later check-ins are marked late
+    # (迟到) or refused.
+    checkin_opens_before_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    checkin_on_time_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    checkin_late: Literal["late", "refuse"] = "late"
 
     scheduler_enabled: bool = True
     quiet_hours_start: time = time(22, 0)

@@ -71,6 +71,8 @@ def roll_call(ctx: Context) -> Replies:
             ]
         )
         lines.append(t("Signed in: {names}", names=names))
+    if roll.late:
+        lines.append(t("Late: {names}", names=t.join(roll.late)))
     if roll.on_leave:
         names = t.join(
             [

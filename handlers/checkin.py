@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from bot.core.domain import MeetingKind
 from bot.core.i18n import N_
 from bot.texts.phrases import MEETING_KINDS, describe_meeting
 from handlers.base import Context, Replies, Router
+from handlers.schedule import read_kind
 
 router = Router("checkin", title=N_("check-in"))
 
@@ -27,6 +29,17 @@ def check_in(ctx: Context, args: str) -> Replies:
                 t("You already signed in at {time}; nothing changed.", time=t.time(result.at))
             )
         ]
+    if result.late:
+        return [
+            ctx.reply(
+                t(
+                    "Signed in to {kind} of {org} at {time}, late (after the start).",
+                    kind=kind,
+                    org=result.meeting.org.name,
+                    time=t.time(result.at),
+                )
+            )
+        ]
     return [
         ctx.reply(
             t(
@@ -46,11 +59,24 @@ def check_in(ctx: Context, args: str) -> Replies:
     leads_only=True,
 )
 def open_checkin(ctx: Context, args: str) -> Replies:
-    """Opens check-in for today's meeting and gives the secretary its code."""
+    """Opens check-in for a meeting the branch hosts today (of a kind, if named); gives its code."""
     t = ctx.t
     assert ctx.member is not None
-    code_required = args.strip().lower() not in NO_CODE_WORDS
-    meeting, code = ctx.services.open_checkin(ctx.member, code_required=code_required)
+    words = args.lower().split()
+    code_required = not any(word in NO_CODE_WORDS for word in words)
+    kinds = [kind for kind in map(read_kind, words) if kind is not None]
+    unknown = [w for w in words if w not in NO_CODE_WORDS and read_kind(w) is None]
+    if unknown:
+        return [
+            ctx.reply(
+                t(
+                    "Usage: 开启签到 [KIND] [免码], e.g. 开启签到 党课 or 开启签到 免码."
+                    " The kind is needed only when the branch hosts several meetings today."
+                )
+            )
+        ]
+    kind: MeetingKind | None = kinds[0] if kinds else None
+    meeting, code = ctx.services.open_checkin(ctx.member, code_required=code_required, kind=kind)
     header = describe_meeting(t, meeting)
     if not code_required:
         return [ctx.reply(t("Check-in is open without a code for:\n{meeting}", meeting=header))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 # A day a member may name without a year is at most this many years back (leap days need 8).
 _YEARS_BACK = 8
@@ -154,3 +154,97 @@ def _weekday(weekday: int, which: str, today: date) -> date:
         # English "last Tuesday" means the latest Tuesday before today.
         return today - timedelta(days=(today.weekday() - weekday - 1) % 7 + 1)
     return today - timedelta(days=(today.weekday() - weekday) % 7)
+
+
+_AHEAD = {"今天": 0, "今日": 0, "today": 0, "明天": 1, "明日": 1, "tomorrow": 1, "后天": 2}
+_NEXT_WEEKDAY_ZH = re.compile(r"(下个?|本|这个?)?(?:周|星期|礼拜)([一二三四五六日天七])")
+_NEXT_WEEKDAY_EN = re.compile(r"(next |this )?([a-z]+)", re.ASCII)
+# Something that reads like a date, even when no date can be made of it ("2月30日", "13-40").
+_DATE_LIKE = re.compile(
+    r"^(?:\d{1,4}\s*[-/.年月日号]|\d{8}$|(?:下个?|本|这个?)?(?:周|星期|礼拜)|[今明后]天|今日|明日)"
+)
+
+
+def looks_like_day(text: str) -> bool:
+    """Tells whether a word was meant as a date (so it must not be taken for anything else)."""
+    normal = _normalize(text)
+    if _DATE_LIKE.match(normal) or normal in _AHEAD:
+        return True
+    match = _NEXT_WEEKDAY_EN.fullmatch(normal)
+    return match is not None and match[2] in _WEEKDAYS_EN
+
+
+def parse_coming_day(text: str, *, today: date) -> date | None:
+    """Reads a day ahead: a date (one without a year is the next to come), 明天, 下周二, friday."""
+    normal = _normalize(text)
+    if normal in _AHEAD:
+        return today + timedelta(days=_AHEAD[normal])
+    compact = normal.replace(" ", "")
+    try:
+        if match := _FULL.fullmatch(normal):
+            return _exact(match[1], match[3], match[4])
+        if match := _COMPACT.fullmatch(normal):
+            return _exact(match[1], match[2], match[3])
+        if match := _CHINESE.fullmatch(compact):
+            if match[1]:
+                return _exact(match[1], match[2], match[3])
+            return _coming(int(match[2]), int(match[3]), today)
+        if match := _MONTH_DAY.fullmatch(normal):
+            return _coming(int(match[1]), int(match[3]), today)
+    except DateParseError:
+        return None
+    if match := _NEXT_WEEKDAY_ZH.fullmatch(compact):
+        return _coming_weekday(_WEEKDAYS_ZH[match[2]], match[1] or "", today)
+    if (match := _NEXT_WEEKDAY_EN.fullmatch(normal)) and match[2] in _WEEKDAYS_EN:
+        return _coming_weekday(_WEEKDAYS_EN[match[2]], (match[1] or "").strip(), today)
+    return None
+
+
+def _coming(month: int, day: int, today: date) -> date:
+    """Returns the first date with this month and day that is not before `today`."""
+    for year in (today.year, today.year + 1, today.year + 4):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate >= today:
+            return candidate
+    raise DateParseError(f"no such date: {month}-{day}")
+
+
+def _coming_weekday(weekday: int, which: str, today: date) -> date:
+    """Resolves a weekday ahead: of next week (下周, next), of this week, or the next to come."""
+    monday = today - timedelta(days=today.weekday())
+    if which in ("下", "下个", "next"):
+        return monday + timedelta(days=7 + weekday)
+    if which in ("本", "这", "这个", "this"):
+        return monday + timedelta(days=weekday)
+    return today + timedelta(days=(weekday - today.weekday()) % 7)
+
+
+_CLOCK = re.compile(
+    r"(?P<part>上午|早上|下午|晚上|中午)?(?P<hour>[0-9]{1,2})"
+    r"(?:[:：](?P<minute>[0-9]{2})|点(?:(?P<half>半)|(?P<min2>[0-9]{1,2})分?)?|时)"
+)
+_CLOCK_LIKE = re.compile(r"^(?:上午|早上|下午|晚上|中午)?[0-9]{1,2}\s*[:：点时]")
+
+
+def looks_like_time(text: str) -> bool:
+    """Tells whether a word was meant as a time of day (25:00 was, 党群服务中心 was not)."""
+    return bool(_CLOCK_LIKE.match(_normalize(text)))
+
+
+def parse_clock(text: str) -> time | None:
+    """Reads a time of day: 14:30, 14：30, 14点, 2点半, 下午2点30分; None when it is no time."""
+    match = _CLOCK.fullmatch(_normalize(text).replace(" ", ""))
+    if match is None:
+        return None
+    hour = int(match["hour"])
+    minute = 30 if match["half"] else int(match["minute"] or match["min2"] or 0)
+    if match["part"] in ("下午", "晚上") and 1 <= hour < 12:
+        hour += 12
+    if match["part"] == "中午" and hour < 3:
+        hour += 12
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        return None
+    return time(hour, minute)

@@ -34,6 +34,13 @@ MESSAGES: dict[str, str] = {
     "date_in_past": N_("That date has already passed."),
     "not_a_partner": N_("That organization is not one of your partners."),
     "alliance_empty": N_("This alliance has no units to rotate yet."),
+    "alliance_presidents": N_(
+        "An alliance has {low} to {high} president units (会长单位); {count} were given."
+    ),
+    "alliance_incomplete": N_("An alliance needs a code and a name."),
+    "alliance_unit_twice": N_("Each organization can hold only one place in an alliance."),
+    "alliance_term": N_("The executive president unit's term is {low} to {high} months."),
+    "alliance_exists": N_("An alliance with the code {alliance} already exists."),
     "not_in_alliance": N_("That organization is not in your alliance."),
     "not_president_unit": N_("Only president units take turns at that duty."),
     "no_alliance": N_("Your organization is not in an alliance."),
@@ -47,6 +54,17 @@ MESSAGES: dict[str, str] = {
     "download_unknown": N_(
         "That download link is unknown, used or expired. Ask for the ledger again."
     ),
+    "meeting_exists": N_("A meeting of that kind is already on the calendar at that time."),
+    "no_meeting_on_day": N_("Your branch hosts no meeting ahead on that day."),
+    "not_on_duty": N_(
+        "{org} is on duty then: its secretary schedules that meeting and takes attendance."
+    ),
+    "no_pairing": N_("Your organization is in no pairing, so there is no visit to schedule."),
+    "checkin_not_open": N_("Check-in is not open yet: it opens at {at}."),
+    "checkin_closed": N_("Check-in closed at {at}; ask the secretary to record you."),
+    "no_leave": N_("You have not asked leave for any meeting ahead."),
+    "unit_unknown": N_("No unit of your alliance is called {name}."),
+    "unit_ambiguous": N_("Several units of your alliance have names beginning with {name}."),
     "member_unknown": N_("No member of your branch is called {name}."),
     "member_ambiguous": N_(
         "Several members of your branch are called {name}; ask the committee to tell them apart."

@@ -96,3 +96,21 @@ def _record(ctx: Context, meeting_id: int, reason: str) -> Reply:
             reason=reason,
         )
     )
+
+
+@router.command(
+    "cancelleave",
+    keywords=("销假", "取消请假"),
+    description=N_("Withdraw your leave: you will attend after all"),
+)
+def cancel_leave(ctx: Context, _args: str) -> Replies:
+    """Withdraws the member's leave from their next meeting they asked leave for."""
+    meeting = ctx.services.cancel_leave(_member(ctx))
+    return [
+        ctx.reply(
+            ctx.t(
+                "Your leave is withdrawn; see you at:\n{meeting}",
+                meeting=describe_meeting(ctx.t, meeting),
+            )
+        )
+    ]

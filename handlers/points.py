@@ -98,7 +98,7 @@ def _breakdown(t: Translator, row: MemberPoints, weights: PointWeights) -> list[
         ),
         "• "
         + t(
-            "Theme party days led: {count} × {each} = {points}",
+            "Theme party days taken part in or organized: {count} × {each} = {points}",
             count=row.theme_days,
             each=weights.theme_day,
             points=row.theme_days * weights.theme_day,
@@ -116,7 +116,7 @@ def _ranking(ctx: Context, year: int) -> Replies:
         lines.append(
             t(
                 "{rank}. {name}: {total} (sign-ins {checkins}, reports {reports},"
-                " theme days led {themes})",
+                " theme days {themes})",
                 rank=row.rank,
                 name=row.name,
                 total=row.total,

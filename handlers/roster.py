@@ -10,9 +10,11 @@ from bot.calendar.quarters import Quarter
 from bot.core.domain import Duty
 from bot.core.i18n import N_, Translator
 from bot.core.records import DutySlot
+from bot.services.errors import ServiceError
 from bot.services.use_cases import RosterAnswer
 from bot.texts.phrases import DUTIES, describe_meeting
 from handlers.base import Context, Replies, Router
+from handlers.errors import explain
 
 router = Router("roster", title=N_("duty roster"))
 
@@ -167,6 +169,15 @@ def render_roster(t: Translator, answer: RosterAnswer, span: Span) -> str:
     return "\n".join(lines)
 
 
+def _numbered_units(ctx: Context) -> str:
+    """Lists the alliance's units, numbered, for a choice by number."""
+    assert ctx.member is not None
+    units = ctx.services.duty_units(ctx.member)
+    lines = [ctx.t("Units of your alliance:")]
+    lines += [f"{number}. {unit.name}" for number, unit in enumerate(units, 1)]
+    return "\n".join(lines)
+
+
 @router.command(
     "override",
     keywords=("调整轮值",),
@@ -179,26 +190,37 @@ def override(ctx: Context, args: str) -> Replies:
     assert ctx.member is not None
     parts = args.split(maxsplit=2)
     usage = t(
-        "Usage: 调整轮值 PERIOD ORG REASON to replace the unit on duty, or 调整轮值 PERIOD PERIOD REASON"
-        " to swap two slots. PERIOD is a month (2026-12) or a quarter (2027Q1); add 召集 before it"
-        " for the joint-meeting convener."
+        "Usage: 调整轮值 PERIOD UNIT REASON to replace the unit on duty, or 调整轮值 PERIOD PERIOD"
+        " REASON to swap two slots. UNIT is a unit's name (its beginning will do) or its number"
+        " below. PERIOD is a month (2026-12) or a quarter (2027Q1); add 召集 before it for the"
+        " joint-meeting convener."
     )
     duty = Duty.THEME_DAY
     if parts and parts[0] in ("召集", "convener"):
         duty = Duty.CONVENER
         parts = args.split(maxsplit=3)[1:]
     if len(parts) < 3:
-        return [ctx.reply(usage)]
+        return [ctx.reply(f"{usage}\n{_numbered_units(ctx)}")]
     period, target, reason = parts
     looks_like_period = bool(re.match(r"^\d{4}(-\d{1,2}|[qQ][1-4])$", target))
-    ctx.services.override_duty(
-        ctx.member,
-        duty=duty,
-        period_text=period,
-        org_code=None if looks_like_period else target,
-        swap_with=target if looks_like_period else None,
-        reason=reason,
-    )
+    try:
+        ctx.services.override_duty(
+            ctx.member,
+            duty=duty,
+            period_text=period,
+            org_code=None if looks_like_period else target,
+            swap_with=target if looks_like_period else None,
+            reason=reason,
+        )
+    except ServiceError as error:
+        if error.code not in ("unit_unknown", "unit_ambiguous"):
+            raise
+        choose = t(
+            "Send it again with the unit's number, e.g. 调整轮值 {period} 2 {reason}",
+            period=period,
+            reason=reason,
+        )
+        return [ctx.reply(f"{explain(t, error)}\n{_numbered_units(ctx)}\n{choose}")]
     return [
         ctx.reply(
             t(

@@ -24,8 +24,9 @@ from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
 from bot.core.ports import Sender
+from bot.services.holiday_data import missing_holiday_years, redate_org_life_days
 from bot.services.obligations.facts import Facts, Part, load_facts
-from bot.services.obligations.rules import Push, due_pushes, owed_pushes
+from bot.services.obligations.rules import Push, Rule, due_pushes, owed_pushes
 from bot.texts.reminders import render_push
 from bot.texts.translation import translator
 from scheduler.delivery import Delivery, DeliveryReport
@@ -89,6 +90,10 @@ def render(facts: Facts, push: Push, cache: dict[tuple[str, ...], str] | None = 
     return text
 
 
+# The outbox rows the rules plan (and retire once no longer owed); one-off notices stay.
+PLANNED_RULES = frozenset(rule.value for rule in Rule)
+
+
 def read_facts(
     session: Session,
     *,
@@ -110,16 +115,34 @@ def read_facts(
 
 
 def plan_tick(
-    database: Database, *, now: datetime, holidays: HolidayCalendar, settings: Settings
+    database: Database,
+    *,
+    now: datetime,
+    holidays: HolidayCalendar,
+    settings: Settings,
+    redate: bool = False,
 ) -> TickReport:
-    """Runs the rules at `now` and stores the new pushes in the outbox (one transaction)."""
+    """Runs the rules at `now` and stores the new pushes in the outbox (one transaction).
+
+    With `redate`, first moves the stored org-life days still ahead to where the holiday data
+    puts them, telling their members (the first tick after a start, when the data may be new).
+    """
     with database.session() as session:
+        if redate:
+            redate_org_life_days(
+                session,
+                holidays=holidays,
+                now=now,
+                default_locale=settings.default_locale,
+                quiet_start=settings.quiet_hours_start,
+                quiet_end=settings.quiet_hours_end,
+            )
         facts = read_facts(session, now=now, holidays=holidays, settings=settings)
         owed = owed_pushes(facts)
         pushes = [push for push in owed if not push.held]
         # A queued push that is no longer owed must not go out: the thing was done meanwhile,
         # a later reminder replaced it, or its member muted it.
-        retired = outbox.retire(session, owed={push.key for push in owed})
+        retired = outbox.retire(session, owed={push.key for push in owed}, rules=PLANNED_RULES)
         # Skipping known keys first spares rendering and inserting what an earlier tick stored;
         # the UNIQUE key still settles any race with another tick.
         known = outbox.existing_keys(session, ((p.rule.value, p.period, p.key) for p in pushes))
@@ -227,6 +250,8 @@ class ReminderService:
         self.leading = False
         self.stopping = False
         self._tick_lock = asyncio.Lock()
+        # The holiday data is read at start: the first tick re-dates the org-life days by it.
+        self._redate = True
         self._busy: set[asyncio.Task[object]] = set()
 
     @contextlib.contextmanager
@@ -282,8 +307,14 @@ class ReminderService:
                 return None
             now = self.clock.now()
             report = await asyncio.to_thread(
-                plan_tick, self.database, now=now, holidays=self.holidays, settings=self.settings
+                plan_tick,
+                self.database,
+                now=now,
+                holidays=self.holidays,
+                settings=self.settings,
+                redate=self._redate,
             )
+            self._redate = False
         if report.queued:
             log.info("queued %d reminder pushes", report.queued)
             self.wake_delivery()
@@ -422,7 +453,16 @@ class ReminderJobs:
         self.scheduler = build_scheduler(self.service, tz=clock.tz)
 
     async def start(self) -> None:
-        """Starts the jobs on the running event loop."""
+        """Starts the jobs on the running event loop, warning when the holiday data runs out."""
+        service = self.service
+        years = missing_holiday_years(service.holidays, service.clock.now().date())
+        if years:
+            log.warning(
+                "the official holiday calendar of %s is not known and the next three months"
+                " reach into it: org-life days there are not moved for holidays; add a holiday"
+                " file (GONGJIAN_HOLIDAYS_FILE) or update chinesecalendar",
+                ", ".join(str(year) for year in years),
+            )
         self.scheduler.start()
 
     async def stop(self) -> None:

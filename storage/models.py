@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from bot.core.domain import (
@@ -43,7 +43,8 @@ class Organization(SQLModel, table=True):
     orglife_weekday: int = 1
     orglife_time: str = Field(default="09:00", sa_column=text_column(5))
     orglife_venue: str = Field(default="", sa_column=text_column(200))
-    holiday_policy: str = Field(default="keep", sa_column=text_column(16))
+    # 002 leaves the choice to the branch; moving to the next working day is the usual practice.
+    holiday_policy: str = Field(default="next_workday", sa_column=text_column(16))
     checkin_code_required: bool = True
     created_at: datetime = Field(sa_column=utc_column())
 
@@ -74,6 +75,19 @@ class Role(SQLModel, table=True):
     role: RoleKind = Field(sa_column=enum_column(RoleKind))
 
     __table_args__ = (UniqueConstraint("organization_id", "member_id", "role"),)
+
+
+class RoleTerm(SQLModel, table=True):
+    """A member's term in a role of an organization: who held it on any day (role history)."""
+
+    __tablename__ = "role_term"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id")
+    member_id: int = Field(foreign_key="member.id", index=True)
+    role: RoleKind = Field(sa_column=enum_column(RoleKind))
+    started_on: date
+    ended_on: date | None = None
 
 
 class ChatAccount(SQLModel, table=True):
@@ -141,6 +155,9 @@ class Alliance(SQLModel, table=True):
     rota_start: date
     duty_period: DutyPeriod = Field(sa_column=enum_column(DutyPeriod))
     executive_term_months: int = 12
+    # 001: the convener is, as a rule, the executive president unit; an alliance may instead
+    # have its president units convene in turn, quarter by quarter.
+    convener_rotation: bool = False
 
     __table_args__ = (UniqueConstraint("code"),)
 
@@ -209,6 +226,11 @@ class Attendance(SQLModel, table=True):
     at: datetime = Field(sa_column=utc_column())
     channel: Channel | None = Field(default=None, sa_column=enum_column(Channel, nullable=True))
     reason: str = Field(default="", sa_column=text_column(500))
+    # Signed in after the meeting's on-time window (迟到): present, and shown as late.
+    late: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, default=False, server_default=false()),
+    )
 
     __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
 
@@ -354,6 +376,12 @@ class ChannelToken(SQLModel, table=True):
     refreshed_at: datetime = Field(sa_column=utc_column())
 
 
+# Who held a role in an organization on a day: one organization's terms of one role.
+Index(
+    "ix_role_term_org_role",
+    RoleTerm.__table__.c.organization_id,  # type: ignore[attr-defined]
+    RoleTerm.__table__.c.role,  # type: ignore[attr-defined]
+)
 Index("ix_meeting_org_day", Meeting.__table__.c.organization_id, Meeting.__table__.c.held_on)  # type: ignore[attr-defined]
 # A group's or an organization's records of a span: the held_on index alone would scan the span.
 Index("ix_meeting_alliance_day", Meeting.__table__.c.alliance_id, Meeting.__table__.c.held_on)  # type: ignore[attr-defined]

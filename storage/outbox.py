@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,9 @@ from storage.types import UTCDateTime
 INSERT_CHUNK = 5000
 # Keys per existence check: bounded so the IN list stays cheap on both backends.
 LOOKUP_CHUNK = 1000
+# Notices (a meeting moved, leave asked, a branch notice) are queued by the use cases, not
+# planned by the rules: planning leaves them alone, and they are withdrawn explicitly.
+NOTICE_RULE = "notice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,13 +282,19 @@ def release(session: Session, *, row_id: int, worker: str, at: datetime, reason:
     )
 
 
-def retire(session: Session, *, owed: set[str]) -> int:
-    """Marks unsent rows whose push is no longer owed (done, superseded, muted) obsolete."""
-    waiting = session.execute(
-        select_columns(col(OutboxMessage.id), col(OutboxMessage.key)).where(
-            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.FAILED])
-        )
-    ).all()
+def retire(session: Session, *, owed: set[str], rules: Collection[str] | None = None) -> int:
+    """Marks unsent rows whose push is no longer owed (done, superseded, muted) obsolete.
+
+    Notices are one-offs no rule plans, so they stay until sent; with `rules`, only rows of
+    those rules are looked at.
+    """
+    query = select_columns(col(OutboxMessage.id), col(OutboxMessage.key)).where(
+        col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.FAILED]),
+        col(OutboxMessage.rule) != NOTICE_RULE,
+    )
+    if rules is not None:
+        query = query.where(col(OutboxMessage.rule).in_(sorted(rules)))
+    waiting = session.execute(query).all()
     stale = [row_id for row_id, key in waiting if key not in owed]
     retired = 0
     for start in range(0, len(stale), LOOKUP_CHUNK):
@@ -304,6 +313,24 @@ def retire(session: Session, *, owed: set[str]) -> int:
             .all()
         )
     return retired
+
+
+def withdraw(session: Session, *, rule: str, subject: str) -> int:
+    """Marks the unsent rows of one rule and subject obsolete (a newer notice replaces them)."""
+    return len(
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.rule) == rule,
+                col(OutboxMessage.subject) == subject,
+                col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.FAILED]),
+            )
+            .values(status=OutboxStatus.OBSOLETE, last_error="withdrawn", sent_at=None)
+            .returning(col(OutboxMessage.id))
+        )
+        .scalars()
+        .all()
+    )
 
 
 def requeue_dead(session: Session, *, now: datetime, ids: Sequence[int] | None = None) -> int:

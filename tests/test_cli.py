@@ -472,6 +472,9 @@ def test_roster_override_and_swap_are_applied_and_audited(cli: Cli, database: Da
     ).stdout
     assert "江海职业技术学校党支部" in output
     cli.ok(
+        *base, "--duty", "executive", "--period", "2027-06", "--org", "HW-SCJG", "--reason", "换届"
+    )
+    cli.ok(
         *base,
         "--duty",
         "convener",
@@ -482,9 +485,6 @@ def test_roster_override_and_swap_are_applied_and_audited(cli: Cli, database: Da
         "--reason",
         "错峰安排",
     )
-    cli.ok(
-        *base, "--duty", "executive", "--period", "2027-06", "--org", "HW-SCJG", "--reason", "换届"
-    )
     data = json.loads(cli.ok("roster", "--org", "HW-JG1", "--year", "2027", "--json").stdout)
     slots = {(s["duty"], s["period"]): s for s in data["alliances"][0]["slots"]}
     assert slots["theme_day", "2027-02"]["org"] == "HW-ZYXX"
@@ -492,6 +492,8 @@ def test_roster_override_and_swap_are_applied_and_audited(cli: Cli, database: Da
     assert slots["convener", "2027Q3"]["org"] == slots["convener", "2027Q1"]["scheduled_org"]
     # An executive term is the whole year: naming June changes the term that contains it.
     assert slots["executive", "2027-01"]["org"] == "HW-SCJG"
+    # The executive president unit convenes the joint meetings (001).
+    assert slots["convener", "2027Q2"]["org"] == "HW-SCJG"
     with database.session() as session:
         overrides = session.exec(
             select(RotaOverride).where(RotaOverride.period.startswith("2027"))
@@ -598,3 +600,11 @@ def test_tables_align_wide_characters() -> None:
 def test_roles_printed_by_the_demo_are_role_kinds(cli: Cli) -> None:
     roles = {invite["role"] for invite in cli.demo()}
     assert roles == {role.value for role in RoleKind}
+
+
+def test_calendar_command_warns_past_the_holiday_data(cli: Cli, database: Database) -> None:
+    cli.demo()
+    result = cli.ok("calendar", "--org", "HW-JG1", "--year", "2026", "--now", "2026-11-03T09:00")
+    assert "2027年的国家法定节假日安排尚未导入" in result.stderr
+    quiet = cli.ok("calendar", "--org", "HW-JG1", "--year", "2026", "--now", "2026-08-03T09:00")
+    assert "节假日安排尚未导入" not in quiet.stderr

@@ -83,10 +83,10 @@ def records(database: Database, world: World) -> World:
 def test_attendance_table(cli: Cli) -> None:
     output = cli.ok("attendance", "--org", "b1", "--quarter", "2026Q4", *NOW)
     assert output.startswith("Attendance of 第1支部, Q4 2026")
-    assert "2026-10-06  Organization-life day  3        4         1         1       75%" in output
+    assert "2026-10-06  Organization-life day  3        5         1         1       60%" in output
     assert "liaison  0        0         1       0%" in output
-    assert "m2       0        1         0       -" in output
-    assert "In all: signed in 3 of 4 (75%), on leave 1, absent 1." in output
+    assert "m2       0        1         0       0%" in output
+    assert "In all: signed in 3 of 5 (60%), on leave 1, absent 1." in output
     # The quarter defaults to the current one.
     assert cli.ok("attendance", "--org", "B1", *NOW) == output
 
@@ -99,9 +99,9 @@ def test_attendance_json_and_one_member(cli: Cli, records: World) -> None:
         "2026-10-06",
         "org_life",
         3,
-        0.75,
+        0.6,
     )
-    assert data["totals"] == {"present": 3, "leave": 1, "absent": 1, "expected": 4, "rate": 0.75}
+    assert data["totals"] == {"present": 3, "leave": 1, "absent": 1, "expected": 5, "rate": 0.6}
     assert {m["name"] for m in data["members"]} == {"sec", "deputy", "liaison", "m1", "m2"}
 
     sec = str(records.members["sec"])
@@ -135,7 +135,9 @@ def test_attendance_bad_input(cli: Cli, records: World) -> None:
 def test_status_text_and_json(cli: Cli) -> None:
     text = cli.ok("status", "--org", "B1", *NOW)
     assert text.startswith("Compliance of 第1支部 for Q4 2026, as of November 3, 2026:")
-    assert "✓ Organization-life day on Oct 6, 2026: done; signed in 3 of 4 (75%)" in text
+    assert (
+        "✓ Organization-life day on Oct 6, 2026: done; signed in 3 of 5 (60%), on leave 1" in text
+    )
     data = json.loads(cli.ok("status", "--org", "B1", "--quarter", "2026Q3", "--json", *NOW))
     assert (data["quarter"], data["as_of"], data["today"]) == ("2026Q3", "2026-09-30", "2026-11-03")
     assert [s["subject"] for s in data["sections"]] == ["org", "alliance", "pairing"]

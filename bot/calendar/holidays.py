@@ -130,6 +130,10 @@ class HolidayCalendar:
         """Return whether the holidays of `year` are known."""
         return year in self._known_years
 
+    def unknown_years(self, first: date, last: date) -> list[int]:
+        """Return the years from `first` to `last` whose holidays are not known, in order."""
+        return [year for year in range(first.year, last.year + 1) if year not in self._known_years]
+
     def holiday(self, d: date) -> Holiday | None:
         """Return the statutory holiday `d` is a day off for, or None (also for plain weekends)."""
         return self._holidays.get(d)

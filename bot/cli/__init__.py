@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.orglife import HolidayPolicy, MoveReason, OrgLifeDay, org_life_days
 from bot.calendar.quarters import Quarter
+from bot.cli.meetings import register as register_meeting_commands
 from bot.cli.members import register as register_member_commands
 from bot.cli.reminders import register as register_scheduler_commands
 from bot.cli.secretary import register as register_secretary_commands
@@ -41,9 +42,11 @@ from bot.core.inbound import Channel
 from bot.core.records import DutySlot, OrgView
 from bot.demo import DemoResult, build_demo, demo_invite
 from bot.services.errors import ServiceError
+from bot.services.holiday_data import missing_holiday_years
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.use_cases import InviteView, Services
 from bot.texts.phrases import DUTIES, HOLIDAYS, ROLE_WORDS, ROLES
+from bot.texts.reminders import holiday_data_warning
 from bot.texts.translation import translator
 from handlers.errors import explain
 from storage.engine import Database
@@ -518,10 +521,12 @@ def calendar(
     year: Annotated[int, typer.Option("--year", help="The year, e.g. 2026.")],
     json_output: JsonOption = False,
     lang: LangOption = None,
+    now: NowOption = None,
 ) -> None:
     """Lists an organization's organization-life days of a year, with holiday moves."""
     settings = settings_from_env()
     t = pick_translator(settings, lang)
+    today = parse_now(settings, now).date()
     check_year(t, year)
     holidays = HolidayCalendar.load(settings.holidays_file)
     database = open_database(settings)
@@ -558,8 +563,17 @@ def calendar(
                 for day in days
             ]
         )
+        _warn_holiday_data(t, holidays, today)
         return
     typer.echo(render_calendar(t, target, year, policy, days))
+    _warn_holiday_data(t, holidays, today)
+
+
+def _warn_holiday_data(t: Translator, holidays: HolidayCalendar, today: date) -> None:
+    """Warns (on stderr) when the next three months lie past the official holiday data."""
+    warning = holiday_data_warning(t, missing_holiday_years(holidays, today))
+    if warning:
+        typer.echo(warning, err=True)
 
 
 def render_calendar(
@@ -889,6 +903,7 @@ def run() -> None:
 register_scheduler_commands(app)
 register_member_commands(app)
 register_secretary_commands(app)
+register_meeting_commands(app)
 
 
 def main() -> None:

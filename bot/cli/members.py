@@ -378,7 +378,7 @@ def points_command(
     typer.echo(t("Points of {org} in {year}:", org=table.org.name, year=table.year))
     typer.echo(
         render_table(
-            [t("Rank"), t("Name"), t("Sign-ins"), t("Reports"), t("Theme days led"), t("Points")],
+            [t("Rank"), t("Name"), t("Sign-ins"), t("Reports"), t("Theme days"), t("Points")],
             [
                 [
                     str(row.rank),

@@ -73,6 +73,7 @@ class CheckInResult:
     at: datetime
     new: bool
     status: AttendanceStatus
+    late: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +84,13 @@ class RollCall:
     present: list[tuple[str, datetime]]
     on_leave: list[tuple[str, str]]
     missing: list[str]
+    # Those of `present` who signed in after the on-time window (迟到).
+    late: list[str] = field(default_factory=list)
 
     @property
     def expected(self) -> int:
-        """How many members were expected (everyone but those on leave)."""
-        return len(self.present) + len(self.missing)
+        """How many members were expected (应到): everyone, those on leave included."""
+        return len(self.present) + len(self.on_leave) + len(self.missing)
 
     @property
     def rate(self) -> float:

@@ -20,7 +20,6 @@ from bot.core.domain import (
     ActivityKind,
     AttendanceStatus,
     Duty,
-    DutyPeriod,
     MeetingKind,
     MeetingStatus,
     MemberStatus,
@@ -29,9 +28,11 @@ from bot.core.domain import (
     UnitKind,
 )
 from bot.core.inbound import Channel
+from bot.services.alliances import create_alliance
+from bot.services.errors import ServiceError
 from bot.services.ledger import Ledger
 from bot.services.meetings import Meetings, new_checkin_code
-from bot.services.members import Members
+from bot.services.members import Members, grant_role
 from bot.services.rota import Rota, month_period
 from storage.models import (
     Activity,
@@ -438,7 +439,7 @@ def _add_members(
     for index, member in enumerate(members):
         assert member.id is not None
         for role in _roles_of(spec, index):
-            session.add(Role(organization_id=org.id, member_id=member.id, role=role))
+            grant_role(session, org_id=org.id, member_id=member.id, role=role, on=created_at.date())
 
 
 def _roles_of(spec: OrgSpec, index: int) -> tuple[RoleKind, ...]:
@@ -473,34 +474,30 @@ def _names(count: int) -> list[str]:
 def _ensure_alliance(build: _Build) -> tuple[Alliance, bool]:
     """Inserts the alliance and its units if missing; returns it and whether it was new."""
     session = build.session
-    new_id = insert_ignore(
-        session,
-        Alliance,
-        values={
-            "code": ALLIANCE,
-            "name": "“江海红湾”海工党建联盟",
-            "rota_start": date(build.start.year, 1, 1),
-            "duty_period": DutyPeriod.MONTH.value,
-            "executive_term_months": 12,
-        },
-        conflict=("code",),
-    )
-    alliance = session.exec(select(Alliance).where(Alliance.code == ALLIANCE)).one()
     units = [spec for spec in ORGS if spec.unit is not None]
-    for order, spec in enumerate(units, 1):
-        assert spec.unit is not None
-        insert_ignore(
+    try:
+        alliance = create_alliance(
             session,
-            AllianceUnit,
-            values={
-                "alliance_id": alliance.id,
-                "organization_id": build.orgs[spec.code].id,
-                "kind": spec.unit.value,
-                "rotation_order": order,
-            },
-            conflict=("alliance_id", "organization_id"),
+            code=ALLIANCE,
+            name="“江海红湾”海工党建联盟",
+            rota_start=date(build.start.year, 1, 1),
+            presidents=[_org_id(build, s) for s in units if s.unit is UnitKind.PRESIDENT],
+            members=[_org_id(build, s) for s in units if s.unit is UnitKind.MEMBER],
+            actor_id=None,
+            now=build.now,
         )
-    return alliance, new_id is not None
+    except ServiceError as error:
+        if error.code != "alliance_exists":
+            raise
+        return session.exec(select(Alliance).where(Alliance.code == ALLIANCE)).one(), False
+    return alliance, True
+
+
+def _org_id(build: _Build, spec: OrgSpec) -> int:
+    """Returns the id of a demo organization already stored."""
+    org_id = build.orgs[spec.code].id
+    assert org_id is not None
+    return org_id
 
 
 def _ensure_pairings(build: _Build) -> list[tuple[Pairing, PairingSpec]]:

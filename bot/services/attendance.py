@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from bot.core.domain import AttendanceStatus, MeetingStatus, MemberStatus
+from bot.core.domain import AttendanceStatus, MeetingStatus
 from bot.core.inbound import Channel
 from bot.core.names import clean_line
 from bot.core.records import MeetingView, RollCall
@@ -38,10 +38,15 @@ PRESENT_AFTER_ALL = (
         col(Attendance.member_id) == bindparam("member"),
         col(Attendance.status) != AttendanceStatus.PRESENT,
     )
-    .values(status=AttendanceStatus.PRESENT, at=bindparam("now"), channel=bindparam("via"))
+    .values(
+        status=AttendanceStatus.PRESENT,
+        at=bindparam("now"),
+        channel=bindparam("via"),
+        late=bindparam("late"),
+    )
     .execution_options(synchronize_session=False)
 )
-SIGN_IN_LOOKUP = sa_select(col(Attendance.at), col(Attendance.status)).where(
+SIGN_IN_LOOKUP = sa_select(col(Attendance.at), col(Attendance.status), col(Attendance.late)).where(
     col(Attendance.meeting_id) == bindparam("meeting"),
     col(Attendance.member_id) == bindparam("member"),
 )
@@ -54,15 +59,42 @@ class SignIn:
     at: datetime
     status: AttendanceStatus
     created: bool
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinWindow:
+    """When check-in is open around a meeting's start, and what happens after it closes."""
+
+    opens_before: timedelta = timedelta(minutes=30)
+    on_time: timedelta = timedelta(minutes=15)
+    refuse_late: bool = False
+
+    def opens(self, meeting: Meeting) -> datetime:
+        """Returns when members may start signing in (unless the secretary opened it earlier)."""
+        return meeting.starts_at - self.opens_before
+
+    def closes(self, meeting: Meeting) -> datetime:
+        """Returns the end of the on-time window."""
+        return meeting.starts_at + self.on_time
+
+    def is_open(self, meeting: Meeting, now: datetime) -> bool:
+        """Tells whether a check-in at `now` would be taken (on time or late)."""
+        if now < self.opens(meeting) and not meeting.checkin_open:
+            return False
+        return not (self.refuse_late and now > self.closes(meeting))
 
 
 class AttendanceBook:
     """Records who came to which meeting; one row per member per meeting, kept by the database."""
 
-    def __init__(self, session: Session, now: datetime, tz: ZoneInfo) -> None:
+    def __init__(
+        self, session: Session, now: datetime, tz: ZoneInfo, window: CheckinWindow | None = None
+    ) -> None:
         self.session = session
         self.now = now
         self.tz = tz
+        self.window = window or CheckinWindow()
 
     def check_in(
         self, *, meeting: Meeting, member_id: int, code: str | None, channel: Channel
@@ -70,6 +102,12 @@ class AttendanceBook:
         """Signs a member in; tells when, and whether this call created the sign-in."""
         if meeting.status is MeetingStatus.CANCELLED:
             raise ServiceError("meeting_cancelled")
+        window = self.window
+        if self.now < window.opens(meeting) and not meeting.checkin_open:
+            raise ServiceError("checkin_not_open", at=window.opens(meeting).astimezone(self.tz))
+        late = self.now > window.closes(meeting)
+        if late and window.refuse_late:
+            raise ServiceError("checkin_closed", at=window.closes(meeting).astimezone(self.tz))
         if meeting.code_required:
             if not code:
                 raise ServiceError("code_needed")
@@ -86,19 +124,27 @@ class AttendanceBook:
             "at": self.now,
             "channel": channel.value,
             "reason": "",
+            "late": late,
         }
-        signed = SignIn(at=self.now, status=AttendanceStatus.PRESENT, created=True)
+        signed = SignIn(at=self.now, status=AttendanceStatus.PRESENT, created=True, late=late)
         if insert_ignore(
             self.session, Attendance, values=values, conflict=("meeting_id", "member_id")
         ):
             return signed
         # Someone on leave (or marked absent) who turns up after all is present.
         keys = {"meeting": meeting.id, "member": member_id}
-        upgraded = run(self.session, PRESENT_AFTER_ALL, {**keys, "now": self.now, "via": channel})
+        upgraded = run(
+            self.session, PRESENT_AFTER_ALL, {**keys, "now": self.now, "via": channel, "late": late}
+        )
         if upgraded.rowcount:
             return signed
         stored = run(self.session, SIGN_IN_LOOKUP, keys).one()
-        return SignIn(at=stored.at, status=AttendanceStatus(stored.status), created=False)
+        return SignIn(
+            at=stored.at,
+            status=AttendanceStatus(stored.status),
+            created=False,
+            late=bool(stored.late),
+        )
 
     def _refuse_if_guessing(self, meeting: Meeting, member_id: int) -> None:
         """Refuses a member who sent too many wrong codes for this meeting lately."""
@@ -162,16 +208,35 @@ class AttendanceBook:
             self.session.add(row)
         return row
 
-    def roll_call(self, meeting: Meeting, view: MeetingView) -> RollCall:
-        """Returns who signed in, who is on leave and who is missing for a meeting."""
-        members = self.session.exec(
-            select(Member)
+    def cancel_leave(self, *, meeting: Meeting, member_id: int) -> bool:
+        """Withdraws a member's leave from a meeting (销假); False when there was none."""
+        gone = self.session.execute(
+            delete(Attendance)
             .where(
-                Member.organization_id == meeting.organization_id,
-                Member.status != MemberStatus.DEPARTED,
+                col(Attendance.meeting_id) == meeting.id,
+                col(Attendance.member_id) == member_id,
+                col(Attendance.status) == AttendanceStatus.LEAVE,
             )
-            .order_by(col(Member.name), col(Member.id))
+            .returning(col(Attendance.id))
         ).all()
+        return bool(gone)
+
+    def leaves(self, *, member_id: int, meeting_ids: list[int]) -> set[int]:
+        """Returns which of the meetings the member is on leave for."""
+        if not meeting_ids:
+            return set()
+        return set(
+            self.session.exec(
+                select(Attendance.meeting_id).where(
+                    Attendance.member_id == member_id,
+                    Attendance.status == AttendanceStatus.LEAVE,
+                    col(Attendance.meeting_id).in_(meeting_ids),
+                )
+            ).all()
+        )
+
+    def roll_call(self, meeting: Meeting, view: MeetingView, members: list[Member]) -> RollCall:
+        """Returns who signed in (and who came late), who is on leave and who is missing."""
         rows = {
             row.member_id: row
             for row in self.session.exec(
@@ -179,6 +244,7 @@ class AttendanceBook:
             ).all()
         }
         present: list[tuple[str, datetime]] = []
+        late: list[str] = []
         on_leave: list[tuple[str, str]] = []
         missing: list[str] = []
         for member in members:
@@ -187,7 +253,11 @@ class AttendanceBook:
                 missing.append(member.name)
             elif row.status is AttendanceStatus.PRESENT:
                 present.append((member.name, row.at))
+                if row.late:
+                    late.append(member.name)
             else:
                 on_leave.append((member.name, row.reason))
         present.sort(key=lambda item: item[1])
-        return RollCall(meeting=view, present=present, on_leave=on_leave, missing=missing)
+        return RollCall(
+            meeting=view, present=present, on_leave=on_leave, missing=missing, late=late
+        )

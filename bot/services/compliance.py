@@ -94,6 +94,7 @@ class Line:
     expected: int = 0
     day: date | None = None
     present: int = 0
+    leave: int = 0
     attendees: int = 0
     cancelled: bool = False
     days: tuple[date, ...] = ()
@@ -249,6 +250,7 @@ def _org_life_lines(
                 left,
                 day=meeting.held_on,
                 present=tally.present if tally and held else 0,
+                leave=tally.leave if tally and held else 0,
                 attendees=tally.expected if tally and held else 0,
                 cancelled=cancelled,
             )
@@ -570,10 +572,11 @@ def detail_text(t: Translator, line: Line) -> str:
             return t("cancelled")
         if line.state is State.DONE:
             return t(
-                "signed in {present} of {expected} ({rate}%)",
+                "signed in {present} of {expected} ({rate}%), on leave {leave}",
                 present=line.present,
                 expected=line.attendees,
                 rate=round(line.rate * 100),
+                leave=line.leave,
             )
         return ""
     if line.requirement is Requirement.UNIT_LEDGERS and line.missing:

@@ -18,8 +18,8 @@ from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, OrgKind, RoleKind
 from bot.core.i18n import N_
-from storage.models import AuditEntry, Member, Organization, Role
-from storage.queries import insert_ignore
+from bot.services.members import grant_role
+from storage.models import AuditEntry, Member, Organization
 
 # Every column, by its canonical name, with the headers that mean it (compared without case,
 # spaces or full-width brackets).
@@ -801,13 +801,7 @@ def _apply_members(
         session.flush()
         assert member.id is not None
         for role in {*entry.roles, RoleKind.MEMBER}:
-            added = insert_ignore(
-                session,
-                Role,
-                values={"organization_id": org.id, "member_id": member.id, "role": role.value},
-                conflict=("organization_id", "member_id", "role"),
-            )
-            if added is not None:
+            if grant_role(session, org_id=org.id, member_id=member.id, role=role, on=now.date()):
                 report.roles_added += 1
 
 

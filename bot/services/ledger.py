@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from bot.core.domain import ActivityKind
 from bot.core.names import clean_line
 from bot.core.records import ActivityView
+from bot.services.obligations.facts import home_of
 from bot.services.organizations import org_view
 from storage.models import Activity, ActivityPartner, AllianceUnit, Organization, PairingOrg
 
@@ -34,6 +35,12 @@ class Ledger:
     ) -> ActivityView:
         """Stores a confirmed report with its partners and links it to a shared pairing or alliance."""
         partners = sorted(set(partner_ids) - {org_id})
+        # Each entry counts where it belongs: a visit for the pairing, a theme day for the alliance.
+        alliance_id, pairing_id = home_of(
+            kind,
+            alliance_id=self._shared_alliance(org_id, partners),
+            pairing_id=self._shared_pairing(org_id, partners),
+        )
         activity = Activity(
             organization_id=org_id,
             kind=kind,
@@ -42,8 +49,8 @@ class Ledger:
             participants=participants,
             summary=summary.strip(),
             reporter_id=reporter_id,
-            pairing_id=self._shared_pairing(org_id, partners),
-            alliance_id=self._shared_alliance(org_id, partners),
+            pairing_id=pairing_id,
+            alliance_id=alliance_id,
             created_at=self.now,
         )
         self.session.add(activity)

@@ -36,6 +36,7 @@ from bot.services.compliance import (
     state_text,
     subject_text,
 )
+from bot.services.obligations.facts import ALLIANCE_KINDS
 from bot.services.stats import AttendanceReport
 from bot.texts.phrases import ACTIVITY_KINDS, MEETING_KINDS
 from bot.texts.reminders import period_label
@@ -169,10 +170,16 @@ def activities_of_group(
     last_day: date,
 ) -> tuple[LedgerActivity, ...]:
     """Lists the entries recorded for an alliance or a pairing between two dates."""
+    # An entry naming both groups is listed where it belongs (see `home_of`), once.
+    alliance_kinds = col(Activity.kind).in_(sorted(ALLIANCE_KINDS))
     if alliance_id is not None:
-        where = col(Activity.alliance_id) == alliance_id
+        where = (col(Activity.alliance_id) == alliance_id) & (
+            col(Activity.pairing_id).is_(None) | alliance_kinds
+        )
     else:
-        where = col(Activity.pairing_id) == pairing_id
+        where = (col(Activity.pairing_id) == pairing_id) & (
+            col(Activity.alliance_id).is_(None) | ~alliance_kinds
+        )
     return _activities(session, where, first_day, last_day)
 
 

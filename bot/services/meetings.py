@@ -6,17 +6,17 @@ import secrets
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.orglife import HolidayPolicy, OrgLifeDay, org_life_day, org_life_day_for
-from bot.core.domain import MeetingKind, MeetingStatus
+from bot.core.domain import LEADING_ROLES, MeetingKind, MeetingStatus, MemberStatus
 from bot.core.names import clean_line
 from bot.core.records import MeetingView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
-from storage.models import Meeting, Organization
+from storage.models import AllianceUnit, Meeting, Member, Organization, PairingOrg, Role
 from storage.queries import insert_ignore
 
 
@@ -33,16 +33,45 @@ def parse_hhmm(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
+# A meeting the organization bound as `org_id` takes part in: its own, or one of an alliance
+# or pairing it belongs to.
+TAKES_PART = or_(
+    col(Meeting.organization_id) == bindparam("org_id"),
+    col(Meeting.alliance_id).in_(
+        select(AllianceUnit.alliance_id).where(
+            col(AllianceUnit.organization_id) == bindparam("org_id")
+        )
+    ),
+    col(Meeting.pairing_id).in_(
+        select(PairingOrg.pairing_id).where(col(PairingOrg.organization_id) == bindparam("org_id"))
+    ),
+)
+
 # Built once: check-in asks for the day's meetings on every message.
 MEETINGS_ON_DAY = (
     select(Meeting)
     .where(
-        col(Meeting.organization_id) == bindparam("org_id"),
+        TAKES_PART,
         col(Meeting.held_on) == bindparam("day"),
         col(Meeting.status) != MeetingStatus.CANCELLED,
     )
-    .order_by(col(Meeting.starts_at))
+    .order_by(col(Meeting.starts_at), col(Meeting.id))
 )
+UPCOMING = (
+    select(Meeting)
+    .where(
+        TAKES_PART,
+        col(Meeting.held_on) >= bindparam("day"),
+        col(Meeting.status) != MeetingStatus.CANCELLED,
+    )
+    .order_by(col(Meeting.held_on), col(Meeting.starts_at), col(Meeting.id))
+    .limit(bindparam("limit"))
+)
+
+
+def slot_key(starts: datetime) -> str:
+    """Returns the unique key of a scheduled meeting: its local start, `2026-12-08T14:30`."""
+    return starts.strftime("%Y-%m-%dT%H:%M")
 
 
 class Meetings:
@@ -142,7 +171,10 @@ class Meetings:
             weekday=org.orglife_weekday,
             policy=HolidayPolicy(org.holiday_policy),
         )
-        if due is not None and not any(m.kind is MeetingKind.ORG_LIFE for m in meetings):
+        own_org_life = any(
+            m.kind is MeetingKind.ORG_LIFE and m.organization_id == org_id for m in meetings
+        )
+        if due is not None and not own_org_life:
             meeting = self.ensure_org_life(org, due.year, due.month)
             if meeting.held_on == day and meeting.status is not MeetingStatus.CANCELLED:
                 meetings.insert(0, meeting)
@@ -155,23 +187,15 @@ class Meetings:
         for _ in range(months):
             self.ensure_org_life(org, year, month)
             year, month = (year, month + 1) if month < 12 else (year + 1, 1)
-        rows = self.session.exec(
-            select(Meeting)
-            .where(
-                Meeting.organization_id == org_id,
-                Meeting.held_on >= today,
-                Meeting.status != MeetingStatus.CANCELLED,
-            )
-            .order_by(col(Meeting.held_on), col(Meeting.starts_at))
-            .limit(6)
-        ).all()
-        return [self.view(row, org) for row in rows]
+        rows = self.session.exec(UPCOMING, params={"org_id": org_id, "day": today, "limit": 6})
+        return [self.view(row, org if row.organization_id == org_id else None) for row in rows]
 
-    def latest(self, org_id: int, today: date) -> Meeting | None:
-        """Returns the organization's meeting today (creating the org-life day) or the last one."""
-        todays = self.on_day(org_id, today)
-        if todays:
-            return todays[0]
+    def latest(self, org_id: int, today: date, now: datetime | None = None) -> Meeting | None:
+        """Returns the meeting the organization hosts today (the one begun last) or its last one."""
+        hosted = [m for m in self.on_day(org_id, today) if m.organization_id == org_id]
+        begun = [m for m in hosted if now is not None and m.starts_at <= now]
+        if begun or hosted:
+            return (begun or hosted)[-1 if begun else 0]
         return self.session.exec(
             select(Meeting)
             .where(
@@ -182,10 +206,110 @@ class Meetings:
             .order_by(col(Meeting.held_on).desc(), col(Meeting.starts_at).desc())
         ).first()
 
-    def next_meeting(self, org_id: int, now: datetime) -> Meeting | None:
-        """Returns the organization's next meeting that has not started yet."""
-        ahead = [m for m in self.upcoming(org_id, now.date(), months=2) if m.starts_at > now]
+    def next_meeting(self, org_id: int, now: datetime, *, hosted: bool = False) -> Meeting | None:
+        """Returns the organization's next meeting not started yet (only its own when `hosted`)."""
+        ahead = [m for m in self.upcoming(org_id, now.date(), months=3) if m.starts_at > now]
+        if hosted:
+            # Its own, even when the groups' meetings fill the first rows of the list.
+            return self.session.exec(
+                select(Meeting)
+                .where(
+                    Meeting.organization_id == org_id,
+                    Meeting.starts_at > now,
+                    Meeting.status != MeetingStatus.CANCELLED,
+                )
+                .order_by(col(Meeting.starts_at), col(Meeting.id))
+            ).first()
         return self.session.get(Meeting, ahead[0].id) if ahead else None
+
+    def takes_part(self, meeting: Meeting, org_id: int) -> bool:
+        """Tells whether an organization takes part in a meeting (hosts it or is in its group)."""
+        return org_id in self.participant_orgs(meeting)
+
+    def participant_orgs(self, meeting: Meeting) -> list[int]:
+        """Lists the organizations taking part: the host, and its alliance's or pairing's units."""
+        orgs = [meeting.organization_id]
+        if meeting.alliance_id is not None:
+            orgs += self.session.exec(
+                select(AllianceUnit.organization_id)
+                .where(AllianceUnit.alliance_id == meeting.alliance_id)
+                .order_by(col(AllianceUnit.rotation_order))
+            ).all()
+        if meeting.pairing_id is not None:
+            orgs += self.session.exec(
+                select(PairingOrg.organization_id)
+                .where(PairingOrg.pairing_id == meeting.pairing_id)
+                .order_by(col(PairingOrg.id))
+            ).all()
+        return list(dict.fromkeys(orgs))
+
+    def expected(self, meeting: Meeting) -> list[Member]:
+        """Lists who is expected: the participants' current members; leaders at a joint meeting."""
+        query = select(Member).where(
+            col(Member.organization_id).in_(self.participant_orgs(meeting)),
+            Member.status != MemberStatus.DEPARTED,
+        )
+        if meeting.kind is MeetingKind.JOINT_MEETING:
+            # 001: the joint meeting is a meeting of the units' party leaders.
+            leaders = select(Role.member_id).where(
+                col(Role.role).in_(LEADING_ROLES),
+                col(Role.organization_id) == Member.organization_id,
+            )
+            query = query.where(col(Member.id).in_(leaders))
+        return list(self.session.exec(query.order_by(col(Member.name), col(Member.id))).all())
+
+    def schedule(
+        self,
+        org: Organization,
+        *,
+        kind: MeetingKind,
+        starts: datetime,
+        venue: str,
+        title: str = "",
+        alliance_id: int | None = None,
+        pairing_id: int | None = None,
+    ) -> Meeting:
+        """Puts a meeting on the calendar; the same kind at the same start is refused as a double."""
+        assert org.id is not None
+        if kind is MeetingKind.ORG_LIFE:
+            return self._schedule_org_life(org, starts=starts, venue=venue)
+        local = starts.astimezone(self.tz)
+        period = slot_key(local)
+        # The unique key settles a double send (or two secretaries at once).
+        new_id = insert_ignore(
+            self.session,
+            Meeting,
+            values={
+                "organization_id": org.id,
+                "kind": kind.value,
+                "period": period,
+                "held_on": local.date(),
+                "starts_at": local,
+                "venue": clean_line(venue, limit=200),
+                "title": clean_line(title, limit=200),
+                "alliance_id": alliance_id,
+                "pairing_id": pairing_id,
+                "checkin_code": new_checkin_code(),
+                "checkin_open": False,
+                "code_required": org.checkin_code_required,
+                "status": MeetingStatus.PLANNED.value,
+            },
+            conflict=("organization_id", "kind", "period"),
+        )
+        if new_id is None:
+            raise ServiceError("meeting_exists")
+        return self.session.get_one(Meeting, new_id)
+
+    def _schedule_org_life(self, org: Organization, *, starts: datetime, venue: str) -> Meeting:
+        """Sets the month's org-life day (one a month) to the given day, time and venue."""
+        local = starts.astimezone(self.tz)
+        meeting = self.ensure_org_life(org, local.date().year, local.date().month)
+        return self.reschedule(
+            meeting,
+            day=local.date(),
+            at=local.time().replace(tzinfo=None),
+            venue=venue or None,
+        )
 
     def open_checkin(self, meeting: Meeting, *, code_required: bool) -> Meeting:
         """Opens check-in for a meeting, with or without its code."""
@@ -203,9 +327,15 @@ class Meetings:
         local = meeting.starts_at.astimezone(self.tz)
         new_day = day or meeting.held_on
         new_time = at or local.time().replace(tzinfo=None)
-        if day is not None and day != meeting.held_on and meeting.moved_from is None:
-            meeting.moved_from = meeting.held_on
-            meeting.move_reason = "moved_by_secretary"
+        if day is not None and day != meeting.held_on:
+            if meeting.moved_from is None:
+                meeting.moved_from = meeting.held_on
+                meeting.move_reason = "moved_by_secretary"
+            elif day == meeting.moved_from:
+                # Back on its first day: no move is left to explain.
+                meeting.moved_from = None
+                meeting.move_reason = None
+                meeting.holiday = None
         meeting.held_on = new_day
         meeting.starts_at = datetime.combine(new_day, new_time, tzinfo=self.tz)
         if venue is not None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Collection
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, update
@@ -17,7 +18,15 @@ from bot.core.names import clean_line
 from bot.core.records import MemberView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
-from storage.models import BindFailure, ChatAccount, Invite, Member, Organization, Role
+from storage.models import (
+    BindFailure,
+    ChatAccount,
+    Invite,
+    Member,
+    Organization,
+    Role,
+    RoleTerm,
+)
 from storage.queries import insert_ignore, pin, run
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -306,12 +315,7 @@ class Members:
 
     def grant(self, *, member_id: int, org_id: int, role: RoleKind) -> None:
         """Gives a member a role in an organization (no-op when they have it)."""
-        insert_ignore(
-            self.session,
-            Role,
-            values={"member_id": member_id, "organization_id": org_id, "role": role.value},
-            conflict=("organization_id", "member_id", "role"),
-        )
+        grant_role(self.session, org_id=org_id, member_id=member_id, role=role, on=self.now.date())
 
     def holders(self, *, org_id: int, roles: frozenset[RoleKind]) -> list[MemberView]:
         """Lists the members holding any of `roles` in an organization."""
@@ -327,3 +331,46 @@ class Members:
             .order_by(col(Member.id))
         ).all()
         return [self.view(row) for row in rows]
+
+
+def grant_role(session: Session, *, org_id: int, member_id: int, role: RoleKind, on: date) -> bool:
+    """Gives a member a role (no-op when they hold it) and, for a leading role, starts its term.
+
+    Returns whether the role is new. The term is the role history: who held it on any day.
+    """
+    added = insert_ignore(
+        session,
+        Role,
+        values={"member_id": member_id, "organization_id": org_id, "role": role.value},
+        conflict=("organization_id", "member_id", "role"),
+    )
+    if added is None:
+        return False
+    if role is not RoleKind.MEMBER:
+        session.add(RoleTerm(organization_id=org_id, member_id=member_id, role=role, started_on=on))
+        session.flush()
+    return True
+
+
+def role_holders_on(
+    session: Session, *, org_id: int, role: RoleKind, days: Collection[date]
+) -> dict[date, int]:
+    """Returns who held a role of an organization on each day: the latest term begun by then.
+
+    A new holder's term supersedes the one before it, ended or not.
+    """
+    terms = session.exec(
+        select(RoleTerm)
+        .where(RoleTerm.organization_id == org_id, RoleTerm.role == role)
+        .order_by(col(RoleTerm.started_on), col(RoleTerm.id))
+    ).all()
+    found: dict[date, int] = {}
+    for day in days:
+        current = [
+            term
+            for term in terms
+            if term.started_on <= day and (term.ended_on is None or day <= term.ended_on)
+        ]
+        if current:
+            found[day] = current[-1].member_id
+    return found

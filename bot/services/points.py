@@ -1,8 +1,8 @@
-"""Member points (党员积分): earned by signing in, reporting and leading theme party days."""
+"""Member points (党员积分): earned by signing in, reporting, and taking part in or organizing theme days."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -10,6 +10,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from bot.core.domain import (
+    ActivityKind,
     AttendanceStatus,
     Duty,
     MeetingKind,
@@ -19,6 +20,7 @@ from bot.core.domain import (
 )
 from bot.core.records import OrgView
 from bot.services.errors import ServiceError
+from bot.services.members import role_holders_on
 from bot.services.organizations import org_view
 from bot.services.rota import Rota
 from storage.models import Activity, Alliance, Attendance, Meeting, Member, Organization, Role
@@ -81,26 +83,65 @@ def _checkins(session: Session, member_ids: list[int], first: date, last: date) 
     return Counter({member_id: int(count) for member_id, count in rows})
 
 
-def _reports(session: Session, member_ids: list[int], first: date, last: date) -> Counter[int]:
-    """Counts each member's ledger reports of activities held in a span."""
-    rows = session.exec(
-        select(Activity.reporter_id, func.count())
-        .where(
-            col(Activity.reporter_id).in_(member_ids),
+def _reports(
+    session: Session, *, org_id: int, member_ids: list[int], first: date, last: date
+) -> Counter[int]:
+    """Counts, per member, the ledger entries of a span they reported or took part in.
+
+    A member took part in an entry of their organization when they signed in at one of its
+    meetings held that day: the points of a report are not only the typist's.
+    """
+    entries = session.exec(
+        select(col(Activity.id), col(Activity.reporter_id), col(Activity.held_on)).where(
+            or_(
+                col(Activity.reporter_id).in_(member_ids),
+                col(Activity.organization_id) == org_id,
+            ),
             Activity.held_on >= first,
             Activity.held_on <= last,
         )
-        .group_by(col(Activity.reporter_id))
     ).all()
-    return Counter({member_id: int(count) for member_id, count in rows if member_id is not None})
+    present: dict[date, set[int]] = defaultdict(set)
+    days = {held_on for _, _, held_on in entries}
+    if days:
+        for member_id, held_on in session.exec(
+            select(col(Attendance.member_id), col(Meeting.held_on))
+            .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
+            .where(
+                Meeting.organization_id == org_id,
+                col(Meeting.held_on).in_(days),
+                Attendance.status == AttendanceStatus.PRESENT,
+                col(Attendance.member_id).in_(member_ids),
+            )
+        ):
+            present[held_on].add(member_id)
+    counts: Counter[int] = Counter()
+    for _, reporter_id, held_on in entries:
+        credited = set(present[held_on])
+        if reporter_id in member_ids:
+            credited.add(reporter_id)
+        counts.update(credited)
+    return counts
 
 
 def _theme_days(
-    session: Session, *, org_id: int, now: datetime, first: date, last: date, today: date
-) -> int:
-    """Counts the theme party days held in a span whose on-duty unit was this organization."""
+    session: Session,
+    *,
+    org_id: int,
+    member_ids: list[int],
+    now: datetime,
+    first: date,
+    last: date,
+    today: date,
+) -> Counter[int]:
+    """Counts, per member, the theme party days of a span they took part in or organized.
+
+    The participants are those signed in; the organizer is whoever held the secretary's role
+    of the unit on duty that day (role history), not whoever holds it now.
+    """
     rota = Rota(session, now)
-    alliance_ids = [alliance.id for alliance in rota.alliances_of(org_id)]
+    alliances = rota.alliances_of(org_id)
+    alliance_ids = [alliance.id for alliance in alliances]
     meetings = session.exec(
         select(Meeting).where(
             Meeting.kind == MeetingKind.THEME_DAY,
@@ -113,21 +154,66 @@ def _theme_days(
             ),
         )
     ).all()
-    led = 0
+    days: dict[int, set[date]] = defaultdict(set)
+    led: set[date] = set()
     for meeting in meetings:
         # A theme day counts once it took place: marked held, or its day has passed.
         if meeting.status is not MeetingStatus.HELD and meeting.held_on >= today:
             continue
         on_duty = meeting.organization_id
-        alliance = session.get(Alliance, meeting.alliance_id) if meeting.alliance_id else None
+        alliance = next((a for a in alliances if a.id == meeting.alliance_id), None)
         if alliance is not None:
-            try:
-                on_duty = rota.slot(alliance, Duty.THEME_DAY, meeting.held_on).org.id
-            except ServiceError:
-                on_duty = meeting.organization_id
+            on_duty = _on_duty(rota, alliance, meeting.held_on, meeting.organization_id)
         if on_duty == org_id:
-            led += 1
-    return led
+            led.add(meeting.held_on)
+        for member_id in session.exec(
+            select(Attendance.member_id).where(
+                Attendance.meeting_id == meeting.id,
+                Attendance.status == AttendanceStatus.PRESENT,
+                col(Attendance.member_id).in_(member_ids),
+            )
+        ):
+            days[member_id].add(meeting.held_on)
+    # A theme day the unit reported through 汇报 was organized by it when it was on duty.
+    for held_on in session.exec(
+        select(col(Activity.held_on)).where(
+            Activity.organization_id == org_id,
+            Activity.kind == ActivityKind.THEME_DAY,
+            Activity.held_on >= first,
+            Activity.held_on <= last,
+        )
+    ):
+        if not alliances or any(
+            _on_duty(rota, alliance, held_on, org_id) == org_id for alliance in alliances
+        ):
+            led.add(held_on)
+    holders = role_holders_on(session, org_id=org_id, role=RoleKind.SECRETARY, days=led)
+    current = _current_secretaries(session, org_id)
+    for day in led:
+        # Without a recorded term on that day, the current secretary stands for the unit.
+        for member_id in [holders[day]] if day in holders else current:
+            if member_id in member_ids:
+                days[member_id].add(day)
+    return Counter({member_id: len(held) for member_id, held in days.items()})
+
+
+def _on_duty(rota: Rota, alliance: Alliance, day: date, fallback: int) -> int:
+    """Returns the unit on theme-day duty of an alliance on a day."""
+    try:
+        return rota.slot(alliance, Duty.THEME_DAY, day).org.id
+    except ServiceError:
+        return fallback
+
+
+def _current_secretaries(session: Session, org_id: int) -> list[int]:
+    """Lists the members holding the secretary's role of an organization now."""
+    return list(
+        session.exec(
+            select(Role.member_id).where(
+                Role.organization_id == org_id, Role.role == RoleKind.SECRETARY
+            )
+        ).all()
+    )
 
 
 def points_table(
@@ -149,31 +235,27 @@ def points_table(
     ids = [member.id for member in members if member.id is not None]
     first, last = _year_bounds(year, today)
     checkins = _checkins(session, ids, first, last)
-    reports = _reports(session, ids, first, last)
-    # Leading a theme day falls to the secretary of the unit on duty (as the alliance rules say).
-    secretaries = set(
-        session.exec(
-            select(Role.member_id).where(
-                Role.organization_id == org_id, Role.role == RoleKind.SECRETARY
-            )
-        ).all()
-    )
-    led = (
-        _theme_days(session, org_id=org_id, now=now, first=first, last=last, today=today)
-        if secretaries
-        else 0
+    reports = _reports(session, org_id=org_id, member_ids=ids, first=first, last=last)
+    themes = _theme_days(
+        session, org_id=org_id, member_ids=ids, now=now, first=first, last=last, today=today
     )
     unranked: list[tuple[int, str, int, int, int, int]] = []
     for member in members:
         assert member.id is not None
-        themes = led if member.id in secretaries else 0
         total = (
             checkins[member.id] * weights.checkin
             + reports[member.id] * weights.report
-            + themes * weights.theme_day
+            + themes[member.id] * weights.theme_day
         )
         unranked.append(
-            (member.id, member.name, checkins[member.id], reports[member.id], themes, total)
+            (
+                member.id,
+                member.name,
+                checkins[member.id],
+                reports[member.id],
+                themes[member.id],
+                total,
+            )
         )
     unranked.sort(key=lambda row: -row[5])
     rows: list[MemberPoints] = []

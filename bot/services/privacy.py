@@ -26,6 +26,7 @@ from storage.models import (
     Member,
     Organization,
     Role,
+    RoleTerm,
 )
 from storage.reminders import MobileMovement, OutboxMessage, OutboxStatus
 
@@ -45,6 +46,7 @@ OTHERS_DATA = frozenset({("invite", "created_by"), ("mobile_movement", "marked_b
 ERASURE_POLICY: dict[str, str] = {
     "member": "anonymized: name replaced, phone, language and flags cleared, marked departed",
     "role": "deleted",
+    "role_term": "deleted",
     "chataccount": "deleted",
     "invite": "deleted when it was for the member; kept (by id) when the member made it",
     "attendance": "kept for statistics; the leave reason is cleared",
@@ -232,6 +234,7 @@ def erase_member(
             col(OutboxMessage.member_id) == member_id, col(OutboxMessage.status).in_(UNSENT)
         ),
     )
+    deleted("role_term", delete(RoleTerm).where(col(RoleTerm.member_id) == member_id))
     deleted("role", delete(Role).where(col(Role.member_id) == member_id))
     cleared(
         "outbox",

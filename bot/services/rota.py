@@ -282,6 +282,11 @@ class Rota:
             period = quarter_period(Quarter.of(day))
             units = self.units(alliance, UnitKind.PRESIDENT)
             index = _quarters_between(start, day)
+            if not alliance.convener_rotation:
+                # 001: the convener is the executive president unit's leader (the unit holding
+                # the executive term on the quarter's first day), unless the alliance rotates it.
+                executive = self._slot(alliance, Duty.EXECUTIVE, period.first_day, overrides)
+                units, index = [executive.org], 0
         else:
             period = self.executive_period(alliance, day)
             units = self.units(alliance, UnitKind.PRESIDENT)

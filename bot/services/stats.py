@@ -91,8 +91,8 @@ class MeetingTally:
 
     @property
     def expected(self) -> int:
-        """How many members were expected (everyone but those on leave)."""
-        return self.present + self.absent
+        """How many members were expected (应到): everyone, those on leave included."""
+        return self.present + self.leave + self.absent
 
     @property
     def rate(self) -> float:
@@ -129,8 +129,8 @@ class MemberTally:
 
     @property
     def expected(self) -> int:
-        """Meetings the member was expected at (leave excuses)."""
-        return self.present + self.absent
+        """Meetings the member was expected at (应到), those on leave for included."""
+        return self.present + self.leave + self.absent
 
     @property
     def rate(self) -> float:
@@ -170,8 +170,8 @@ class AttendanceReport:
 
     @property
     def expected(self) -> int:
-        """Expected attendances over the taken meetings."""
-        return self.present + self.absent
+        """Expected attendances (应到) over the taken meetings, leaves included."""
+        return self.present + self.leave + self.absent
 
     @property
     def rate(self) -> float:

@@ -16,7 +16,14 @@ from bot.core.i18n import Translator
 from bot.services.compliance import Subject, end_of_day
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import LedgerActivity, activities_of_group
-from bot.services.obligations.facts import AllianceFact, Facts, PairingFact, load_facts, scope_of
+from bot.services.obligations.facts import (
+    AllianceFact,
+    Facts,
+    PairingFact,
+    home_of,
+    load_facts,
+    scope_of,
+)
 from bot.services.stats import AttendanceReport, attendance_reports
 from bot.texts.phrases import ACTIVITY_KINDS, MEETING_KINDS
 from bot.texts.reminders import period_label
@@ -191,10 +198,14 @@ def _joint_meetings(
         entry = JointMeeting(
             meeting.held_on, meeting.kind, facts.org_name(meeting.organization_id), meeting.title
         )
-        if meeting.alliance_id is not None:
-            found.setdefault(("alliance", meeting.alliance_id), []).append(entry)
-        if meeting.pairing_id is not None:
-            found.setdefault(("pairing", meeting.pairing_id), []).append(entry)
+        # A meeting naming both groups is listed where it belongs, once.
+        alliance_id, pairing_id = home_of(
+            meeting.kind, alliance_id=meeting.alliance_id, pairing_id=meeting.pairing_id
+        )
+        if alliance_id is not None:
+            found.setdefault(("alliance", alliance_id), []).append(entry)
+        if pairing_id is not None:
+            found.setdefault(("pairing", pairing_id), []).append(entry)
     return found
 
 

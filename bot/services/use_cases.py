@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from sqlmodel import Session
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.config import Settings
-from bot.core.domain import ActivityKind, Duty, RoleKind
+from bot.core.domain import ActivityKind, Duty, MeetingKind, MeetingStatus, RoleKind
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel
 from bot.core.records import (
@@ -24,24 +25,27 @@ from bot.core.records import (
     OrgView,
     RollCall,
 )
-from bot.services.attendance import AttendanceBook
+from bot.services.attendance import AttendanceBook, CheckinWindow
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, compliance_report
 from bot.services.conversations import Conversations
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
+from bot.services.holiday_data import missing_holiday_years
 from bot.services.ledger import Ledger
 from bot.services.ledger_book import LedgerExport, export_ledger
 from bot.services.meetings import Meetings
 from bot.services.members import Members
 from bot.services.mobility import Mobility
+from bot.services.notices import Notices
 from bot.services.organizations import Organizations
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
 from bot.services.summary import YearSummary, year_summaries
-from storage.models import AuditEntry, Invite, Meeting
+from bot.texts import notices as notice_texts
+from storage.models import Alliance, AuditEntry, Invite, Meeting
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +123,17 @@ class Services:
         self.orgs = Organizations(session)
         self.members = Members(session, now)
         self.meetings = Meetings(session, holidays=holidays, tz=tz)
-        self.attendance = AttendanceBook(session, now, tz)
+        self.attendance = AttendanceBook(
+            session,
+            now,
+            tz,
+            CheckinWindow(
+                opens_before=timedelta(minutes=settings.checkin_opens_before_minutes),
+                on_time=timedelta(minutes=settings.checkin_on_time_minutes),
+                refuse_late=settings.checkin_late == "refuse",
+            ),
+        )
+        self.notices = Notices(session, now, default_locale=settings.default_locale)
         self.rota = Rota(session, now)
         self.ledger = Ledger(session, now)
         self.conversations = Conversations(session, now)
@@ -215,7 +229,7 @@ class Services:
     # -- meetings and attendance -----------------------------------------------------------
 
     def _meeting_today(self, member: MemberView, code: str | None) -> Meeting:
-        """Picks the member's meeting today: the one whose code matches, else the first."""
+        """Picks the member's meeting today: the one whose code matches, else one open now."""
         meetings = self.meetings.on_day(member.org.id, self.today)
         if not meetings:
             raise ServiceError("no_meeting_today")
@@ -223,10 +237,13 @@ class Services:
             for meeting in meetings:
                 if meeting.checkin_code == code:
                     return meeting
-        return meetings[0]
+        window = self.attendance.window
+        open_now = [m for m in meetings if window.is_open(m, self.now)]
+        # Of the meetings open now, the one begun last (an afternoon meeting after a morning one).
+        return open_now[-1] if open_now else meetings[0]
 
     def check_in(self, member: MemberView, *, code: str | None, channel: Channel) -> CheckInResult:
-        """Signs a member in to their branch's meeting today."""
+        """Signs a member in to a meeting today that their organization takes part in."""
         meeting = self._meeting_today(member, code)
         signed = self.attendance.check_in(
             meeting=meeting, member_id=member.id, code=code, channel=channel
@@ -236,12 +253,27 @@ class Services:
             at=signed.at.astimezone(self.tz),
             new=signed.created,
             status=signed.status,
+            late=signed.late,
         )
 
-    def open_checkin(self, member: MemberView, *, code_required: bool) -> tuple[MeetingView, str]:
-        """Opens check-in for today's meeting and returns its code (secretaries only)."""
+    def _hosted_today(self, member: MemberView, kind: MeetingKind | None) -> Meeting:
+        """Picks a meeting the member's organization hosts today (of a kind, when one is named)."""
+        hosted = [
+            m
+            for m in self.meetings.on_day(member.org.id, self.today)
+            if m.organization_id == member.org.id and (kind is None or m.kind is kind)
+        ]
+        if not hosted:
+            raise ServiceError("no_meeting_today")
+        # The one starting nearest to now: the morning meeting at 09:30, the afternoon's at 14:50.
+        return min(hosted, key=lambda m: abs((m.starts_at - self.now).total_seconds()))
+
+    def open_checkin(
+        self, member: MemberView, *, code_required: bool, kind: MeetingKind | None = None
+    ) -> tuple[MeetingView, str]:
+        """Opens check-in for a meeting the branch hosts today and returns its code (secretaries)."""
         self.require_lead(member)
-        meeting = self._meeting_today(member, None)
+        meeting = self._hosted_today(member, kind)
         self.meetings.open_checkin(meeting, code_required=code_required)
         self.audit(
             actor_id=member.id,
@@ -252,12 +284,14 @@ class Services:
         return self.meetings.view(meeting), meeting.checkin_code
 
     def roll_call(self, member: MemberView) -> RollCall:
-        """Returns attendance of today's meeting, or the last one (secretaries only)."""
+        """Returns attendance of the meeting hosted today, or the last one (secretaries only)."""
         self.require_lead(member)
-        meeting = self.meetings.latest(member.org.id, self.today)
+        meeting = self.meetings.latest(member.org.id, self.today, self.now)
         if meeting is None:
             raise ServiceError("no_meeting_yet")
-        return self.attendance.roll_call(meeting, self.meetings.view(meeting))
+        return self.attendance.roll_call(
+            meeting, self.meetings.view(meeting), self.meetings.expected(meeting)
+        )
 
     def next_meeting(self, member: MemberView) -> MeetingView:
         """Returns the member's next meeting that has not started yet."""
@@ -266,31 +300,107 @@ class Services:
             raise ServiceError("no_meeting_ahead")
         return self.meetings.view(meeting)
 
-    def ask_leave(self, member: MemberView, *, meeting_id: int, reason: str) -> MeetingView:
-        """Records the member's leave from a meeting of their branch."""
+    def _my_meeting(self, member: MemberView, meeting_id: int) -> Meeting:
+        """Returns a meeting the member's organization takes part in, else refuses."""
         meeting = self.session.get(Meeting, meeting_id)
-        if meeting is None or meeting.organization_id != member.org.id:
+        if meeting is None or not self.meetings.takes_part(meeting, member.org.id):
             raise ServiceError("no_meeting_ahead")
+        return meeting
+
+    def ask_leave(self, member: MemberView, *, meeting_id: int, reason: str) -> MeetingView:
+        """Records the member's leave from a meeting and tells the host's secretaries."""
+        meeting = self._my_meeting(member, meeting_id)
         if meeting.held_on < self.today:
             raise ServiceError("meeting_past")
-        self.attendance.ask_leave(meeting=meeting, member_id=member.id, reason=reason)
-        return self.meetings.view(meeting)
+        if meeting.status is MeetingStatus.CANCELLED:
+            raise ServiceError("meeting_cancelled")
+        row = self.attendance.ask_leave(meeting=meeting, member_id=member.id, reason=reason)
+        view = self.meetings.view(meeting)
+        subject = f"leave:{meeting.id}:{member.id}"
+        # A changed reason replaces a notice not sent yet.
+        self.notices.withdraw(subject)
+        self.notices.send(
+            subject=subject,
+            recipients=self.notices.leads(meeting.organization_id),
+            render=lambda t: notice_texts.leave_asked(t, member.name, view, row.reason),
+            skip=member.id,
+        )
+        return view
+
+    def cancel_leave(self, member: MemberView) -> MeetingView:
+        """Withdraws the member's leave from their next meeting they asked leave for (销假)."""
+        upcoming = self.meetings.upcoming(member.org.id, self.today)
+        ahead = [m for m in upcoming if m.starts_at > self.now]
+        on_leave = self.attendance.leaves(member_id=member.id, meeting_ids=[m.id for m in ahead])
+        view = next((m for m in ahead if m.id in on_leave), None)
+        if view is None:
+            raise ServiceError("no_leave")
+        meeting = self.session.get_one(Meeting, view.id)
+        self.attendance.cancel_leave(meeting=meeting, member_id=member.id)
+        subject = f"leave:{meeting.id}:{member.id}"
+        if not self.notices.withdraw(subject):
+            # The secretaries already know of the leave: tell them it is off.
+            self.notices.send(
+                subject=subject,
+                recipients=self.notices.leads(meeting.organization_id),
+                render=lambda t: notice_texts.leave_cancelled(t, member.name, view),
+                skip=member.id,
+            )
+        return view
 
     def upcoming(self, member: MemberView) -> list[MeetingView]:
         """Lists the member's upcoming meetings."""
         return self.meetings.upcoming(member.org.id, self.today)
 
+    def my_leaves(self, member: MemberView, meetings: list[MeetingView]) -> set[int]:
+        """Returns which of the listed meetings the member asked leave for."""
+        return self.attendance.leaves(member_id=member.id, meeting_ids=[m.id for m in meetings])
+
+    def next_hosted(self, member: MemberView) -> MeetingView:
+        """Returns the next meeting the member's organization hosts."""
+        return self.meetings.view(self._next_hosted(member))
+
+    def _next_hosted(self, member: MemberView) -> Meeting:
+        """Returns the next meeting the member's organization hosts, else refuses."""
+        meeting = self.meetings.next_meeting(
+            member.org.id, self.now.astimezone(self.tz), hosted=True
+        )
+        if meeting is None:
+            raise ServiceError("no_meeting_ahead")
+        return meeting
+
+    def _announce(
+        self, meeting: Meeting, actor: MemberView | None, render: Callable[[Translator], str]
+    ) -> None:
+        """Tells every member taking part about a change (replacing unsent notices of it)."""
+        subject = f"meeting:{meeting.id}"
+        self.notices.withdraw(subject)
+        self.notices.send(
+            subject=subject,
+            recipients=self._attendees(meeting),
+            render=render,
+            skip=actor.id if actor else None,
+        )
+
+    def _attendees(self, meeting: Meeting) -> list[int]:
+        """Lists who a meeting concerns: those expected at it."""
+        return [m.id for m in self.meetings.expected(meeting) if m.id is not None]
+
+    def missing_holiday_years(self) -> list[int]:
+        """Lists the years of the next three months whose official holidays are not known."""
+        return missing_holiday_years(self.holidays, self.today)
+
     def reschedule(
         self, member: MemberView, *, day: date | None, at: time | None, venue: str | None
     ) -> MeetingView:
-        """Changes the day, time or venue of the branch's next meeting (secretaries only)."""
+        """Changes the day, time or venue of the branch's next meeting and tells its members."""
         self.require_lead(member)
-        meeting = self.meetings.next_meeting(member.org.id, self.now.astimezone(self.tz))
-        if meeting is None:
-            raise ServiceError("no_meeting_ahead")
+        meeting = self._next_hosted(member)
         if day is not None and day < self.today:
             raise ServiceError("date_in_past")
         self.meetings.reschedule(meeting, at=at, venue=venue, day=day)
+        if meeting.starts_at <= self.now:
+            raise ServiceError("date_in_past")
         self.audit(
             actor_id=member.id,
             action="meeting.reschedule",
@@ -299,7 +409,129 @@ class Services:
             at=at,
             venue=venue,
         )
-        return self.meetings.view(meeting)
+        view = self.meetings.view(meeting)
+        self._announce(meeting, member, lambda t: notice_texts.meeting_changed(t, view))
+        return view
+
+    def schedule_meeting(
+        self,
+        actor: MemberView | None,
+        *,
+        kind: MeetingKind,
+        day: date,
+        at: time,
+        venue: str,
+        title: str = "",
+        org_id: int | None = None,
+    ) -> MeetingView:
+        """Puts a meeting of any kind on the calendar and tells its members.
+
+        In chat the actor is a secretary scheduling for their own organization; from the command
+        line the operator (no actor) names the organization.
+        """
+        if actor is not None:
+            self.require_lead(actor)
+            if org_id is not None and org_id != actor.org.id:
+                raise ServiceError("not_allowed")
+            org_id = actor.org.id
+        if org_id is None:
+            raise ServiceError("org_unknown")
+        starts = datetime.combine(day, at, tzinfo=self.tz)
+        if starts <= self.now:
+            raise ServiceError("date_in_past")
+        org = self.orgs.row(org_id)
+        alliance_id = pairing_id = None
+        if kind is MeetingKind.THEME_DAY:
+            alliance_id = self._alliance_on_duty(org_id, Duty.THEME_DAY, day).id
+        elif kind is MeetingKind.JOINT_MEETING:
+            alliance_id = self._alliance_on_duty(org_id, Duty.CONVENER, day).id
+        elif kind is MeetingKind.VISIT:
+            pairings = self.rota.pairings_of(org_id)
+            if not pairings:
+                raise ServiceError("no_pairing")
+            pairing_id = pairings[0].id
+        meeting = self.meetings.schedule(
+            org,
+            kind=kind,
+            starts=starts,
+            venue=venue,
+            title=title,
+            alliance_id=alliance_id,
+            pairing_id=pairing_id,
+        )
+        self.audit(
+            actor_id=actor.id if actor else None,
+            action="meeting.schedule",
+            subject=f"meeting:{meeting.id}",
+            kind=kind.value,
+            starts=starts,
+            venue=venue,
+        )
+        view = self.meetings.view(meeting)
+        self._announce(meeting, actor, lambda t: notice_texts.meeting_scheduled(t, view))
+        return view
+
+    def _alliance_on_duty(self, org_id: int, duty: Duty, day: date) -> Alliance:
+        """Returns the organization's alliance in which it holds `duty` on `day`."""
+        alliances = self.rota.alliances_of(org_id)
+        if not alliances:
+            raise ServiceError("no_alliance")
+        slots = [(alliance, self.rota.slot(alliance, duty, day)) for alliance in alliances]
+        for alliance, slot in slots:
+            if slot.org.id == org_id:
+                return alliance
+        # 001: the unit on duty plans, convenes and takes attendance; others do not.
+        raise ServiceError("not_on_duty", org=slots[0][1].org.name)
+
+    def upcoming_of(self, org_id: int) -> list[MeetingView]:
+        """Lists an organization's upcoming meetings (the command line's view)."""
+        return self.meetings.upcoming(org_id, self.today)
+
+    def cancel_meeting(self, member: MemberView, *, day: date | None, reason: str) -> MeetingView:
+        """Cancels the branch's next meeting (or its meeting on a day) and tells its members."""
+        self.require_lead(member)
+        if day is None:
+            meeting = self._next_hosted(member)
+        else:
+            hosted = [
+                m
+                for m in self.meetings.on_day(member.org.id, day)
+                if m.organization_id == member.org.id and m.starts_at > self.now
+            ]
+            if not hosted:
+                raise ServiceError("no_meeting_on_day")
+            meeting = hosted[0]
+        meeting.status = MeetingStatus.CANCELLED
+        self.session.add(meeting)
+        self.audit(
+            actor_id=member.id,
+            action="meeting.cancel",
+            subject=f"meeting:{meeting.id}",
+            reason=reason.strip()[:500],
+        )
+        view = self.meetings.view(meeting)
+        reason = reason.strip()[:500]
+        self._announce(meeting, member, lambda t: notice_texts.meeting_cancelled(t, view, reason))
+        return view
+
+    def branch_notice(self, member: MemberView, *, text: str) -> int:
+        """Sends a secretary's notice to every member of the branch; returns how many get it."""
+        self.require_lead(member)
+        text = text.strip()[:1000]
+        recipients = self.notices.members([member.org.id])
+        queued = self.notices.send(
+            subject=f"org:{member.org.id}",
+            recipients=recipients,
+            render=lambda t: notice_texts.branch_notice(t, member.org.name, member.name, text),
+            skip=member.id,
+        )
+        self.audit(
+            actor_id=member.id,
+            action="notice.send",
+            subject=f"org:{member.org.id}",
+            recipients=queued,
+        )
+        return queued
 
     # -- ledger ----------------------------------------------------------------------------
 
@@ -433,9 +665,7 @@ class Services:
                 actor_id=member.id,
             )
             return
-        org = self.orgs.by_code(org_code or "")
-        if org is None:
-            raise ServiceError("org_unknown")
+        org = self._pick_unit(alliance, org_code or "")
         self.rota.override(
             alliance=alliance,
             duty=duty,
@@ -444,6 +674,36 @@ class Services:
             reason=reason,
             actor_id=member.id,
         )
+
+    def duty_units(self, member: MemberView) -> list[OrgView]:
+        """Lists the units of the member's alliance in rotation order (numbered from 1 in chat)."""
+        alliances = self.rota.alliances_of(member.org.id)
+        if not alliances:
+            raise ServiceError("no_alliance")
+        return self.rota.units(alliances[0])
+
+    def _pick_unit(self, alliance: Alliance, text: str) -> OrgView:
+        """Finds an alliance unit by number, code, name or a unique beginning of its name."""
+        units = self.rota.units(alliance)
+        wanted = text.strip()
+        if wanted.isdigit():
+            number = int(wanted)
+            if 1 <= number <= len(units):
+                return units[number - 1]
+            raise ServiceError("unit_unknown", name=wanted)
+        for unit in units:
+            if wanted.upper() == unit.code.upper() or wanted == unit.name:
+                return unit
+        found = [unit for unit in units if unit.name.startswith(wanted)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise ServiceError("unit_ambiguous", name=wanted)
+        org = self.orgs.by_code(wanted)
+        if org is not None:
+            # An organization, but not one of this alliance's units.
+            raise ServiceError("not_in_alliance")
+        raise ServiceError("unit_unknown", name=wanted)
 
     # -- personal data: calendar feed and member points ---------------------------------------
 

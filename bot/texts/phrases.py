@@ -29,6 +29,9 @@ MEETING_KINDS: dict[MeetingKind, str] = {
     MeetingKind.LECTURE: N_("Party lecture"),
 }
 
+# Meetings of an alliance or a pairing, hosted by one of its organizations.
+GROUP_MEETINGS = frozenset({MeetingKind.THEME_DAY, MeetingKind.JOINT_MEETING, MeetingKind.VISIT})
+
 ROLES: dict[RoleKind, str] = {
     RoleKind.SECRETARY: N_("Secretary"),
     RoleKind.DEPUTY: N_("Deputy secretary"),
@@ -103,5 +106,7 @@ def describe_meeting(t: Translator, meeting: MeetingView) -> str:
     )
     if meeting.venue:
         line += t(", at {venue}", venue=meeting.venue)
+    if meeting.kind in GROUP_MEETINGS:
+        line += t(", hosted by {org}", org=meeting.org.name)
     note = move_note(t, meeting)
     return f"{line}\n  {note}" if note else line

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from bot.calendar.quarters import Quarter
@@ -10,10 +10,14 @@ from bot.core.i18n import N_, Translator
 from bot.services.obligations.rules import Obligation, Push, Rule
 from bot.texts.phrases import HOLIDAYS
 
+# The three reports as 004 words them: to the party organization where the member lives, and
+# their identity to the one at their workplace.
 REPORTS: dict[str, str] = {
-    "whereabouts": N_("where you are going (去向)"),
-    "arrival": N_("your arrival at the new place"),
-    "workplace": N_("the party organization at your workplace"),
+    "whereabouts": N_(
+        "on leaving, tell the party organization where you live where you are going (报告去向)"
+    ),
+    "arrival": N_("after arriving, report to the party organization where you now live (报告情况)"),
+    "workplace": N_("report your identity to the party organization of your workplace (报告身份)"),
 }
 
 
@@ -201,8 +205,8 @@ def _nudge(t: Translator, rule: Rule, values: Mapping[str, object]) -> str:
             month=t("{month}/{year}", month=month.month, year=month.year),
         )
     return t(
-        "As a mobile party member you still owe these reports: {reports}. Please send them to"
-        " your branch secretary.",
+        "As a mobile party member you still owe these of the three reports (三报告): {reports}."
+        " Once you have made one, record it with 流动报告 去向|报到|单位.",
         reports=_reports(t, values),
     )
 
@@ -282,4 +286,37 @@ def render_pending(t: Translator, obligation: Obligation) -> str:
         "Organization-life day of {org} on {date}.",
         org=_text(values, "org"),
         date=t.date(_date(values, "held_on"), "medium"),
+    )
+
+
+def render_orglife_moved(
+    t: Translator,
+    *,
+    org: str,
+    old_day: date,
+    new_day: date,
+    starts_at: datetime,
+    holiday: str | None,
+) -> str:
+    """Tells members their organization-life day moved because of newly known holidays."""
+    return t(
+        "The organization-life day of {org} has moved from {old} to {new}, {time}, because"
+        " {old} falls in {holiday}.",
+        org=org,
+        old=t.date(old_day, "medium"),
+        new=t.date(new_day, "long"),
+        time=t.time(starts_at),
+        holiday=t(HOLIDAYS.get(holiday or "other", HOLIDAYS["other"])),
+    )
+
+
+def holiday_data_warning(t: Translator, years: Sequence[int]) -> str:
+    """Warns that the coming months lie past the holiday data (or an empty string)."""
+    if not years:
+        return ""
+    return t(
+        "The official holiday calendar for {years} is not known yet, and the next three months"
+        " reach into it: org-life days there cannot be moved for holidays. Ask the operator to"
+        " add a holiday file (GONGJIAN_HOLIDAYS_FILE) or update the software.",
+        years=t.join([str(year) for year in years]),
     )

@@ -26,10 +26,10 @@ def test_my_points_with_breakdown_and_rank(chat: Chat, world: World, database: D
     assert "Your points in 2026: 7" in reply
     assert "Sign-ins: 2 × 2 = 4" in reply
     assert "Activity reports: 1 × 3 = 3" in reply
-    assert "Theme party days led: 0 × 5 = 0" in reply
+    assert "Theme party days taken part in or organized: 0 × 5 = 0" in reply
     assert "Rank 2 of 5 in 第1支部" in reply
     sec = english(chat, world, "sec")
-    assert "Theme party days led: 2 × 5 = 10" in sec.say("/points")
+    assert "Theme party days taken part in or organized: 2 × 5 = 10" in sec.say("/points")
     assert "Rank 1 of 5" in sec.say("/points")
 
 
@@ -54,7 +54,7 @@ def test_ranking_is_for_secretaries(chat: Chat, world: World, database: Database
         reply = sec.say(words)
         lines = reply.splitlines()
         assert lines[0] == "Points of 第1支部 in 2026:", words
-        assert lines[1].startswith("1. sec: 12 (sign-ins 1, reports 0, theme days led 2)")
+        assert lines[1].startswith("1. sec: 12 (sign-ins 1, reports 0, theme days 2)")
         assert lines[2].startswith("2. m1: 7")
         assert lines[4].startswith("4. deputy: 0") and lines[5].startswith("4. liaison: 0")
     assert "Points of 第1支部 in 2025:" in sec.say("积分 排名 2025")

@@ -97,7 +97,7 @@ def test_override_replace_and_swap(
     assert "Done" in sec.say("调整轮值 2026-11 2026-12 对调")
     reply = sec.say("谁主持 本季度")
     assert "(November 2026): 第1支部" in reply and "(December 2026): 第3支部" in reply
-    assert "No organization" in sec.say("调整轮值 2027-01 ZZZ 原因")
+    assert "No unit of your alliance is called ZZZ" in sec.say("调整轮值 2027-01 ZZZ 原因")
     assert "could not read that period" in sec.say("调整轮值 2027-13 B1 原因")
     with database.session() as session:
         overrides = session.exec(select(RotaOverride)).all()
@@ -112,3 +112,29 @@ def test_convener_override_needs_a_president_unit(chat: Chat, world: World) -> N
     assert "Only president units" in sec.say("调整轮值 召集 2027Q1 B4 原因")
     assert "Done" in sec.say("调整轮值 召集 2027Q1 B3 原因")
     assert "Joint meeting convener (" in sec.say("谁主持 2027Q1")
+
+
+def test_override_takes_unit_names_prefixes_and_numbers(
+    chat: Chat, world: World, database: Database
+) -> None:
+    sec = chat.as_("u-sec").bound(world.invites["sec"])
+    sec.say("/lang en")
+    # The chat never shows codes: a unit is named by its name, a unique beginning, or a number.
+    assert "Done" in sec.say("调整轮值 2026-12 第2支部 场地维修")
+    assert "Done" in sec.say("调整轮值 2027-01 第3 人手不足")
+    reply = sec.say("调整轮值 2027-02 第 人手不足")
+    assert "Several units of your alliance have names beginning with 第" in reply
+    assert "1. 第1支部\n2. 第2支部\n3. 第3支部\n4. 第4支部" in reply
+    assert "调整轮值 2027-02 2 人手不足" in reply
+    assert "Done" in sec.say("调整轮值 2027-02 4 人手不足")
+    assert "No unit of your alliance is called 9" in sec.say("调整轮值 2027-03 9 原因")
+    assert "1. 第1支部" in sec.say("调整轮值 2027-03")
+    with database.session() as session:
+        chosen = {
+            row.period: row.organization_id for row in session.exec(select(RotaOverride)).all()
+        }
+    assert chosen == {
+        "2026-12": world.orgs["B2"],
+        "2027-01": world.orgs["B3"],
+        "2027-02": world.orgs["B4"],
+    }

@@ -82,3 +82,58 @@ def test_setmeeting_refuses_an_unreadable_date(chat: Chat, world: World) -> None
     sec = chat.as_("u-sec").bound(world.invites["sec"])
     sec.say("/lang en")
     assert "could not read the date 13月1日" in sec.say("调整会议 13月1日 14:00 礼堂")
+
+
+def _december(database: Database) -> Meeting:
+    """Returns the stored December org-life day of the first branch."""
+    with database.session() as session:
+        return session.exec(
+            select(Meeting).where(Meeting.kind == MeetingKind.ORG_LIFE, Meeting.period == "2026-12")
+        ).one()
+
+
+def test_setmeeting_never_stores_unread_words_as_the_venue(
+    chat: Chat, world: World, database: Database
+) -> None:
+    sec = chat.as_("u-sec").bound(world.invites["sec"])
+    sec.say("/lang en")
+    sec.say("日程")
+    venue = _december(database).venue
+    reply = sec.say("调整会议 25:00")
+    assert "could not read the time 25:00" in reply and "e.g. 调整会议 12月2日 14:30" in reply
+    assert "could not read the date 下周" in sec.say("调整会议 下周")
+    assert "could not read 改天再说 as a date or a time" in sec.say("调整会议 改天再说")
+    assert _december(database).venue == venue
+    # 明天 is a day like any other: the next meeting moves to it, and the venue stays.
+    reply = sec.say("调整会议 明天")
+    assert "November 4, 2026 (Wednesday)" in reply
+    with database.session() as session:
+        moved = session.exec(select(Meeting).where(Meeting.held_on == date(2026, 11, 4))).one()
+    assert moved.venue == venue and moved.period == "2026-12"
+    # A venue alone is marked as such.
+    assert "at 礼堂" in sec.say("调整会议 地点 礼堂")
+    assert "at 党员活动室" in sec.say("调整会议 地点：党员活动室")
+
+
+def test_moving_a_meeting_back_leaves_no_note(chat: Chat, world: World, database: Database) -> None:
+    sec = chat.as_("u-sec").bound(world.invites["sec"])
+    sec.say("/lang en")
+    assert "Moved by the secretary from Dec 1, 2026" in sec.say("调整会议 12月3日")
+    assert "Moved by the secretary from Dec 1, 2026" in sec.say("调整会议 12月4日")
+    reply = sec.say("调整会议 12月1日")
+    assert "December 1, 2026 (Tuesday)" in reply and "Moved" not in reply
+    december = _december(database)
+    assert (december.moved_from, december.move_reason) == (None, None)
+    zh = chat.as_("u-sec").say("/lang zh")
+    assert zh
+    assert "调整至本日" not in chat.as_("u-sec").say("日程")
+
+
+def test_parse_coming_day_reads_words_for_days_ahead() -> None:
+    today = date(2026, 11, 3)  # a Tuesday
+    assert parse_coming_day("明天", today=today) == date(2026, 11, 4)
+    assert parse_coming_day("后天", today=today) == date(2026, 11, 5)
+    assert parse_coming_day("周五", today=today) == date(2026, 11, 6)
+    assert parse_coming_day("下周二", today=today) == date(2026, 11, 10)
+    assert parse_coming_day("friday", today=today) == date(2026, 11, 6)
+    assert parse_coming_day("下周", today=today) is None

@@ -35,7 +35,9 @@ def test_status_by_command_and_keyword(chat: Chat, october: World) -> None:
     sec = english(chat, october, "sec")
     reply = sec.say("/status")
     assert reply.startswith("Compliance of 第1支部 for Q4 2026, as of November 3, 2026:")
-    assert "✓ Organization-life day on Oct 6, 2026: done; signed in 3 of 4 (75%)" in reply
+    assert (
+        "✓ Organization-life day on Oct 6, 2026: done; signed in 3 of 5 (60%), on leave 1" in reply
+    )
     assert "○ Organization-life day on Nov 3, 2026: owed, 1 day left" in reply
     assert "Alliance: 红湾联盟" in reply and "Pairing: 一支部-二支部结对" in reply
     assert sec.say("达标") == reply
@@ -81,12 +83,12 @@ def test_quarter_attendance_table(chat: Chat, october: World) -> None:
     lines = reply.splitlines()
     assert lines[0] == "Attendance of 第1支部, Q4 2026"
     assert (
-        "• Oct 6, 2026 Organization-life day: signed in 3 of 4 (75%), on leave 1, absent 1" in lines
+        "• Oct 6, 2026 Organization-life day: signed in 3 of 5 (60%), on leave 1, absent 1" in lines
     )
     assert "• liaison: present 0, on leave 0, absent 1 (0%)" in lines
     assert "• m2: present 0, on leave 1, absent 0 (0%)" in lines
     assert "• sec: present 1, on leave 0, absent 0 (100%)" in lines
-    assert lines[-1] == "In all: signed in 3 of 4 (75%), on leave 1, absent 1."
+    assert lines[-1] == "In all: signed in 3 of 5 (60%), on leave 1, absent 1."
     assert sec.say("/attendance 2026Q4") == reply
     assert sec.say("/attendance 2026Q3") == "No meeting of 第1支部 has taken place in Q3 2026 yet."
 
@@ -99,7 +101,7 @@ def test_plain_attendance_is_still_the_roll_call(chat: Chat, october: World) -> 
     # Today's meeting now exists, without any sign-in: listed, not counted.
     table = sec.say("出勤 本季度")
     assert "• Nov 3, 2026 Organization-life day: nobody signed in" in table
-    assert table.splitlines()[-1] == "In all: signed in 3 of 4 (75%), on leave 1, absent 1."
+    assert table.splitlines()[-1] == "In all: signed in 3 of 5 (60%), on leave 1, absent 1."
 
 
 def test_quarter_attendance_bad_input_and_refusal(chat: Chat, october: World) -> None:

@@ -301,9 +301,11 @@ def test_orglife_follows_a_moved_or_cancelled_meeting(database: Database, world:
 def test_orglife_moved_by_a_holiday_says_why(database: Database, world: World) -> None:
     give_accounts(database, world, ("m1", "m3"))
     with database.session() as session:
-        b1 = session.get_one(Organization, world.orgs["B1"])
-        b1.holiday_policy = "next_workday"
-        session.add(b1)
+        # Moving to the next working day is the default; keeping the day is a setting.
+        assert session.get_one(Organization, world.orgs["B1"]).holiday_policy == "next_workday"
+        b2 = session.get_one(Organization, world.orgs["B2"])
+        b2.holiday_policy = "keep"
+        session.add(b2)
     # 6 October 2026 is in the National Day holiday: B1 moves to Thursday the 8th, B2 keeps it.
     assert due(database, world, at(2026, 10, 5, 19), Rule.ORGLIFE) == {("m3", "2026-10-06-eve")}
     [push] = [p for p in pushes_at(database, at(2026, 10, 7, 19)) if p.rule is Rule.ORGLIFE]

@@ -138,7 +138,7 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
     meetings = rows(book, 1)
     assert meetings[0][:2] == ("Date", "Meeting")
     assert day_of(meetings[1][0]) == date(2026, 10, 6)
-    assert meetings[1][1:9] == ("Organization-life day", "十月学习", "会议室", 4, 3, 1, 1, 0.75)
+    assert meetings[1][1:9] == ("Organization-life day", "十月学习", "会议室", 5, 3, 1, 1, 0.6)
     assert book.worksheets[1]["I2"].number_format == "0%"
     assert meetings[2][1] == "Party lecture"
     assert (meetings[2][4], meetings[2][5], meetings[2][9]) == (None, 0, "nobody signed in")
@@ -155,8 +155,8 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
     by_name = {row[0]: row[1:] for row in attendance[1:]}
     assert by_name["sec"] == ("present", 1, 0, 0, 1)
     assert by_name["liaison"] == ("absent", 0, 0, 1, 0)
-    assert by_name["m2"] == ("on leave", 0, 1, 0, None)
-    assert by_name["Total"] == (None, 3, 1, 1, 0.75)
+    assert by_name["m2"] == ("on leave", 0, 1, 0, 0)
+    assert by_name["Total"] == (None, 3, 1, 1, 0.6)
     assert attendance[-1][0] == "Total"
 
     pairings = rows(book, 3)
@@ -172,7 +172,7 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
         "done",
     )
     assert day_of(first[3]) == date(2026, 10, 6)
-    assert first[4] == "signed in 3 of 4 (75%)"
+    assert first[4] == "signed in 3 of 5 (60%), on leave 1"
     assert ("Organization: 第1支部", "Ledger feedback for Q4 2026", "owed, 59 days left") in {
         row[:3] for row in compliance
     }

@@ -1,4 +1,4 @@
-"""Member points: sign-ins, reports and theme days led, weighted, per year, ranked."""
+"""Member points: sign-ins, reports and theme days taken part in or organized, weighted, per year, ranked."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from bot.core.domain import (
     MemberStatus,
     RoleKind,
 )
+from bot.services.members import grant_role
 from bot.services.points import PointsTable, PointWeights, points_table
 from storage.engine import Database
-from storage.models import Activity, Attendance, Meeting, Member, Role
+from storage.models import Activity, Attendance, Meeting, Member, Role, RoleTerm
 from tests.conftest import SHANGHAI
 from tests.factories import World
 
@@ -200,3 +201,52 @@ def test_ties_share_a_rank_and_the_on_duty_unit_without_secretary_earns_nothing(
         )
     # A secretary role elsewhere does not make m3 B3's member: B3 still has nobody to rank.
     assert table(database, world, clock, org="B3").rows == []
+
+
+def test_theme_day_points_go_to_participants_and_the_secretary_of_that_day(
+    database: Database, world: World, clock: FrozenClock
+) -> None:
+    with database.session() as session:
+        # sec was secretary from January; deputy took over in May (role history).
+        grant_role(
+            session,
+            org_id=world.orgs["B1"],
+            member_id=world.members["deputy"],
+            role=RoleKind.SECRETARY,
+            on=date(2026, 5, 1),
+        )
+        session.add(
+            RoleTerm(
+                organization_id=world.orgs["B1"],
+                member_id=world.members["sec"],
+                role=RoleKind.SECRETARY,
+                started_on=date(2026, 1, 1),
+            )
+        )
+        # Monthly duty over B1..B4 from January: January and May are B1's.
+        add_meeting(
+            session, world, date(2026, 1, 20), org="B1", kind=MeetingKind.THEME_DAY, alliance=True
+        )
+        may = add_meeting(
+            session, world, date(2026, 5, 19), org="B1", kind=MeetingKind.THEME_DAY, alliance=True
+        )
+        for member in ("m1", "deputy"):
+            sign_in(session, may, world.members[member], AttendanceStatus.PRESENT)
+    rows = {row.name: row for row in table(database, world, clock).rows}
+    assert rows["sec"].theme_days == 1  # January, as secretary then
+    assert rows["deputy"].theme_days == 1  # May: organized and took part, counted once
+    assert rows["m1"].theme_days == 1  # took part in May
+    assert rows["m2"].theme_days == 0
+
+
+def test_report_points_go_to_those_who_took_part(
+    database: Database, world: World, clock: FrozenClock
+) -> None:
+    with database.session() as session:
+        march = add_meeting(session, world, date(2026, 3, 3))
+        for member in ("m1", "sec"):
+            sign_in(session, march, world.members[member], AttendanceStatus.PRESENT)
+        report(session, world, "m2", date(2026, 3, 3))
+    rows = {row.name: row for row in table(database, world, clock).rows}
+    assert (rows["m2"].reports, rows["m1"].reports, rows["sec"].reports) == (1, 1, 1)
+    assert rows["deputy"].reports == 0

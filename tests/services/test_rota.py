@@ -50,6 +50,10 @@ def test_quarterly_theme_days_and_conveners_only_presidents(
             date(2027, 2, 1),
         ]
         assert codes(rota, alliance, Duty.THEME_DAY, quarters) == ["B1", "B2", "B3", "B4", "B1"]
+        # 001: the executive president unit convenes (B1 for 2026, B2 for 2027) ...
+        assert codes(rota, alliance, Duty.CONVENER, quarters) == ["B1", "B1", "B1", "B1", "B2"]
+        # ... unless the alliance has its president units convene in turn, by quarter.
+        alliance.convener_rotation = True
         assert codes(rota, alliance, Duty.CONVENER, quarters) == ["B1", "B2", "B3", "B1", "B2"]
         slot = rota.slot(alliance, Duty.THEME_DAY, date(2026, 11, 20))
         assert (slot.period, slot.first_day, slot.last_day) == (

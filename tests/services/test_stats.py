@@ -206,21 +206,22 @@ def test_quarter_tallies_per_meeting_and_member(database: Database, world: World
         (date(2026, 11, 3), MeetingKind.ORG_LIFE),
     ]
     first, lecture_tally, today = report.meetings
-    assert (first.present, first.leave, first.absent, first.expected) == (3, 1, 1, 4)
-    assert first.rate == pytest.approx(0.75)
+    assert (first.present, first.leave, first.absent, first.expected) == (3, 1, 1, 5)
+    # 应到 counts everyone, those on leave included; the rate is 实到 / 应到.
+    assert first.rate == pytest.approx(0.6)
     # Nobody signed in to the lecture: it is listed but counts against no one.
     assert not lecture_tally.taken
     assert (lecture_tally.present, lecture_tally.absent) == (0, 0)
     assert (today.present, today.leave, today.absent) == (2, 0, 3)
     assert [m.meeting_id for m in report.taken] == [october, november]
     assert (report.present, report.leave, report.absent) == (5, 1, 4)
-    assert report.rate == pytest.approx(5 / 9)
+    assert report.rate == pytest.approx(5 / 10)
 
     by_name = {m.name: m for m in report.members}
     assert set(by_name) == {"sec", "deputy", "liaison", "m1", "m2"}
     assert by_name["sec"].marks == (AttendanceStatus.PRESENT, None, AttendanceStatus.PRESENT)
     assert (by_name["m1"].present, by_name["m1"].leave, by_name["m1"].absent) == (1, 1, 0)
-    assert by_name["m1"].rate == 1.0
+    assert by_name["m1"].rate == 0.5
     assert (by_name["liaison"].present, by_name["liaison"].absent) == (0, 2)
     assert by_name["liaison"].rate == 0.0
     assert report.member(world.members["m2"]) == by_name["m2"]

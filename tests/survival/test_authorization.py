@@ -41,6 +41,9 @@ ARGUMENTS: dict[str, str] = {
     "mobile": "m2 外出 深圳",
     "submitted": "",
     "attendance": "本季度",
+    "newmeeting": "党课 12月10日 14:30 党群服务中心",
+    "cancelmeeting": "12月1日 与区委会议冲突",
+    "notice": "明天下午三点开会",
 }
 
 

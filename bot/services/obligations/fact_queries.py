@@ -276,6 +276,7 @@ def groups_query(shape: Shape, around: bool = False) -> Executable:
         cast(null(), String).label("period"),
         no_end,
         no_lead,
+        col(Alliance.convener_rotation).label("rotating"),
     ).outerjoin(AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id)
     overrides = select(
         *heads,
@@ -287,6 +288,7 @@ def groups_query(shape: Shape, around: bool = False) -> Executable:
         col(RotaOverride.period),
         null(),
         null(),
+        col(Alliance.convener_rotation),
     ).join(RotaOverride, col(RotaOverride.alliance_id) == Alliance.id)
     pairings = select(
         col(Pairing.id),
@@ -300,6 +302,7 @@ def groups_query(shape: Shape, around: bool = False) -> Executable:
         *(null() for _ in range(4)),
         col(Pairing.agreement_end),
         col(Pairing.lead_org_id),
+        null(),
     ).outerjoin(PairingOrg, col(PairingOrg.pairing_id) == Pairing.id)
     branches = [units, overrides, pairings]
     if around or shape.scoped:
@@ -333,6 +336,7 @@ def groups_query(shape: Shape, around: bool = False) -> Executable:
                     null(),
                     col(Organization.orglife_time),
                     col(Organization.orglife_venue),
+                    null(),
                     null(),
                     null(),
                 ).where(col(Organization.id).in_(scope))
@@ -423,7 +427,12 @@ def records_query(shape: Shape) -> Executable:
         col(Activity.held_on) >= bindparam("first"),
         col(Activity.held_on) <= bindparam("last"),
         or_(
-            _one_of(Activity.kind, ActivityKind.JOINT_MEETING, ActivityKind.VISIT),
+            _one_of(
+                Activity.kind,
+                ActivityKind.JOINT_MEETING,
+                ActivityKind.THEME_DAY,
+                ActivityKind.VISIT,
+            ),
             col(Activity.pairing_id).is_not(None),
             # The opinion rule asks about this month only, and a year of solicitations is
             # most of the ledger.

@@ -233,6 +233,8 @@ class AllianceFact:
     executive_term_months: int
     units: tuple[UnitFact, ...]
     overrides: Mapping[tuple[Duty, str], int]
+    # The president units convene in turn by quarter instead of the executive unit (001).
+    convener_rotation: bool = False
 
     def duty(self, duty: Duty, day: date) -> DutyFact | None:
         """Returns who holds `duty` in the period containing `day` (None without units)."""
@@ -248,9 +250,16 @@ class AllianceFact:
                 key, first, last = _month_span(day)
                 index = _months_between(start, day)
         elif duty is Duty.CONVENER:
-            units = presidents
             quarter = Quarter.of(day)
             key, first, last = str(quarter), quarter.first_day, quarter.last_day
+            if not self.convener_rotation:
+                # 001: the executive president unit convenes, unless the alliance rotates it.
+                executive = self.duty(Duty.EXECUTIVE, first)
+                if executive is None:
+                    return None
+                org_id = self.overrides.get((duty, key), executive.org_id)
+                return DutyFact(duty, key, first, last, org_id)
+            units = presidents
             index = _quarters_between(start, day)
         else:
             units = presidents
@@ -321,6 +330,8 @@ class Facts:
     excused: Mapping[int, frozenset[int]]
     alliances: tuple[AllianceFact, ...]
     pairings: tuple[PairingFact, ...]
+    # Joint meetings (by quarter) and theme days (by duty period) held, and those set for a
+    # day still ahead: only held ones count as done; a planned one stops the nudges to plan it.
     alliance_joint: frozenset[tuple[int, str]]
     alliance_theme: frozenset[tuple[int, str]]
     pairing_joint: frozenset[tuple[int, str]]
@@ -331,6 +342,8 @@ class Facts:
     filings: frozenset[tuple[FilingKind, str, str]]
     movements: tuple[MovementFact, ...]
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    alliance_joint_planned: frozenset[tuple[int, str]] = frozenset()
+    alliance_theme_planned: frozenset[tuple[int, str]] = frozenset()
     org_alliance: Mapping[int, int] = field(default_factory=dict)
     _configs: dict[tuple[int | None, int | None], ReminderConfig] = field(
         default_factory=dict, repr=False, compare=False
@@ -496,6 +509,8 @@ def load_facts(
         pairings=pairings,
         alliance_joint=frozenset(records.alliance_joint),
         alliance_theme=frozenset(records.alliance_theme),
+        alliance_joint_planned=frozenset(records.joint_planned),
+        alliance_theme_planned=frozenset(records.theme_planned),
         pairing_joint=frozenset(records.pairing_joint),
         pairing_visits={pairing: frozenset(days) for pairing, days in records.visits.items()},
         opinions=frozenset(records.opinions),
@@ -520,9 +535,34 @@ class _Records:
 
     alliance_joint: set[tuple[int, str]] = field(default_factory=set)
     alliance_theme: set[tuple[int, str]] = field(default_factory=set)
+    joint_planned: set[tuple[int, str]] = field(default_factory=set)
+    theme_planned: set[tuple[int, str]] = field(default_factory=set)
     pairing_joint: set[tuple[int, str]] = field(default_factory=set)
     visits: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
     opinions: set[tuple[int, str]] = field(default_factory=set)
+
+
+# The kinds that belong to an alliance when a record names both an alliance and a pairing; any
+# other kind (a visit, a study session...) belongs to the pairing.
+ALLIANCE_KINDS = frozenset({"joint_meeting", "theme_day"})
+
+
+def home_of(
+    kind: str, *, alliance_id: int | None, pairing_id: int | None
+) -> tuple[int | None, int | None]:
+    """Returns the (alliance, pairing) a meeting or ledger entry counts for: one when it names both."""
+    if alliance_id is None or pairing_id is None:
+        return alliance_id, pairing_id
+    if kind in ALLIANCE_KINDS:
+        return alliance_id, None
+    return None, pairing_id
+
+
+def _theme_key(duty_unit: Mapping[int, DutyPeriod], alliance_id: int, day: date) -> str:
+    """Returns the theme-day duty period of an alliance containing `day`."""
+    if duty_unit.get(alliance_id, DutyPeriod.MONTH) is DutyPeriod.QUARTER:
+        return str(Quarter.of(day))
+    return month_key(day)
 
 
 def _unit_alliances(alliances: tuple[AllianceFact, ...]) -> dict[int, set[int]]:
@@ -747,7 +787,7 @@ class _Reader:
                     members[group_id].append(org_id)
                 continue
             alliance_heads.setdefault(
-                group_id, (code, name, start, DutyPeriod(duty_period), number)
+                group_id, (code, name, start, DutyPeriod(duty_period), number, bool(row.rotating))
             )
             if source == OVERRIDE:
                 overrides[group_id][(Duty(row.duty), row.period)] = org_id
@@ -763,8 +803,16 @@ class _Reader:
                 executive_term_months=term,
                 units=tuple(units[alliance_id]),
                 overrides=overrides[alliance_id],
+                convener_rotation=rotating,
             )
-            for alliance_id, (code, name, rota_start, duty_period, term) in alliance_heads.items()
+            for alliance_id, (
+                code,
+                name,
+                rota_start,
+                duty_period,
+                term,
+                rotating,
+            ) in alliance_heads.items()
         )
         pairings = []
         for pairing_id, (code, name, lead, start, end, target) in pairing_heads.items():
@@ -800,6 +848,7 @@ class _Reader:
         quarter = Quarter.of(today)
         records = _Records()
         duty_unit = {a.id: a.duty_period for a in alliances}
+        alliances_by_id = {a.id: a for a in alliances}
         unit_alliances = _unit_alliances(alliances)
         month_first = today.replace(day=1)
         params: dict[str, Any] = {
@@ -821,18 +870,37 @@ class _Reader:
             }
         filings: set[tuple[FilingKind, str, str]] = set()
         settings: dict[str, dict[str, Any]] = defaultdict(dict)
-        for source, org_id, kind, held_on, alliance_id, pairing_id, scope_key, second in self.run(
-            records_query(self.shape), **params
-        ):
+        for (
+            source,
+            org_id,
+            kind,
+            held_on,
+            named_alliance,
+            named_pairing,
+            scope_key,
+            second,
+        ) in self.run(records_query(self.shape), **params):
+            # Where the record counts: one group when it names both (see `home_of`).
+            alliance_id, pairing_id = home_of(
+                kind, alliance_id=named_alliance, pairing_id=named_pairing
+            )
             if source == MEETING:
+                # A meeting counts once held (its day has come), where it belongs; one still
+                # ahead only stops the nudges to plan it.
+                if held_on > today:
+                    if alliance_id is not None and kind == MeetingKind.JOINT_MEETING:
+                        records.joint_planned.add((alliance_id, str(Quarter.of(held_on))))
+                    if alliance_id is not None and kind == MeetingKind.THEME_DAY:
+                        key = _theme_key(duty_unit, alliance_id, held_on)
+                        records.theme_planned.add((alliance_id, key))
+                    continue
                 if alliance_id is not None and kind == MeetingKind.JOINT_MEETING:
                     records.alliance_joint.add((alliance_id, str(Quarter.of(held_on))))
                 if alliance_id is not None and kind == MeetingKind.THEME_DAY:
-                    span = duty_unit.get(alliance_id, DutyPeriod.MONTH)
-                    quarterly = span is DutyPeriod.QUARTER
-                    key = str(Quarter.of(held_on)) if quarterly else month_key(held_on)
-                    records.alliance_theme.add((alliance_id, key))
-                if pairing_id is not None and held_on <= today:
+                    records.alliance_theme.add(
+                        (alliance_id, _theme_key(duty_unit, alliance_id, held_on))
+                    )
+                if pairing_id is not None:
                     records.pairing_joint.add((pairing_id, str(Quarter.of(held_on))))
                     if kind == MeetingKind.VISIT:
                         records.visits[pairing_id].add(held_on)
@@ -849,9 +917,20 @@ class _Reader:
             period = str(Quarter.of(held_on))
             if kind == ActivityKind.OPINION and held_on >= month_first:
                 records.opinions.add((org_id, month_key(held_on)))
+            # An entry of no group counts for the reporter's alliances; one of a pairing does not.
+            allied_to = unit_alliances[org_id] if pairing_id is None else set()
             if kind == ActivityKind.JOINT_MEETING:
-                for allied in {alliance_id} if alliance_id is not None else unit_alliances[org_id]:
+                for allied in {alliance_id} if alliance_id is not None else allied_to:
                     records.alliance_joint.add((allied, period))
+            if kind == ActivityKind.THEME_DAY:
+                # A theme day reported through 汇报 counts toward the on-duty unit's duty: the
+                # alliance's, or the reporter's own when it is the unit on duty that day.
+                for allied in {alliance_id} if alliance_id is not None else allied_to:
+                    alliance = alliances_by_id.get(allied)
+                    slot = alliance.duty(Duty.THEME_DAY, held_on) if alliance else None
+                    if alliance_id is not None or (slot is not None and slot.org_id == org_id):
+                        key = _theme_key(duty_unit, allied, held_on)
+                        records.alliance_theme.add((allied, key))
             if pairing_id is not None:
                 records.pairing_joint.add((pairing_id, period))
                 if kind == ActivityKind.VISIT:

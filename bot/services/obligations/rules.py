@@ -270,7 +270,10 @@ def theme_duty_obligations(facts: Facts, *, owner: int | None = None) -> Iterato
             if slot is None:
                 break
             day = slot.last_day + timedelta(days=1)
-            if (alliance.id, slot.period) in facts.alliance_theme or not _holds(owner, slot.org_id):
+            key = (alliance.id, slot.period)
+            if key in facts.alliance_theme or key in facts.alliance_theme_planned:
+                continue
+            if not _holds(owner, slot.org_id):
                 continue
             windows = []
             for index, lead in enumerate(leads):
@@ -305,7 +308,8 @@ def joint_meeting_obligations(facts: Facts, *, owner: int | None = None) -> Iter
     quarter = Quarter.of(today)
     for alliance in facts.alliances:
         slot = alliance.duty(Duty.CONVENER, today)
-        if slot is None or (alliance.id, str(quarter)) in facts.alliance_joint:
+        key = (alliance.id, str(quarter))
+        if slot is None or key in facts.alliance_joint or key in facts.alliance_joint_planned:
             continue
         if not _holds(owner, slot.org_id):
             continue
