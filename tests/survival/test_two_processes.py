@@ -238,7 +238,9 @@ async def both_answer(api: FakeTelegramAPI, runs: list[RunProcess]) -> None:
         before = len(api.texts(user.id))
         await converse(api, run, user, "/help")
         # The webhook is acknowledged once the update is committed; the reply follows.
-        await api.wait_until(lambda: len(api.texts(user.id)) >= before + 1, within=30)
+        await api.wait_until(
+            lambda user=user, before=before: len(api.texts(user.id)) >= before + 1, within=30
+        )
         assert len(api.texts(user.id)) == before + 1, f"{run.name} did not answer"
 
 
