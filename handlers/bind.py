@@ -45,6 +45,8 @@ def bind_with_code(ctx: Context, args: str) -> Replies:
         channel=inbound.channel,
         external_id=inbound.user_id,
         display_name=inbound.display_name,
+        # Failures are counted per account and per source: the group chat, or all private chats.
+        source=inbound.chat_id if inbound.is_group else "private",
     )
     ctx.member = member
     roles = t.join([t(ROLES[role]) for role in sorted(member.roles, key=list(RoleKind).index)])

@@ -237,6 +237,10 @@ async def both_answer(api: FakeTelegramAPI, runs: list[RunProcess]) -> None:
     for run, user in zip(runs, WRITERS, strict=False):
         before = len(api.texts(user.id))
         await converse(api, run, user, "/help")
+        # The webhook is acknowledged once the update is committed; the reply follows.
+        await api.wait_until(
+            lambda user=user, before=before: len(api.texts(user.id)) >= before + 1, within=30
+        )
         assert len(api.texts(user.id)) == before + 1, f"{run.name} did not answer"
 
 
