@@ -16,7 +16,7 @@ router = Router("attendance", title=N_("attendance"))
 @router.command(
     "attendance",
     keywords=("出勤", "考勤"),
-    description=N_("Attendance: today's roll call, or a quarter's with 出勤 本季度 (secretaries)"),
+    description=N_("Attendance: today's roll call, or a quarter's"),
     leads_only=True,
 )
 def attendance(ctx: Context, args: str) -> Replies:
@@ -37,7 +37,7 @@ def attendance(ctx: Context, args: str) -> Replies:
 def usage(t: Translator) -> str:
     """Explains which quarters /attendance understands."""
     return t(
-        "Send 出勤 for today's roll call, 出勤 本季度 (or 上季度, or a quarter like 2026Q4)"
+        "Send /attendance for today's roll call, /attendance this quarter (or last quarter, or a quarter like 2026Q4)"
         " for a quarter's attendance."
     )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.core.domain import RoleKind
 from bot.core.i18n import N_, Translator
 from bot.core.inbound import Inbound
 from bot.core.records import MemberView
@@ -37,6 +38,14 @@ class Command:
     needs_member: bool = True
     leads_only: bool = False
     menu: bool = True
+    # Who may use it when not everyone may (help lists it only for them); empty: everyone.
+    roles: frozenset[RoleKind] = frozenset()
+
+    def usable_by(self, member: MemberView) -> bool:
+        """Tells whether a member's roles let them use this command."""
+        if self.leads_only:
+            return member.leads
+        return not self.roles or bool(self.roles & member.roles)
 
 
 @dataclass(slots=True)
@@ -129,12 +138,13 @@ class Router:
         needs_member: bool = True,
         leads_only: bool = False,
         menu: bool = True,
+        roles: frozenset[RoleKind] = frozenset(),
     ) -> Callable[[CommandHandler], CommandHandler]:
         """Registers a command handler under `/name` and its keywords."""
 
         def register(handler: CommandHandler) -> CommandHandler:
             self.commands.append(
-                Command(name, keywords, description, handler, needs_member, leads_only, menu)
+                Command(name, keywords, description, handler, needs_member, leads_only, menu, roles)
             )
             return handler
 

@@ -35,7 +35,7 @@ def calendar(ctx: Context, args: str) -> Replies:
 def _usage(ctx: Context) -> str:
     """Explains the calendar command's words."""
     return ctx.t(
-        "Send 日历 for your calendar link, 日历 新 for a new one, or 日历 撤销 to revoke it."
+        "Send /calendar for your calendar link, /calendar new for a new one, or /calendar revoke to revoke it."
     )
 
 
@@ -68,7 +68,7 @@ def _answer(ctx: Context, link: CalendarLink) -> Replies:
         t(
             "Your private calendar link:\n{url}\nSubscribe to it in your calendar app (it shows"
             " your branch's meetings and your alliance's duty rota). Keep it to yourself: anyone"
-            " with the link sees your meetings. Send 日历 撤销 to revoke it.",
+            " with the link sees your meetings. Send /calendar revoke to revoke it.",
             url=link.url,
         )
     )
@@ -89,7 +89,7 @@ def _revoke(ctx: Context) -> Replies:
         ctx.reply(
             ctx.t(
                 "Your calendar link is revoked: calendars subscribed to it stop updating."
-                " Send 日历 for a new one."
+                " Send /calendar for a new one."
             )
         )
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from bot.core.domain import MeetingKind
 from bot.core.i18n import N_
 from bot.texts.phrases import MEETING_KINDS, describe_meeting
@@ -13,14 +15,17 @@ router = Router("checkin", title=N_("check-in"))
 NO_CODE_WORDS = frozenset({"nocode", "免码", "无码"})
 
 
-@router.command("checkin", keywords=("签到",), description=N_("Sign in to today's meeting"))
+@router.command(
+    "checkin", keywords=("签到码", "签到"), description=N_("Sign in to today's meeting")
+)
 def check_in(ctx: Context, args: str) -> Replies:
     """Signs the member in to today's meeting, with the code when one is required."""
     t = ctx.t
     assert ctx.member is not None
-    code = "".join(args.split()) or None
-    if code is not None and not (code.isdigit() and len(code) == 6):
-        return [ctx.reply(t("A check-in code has 6 digits, e.g. 签到 123456."))]
+    # Full-width digits ("４１００４７") are the same code, not a wrong guess toward the lockout.
+    code = "".join(unicodedata.normalize("NFKC", args).split()) or None
+    if code is not None and not (code.isascii() and code.isdigit() and len(code) == 6):
+        return [ctx.reply(t("A check-in code has 6 digits, e.g. /checkin 123456."))]
     result = ctx.services.check_in(ctx.member, code=code, channel=ctx.inbound.channel)
     kind = t(MEETING_KINDS[result.meeting.kind])
     if not result.new:
@@ -55,7 +60,7 @@ def check_in(ctx: Context, args: str) -> Replies:
 @router.command(
     "opencheckin",
     keywords=("开启签到",),
-    description=N_("Get today's check-in code (secretaries)"),
+    description=N_("Get today's check-in code"),
     leads_only=True,
 )
 def open_checkin(ctx: Context, args: str) -> Replies:
@@ -70,7 +75,7 @@ def open_checkin(ctx: Context, args: str) -> Replies:
         return [
             ctx.reply(
                 t(
-                    "Usage: 开启签到 [KIND] [免码], e.g. 开启签到 党课 or 开启签到 免码."
+                    "Usage: /opencheckin [KIND] [nocode], e.g. /opencheckin lecture or /opencheckin nocode."
                     " The kind is needed only when the branch hosts several meetings today."
                 )
             )
@@ -83,7 +88,7 @@ def open_checkin(ctx: Context, args: str) -> Replies:
     return [
         ctx.reply(
             t(
-                "Check-in is open for:\n{meeting}\nToday's code: {code}\nMembers send: 签到 {code}",
+                "Check-in is open for:\n{meeting}\nToday's code: {code}\nMembers send: /checkin {code}",
                 meeting=header,
                 code=code,
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.core.i18n import N_
+from bot.services.console_access import CONSOLE_ROLES
 from handlers.base import Context, Replies, Router
 
 router = Router("console", title=N_("web console"))
@@ -13,7 +14,8 @@ router = Router("console", title=N_("web console"))
 @router.command(
     "console",
     keywords=("后台", "管理后台"),
-    description=N_("A sign-in link to the web console (secretaries, liaisons, committee)"),
+    description=N_("A sign-in link to the web console"),
+    roles=CONSOLE_ROLES,
 )
 def console(ctx: Context, _args: str) -> Replies:
     """Sends a 10-minute single-use link to the web console, privately."""

@@ -9,6 +9,7 @@ from bot.services.errors import ServiceError
 
 MESSAGES: dict[str, str] = {
     "already_bound": N_("This chat account is already bound to a member."),
+    "already_named": N_("Your name is already on record; ask your secretary to change it."),
     "invite_unknown": N_("That invite code does not exist. Check it and try again."),
     "invite_used": N_("That invite code has already been used. Ask your secretary for a new one."),
     "invite_expired": N_("That invite code has expired. Ask your secretary for a new one."),
@@ -17,6 +18,10 @@ MESSAGES: dict[str, str] = {
         "The web console is for secretaries, deputy secretaries, committee members and"
         " liaison officers."
     ),
+    "console_throttled": N_("Too many failed sign-ins. Please wait 15 minutes and try again."),
+    "console_weak_password": N_("The password must be at least 12 characters long."),
+    "console_login_taken": N_("That login name is already taken."),
+    "console_bad_login": N_("Give a login name of at most 64 characters and the person's name."),
     "not_lead_or_liaison": N_(
         "Only secretaries and liaison officers can see what the branch owes."
     ),
@@ -25,7 +30,7 @@ MESSAGES: dict[str, str] = {
     "no_meeting_ahead": N_("Your branch has no upcoming meeting."),
     "meeting_cancelled": N_("That meeting was cancelled."),
     "meeting_past": N_("That meeting is already over."),
-    "code_needed": N_("Please send the 6-digit check-in code with it, e.g. 签到 123456."),
+    "code_needed": N_("Please send the 6-digit check-in code with it, e.g. /checkin 123456."),
     "code_wrong": N_("That check-in code is wrong. Ask the secretary for today's code."),
     "too_many_binds": N_(
         "Too many wrong invite codes. Try again in {minutes} minutes, or ask the secretary."

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from bot.core.i18n import N_
-from handlers.base import Context, Replies, Router
+from handlers.base import Command, Context, Replies, Router
 from handlers.bind import bind_with_code
 
 router = Router("help", title=N_("help"))
 
-# Shown in the menu with their argument, so people see what to type after the keyword.
+# Shown in the menu with their argument, so people see what to type; in Chinese with the
+# keyword ("签到 123456"), in English with the command ("/checkin 123456").
 USAGE: dict[str, str] = {
-    "checkin": "签到 123456",
-    "invite": "邀请 联络员 张三",
-    "roster": "谁主持 下季度",
-    "bind": "绑定 CODE",
-    "status": "达标 上季度",
-    "ledger": "台账 2026Q3",
-    "attendance": "出勤 本季度",
-    "mobile": "流动 张三 外出",
-    "mobilereport": "流动报告 去向",
+    "checkin": N_("/checkin 123456"),
+    "invite": N_("/invite liaison Zhang San"),
+    "roster": N_("/roster next quarter"),
+    "bind": N_("/bind CODE"),
+    "status": N_("/status last quarter"),
+    "ledger": N_("/ledger 2026Q3"),
+    "attendance": N_("/attendance this quarter"),
+    "mobile": N_("/mobile Zhang San leaving"),
+    "mobilereport": N_("/mobilereport whereabouts"),
 }
 HIDDEN = frozenset({"start", "bind", "help"})
 
@@ -33,34 +34,47 @@ def show_help(ctx: Context, _args: str) -> Replies:
         return [
             ctx.reply(
                 t(
-                    "Welcome to Gongjian (共建助手). To start, send 绑定 followed by the invite code your secretary gave you, e.g. 绑定 ABCD2345."
+                    "Welcome to Gongjian (共建助手). To start, send /bind followed by the invite"
+                    " code your secretary gave you, e.g. /bind ABCD2345."
                 )
             )
         ]
-    lines = [t("Hello {name}. You can send:", name=ctx.member.name)]
+    member = ctx.member
+    lines = [
+        t("Hello {name}. You can send:", name=member.name) if member.name else t("You can send:")
+    ]
     lead_lines: list[str] = []
     # Cancel goes last: it is about the other commands.
     ordered = sorted(ctx.commands, key=lambda command: command.name == "cancel")
     for command in ordered:
-        if command.name in HIDDEN:
+        if command.name in HIDDEN or not command.usable_by(member):
             continue
-        said = USAGE.get(command.name) or (
-            command.keywords[0] if command.keywords else f"/{command.name}"
-        )
-        line = t(
-            "• {said} (/{name}): {description}",
-            said=said,
-            name=command.name,
-            description=t(command.description),
-        )
+        line = help_line(ctx, command)
         if command.leads_only:
             lead_lines.append(line)
         else:
             lines.append(line)
-    if ctx.member.leads and lead_lines:
-        lines.append(t("For secretaries:"))
+    if lead_lines:
+        lines.append(t("For secretaries and deputy secretaries:"))
         lines += lead_lines
     return [ctx.reply("\n".join(lines))]
+
+
+def help_line(ctx: Context, command: Command) -> str:
+    """One line of the menu: what to send, the command, and what it does."""
+    t = ctx.t
+    said = t(USAGE[command.name]) if command.name in USAGE else f"/{command.name}"
+    if said.startswith("/"):
+        if command.keywords and t.locale.startswith("zh"):
+            said = command.keywords[0]
+        else:
+            return t("• {said}: {description}", said=said, description=t(command.description))
+    return t(
+        "• {said} (/{name}): {description}",
+        said=said,
+        name=command.name,
+        description=t(command.description),
+    )
 
 
 @router.command(

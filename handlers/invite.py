@@ -13,7 +13,7 @@ router = Router("invite", title=N_("invitation"))
 @router.command(
     "invite",
     keywords=("邀请",),
-    description=N_("Create an invite code (secretaries)"),
+    description=N_("Create an invite code"),
     leads_only=True,
 )
 def invite(ctx: Context, args: str) -> Replies:
@@ -24,11 +24,7 @@ def invite(ctx: Context, args: str) -> Replies:
     role = ROLE_WORDS.get(words[0].lower()) if words else RoleKind.MEMBER
     if role is None:
         return [
-            ctx.reply(
-                t(
-                    "Unknown role. Use one of: 党员, 联络员, 委员, 副书记, 书记 (member, liaison, committee, deputy, secretary)."
-                )
-            )
+            ctx.reply(t("Unknown role. Use one of: member, liaison, committee, deputy, secretary."))
         ]
     name = words[1].strip() if len(words) > 1 else ""
     if len(name) > 100:
@@ -39,10 +35,10 @@ def invite(ctx: Context, args: str) -> Replies:
     return [
         ctx.reply(
             t(
-                "Invite for {role} of {org}{name}: {code}\nValid until {expires}. It works once: send it to the person, who replies 绑定 {code}.",
+                "Invite for {role} of {org}{name}: {code}\nValid until {expires}. It works once: send it to the person, who replies /bind {code}.",
                 role=t(ROLES[role]),
                 org=created.org.name,
-                name=f" ({name})" if name else "",
+                name=t(" ({text})", text=name) if name else "",
                 code=created.code,
                 expires=f"{t.date(created.expires_at.date(), 'long')} {t.time(created.expires_at)}",
             )

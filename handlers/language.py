@@ -46,6 +46,12 @@ def _question(ctx: Context) -> Reply:
     )
 
 
+@router.back_handler
+def on_back(ctx: Context) -> Replies:
+    """Asks the language question again."""
+    return [_question(ctx)]
+
+
 @router.step(Step.CHOOSE)
 def on_choice(ctx: Context, text: str) -> Replies:
     """Stores the chosen language."""

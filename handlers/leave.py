@@ -59,6 +59,12 @@ def on_reason(ctx: Context, text: str) -> Replies:
     return [reply]
 
 
+@router.back_handler
+def on_back(ctx: Context) -> Replies:
+    """Asks for the reason again (after 返回, or when the member comes back to the draft)."""
+    return [ctx.reply(_question(ctx), ctx.nav_buttons(back=False))]
+
+
 def _member(ctx: Context) -> MemberView:
     """Returns the member asking leave (leave needs a bound account)."""
     assert ctx.member is not None, "leave without a member"

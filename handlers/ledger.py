@@ -25,7 +25,7 @@ FIRST_YEAR = 2000
 @router.command(
     "ledger",
     keywords=("台账",),
-    description=N_("The quarter's ledger (台账) as a spreadsheet (secretaries)"),
+    description=N_("The quarter's ledger (台账) as a spreadsheet"),
     leads_only=True,
 )
 def ledger(ctx: Context, args: str) -> Replies:
@@ -90,7 +90,7 @@ def ledger(ctx: Context, args: str) -> Replies:
 def preview_note(t: Translator, opens: date) -> str:
     """Says an early export is a preview that files nothing."""
     return t(
-        "This is a preview: an export counts as filing from {date} on, or send 已报送 once"
+        "This is a preview: an export counts as filing from {date} on, or send /submitted once"
         " the ledger is submitted.",
         date=t.date(opens, "long"),
     )
@@ -98,7 +98,9 @@ def preview_note(t: Translator, opens: date) -> str:
 
 def ledger_usage(t: Translator) -> str:
     """Explains which quarters /ledger understands."""
-    return t("Send 台账 for this quarter's ledger, or 台账 上季度, or a quarter like 台账 2026Q3.")
+    return t(
+        "Send /ledger for this quarter's ledger, or /ledger last quarter, or a quarter like /ledger 2026Q3."
+    )
 
 
 def parse_year(text: str, this_year: int) -> int | None:
@@ -117,7 +119,7 @@ def parse_year(text: str, this_year: int) -> int | None:
 @router.command(
     "summary",
     keywords=("年度总结", "年终总结"),
-    description=N_("Draft the year-end summary of our alliances and pairings (secretaries)"),
+    description=N_("Draft the year-end summary of our alliances and pairings"),
     leads_only=True,
 )
 def summary(ctx: Context, args: str) -> Replies:
@@ -127,7 +129,7 @@ def summary(ctx: Context, args: str) -> Replies:
     assert member is not None
     year = parse_year(args, ctx.today.year)
     if year is None:
-        return [ctx.reply(t("Send 年度总结 for this year, or a year like 年度总结 2025."))]
+        return [ctx.reply(t("Send /summary for this year, or a year like /summary 2025."))]
     if year > ctx.today.year:
         return [ctx.reply(t("{year} has not started yet.", year=year))]
     drafts = ctx.services.year_summaries(member, year)
@@ -147,7 +149,7 @@ def summary(ctx: Context, args: str) -> Replies:
         ctx.reply(
             t(
                 "These are drafts from the records: edit them, and once the summary is submitted"
-                " send 已报送 总结."
+                " send /submitted summary."
             )
         )
     )

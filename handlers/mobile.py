@@ -42,9 +42,7 @@ def _owed_line(t: Translator, movement: MovementView) -> str:
 @router.command(
     "mobile",
     keywords=("流动",),
-    description=N_(
-        "Mark a member as leaving or arrived: 流动 NAME 外出|到达 [PLACE] (secretaries)"
-    ),
+    description=N_("Mark a member as leaving or arrived"),
     leads_only=True,
 )
 def mark(ctx: Context, args: str) -> Replies:
@@ -53,7 +51,9 @@ def mark(ctx: Context, args: str) -> Replies:
     assert ctx.member is not None
     words = args.split(maxsplit=2)
     if len(words) < 2 or words[1].lower() not in DIRECTIONS:
-        return [ctx.reply(t("Usage: 流动 NAME 外出 [PLACE] or 流动 NAME 到达 [PLACE]."))]
+        return [
+            ctx.reply(t("Usage: /mobile NAME leaving [PLACE] or /mobile NAME arriving [PLACE]."))
+        ]
     name, direction = words[0], DIRECTIONS[words[1].lower()]
     place = words[2] if len(words) > 2 else ""
     movement = ctx.services.mobility.mark(ctx.member, name=name, direction=direction, place=place)
@@ -72,7 +72,7 @@ def mark(ctx: Context, args: str) -> Replies:
 @router.command(
     "mobilereport",
     keywords=("流动报告",),
-    description=N_("File a mobile member's report: 流动报告 去向|报到|单位"),
+    description=N_("File a mobile member's report"),
 )
 def file_report(ctx: Context, args: str) -> Replies:
     """Records one of the member's three reports as filed."""
@@ -80,7 +80,13 @@ def file_report(ctx: Context, args: str) -> Replies:
     assert ctx.member is not None
     kind = REPORT_WORDS.get(args.strip().lower())
     if kind is None:
-        return [ctx.reply(t("Usage: 流动报告 去向, 流动报告 报到 or 流动报告 单位."))]
+        return [
+            ctx.reply(
+                t(
+                    "Usage: /mobilereport whereabouts, /mobilereport arrival or /mobilereport workplace."
+                )
+            )
+        ]
     movement = ctx.services.mobility.report(ctx.member, kind)
     if movement is None:
         return [ctx.reply(t("No move of yours owes that report (or it is already filed)."))]

@@ -29,7 +29,7 @@ def points(ctx: Context, args: str) -> Replies:
 @router.command(
     "pointsrank",
     keywords=("积分排名",),
-    description=N_("The branch's points ranking (secretaries)"),
+    description=N_("The branch's points ranking"),
     leads_only=True,
     menu=False,
 )
@@ -55,8 +55,8 @@ def _year(ctx: Context, words: list[str]) -> int | None:
 def _usage(ctx: Context) -> str:
     """Explains the points command's words."""
     return ctx.t(
-        "Send 积分 for your points this year (or 积分 2025 for another year);"
-        " secretaries send 积分 排名 for the branch ranking."
+        "Send /points for your points this year (or /points 2025 for another year);"
+        " secretaries send /points ranking for the branch ranking."
     )
 
 
@@ -118,7 +118,7 @@ def _ranking(ctx: Context, year: int) -> Replies:
                 "{rank}. {name}: {total} (sign-ins {checkins}, reports {reports},"
                 " theme days {themes})",
                 rank=row.rank,
-                name=row.name,
+                name=row.name or t("(name not given yet)"),
                 total=row.total,
                 checkins=row.checkins,
                 reports=row.reports,

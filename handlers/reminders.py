@@ -23,14 +23,12 @@ def mute(ctx: Context, _args: str) -> Replies:
     t = ctx.t
     assert ctx.member is not None
     if not reminders_for(ctx.services).set_muted(ctx.member, muted=True):
-        return [
-            ctx.reply(t("Nudges are already muted. Send 取消免打扰 (/unmute) to get them again."))
-        ]
+        return [ctx.reply(t("Nudges are already muted. Send /unmute to get them again."))]
     return [
         ctx.reply(
             t(
                 "Muted. You will still get the organization-life day reminders and your"
-                " organization's duty notices. Send 取消免打扰 (/unmute) to undo."
+                " organization's duty notices. Send /unmute to undo."
             )
         )
     ]
@@ -49,7 +47,8 @@ def unmute(ctx: Context, _args: str) -> Replies:
 @router.command(
     "pending",
     keywords=("待办",),
-    description=N_("What the branch still owes this quarter (secretaries, liaison officers)"),
+    description=N_("What the branch still owes this quarter"),
+    roles=frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.LIAISON}),
 )
 def pending(ctx: Context, _args: str) -> Replies:
     """Lists what the member's organization still owes, as the reminder rules see it."""
@@ -74,7 +73,7 @@ def pending(ctx: Context, _args: str) -> Replies:
 @router.command(
     "submitted",
     keywords=("已报送",),
-    description=N_("Mark this quarter's ledger (or 计划 / 总结) as submitted (secretaries)"),
+    description=N_("Mark this quarter's ledger, plan or summary as submitted"),
     leads_only=True,
 )
 def submitted(ctx: Context, args: str) -> Replies:
@@ -87,8 +86,8 @@ def submitted(ctx: Context, args: str) -> Replies:
         return [
             ctx.reply(
                 t(
-                    "Send 已报送 for this quarter's ledger, 已报送 计划 for the annual work plan,"
-                    " or 已报送 总结 for the year-end summary."
+                    "Send /submitted for this quarter's ledger, /submitted plan for the annual work plan,"
+                    " or /submitted summary for the year-end summary."
                 )
             )
         ]

@@ -32,6 +32,8 @@ class Step(StrEnum):
 MIN_PARTICIPANTS, MAX_PARTICIPANTS = 1, 10_000
 MIN_SUMMARY, MAX_SUMMARY = 5, 2000
 EXCERPT = 60
+# Unknown partner names quoted back at most, so a long message does not come back whole.
+MAX_NAMED = 5
 
 DONE, NONE, CONFIRM = "done", "none", "confirm"
 # Partner buttons carry this prefix so that no organization code can pass for Done or None
@@ -48,7 +50,10 @@ _COUNT = re.compile(r"([0-9]{1,7}) ?(?:人|名|位|people|persons)?", re.ASCII)
 
 @router.command("report", keywords=("汇报",), description=N_("Report an activity for the ledger"))
 def start_report(ctx: Context, _args: str) -> Replies:
-    """Starts a report and asks for the kind of activity."""
+    """Starts a report and asks for the kind of activity; a report under way goes on instead."""
+    if ctx.state is not None and ctx.state.flow == router.flow:
+        # 汇报 with words after it, sent mid-report, must not drop the draft.
+        return on_back(ctx)
     ctx.begin(router.flow, Step.KIND, partner_ids=[])
     return [_ask(ctx, Step.KIND)]
 
@@ -109,7 +114,9 @@ def on_partners(ctx: Context, text: str) -> Replies:
     partners = ctx.services.partners(_member(ctx))
     chosen, unknown = _match_partners(text, partners)
     if unknown:
-        problem = ctx.t("Not one of your partner organizations: {names}.", names=", ".join(unknown))
+        problem = ctx.t(
+            "Not one of your partner organizations: {names}.", names=ctx.t.join(unknown[:MAX_NAMED])
+        )
         return [_ask(ctx, Step.PARTNERS, problem=problem)]
     selected: list[int] = list(ctx.data.get("partner_ids", []))
     for org in chosen:
@@ -205,7 +212,7 @@ def _ask(ctx: Context, step: Step, *, problem: str = "", note: str = "") -> Repl
         buttons += ctx.nav_buttons(back=False)
     elif step is Step.DATE:
         text = t(
-            "On which day did it take place? Send a date such as 2026-11-20, 11月20日 or 上周二."
+            "On which day did it take place? Send a date such as 2026-11-20, yesterday or last Tuesday."
         )
         buttons = [Button(t("Today"), "today"), Button(t("Yesterday"), "yesterday")]
         buttons += ctx.nav_buttons()
@@ -215,7 +222,7 @@ def _ask(ctx: Context, step: Step, *, problem: str = "", note: str = "") -> Repl
         # No buttons here: numbered-option channels would read a typed "1" or "2" as a button.
         text = t(
             "How many people took part? Send a whole number from {min} to {max}"
-            " (返回 goes back, 取消 stops).",
+            " (back goes back, cancel stops).",
             min=MIN_PARTICIPANTS,
             max=MAX_PARTICIPANTS,
         )
@@ -238,14 +245,18 @@ def _partner_question(ctx: Context) -> tuple[str, list[Button]]:
     partners = ctx.services.partners(_member(ctx))
     selected = set(ctx.data.get("partner_ids", []))
     names = [org.name for org in partners if org.id in selected]
-    current = ", ".join(names) if names else t("none yet")
+    current = t.join(names) if names else t("none yet")
     text = t(
         "Which partner organizations took part? Press one to select it (again to remove it),"
         " or type its code or name; then press Done.\nSelected: {selected}",
         selected=current,
     )
     buttons = [
-        Button(f"{SELECTED if org.id in selected else ''}{org.name} ({org.code})", ORG + org.code)
+        Button(
+            (SELECTED if org.id in selected else "")
+            + t("{name} ({code})", name=org.name, code=org.code),
+            ORG + org.code,
+        )
         for org in partners
     ]
     buttons += [Button(t("Done"), DONE), Button(t("None"), NONE), *ctx.nav_buttons()]
@@ -284,7 +295,7 @@ def _describe(
 ) -> list[str]:
     """Lists a report's fields, one per line."""
     t = ctx.t
-    names = ", ".join(org.name for org in partners) if partners else t("none")
+    names = t.join([org.name for org in partners]) if partners else t("none")
     return [
         t("Kind: {kind}", kind=t(ACTIVITY_KINDS[kind])),
         t("Date: {date} ({weekday})", date=t.date(held_on, "long"), weekday=t.weekday(held_on)),

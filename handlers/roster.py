@@ -13,6 +13,7 @@ from bot.core.records import DutySlot
 from bot.services.errors import ServiceError
 from bot.services.use_cases import RosterAnswer
 from bot.texts.phrases import DUTIES, describe_meeting
+from bot.texts.reminders import quarter_label
 from handlers.base import Context, Replies, Router
 from handlers.errors import explain
 
@@ -24,6 +25,20 @@ QUARTER_PATTERN = re.compile(
 )
 MONTH_PATTERN = re.compile(r"(?P<year>\d{4})\s*[-年/]\s*(?P<month>\d{1,2})\s*月?$")
 YEAR_PATTERN = re.compile(r"(?P<year>\d{4})\s*年?$")
+# Periods said before 谁主持 ("本月谁主持", "这个月谁主持？").
+PERIOD_WORDS = (
+    "本季度",
+    "这季度",
+    "这个季度",
+    "下季度",
+    "下个季度",
+    "上季度",
+    "上个季度",
+    "本月",
+    "这个月",
+    "下月",
+    "下个月",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +58,11 @@ def parse_span(text: str, *, today: date, t: Translator) -> Span:
     """Reads "this month", "next quarter", "2027Q1", "2027年第一季度", "2026-12" and the like."""
     cleaned = text.strip().lower().replace("谁主持", "").replace("轮值", "").strip(" ？?")
     this_quarter = Quarter.of(today)
-    if cleaned in ("", "本季度", "这季度", "这个季度", "this quarter", "quarter"):
+    if cleaned in ("", "本季度", "这季度", "这个季度", "this quarter", "quarter", "this", "now"):
         return _quarter_span(this_quarter, t)
-    if cleaned in ("下季度", "下个季度", "next quarter"):
+    if cleaned in ("下季度", "下个季度", "next quarter", "next"):
         return _quarter_span(this_quarter.next(), t)
-    if cleaned in ("上季度", "上个季度", "last quarter"):
+    if cleaned in ("上季度", "上个季度", "last quarter", "last", "previous"):
         return _quarter_span(this_quarter.previous(), t)
     if cleaned in ("本月", "这个月", "this month", "month"):
         return _month_span(today, t)
@@ -70,8 +85,7 @@ def parse_span(text: str, *, today: date, t: Translator) -> Span:
 
 def _quarter_span(quarter: Quarter, t: Translator) -> Span:
     """Names a quarter span."""
-    label = t("{year} Q{number}", year=quarter.year, number=quarter.number)
-    return Span(quarter.first_day, quarter.last_day, label)
+    return Span(quarter.first_day, quarter.last_day, quarter_label(t, quarter))
 
 
 def _month_span(day: date, t: Translator) -> Span:
@@ -83,7 +97,13 @@ def _month_span(day: date, t: Translator) -> Span:
 
 @router.command(
     "roster",
-    keywords=("本季度谁主持", "下季度谁主持", "谁主持", "轮值", "值班"),
+    keywords=(
+        *(f"{period}谁主持" for period in PERIOD_WORDS),
+        "谁主持",
+        "轮值",
+        "值班",
+        "who hosts",
+    ),
     description=N_("Who hosts this month or quarter"),
 )
 def roster(ctx: Context, args: str) -> Replies:
@@ -91,7 +111,8 @@ def roster(ctx: Context, args: str) -> Replies:
     t = ctx.t
     assert ctx.member is not None
     text = ctx.inbound.text.strip()
-    if text.startswith(("本季度", "下季度")):
+    if text.startswith(PERIOD_WORDS):
+        # "本月谁主持": the period comes before the keyword.
         args = text
     try:
         span = parse_span(args, today=ctx.today, t=t)
@@ -99,7 +120,8 @@ def roster(ctx: Context, args: str) -> Replies:
         return [
             ctx.reply(
                 t(
-                    "I could not read that period. Try 本季度, 下季度, 本月, 2027Q1 or 2027年第一季度."
+                    "I could not read that period. Try /roster this quarter, next quarter,"
+                    " this month, next month or 2027Q1."
                 )
             )
         ]
@@ -151,16 +173,13 @@ def render_roster(t: Translator, answer: RosterAnswer, span: Span) -> str:
         lines.append(f"【{pairing.name}】")
         for quarter, org in pairing.hosts:
             lines.append(
-                t(
-                    "Host of {year} Q{number}: {org}",
-                    year=quarter.year,
-                    number=quarter.number,
-                    org=org.name,
-                )
+                t("Host of {quarter}: {org}", quarter=quarter_label(t, quarter), org=org.name)
             )
+        # Counted over the year the asked period starts in, which need not be this year.
         lines.append(
             t(
-                "Visits this year: {done} of {target}.",
+                "Visits in {year}: {done} held, target {target}.",
+                year=answer.first_day.year,
                 done=pairing.visits_done,
                 target=pairing.visit_target,
             )
@@ -181,7 +200,7 @@ def _numbered_units(ctx: Context) -> str:
 @router.command(
     "override",
     keywords=("调整轮值",),
-    description=N_("Change a duty slot, with a reason (secretaries)"),
+    description=N_("Change a duty slot, with a reason"),
     leads_only=True,
 )
 def override(ctx: Context, args: str) -> Replies:
@@ -190,9 +209,9 @@ def override(ctx: Context, args: str) -> Replies:
     assert ctx.member is not None
     parts = args.split(maxsplit=2)
     usage = t(
-        "Usage: 调整轮值 PERIOD UNIT REASON to replace the unit on duty, or 调整轮值 PERIOD PERIOD"
+        "Usage: /override PERIOD UNIT REASON to replace the unit on duty, or /override PERIOD PERIOD"
         " REASON to swap two slots. UNIT is a unit's name (its beginning will do) or its number"
-        " below. PERIOD is a month (2026-12) or a quarter (2027Q1); add 召集 before it for the"
+        " below. PERIOD is a month (2026-12) or a quarter (2027Q1); add convener before it for the"
         " joint-meeting convener."
     )
     duty = Duty.THEME_DAY
@@ -216,7 +235,7 @@ def override(ctx: Context, args: str) -> Replies:
         if error.code not in ("unit_unknown", "unit_ambiguous"):
             raise
         choose = t(
-            "Send it again with the unit's number, e.g. 调整轮值 {period} 2 {reason}",
+            "Send it again with the unit's number, e.g. /override {period} 2 {reason}",
             period=period,
             reason=reason,
         )

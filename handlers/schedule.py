@@ -72,7 +72,9 @@ def upcoming(ctx: Context, _args: str) -> Replies:
         for meeting in meetings:
             line = f"• {describe_meeting(t, meeting)}"
             if meeting.id in on_leave:
-                line += "\n  " + t("You asked leave for this meeting (send 销假 to withdraw it).")
+                line += "\n  " + t(
+                    "You asked leave for this meeting (send /cancelleave to withdraw it)."
+                )
             lines.append(line)
     if warning:
         lines.append(warning)
@@ -124,7 +126,7 @@ def read_venue(words: list[str]) -> str | None:
 @router.command(
     "setmeeting",
     keywords=("调整会议",),
-    description=N_("Change the next meeting's day, time or venue (secretaries)"),
+    description=N_("Change the next meeting's day, time or venue"),
     leads_only=True,
 )
 def set_meeting(ctx: Context, args: str) -> Replies:
@@ -132,8 +134,8 @@ def set_meeting(ctx: Context, args: str) -> Replies:
     t = ctx.t
     assert ctx.member is not None
     usage = t(
-        "Usage: 调整会议 [DATE] [TIME] [地点 VENUE], e.g. 调整会议 12月2日 14:30 党群服务中心"
-        " or 调整会议 地点 党群服务中心."
+        "Usage: /setmeeting [DATE] [TIME] [venue VENUE], e.g. /setmeeting 2026-12-02 14:30"
+        " Community Centre or /setmeeting venue Community Centre."
     )
     words = args.split()
     if not words:
@@ -181,7 +183,7 @@ def new_meeting(ctx: Context, args: str) -> Replies:
     t = ctx.t
     assert ctx.member is not None
     usage = t(
-        "Usage: 新建会议 KIND DATE TIME [VENUE], e.g. 新建会议 党课 12月10日 14:30 党群服务中心."
+        "Usage: /newmeeting KIND DATE TIME [VENUE], e.g. /newmeeting lecture 2026-12-10 14:30 Community Centre."
     )
     words = args.split()
     if not words:
@@ -211,7 +213,7 @@ def scheduled(t: Translator, meeting: MeetingView) -> str:
     return "\n".join(
         [
             t("Scheduled:\n{meeting}", meeting=describe_meeting(t, meeting)),
-            t("Its members will be told. On the day, send 开启签到 to open check-in."),
+            t("Its members will be told. On the day, send /opencheckin to open check-in."),
         ]
     )
 
@@ -231,7 +233,9 @@ def cancel_meeting(ctx: Context, args: str) -> Replies:
     if words and dates.looks_like_day(words[0]):
         day = dates.parse_coming_day(words[0], today=ctx.today)
         if day is None:
-            usage = t("Usage: 取消会议 [DATE] [REASON], e.g. 取消会议 12月1日 与区委会议冲突")
+            usage = t(
+                "Usage: /cancelmeeting [DATE] [REASON], e.g. /cancelmeeting 2026-12-01 clash with a district meeting"
+            )
             return [ctx.reply(t("I could not read the date {text}.", text=words[0]) + "\n" + usage)]
         words = words[1:]
     meeting = ctx.services.cancel_meeting(ctx.member, day=day, reason=" ".join(words))

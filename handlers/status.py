@@ -15,7 +15,7 @@ router = Router("status", title=N_("status"))
 @router.command(
     "status",
     keywords=("达标", "达标情况"),
-    description=N_("What the rules require this quarter and year, done or owed (secretaries)"),
+    description=N_("What the rules require this quarter and year, done or owed"),
     leads_only=True,
 )
 def status(ctx: Context, args: str) -> Replies:
@@ -33,4 +33,6 @@ def status(ctx: Context, args: str) -> Replies:
 
 def usage(t: Translator) -> str:
     """Explains which quarters /status understands."""
-    return t("Send 达标 for this quarter, or 达标 上季度, or a quarter like 达标 2026Q3.")
+    return t(
+        "Send /status for this quarter, or /status last quarter, or a quarter like /status 2026Q3."
+    )

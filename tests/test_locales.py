@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import string
 from datetime import date
 from pathlib import Path
@@ -65,3 +66,32 @@ def test_plural_messages_are_extracted_as_plurals() -> None:
                     wanted.add((node.args[0].value, node.args[1].value))  # type: ignore[union-attr]
     extracted = {message.id for message in extract() if isinstance(message.id, tuple)}
     assert wanted - extracted == set()
+
+
+# ASCII `:;,()` touching a Chinese character, a full-width mark or a placeholder in Chinese text:
+# "组织生活日: 已完成", "联络员 (张三)", "{name}: {code}" read wrong in Chinese.
+CJK = r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef“”‘’…]"
+ASCII_IN_CHINESE = re.compile(rf"(?:{CJK}|\}})\s*[:;,()]|[:;,()]\s*(?:{CJK}|\{{)")
+
+
+def test_chinese_catalog_uses_full_width_punctuation() -> None:
+    with po_path("zh_CN").open("rb") as handle:
+        catalog = read_po(handle, locale="zh_CN")
+    offenders = []
+    for message in catalog:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in strings:
+            if message.id and text and re.search(CJK, text) and ASCII_IN_CHINESE.search(text):
+                offenders.append(text)
+    assert offenders == []
+
+
+def test_the_punctuation_check_catches_the_known_cases() -> None:
+    for text in (
+        "组织生活日: 已完成",
+        "已完成; 应到",
+        "联络员 (张三)的邀请码",
+        "已选：第2支部, 第4支部",
+    ):
+        assert ASCII_IN_CHINESE.search(text), text
+    assert not ASCII_IN_CHINESE.search("组织生活日：已完成；应到（张三），14:30 开始")

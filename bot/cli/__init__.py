@@ -248,7 +248,7 @@ def render_demo(t: Translator, result: DemoResult) -> str:
         expires = result.invites[0].expires_at
         lines.append(
             t(
-                "The codes work once each until {date} {time}. In a chat send: 绑定 CODE"
+                "The codes work once each until {date} {time}. In a chat send: /bind CODE"
                 " (try: gongjian chat --as demo).",
                 date=t.date(expires.date(), "medium"),
                 time=t.time(expires),
@@ -296,7 +296,7 @@ def chat(
     t = translator(settings.default_locale)
     try:
         if interactive:
-            typer.echo(t("Chatting as {user}. Send 帮助 for help; Ctrl-D ends.", user=user_id))
+            typer.echo(t("Chatting as {user}. Send help for help; Ctrl-D ends.", user=user_id))
             channel.run(terminal_lines(), _write, prompt=False)
             _write("\n")
         else:
@@ -434,7 +434,7 @@ def render_invite(t: Translator, invite: InviteView, link: str | None) -> str:
             time=t.time(invite.expires_at),
         )
     )
-    lines.append(t("To bind, send in a chat: 绑定 {code}", code=invite.code))
+    lines.append(t("To bind, send in a chat: /bind {code}", code=invite.code))
     if link:
         lines.append(t("Telegram: {link}", link=link))
     return "\n".join(lines)
@@ -724,7 +724,7 @@ def render_roster(
     if not alliances and not pairings:
         lines.append(t("{org} is in no alliance and no pairing.", org=org.name))
     for plan in alliances:
-        lines.extend(["", f"{plan.name} ({plan.code})"])
+        lines.extend(["", t("{name} ({code})", name=plan.name, code=plan.code)])
         for duty in Duty:
             lines.extend(["", t(DUTIES[duty])])
             rows = [
@@ -734,7 +734,7 @@ def render_roster(
             ]
             lines.append(render_table([t("Period"), t("Organization"), t("Change")], rows))
     for pairing in pairings:
-        lines.extend(["", f"{pairing.name} ({pairing.code})"])
+        lines.extend(["", t("{name} ({code})", name=pairing.name, code=pairing.code)])
         lines.append(
             t.plural(
                 "Host of each quarter's joint activity; at least {n} visit a year.",

@@ -522,7 +522,7 @@ def export_ledger_command(
     elif export.preview:
         typer.echo(
             t(
-                "This is a preview: an export counts as filing from {date} on, or send 已报送"
+                "This is a preview: an export counts as filing from {date} on, or send /submitted"
                 " once the ledger is submitted.",
                 date=t.date(data.compliance.ledger_opens, "long"),
             )

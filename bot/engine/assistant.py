@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -12,6 +14,7 @@ from datetime import timedelta
 from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
+from bot.core.domain import RoleKind
 from bot.core.i18n import N_, Translator, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.names import clean_line
@@ -22,6 +25,7 @@ from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import pick_option
 from bot.services.use_cases import Services
+from bot.texts.phrases import ROLES
 from bot.texts.translation import translator
 from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
 from handlers.errors import explain
@@ -33,17 +37,39 @@ log = logging.getLogger(__name__)
 
 # The answer to content no flow reads: a photo, a sticker, a file, a voice message.
 UNSUPPORTED = N_(
-    "I can read text messages, menu choices and shared locations. Send 帮助 to see what I can do."
+    "I can read text messages, menu choices and shared locations. Send /help to see what I can do."
 )
 
 MAX_TEXT = 4000
 MAX_NAME = 100
+# Inside a flow the step judges the length against its own limit (a summary's 2000, say), so
+# only text no step could take is refused before it.
+MAX_FLOW_TEXT = 20_000
 BACK_WORDS = frozenset({BACK, "返回", "上一步", "/back"})
 CANCEL_WORDS = frozenset({CANCEL, "取消", "退出"})
 # Punctuation that may separate a Chinese keyword from its argument ("签到：123456").
 # Refusals for lack of a role: audited, unlike refusals of bad input.
 DENIALS = frozenset({"not_allowed", "not_lead_or_liaison", "console_not_allowed"})
 SEPARATORS = (" ", "\u3000", ":", "：", ",", "，")
+# What may follow a keyword that has no argument ("这个月谁主持？").
+ENDINGS = ("？", "?", "！", "!", "。", ".")
+# A check-in code sent on its own.
+BARE_CODE = re.compile(r"[0-9]{6}")
+# The draft a command interrupted, kept in the state of the flow that command started.
+PAUSED = "_paused"
+
+
+def normalized(text: str) -> str:
+    """Folds full-width letters, digits and spaces to ASCII (NFKC) and trims; keeps punctuation."""
+    folded = []
+    for char in text:
+        if char.isascii():
+            folded.append(char)
+            continue
+        plain = unicodedata.normalize("NFKC", char)
+        # Chinese punctuation stays as typed: it is part of what a member writes.
+        folded.append(plain if plain.isascii() and (plain.isalnum() or plain.isspace()) else char)
+    return "".join(folded).strip()
 
 
 def storable_text(value: str) -> str:
@@ -219,7 +245,7 @@ class Assistant:
     def command_menu(self, locale: str) -> list[tuple[str, str]]:
         """Lists (command, translated description) for a channel's command menu."""
         t = translator(locale)
-        return [(c.name, t(c.description)) for c in self.commands.values() if c.menu]
+        return [(c.name, menu_description(t, c)) for c in self.commands.values() if c.menu]
 
     def healthy(self) -> bool:
         """Tells whether the database answers."""
@@ -252,8 +278,10 @@ class Assistant:
             return [
                 Reply(t("Anonymous admins cannot use the assistant. Please write as yourself."))
             ]
-        text = (inbound.button or inbound.text or "").strip()
-        if len(text) > MAX_TEXT:
+        text = normalized(inbound.button or inbound.text or "")
+        key = ConversationKey(inbound.channel, inbound.chat_id, inbound.user_id)
+        state = services.conversations.load(key)
+        if len(text) > (MAX_FLOW_TEXT if state is not None else MAX_TEXT):
             return [
                 Reply(
                     t(
@@ -262,8 +290,6 @@ class Assistant:
                     )
                 )
             ]
-        key = ConversationKey(inbound.channel, inbound.chat_id, inbound.user_id)
-        state = services.conversations.load(key)
         notes: list[Reply] = []
         if state and state.updated_at and services.now - state.updated_at > self.timeout:
             notes.append(
@@ -301,7 +327,11 @@ class Assistant:
                 services.audit(
                     actor_id=member.id, action="denied", subject=self._attempted(text, state)
                 )
-            return [*notes, Reply(explain(t, error))]
+            answer = [*notes, Reply(explain(t, error))]
+            if state is not None and not notes and self._match(text, in_flow=True)[0] is not None:
+                # A command sent during a flow was refused; the flow's draft is still there.
+                answer.append(self._kept_note(ctx, state.flow))
+            return answer
         self._store_state(ctx, services, before, replies)
         if services.new_locale:
             locale[0] = services.new_locale
@@ -311,12 +341,15 @@ class Assistant:
         """Runs the matching command, else the active flow's step, else the help menu."""
         t = ctx.t
         in_flow = ctx.state is not None
+        paused = ctx.state.data.get(PAUSED) if ctx.state is not None else None
         if in_flow and text.lower() in CANCEL_WORDS:
-            return self._run(self.commands["cancel"], ctx, "")
+            return self._resume_paused(ctx, paused, self._run(self.commands["cancel"], ctx, ""))
         if in_flow and text.lower() in BACK_WORDS:
             return self._back(ctx)
         command, args = self._match(text, in_flow=in_flow)
         if command is not None:
+            if in_flow:
+                return self._interrupt(ctx, command, args)
             return self._run(command, ctx, args)
         if ctx.state is not None:
             router = self.routers.get(ctx.state.flow)
@@ -324,13 +357,105 @@ class Assistant:
             if step is None:
                 ctx.end()
                 return [Reply(t("That conversation can no longer continue; please start again."))]
-            return step(ctx, text)
+            if not text:
+                return [Reply(t("Your message was empty.")), *self._ask_again(ctx)]
+            return self._resume_paused(ctx, paused, step(ctx, text))
+        if not text:
+            return [Reply(t("Your message was empty. Send /help to see what I can do."))]
         if text.startswith("/"):
             return [
                 Reply(t("Unknown command {command}.", command=text.split(maxsplit=1)[0][:32])),
                 *self._help(ctx),
             ]
+        if (
+            BARE_CODE.fullmatch(text)
+            and ctx.member is not None
+            and ctx.services.checkin_open_today(ctx.member)
+        ):
+            return self._run(self.commands["checkin"], ctx, text)
         return self._help(ctx)
+
+    def _interrupt(self, ctx: Context, command: Command, args: str) -> list[Reply]:
+        """Runs a command sent during a flow; the flow's draft is kept and the member told how."""
+        held = ctx.state
+        assert held is not None
+        flow = self._flow_of(command)
+        if flow == held.flow:
+            if not args and self._resumable(flow):
+                # The flow's own command goes on with the draft instead of starting over.
+                return self._ask_again(ctx)
+            # With an argument it is the whole request ("语言 en" while choosing a language).
+            return self._run(command, ctx, args)
+        paused = held.data.pop(PAUSED, None)
+        if isinstance(paused, dict) and flow == paused.get("flow") and self._resumable(flow):
+            # Back to the draft this flow interrupted; the current one waits in its place.
+            ctx.state = State(str(paused["flow"]), str(paused["step"]), dict(paused["data"]))
+            ctx.state.data[PAUSED] = {"flow": held.flow, "step": held.step, "data": held.data}
+            return [self._kept_note(ctx, held.flow), *self._ask_again(ctx)]
+        if paused is not None:
+            held.data[PAUSED] = paused
+        replies = self._run(command, ctx, args)
+        if ctx.state is held and not ctx.ended:
+            return [*replies, self._kept_note(ctx, held.flow)]
+        if ctx.state is None or ctx.state is held:
+            # The command finished (or ended a flow of its own): the draft goes on as it was.
+            ctx.state, ctx.ended = held, False
+            return [*replies, self._kept_note(ctx, held.flow)]
+        ctx.state.data[PAUSED] = {"flow": held.flow, "step": held.step, "data": held.data}
+        return [*replies, self._kept_note(ctx, held.flow)]
+
+    def _resume_paused(self, ctx: Context, paused: object, replies: list[Reply]) -> list[Reply]:
+        """After a flow ended, returns to the draft it had interrupted (if any)."""
+        if ctx.state is not None or not isinstance(paused, dict):
+            return replies
+        flow = str(paused.get("flow", ""))
+        if flow not in self.routers or str(paused.get("step")) not in self.routers[flow].steps:
+            return replies
+        ctx.state = State(flow, str(paused["step"]), dict(paused.get("data") or {}))
+        ctx.ended = False
+        back = Reply(ctx.t("Back to your unfinished {flow}:", flow=ctx.flow_name(flow)))
+        return [*replies, back, *self._ask_again(ctx)]
+
+    def _kept_note(self, ctx: Context, flow: str) -> Reply:
+        """Says that a flow's draft is kept and which word goes back to it."""
+        # In the language just chosen, when the interrupting command was 语言 en.
+        t = translator(ctx.services.new_locale) if ctx.services.new_locale else ctx.t
+        return Reply(
+            t(
+                "Your unfinished {flow} is kept: send {word} to go back to it.",
+                flow=t(self.flow_titles.get(flow, UNKNOWN_FLOW)),
+                word=self._start_word(t, flow),
+            )
+        )
+
+    def _start_word(self, t: Translator, flow: str) -> str:
+        """Returns what a member sends to start (or go back to) a flow, in their language."""
+        router = self.routers.get(flow)
+        if router is None or not router.commands:
+            return "/help"
+        command = router.commands[0]
+        if t.locale.startswith("zh") and command.keywords:
+            return command.keywords[0]
+        return f"/{command.name}"
+
+    def _flow_of(self, command: Command) -> str:
+        """Names the flow whose router holds a command."""
+        return next(
+            (flow for flow, router in self.routers.items() if command in router.commands), ""
+        )
+
+    def _resumable(self, flow: str) -> bool:
+        """Tells whether a flow can ask its current question again."""
+        router = self.routers.get(flow)
+        return router is not None and router.on_back is not None
+
+    def _ask_again(self, ctx: Context) -> list[Reply]:
+        """Asks the current step's question of the active flow again."""
+        assert ctx.state is not None
+        router = self.routers.get(ctx.state.flow)
+        if router is None or router.on_back is None:
+            return []
+        return router.on_back(ctx)
 
     def _attempted(self, text: str, state: State | None) -> str:
         """Names what a refused message tried, for the audit log: its command, else its flow."""
@@ -340,23 +465,29 @@ class Assistant:
         return f"flow:{state.flow}" if state is not None else "message"
 
     def _match(self, text: str, *, in_flow: bool) -> tuple[Command | None, str]:
-        """Finds the command a text invokes; inside a flow only /commands and whole keywords count."""
+        """Finds the command a text invokes, with its argument; keywords are read case-blind."""
         if text.startswith("/"):
             head, _, args = text[1:].partition(" ")
             name = head.split("@", 1)[0].lower()
             return self.commands.get(name), args.strip()
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            lowered = text
         for keyword, command in self.keywords:
-            if text == keyword:
+            if lowered == keyword or (
+                lowered.startswith(keyword) and text[len(keyword) :].strip("".join(ENDINGS)) == ""
+            ):
                 return command, ""
-        if in_flow:
-            # Inside a flow a keyword only counts as the whole message: a reason or summary that
-            # merely starts with one belongs to the flow.
-            return None, ""
         for keyword, command in self.keywords:
-            if text.startswith(keyword):
+            if lowered.startswith(keyword):
                 rest = text[len(keyword) :]
-                if rest.startswith(SEPARATORS) or rest[0].isascii():
-                    return command, rest.lstrip("".join(SEPARATORS))
+                if rest.startswith(SEPARATORS) or (rest[0].isascii() and not keyword.isascii()):
+                    args = rest.lstrip("".join(SEPARATORS))
+                    if in_flow and not _argument(args):
+                        # Inside a flow a keyword opening a sentence is the flow's answer (a
+                        # reason or summary that merely starts with one), not a command.
+                        continue
+                    return command, args
         return None, ""
 
     def _run(self, command: Command, ctx: Context, args: str) -> list[Reply]:
@@ -365,9 +496,7 @@ class Assistant:
         if command.needs_member and ctx.member is None:
             return [
                 Reply(
-                    t(
-                        "You are not bound to a member yet. Send 绑定 followed by your invite code (or /start CODE)."
-                    )
+                    t("You are not bound to a member yet. Send /bind followed by your invite code.")
                 )
             ]
         if command.leads_only and ctx.member is not None and not ctx.member.leads:
@@ -382,10 +511,10 @@ class Assistant:
         assert ctx.state is not None
         router = self.routers.get(ctx.state.flow)
         if router is None or router.on_back is None:
-            return [Reply(ctx.t("This is the first step; send 取消 to stop."))]
+            return [Reply(ctx.t("This is the first step; send cancel to stop."))]
         if ctx.back() is None:
             return [
-                Reply(ctx.t("This is the first step; send 取消 to stop.")),
+                Reply(ctx.t("This is the first step; send cancel to stop.")),
                 *router.on_back(ctx),
             ]
         return router.on_back(ctx)
@@ -466,6 +595,28 @@ def load_answer(stored: str | None, *, user_id: str) -> tuple[list[Reply], str]:
     except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("unreadable stored answer: not replayed")
         return [], ""
+
+
+def menu_description(t: Translator, command: Command) -> str:
+    """Describes a command for a platform's menu, which everyone sees: with who may use it."""
+    description = t(command.description)
+    if command.leads_only:
+        return t("{description} (secretaries and deputy secretaries)", description=description)
+    if command.roles:
+        roles = [t(ROLES[role]) for role in sorted(command.roles, key=list(RoleKind).index)]
+        return t("{description} (for {roles})", description=description, roles=t.join(roles))
+    return description
+
+
+def _argument(text: str) -> bool:
+    """Tells whether text after a keyword reads as a command's argument, not as a sentence."""
+    # One short word or code ("472264", "en", "上季度", "2025Q1"); prose has more.
+    return (
+        bool(text)
+        and len(text) <= 16
+        and " " not in text.strip()
+        and not any(char in "，。；！？,.;!?" for char in text)
+    )
 
 
 def _with_option(inbound: Inbound, options: Sequence[str] | None) -> Inbound:

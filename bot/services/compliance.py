@@ -141,13 +141,15 @@ class ComplianceReport:
         return sum(1 for line in self.lines if line.state is state)
 
 
-def judge(done: bool, deadline: date, today: date) -> tuple[State, int]:
-    """Returns done, owed with the days left (counting today), or missed once the deadline passed."""
+def judge(
+    done: bool, deadline: date, today: date, *, counted_from: date | None = None
+) -> tuple[State, int]:
+    """Returns done, owed with the days left (from `counted_from`, else today), or missed."""
     if done:
         return State.DONE, 0
     if today > deadline:
         return State.MISSED, 0
-    return State.OWED, (deadline - today).days + 1
+    return State.OWED, (deadline - (counted_from or today)).days + 1
 
 
 def end_of_day(day: date, tz: ZoneInfo) -> datetime:
@@ -184,7 +186,8 @@ def compliance_report(
     attendance, stored = attendance_and_org_life(
         session, org_id=org_id, quarter=quarter, now=now, tz=tz
     )
-    check = _Checker(facts, year_facts, quarter, today, org_id)
+    # A past quarter is reported as of its last day: its days left count from there, not today.
+    check = _Checker(facts, year_facts, quarter, today, org_id, as_of=as_of.date())
     sections = [
         Section(
             Subject.ORG,
@@ -241,7 +244,7 @@ def _org_life_lines(
             tally = tallies.get(meeting.meeting_id)
             cancelled = meeting.status is MeetingStatus.CANCELLED
             held = tally is not None and tally.taken and not cancelled
-            state, left = judge(held, meeting.held_on, check.today)
+            state, left = judge(held, meeting.held_on, check.today, counted_from=check.as_of)
             yield Line(
                 Requirement.ORG_LIFE,
                 state,
@@ -268,7 +271,7 @@ def _org_life_lines(
             ).date
         except ValueError:
             continue
-        state, left = judge(False, due, check.today)
+        state, left = judge(False, due, check.today, counted_from=check.as_of)
         yield Line(Requirement.ORG_LIFE, state, key, due, left, day=due)
 
 
@@ -276,12 +279,20 @@ class _Checker:
     """Builds lines from the quarter's facts and the year's facts."""
 
     def __init__(
-        self, facts: Facts, year_facts: Facts, quarter: Quarter, today: date, org_id: int
+        self,
+        facts: Facts,
+        year_facts: Facts,
+        quarter: Quarter,
+        today: date,
+        org_id: int,
+        *,
+        as_of: date | None = None,
     ) -> None:
         self.facts = facts
         self.year_facts = year_facts
         self.quarter = quarter
         self.today = today
+        self.as_of = as_of or today
         self.org_id = org_id
         self.year = quarter.year
         self.year_end = date(self.year, 12, 31)
@@ -290,7 +301,7 @@ class _Checker:
         self, requirement: Requirement, met: bool, period: str, deadline: date, **values: Any
     ) -> Line:
         """Judges one requirement and builds its line."""
-        state, left = judge(met, deadline, self.today)
+        state, left = judge(met, deadline, self.today, counted_from=self.as_of)
         return Line(requirement, state, period, deadline, left, **values)
 
     def name(self, org_id: int) -> str:
@@ -328,7 +339,9 @@ class _Checker:
         if missed:
             state, left = State.MISSED, 0
         else:
-            state, left = judge(len(done) == len(quarters), self.year_end, self.today)
+            state, left = judge(
+                len(done) == len(quarters), self.year_end, self.today, counted_from=self.as_of
+            )
         return Line(
             Requirement.JOINT_MEETINGS_YEAR,
             state,
@@ -596,9 +609,11 @@ def detail_text(t: Translator, line: Line) -> str:
 
 def describe_line(t: Translator, line: Line) -> str:
     """Writes one line: mark, requirement, state and details."""
-    text = f"{MARKS[line.state]} {requirement_text(t, line)}: {state_text(t, line)}"
+    text = t("{label}: {text}", label=requirement_text(t, line), text=state_text(t, line))
     detail = detail_text(t, line)
-    return f"{text}; {detail}" if detail else text
+    if detail:
+        text = t("{text}; {more}", text=text, more=detail)
+    return f"{MARKS[line.state]} {text}"
 
 
 def subject_text(t: Translator, section: Section) -> str:

@@ -60,6 +60,7 @@ ROLE_WORDS: dict[str, RoleKind] = {
     "副书记": RoleKind.DEPUTY,
     "支部副书记": RoleKind.DEPUTY,
     "committee": RoleKind.COMMITTEE,
+    "支委委员": RoleKind.COMMITTEE,
     "委员": RoleKind.COMMITTEE,
     "支委": RoleKind.COMMITTEE,
     "支部委员": RoleKind.COMMITTEE,

@@ -179,6 +179,16 @@ class Members:
         member.locale = locale
         self.session.add(member)
 
+    def give_name(self, member_id: int, name: str) -> bool:
+        """Names a member who has no name yet; False when the member already has one."""
+        named = self.session.execute(
+            update(Member)
+            .where(col(Member.id) == member_id, col(Member.name) == "")
+            .values(name=clean_line(name, limit=100))
+            .execution_options(synchronize_session=False)
+        )
+        return bool(named.rowcount)  # type: ignore[attr-defined]
+
     def create_invite(
         self,
         *,
@@ -249,7 +259,7 @@ class Members:
                 raise ServiceError("invite_used", keep_writes=True)
             raise ServiceError("invite_expired", keep_writes=True)
         invite = self.session.get_one(Invite, claimed)
-        member = self._member_for(invite, display_name)
+        member = self._member_for(invite)
         assert member.id is not None
         account = ChatAccount(
             channel=channel,
@@ -293,12 +303,14 @@ class Members:
                 {"failure_scope": scope, "now": self.now, "window_start": self.now - BIND_WINDOW},
             )
 
-    def _member_for(self, invite: Invite, display_name: str) -> Member:
+    def _member_for(self, invite: Invite) -> Member:
         """Returns the invite's member, creating one with the invite's role if it names none."""
         if invite.member_id is not None:
             member = self.session.get_one(Member, invite.member_id)
         else:
-            name = invite.name or clean_line(display_name, limit=100) or "-"
+            # A platform's display name is often an account id ("anon", an openid): a member
+            # invited without a name is asked for it on binding, and has none until then.
+            name = invite.name
             member = Member(
                 name=name,
                 organization_id=invite.organization_id,

@@ -352,12 +352,15 @@ def _joint_work(t: Translator, summary: YearSummary) -> list[str]:
                 quarters=t.join(held) or "—",
             )
         )
+        themes, missed = len(summary.theme_held), len(summary.theme_missed)
         lines.append(
             t(
                 "Theme party days on duty: {held} held, {missed} not recorded.",
-                held=len(summary.theme_held),
-                missed=len(summary.theme_missed),
+                held=themes,
+                missed=missed,
             )
+            if missed
+            else t("Theme party days on duty: {held} held, all recorded.", held=themes)
         )
     else:
         lines.append(
@@ -383,10 +386,24 @@ def _joint_work(t: Translator, summary: YearSummary) -> list[str]:
             "Ledger entries: {count}, with {participants} participants in all{breakdown}.",
             count=len(summary.activities),
             participants=sum(entry.participants for entry in summary.activities),
-            breakdown=f" ({breakdown})" if breakdown else "",
+            breakdown=t(" ({text})", text=breakdown) if breakdown else "",
         )
     )
     return lines
+
+
+def _titled(t: Translator, text: str, title: str) -> str:
+    """Adds a meeting's title after its description, when it has one."""
+    return t("{label}: {text}", label=text, text=title) if title else text
+
+
+def _without_label(title: str, label: str) -> str:
+    """Drops a kind's name from the start of a title, so it is not said twice."""
+    if title.startswith(label):
+        rest = title[len(label) :].lstrip(":：，, ")
+        if rest:
+            return rest
+    return title
 
 
 def _main_activities(t: Translator, summary: YearSummary) -> list[str]:
@@ -396,13 +413,16 @@ def _main_activities(t: Translator, summary: YearSummary) -> list[str]:
     items: list[tuple[date, str]] = [
         (
             meeting.held_on,
-            t(
-                "{date} {kind}, hosted by {host}",
-                date=t.date(meeting.held_on, "medium"),
-                kind=t(MEETING_KINDS[meeting.kind]),
-                host=meeting.host,
-            )
-            + (f": {meeting.title}" if meeting.title else ""),
+            _titled(
+                t,
+                t(
+                    "{date} {kind}, hosted by {host}",
+                    date=t.date(meeting.held_on, "medium"),
+                    kind=t(MEETING_KINDS[meeting.kind]),
+                    host=meeting.host,
+                ),
+                meeting.title,
+            ),
         )
         for meeting in summary.meetings
         if (meeting.held_on, AS_ACTIVITY.get(meeting.kind)) not in entered
@@ -414,7 +434,7 @@ def _main_activities(t: Translator, summary: YearSummary) -> list[str]:
                 "{date} {kind}: {title} ({org}, {participants} participants)",
                 date=t.date(entry.held_on, "medium"),
                 kind=t(ACTIVITY_KINDS[entry.kind]),
-                title=entry.title,
+                title=_without_label(entry.title, t(ACTIVITY_KINDS[entry.kind])),
                 org=entry.org,
                 participants=entry.participants,
             ),

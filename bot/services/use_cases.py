@@ -184,6 +184,13 @@ class Services:
             source=source,
         )
 
+    def give_name(self, member: MemberView, name: str) -> MemberView:
+        """Stores the name of a member invited without one (once: later changes are the secretary's)."""
+        if not self.members.give_name(member.id, name):
+            raise ServiceError("already_named")
+        self.audit(actor_id=member.id, action="member.name", subject=f"member:{member.id}")
+        return self.members.get(member.id)
+
     def create_invite(
         self,
         *,
@@ -244,6 +251,12 @@ class Services:
         open_now = [m for m in meetings if window.is_open(m, self.now)]
         # Of the meetings open now, the one begun last (an afternoon meeting after a morning one).
         return open_now[-1] if open_now else meetings[0]
+
+    def checkin_open_today(self, member: MemberView) -> bool:
+        """Tells whether the secretary opened check-in for a meeting of the member's branch today."""
+        return any(
+            meeting.checkin_open for meeting in self.meetings.on_day(member.org.id, self.today)
+        )
 
     def check_in(self, member: MemberView, *, code: str | None, channel: Channel) -> CheckInResult:
         """Signs a member in to a meeting today that their organization takes part in."""

@@ -65,6 +65,7 @@ ROLE_WORDS: dict[str, RoleKind] = {
     "deputy": RoleKind.DEPUTY,
     "副书记": RoleKind.DEPUTY,
     "committee": RoleKind.COMMITTEE,
+    "支委委员": RoleKind.COMMITTEE,
     "委员": RoleKind.COMMITTEE,
     "支委": RoleKind.COMMITTEE,
     "liaison": RoleKind.LIAISON,

@@ -21,11 +21,24 @@ REPORTS: dict[str, str] = {
 }
 
 
+# One message per quarter, so that Chinese prose reads 第四季度 rather than 第4季度.
+QUARTERS: dict[int, str] = {
+    1: N_("Q1 {year}"),
+    2: N_("Q2 {year}"),
+    3: N_("Q3 {year}"),
+    4: N_("Q4 {year}"),
+}
+
+
+def quarter_label(t: Translator, quarter: Quarter) -> str:
+    """Names a quarter in prose: "Q4 2026", "2026年第四季度"."""
+    return t(QUARTERS[quarter.number], year=quarter.year)
+
+
 def period_label(t: Translator, key: str) -> str:
     """Names a period key: `2026-12` as a month, `2026Q4` as a quarter, `2026` as a year."""
     if "Q" in key:
-        quarter = Quarter.parse(key)
-        return t("Q{number} {year}", number=quarter.number, year=quarter.year)
+        return quarter_label(t, Quarter.parse(key))
     year, _, month = key.partition("-")
     if month:
         return t("{month}/{year}", month=int(month), year=int(year))
@@ -122,9 +135,9 @@ def render_push(t: Translator, push: Push) -> str:
         }
         return t.plural(
             "The {quarter} activity ledger (台账) of {org} is due to the committee by {date},"
-            " in {n} day. Export it, or mark it submitted with 已报送 (/submitted).",
+            " in {n} day. Export it, or mark it submitted with /submitted.",
             "The {quarter} activity ledger (台账) of {org} is due to the committee by {date},"
-            " in {n} days. Export it, or mark it submitted with 已报送 (/submitted).",
+            " in {n} days. Export it, or mark it submitted with /submitted.",
             (due - push.today).days + 1,
             **fields,
         )
@@ -152,7 +165,7 @@ def _orglife(t: Translator, push: Push) -> str:
     else:
         text = t(
             "Today, {weekday} {date}, is the organization-life day of {org}, starting at"
-            " {time}. Sign in there with 签到 and the code the secretary gives.",
+            " {time}. Sign in there with /checkin and the code the secretary gives.",
             **fields,
         )
     lines = [text]
@@ -185,14 +198,14 @@ def _nudge(t: Translator, rule: Rule, values: Mapping[str, object]) -> str:
     if rule is Rule.ANNUAL_PLAN:
         return t(
             "Please draw up the {year} annual work plan of {group} and mark it done with"
-            " 已报送 计划 (/submitted plan).",
+            " /submitted plan.",
             year=_number(values, "year"),
             group=_text(values, "group"),
         )
     if rule is Rule.YEAR_SUMMARY:
         return t(
             "Please prepare the {year} year-end summary of {group} and mark it done with"
-            " 已报送 总结 (/submitted summary).",
+            " /submitted summary.",
             year=_number(values, "year"),
             group=_text(values, "group"),
         )
@@ -200,7 +213,7 @@ def _nudge(t: Translator, rule: Rule, values: Mapping[str, object]) -> str:
         month = _date(values, "month")
         return t(
             "{org} has no opinion solicitation recorded for {month} yet. Please hold one and"
-            " report it with 汇报 (/report).",
+            " report it with /report.",
             org=_text(values, "org"),
             month=t("{month}/{year}", month=month.month, year=month.year),
         )

@@ -84,7 +84,7 @@ def _meeting_event(
     event.add("dtstart", starts)
     event.add("dtend", starts + MEETING_LENGTH)
     kind = t(MEETING_KINDS[meeting.kind])
-    title = f"{kind}: {meeting.title}" if meeting.title else kind
+    title = t("{label}: {text}", label=kind, text=meeting.title) if meeting.title else kind
     event.add("summary", t("{title} ({org})", title=title, org=meeting.org.name))
     if meeting.venue:
         event.add("location", meeting.venue)

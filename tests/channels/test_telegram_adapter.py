@@ -146,6 +146,11 @@ def test_unreadable_content_in_private_is_flagged_for_a_note(offline: FakeTelegr
     assert not inbound(offline.message("hi", user=ALICE)).unsupported  # type: ignore[union-attr]
 
 
+def test_a_text_of_blanks_is_a_text_not_unreadable_content(offline: FakeTelegramAPI) -> None:
+    found = inbound(offline.message("\u3000", user=ALICE))
+    assert found is not None and not found.unsupported and found.text == ""
+
+
 def test_unreadable_content_in_a_group_and_service_messages_are_skipped(
     offline: FakeTelegramAPI,
 ) -> None:

@@ -178,7 +178,7 @@ async def test_roster_question_in_the_group(
     api.push(api.message("大家好", user=WANG, chat=BRANCH_GROUP))  # chatter: not for the bot
     update = api.message(f"@{BOT_USERNAME} 本季度谁主持", user=ALICE, chat=BRANCH_GROUP)
     reply = await say(api, update)
-    assert "2026 Q4" in reply and "Host of 2026 Q4: 第2支部" in reply
+    assert "Q4 2026" in reply and "Host of Q4 2026: 第2支部" in reply
     assert api.texts(BRANCH_GROUP.id) == [reply]
 
 

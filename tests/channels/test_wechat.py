@@ -709,3 +709,10 @@ def test_the_channel_refuses_to_start_unconfigured(
     bare = load_settings(database_url=database_url, _env_file=None)
     with pytest.raises(ConfigError):
         WeChatChannel(bare, assistant, database=database, clock=clock)
+
+
+async def test_a_full_width_space_is_a_text_and_gets_an_answer(wx: Harness) -> None:
+    follower = wx.follower("o-1")
+    reply = await follower.send(wx.server.text("o-1", "\u3000"))
+    assert "空的" in reply
+    assert not wx.core.inbounds[-1].unsupported

@@ -421,3 +421,10 @@ def test_the_channel_refuses_to_start_unconfigured(
         WeComChannel(bare, assistant, database=database, clock=clock)
     with pytest.raises(ConfigError):
         WeComSender(bare, database=database, clock=clock)
+
+
+async def test_a_full_width_space_is_a_text_and_gets_an_answer(wc: Harness) -> None:
+    member = wc.member("u-1")
+    reply = await member.send(wc.server.text("u-1", "\u3000"))
+    assert "空的" in reply
+    assert not wc.core.inbounds[-1].unsupported

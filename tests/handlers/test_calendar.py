@@ -105,7 +105,7 @@ def test_revoke_then_a_new_one(
 
 def test_unknown_word_shows_usage(member: Chat, database: Database) -> None:
     reply = member.say("日历 明天")
-    assert "日历 撤销" in reply and LINK.search(reply) is None
+    assert "/calendar revoke" in reply and LINK.search(reply) is None
     with Session(database.engine) as session:
         assert session.exec(select(CalendarFeed)).all() == []
 

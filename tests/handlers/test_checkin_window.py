@@ -19,7 +19,7 @@ from tests.helpers import Chat
 
 def code_of(reply: str) -> str:
     """Finds the six-digit check-in code in the secretary's reply."""
-    found = re.search(r"签到 (\d{6})", reply)
+    found = re.search(r"(?:签到|/checkin) (\d{6})", reply)
     assert found, reply
     return found[1]
 

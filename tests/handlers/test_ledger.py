@@ -126,7 +126,7 @@ def test_ledger_of_another_quarter_and_bad_input(
         "台账 2026Q3"
     )
     assert (tmp_path / "files" / "ledger-B1-2026Q3.xlsx").is_file()
-    assert "Send 台账 for this quarter's ledger" in sec.say("台账 whenever")
+    assert "Send /ledger for this quarter's ledger" in sec.say("台账 whenever")
     assert sec.say("/ledger 2027Q1") == "Q1 2027 has not started yet."
     assert [period for _, period, _, _ in filings(database)] == ["2026Q3"]
 
@@ -266,12 +266,12 @@ def test_summary_drafts(chat: Chat, records: World, tmp_path: Path) -> None:
     assert alliance.startswith("红湾联盟: year-end summary for 2026 (draft)")
     assert pairing.startswith("一支部-二支部结对: year-end summary for 2026 (draft)")
     assert "Visits (走亲串门): 1 of the 3 a year: Oct 12, 2026." in pairing
-    assert "已报送 总结" in closing
+    assert "/submitted summary" in closing
     assert sec.say("年度总结 今年") == sec.say("/summary 2026")
     assert "was in no alliance or pairing in 2025" in sec.say("年度总结 2025")
     assert sec.say("年度总结 2027") == "2027 has not started yet."
-    assert "Send 年度总结 for this year" in sec.say("年度总结 soon")
-    assert "Send 年度总结 for this year" in sec.say("/summary 1999")
+    assert "Send /summary for this year" in sec.say("年度总结 soon")
+    assert "Send /summary for this year" in sec.say("/summary 1999")
 
 
 def test_summary_is_for_secretaries_only(chat: Chat, records: World, tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def notices(database: Database) -> list[OutboxMessage]:
 
 def code_of(reply: str) -> str:
     """Finds the six-digit check-in code in the secretary's reply."""
-    found = re.search(r"签到 (\d{6})", reply)
+    found = re.search(r"(?:签到|/checkin) (\d{6})", reply)
     assert found, reply
     return found[1]
 
@@ -191,7 +191,7 @@ def test_open_checkin_names_the_kind_when_several_meetings_fall_on_one_day(
     # 09:30 on the org-life day: opening without a kind opens the morning meeting.
     assert "Organization-life day" in sec.say("开启签到")
     assert "Party lecture" in sec.say("开启签到 党课")
-    assert "Usage: 开启签到" in sec.say("开启签到 茶话会")
+    assert "Usage: /opencheckin" in sec.say("开启签到 茶话会")
 
 
 def test_cli_schedules_a_meeting_through_the_same_use_case(

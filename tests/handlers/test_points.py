@@ -40,7 +40,7 @@ def test_another_year(chat: Chat, world: World, database: Database) -> None:
     assert "Your points in 2025: 5" in m2.say("/points 2025年")
     for bad in ("积分 1999", "积分 2027", "积分 abc", "/points 2025 2026", "积分 排名 x"):
         reply = m2.say(bad)
-        assert "积分 2025" in reply and "Your points" not in reply, bad
+        assert "/points 2025" in reply and "Your points" not in reply, bad
 
 
 def test_ranking_is_for_secretaries(chat: Chat, world: World, database: Database) -> None:

@@ -108,7 +108,7 @@ def test_submitted_refuses_bad_words_and_plain_members(
     chat: Chat, world: World, database: Database
 ) -> None:
     sec = english(chat, world, "sec")
-    assert "Send 已报送 for this quarter's ledger" in sec.say("/submitted everything")
+    assert "Send /submitted for this quarter's ledger" in sec.say("/submitted everything")
     member = english(chat, world, "m1")
     assert "Only the branch secretary or deputy secretary" in member.say("/submitted")
     assert filings(database) == []

@@ -88,25 +88,25 @@ def test_full_report_with_buttons(chat: Chat, world: World, database: Database) 
         "第4支部 (B4)",
     ]
     assert "Selected: 第2支部" in member.press("第2支部")
-    assert "Selected: 第2支部, 第4支部" in member.press("第4支部")
+    assert "Selected: 第2支部 and 第4支部" in member.press("第4支部")
     reply = member.say("第4支部")  # typing the name toggles it off again
     assert "Selected: 第2支部\n" in reply
     assert "✓ 第2支部 (B2)" in reply and "✓ 第4支部" not in reply
-    assert "Selected: 第2支部, 第3支部" in member.press("第3支部")
+    assert "Selected: 第2支部 and 第3支部" in member.press("第3支部")
     assert "How many people" in member.press("Done")
     assert "short summary" in member.say("25")
     confirm = member.say(SUMMARY)
     assert "Please check the report:" in confirm
     assert "Kind: Joint study" in confirm
     assert "Date: November 2, 2026 (Monday)" in confirm
-    assert "Partners: 第2支部, 第3支部" in confirm
+    assert "Partners: 第2支部 and 第3支部" in confirm
     assert "Participants: 25" in confirm
     assert f"Summary: {SUMMARY}" in confirm
     assert step_of(database) == "confirm"
     stored = member.press("Confirm")
     [activity] = activities(database)
     assert f"Stored as ledger entry No. {activity.id}." in stored
-    assert "Participants: 25" in stored and "Partners: 第2支部, 第3支部" in stored
+    assert "Participants: 25" in stored and "Partners: 第2支部 and 第3支部" in stored
     assert SUMMARY[:60] + "…" in stored
     assert activity.kind is ActivityKind.STUDY
     assert activity.held_on == date(2026, 11, 2)
@@ -147,7 +147,7 @@ def test_several_partners_typed_at_once(chat: Chat, world: World, database: Data
     member.say("汇报")
     member.say("Volunteer service")
     member.say("2026-10-01")
-    assert "Selected: 第2支部, 第4支部" in member.say("B2、第4支部")
+    assert "Selected: 第2支部 and 第4支部" in member.say("B2、第4支部")
     assert "Selected: 第4支部" in member.say("b2")
     member.say("done")
     member.say("３０")

@@ -59,20 +59,20 @@ def member(chat: Chat, world: World) -> Chat:
 
 def test_this_quarter(member: Chat) -> None:
     reply = member.say("本季度谁主持")
-    assert "2026 Q4" in reply
+    assert "Q4 2026" in reply
     assert "Executive president unit" in reply and "第1支部" in reply
     # Theme days rotate over all four units month by month from January 2026: November is 第3支部.
     assert "Theme party day on duty (November 2026): 第3支部" in reply
     assert "Theme party day on duty (December 2026): 第4支部" in reply
     assert "Joint meeting convener" in reply
-    assert "Host of 2026 Q4: 第2支部" in reply
-    assert "Visits this year: 0 of 3." in reply
+    assert "Host of Q4 2026: 第2支部" in reply
+    assert "Visits in 2026: 0 held, target 3." in reply
 
 
 def test_next_quarter_and_named_quarter(member: Chat) -> None:
     assert member.say("下季度谁主持") == member.say("/roster 2027Q1")
     reply = member.say("谁主持 2027年第一季度")
-    assert "Host of 2027 Q1: 第1支部" in reply
+    assert "Host of Q1 2027: 第1支部" in reply
     assert "Theme party day on duty (January 2027): 第4支部" not in reply  # 12 months on: 第1支部
     assert "Theme party day on duty (January 2027): 第1支部" in reply
 
@@ -125,7 +125,7 @@ def test_override_takes_unit_names_prefixes_and_numbers(
     reply = sec.say("调整轮值 2027-02 第 人手不足")
     assert "Several units of your alliance have names beginning with 第" in reply
     assert "1. 第1支部\n2. 第2支部\n3. 第3支部\n4. 第4支部" in reply
-    assert "调整轮值 2027-02 2 人手不足" in reply
+    assert "/override 2027-02 2 人手不足" in reply
     assert "Done" in sec.say("调整轮值 2027-02 4 人手不足")
     assert "No unit of your alliance is called 9" in sec.say("调整轮值 2027-03 9 原因")
     assert "1. 第1支部" in sec.say("调整轮值 2027-03")

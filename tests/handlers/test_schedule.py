@@ -100,7 +100,7 @@ def test_setmeeting_never_stores_unread_words_as_the_venue(
     sec.say("日程")
     venue = _december(database).venue
     reply = sec.say("调整会议 25:00")
-    assert "could not read the time 25:00" in reply and "e.g. 调整会议 12月2日 14:30" in reply
+    assert "could not read the time 25:00" in reply and "e.g. /setmeeting 2026-12-02 14:30" in reply
     assert "could not read the date 下周" in sec.say("调整会议 下周")
     assert "could not read 改天再说 as a date or a time" in sec.say("调整会议 改天再说")
     assert _december(database).venue == venue

@@ -58,7 +58,7 @@ def test_status_on_a_later_day(chat: Chat, october: World, clock: FrozenClock) -
 
 def test_status_refuses_bad_and_future_quarters(chat: Chat, october: World) -> None:
     sec = english(chat, october, "sec")
-    assert "Send 达标 for this quarter" in sec.say("/status soon")
+    assert "Send /status for this quarter" in sec.say("/status soon")
     assert sec.say("达标 2027Q1") == "Q1 2027 has not started yet."
 
 
@@ -106,7 +106,7 @@ def test_plain_attendance_is_still_the_roll_call(chat: Chat, october: World) -> 
 
 def test_quarter_attendance_bad_input_and_refusal(chat: Chat, october: World) -> None:
     sec = english(chat, october, "sec")
-    assert "出勤 本季度" in sec.say("出勤 明天")
+    assert "/attendance this quarter" in sec.say("出勤 明天")
     assert sec.say("/attendance 2027Q2") == "Q2 2027 has not started yet."
     member = english(chat, october, "m1")
     assert "Only the branch secretary" in member.say("出勤 本季度")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecatio
 
 RLO = "\u202e"
 SECRETARY = TgUser(4303, "Sec", language_code="en")
-# A name that reverses what follows it, with zero-width characters and a line break inside.
+# A name (typed when asked) that reverses what follows it, with zero-width characters and a line break inside.
 TROJAN = TgUser(4301, f"{RLO}evil\u200b\u2066", last_name="x\u200d\nname", language_code="en")
 
 
@@ -50,6 +50,9 @@ async def test_a_bidi_override_in_a_telegram_name_is_not_stored_nor_shown(
             )
         )
     await bind(tg_api, TROJAN, "INVNEWCOMER")
+    # Invited without a name, the member is asked for one: the name typed reverses what follows.
+    typed = f"{TROJAN.first_name} {TROJAN.last_name}"
+    await say(tg_api, tg_api.message(typed, user=TROJAN))
     with database.session() as session:
         names = session.exec(select(Member.name)).all()
     assert "evil x name" in names

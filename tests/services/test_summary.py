@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
@@ -10,6 +12,7 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.core.domain import ActivityKind, MeetingKind
 from bot.services.compliance import Subject
 from bot.services.errors import ServiceError
+from bot.services.ledger_book import LedgerActivity
 from bot.services.summary import YearSummary, render_summary, year_summaries
 from bot.texts.translation import translator
 from storage.engine import Database
@@ -180,3 +183,22 @@ def test_chinese_draft_renders(database: Database, year_of_records: World) -> No
     [alliance, _pairing] = summaries(database, year_of_records, at(2026, 12, 20, 12))
     text = render_summary(translator("zh_CN"), alliance)
     assert "红湾联盟" in text and "2026" in text
+
+
+def test_chinese_draft_reads_right(database: Database, year_of_records: World) -> None:
+    [alliance, _pairing] = summaries(database, year_of_records, at(2026, 12, 20, 12))
+    visit = LedgerActivity(
+        held_on=date(2026, 10, 12),
+        kind=ActivityKind.VISIT,
+        org="第1支部",
+        partners=("第2支部",),
+        participants=8,
+        title="走亲串门：到第2支部交流",
+        summary="走亲串门：到第2支部交流",
+        reporter="m1",
+    )
+    clean = replace(alliance, theme_missed=(), activities=(visit,))
+    text = render_summary(translator("zh_CN"), clean)
+    assert "0次未登记" not in text and "均已登记" in text
+    assert "走亲串门：走亲串门" not in text and "走亲串门：到第2支部交流" in text
+    assert re.search(r"[\u4e00-\u9fff]\s*[:;,()]|[:;,()]\s*[\u4e00-\u9fff]", text) is None, text

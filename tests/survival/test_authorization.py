@@ -28,9 +28,7 @@ from tests.factories import World
 from tests.survival.conftest import differences, snapshot
 
 NOT_ALLOWED = "Only the branch secretary or deputy secretary can do that."
-NOT_BOUND = (
-    "You are not bound to a member yet. Send 绑定 followed by your invite code (or /start CODE)."
-)
+NOT_BOUND = "You are not bound to a member yet. Send /bind followed by your invite code."
 ANONYMOUS = "Anonymous admins cannot use the assistant. Please write as yourself."
 GROUP_CHAT = "-100200300"
 # Arguments with which the secretary of B1 succeeds, so that a refusal is about who asks.

@@ -36,7 +36,7 @@ from bot.config import load_settings
 from bot.core.clock import FrozenClock
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.reply import Reply
-from bot.engine.assistant import MAX_TEXT, SEPARATORS, Assistant
+from bot.engine.assistant import MAX_TEXT, SEPARATORS, Assistant, normalized
 from bot.services.stats import parse_quarter
 from bot.texts.translation import translator
 from handlers.dates import DateParseError, parse_day
@@ -243,7 +243,8 @@ def test_members_get_an_answer_and_unknown_words_change_nothing(
     assert not crashes.records, crashes.describe()
     assert answered(replies), (text, replies)
     # Words that invoke no command only get the help menu: nothing may change.
-    command, _ = assistant._match(text.strip(), in_flow=False)
+    # Matched as the engine reads it: full-width letters, digits and spaces folded.
+    command, _ = assistant._match(normalized(text), in_flow=False)
     if command is None:
         assert differences(before, snapshot(database)) == {}, text
 
@@ -307,7 +308,7 @@ def test_flow_steps_answer_anything_and_a_rejected_answer_changes_nothing(
             replies = assistant.handle(message("6003", text))
         assert not crashes.records, crashes.describe()
         assert answered(replies), (text, replies)
-        command, _ = assistant._match(text.strip(), in_flow=True)
+        command, _ = assistant._match(normalized(text), in_flow=True)
         if command is None and conversation_rows(database) == state:
             # No command, and asked again with the flow exactly where it was: the answer was
             # rejected, and must have left no trace.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -22,14 +22,22 @@ from bot.channels.http import build_http_app
 from bot.channels.wechat import WeChatChannel
 from bot.config import Settings
 from bot.core.clock import FrozenClock
-from bot.core.domain import ActivityKind, AttendanceStatus
+from bot.core.domain import ActivityKind, AttendanceStatus, RoleKind
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.reply import Reply
 from bot.engine.assembly import build_assistant
 from bot.engine.assistant import Assistant
 from handlers.routers import ROUTERS
 from storage.engine import Database
-from storage.models import Activity, ActivityPartner, Attendance, Conversation, Member
+from storage.models import (
+    Activity,
+    ActivityPartner,
+    Attendance,
+    ChatAccount,
+    Conversation,
+    Invite,
+    Member,
+)
 from tests.factories import World
 from tests.fakes.wechat_api import FakeWeChatAPI, Follower, WeChatServer, wechat_settings
 
@@ -47,6 +55,8 @@ class Script:
     messages: tuple[tuple[str, str], ...]
     check: Callable[[Database, World], None]
     english: bool = True
+    # Binds with an invite that names nobody ("{invite}" in a message is the user's code).
+    unnamed: bool = False
 
 
 def check_report(database: Database, world: World) -> None:
@@ -89,6 +99,19 @@ def check_language(database: Database, world: World) -> None:
             ).all()
         }
     assert locales == {"m1": "en", "m2": "en"}
+
+
+def check_name(database: Database, world: World) -> None:
+    """Both new members bear the name they gave, not their account's display name."""
+    with database.session() as session:
+        names = sorted(
+            member.name
+            for member, _ in session.exec(
+                select(Member, ChatAccount).where(ChatAccount.member_id == Member.id)
+            ).all()
+            if member.id not in world.members.values()
+        )
+    assert names == ["王小红", "王小红"]
 
 
 REPORT = (
@@ -138,6 +161,13 @@ SCRIPTS: dict[str, Script] = {
     ),
     "leave-group": Script(
         "leave", ((GROUP, "/leave"), (PRIVATE, "出差在外地，无法参加")), check_leave
+    ),
+    "bind-name": Script(
+        "bind",
+        ((PRIVATE, "绑定 {invite}"), (PRIVATE, " "), (PRIVATE, "王小红")),
+        check_name,
+        english=False,
+        unnamed=True,
     ),
     "language": Script(
         "language",
@@ -189,11 +219,35 @@ def new_process(settings: Settings, clock: FrozenClock, database_url: str) -> As
 
 def prepare(assistant: Assistant, world: World, script: Script) -> None:
     """Binds both members' Telegram accounts and, for most flows, switches them to English."""
+    if script.unnamed:
+        with assistant.database.session() as session:
+            now = assistant.clock.now()
+            for _, user in (SUBJECT, REFERENCE):
+                session.add(
+                    Invite(
+                        code=invite_code(user),
+                        organization_id=world.orgs["B1"],
+                        role=RoleKind.MEMBER,
+                        created_at=now,
+                        expires_at=now + timedelta(days=7),
+                    )
+                )
+        return
     for name, user in (SUBJECT, REFERENCE):
         [welcome] = assistant.handle(inbound(user, PRIVATE, f"绑定 {world.invites[name]}"))
         assert name in welcome.text
         if script.english:
             assistant.handle(inbound(user, PRIVATE, "/lang en"))
+
+
+def invite_code(user: str) -> str:
+    """The unnamed invite code of a Telegram user in the scripts that bind."""
+    return f"NONAME{user}"
+
+
+def said(user: str, text: str) -> str:
+    """A script's message as the user sends it (with their own invite code)."""
+    return text.replace("{invite}", invite_code(user))
 
 
 def conversation_of(database: Database, user: str) -> tuple[str, str] | None:
@@ -223,11 +277,12 @@ def test_restart_mid_flow_continues_where_the_member_was(
     before = new_process(settings, clock, database_url)
     prepare(before, world, script)
     expected = [
-        shown(before.handle(inbound(REFERENCE[1], where, text))) for where, text in script.messages
+        shown(before.handle(inbound(REFERENCE[1], where, said(REFERENCE[1], text))))
+        for where, text in script.messages
     ]
     assert conversation_of(database, REFERENCE[1]) is None
     replies = [
-        shown(before.handle(inbound(SUBJECT[1], where, text)))
+        shown(before.handle(inbound(SUBJECT[1], where, said(SUBJECT[1], text))))
         for where, text in script.messages[:cut]
     ]
     state = conversation_of(database, SUBJECT[1])
@@ -237,7 +292,7 @@ def test_restart_mid_flow_continues_where_the_member_was(
     after = new_process(settings, clock, database_url)
     try:
         replies += [
-            shown(after.handle(inbound(SUBJECT[1], where, text)))
+            shown(after.handle(inbound(SUBJECT[1], where, said(SUBJECT[1], text))))
             for where, text in script.messages[cut:]
         ]
     finally:

@@ -102,11 +102,12 @@ class ConsoleChannel:
         return replace(reply, text=f"{reply.text}\n📎 {path}".strip())
 
     def run(self, lines: Iterable[str], write: Callable[[str], None], *, prompt: bool) -> None:
-        """Reads lines until they run out, printing each reply; blank lines are skipped."""
+        """Reads lines until they run out, printing each reply; empty lines are skipped."""
         if prompt:
             write(PROMPT)
         for line in lines:
-            if line.strip():
+            # An empty line is no message; one of blanks (a full-width space) is, and is answered.
+            if line.strip("\r\n"):
                 for text in render_all(self.send(line)):
                     write(text + "\n")
             if prompt:

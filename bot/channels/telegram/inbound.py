@@ -61,7 +61,8 @@ def inbound_from_update(update: Update, *, bot_id: int, bot_username: str) -> In
     text = text.strip()
     # A photo, sticker, voice message or file sent in private gets a note of what the assistant
     # reads; in a group it is left alone, as are service messages (a pin, a timer change).
-    unsupported = not text and location is None
+    # A text of blanks (a full-width space) is still a text: it gets an answer.
+    unsupported = not text and location is None and message.text is None
     if not addressed or (unsupported and (group or message.effective_attachment is None)):
         return None
     extra = {"message_id": str(message.message_id)}

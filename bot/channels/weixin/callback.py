@@ -186,7 +186,8 @@ class CallbackChannel(ABC):
             location=location,
             chat_kind=ChatKind.PRIVATE,
             extra={"event": str(message.event)} if kind == "event" else {},
-            unsupported=not text and location is None,
+            # A text of blanks is still a text: it gets an answer, not the note on media.
+            unsupported=kind != "text" and not text and location is None,
             capabilities=self.capabilities,
             private_chat_id=user,
         )
