@@ -70,7 +70,7 @@ def run_backend(
         # Before planning, whose 96,000 new outbox rows the database is still digesting after.
         results += guarded("answers", lambda: answers.measure(url, city, asks=sizes.asks))
         log("answers done")
-        results += guarded("planning", lambda: [planning.measure(url)])
+        results += guarded("planning", lambda: planning.measure(url))
         log("planning done")
         results += guarded(
             "inbound", lambda: [asyncio.run(inbound.measure(url, city, count=sizes.checkins))]
@@ -119,6 +119,7 @@ def _ordered(results: list[Result]) -> list[Result]:
     order = (
         "inbound",
         "reminder planning",
+        "idle reminder tick",
         "delivery",
         "WeChat",
         "who hosts",

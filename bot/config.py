@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     points_report: int = Field(default=3, ge=0, le=100)
     points_theme_day: int = Field(default=5, ge=0, le=100)
     download_link_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # Photos sent as evidence: where they are kept (default: a photos folder next to a SQLite
+    # database file, else ./photos) and how large one may be.
+    photos_dir: Path | None = None
+    photo_max_mb: int = Field(default=10, ge=1, le=50)
     console_idle_minutes: int = Field(default=30, ge=5, le=24 * 60)
     # Check-in opens this long before a meeting starts (or when the secretary opens it) and
     # counts as on time until this long after the start; later check-ins are marked late
@@ -94,8 +98,26 @@ class Settings(BaseSettings):
     checkin_late: Literal["late", "refuse"] = "late"
 
     scheduler_enabled: bool = True
+    # /metrics (Prometheus) listens only when a port is given, apart from the webhooks' server.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     quiet_hours_start: time = time(22, 0)
     quiet_hours_end: time = time(7, 30)
+
+    @property
+    def photo_root(self) -> Path:
+        """Returns the folder photos are stored under."""
+        if self.photos_dir is not None:
+            return self.photos_dir
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            return Path(url.database).resolve().parent / "photos"
+        return Path("photos").resolve()
+
+    @property
+    def photo_max_bytes(self) -> int:
+        """Returns the largest photo accepted, in bytes."""
+        return self.photo_max_mb * 1024 * 1024
 
     @field_validator("timezone")
     @classmethod

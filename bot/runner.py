@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.core.channel import ChatChannel
 from bot.core.clock import Clock
 from bot.core.ports import Core
+from bot.web.metrics import metrics_services
 from storage.engine import Database
 
 if TYPE_CHECKING:
@@ -66,13 +67,17 @@ class _Routes:
     name = "files"
 
     def __init__(self, assistant: Assistant, settings: Settings) -> None:
+        from bot.services.photos import PhotoStore  # noqa: PLC0415
         from bot.web.calendar_feed import calendar_routes  # noqa: PLC0415
         from bot.web.console.routes import console_routes  # noqa: PLC0415
         from bot.web.downloads import download_routes  # noqa: PLC0415
 
         self.routes: Sequence[BaseRoute] = [
             *download_routes(
-                assistant.database, clock=assistant.clock, holidays=assistant.holidays
+                assistant.database,
+                clock=assistant.clock,
+                holidays=assistant.holidays,
+                photos=PhotoStore(settings.photo_root, settings.photo_max_bytes),
             ),
             *calendar_routes(assistant.database, settings, assistant.clock),
             *console_routes(assistant.database, settings, assistant.clock, assistant.holidays),
@@ -99,7 +104,8 @@ def assistant_services(settings: Settings, assistant: Assistant) -> list[Service
         holidays=assistant.holidays,
         senders=[channel.sender for channel in channels],
     )
-    return [*channels, reminders, _Routes(assistant, settings)]
+    metrics = metrics_services(settings, assistant.database)
+    return [*channels, reminders, _Routes(assistant, settings), *metrics]
 
 
 class _Server(uvicorn.Server):
@@ -152,8 +158,9 @@ async def serve(
         for service in services:
             await service.start()
             started.append(service)
-            logger.info("Started %s", service.name)
-        logger.info("Serving HTTP on %s:%d", settings.http_host, port)
+            # The start line (`gongjian run`) already says what runs: details when debugging.
+            logger.debug("Started %s", service.name)
+        logger.debug("Serving HTTP on %s:%d", settings.http_host, port)
         if ready is not None:
             ready(port)
         await asyncio.wait({http, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -169,7 +176,7 @@ async def serve(
         for service in reversed(started):
             try:
                 await service.stop()
-                logger.info("Stopped %s", service.name)
+                logger.debug("Stopped %s", service.name)
             except Exception:
                 logger.exception("Stopping %s failed", service.name)
         if own_signals:

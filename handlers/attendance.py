@@ -6,8 +6,8 @@ from bot.calendar.quarters import Quarter
 from bot.core.i18n import N_, Translator
 from bot.core.names import isolate
 from bot.services.stats import AttendanceReport, MeetingTally, parse_quarter
+from bot.texts.attendance import attendance_heading, no_meeting_yet, quarter_ahead, totals_line
 from bot.texts.phrases import MEETING_KINDS, describe_meeting
-from bot.texts.reminders import period_label
 from handlers.base import Context, Replies, Router
 
 router = Router("attendance", title=N_("attendance"))
@@ -40,11 +40,6 @@ def usage(t: Translator) -> str:
         "Send /attendance for today's roll call, /attendance this quarter (or last quarter, or a quarter like 2026Q4)"
         " for a quarter's attendance."
     )
-
-
-def quarter_ahead(t: Translator, quarter: Quarter) -> str:
-    """Says a quarter has not begun."""
-    return t("{quarter} has not started yet.", quarter=period_label(t, str(quarter)))
 
 
 def roll_call(ctx: Context) -> Replies:
@@ -108,14 +103,9 @@ def describe_tally(t: Translator, meeting: MeetingTally) -> str:
 
 def describe_quarter(t: Translator, report: AttendanceReport, quarter: Quarter) -> str:
     """Writes a quarter's attendance: each meeting, each member, and the totals."""
-    label = period_label(t, str(quarter))
     if not report.meetings:
-        return t(
-            "No meeting of {org} has taken place in {quarter} yet.",
-            org=report.org.name,
-            quarter=label,
-        )
-    lines = [t("Attendance of {org}, {quarter}", org=report.org.name, quarter=label)]
+        return no_meeting_yet(t, org=report.org.name, quarter=quarter)
+    lines = [attendance_heading(t, org=report.org.name, quarter=quarter)]
     lines.append(t("Meetings:"))
     lines += [f"• {describe_tally(t, meeting)}" for meeting in report.meetings]
     lines.append(t("Members:"))
@@ -134,14 +124,5 @@ def describe_quarter(t: Translator, report: AttendanceReport, quarter: Quarter) 
                 rate=round(member.rate * 100),
             )
         )
-    lines.append(
-        t(
-            "In all: signed in {present} of {expected} ({rate}%), on leave {leave}, absent {absent}.",
-            present=report.present,
-            expected=report.expected,
-            rate=round(report.rate * 100),
-            leave=report.leave,
-            absent=report.absent,
-        )
-    )
+    lines.append(totals_line(t, report))
     return "\n".join(lines)

@@ -18,6 +18,7 @@ MESSAGES: dict[str, str] = {
         "The web console is for secretaries, deputy secretaries, committee members and"
         " liaison officers."
     ),
+    "not_bound": N_("That chat account is bound to no member. Bind it first: 绑定 CODE."),
     "console_throttled": N_("Too many failed sign-ins. Please wait 15 minutes and try again."),
     "console_weak_password": N_("The password must be at least 12 characters long."),
     "console_login_taken": N_("That login name is already taken."),
@@ -58,11 +59,62 @@ MESSAGES: dict[str, str] = {
     ),
     "reason_needed": N_("Please give a reason for the change."),
     "org_unknown": N_("No organization has that code."),
+    "alliance_unknown": N_("No alliance has that code."),
     "quarter_ahead": N_("That quarter has not started yet."),
     "year_ahead": N_("That year has not started yet."),
     "download_unknown": N_(
         "That download link is unknown, used or expired. Ask for the ledger again."
     ),
+    "meeting_unknown": N_("Your branch has no such meeting."),
+    "meeting_ahead": N_("That meeting has not taken place yet; write its minutes afterwards."),
+    "minutes_empty": N_("The minutes need their content."),
+    "minutes_missing": N_("That meeting has no minutes yet. Send 会议记录 to write them."),
+    "photo_too_large": N_(
+        "That photo is {size} MB; photos may be at most {limit} MB. Send a smaller one."
+    ),
+    "photo_type": N_("Only JPEG, PNG and WebP photos can be kept as evidence."),
+    "photo_count": N_("Send at most {limit} photos at a time."),
+    "photo_no_report": N_(
+        "Photos are kept with a report. Send 汇报 to report the activity, then send the photos."
+    ),
+    "photo_busy": N_("Finish or cancel what you are doing first, then send the photos again."),
+    "bad_group_code": N_(
+        "{value} is not a code: use letters, digits, - or _ (at most 32), e.g. JD-2026."
+    ),
+    "bad_name": N_("A name is required, at most {limit} characters."),
+    "pairing_lead_needed": N_("A pairing needs a lead organization (牵头单位)."),
+    "pairing_lead_is_partner": N_("{value} is the lead: do not list it among the partners too."),
+    "pairing_one_to_one": N_(
+        "A one-to-one pairing (一对一) has the lead and exactly one partner, not {count}."
+    ),
+    "pairing_needs_several": N_(
+        "A many-to-one or one-to-many pairing (多对一/一对多) needs at least two partners, not {count}."
+    ),
+    "agreement_ends_before_start": N_("The agreement cannot end before it starts."),
+    "bad_visit_target": N_("The visits a year must be a number from 1 to {limit}."),
+    "pairing_exists": N_("A pairing with the code {value} already exists: edit it instead."),
+    "pairing_unknown": N_("No pairing has the code {value}."),
+    "units_listed_twice": N_("These units are listed twice: {value}."),
+    "alliance_theme_order": N_(
+        "The theme-day order must list every unit of the alliance exactly once."
+    ),
+    "bad_term": N_("The executive term must be a number of months from 1 to {limit}."),
+    "org_unknown_code": N_("No organization has the code {value}."),
+    "setting_unknown": N_("Unknown setting {value}; use one of: {keys}."),
+    "bad_time": N_("{value} is not a time of day; write it like 14:30."),
+    "bad_policy": N_("Unknown holiday policy {value}: use keep (照常) or next_workday (顺延)."),
+    "bad_form": N_(
+        "Unknown pairing form {value}: use one_to_one, many_to_one, one_to_many (一对一/多对一/一对多)."
+    ),
+    "bad_convener_rule": N_(
+        "Unknown convener rule {value}: use executive (执行会长单位) or rotation (轮流)."
+    ),
+    "bad_duty_period": N_("Unknown duty period {value}: use month (每月) or quarter (每季度)."),
+    "required": N_("a value is required"),
+    "bad_date": N_("{value} is not a date like 2026-05-01."),
+    "bad_number": N_("{value} is not a whole number."),
+    "duplicate_code": N_("The same code as row {row}."),
+    "member_id_unknown": N_("No current member has the id {id}. See: gongjian member list"),
     "meeting_exists": N_("A meeting of that kind is already on the calendar at that time."),
     "no_meeting_on_day": N_("Your branch hosts no meeting ahead on that day."),
     "not_on_duty": N_(

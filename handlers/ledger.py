@@ -10,8 +10,8 @@ from bot.core.i18n import N_, Translator
 from bot.core.reply import Reply
 from bot.services.stats import parse_quarter
 from bot.services.summary import render_summary
+from bot.texts.attendance import quarter_ahead
 from bot.texts.reminders import period_label
-from handlers.attendance import quarter_ahead
 from handlers.base import Context, Replies, Router
 
 router = Router("ledger", title=N_("ledger"))
@@ -65,14 +65,7 @@ def ledger(ctx: Context, args: str) -> Replies:
         return [Reply("\n".join(lines), document=export.document, private=True)]
     url = ctx.services.ledger_link(member, quarter, locale=t.locale)
     if url is None:
-        return [
-            ctx.reply(
-                t(
-                    "Files cannot be sent here, and download links need the operator to set"
-                    " GONGJIAN_PUBLIC_BASE_URL."
-                )
-            )
-        ]
+        return [ctx.reply(no_links(t))]
     minutes = ctx.services.download_config.link_minutes
     text = t.plural(
         "Download the {quarter} ledger of {org} here. The link works once, within {n} minute:"
@@ -153,4 +146,41 @@ def summary(ctx: Context, args: str) -> Replies:
             )
         )
     )
+    replies.append(summary_file(ctx, year))
     return replies
+
+
+def summary_file(ctx: Context, year: int) -> Reply:
+    """Hands over the summary as a Word document, or a single-use link where files cannot go."""
+    t = ctx.t
+    member = ctx.member
+    assert member is not None
+    if ctx.inbound.capabilities.files:
+        document = ctx.services.summary_document(member, year, t)
+        return Reply(
+            t("The year-end summary for {year} as a Word document.", year=year),
+            document=document,
+            private=True,
+        )
+    url = ctx.services.summary_link(member, year, locale=t.locale)
+    if url is None:
+        return ctx.reply(no_links(t))
+    minutes = ctx.services.download_config.link_minutes
+    text = t.plural(
+        "Download the year-end summary for {year} as a Word document here. The link works once,"
+        " within {n} minute: {url}",
+        "Download the year-end summary for {year} as a Word document here. The link works once,"
+        " within {n} minutes: {url}",
+        minutes,
+        year=year,
+        url=url,
+    )
+    return Reply(text, private=True)
+
+
+def no_links(t: Translator) -> str:
+    """Says files cannot go here and links need the public URL set."""
+    return t(
+        "Files cannot be sent here, and download links need the operator to set"
+        " GONGJIAN_PUBLIC_BASE_URL."
+    )

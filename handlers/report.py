@@ -183,6 +183,8 @@ def on_confirm(ctx: Context, text: str) -> Replies:
         summary=str(data["summary"]),
         partner_ids=[int(org_id) for org_id in data.get("partner_ids", [])],
     )
+    photo_ids = [int(photo_id) for photo_id in data.get("photo_ids", [])]
+    attached = ctx.services.attach_photos(_member(ctx), photo_ids, entry.id)
     ctx.end()
     excerpt = entry.summary if len(entry.summary) <= EXCERPT else entry.summary[:EXCERPT] + "…"
     lines = [
@@ -196,6 +198,8 @@ def on_confirm(ctx: Context, text: str) -> Replies:
             summary=excerpt,
         ),
     ]
+    if attached:
+        lines.append(ctx.t("Photos: {count}", count=attached))
     return [ctx.reply("\n".join(lines))]
 
 
@@ -279,6 +283,9 @@ def _confirm_question(ctx: Context) -> tuple[str, list[Button]]:
             participants=int(data["participants"]),
             summary=str(data["summary"]),
         ),
+        t("Photos: {count}", count=len(data.get("photo_ids", [])))
+        + " "
+        + t("(send photos now to add them)"),
     ]
     buttons = [Button(t("Confirm"), CONFIRM), Button(t("Back"), BACK), Button(t("Cancel"), CANCEL)]
     return "\n".join(lines), buttons

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import (
     attendance,
     bind,
+    branch_settings,
     calendar,
     checkin,
     console,
@@ -13,8 +14,10 @@ from handlers import (
     language,
     leave,
     ledger,
+    minutes,
     mobile,
     notice,
+    photos,
     points,
     reminders,
     report,
@@ -43,4 +46,7 @@ ROUTERS: list[Router] = [
     points.router,
     status.router,
     ledger.router,
+    minutes.router,
+    photos.router,
+    branch_settings.router,
 ]

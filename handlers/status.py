@@ -6,7 +6,7 @@ from bot.calendar.quarters import Quarter
 from bot.core.i18n import N_, Translator
 from bot.services.compliance import describe_report
 from bot.services.stats import parse_quarter
-from handlers.attendance import quarter_ahead
+from bot.texts.attendance import quarter_ahead
 from handlers.base import Context, Replies, Router
 
 router = Router("status", title=N_("status"))

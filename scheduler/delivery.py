@@ -18,6 +18,7 @@ from functools import partial
 
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
+from bot.core.metrics import FLOOD_WAITS, PUSHES
 from bot.core.ports import DeliveryStatus, Sender, SendResult
 from bot.core.reply import Reply
 from bot.services.obligations.rules import is_quiet
@@ -202,6 +203,7 @@ class Delivery:
                 # count as an attempt, and the whole channel rests as long as it was told.
                 until = now + timedelta(seconds=max(result.retry_after, 0.0))
                 self.paused[channel] = max(self.paused.get(channel, until), until)
+                FLOOD_WAITS.inc(channel.value)
                 await self._record(
                     report,
                     "held",
@@ -255,6 +257,7 @@ class Delivery:
 
         if await asyncio.to_thread(store):
             setattr(report, outcome, getattr(report, outcome) + 1)
+            PUSHES.inc(outcome)
         else:
             # Our claim lapsed and another sender took the row: it will record the outcome.
             report.lost_claims += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,16 +24,17 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
+from bot.core.metrics import LEADER, TICK_SECONDS
 from bot.core.ports import Sender
 from bot.services.holiday_data import missing_holiday_years, redate_org_life_days
 from bot.services.obligations.facts import Facts, Part, load_facts
-from bot.services.obligations.rules import Push, Rule, due_pushes, owed_pushes
+from bot.services.obligations.rules import Push, Rule, due_pushes, next_change, owed_stream
 from bot.texts.reminders import render_push
 from bot.texts.translation import translator
 from scheduler.delivery import Delivery, DeliveryReport
 from scheduler.housekeeping import HousekeepingReport, housekeep
 from scheduler.leader import Leadership, leadership_for
-from storage import outbox
+from storage import outbox, reminders
 from storage.engine import Database, Session
 from storage.outbox import NewPush
 
@@ -61,6 +63,23 @@ class TickReport:
     due: int
     queued: int
     retired: int = 0
+    # False when nothing the rules read changed and no window moved since the last tick.
+    planned: bool = True
+
+
+@dataclass(slots=True)
+class TickState:
+    """What the last full tick of this process left for the next: when it must plan again."""
+
+    planned_at: datetime | None = None
+    wakes_at: datetime | None = None
+    due: int = 0
+
+    def idle_at(self, now: datetime) -> bool:
+        """Tells whether, the facts unchanged, a tick at `now` would owe what the last one did."""
+        if self.planned_at is None or self.wakes_at is None:
+            return False
+        return self.planned_at <= now < self.wakes_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +133,26 @@ def read_facts(
     )
 
 
+def _fresh_pushes(facts: Facts, *, owed: set[str], known: set[str]) -> Iterator[NewPush]:
+    """Renders the owed pushes not yet in the outbox, the first of each key; empties `owed`."""
+    texts: dict[tuple[str, ...], str] = {}
+    for key, push in owed_stream(facts):
+        if key not in owed:
+            continue  # a later push with the key of one already seen
+        owed.discard(key)
+        if push.held or key in known:
+            continue
+        yield NewPush(
+            key=key,
+            rule=push.rule.value,
+            subject=push.subject,
+            period=push.period,
+            member_id=push.member_id,
+            urgent=push.urgent,
+            text=render(facts, push, texts),
+        )
+
+
 def plan_tick(
     database: Database,
     *,
@@ -121,13 +160,23 @@ def plan_tick(
     holidays: HolidayCalendar,
     settings: Settings,
     redate: bool = False,
+    state: TickState | None = None,
 ) -> TickReport:
     """Runs the rules at `now` and stores the new pushes in the outbox (one transaction).
 
     With `redate`, first moves the stored org-life days still ahead to where the holiday data
     puts them, telling their members (the first tick after a start, when the data may be new).
+    With `state`, a tick before the moment the last one computed, with no fact written since,
+    reads one row and plans nothing: it would owe exactly what the last one did.
     """
     with database.session() as session:
+        if (
+            state is not None
+            and not redate
+            and state.idle_at(now)
+            and not reminders.facts_changed(session)
+        ):
+            return TickReport(at=now, due=state.due, queued=0, planned=False)
         if redate:
             redate_org_life_days(
                 session,
@@ -137,31 +186,34 @@ def plan_tick(
                 quiet_start=settings.quiet_hours_start,
                 quiet_end=settings.quiet_hours_end,
             )
+        # Before the facts are read: every write whose mark goes is in what they read.
+        reminders.take_fact_changes(session)
         facts = read_facts(session, now=now, holidays=holidays, settings=settings)
-        owed = owed_pushes(facts)
-        pushes = [push for push in owed if not push.held]
+        # At city scale ~100,000 pushes are owed: a first pass keeps only their keys, a second
+        # renders and stores them a chunk at a time, so no push outlives its chunk.
+        owed: set[str] = set()
+        wanted: set[tuple[str, str]] = set()
+        due = 0
+        for key, push in owed_stream(facts):
+            if key in owed:
+                continue
+            owed.add(key)
+            if not push.held:
+                due += 1
+                wanted.add((push.rule.value, push.period))
         # A queued push that is no longer owed must not go out: the thing was done meanwhile,
         # a later reminder replaced it, or its member muted it.
-        retired = outbox.retire(session, owed={push.key for push in owed}, rules=PLANNED_RULES)
+        retired = outbox.retire(session, owed=owed, rules=PLANNED_RULES)
         # Skipping known keys first spares rendering and inserting what an earlier tick stored;
         # the UNIQUE key still settles any race with another tick.
-        known = outbox.existing_keys(session, ((p.rule.value, p.period, p.key) for p in pushes))
-        texts: dict[tuple[str, ...], str] = {}
-        fresh = [
-            NewPush(
-                key=push.key,
-                rule=push.rule.value,
-                subject=push.subject,
-                period=push.period,
-                member_id=push.member_id,
-                urgent=push.urgent,
-                text=render(facts, push, texts),
-            )
-            for push in pushes
-            if push.key not in known
-        ]
-        queued = outbox.enqueue(session, fresh, now=now) if fresh else 0
-    return TickReport(at=now, due=len(pushes), queued=queued, retired=retired)
+        known = outbox.existing_keys(session, ((rule, period, "") for rule, period in wanted))
+        fresh = _fresh_pushes(facts, owed=owed, known=known)
+        queued = outbox.enqueue(session, fresh, now=now)
+        wakes_at = next_change(facts) if state is not None else None
+    if state is not None:
+        # Only once the transaction has committed: a failed tick plans again next time.
+        state.planned_at, state.wakes_at, state.due = now, wakes_at, due
+    return TickReport(at=now, due=due, queued=queued, retired=retired)
 
 
 def preview(
@@ -239,6 +291,9 @@ class ReminderService:
         self._tick_lock = asyncio.Lock()
         # The holiday data is read at start: the first tick re-dates the org-life days by it.
         self._redate = True
+        # What the last tick left for the next; a process that takes the lead starts afresh,
+        # since the leader before it took the marks of what changed meanwhile.
+        self._plan_state = TickState()
         self._busy: set[asyncio.Task[object]] = set()
 
     @contextlib.contextmanager
@@ -272,9 +327,12 @@ class ReminderService:
         """Checks or takes the lock and ticks after taking it."""
         leading = await asyncio.to_thread(self.leadership.acquire)
         became = leading and not self.leading
+        if became:
+            self._plan_state = TickState()
         if self.leading and not leading:
             log.warning("scheduler leadership lost; another process takes over")
         self.leading = leading
+        LEADER.set(1.0 if leading else 0.0)
         if became:
             await self.tick()
         return leading
@@ -289,10 +347,15 @@ class ReminderService:
     async def _tick(self) -> TickReport | None:
         """Runs one tick under the tick lock."""
         async with self._tick_lock:
-            self.leading = await asyncio.to_thread(self.leadership.acquire)
+            leading = await asyncio.to_thread(self.leadership.acquire)
+            if leading and not self.leading:
+                self._plan_state = TickState()
+            self.leading = leading
+            LEADER.set(1.0 if self.leading else 0.0)
             if not self.leading:
                 return None
             now = self.clock.now()
+            started = time.perf_counter()
             report = await asyncio.to_thread(
                 plan_tick,
                 self.database,
@@ -300,7 +363,9 @@ class ReminderService:
                 holidays=self.holidays,
                 settings=self.settings,
                 redate=self._redate,
+                state=self._plan_state,
             )
+            TICK_SECONDS.observe(time.perf_counter() - started)
             self._redate = False
         if report.queued:
             log.info("queued %d reminder pushes", report.queued)
@@ -335,6 +400,7 @@ class ReminderService:
         """Gives up leadership and its connection."""
         self.leadership.dispose()
         self.leading = False
+        LEADER.set(0.0)
 
 
 def build_scheduler(service: ReminderService, *, tz: ZoneInfo) -> AsyncIOScheduler:

@@ -10,15 +10,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 __all__ = ["Database", "Session"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# One transaction's session, as code above the services names it without importing the ORM.
+UnitOfWork = Session
 # A pooled server connection idle this long is pinged before use: a restart or an idle timeout
 # may have ended it. Busy connections are not, as a ping is a round trip on every request.
 PING_AFTER_IDLE_SECONDS = 10.0
@@ -88,6 +91,18 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def backend_name(url: str) -> str:
+    """Returns the backend a database URL names: `sqlite` or `postgresql`."""
+    return make_url(url).get_backend_name()
+
+
+def unusable_reason(error: BaseException) -> str | None:
+    """Returns the first line of why the database could not be used, if `error` says so."""
+    if not isinstance(error, OperationalError):
+        return None
+    return str(error.orig or error).strip().splitlines()[0]
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Brings the schema up to `revision` (idempotent)."""
     command.upgrade(alembic_config(engine), revision)
@@ -123,6 +138,11 @@ class Database:
                 session.rollback()
                 raise
 
+    def revision(self) -> str | None:
+        """Returns the Alembic revision the schema is at."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
     def ping(self) -> bool:
         """Tells whether the database answers a trivial query."""
         try:
@@ -135,3 +155,8 @@ class Database:
     def dispose(self) -> None:
         """Closes every pooled connection."""
         self.engine.dispose()
+
+
+def masked_url(url: str) -> str:
+    """Returns a database URL fit for logs: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -16,6 +16,7 @@ from bot.core.domain import (
     MeetingStatus,
     MemberStatus,
     OrgKind,
+    PairingForm,
     RoleKind,
     UnitKind,
 )
@@ -132,6 +133,10 @@ class Pairing(SQLModel, table=True):
     agreement_end: date | None = None
     goals: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     visit_target: int = 3
+    form: PairingForm = Field(
+        default=PairingForm.ONE_TO_ONE,
+        sa_column=enum_column(PairingForm, default=PairingForm.ONE_TO_ONE),
+    )
 
     __table_args__ = (UniqueConstraint("code"),)
 
@@ -233,6 +238,40 @@ class Attendance(SQLModel, table=True):
     )
 
     __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+
+
+class Minutes(SQLModel, table=True):
+    """The minutes (会议记录) of one meeting of any kind: topic, host, recorder, content, resolutions."""
+
+    __tablename__ = "meeting_minutes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id")
+    topic: str = Field(sa_column=text_column(200))
+    host: str = Field(sa_column=text_column(100))
+    recorder: str = Field(sa_column=text_column(100))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    resolutions: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    recorded_by: int | None = Field(default=None, foreign_key="member.id")
+    recorded_at: datetime = Field(sa_column=utc_column())
+
+    __table_args__ = (UniqueConstraint("meeting_id"),)
+
+
+class Photo(SQLModel, table=True):
+    """A photo a member sent as evidence, stored as a file; attached to a ledger entry once chosen."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    activity_id: int | None = Field(default=None, foreign_key="activity.id", index=True)
+    sha256: str = Field(sa_column=text_column(64))
+    path: str = Field(sa_column=text_column(200))
+    mime_type: str = Field(sa_column=text_column(32))
+    size: int
+    created_at: datetime = Field(sa_column=utc_column())
+
+    # The same picture sent twice by one member is one photo.
+    __table_args__ = (UniqueConstraint("member_id", "sha256"),)
 
 
 class CheckinFailure(SQLModel, table=True):

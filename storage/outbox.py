@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, func, or_, text, tuple_, update
@@ -18,7 +19,7 @@ from storage.reminders import OutboxMessage, OutboxStatus
 from storage.types import UTCDateTime
 
 # Rows per executemany call: keeps one call's parameters and RETURNING rows modest.
-INSERT_CHUNK = 5000
+INSERT_CHUNK = 2000
 # Keys per existence check: bounded so the IN list stays cheap on both backends.
 LOOKUP_CHUNK = 1000
 # Notices (a meeting moved, leave asked, a branch notice) are queued by the use cases, not
@@ -69,8 +70,8 @@ class OutboxView:
 
 def existing_keys(session: Session, keys: Iterable[tuple[str, str, str]]) -> set[str]:
     """Returns which of (rule, period, key) are already in the outbox."""
-    wanted = list(keys)
-    pairs = sorted({(rule, period) for rule, period, _ in wanted})
+    # By (rule, period): every key of those is returned, and `keys` is never held whole.
+    pairs = sorted({(rule, period) for rule, period, _ in keys})
     found: set[str] = set()
     for start in range(0, len(pairs), LOOKUP_CHUNK):
         chunk = pairs[start : start + LOOKUP_CHUNK]
@@ -102,8 +103,18 @@ _UNNEST_INSERT = text(
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
-def enqueue(session: Session, pushes: Sequence[NewPush], *, now: datetime) -> int:
-    """Inserts pushes whose key is new (INSERT ... ON CONFLICT DO NOTHING); returns how many."""
+def _chunks(pushes: Iterable[NewPush]) -> Iterator[list[NewPush]]:
+    """Yields the pushes a chunk at a time, so a lazy iterable is never held whole."""
+    rest = iter(pushes)
+    while chunk := list(islice(rest, INSERT_CHUNK)):
+        yield chunk
+
+
+def enqueue(session: Session, pushes: Iterable[NewPush], *, now: datetime) -> int:
+    """Inserts pushes whose key is new (INSERT ... ON CONFLICT DO NOTHING); returns how many.
+
+    `pushes` may be a generator: it is consumed a chunk per statement.
+    """
     if session.get_bind().dialect.name == "postgresql":
         return _enqueue_arrays(session, pushes, now=now)
     table: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -113,7 +124,7 @@ def enqueue(session: Session, pushes: Sequence[NewPush], *, now: datetime) -> in
         sqlite.insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
     )
     inserted = 0
-    for start in range(0, len(pushes), INSERT_CHUNK):
+    for chunk in _chunks(pushes):
         rows = [
             {
                 "key": push.key,
@@ -129,17 +140,16 @@ def enqueue(session: Session, pushes: Sequence[NewPush], *, now: datetime) -> in
                 "last_error": "",
                 "created_at": now,
             }
-            for push in pushes[start : start + INSERT_CHUNK]
+            for push in chunk
         ]
         inserted += len(session.execute(statement, rows).all())
     return inserted
 
 
-def _enqueue_arrays(session: Session, pushes: Sequence[NewPush], *, now: datetime) -> int:
+def _enqueue_arrays(session: Session, pushes: Iterable[NewPush], *, now: datetime) -> int:
     """Inserts pushes on PostgreSQL, a chunk per statement; returns how many were new."""
     inserted = 0
-    for start in range(0, len(pushes), INSERT_CHUNK):
-        chunk = pushes[start : start + INSERT_CHUNK]
+    for chunk in _chunks(pushes):
         params = {
             "status": OutboxStatus.PENDING.value,
             "now": now,
@@ -282,7 +292,7 @@ def release(session: Session, *, row_id: int, worker: str, at: datetime, reason:
     )
 
 
-def retire(session: Session, *, owed: set[str], rules: Collection[str] | None = None) -> int:
+def retire(session: Session, *, owed: Collection[str], rules: Collection[str] | None = None) -> int:
     """Marks unsent rows whose push is no longer owed (done, superseded, muted) obsolete.
 
     Notices are one-offs no rule plans, so they stay until sent; with `rules`, only rows of

@@ -88,6 +88,36 @@ def insert_ignore_rows(
     return set(run(session, statement, params).scalars())
 
 
+@cache
+def _upsert_statement(
+    table: Table, columns: tuple[str, ...], conflict: tuple[str, ...], returning: str
+) -> Executable:
+    """Builds (once per shape) an INSERT ... ON CONFLICT DO UPDATE ... RETURNING statement."""
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    values = ", ".join(f":{name}" for name in columns)
+    keys = ", ".join(f'"{name}"' for name in conflict)
+    updates = ", ".join(f'"{name}" = excluded."{name}"' for name in columns if name not in conflict)
+    # Names come from the table's metadata, and every value is bound.
+    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({values}) ON CONFLICT ({keys})'  # noqa: S608
+    sql += f' DO UPDATE SET {updates} RETURNING "{returning}"'
+    binds = [bindparam(name, type_=table.c[name].type) for name in columns]
+    return text(sql).bindparams(*binds).columns(table.c[returning])
+
+
+def upsert(
+    session: Session,
+    model: type[SQLModel],
+    *,
+    values: Mapping[str, Any],
+    conflict: tuple[str, ...],
+    returning: str = "id",
+) -> Any:
+    """Inserts one row, or updates the row holding its `conflict` key, in one statement."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    statement = _upsert_statement(table, tuple(values), conflict, returning)
+    return run(session, statement, values).scalar_one()
+
+
 def prune_delivery_keys(session: Session, *, before: datetime) -> int:
     """Deletes inbound delivery keys recorded before `before`; returns how many went."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, update
+from sqlalchemy import Column, Index, Text, UniqueConstraint, delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.core.inbound import Channel
-from storage.models import Member
+from storage.models import Alliance, Member, Organization
 from storage.queries import insert_ignore
 from storage.types import channel_column, enum_column, text_column, utc_column
 
@@ -232,6 +232,18 @@ def record_mobile_report(
     return done is not None
 
 
+def scope_owner(*, session: Session, kind: str, ident: str) -> int | None:
+    """Finds the id of the alliance or organization a scope names by code (or numeric id)."""
+    model: type[Alliance] | type[Organization] = Alliance if kind == "alliance" else Organization
+    return session.exec(
+        select(model.id).where(
+            (col(model.code) == ident.upper()) | (col(model.id) == int(ident))
+            if ident.isdigit()
+            else col(model.code) == ident.upper()
+        )
+    ).first()
+
+
 def set_reminder_setting(*, session: Session, scope: str, name: str, value: str) -> None:
     """Stores (or replaces) one reminder setting."""
     if (
@@ -259,3 +271,48 @@ def set_muted(*, session: Session, member_id: int, muted: bool) -> bool:
         .returning(col(Member.id))
     ).scalar_one_or_none()
     return changed is not None
+
+
+class FactChange(SQLModel, table=True):
+    """A mark left by database triggers when a table the reminder rules read is written."""
+
+    __tablename__ = "fact_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+# The tables the reminder facts are read from: a write to any of them leaves a `fact_change`
+# row (triggers, migration 0012), so a tick can tell that nothing changed since the last one.
+WATCHED_TABLES = (
+    "activity",
+    "activitypartner",
+    "alliance",
+    "allianceunit",
+    "attendance",
+    "chataccount",
+    "filing",
+    "meeting",
+    "member",
+    "mobile_movement",
+    "organization",
+    "pairing",
+    "pairingorg",
+    "reminder_setting",
+    "role",
+    "role_term",
+    "rotaoverride",
+)
+
+
+def facts_changed(session: Session) -> bool:
+    """Tells whether a watched table was written since the marks were last taken."""
+    return session.exec(select(FactChange.id).limit(1)).first() is not None
+
+
+def take_fact_changes(session: Session) -> None:
+    """Removes the marks of the writes committed so far (in the caller's transaction).
+
+    Facts read after this in the same transaction include every write whose mark it removed;
+    a write committed meanwhile keeps its mark for the next tick.
+    """
+    session.execute(delete(FactChange))

@@ -41,6 +41,43 @@ def _backends() -> list[object]:
     return ["sqlite", postgres]
 
 
+# How many tests the run left out for want of PostgreSQL (said in one line at the end).
+POSTGRES_LEFT_OUT = pytest.StashKey[int]()
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    """Tells whether a test is skipped because no PostgreSQL URL is set."""
+    for mark in item.iter_markers("skipif"):
+        reason = str(mark.kwargs.get("reason", ""))
+        if POSTGRES_ENV in reason and mark.args and bool(mark.args[0]):
+            return True
+    return False
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without PostgreSQL, leaves its half out quietly instead of listing every skip."""
+    if os.environ.get(POSTGRES_ENV):
+        return
+    left_out = [item for item in items if needs_postgres(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not needs_postgres(item)]
+    config.stash[POSTGRES_LEFT_OUT] = len(left_out)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Says in one line that the PostgreSQL half did not run, and how to run it."""
+    count = config.stash.get(POSTGRES_LEFT_OUT, 0)
+    if count:
+        terminalreporter.write_line(
+            f"PostgreSQL half not run ({count} tests): set {POSTGRES_ENV}="
+            "postgresql+psycopg://postgres@127.0.0.1:5432/test to run it (.ci/run does)."
+        )
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrates one SQLite file per session; each test copies it."""
@@ -114,9 +151,9 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    """Default settings pointed at the test database."""
-    return load_settings(database_url=database_url, _env_file=None)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Default settings pointed at the test database, keeping photos under the test's folder."""
+    return load_settings(database_url=database_url, photos_dir=tmp_path / "photos", _env_file=None)
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ def test_every_benchmark_ran(tiny_run: list[Result]) -> None:
     for prefix in (
         "inbound",
         "reminder planning",
+        "idle reminder tick",
         "delivery",
         "WeChat",
         "who hosts",
@@ -68,6 +69,12 @@ def test_planning_queues_the_days_pushes_and_nothing_at_noon(tiny_run: list[Resu
     pushes = re.search(r"for ([\d,]+) pushes", result.figure)
     assert pushes is not None and int(pushes[1].replace(",", "")) > 0
     assert "(12:00, 0 queued)" in result.notes[1]
+
+
+def test_the_idle_tick_plans_nothing(tiny_run: list[Result]) -> None:
+    (result,) = by_name(tiny_run, "idle reminder tick")
+    assert "planned" not in result.figure
+    assert result.ratio is not None and result.ratio < 1
 
 
 def test_delivery_loses_nothing(tiny_run: list[Result]) -> None:

@@ -185,7 +185,7 @@ def test_export_ledger(cli: Cli, database: Database, tmp_path: Path) -> None:
         "Pairing visits",
         "Compliance",
     ]
-    assert book.worksheets[1]["F2"].value == 3
+    assert book.worksheets[1]["K6"].value == 3
     with database.session() as session:
         [filing] = session.exec(select(Filing)).all()
     assert (filing.period, filing.method, filing.filed_by) == (
@@ -196,13 +196,32 @@ def test_export_ledger(cli: Cli, database: Database, tmp_path: Path) -> None:
 
     again = cli.ok("export", "ledger", "--org", "B1", *LATE)
     assert "counts as filing" not in again and "preview" not in again
-    assert (tmp_path / "ledger-B1-2026Q4.xlsx").is_file()
+    assert (tmp_path / "Ledger-第1支部-2026Q4.xlsx").is_file()
+
+
+def test_export_ledger_into_a_folder(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "报送"
+    folder.mkdir()
+    output = cli.ok(
+        "export",
+        "ledger",
+        "--org",
+        "B1",
+        "-o",
+        str(folder),
+        "--by",
+        "张书记",
+        "--now",
+        "2026-11-03T12:00",
+    )
+    path = folder / "台账-第1支部-2026Q4.xlsx"
+    assert str(path) in output
+    book = load_workbook(path)
+    assert book.sheetnames[0] == "活动"
+    assert book.worksheets[0]["A3"].value.startswith("填报人：张书记")
 
 
 def test_export_ledger_bad_input(cli: Cli, tmp_path: Path, database: Database) -> None:
-    assert "is a directory" in cli.refused(
-        "export", "ledger", "--org", "B1", "-o", str(tmp_path), *NOW
-    )
     assert "No organization" in cli.refused("export", "ledger", "--org", "ZZ", *NOW)
     missing = tmp_path / "no" / "such" / "dir" / "x.xlsx"
     assert "cannot write" in cli.refused(

@@ -172,17 +172,29 @@ def test_every_member_gets_one_unused_invite(database: Database) -> None:
     assert len(secretaries) == len({i.org_code for i in result.invites})
 
 
-def test_running_twice_duplicates_nothing_and_reissues_invites(database: Database) -> None:
+def test_running_twice_duplicates_nothing_and_keeps_the_printed_invites(
+    database: Database,
+) -> None:
     first = run_demo(database)
     second = run_demo(database, DEFAULT_NOW + timedelta(minutes=5))
     assert not second.created
     assert second.counts == first.counts
-    old = {i.code for i in first.invites}
-    new = {i.code for i in second.invites}
-    assert not old & new
+    # The codes the first run printed still work: the same ones, valid a little longer.
+    assert [i.code for i in second.invites] == [i.code for i in first.invites]
+    assert all(
+        b.expires_at > a.expires_at for a, b in zip(first.invites, second.invites, strict=True)
+    )
     with database.session() as session:
         stored = set(session.exec(select(Invite.code)).all())
-    assert stored == new
+    assert stored == {i.code for i in first.invites}
+
+
+def test_a_run_after_the_invites_expired_issues_new_ones(database: Database) -> None:
+    first = run_demo(database)
+    later = run_demo(database, DEFAULT_NOW + TTL + timedelta(hours=1))
+    assert not {i.code for i in first.invites} & {i.code for i in later.invites}
+    with database.session() as session:
+        assert set(session.exec(select(Invite.code)).all()) == {i.code for i in later.invites}
 
 
 def test_a_later_refresh_adds_the_new_months_only(database: Database) -> None:

@@ -1,7 +1,6 @@
-"""Command line for meetings: schedule a meeting of any kind, list an organization's meetings.
+"""`gongjian meeting`: schedule a meeting of any kind, list an organization's meetings.
 
-Mount with `bot.cli.meetings.register(app)`: adds `gongjian meeting schedule` and
-`gongjian meeting list`. Both go through the same use cases as the chat's 新建会议 and 日程.
+Both go through the same use cases as the chat's 新建会议 and 日程.
 """
 
 from __future__ import annotations
@@ -10,29 +9,28 @@ from typing import Annotated
 
 import typer
 
-from bot.calendar.holidays import HolidayCalendar
-from bot.cli.support import emit_json, fail, friendly, parse_now, pick_translator
+from bot.cli.support import (
+    LangOption,
+    OrgOption,
+    ReportJsonOption,
+    ReportNowOption,
+    emit_json,
+    fail,
+    find_org,
+    friendly,
+    parse_now,
+    pick_translator,
+    use_cases,
+)
 from bot.config import load_settings
 from bot.core.records import MeetingView
 from bot.services.errors import ServiceError
-from bot.services.use_cases import Services
 from bot.texts.phrases import describe_meeting
 from handlers.dates import parse_clock, parse_coming_day
 from handlers.errors import explain
 from handlers.schedule import read_kind
-from storage.engine import Database
 
 meeting_app = typer.Typer(no_args_is_help=True, help="Meetings of every kind.")
-
-OrgOption = Annotated[str, typer.Option("--org", help="The organization's code.")]
-LangOption = Annotated[
-    str | None, typer.Option("--lang", help="Language of the output: zh_CN or en.")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-NowOption = Annotated[
-    str | None,
-    typer.Option("--now", help="Pretend it is this ISO date and time (e.g. 2026-11-03T09:30)."),
-]
 
 
 def register(app: typer.Typer) -> None:
@@ -69,8 +67,8 @@ def schedule_command(
     day: Annotated[str, typer.Option("--date", help="The day, e.g. 2026-12-10 or 12月10日.")],
     at: Annotated[str, typer.Option("--time", help="The start, e.g. 14:30.")],
     venue: Annotated[str, typer.Option("--venue", help="Where it takes place.")] = "",
-    now: NowOption = None,
-    json_output: JsonOption = False,
+    now: ReportNowOption = None,
+    json_output: ReportJsonOption = False,
     lang: LangOption = None,
 ) -> None:
     """Schedules a meeting for an organization; its members are told through the outbox."""
@@ -86,26 +84,14 @@ def schedule_command(
     start = parse_clock(at)
     if start is None:
         fail(t("I could not read the time {text}.", text=at))
-    database = Database.connect(settings.database_url)
     try:
-        with database.session() as session:
-            services = Services(
-                session,
-                now=moment,
-                tz=settings.tz,
-                holidays=HolidayCalendar.load(settings.holidays_file),
-                settings=settings,
-            )
-            target = services.orgs.by_code(org)
-            if target is None:
-                fail(t("No organization has the code {code}. See: gongjian org list", code=org))
+        with use_cases(settings, now=moment) as services:
+            target = find_org(services, t, org)
             meeting = services.schedule_meeting(
                 None, kind=meeting_kind, day=held_on, at=start, venue=venue, org_id=target.id
             )
     except ServiceError as error:
         fail(explain(t, error))
-    finally:
-        database.dispose()
     if json_output:
         emit_json(_json(meeting))
         return
@@ -115,27 +101,17 @@ def schedule_command(
 @meeting_app.command("list")
 @friendly
 def list_command(
-    org: OrgOption, now: NowOption = None, json_output: JsonOption = False, lang: LangOption = None
+    org: OrgOption,
+    now: ReportNowOption = None,
+    json_output: ReportJsonOption = False,
+    lang: LangOption = None,
 ) -> None:
     """Lists an organization's upcoming meetings, its alliances' and pairings' included."""
     settings = load_settings()
     t = pick_translator(settings, lang)
-    database = Database.connect(settings.database_url)
-    try:
-        with database.session() as session:
-            services = Services(
-                session,
-                now=parse_now(settings, now),
-                tz=settings.tz,
-                holidays=HolidayCalendar.load(settings.holidays_file),
-                settings=settings,
-            )
-            target = services.orgs.by_code(org)
-            if target is None:
-                fail(t("No organization has the code {code}. See: gongjian org list", code=org))
-            meetings = services.upcoming_of(target.id)
-    finally:
-        database.dispose()
+    with use_cases(settings, now=parse_now(settings, now)) as services:
+        target = find_org(services, t, org)
+        meetings = services.upcoming_of(target.id)
     if json_output:
         emit_json([_json(meeting) for meeting in meetings])
         return

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from sqlmodel import Session, col, select
 
 from bot.calendar.holidays import HolidayCalendar, HolidayFileError
 from bot.channels.registry import push_senders
@@ -24,8 +23,7 @@ from bot.services.obligations.facts import DEFAULT_SCOPE, parse_setting
 from scheduler.service import plan_tick, preview, run_scheduler
 from storage import outbox
 from storage.engine import Database
-from storage.models import Alliance, Organization
-from storage.reminders import OutboxStatus, set_reminder_setting
+from storage.reminders import OutboxStatus, scope_owner, set_reminder_setting
 
 log = logging.getLogger(__name__)
 
@@ -145,26 +143,14 @@ def set_command(
     try:
         with database.session() as session:
             if scope != DEFAULT_SCOPE:
-                scope = f"{kind}:{_scope_id(session, kind, ident.strip())}"
+                owner = scope_owner(session=session, kind=kind, ident=ident.strip())
+                if owner is None:
+                    fail(f"--scope: no {kind} has the code or id {ident.strip()!r}")
+                scope = f"{kind}:{owner}"
             set_reminder_setting(session=session, scope=scope, name=name, value=value.strip())
     finally:
         database.dispose()
     typer.echo(f"{name} = {value.strip()} ({scope})")
-
-
-def _scope_id(session: Session, kind: str, ident: str) -> int:
-    """Finds the id of an alliance or organization by code (or checks a numeric id)."""
-    model: type[Alliance] | type[Organization] = Alliance if kind == "alliance" else Organization
-    found = session.exec(
-        select(model.id).where(
-            (col(model.code) == ident.upper()) | (col(model.id) == int(ident))
-            if ident.isdigit()
-            else col(model.code) == ident.upper()
-        )
-    ).first()
-    if found is None:
-        fail(f"--scope: no {kind} has the code or id {ident!r}")
-    return found
 
 
 def outbox_command(

@@ -98,3 +98,18 @@ class DutyPeriod(StrEnum):
 
     MONTH = "month"
     QUARTER = "quarter"
+
+
+class PairingForm(StrEnum):
+    """How the organizations of a pairing face each other (000 §四 组织联动)."""
+
+    ONE_TO_ONE = "one_to_one"
+    MANY_TO_ONE = "many_to_one"
+    ONE_TO_MANY = "one_to_many"
+
+
+class ConvenerRule(StrEnum):
+    """Who convenes an alliance's joint meeting: the executive unit (001's default) or a rotation."""
+
+    EXECUTIVE = "executive"
+    ROTATION = "rotation"

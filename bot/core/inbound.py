@@ -85,6 +85,25 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundImage:
+    """A photo a member sent: its bytes as the platform delivered them, or only its size.
+
+    A channel that learns the size first (Telegram, WeChat) leaves `content` empty for a photo
+    over the limit, so that nothing oversized is downloaded.
+    """
+
+    content: bytes
+    mime_type: str = ""
+    filename: str = ""
+    size: int | None = None
+
+    @property
+    def byte_size(self) -> int:
+        """The photo's size: the bytes held, else the size the platform declared."""
+        return len(self.content) if self.content else (self.size or 0)
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """One message, button press or shared location, as every channel describes it."""
 
@@ -103,6 +122,8 @@ class Inbound:
     # marked in `extra`, with nothing).
     unsupported: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    # Photos sent as evidence for a report (a report can carry them; see handlers/photos.py).
+    images: tuple[InboundImage, ...] = ()
     # What the channel's chats can show (files, buttons), for flows that offer either.
     capabilities: Capabilities = TEXT_ONLY
     # The id of the sender's private chat, where private steps of a group flow continue;

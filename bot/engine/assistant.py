@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,6 +18,7 @@ from bot.core.clock import Clock
 from bot.core.domain import RoleKind
 from bot.core.i18n import N_, Translator, match_locale
 from bot.core.inbound import Channel, Inbound
+from bot.core.metrics import ANSWER_SECONDS, UPDATES
 from bot.core.names import clean_line
 from bot.core.ports import Answer
 from bot.core.records import MemberView
@@ -136,6 +138,16 @@ class Assistant:
         self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
     ) -> Answer:
         """Answers one delivery in one transaction that records its `once` keys; never raises."""
+        started = time.perf_counter()
+        try:
+            return self._answer(inbound, once=once, numbered=numbered)
+        finally:
+            channel = inbound.channel.value
+            UPDATES.inc(channel)
+            ANSWER_SECONDS.observe(time.perf_counter() - started, channel)
+
+    def _answer(self, inbound: Inbound, *, once: Sequence[str], numbered: bool) -> Answer:
+        """Answers one delivery (see `answer`)."""
         inbound = storable(inbound)
         # The member's language once known, so that an apology for a later failure (the
         # database gone mid-request, say) comes in it too.
@@ -341,6 +353,9 @@ class Assistant:
         """Runs the matching command, else the active flow's step, else the help menu."""
         t = ctx.t
         in_flow = ctx.state is not None
+        if ctx.inbound.images:
+            # Photos are evidence for a report, whatever flow (if any) is open.
+            return self._run(self.commands["photo"], ctx, text)
         paused = ctx.state.data.get(PAUSED) if ctx.state is not None else None
         if in_flow and text.lower() in CANCEL_WORDS:
             return self._resume_paused(ctx, paused, self._run(self.commands["cancel"], ctx, ""))

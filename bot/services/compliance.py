@@ -32,9 +32,10 @@ from bot.services.obligations.facts import (
     Part,
     load_facts,
 )
-from bot.services.obligations.rules import visits_expected
+from bot.services.obligations.rules import visit_counts, visits_expected
 from bot.services.organizations import org_view
 from bot.services.stats import AttendanceReport, StoredDay, attendance_and_org_life
+from bot.services.structure import liaisons_missing
 from bot.texts.reminders import period_label
 from storage.models import Organization
 from storage.reminders import FilingKind, alliance_scope, org_scope, pairing_scope
@@ -130,6 +131,8 @@ class ComplianceReport:
     sections: tuple[Section, ...]
     attendance: AttendanceReport
     ledger_opens: date
+    # Codes of the organizations in the branch's pairings and alliances naming no liaison.
+    missing_liaisons: tuple[str, ...] = ()
 
     @property
     def lines(self) -> list[Line]:
@@ -206,6 +209,14 @@ def compliance_report(
             sections.append(
                 Section(Subject.PAIRING, pairing.code, pairing.name, check.pairing(pairing))
             )
+    # The organizations of the branch's groups: each side names a liaison (000 §工作要求).
+    partners = {org_id}
+    for alliance in facts.alliances:
+        if any(unit.org_id == org_id for unit in alliance.units):
+            partners.update(unit.org_id for unit in alliance.units)
+    for pairing in facts.pairings:
+        if org_id in pairing.org_ids:
+            partners.update(pairing.org_ids)
     window = facts.config(org_id=org_id).ledger_window_days
     return ComplianceReport(
         org=org_view(org),
@@ -215,6 +226,7 @@ def compliance_report(
         sections=tuple(sections),
         attendance=attendance,
         ledger_opens=quarter.last_day - timedelta(days=window - 1),
+        missing_liaisons=tuple(liaisons_missing(session, sorted(partners))),
     )
 
 
@@ -446,19 +458,31 @@ class _Checker:
         facts, year_facts, quarter = self.facts, self.year_facts, self.quarter
         config = year_facts.config(org_id=pairing.lead_org_id)
         target = pairing.visit_target or config.visit_target
-        visits = tuple(sorted(year_facts.pairing_visits.get(pairing.id, ())))
         deadline = min(self.year_end, pairing.agreement_end or self.year_end)
-        lines = [
-            self.line(
-                Requirement.VISITS,
-                len(visits) >= target,
-                str(self.year),
-                deadline,
-                done=len(visits),
-                target=target,
-                expected=visits_expected(pairing, target, year_facts.today),
-                days=visits,
-            ),
+        expected = visits_expected(pairing, target, year_facts.today)
+        lines = []
+        for partner, _ in visit_counts(year_facts, pairing):
+            visits = tuple(
+                sorted(
+                    year_facts.pairing_visits.get(pairing.id, ())
+                    if partner is None
+                    else year_facts.partner_visits.get(pairing.id, {}).get(partner, ())
+                )
+            )
+            lines.append(
+                self.line(
+                    Requirement.VISITS,
+                    len(visits) >= target,
+                    str(self.year),
+                    deadline,
+                    done=len(visits),
+                    target=target,
+                    expected=expected,
+                    days=visits,
+                    org="" if partner is None else self.name(partner),
+                )
+            )
+        lines += [
             self.line(
                 Requirement.JOINT_ACTIVITY,
                 (pairing.id, str(quarter)) in facts.pairing_joint,
@@ -557,6 +581,14 @@ def requirement_text(t: Translator, line: Line) -> str:
             done=line.done,
             target=line.target,
         )
+    if requirement is Requirement.VISITS and line.org:
+        return t(
+            "Visits with {org} in {year}, {done} of {target}",
+            org=line.org,
+            year=period,
+            done=line.done,
+            target=line.target,
+        )
     if requirement is Requirement.VISITS:
         return t(
             "Visits in {year}, {done} of {target}",
@@ -642,4 +674,15 @@ def describe_report(t: Translator, report: ComplianceReport) -> str:
             continue
         lines.extend(["", subject_text(t, section)])
         lines.extend(describe_line(t, line) for line in section.lines)
+    if report.missing_liaisons:
+        lines.extend(
+            [
+                "",
+                t(
+                    "No liaison officer named (联络员) for: {orgs}. Each side names one;"
+                    " ask the committee to add them.",
+                    orgs=", ".join(report.missing_liaisons),
+                ),
+            ]
+        )
     return "\n".join(lines)

@@ -23,12 +23,19 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.core.i18n import DEFAULT_LOCALE
 from bot.core.reply import Document
+from bot.services.attendance import AttendanceBook
+from bot.services.documents import minutes_document, year_summary_document
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import export_ledger
+from bot.services.meetings import Meetings
+from bot.services.minutes import minutes_record
+from bot.services.photos import PhotoStore
 from bot.texts.translation import translator
-from storage.models import DownloadLink
+from storage.models import DownloadLink, Member
 
 LEDGER = "ledger"
+SUMMARY = "summary"
+MINUTES = "minutes"
 FILES_PATH = "/files/"
 TOKEN_BYTES = 32
 # token_urlsafe(32) gives 43 characters of the URL-safe base64 alphabet.
@@ -120,16 +127,41 @@ def make_document(
     now: datetime,
     holidays: HolidayCalendar,
     tz: ZoneInfo,
+    photos: PhotoStore | None = None,
 ) -> Document:
     """Makes the file a claimed link stands for; raises ServiceError when it cannot be made."""
-    if link.kind != LEDGER:
-        raise ServiceError("download_unknown")
+    locale = str(link.params.get("locale") or DEFAULT_LOCALE)
     try:
-        org_id = int(link.params["org_id"])
-        quarter = Quarter.parse(str(link.params["quarter"]))
+        if link.kind == MINUTES:
+            meeting_id = int(link.params["meeting_id"])
+            org_id = 0
+        else:
+            org_id = int(link.params["org_id"])
+        if link.kind == LEDGER:
+            quarter = Quarter.parse(str(link.params["quarter"]))
+        elif link.kind == SUMMARY:
+            year = int(link.params["year"])
+        elif link.kind != MINUTES:
+            raise ServiceError("download_unknown")
     except (KeyError, TypeError, ValueError):
         raise ServiceError("download_unknown") from None
-    locale = str(link.params.get("locale") or DEFAULT_LOCALE)
+    t = translator(locale)
+    filled_by = _member_name(session, link.member_id)
+    if link.kind == MINUTES:
+        record = minutes_record(
+            session,
+            meeting_id=meeting_id,
+            meetings=Meetings(session, holidays=holidays, tz=tz),
+            attendance=AttendanceBook(session, now, tz),
+        )
+        return minutes_document(t, record)
+    if link.kind == SUMMARY:
+        document = year_summary_document(
+            session, org_id=org_id, year=year, now=now, holidays=holidays, tz=tz, t=t
+        )
+        if document is None:
+            raise ServiceError("download_unknown")
+        return document
     export = export_ledger(
         session,
         org_id=org_id,
@@ -137,10 +169,20 @@ def make_document(
         now=now,
         holidays=holidays,
         tz=tz,
-        t=translator(locale),
+        t=t,
         actor_id=link.member_id,
+        filled_by=filled_by,
+        photos=photos,
     )
     return export.document
+
+
+def _member_name(session: Session, member_id: int | None) -> str:
+    """Returns the name of the member who asked for a link (the 填报人), or nothing."""
+    if member_id is None:
+        return ""
+    member = session.get(Member, member_id)
+    return member.name if member is not None else ""
 
 
 def link_is_live(session: Session, *, token: str, now: datetime) -> bool:

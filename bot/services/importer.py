@@ -18,7 +18,9 @@ from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, OrgKind, RoleKind
 from bot.core.i18n import N_
+from bot.services.errors import ServiceError
 from bot.services.members import grant_role
+from bot.services.structure import check_setting
 from storage.models import AuditEntry, Member, Organization
 
 # Every column, by its canonical name, with the headers that mean it (compared without case,
@@ -33,6 +35,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "status": ("status", "状态", "党员状态"),
     "phone": ("phone", "电话", "手机", "联系电话", "手机号"),
     "mobile": ("mobile", "流动党员", "流动", "是否流动党员"),
+    "orglife_time": ("orglife_time", "orglife.time", "组织生活时间", "组织生活日时间"),
+    "orglife_venue": ("orglife_venue", "orglife.venue", "组织生活地点", "地点"),
+    "holiday_policy": ("holiday_policy", "节假日处理", "节假日", "节假日政策"),
+}
+# An organization's settings, by column, with the key `structure.check_setting` knows them by.
+SETTING_COLUMNS = {
+    "orglife_time": "orglife.time",
+    "orglife_venue": "orglife.venue",
+    "holiday_policy": "holiday_policy",
 }
 MEMBER_COLUMNS = ("roles", "status", "phone", "mobile")
 
@@ -138,6 +149,9 @@ R_AMBIGUOUS = N_(
     "{count} members of this organization have this name: add the phone to tell them apart"
 )
 R_MEMBER_NAME_NEEDED = N_("member columns are filled but the name is empty")
+R_TIME = N_("not a time of day like 14:30: {value}")
+R_POLICY = N_("unknown holiday policy {value} (keep, next_workday or 照常/顺延)")
+R_SETTING = {"bad_time": R_TIME, "bad_policy": R_POLICY, "bad_name": R_TOO_LONG}
 
 FILE_UNREADABLE = N_("Cannot read {file}: {reason}")
 FILE_KIND = N_("{file}: only .xlsx and .csv files can be imported")
@@ -319,6 +333,8 @@ class OrgEntry:
     name_row: int = 0
     kind_row: int = 0
     parent_row: int = 0
+    # Branch settings by column: (value as stored, row).
+    settings: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -412,10 +428,23 @@ def _validate_row(row: SourceRow, plan: Plan) -> None:
     if not member_name and any(cells[column] for column in MEMBER_COLUMNS):
         bad("member_name", R_MEMBER_NAME_NEEDED)
 
+    settings: dict[str, str] = {}
+    for column, setting in SETTING_COLUMNS.items():
+        if not cells[column]:
+            continue
+        try:
+            settings[column] = check_setting(setting, cells[column])[1]
+        except ServiceError as refusal:
+            bad(column, R_SETTING[refusal.code], **refusal.details)
     if code and not any(e.column == "org_code" for e in errors):
         _merge_org(
             plan, number=number, code=code, name=name, kind=kind, parent=parent, errors=errors
         )
+        entry = plan.orgs[code]
+        for column, value in settings.items():
+            first, first_row = entry.settings.setdefault(column, (value, number))
+            if first != value:
+                errors.append(RowError(number, column, R_CONFLICT, {"row": first_row}))
     if member_name and not errors:
         key = (code, member_name, phone)
         for earlier in plan.members:
@@ -739,6 +768,7 @@ def _apply_orgs(
                 parent_id=parent.id if parent else None,
                 created_at=now,
             )
+            _apply_settings(org, entry)
             session.add(org)
             session.flush()
             orgs[entry.code] = org
@@ -757,11 +787,23 @@ def _apply_orgs(
             parent_id = orgs[entry.parent_code].id
             if org.parent_id != parent_id:
                 org.parent_id, changed = parent_id, True
+        changed = _apply_settings(org, entry) or changed
         if changed:
             session.add(org)
             report.orgs_updated += 1
     session.flush()
     return orgs
+
+
+def _apply_settings(org: Organization, entry: OrgEntry) -> bool:
+    """Sets the branch settings a file gives; returns whether any changed."""
+    values = {column: value for column, (value, _) in entry.settings.items()}
+    changed = False
+    for column, value in values.items():
+        if getattr(org, column) != value:
+            setattr(org, column, value)
+            changed = True
+    return changed
 
 
 def _apply_members(

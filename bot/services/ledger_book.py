@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
+import zipfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import or_
 from sqlalchemy import select as select_columns
@@ -21,12 +23,13 @@ from sqlmodel import Session, col, select
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
-from bot.core.domain import ActivityKind, AttendanceStatus
+from bot.core.domain import ActivityKind, AttendanceStatus, MeetingKind
 from bot.core.i18n import N_, Translator
 from bot.core.records import OrgView
 from bot.core.reply import Document
 from bot.services.compliance import (
     ComplianceReport,
+    Line,
     Requirement,
     State,
     Subject,
@@ -36,7 +39,10 @@ from bot.services.compliance import (
     state_text,
     subject_text,
 )
+from bot.services.minutes import MinutesView, minutes_of
 from bot.services.obligations.facts import ALLIANCE_KINDS
+from bot.services.organizations import OrgTitle, org_title
+from bot.services.photos import PhotoStore, PhotoView, photos_of
 from bot.services.stats import AttendanceReport
 from bot.texts.phrases import ACTIVITY_KINDS, MEETING_KINDS
 from bot.texts.reminders import period_label
@@ -44,11 +50,35 @@ from storage.models import Activity, ActivityPartner, Member, Organization
 from storage.reminders import FilingKind, FilingMethod, org_scope, record_filing
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ZIP_MIME = "application/zip"
 DATE_FORMAT = "yyyy-mm-dd"
 PERCENT_FORMAT = "0%"
-MAX_COLUMN_WIDTH = 60
+MIN_COLUMN_WIDTH = 6
+# Longer text wraps inside its cell rather than widening the page.
+MAX_COLUMN_WIDTH = 40
+TITLE_FONT = Font(bold=True, size=16)
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", start_color="DDDDDD", end_color="DDDDDD")
+THIN = Side(style="thin", color="000000")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+# Rows 1-3 are the title block, row 4 a gap, row 5 the column headers.
+HEADER_ROW = 5
+TITLE_HEIGHT = 30
+BLOCK_HEIGHT = 20
+LINE_HEIGHT = 15
+# The line a 填报人 signs on when the file was made without one (the command line).
+BLANK = "＿＿＿＿＿＿"
+FORBIDDEN_IN_NAMES = frozenset('/\\:*?"<>|')
+MAX_NAME = 60
+FILE_PREFIX = N_("Ledger")
+PHOTO_FOLDER = N_("Photos")
+# The ledger entry a meeting's record may have, for its content.
+AS_ACTIVITY: dict[MeetingKind, ActivityKind] = {
+    MeetingKind.THEME_DAY: ActivityKind.THEME_DAY,
+    MeetingKind.JOINT_MEETING: ActivityKind.JOINT_MEETING,
+    MeetingKind.VISIT: ActivityKind.VISIT,
+    MeetingKind.LECTURE: ActivityKind.LECTURE,
+}
 
 SHEETS = {
     "activities": N_("Activities"),
@@ -60,17 +90,24 @@ SHEETS = {
 ACTIVITY_COLUMNS = (
     N_("Date"),
     N_("Kind"),
+    N_("Title"),
     N_("Organization"),
     N_("Partners"),
     N_("Participants"),
     N_("Summary"),
     N_("Reporter"),
+    N_("Photos"),
 )
 MEETING_COLUMNS = (
     N_("Date"),
+    N_("Time"),
     N_("Meeting"),
     N_("Title"),
     N_("Venue"),
+    N_("Host"),
+    N_("Chaired by"),
+    N_("Recorder"),
+    N_("Content"),
     N_("Expected"),
     N_("Present"),
     N_("On leave"),
@@ -81,10 +118,10 @@ MEETING_COLUMNS = (
 MEMBER_TOTAL_COLUMNS = (N_("Present"), N_("On leave"), N_("Absent"), N_("Attendance rate"))
 PAIRING_COLUMNS = (
     N_("Pairing"),
-    N_("Visits this year"),
+    N_("Visit date"),
+    N_("Visit of the year"),
     N_("Target"),
     N_("Expected by now"),
-    N_("Visit dates"),
     N_("Joint activity this quarter"),
 )
 COMPLIANCE_COLUMNS = (N_("Subject"), N_("Requirement"), N_("State"), N_("Deadline"), N_("Detail"))
@@ -99,6 +136,7 @@ MARKS: dict[AttendanceStatus, str] = {
 class LedgerActivity:
     """One ledger entry as the workbook lists it."""
 
+    id: int
     held_on: date
     kind: ActivityKind
     org: str
@@ -114,10 +152,31 @@ class LedgerData:
     """Everything one organization's quarterly ledger shows, read at one moment."""
 
     org: OrgView
+    title: OrgTitle
     quarter: Quarter
     made_at: datetime
     activities: tuple[LedgerActivity, ...]
     compliance: ComplianceReport
+    org_names: dict[int, str]
+    minutes: dict[int, MinutesView]
+    photos: dict[int, list[PhotoView]]
+    filled_by: str = ""
+
+    def photo_names(self, t: Translator) -> dict[int, str]:
+        """Names each photo as the export's zip holds it: 照片/2026-10-12-第7条-1.jpg."""
+        folder = safe_filename(t(PHOTO_FOLDER))
+        names: dict[int, str] = {}
+        for entry in self.activities:
+            for number, photo in enumerate(self.photos.get(entry.id, ()), 1):
+                extension = photo.path.rsplit(".", 1)[-1]
+                name = t(
+                    "{date}-entry {entry}-{number}",
+                    date=entry.held_on.isoformat(),
+                    entry=entry.id,
+                    number=number,
+                )
+                names[photo.id] = f"{folder}/{safe_filename(name)}.{extension}"
+        return names
 
     @property
     def attendance(self) -> AttendanceReport:
@@ -133,21 +192,39 @@ def ledger_data(
     now: datetime,
     holidays: HolidayCalendar,
     tz: ZoneInfo,
+    filled_by: str = "",
 ) -> LedgerData:
     """Reads an organization's quarter: its ledger entries, attendance and compliance."""
     report = compliance_report(
         session, org_id=org_id, quarter=quarter, now=now, holidays=holidays, tz=tz
     )
     last = min(quarter.last_day, report.today)
+    hosts = {meeting.org_id for meeting in report.attendance.meetings}
+    entries = activities_of(session, org_id=org_id, first_day=quarter.first_day, last_day=last)
     return LedgerData(
         org=report.org,
+        title=org_title(session, org_id),
         quarter=quarter,
         made_at=now.astimezone(tz),
-        activities=activities_of(
-            session, org_id=org_id, first_day=quarter.first_day, last_day=last
-        ),
+        activities=entries,
         compliance=report,
+        org_names=org_names(session, hosts),
+        minutes=minutes_of(session, [meeting.meeting_id for meeting in report.attendance.meetings]),
+        photos=photos_of(session, [entry.id for entry in entries]),
+        filled_by=filled_by,
     )
+
+
+def org_names(session: Session, org_ids: set[int]) -> dict[int, str]:
+    """Reads the names of some organizations by id."""
+    return {
+        org_id: name
+        for org_id, name in session.execute(
+            select_columns(col(Organization.id), col(Organization.name)).where(
+                col(Organization.id).in_(org_ids)
+            )
+        )
+    }
 
 
 def activities_of(
@@ -201,14 +278,7 @@ def _activities(
         .order_by(col(Organization.code))
     ):
         partners[activity_id].append(name)
-    org_names: dict[int, str] = {
-        org_id: name
-        for org_id, name in session.execute(
-            select_columns(col(Organization.id), col(Organization.name)).where(
-                col(Organization.id).in_({row.organization_id for row in rows})
-            )
-        )
-    }
+    names = org_names(session, {row.organization_id for row in rows})
     reporters: dict[int, str] = {
         member_id: name
         for member_id, name in session.execute(
@@ -219,9 +289,10 @@ def _activities(
     }
     return tuple(
         LedgerActivity(
+            id=row.id or 0,
             held_on=row.held_on,
             kind=row.kind,
-            org=org_names.get(row.organization_id, ""),
+            org=names.get(row.organization_id, ""),
             partners=tuple(partners.get(row.id or 0, ())),
             participants=row.participants,
             title=row.title,
@@ -256,10 +327,22 @@ def export_ledger(
     tz: ZoneInfo,
     t: Translator,
     actor_id: int | None,
+    filled_by: str = "",
+    photos: PhotoStore | None = None,
 ) -> LedgerExport:
-    """Makes the quarter's ledger workbook; from the ledger window on, this files it (exported)."""
-    data = ledger_data(session, org_id=org_id, quarter=quarter, now=now, holidays=holidays, tz=tz)
-    document = Document(ledger_filename(data), build_workbook(t, data), XLSX_MIME)
+    """Makes the quarter's ledger workbook (zipped with its photos, if any); files it when due."""
+    data = ledger_data(
+        session,
+        org_id=org_id,
+        quarter=quarter,
+        now=now,
+        holidays=holidays,
+        tz=tz,
+        filled_by=filled_by,
+    )
+    document = Document(ledger_filename(t, data), build_workbook(t, data), XLSX_MIME)
+    if photos is not None and any(data.photos.values()):
+        document = with_photos(t, document, data, photos)
     export = LedgerExport(document, data, newly_filed=False)
     if export.preview:
         # A look at the ledger mid-quarter is no submission: it must not silence the nudges.
@@ -277,38 +360,70 @@ def export_ledger(
     return LedgerExport(document, data, newly_filed)
 
 
-def ledger_filename(data: LedgerData) -> str:
-    """Names the workbook file: ledger-CODE-2026Q4.xlsx (ASCII, safe in every channel)."""
-    code = (
-        "".join(
-            char for char in data.org.code if char.isascii() and (char.isalnum() or char in "-_")
-        )
-        or "org"
-    )
-    return f"ledger-{code}-{data.quarter}.xlsx"
+def with_photos(t: Translator, workbook: Document, data: LedgerData, store: PhotoStore) -> Document:
+    """Packs the workbook and the quarter's photos (named as the workbook lists them) in a zip."""
+    names = data.photo_names(t)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(workbook.filename, workbook.content)
+        for entry in data.activities:
+            for photo in data.photos.get(entry.id, ()):
+                path = store.file(photo)
+                if path.is_file():
+                    # Photos are compressed already: stored as they are.
+                    archive.write(path, names[photo.id], compress_type=zipfile.ZIP_STORED)
+    filename = workbook.filename.removesuffix(".xlsx") + ".zip"
+    return Document(filename, buffer.getvalue(), ZIP_MIME)
+
+
+def ledger_filename(t: Translator, data: LedgerData) -> str:
+    """Names the workbook file: 台账-<unit>-2026Q4.xlsx (characters no file system refuses)."""
+    prefix = safe_filename(t(FILE_PREFIX))
+    return f"{prefix}-{safe_filename(data.title.name)}-{data.quarter}.xlsx"
+
+
+def safe_filename(text: str) -> str:
+    """Keeps what every file system and channel accepts in a name: no separators or controls."""
+    kept = "".join(
+        "_" if char in FORBIDDEN_IN_NAMES or unicodedata.category(char)[0] in "CZ" else char
+        for char in text.strip()
+    ).strip("._")
+    return kept[:MAX_NAME] or "_"
 
 
 def build_workbook(t: Translator, data: LedgerData) -> bytes:
     """Writes the ledger workbook with headers in the translator's language; returns its bytes."""
     book = Workbook()
     book.properties.creator = "Gongjian"
-    book.properties.title = t(
-        "Ledger of {org}, {quarter}",
-        org=data.org.name,
-        quarter=period_label(t, str(data.quarter)),
-    )
+    book.properties.title = _heading(t, data)
     book.properties.created = data.made_at.astimezone(UTC).replace(tzinfo=None)
     first = book.active
     assert first is not None
     book.remove(first)
-    _activities_sheet(book.create_sheet(_title(t, "activities")), t, data)
-    _meetings_sheet(book.create_sheet(_title(t, "meetings")), t, data.attendance)
-    _attendance_sheet(book.create_sheet(_title(t, "attendance")), t, data.attendance)
-    _pairings_sheet(book.create_sheet(_title(t, "pairings")), t, data.compliance)
-    _compliance_sheet(book.create_sheet(_title(t, "compliance")), t, data.compliance)
+    _activities_sheet(_sheet(book, t, data, "activities", _labels(t, ACTIVITY_COLUMNS)), t, data)
+    _meetings_sheet(_sheet(book, t, data, "meetings", _labels(t, MEETING_COLUMNS)), t, data)
+    members = _sheet(book, t, data, "attendance", _attendance_columns(t, data.attendance))
+    _attendance_sheet(members, t, data.attendance)
+    _pairings_sheet(
+        _sheet(book, t, data, "pairings", _labels(t, PAIRING_COLUMNS)), t, data.compliance
+    )
+    _compliance_sheet(
+        _sheet(book, t, data, "compliance", _labels(t, COMPLIANCE_COLUMNS)), t, data.compliance
+    )
+    for sheet in book.worksheets:
+        _finish(sheet, t)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _heading(t: Translator, data: LedgerData) -> str:
+    """Titles the ledger: the unit's full name and the quarter."""
+    return t(
+        "Ledger of {org}, {quarter}",
+        org=data.title.full_name,
+        quarter=period_label(t, str(data.quarter)),
+    )
 
 
 def _title(t: Translator, key: str) -> str:
@@ -317,118 +432,211 @@ def _title(t: Translator, key: str) -> str:
     return "".join(char for char in title if char not in "[]:*?/\\")[:31]
 
 
-def _header(sheet: Worksheet, labels: Sequence[str]) -> None:
-    """Writes the bold header row and freezes it."""
-    sheet.append(list(labels))
-    for cell in sheet[1]:
+def _sheet(
+    book: Workbook, t: Translator, data: LedgerData, key: str, columns: Sequence[str]
+) -> Worksheet:
+    """Adds a sheet with the title block (unit, quarter, 填报人, date, seal) and column headers."""
+    sheet: Worksheet = book.create_sheet(_title(t, key))
+    width = max(len(columns), 2)
+    half = (width + 1) // 2
+    sheet.cell(1, 1, t("{heading}: {part}", heading=_heading(t, data), part=t(SHEETS[key])))
+    sheet.cell(1, 1).font = TITLE_FONT
+    sheet.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    sheet.row_dimensions[1].height = TITLE_HEIGHT
+    made = data.made_at.date()
+    blocks = (
+        (
+            t("Unit (seal): {org}", org=data.title.full_name),
+            t("Reported to: {committee}", committee=data.title.committee or "—"),
+        ),
+        (
+            t(
+                "Filled in by: {name}    Date: {date}",
+                name=data.filled_by or BLANK,
+                date=t.date(made, "long"),
+            ),
+            t(
+                "Quarter: {quarter}    Figures as of {date}",
+                quarter=period_label(t, str(data.quarter)),
+                date=t.date(data.compliance.as_of, "long"),
+            ),
+        ),
+    )
+    for row, (left, right) in enumerate(blocks, 2):
+        sheet.cell(row, 1, left).alignment = Alignment(vertical="center", wrap_text=True)
+        sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=half)
+        sheet.cell(row, half + 1, right).alignment = Alignment(
+            horizontal="right", vertical="center", wrap_text=True
+        )
+        if half + 1 < width:
+            sheet.merge_cells(start_row=row, start_column=half + 1, end_row=row, end_column=width)
+        sheet.row_dimensions[row].height = BLOCK_HEIGHT
+    sheet.append([])
+    sheet.append(list(columns))
+    for cell in sheet[HEADER_ROW]:
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
-    sheet.freeze_panes = "A2"
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    sheet.freeze_panes = f"A{HEADER_ROW + 1}"
+    return sheet
 
 
-def _fit(sheet: Worksheet) -> None:
-    """Widens each column to its longest cell (CJK characters count double)."""
-    for index, column in enumerate(sheet.iter_cols(), 1):
-        width = max((_width(cell.value) for cell in column), default=8)
-        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, MAX_COLUMN_WIDTH)
+def _finish(sheet: Worksheet, t: Translator) -> None:
+    """Borders and wraps the table, fits the columns and rows, and sets up A4 landscape printing."""
+    last_column = max(sheet.max_column, 1)
+    for row in sheet.iter_rows(min_row=HEADER_ROW, max_row=sheet.max_row, max_col=last_column):
+        for cell in row:
+            cell.border = BORDER
+            if (cell.row or 0) > HEADER_ROW:
+                cell.alignment = Alignment(
+                    horizontal=cell.alignment.horizontal, vertical="top", wrap_text=True
+                )
+    widths = _fit(sheet)
+    for index in range(HEADER_ROW, sheet.max_row + 1):
+        lines = max(
+            (
+                _lines(sheet.cell(index, column).value, widths[column - 1])
+                for column in range(1, last_column + 1)
+            ),
+            default=1,
+        )
+        sheet.row_dimensions[index].height = LINE_HEIGHT * max(lines, 1) + 4
+    setup = sheet.page_setup
+    setup.orientation = "landscape"
+    setup.paperSize = sheet.PAPERSIZE_A4
+    setup.fitToWidth = 1
+    setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    sheet.print_options.horizontalCentered = True
+    footer = sheet.oddFooter
+    assert footer is not None
+    footer.center.text = t("Page &P of &N")
+
+
+def _fit(sheet: Worksheet) -> list[int]:
+    """Sizes each column to its longest table cell (CJK characters count double), capped."""
+    widths = []
+    for index in range(1, max(sheet.max_column, 1) + 1):
+        cells = sheet.iter_rows(min_row=HEADER_ROW, min_col=index, max_col=index, values_only=True)
+        longest = max((_width(row[0]) for row in cells), default=0)
+        width = min(max(longest + 2, MIN_COLUMN_WIDTH), MAX_COLUMN_WIDTH)
+        sheet.column_dimensions[get_column_letter(index)].width = width
+        widths.append(width)
+    return widths
 
 
 def _width(value: object) -> int:
-    """Returns how many character columns a value takes."""
+    """Returns how many character columns a value's longest line takes."""
     if value is None:
         return 0
     if isinstance(value, date | datetime):
         return 10
-    text = str(value)
-    longest = max(text.splitlines() or [""], key=len)
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in longest)
+    if isinstance(value, float):
+        return 5
+    return max((_text_width(line) for line in str(value).splitlines()), default=0)
 
 
-def _date_column(sheet: Worksheet, column: int) -> None:
-    """Shows a column's dates as yyyy-mm-dd."""
-    for row in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+def _text_width(text: str) -> int:
+    """Counts character columns, CJK characters as two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _lines(value: object, width: int) -> int:
+    """Estimates how many lines a wrapped cell takes in a column of `width`."""
+    if value is None or isinstance(value, date | datetime | int | float):
+        return 1
+    room = max(width - 2, 1)
+    return sum(max(1, -(-_text_width(line) // room)) for line in str(value).splitlines() or [""])
+
+
+def _format_column(sheet: Worksheet, column: int, number_format: str) -> None:
+    """Shows a column's table cells in a number format (dates, percentages)."""
+    for row in sheet.iter_rows(min_row=HEADER_ROW + 1, min_col=column, max_col=column):
         for cell in row:
-            cell.number_format = DATE_FORMAT
-
-
-def _percent_column(sheet: Worksheet, column: int) -> None:
-    """Shows a column's shares as percentages."""
-    for row in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
-        for cell in row:
-            cell.number_format = PERCENT_FORMAT
+            cell.number_format = number_format
 
 
 def _activities_sheet(sheet: Worksheet, t: Translator, data: LedgerData) -> None:
-    """Lists the quarter's ledger entries."""
-    _header(sheet, [t(label) for label in ACTIVITY_COLUMNS])
+    """Lists the quarter's ledger entries, each with the names of its photos in the export."""
+    names = data.photo_names(t)
     for entry in data.activities:
         sheet.append(
             [
                 entry.held_on,
                 t(ACTIVITY_KINDS[entry.kind]),
+                entry.title,
                 entry.org,
                 t.join(list(entry.partners)),
                 entry.participants,
                 entry.summary,
                 entry.reporter,
+                "\n".join(names[photo.id] for photo in data.photos.get(entry.id, ())),
             ]
         )
-    _date_column(sheet, 1)
-    for row in sheet.iter_rows(min_row=2, min_col=6, max_col=6):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    _fit(sheet)
+    _format_column(sheet, 1, DATE_FORMAT)
 
 
-def _meetings_sheet(sheet: Worksheet, t: Translator, report: AttendanceReport) -> None:
-    """Lists the quarter's meetings with their attendance counts."""
-    _header(sheet, [t(label) for label in MEETING_COLUMNS])
-    for meeting in report.meetings:
+def _meetings_sheet(sheet: Worksheet, t: Translator, data: LedgerData) -> None:
+    """Lists the quarter's meetings: when, what, who hosted, the content and attendance."""
+    entries: dict[tuple[date, ActivityKind | None], str] = {
+        (entry.held_on, entry.kind): entry.summary for entry in data.activities
+    }
+    for meeting in data.attendance.meetings:
+        host = data.org_names.get(meeting.org_id, "")
+        content = entries.get((meeting.held_on, AS_ACTIVITY.get(meeting.kind)), "")
+        minutes = data.minutes.get(meeting.meeting_id)
+        topic, chair, recorder = meeting.title, "", ""
+        if minutes is not None:
+            topic, chair, recorder = minutes.topic, minutes.host, minutes.recorder
+            content = minutes.content
+            if minutes.resolutions:
+                content += "\n" + t("Resolutions: {text}", text=minutes.resolutions)
+        local = meeting.starts_at.astimezone(data.made_at.tzinfo)
+        counts: list[object]
         if meeting.taken:
-            sheet.append(
-                [
-                    meeting.held_on,
-                    t(MEETING_KINDS[meeting.kind]),
-                    meeting.title,
-                    meeting.venue,
-                    meeting.expected,
-                    meeting.present,
-                    meeting.leave,
-                    meeting.absent,
-                    meeting.rate,
-                    "",
-                ]
-            )
+            counts = [meeting.expected, meeting.present, meeting.leave, meeting.absent]
+            counts += [meeting.rate, ""]
         else:
-            sheet.append(
-                [
-                    meeting.held_on,
-                    t(MEETING_KINDS[meeting.kind]),
-                    meeting.title,
-                    meeting.venue,
-                    None,
-                    0,
-                    meeting.leave,
-                    None,
-                    None,
-                    t("nobody signed in"),
-                ]
-            )
-    _date_column(sheet, 1)
-    _percent_column(sheet, 9)
-    _fit(sheet)
+            counts = [None, 0, meeting.leave, None, None, t("nobody signed in")]
+        sheet.append(
+            [
+                meeting.held_on,
+                t.time(local),
+                t(MEETING_KINDS[meeting.kind]),
+                topic,
+                meeting.venue,
+                host,
+                chair,
+                recorder,
+                content,
+                *counts,
+            ]
+        )
+    _format_column(sheet, 1, DATE_FORMAT)
+    _format_column(sheet, 14, PERCENT_FORMAT)
+
+
+def _attendance_columns(t: Translator, report: AttendanceReport) -> list[str]:
+    """Heads the attendance grid: member, one column per meeting that took attendance, totals."""
+    columns = [t("Member")]
+    columns += [
+        f"{t.date(meeting.held_on, 'medium')}\n{t(MEETING_KINDS[meeting.kind])}"
+        for meeting in report.meetings
+        if meeting.taken
+    ]
+    return columns + _labels(t, MEMBER_TOTAL_COLUMNS)
+
+
+def _labels(t: Translator, columns: Sequence[str]) -> list[str]:
+    """Translates column headers."""
+    return [t(label) for label in columns]
 
 
 def _attendance_sheet(sheet: Worksheet, t: Translator, report: AttendanceReport) -> None:
     """Lays out every member against every meeting that took attendance, with totals."""
     taken = [index for index, meeting in enumerate(report.meetings) if meeting.taken]
-    columns = [t("Member")]
-    columns += [
-        f"{report.meetings[index].held_on.isoformat()} {t(MEETING_KINDS[report.meetings[index].kind])}"
-        for index in taken
-    ]
-    columns += [t(label) for label in MEMBER_TOTAL_COLUMNS]
-    _header(sheet, columns)
     for member in report.members:
         marks = [member.marks[index] for index in taken]
         sheet.append(
@@ -453,47 +661,53 @@ def _attendance_sheet(sheet: Worksheet, t: Translator, report: AttendanceReport)
     )
     for cell in sheet[sheet.max_row]:
         cell.font = HEADER_FONT
-    _percent_column(sheet, len(columns))
-    _fit(sheet)
+    _format_column(sheet, sheet.max_column, PERCENT_FORMAT)
 
 
 def _pairings_sheet(sheet: Worksheet, t: Translator, report: ComplianceReport) -> None:
-    """Lists each pairing's visits this year against its target, and the quarter's joint activity."""
-    _header(sheet, [t(label) for label in PAIRING_COLUMNS])
+    """Lists each pairing's visits this year, one row per visit, and the quarter's joint activity."""
     for section in report.sections:
         if section.subject is not Subject.PAIRING:
             continue
-        lines = {line.requirement: line for line in section.lines}
-        visits = lines[Requirement.VISITS]
-        joint = lines[Requirement.JOINT_ACTIVITY]
-        sheet.append(
-            [
-                section.name,
-                visits.done,
-                visits.target,
-                visits.expected,
-                ", ".join(day.isoformat() for day in visits.days),
-                state_text(t, joint),
-            ]
-        )
-    _fit(sheet)
+        joint = next(x for x in section.lines if x.requirement is Requirement.JOINT_ACTIVITY)
+        # A 一对多 pairing has a visits line per partner: its rows name the partner.
+        for visits in (x for x in section.lines if x.requirement is Requirement.VISITS):
+            name = f"{section.name}（{visits.org}）" if visits.org else section.name
+            rows: list[tuple[int | None, date | None]] = list(enumerate(visits.days, 1))
+            for number, day in rows or [(None, None)]:
+                sheet.append(
+                    [
+                        name,
+                        day,
+                        number if number is not None else t("no visit yet"),
+                        visits.target,
+                        visits.expected,
+                        document_state(t, joint),
+                    ]
+                )
+    _format_column(sheet, 2, DATE_FORMAT)
+
+
+def document_state(t: Translator, line: Line) -> str:
+    """Says where a requirement stands on paper: done, owed by its deadline, or missed."""
+    if line.state is State.OWED:
+        return t("owed by {date}", date=t.date(line.deadline, "medium"))
+    return state_text(t, line)
 
 
 def _compliance_sheet(sheet: Worksheet, t: Translator, report: ComplianceReport) -> None:
-    """Lists every requirement with its state, deadline and details."""
-    _header(sheet, [t(label) for label in COMPLIANCE_COLUMNS])
+    """Lists every requirement with its state as of the report's day, deadline and details."""
     for section in report.sections:
         for line in section.lines:
             sheet.append(
                 [
                     subject_text(t, section),
                     requirement_text(t, line),
-                    state_text(t, line),
+                    document_state(t, line),
                     line.deadline,
                     detail_text(t, line),
                 ]
             )
             if line.state is State.MISSED:
                 sheet.cell(sheet.max_row, 3).font = Font(bold=True, color="C00000")
-    _date_column(sheet, 4)
-    _fit(sheet)
+    _format_column(sheet, 4, DATE_FORMAT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -10,10 +11,16 @@ from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
 from bot.calendar.holidays import HolidayCalendar
-from bot.calendar.orglife import HolidayPolicy, OrgLifeDay, org_life_day, org_life_day_for
+from bot.calendar.orglife import (
+    HolidayPolicy,
+    OrgLifeDay,
+    org_life_day,
+    org_life_day_for,
+    org_life_days,
+)
 from bot.core.domain import LEADING_ROLES, MeetingKind, MeetingStatus, MemberStatus
 from bot.core.names import clean_line
-from bot.core.records import MeetingView
+from bot.core.records import MeetingView, OrgView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
 from storage.models import AllianceUnit, Meeting, Member, Organization, PairingOrg, Role
@@ -31,6 +38,19 @@ def parse_hhmm(text: str) -> time:
     if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
         raise ValueError(text)
     return time(int(hours), int(minutes))
+
+
+@dataclass(frozen=True, slots=True)
+class OrgLifeYear:
+    """An organization's org-life rule and the days it gives in one year."""
+
+    org: OrgView
+    year: int
+    ordinal: int
+    weekday: int
+    time: str
+    policy: HolidayPolicy
+    days: list[OrgLifeDay]
 
 
 # A meeting the organization bound as `org_id` takes part in: its own, or one of an alliance
@@ -111,6 +131,27 @@ class Meetings:
             ordinal=org.orglife_ordinal,
             weekday=org.orglife_weekday,
             policy=HolidayPolicy(org.holiday_policy),
+        )
+
+    def org_life_year(self, org_id: int, year: int) -> OrgLifeYear:
+        """Lists an organization's org-life days of a year; ValueError when its rule is not valid."""
+        org = self.session.get_one(Organization, org_id)
+        policy = HolidayPolicy(org.holiday_policy)
+        days = org_life_days(
+            year,
+            holidays=self.holidays,
+            ordinal=org.orglife_ordinal,
+            weekday=org.orglife_weekday,
+            policy=policy,
+        )
+        return OrgLifeYear(
+            org_view(org),
+            year,
+            org.orglife_ordinal,
+            org.orglife_weekday,
+            org.orglife_time,
+            policy,
+            days,
         )
 
     def ensure_org_life(self, org: Organization, year: int, month: int) -> Meeting:

@@ -159,6 +159,11 @@ class Members:
             muted=found.muted,
         )
 
+    def find(self, member_id: int) -> MemberView | None:
+        """Returns a member by id, or None when there is none."""
+        row = self.session.get(Member, member_id)
+        return self.view(row) if row is not None else None
+
     def get(self, member_id: int) -> MemberView:
         """Returns a member by id."""
         return self.view(self.session.get_one(Member, member_id))

@@ -27,6 +27,7 @@ from storage.models import (
     Member,
     OfferedOption,
     Organization,
+    Photo,
     Role,
     RoleTerm,
 )
@@ -60,6 +61,8 @@ ERASURE_POLICY: dict[str, str] = {
     "filing": "kept (filed_by by id only)",
     "rotaoverride": "kept (created_by by id only)",
     "audit_log": "kept (actor by id only)",
+    "meeting_minutes": "kept: the minutes belong to the meeting (recorded_by by id only)",
+    "photo": "deleted when not attached; kept with its ledger entry (member by id only)",
 }
 
 
@@ -232,6 +235,10 @@ def erase_member(
     )
     deleted("role_term", delete(RoleTerm).where(col(RoleTerm.member_id) == member_id))
     deleted("role", delete(Role).where(col(Role.member_id) == member_id))
+    deleted(
+        "photo",
+        delete(Photo).where(col(Photo.member_id) == member_id, col(Photo.activity_id).is_(None)),
+    )
     cleared(
         "outbox",
         update(OutboxMessage)

@@ -224,6 +224,12 @@ class Rota:
             select(Alliance).where(Alliance.code == code.strip().upper())
         ).first()
 
+    def pairing_by_code(self, code: str) -> Pairing | None:
+        """Finds a pairing by code."""
+        return self.session.exec(
+            select(Pairing).where(Pairing.code == code.strip().upper())
+        ).first()
+
     def units(self, alliance: Alliance, kind: UnitKind | None = None) -> list[OrgView]:
         """Lists an alliance's units in rotation order, optionally only one kind."""
         assert alliance.id is not None

@@ -11,11 +11,11 @@ from sqlmodel import Session, col, select
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
-from bot.core.domain import ActivityKind, Duty, MeetingKind, MeetingStatus
-from bot.core.i18n import Translator
+from bot.core.domain import Duty, MeetingKind, MeetingStatus, UnitKind
+from bot.core.i18n import N_, Translator
 from bot.services.compliance import Subject, end_of_day
 from bot.services.errors import ServiceError
-from bot.services.ledger_book import LedgerActivity, activities_of_group
+from bot.services.ledger_book import AS_ACTIVITY, LedgerActivity, activities_of_group
 from bot.services.obligations.facts import (
     AllianceFact,
     Facts,
@@ -28,16 +28,10 @@ from bot.services.stats import AttendanceReport, attendance_reports
 from bot.texts.phrases import ACTIVITY_KINDS, MEETING_KINDS
 from bot.texts.reminders import period_label
 from storage.models import Meeting, Organization
-from storage.reminders import FilingKind, alliance_scope, pairing_scope
+from storage.reminders import Filing, FilingKind, alliance_scope, org_scope, pairing_scope
 
 # A draft lists the main activities; the rest are counted, not listed.
 MAX_LISTED = 20
-AS_ACTIVITY: dict[MeetingKind, ActivityKind] = {
-    MeetingKind.THEME_DAY: ActivityKind.THEME_DAY,
-    MeetingKind.JOINT_MEETING: ActivityKind.JOINT_MEETING,
-    MeetingKind.VISIT: ActivityKind.VISIT,
-    MeetingKind.LECTURE: ActivityKind.LECTURE,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +61,22 @@ class JointMeeting:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitDuty:
+    """How one alliance unit did its part in the year (001: 年末听取各成员单位的履职情况汇报)."""
+
+    org: str
+    kind: UnitKind
+    executive: bool
+    org_life: OrgLifeRecord | None
+    hosted: int
+    reported: int
+    theme_held: int
+    theme_duty: int
+    ledgers_filed: int
+    ledgers_due: int
+
+
+@dataclass(frozen=True, slots=True)
 class YearSummary:
     """What one alliance or pairing did in a year, as far as the records go."""
 
@@ -87,6 +97,7 @@ class YearSummary:
     activities: tuple[LedgerActivity, ...]
     org_life: tuple[OrgLifeRecord, ...]
     summary_filed: bool
+    units: tuple[UnitDuty, ...] = ()
 
     @property
     def quarters_missed(self) -> tuple[str, ...]:
@@ -253,6 +264,19 @@ def _summarize(
         for number in range(1, 5)
         if Quarter(year, number).last_day >= start and Quarter(year, number).first_day <= as_of
     )
+    units: tuple[UnitDuty, ...] = ()
+    if isinstance(group, AllianceFact):
+        units = _unit_duties(
+            facts,
+            group,
+            filed=_ledgers_filed(session, group, due),
+            lead=lead,
+            due=due,
+            org_life=org_life,
+            joint=joint,
+            activities=activities,
+            theme=(theme_held, theme_missed),
+        )
     return YearSummary(
         subject=subject,
         code=group.code,
@@ -271,7 +295,59 @@ def _summarize(
         activities=activities,
         org_life=org_life,
         summary_filed=(FilingKind.YEAR_SUMMARY, scope, str(year)) in facts.filings,
+        units=units,
     )
+
+
+def _ledgers_filed(
+    session: Session, alliance: AllianceFact, quarters: tuple[str, ...]
+) -> set[tuple[str, str]]:
+    """Reads which units filed their ledger for which of the quarters, as (scope, quarter)."""
+    scopes = [org_scope(unit.org_id) for unit in alliance.units]
+    rows = session.exec(
+        select(Filing.scope, Filing.period).where(
+            Filing.kind == FilingKind.LEDGER,
+            col(Filing.scope).in_(scopes),
+            col(Filing.period).in_(quarters),
+        )
+    )
+    return {(scope, period) for scope, period in rows}
+
+
+def _unit_duties(
+    facts: Facts,
+    alliance: AllianceFact,
+    *,
+    lead: str,
+    due: tuple[str, ...],
+    org_life: tuple[OrgLifeRecord, ...],
+    joint: list[JointMeeting],
+    activities: tuple[LedgerActivity, ...],
+    theme: tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]],
+    filed: set[tuple[str, str]],
+) -> tuple[UnitDuty, ...]:
+    """Sums up each unit's year: org life, meetings hosted, entries, theme days, ledgers filed."""
+    records = {record.org: record for record in org_life}
+    held, missed = theme
+    duties = []
+    for unit in alliance.units:
+        name = facts.org_name(unit.org_id)
+        ledgers = sum(1 for key in due if (org_scope(unit.org_id), key) in filed)
+        duties.append(
+            UnitDuty(
+                org=name,
+                kind=unit.kind,
+                executive=name == lead,
+                org_life=records.get(name),
+                hosted=sum(1 for meeting in joint if meeting.host == name),
+                reported=sum(1 for entry in activities if entry.org == name),
+                theme_held=sum(1 for _, org in held if org == name),
+                theme_duty=sum(1 for _, org in (*held, *missed) if org == name),
+                ledgers_filed=ledgers,
+                ledgers_due=len(due),
+            )
+        )
+    return tuple(duties)
 
 
 def _theme_days(
@@ -310,36 +386,101 @@ def render_summary(t: Translator, summary: YearSummary) -> str:
         "",
         t("1. Joint work"),
     ]
-    lines += [f"• {line}" for line in _joint_work(t, summary)]
+    lines += [f"• {line}" for line in joint_work(t, summary)]
     lines += ["", t("2. Main activities")]
-    lines += [f"• {line}" for line in _main_activities(t, summary)]
+    lines += [f"• {line}" for line in main_activities(t, summary)]
     lines += ["", t("3. Organization life")]
-    for record in summary.org_life:
-        lines.append(
-            "• "
-            + t(
-                "{org}: organization-life days with attendance taken in {held} of {months}"
-                " months, attendance {rate}%.",
-                org=record.org,
-                held=record.held,
-                months=record.months,
-                rate=round(record.rate * 100),
-            )
-        )
+    lines += [f"• {line}" for line in org_life_lines(t, summary)]
     lines += ["", t("4. Shortfalls")]
-    shortfalls = _shortfalls(t, summary)
-    lines += [f"• {line}" for line in shortfalls] or ["• " + t("None in the records.")]
-    lines += [
-        "",
-        t("5. Plans for next year"),
-        "• " + t("(To be written by the lead organization.)"),
-    ]
+    lines += [f"• {line}" for line in shortfalls(t, summary)]
+    lines += ["", t("5. Plans for next year")]
+    lines += [f"• {line}" for line in plans(t, summary)]
+    if summary.units:
+        lines += ["", t("Appendix: how each unit did its part")]
+        lines += [f"• {unit_duty_text(t, unit)}" for unit in summary.units]
     if summary.summary_filed:
         lines += ["", t("The year-end summary is already marked submitted.")]
     return "\n".join(lines)
 
 
-def _joint_work(t: Translator, summary: YearSummary) -> list[str]:
+def org_life_lines(t: Translator, summary: YearSummary) -> list[str]:
+    """Says, per organization, how many org-life days took attendance and at what rate."""
+    return [
+        t(
+            "{org}: organization-life days with attendance taken in {held} of {months}"
+            " months, attendance {rate}%.",
+            org=record.org,
+            held=record.held,
+            months=record.months,
+            rate=round(record.rate * 100),
+        )
+        for record in summary.org_life
+    ]
+
+
+def plans(t: Translator, summary: YearSummary) -> list[str]:
+    """Proposes next year's plans from the rules, the shortfalls first, for the lead to edit."""
+    lines = []
+    if summary.subject is Subject.ALLIANCE:
+        if summary.quarters_missed:
+            lines.append(t("Hold the joint meeting every quarter without a gap."))
+        if summary.theme_missed:
+            lines.append(t("Every unit on duty holds its theme party day and takes attendance."))
+        lines.append(
+            t(
+                "Set next year's work plan at the first joint meeting, with 1 to 2 major projects"
+                " led together."
+            )
+        )
+    else:
+        if len(summary.visits) < summary.visit_target or summary.quarters_missed:
+            lines.append(
+                t(
+                    "Plan the {target} visits and one joint activity a quarter at the start of"
+                    " the year.",
+                    target=summary.visit_target,
+                )
+            )
+        lines.append(t("Renew the co-construction agreement's goals and content for next year."))
+    lines.append(t("Keep the ledger, photos and minutes, and report them every quarter."))
+    lines.append(t("(To be completed by the lead organization.)"))
+    return lines
+
+
+UNIT_KINDS: dict[UnitKind, str] = {
+    UnitKind.PRESIDENT: N_("President unit"),
+    UnitKind.MEMBER: N_("Member unit"),
+}
+
+
+def unit_kind_text(t: Translator, unit: UnitDuty) -> str:
+    """Names a unit's place: executive president unit, president unit or member unit."""
+    if unit.executive:
+        return t("Executive president unit")
+    return t(UNIT_KINDS[unit.kind])
+
+
+def unit_duty_text(t: Translator, unit: UnitDuty) -> str:
+    """Writes one unit's year in a sentence (the chat draft's appendix)."""
+    record = unit.org_life
+    return t(
+        "{org} ({kind}): organization life {held} of {months} months at {rate}%; hosted {hosted}"
+        " joint meetings; reported {reported} ledger entries; theme party days on duty {theme};"
+        " ledgers filed for {filed} of {due} quarters.",
+        org=unit.org,
+        kind=unit_kind_text(t, unit),
+        held=record.held if record else 0,
+        months=record.months if record else 0,
+        rate=round(record.rate * 100) if record else 0,
+        hosted=unit.hosted,
+        reported=unit.reported,
+        theme=f"{unit.theme_held}/{unit.theme_duty}",
+        filed=unit.ledgers_filed,
+        due=unit.ledgers_due,
+    )
+
+
+def joint_work(t: Translator, summary: YearSummary) -> list[str]:
     """Sums up meetings, theme days, visits and ledger entries."""
     held = [period_label(t, key) for key in summary.quarters_held]
     lines = []
@@ -406,7 +547,7 @@ def _without_label(title: str, label: str) -> str:
     return title
 
 
-def _main_activities(t: Translator, summary: YearSummary) -> list[str]:
+def main_activities(t: Translator, summary: YearSummary) -> list[str]:
     """Lists the meetings held together and the ledger entries, by date."""
     # A meeting that also has its ledger entry is listed once, as the entry.
     entered = {(entry.held_on, entry.kind) for entry in summary.activities}
@@ -448,6 +589,11 @@ def _main_activities(t: Translator, summary: YearSummary) -> list[str]:
     if len(items) > MAX_LISTED:
         listed.append(t("… and {count} more.", count=len(items) - MAX_LISTED))
     return listed
+
+
+def shortfalls(t: Translator, summary: YearSummary) -> list[str]:
+    """Lists what the rules asked for and the records do not show (or says there is nothing)."""
+    return _shortfalls(t, summary) or [t("None in the records.")]
 
 
 def _shortfalls(t: Translator, summary: YearSummary) -> list[str]:

@@ -15,7 +15,7 @@ from bot.calendar.quarters import Quarter
 from bot.config import Settings
 from bot.core.domain import ActivityKind, Duty, MeetingKind, MeetingStatus, RoleKind
 from bot.core.i18n import Translator
-from bot.core.inbound import Channel
+from bot.core.inbound import Channel, InboundImage
 from bot.core.records import (
     ActivityView,
     CheckInResult,
@@ -25,25 +25,45 @@ from bot.core.records import (
     OrgView,
     RollCall,
 )
+from bot.core.reply import Document
 from bot.services.attendance import AttendanceBook, CheckinWindow
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
-from bot.services.compliance import ComplianceReport, compliance_report
+from bot.services.compliance import ComplianceReport, Subject, compliance_report
 from bot.services.console_access import ConsoleAccess
 from bot.services.conversations import Conversations
+from bot.services.documents import minutes_document, year_summary_document
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
+from bot.services.downloads import MINUTES as MINUTES_DOWNLOAD
+from bot.services.downloads import SUMMARY as SUMMARY_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.holiday_data import missing_holiday_years
 from bot.services.ledger import Ledger
 from bot.services.ledger_book import LedgerExport, export_ledger
-from bot.services.meetings import Meetings
+from bot.services.meetings import Meetings, OrgLifeYear
 from bot.services.members import Members
+from bot.services.minutes import (
+    MinutesView,
+    meetings_for_minutes,
+    minutes_of,
+    minutes_record,
+    save_minutes,
+)
 from bot.services.mobility import Mobility
 from bot.services.notices import Notices
-from bot.services.organizations import Organizations
+from bot.services.organizations import Organizations, OrgEntry
+from bot.services.photos import (
+    PhotoStore,
+    PhotoView,
+    attach_photos,
+    discard_photos,
+    latest_report,
+    save_photos,
+)
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
+from bot.services.structure import BranchSettings, branch_settings, set_org_setting
 from bot.services.summary import YearSummary, year_summaries
 from bot.texts import notices as notice_texts
 from storage.models import Alliance, AuditEntry, Invite, Meeting
@@ -92,6 +112,44 @@ class RosterAnswer:
     pairings: list[PairingRoster]
 
 
+@dataclass(frozen=True, slots=True)
+class AlliancePlan:
+    """An alliance's duty slots over a year."""
+
+    code: str
+    name: str
+    slots: list[DutySlot]
+
+
+@dataclass(frozen=True, slots=True)
+class PairingPlan:
+    """A pairing's host per quarter over a year."""
+
+    code: str
+    name: str
+    visit_target: int
+    hosts: list[tuple[Quarter, OrgView]]
+
+
+@dataclass(frozen=True, slots=True)
+class YearRoster:
+    """Who is on duty over a year, in every alliance and pairing of one organization."""
+
+    org: OrgView
+    year: int
+    alliances: list[AlliancePlan]
+    pairings: list[PairingPlan]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTarget:
+    """What a report was asked for: an organization, or a group seen from one of its units."""
+
+    org_id: int
+    name: str
+    group: tuple[Subject, str] | None = None
+
+
 class Services:
     """Everything a handler may ask for, bound to one session and one moment."""
 
@@ -119,6 +177,7 @@ class Services:
             report=settings.points_report,
             theme_day=settings.points_theme_day,
         )
+        self.photo_store = PhotoStore(settings.photo_root, settings.photo_max_bytes)
         self.download_config = DownloadConfig(
             public_base_url=settings.public_base_url,
             link_minutes=settings.download_link_minutes,
@@ -163,6 +222,35 @@ class Services:
         """Refuses members who are neither secretary nor deputy secretary."""
         if not member.leads:
             raise ServiceError("not_allowed")
+
+    # -- organizations -------------------------------------------------------------------
+
+    def org_by_code(self, code: str) -> OrgView | None:
+        """Finds an organization by its code (case-insensitive)."""
+        return self.orgs.by_code(code)
+
+    def org_tree(self) -> list[OrgEntry]:
+        """Lists every organization, ordered by code, each with its parent's code."""
+        return self.orgs.tree()
+
+    def org_life_year(self, org: OrgView, year: int) -> OrgLifeYear:
+        """Lists an organization's org-life days of a year; ValueError when its rule is not valid."""
+        return self.meetings.org_life_year(org.id, year)
+
+    def report_target(self, code: str) -> ReportTarget | None:
+        """Finds an organization by code, else an alliance or a pairing (through its lead unit)."""
+        org = self.orgs.by_code(code)
+        if org is not None:
+            return ReportTarget(org.id, org.name)
+        alliance = self.rota.alliance_by_code(code)
+        if alliance is not None:
+            units = self.rota.units(alliance)
+            if units:
+                return ReportTarget(units[0].id, alliance.name, (Subject.ALLIANCE, alliance.code))
+        pairing = self.rota.pairing_by_code(code)
+        if pairing is not None:
+            return ReportTarget(pairing.lead_org_id, pairing.name, (Subject.PAIRING, pairing.code))
+        return None
 
     # -- binding and invites -------------------------------------------------------------
 
@@ -584,6 +672,29 @@ class Services:
             partner_ids=partner_ids,
         )
 
+    # -- photos as evidence ----------------------------------------------------------------
+
+    def save_photos(self, member: MemberView, images: list[InboundImage]) -> list[PhotoView]:
+        """Checks and stores photos a member sent (not yet attached to any entry)."""
+        return save_photos(
+            self.session, self.photo_store, member_id=member.id, images=images, now=self.now
+        )
+
+    def attach_photos(self, member: MemberView, photo_ids: list[int], activity_id: int) -> int:
+        """Attaches the member's unattached photos to one of their ledger entries."""
+        return attach_photos(
+            self.session, member_id=member.id, photo_ids=photo_ids, activity_id=activity_id
+        )
+
+    def discard_photos(self, member: MemberView, photo_ids: list[int]) -> None:
+        """Forgets photos the member chose not to attach."""
+        discard_photos(self.session, member_id=member.id, photo_ids=photo_ids)
+
+    def latest_report(self, member: MemberView) -> ActivityView | None:
+        """Returns the ledger entry the member reported last, if any."""
+        row = latest_report(self.session, member_id=member.id)
+        return self.ledger.view(row) if row is not None else None
+
     # -- roster ----------------------------------------------------------------------------
 
     def roster(self, org_id: int, first_day: date, last_day: date) -> RosterAnswer:
@@ -646,6 +757,50 @@ class Services:
             )
         return RosterAnswer(first_day, last_day, alliances, pairings)
 
+    def year_roster(self, org: OrgView, year: int) -> YearRoster:
+        """Lists a year's duty slots of the organization's alliances and its pairings' hosts."""
+        alliances = [
+            AlliancePlan(alliance.code, alliance.name, self.rota.plan(alliance, year))
+            for alliance in self.rota.alliances_of(org.id)
+        ]
+        quarters = [Quarter(year, number) for number in range(1, 5)]
+        pairings = [
+            PairingPlan(
+                pairing.code,
+                pairing.name,
+                pairing.visit_target,
+                [(quarter, self.rota.pairing_host(pairing, quarter)) for quarter in quarters],
+            )
+            for pairing in self.rota.pairings_of(org.id)
+        ]
+        return YearRoster(org, year, alliances, pairings)
+
+    def change_duty(
+        self,
+        *,
+        alliance_code: str,
+        duty: Duty,
+        period_text: str,
+        org_code: str | None = None,
+        swap_with: str | None = None,
+        reason: str,
+    ) -> list[DutySlot]:
+        """Replaces or swaps a duty slot of an alliance named by code, for the operator (no member)."""
+        alliance = self.rota.alliance_by_code(alliance_code)
+        if alliance is None:
+            raise ServiceError("alliance_unknown", alliance=alliance_code)
+        periods = self._apply_duty_change(
+            alliance,
+            duty=duty,
+            period_text=period_text,
+            org_code=org_code,
+            swap_with=swap_with,
+            reason=reason,
+            actor_id=None,
+            pick=self._org_by_code,
+        )
+        return [self.rota.slot(alliance, duty, period.first_day) for period in periods]
+
     def override_duty(
         self,
         member: MemberView,
@@ -661,14 +816,43 @@ class Services:
         alliances = self.rota.alliances_of(member.org.id)
         if not alliances:
             raise ServiceError("no_alliance")
-        alliance = alliances[0]
+        self._apply_duty_change(
+            alliances[0],
+            duty=duty,
+            period_text=period_text,
+            org_code=org_code,
+            swap_with=swap_with,
+            reason=reason,
+            actor_id=member.id,
+            pick=self._pick_unit,
+        )
+
+    def _duty_period(self, alliance: Alliance, duty: Duty, text: str) -> Period:
+        """Reads a period for a duty; an executive period is the whole term that contains it."""
         try:
-            period = parse_period(duty, period_text, alliance.duty_period)
-            other: Period | None = (
-                parse_period(duty, swap_with, alliance.duty_period) if swap_with else None
-            )
+            period = parse_period(duty, text, alliance.duty_period)
         except ValueError:
             raise ServiceError("bad_period") from None
+        if duty is Duty.EXECUTIVE:
+            # Executive terms are stored under the term's first month, whatever month was named.
+            return self.rota.executive_period(alliance, period.first_day)
+        return period
+
+    def _apply_duty_change(
+        self,
+        alliance: Alliance,
+        *,
+        duty: Duty,
+        period_text: str,
+        org_code: str | None,
+        swap_with: str | None,
+        reason: str,
+        actor_id: int | None,
+        pick: Callable[[Alliance, str], OrgView],
+    ) -> list[Period]:
+        """Swaps two slots or puts the organization `pick` finds on one; returns the periods changed."""
+        period = self._duty_period(alliance, duty, period_text)
+        other = self._duty_period(alliance, duty, swap_with) if swap_with else None
         if not reason.strip():
             raise ServiceError("reason_needed")
         if other is not None:
@@ -678,18 +862,26 @@ class Services:
                 first=period,
                 second=other,
                 reason=reason,
-                actor_id=member.id,
+                actor_id=actor_id,
             )
-            return
-        org = self._pick_unit(alliance, org_code or "")
+            return [period, other]
+        org = pick(alliance, org_code or "")
         self.rota.override(
             alliance=alliance,
             duty=duty,
             period=period,
             org_id=org.id,
             reason=reason,
-            actor_id=member.id,
+            actor_id=actor_id,
         )
+        return [period]
+
+    def _org_by_code(self, _alliance: Alliance, code: str) -> OrgView:
+        """Finds an organization by its exact code (the operator names codes)."""
+        org = self.orgs.by_code(code)
+        if org is None:
+            raise ServiceError("org_unknown")
+        return org
 
     def duty_units(self, member: MemberView) -> list[OrgView]:
         """Lists the units of the member's alliance in rotation order (numbered from 1 in chat)."""
@@ -744,6 +936,22 @@ class Services:
         self.audit(actor_id=member.id, action="console_link", subject=member.org.code)
         return f"{self.public_url}/console/enter/{token}"
 
+    def console_link_for(self, *, channel: Channel, external_id: str) -> str:
+        """Makes a console link for the member bound to a chat account (the operator's door)."""
+        member = self.members.for_account(channel=channel, external_id=external_id, seen=False)
+        if member is None:
+            raise ServiceError("not_bound")
+        return self.console_link(member)
+
+    def add_console_account(self, *, login: str, name: str, org_code: str, password: str) -> int:
+        """Creates a password account for committee staff (audited, never the password)."""
+        access = ConsoleAccess(self.session, self.now, idle=self.console_idle)
+        account_id = access.add_account(
+            login=login, name=name, org_code=org_code, password=password
+        )
+        self.audit(actor_id=None, action="console.account", subject=f"org:{org_code.upper()}")
+        return account_id
+
     def revoke_calendar(self, member: MemberView) -> int:
         """Revokes the member's calendar URLs; returns how many were live."""
         revoked = CalendarFeeds(self.session, self.now).revoke(member.id)
@@ -779,16 +987,41 @@ class Services:
     def attendance_quarter(self, member: MemberView, quarter: Quarter) -> AttendanceReport:
         """Tallies the branch's attendance over a quarter, per meeting and member (secretaries)."""
         self.require_lead(member)
+        return self.org_attendance(member.org.id, quarter)
+
+    def org_attendance(self, org_id: int, quarter: Quarter) -> AttendanceReport:
+        """Tallies an organization's attendance over a quarter, per meeting and member."""
         return attendance_report(
-            self.session, org_id=member.org.id, quarter=quarter, now=self.now, tz=self.tz
+            self.session, org_id=org_id, quarter=quarter, now=self.now, tz=self.tz
+        )
+
+    def branch_settings(self, member: MemberView) -> BranchSettings:
+        """Returns the secretary's branch settings and its liaison officers (secretaries)."""
+        self.require_lead(member)
+        return branch_settings(self.session, org_id=member.org.id)
+
+    def set_branch_setting(self, member: MemberView, *, key: str, value: str) -> tuple[str, str]:
+        """Changes one of the secretary's own branch settings, audited (secretaries)."""
+        self.require_lead(member)
+        return set_org_setting(
+            self.session,
+            org_code=member.org.code,
+            key=key,
+            value=value,
+            now=self.now,
+            actor_id=member.id,
         )
 
     def compliance(self, member: MemberView, quarter: Quarter) -> ComplianceReport:
         """Checks the branch, its alliances and pairings against the rules (secretaries)."""
         self.require_lead(member)
+        return self.org_compliance(member.org.id, quarter)
+
+    def org_compliance(self, org_id: int, quarter: Quarter) -> ComplianceReport:
+        """Checks an organization, its alliances and pairings against the rules."""
         return compliance_report(
             self.session,
-            org_id=member.org.id,
+            org_id=org_id,
             quarter=quarter,
             now=self.now,
             holidays=self.holidays,
@@ -798,15 +1031,8 @@ class Services:
     def export_ledger(self, member: MemberView, quarter: Quarter, t: Translator) -> LedgerExport:
         """Makes the branch's quarterly ledger workbook, which files it (secretaries)."""
         self.require_lead(member)
-        export = export_ledger(
-            self.session,
-            org_id=member.org.id,
-            quarter=quarter,
-            now=self.now,
-            holidays=self.holidays,
-            tz=self.tz,
-            t=t,
-            actor_id=member.id,
+        export = self.org_ledger(
+            member.org.id, quarter, t, actor_id=member.id, filled_by=member.name
         )
         self.audit(
             actor_id=member.id,
@@ -816,40 +1042,178 @@ class Services:
         )
         return export
 
+    def org_ledger(
+        self,
+        org_id: int,
+        quarter: Quarter,
+        t: Translator,
+        *,
+        actor_id: int | None = None,
+        filled_by: str = "",
+    ) -> LedgerExport:
+        """Makes an organization's quarterly ledger workbook, which files it."""
+        return export_ledger(
+            self.session,
+            org_id=org_id,
+            quarter=quarter,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            t=t,
+            actor_id=actor_id,
+            filled_by=filled_by,
+            photos=self.photo_store,
+        )
+
     def ledger_link(self, member: MemberView, quarter: Quarter, *, locale: str) -> str | None:
         """Makes a single-use link to the quarter's workbook; None without a public URL."""
         self.require_lead(member)
         if quarter > Quarter.of(self.today):
             raise ServiceError("quarter_ahead")
+        return self._download_link(
+            member,
+            kind=LEDGER_DOWNLOAD,
+            params={"org_id": member.org.id, "quarter": str(quarter), "locale": locale},
+            action="ledger.link",
+            period=str(quarter),
+        )
+
+    def summary_link(self, member: MemberView, year: int, *, locale: str) -> str | None:
+        """Makes a single-use link to the year-end summary document; None without a public URL."""
+        self.require_lead(member)
+        if year > self.today.year:
+            raise ServiceError("year_ahead")
+        return self._download_link(
+            member,
+            kind=SUMMARY_DOWNLOAD,
+            params={"org_id": member.org.id, "year": year, "locale": locale},
+            action="summary.link",
+            period=str(year),
+        )
+
+    def _download_link(
+        self, member: MemberView, *, kind: str, params: dict[str, object], action: str, period: str
+    ) -> str | None:
+        """Stores a single-use link for the member and audits it; None without a public URL."""
         config = self.download_config
         if not config.public_base_url:
             return None
         token = create_link(
             self.session,
             member_id=member.id,
-            kind=LEDGER_DOWNLOAD,
-            params={"org_id": member.org.id, "quarter": str(quarter), "locale": locale},
+            kind=kind,
+            params=params,
             now=self.now,
             ttl=config.ttl,
         )
-        self.audit(
-            actor_id=member.id,
-            action="ledger.link",
-            subject=f"org:{member.org.id}",
-            quarter=str(quarter),
-        )
+        self.audit(actor_id=member.id, action=action, subject=f"org:{member.org.id}", period=period)
         return config.url(token)
 
     def year_summaries(self, member: MemberView, year: int) -> list[YearSummary]:
         """Drafts the year-end summary of each of the branch's alliances and pairings (secretaries)."""
         self.require_lead(member)
+        return self.org_year_summaries(member.org.id, year)
+
+    def org_year_summaries(self, org_id: int, year: int) -> list[YearSummary]:
+        """Drafts the year-end summary of each of an organization's alliances and pairings."""
         return year_summaries(
+            self.session,
+            org_id=org_id,
+            year=year,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+        )
+
+    def summary_document(self, member: MemberView, year: int, t: Translator) -> Document | None:
+        """Writes the year-end summary of the branch's groups as .docx; None without groups."""
+        self.require_lead(member)
+        document = year_summary_document(
             self.session,
             org_id=member.org.id,
             year=year,
             now=self.now,
             holidays=self.holidays,
             tz=self.tz,
+            t=t,
+        )
+        self.audit(
+            actor_id=member.id,
+            action="summary.export",
+            subject=f"org:{member.org.id}",
+            year=year,
+        )
+        return document
+
+    # -- minutes (会议记录) of any meeting ------------------------------------------------------
+
+    def _own_meeting(self, member: MemberView, meeting_id: int) -> Meeting:
+        """Returns a meeting of the member's organization, or refuses."""
+        meeting = self.session.get(Meeting, meeting_id)
+        if meeting is None or meeting.organization_id != member.org.id:
+            raise ServiceError("meeting_unknown")
+        return meeting
+
+    def minutes_meetings(self, member: MemberView) -> list[MeetingView]:
+        """Lists the branch's meetings of the last two months, to write minutes for (secretaries)."""
+        self.require_lead(member)
+        rows = meetings_for_minutes(self.session, org_id=member.org.id, today=self.today)
+        return [self.meetings.view(row) for row in rows]
+
+    def minutes_of(self, meeting_ids: list[int]) -> dict[int, MinutesView]:
+        """Reads the minutes already written for some meetings."""
+        return minutes_of(self.session, meeting_ids)
+
+    def record_minutes(
+        self,
+        member: MemberView,
+        *,
+        meeting_id: int,
+        topic: str,
+        host: str,
+        recorder: str,
+        content: str,
+        resolutions: str,
+    ) -> MinutesView:
+        """Stores (or replaces) a held meeting's minutes (secretaries)."""
+        self.require_lead(member)
+        self._own_meeting(member, meeting_id)
+        saved = save_minutes(
+            self.session,
+            meeting_id=meeting_id,
+            topic=topic,
+            host=host,
+            recorder=recorder,
+            content=content,
+            resolutions=resolutions,
+            by=member.id,
+            now=self.now,
+            today=self.today,
+        )
+        self.audit(actor_id=member.id, action="minutes.record", subject=f"meeting:{meeting_id}")
+        return saved
+
+    def minutes_document(self, member: MemberView, meeting_id: int, t: Translator) -> Document:
+        """Writes a meeting's minutes as .docx (secretaries)."""
+        self.require_lead(member)
+        self._own_meeting(member, meeting_id)
+        record = minutes_record(
+            self.session, meeting_id=meeting_id, meetings=self.meetings, attendance=self.attendance
+        )
+        return minutes_document(t, record)
+
+    def minutes_link(self, member: MemberView, meeting_id: int, *, locale: str) -> str | None:
+        """Makes a single-use link to a meeting's minutes; None without a public URL."""
+        self.require_lead(member)
+        self._own_meeting(member, meeting_id)
+        if meeting_id not in minutes_of(self.session, [meeting_id]):
+            raise ServiceError("minutes_missing")
+        return self._download_link(
+            member,
+            kind=MINUTES_DOWNLOAD,
+            params={"meeting_id": meeting_id, "locale": locale},
+            action="minutes.link",
+            period=str(meeting_id),
         )
 
 

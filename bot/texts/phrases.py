@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.core.domain import ActivityKind, Duty, MeetingKind, RoleKind
+from bot.calendar.orglife import HolidayPolicy
+from bot.core.domain import ActivityKind, Duty, MeetingKind, OrgKind, RoleKind
 from bot.core.i18n import N_, Translator
 from bot.core.records import MeetingView
 
@@ -44,6 +45,42 @@ DUTIES: dict[Duty, str] = {
     Duty.THEME_DAY: N_("Theme party day on duty"),
     Duty.CONVENER: N_("Joint meeting convener"),
     Duty.EXECUTIVE: N_("Executive president unit"),
+}
+
+ORG_KINDS: dict[OrgKind, str] = {
+    OrgKind.COMMITTEE: N_("Party committee"),
+    OrgKind.GENERAL_BRANCH: N_("General branch"),
+    OrgKind.BRANCH: N_("Branch"),
+    OrgKind.JOINT_BRANCH: N_("Joint branch"),
+}
+
+# The org-life rule's "which weekday of the month", and what a holiday does to its day.
+ORDINALS: dict[int, str] = {
+    1: N_("first"),
+    2: N_("second"),
+    3: N_("third"),
+    4: N_("fourth"),
+    -1: N_("last"),
+}
+HOLIDAY_POLICIES: dict[HolidayPolicy, str] = {
+    HolidayPolicy.KEEP: N_("keep the day"),
+    HolidayPolicy.NEXT_WORKDAY: N_("move to the next working day"),
+}
+
+# The member import's columns as the operator reads them in error lists.
+IMPORT_COLUMNS: dict[str, str] = {
+    "org_code": N_("org_code (组织代码)"),
+    "org_name": N_("org_name (组织名称)"),
+    "org_kind": N_("org_kind (类型)"),
+    "parent_code": N_("parent_code (上级)"),
+    "member_name": N_("member_name (姓名)"),
+    "roles": N_("roles (职务/身份)"),
+    "status": N_("status (状态)"),
+    "phone": N_("phone (电话)"),
+    "mobile": N_("mobile (流动党员)"),
+    "orglife_time": N_("orglife_time (组织生活时间)"),
+    "orglife_venue": N_("orglife_venue (组织生活地点)"),
+    "holiday_policy": N_("holiday_policy (节假日处理)"),
 }
 
 HOLIDAYS: dict[str, str] = {

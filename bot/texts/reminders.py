@@ -179,6 +179,17 @@ def _orglife(t: Translator, push: Push) -> str:
 
 def _nudge(t: Translator, rule: Rule, values: Mapping[str, object]) -> str:
     """Writes the nudges whose wording does not depend on the day."""
+    if rule is Rule.PAIRING_VISITS and _text(values, "partner"):
+        return t(
+            "The pairing {pairing} has made {done} of its {target} visits (走亲串门) with"
+            " {partner} this year; by now it should have made {expected}. Please arrange the next"
+            " visit with {partner} and record it.",
+            pairing=_text(values, "pairing"),
+            partner=_text(values, "partner"),
+            done=_number(values, "done"),
+            target=_number(values, "target"),
+            expected=_number(values, "expected"),
+        )
     if rule is Rule.PAIRING_VISITS:
         return t(
             "The pairing {pairing} has made {done} of its {target} visits (走亲串门) this year;"
@@ -248,6 +259,16 @@ def render_pending(t: Translator, obligation: Obligation) -> str:
             alliance=_text(values, "alliance"),
             quarter=period_label(t, _text(values, "quarter")),
             org=_text(values, "org"),
+        )
+    if rule is Rule.PAIRING_VISITS and _text(values, "partner"):
+        return t(
+            "Visits of {pairing} with {partner}: {done} of {target} this year, {expected}"
+            " expected by now.",
+            pairing=_text(values, "pairing"),
+            partner=_text(values, "partner"),
+            done=_number(values, "done"),
+            target=_number(values, "target"),
+            expected=_number(values, "expected"),
         )
     if rule is Rule.PAIRING_VISITS:
         return t(

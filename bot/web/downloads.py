@@ -16,6 +16,7 @@ from bot.core.i18n import DEFAULT_LOCALE, N_
 from bot.core.reply import Document
 from bot.services.downloads import FILES_PATH, claim_link, link_is_live, make_document
 from bot.services.errors import ServiceError
+from bot.services.photos import PhotoStore
 from bot.texts.translation import translator
 from storage.engine import Database
 
@@ -46,6 +47,7 @@ def download_routes(
     clock: Clock,
     holidays: HolidayCalendar,
     locale: str = DEFAULT_LOCALE,
+    photos: PhotoStore | None = None,
 ) -> list[BaseRoute]:
     """Returns the route that serves each download link once, then never again."""
 
@@ -57,7 +59,9 @@ def download_routes(
                 link = claim_link(session, token=token, now=now)
                 if link is None:
                     return None
-                return make_document(session, link, now=now, holidays=holidays, tz=clock.tz)
+                return make_document(
+                    session, link, now=now, holidays=holidays, tz=clock.tz, photos=photos
+                )
         except ServiceError as error:
             logger.warning("A download link could not be served: %s", error.code)
             return None

@@ -82,10 +82,13 @@ async def test_a_link_works_once(
     first = await client.get(f"/files/{token}")
     assert first.status_code == 200
     assert first.headers["cache-control"] == "no-store"
-    assert first.headers["content-disposition"].startswith(
-        'attachment; filename="ledger-B1-2026Q3.xlsx"'
+    # The Chinese name 台账-第1支部-2026Q3.xlsx travels as RFC 6266 UTF-8.
+    assert first.headers["content-disposition"].endswith(
+        "filename*=UTF-8''%E5%8F%B0%E8%B4%A6-%E7%AC%AC1%E6%94%AF%E9%83%A8-2026Q3.xlsx"
     )
     book = load_workbook(io.BytesIO(first.content))
+    # The member who asked for the link is the 填报人.
+    assert "填报人：sec" in str(book.worksheets[0]["A3"].value)
     assert len(book.sheetnames) == 5
     assert filed(database) == 1
 

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijk"
@@ -152,6 +152,8 @@ class FakeTelegramAPI:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.answered: set[str] = set()
         self._updates: list[dict[str, Any]] = []
+        # Files members sent (photos), by file_id: served by getFile and /file/bot<token>/<path>.
+        self.files: dict[str, bytes] = {}
         self._next_update_id = 100
         self._next_message_id = 1000
         self._next_query_id = 1
@@ -171,6 +173,7 @@ class FakeTelegramAPI:
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
             "sendDocument": self._send_document,
+            "getFile": self._get_file,
             "answerCallbackQuery": self._answer_callback_query,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
@@ -279,6 +282,37 @@ class FakeTelegramAPI:
             }
         return {"message": message}
 
+    def photo(
+        self,
+        content: bytes,
+        *,
+        user: TgUser,
+        chat: TgGroup | None = None,
+        caption: str = "",
+        declared_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Builds a photo message: a thumbnail and the full size, as Telegram sends them."""
+        update = self.message(caption, user=user, chat=chat)
+        message = update["message"]
+        if caption:
+            message["caption"] = message.pop("text")
+        serial = len(self.files) + 1
+        sizes = []
+        for suffix, width, data in (("s", 90, content[:16]), ("x", 800, content)):
+            file_id = f"photo-{serial}-{suffix}"
+            self.files[file_id] = data
+            sizes.append(
+                {
+                    "file_id": file_id,
+                    "file_unique_id": f"u{serial}{suffix}",
+                    "width": width,
+                    "height": width,
+                    "file_size": declared_size if suffix == "x" and declared_size else len(data),
+                }
+            )
+        message["photo"] = sizes
+        return update
+
     def press(self, sent: ApiCall, data: str, *, user: TgUser) -> dict[str, Any]:
         """Builds a `callback_query` update: `user` pressing the button `data` under `sent`."""
         query_id = str(self._next_query_id)
@@ -334,9 +368,16 @@ class FakeTelegramAPI:
 
     # --- the protocol ---------------------------------------------------------------------
 
-    async def _endpoint(self, request: Request) -> JSONResponse:
-        """Routes `/bot<token>/<method>` like the Bot API does."""
+    async def _endpoint(self, request: Request) -> Response:
+        """Routes `/bot<token>/<method>` like the Bot API does, and file downloads."""
         path = request.url.path
+        files = f"/file/bot{self.token}/"
+        if path.startswith(files):
+            content = self.files.get(path.removeprefix(files).removeprefix("photos/"))
+            self.calls.append(ApiCall("download", {"path": path}, self.clock(), 200))
+            if content is None:
+                return Response(status_code=404)
+            return Response(content, media_type="application/octet-stream")
         prefix = f"/bot{self.token}/"
         if not path.startswith(prefix):
             return _error(401, "Unauthorized")
@@ -495,6 +536,20 @@ class FakeTelegramAPI:
             message["message_thread_id"] = params["message_thread_id"]
         self.messages[chat_id, message["message_id"]] = message
         return _ok(message)
+
+    def _get_file(self, params: dict[str, Any]) -> JSONResponse:
+        """Describes a file members sent, with the path to download it from."""
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        return _ok(
+            {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "file_size": len(self.files[file_id]),
+                "file_path": f"photos/{file_id}",
+            }
+        )
 
     def _answer_callback_query(self, params: dict[str, Any]) -> JSONResponse:
         query_id = str(params["callback_query_id"])

@@ -28,7 +28,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 from wechatpy.crypto import WeChatCrypto
@@ -83,6 +83,8 @@ class FakeWeChatAPI:
         self.valid_tokens: set[str] = set()
         self.window_closed: set[str] = set()
         self.invalid_users: set[str] = set()
+        # Images members sent, by MediaId: served by /cgi-bin/media/get (both APIs).
+        self.media: dict[str, bytes] = {}
         self.token_gate: asyncio.Event | None = None
         self._forced: list[_Forced] = []
         self._serial = itertools.count(1)
@@ -172,10 +174,12 @@ class FakeWeChatAPI:
 
     # --- the protocol ---------------------------------------------------------------------
 
-    async def _endpoint(self, request: Request) -> JSONResponse:
+    async def _endpoint(self, request: Request) -> Response:
         """Answers one API call the way WeChat does: HTTP 200 with an errcode."""
         path = request.url.path
         query = dict(request.query_params)
+        if path == "/cgi-bin/media/get":
+            return self._media(query)
         raw = await request.body()
         body: dict[str, Any] = json.loads(raw) if raw else {}
         forced = next((f for f in self._forced if f.path == path), None)
@@ -206,6 +210,20 @@ class FakeWeChatAPI:
         self._changed.set()
         self._changed = asyncio.Event()
         return JSONResponse(answer)
+
+    def _media(self, query: dict[str, str]) -> Response:
+        """Sends a temporary media file as WeChat does: the bytes, or a JSON error."""
+        self.calls.append(ApiCall("/cgi-bin/media/get", query, {}, 0))
+        if query.get("access_token") not in self.valid_tokens:
+            return JSONResponse({"errcode": 42001, "errmsg": "access_token expired"})
+        content = self.media.get(query.get("media_id", ""))
+        if content is None:
+            return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})
+        return Response(
+            content,
+            media_type="image/jpeg",
+            headers={"Content-disposition": 'attachment; filename="media.jpg"'},
+        )
 
     def _token(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         """Hands out a new token, which (like WeChat's) invalidates the previous ones."""
@@ -320,14 +338,14 @@ class WeChatServer:
             fields["EventKey"] = _cdata(key)
         return self.message(user, fields)
 
-    def image(self, user: str) -> Callback:
-        """An image message from `user`."""
+    def image(self, user: str, media_id: str = "media") -> Callback:
+        """An image message from `user` (its bytes in the fake API's `media`)."""
         return self.message(
             user,
             {
                 "MsgType": _cdata("image"),
                 "PicUrl": _cdata("http://127.0.0.1/pic.jpg"),
-                "MediaId": _cdata("media"),
+                "MediaId": _cdata(media_id),
                 "MsgId": str(self.next_id()),
             },
         )
@@ -433,6 +451,18 @@ class WeComServer:
         if key:
             fields["EventKey"] = _cdata(key)
         return self.message(user, fields)
+
+    def image(self, user: str, media_id: str = "media") -> Callback:
+        """An image message from `user` (its bytes in the fake API's `media`)."""
+        return self.message(
+            user,
+            {
+                "MsgType": _cdata("image"),
+                "PicUrl": _cdata("http://127.0.0.1/pic.jpg"),
+                "MediaId": _cdata(media_id),
+                "MsgId": str(self.next_id()),
+            },
+        )
 
     def message(
         self, user: str, fields: dict[str, str], *, agent_id: int | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlmodel import select
 
 from bot.core.inbound import Channel, ChatKind, Inbound
@@ -116,11 +118,13 @@ def test_a_repeated_delivery_changes_nothing(
 
 
 def test_a_failed_delivery_leaves_its_key_for_the_retry(
-    assistant: Assistant, world: World, database: Database
+    assistant: Assistant, world: World, database: Database, tmp_path: Path
 ) -> None:
     database.engine.dispose()
     broken = assistant.database
-    assistant.database = Database(make_engine("sqlite:////nonexistent/dir/x.db"))
+    # A directory cannot be opened as a database, by root either, and nothing is written.
+    (tmp_path / "a-directory").mkdir()
+    assistant.database = Database(make_engine(f"sqlite:///{tmp_path}/a-directory"))
     try:
         failed = assistant.answer(wechat("/help"), once=("msg:5",))
     finally:

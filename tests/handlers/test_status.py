@@ -8,11 +8,13 @@ import pytest
 from sqlmodel import select
 
 from bot.core.clock import FrozenClock
+from bot.services.structure import set_org_setting
 from storage.engine import Database
 from storage.models import AuditEntry
 from tests.factories import World
 from tests.helpers import Chat
 from tests.services.test_stats import add_meeting, answer, at, joined
+from tests.services.test_structure import NOW
 
 
 def english(chat: Chat, world: World, name: str) -> Chat:
@@ -110,3 +112,15 @@ def test_quarter_attendance_bad_input_and_refusal(chat: Chat, october: World) ->
     assert sec.say("/attendance 2027Q2") == "Q2 2027 has not started yet."
     member = english(chat, october, "m1")
     assert "Only the branch secretary" in member.say("出勤 本季度")
+
+
+def test_status_flags_partners_without_a_liaison_until_one_is_named(
+    chat: Chat, world: World, database: Database
+) -> None:
+    sec = english(chat, world, "sec")
+    reply = sec.say("/status")
+    # 第1支部 names a liaison; its partners in the test world do not.
+    assert "No liaison officer named (联络员) for: B2, B3, B4." in reply
+    with database.session() as session:
+        set_org_setting(session, org_code="B2", key="liaison", value="m3", now=NOW, actor_id=None)
+    assert "No liaison officer named (联络员) for: B3, B4." in sec.say("/status")

@@ -154,7 +154,7 @@ def test_roster_reads_the_same_statements_however_many_groups(
     assert statements_for("B1") == 4
 
 
-def test_compliance_and_pending_read_three_statements(database: Database, world: World) -> None:
+def test_compliance_and_pending_read_few_statements(database: Database, world: World) -> None:
     b5 = add_branch(database, world, "B5")
     add_pairing(database, "P2", world.orgs["B3"], b5)
     with database.session() as session:
@@ -164,8 +164,9 @@ def test_compliance_and_pending_read_three_statements(database: Database, world:
             compliance_report(
                 session, org_id=world.orgs["B3"], quarter=QUARTER, now=NOW, holidays=HOLIDAYS, tz=SH
             )
-        # The groups with the organizations around, their records and filings, attendance.
-        assert len(statements) == 3
+        # The groups with the organizations around, their records and filings, attendance,
+        # and which of the groups' organizations name no liaison.
+        assert len(statements) == 4
         reminders = Reminders(session, now=NOW, tz=SH, holidays=HOLIDAYS)
         with counted(database) as statements:
             reminders.pending(lead_of(world, "B3"))

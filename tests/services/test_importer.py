@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import col, select
 
-from bot.cli.members import render_import
+from bot.cli.importer import render_import
 from bot.core.domain import MemberStatus, OrgKind, RoleKind
 from bot.services.importer import (
     MAX_BRANCH_MEMBERS,

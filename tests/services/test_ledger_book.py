@@ -17,6 +17,7 @@ from bot.services.errors import ServiceError
 from bot.services.ledger_book import (
     ACTIVITY_COLUMNS,
     COMPLIANCE_COLUMNS,
+    HEADER_ROW,
     MEETING_COLUMNS,
     SHEETS,
     XLSX_MIME,
@@ -26,8 +27,10 @@ from bot.services.ledger_book import (
     ledger_data,
     ledger_filename,
 )
+from bot.services.organizations import org_title
 from bot.texts.translation import translator
 from storage.engine import Database
+from storage.models import Organization
 from storage.reminders import Filing, FilingKind, FilingMethod, org_scope
 from tests.factories import World
 from tests.services.test_stats import SH, add_activity, add_meeting, answer, at, joined
@@ -90,8 +93,9 @@ def workbook(database: Database, world: World, locale: str) -> Workbook:
 
 
 def rows(book: Workbook, index: int) -> list[tuple[object, ...]]:
-    """Returns the values of a sheet's rows."""
-    return [tuple(row) for row in book.worksheets[index].iter_rows(values_only=True)]
+    """Returns the values of a sheet's table: the header row and the rows under it."""
+    sheet = book.worksheets[index]
+    return [tuple(row) for row in sheet.iter_rows(min_row=HEADER_ROW, values_only=True)]
 
 
 def day_of(value: object) -> date:
@@ -114,39 +118,67 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
     assert activities[0] == (
         "Date",
         "Kind",
+        "Title",
         "Organization",
         "Partners",
         "Participants",
         "Summary",
         "Reporter",
+        "Photos",
     )
     assert len(activities) == 3
     assert day_of(activities[1][0]) == date(2026, 10, 12)
     assert activities[1][1:] == (
         "Visit (走亲串门)",
+        "联学活动",
         "第1支部",
         "第2支部",
         8,
         "走访二支部，交流党建经验",
         "sec",
+        None,
     )
     assert day_of(activities[2][0]) == date(2026, 10, 25)
-    assert activities[2][1:4] == ("Joint study", "第2支部", "第1支部")
-    assert activities[2][6] == "sec2"
-    assert book.worksheets[0]["A2"].number_format == "yyyy-mm-dd"
+    assert activities[2][1:5] == ("Joint study", "联学活动", "第2支部", "第1支部")
+    assert activities[2][7] == "sec2"
+    assert book.worksheets[0]["A6"].number_format == "yyyy-mm-dd"
 
     meetings = rows(book, 1)
-    assert meetings[0][:2] == ("Date", "Meeting")
+    assert meetings[0][:9] == (
+        "Date",
+        "Time",
+        "Meeting",
+        "Title",
+        "Venue",
+        "Host",
+        "Chaired by",
+        "Recorder",
+        "Content",
+    )
     assert day_of(meetings[1][0]) == date(2026, 10, 6)
-    assert meetings[1][1:9] == ("Organization-life day", "十月学习", "会议室", 5, 3, 1, 1, 0.6)
-    assert book.worksheets[1]["I2"].number_format == "0%"
-    assert meetings[2][1] == "Party lecture"
-    assert (meetings[2][4], meetings[2][5], meetings[2][9]) == (None, 0, "nobody signed in")
+    assert meetings[1][1:14] == (
+        "09:00",
+        "Organization-life day",
+        "十月学习",
+        "会议室",
+        "第1支部",
+        None,
+        None,
+        None,
+        5,
+        3,
+        1,
+        1,
+        0.6,
+    )
+    assert book.worksheets[1]["N6"].number_format == "0%"
+    assert meetings[2][2] == "Party lecture"
+    assert (meetings[2][9], meetings[2][10], meetings[2][14]) == (None, 0, "nobody signed in")
 
     attendance = rows(book, 2)
     assert attendance[0] == (
         "Member",
-        "2026-10-06 Organization-life day",
+        "Oct 6, 2026\nOrganization-life day",
         "Present",
         "On leave",
         "Absent",
@@ -160,8 +192,11 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
     assert attendance[-1][0] == "Total"
 
     pairings = rows(book, 3)
-    # The reported visit counts as well as the one on the calendar.
-    assert pairings[1] == ("一支部-二支部结对", 2, 3, 3, "2026-03-05, 2026-10-12", "done")
+    # One row per visit: the reported visit counts as well as the one on the calendar.
+    assert [(row[0], day_of(row[1]), *row[2:]) for row in pairings[1:]] == [
+        ("一支部-二支部结对", date(2026, 3, 5), 1, 3, 3, "done"),
+        ("一支部-二支部结对", date(2026, 10, 12), 2, 3, 3, "done"),
+    ]
 
     compliance = rows(book, 4)
     assert compliance[0] == ("Subject", "Requirement", "State", "Deadline", "Detail")
@@ -173,7 +208,8 @@ def test_english_workbook_cells(database: Database, records: World) -> None:
     )
     assert day_of(first[3]) == date(2026, 10, 6)
     assert first[4] == "signed in 3 of 5 (60%), on leave 1"
-    assert ("Organization: 第1支部", "Ledger feedback for Q4 2026", "owed, 59 days left") in {
+    # Paper outlives the day it was printed: a date, not "N days left".
+    assert ("Organization: 第1支部", "Ledger feedback for Q4 2026", "owed by Dec 31, 2026") in {
         row[:3] for row in compliance
     }
     assert any(row[0] == "Pairing: 一支部-二支部结对" for row in compliance)
@@ -228,7 +264,8 @@ def test_export_files_the_ledger_once(database: Database, records: World) -> Non
                 actor_id=records.members["sec"],
             )
         assert made.newly_filed is expected and not made.preview
-    assert made.document.filename == "ledger-B1-2026Q4.xlsx" == ledger_filename(made.data)
+    assert made.document.filename == "Ledger-第1支部-2026Q4.xlsx"
+    assert made.document.filename == ledger_filename(translator("en"), made.data)
     assert made.document.mime_type == XLSX_MIME
     assert load_workbook(io.BytesIO(made.document.content)).sheetnames[0] == "Activities"
     with database.session() as session:
@@ -269,8 +306,74 @@ def test_an_empty_quarter_still_makes_a_workbook(database: Database, world: Worl
             tz=SH,
         )
     book = load_workbook(io.BytesIO(build_workbook(translator("en"), data)))
-    assert [sheet.max_row for sheet in book.worksheets[:2]] == [1, 1]
+    assert [sheet.max_row for sheet in book.worksheets[:2]] == [HEADER_ROW, HEADER_ROW]
     assert rows(book, 2) == [
         ("Member", "Present", "On leave", "Absent", "Attendance rate"),
         ("Total", 0, 0, 0, None),
     ]
+
+
+def test_the_workbook_is_the_document_for_the_committee(database: Database, records: World) -> None:
+    with database.session() as session:
+        made = export_ledger(
+            session,
+            org_id=records.orgs["B1"],
+            quarter=Quarter(2026, 4),
+            now=NOW,
+            holidays=HOLIDAYS,
+            tz=SH,
+            t=translator("zh_CN"),
+            actor_id=records.members["sec"],
+            filled_by="张书记",
+        )
+    assert made.document.filename == "台账-第1支部-2026Q4.xlsx"
+    book = load_workbook(io.BytesIO(made.document.content))
+    assert book.sheetnames == ["活动", "会议", "考勤", "走亲串门", "达标情况"]
+    for sheet in book.worksheets:
+        # Title block: the unit's full name (with its committee), the quarter, 填报人, date, seal.
+        assert sheet["A1"].value == f"街道党工委第1支部2026年第四季度台账——{sheet.title}"
+        assert sheet["A1"].font.bold
+        assert "A1" in {str(merged).split(":")[0] for merged in sheet.merged_cells.ranges}
+        block = " ".join(
+            str(cell.value) for row in sheet.iter_rows(min_row=2, max_row=3) for cell in row
+        )
+        assert "填报单位（盖章）：街道党工委第1支部" in block
+        assert "报送：街道党工委" in block
+        assert "填报人：张书记" in block
+        assert "填报日期：2026年11月3日" in block
+        assert "数据截至：2026年11月3日" in block
+        # The table: bordered, wrapped, columns sized, header frozen and repeated on every page.
+        header = sheet[HEADER_ROW]
+        assert all(cell.border.top.style == "thin" for cell in header)
+        assert all(cell.font.bold for cell in header)
+        last = sheet[sheet.max_row]
+        assert all(cell.border.bottom.style == "thin" for cell in last)
+        if sheet.max_row > HEADER_ROW:
+            assert all(cell.alignment.wrap_text for cell in last)
+        widths = [sheet.column_dimensions[cell.column_letter].width for cell in header]
+        assert all(6 <= width <= 40 for width in widths)
+        assert sheet.freeze_panes == f"A{HEADER_ROW + 1}"
+        assert sheet.print_title_rows == f"${HEADER_ROW}:${HEADER_ROW}"
+        assert sheet.page_setup.orientation == "landscape"
+        assert str(sheet.page_setup.paperSize) == sheet.PAPERSIZE_A4
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.oddFooter.center.text == "第 &P 页，共 &N 页"
+    meetings = book["会议"]
+    # A long summary wraps in a column no wider than the cap; the date column stays narrow.
+    assert meetings.column_dimensions["A"].width < 20
+    compliance = rows(book, 4)
+    assert not any("天" in str(row[2]) for row in compliance[1:])
+    assert ("待完成（2026年12月31日前）") in {row[2] for row in compliance}
+
+
+def test_a_parent_name_the_unit_already_carries_is_not_doubled(
+    database: Database, world: World
+) -> None:
+    with database.session() as session:
+        branch = session.get_one(Organization, world.orgs["B2"])
+        branch.name = "街道党工委机关支部"
+        session.add(branch)
+        session.flush()
+        title = org_title(session, world.orgs["B2"])
+    assert (title.full_name, title.committee) == ("街道党工委机关支部", "街道党工委")

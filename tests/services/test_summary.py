@@ -130,13 +130,21 @@ def test_the_year_of_an_alliance_and_a_pairing(database: Database, year_of_recor
     assert text.count("新年主题党日") == 1
     assert "Aug 11, 2026 Joint meeting, hosted by 第3支部: 联席会议" in text
     assert "第1支部: organization-life days with attendance taken in 2 of 12 months" in text
+    # 001: at the year's end every member unit reports how it did its part.
+    assert "Appendix: how each unit did its part" in text
+    assert (
+        "第3支部 (President unit): organization life 0 of 12 months at 0%; hosted 1 joint meetings;"
+        " reported 0 ledger entries; theme party days on duty 0/3;"
+    ) in text
+    assert "Hold the joint meeting every quarter without a gap." in text
 
     text = render_summary(t, pairing)
     assert "Visits (走亲串门): 2 of the 3 a year: Mar 5, 2026 and Jul 10, 2026." in text
     assert "Visits short of the target: 2 of 3." in text
     assert "No joint activity in Q2 2026." in text
     assert "Jul 10, 2026 Visit (走亲串门): 二支部回访 (第2支部, 9 participants)" in text
-    assert "(To be written by the lead organization.)" in text
+    assert "(To be completed by the lead organization.)" in text
+    assert "Plan the 3 visits and one joint activity a quarter at the start of the year." in text
 
 
 def test_a_filed_summary_and_a_clean_record(database: Database, world: World) -> None:
@@ -188,6 +196,7 @@ def test_chinese_draft_renders(database: Database, year_of_records: World) -> No
 def test_chinese_draft_reads_right(database: Database, year_of_records: World) -> None:
     [alliance, _pairing] = summaries(database, year_of_records, at(2026, 12, 20, 12))
     visit = LedgerActivity(
+        id=1,
         held_on=date(2026, 10, 12),
         kind=ActivityKind.VISIT,
         org="第1支部",

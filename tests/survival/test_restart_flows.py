@@ -23,7 +23,7 @@ from bot.channels.wechat import WeChatChannel
 from bot.config import Settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind, AttendanceStatus, RoleKind
-from bot.core.inbound import Channel, ChatKind, Inbound
+from bot.core.inbound import Channel, ChatKind, Inbound, InboundImage
 from bot.core.reply import Reply
 from bot.engine.assembly import build_assistant
 from bot.engine.assistant import Assistant
@@ -37,9 +37,13 @@ from storage.models import (
     Conversation,
     Invite,
     Member,
+    Minutes,
+    Photo,
 )
 from tests.factories import World
 from tests.fakes.wechat_api import FakeWeChatAPI, Follower, WeChatServer, wechat_settings
+from tests.services.test_photos import png
+from tests.services.test_stats import add_activity, add_meeting
 
 PRIVATE, GROUP = "private", "group"
 GROUP_CHAT = "-100500600"
@@ -49,7 +53,11 @@ SUBJECT, REFERENCE = ("m1", "7001"), ("m2", "7002")
 
 @dataclass(frozen=True, slots=True)
 class Script:
-    """A flow walked from its command to its end: (where, what the member sends) per message."""
+    """A flow walked from its command to its end: (where, what the member sends) per message.
+
+    `members` names the member under test and the reference member (member name, Telegram id);
+    `setup` stores what the flow needs first. A message PHOTO sends a photo instead of text.
+    """
 
     flow: str
     messages: tuple[tuple[str, str], ...]
@@ -57,6 +65,12 @@ class Script:
     english: bool = True
     # Binds with an invite that names nobody ("{invite}" in a message is the user's code).
     unnamed: bool = False
+    members: tuple[tuple[str, str], tuple[str, str]] = (SUBJECT, REFERENCE)
+    setup: Callable[[Database, World], None] | None = None
+
+
+PHOTO = "<photo>"
+PICTURE = png(7)
 
 
 def check_report(database: Database, world: World) -> None:
@@ -99,6 +113,42 @@ def check_language(database: Database, world: World) -> None:
             ).all()
         }
     assert locales == {"m1": "en", "m2": "en"}
+
+
+def meetings_for_minutes(database: Database, world: World) -> None:
+    """The same October org-life day in 第1支部 and 第2支部, whose secretaries write minutes."""
+    for org in ("B1", "B2"):
+        add_meeting(database, org=world.orgs[org], day=date(2026, 10, 6), title="十月学习")
+
+
+def check_minutes(database: Database, world: World) -> None:
+    """Both secretaries stored the same minutes for their branch's meeting, chaired by themselves."""
+    with database.session() as session:
+        rows = session.exec(select(Minutes).order_by(col(Minutes.host))).all()
+    assert [(row.topic, row.host, row.recorder, row.resolutions) for row in rows] == [
+        ("十月学习", "sec", "李四", ""),
+        ("十月学习", "sec2", "李四", ""),
+    ]
+    assert {row.content for row in rows} == {"学习党章第一章，交流学习体会。"}
+
+
+def reports_for_photos(database: Database, world: World) -> None:
+    """A ledger entry each member reported, for their photos to be offered to."""
+    for name in ("m1", "m2"):
+        add_activity(
+            database, org=world.orgs["B1"], day=date(2026, 10, 12), reporter=world.members[name]
+        )
+
+
+def check_photos(database: Database, world: World) -> None:
+    """Each member's photo is attached to their own latest entry."""
+    with database.session() as session:
+        reporters = {row.id: row.reporter_id for row in session.exec(select(Activity))}
+        photos = session.exec(select(Photo)).all()
+    assert sorted(photo.member_id for photo in photos) == sorted(
+        world.members[name] for name in ("m1", "m2")
+    )
+    assert all(reporters[photo.activity_id or 0] == photo.member_id for photo in photos)
 
 
 def check_name(database: Database, world: World) -> None:
@@ -162,6 +212,34 @@ SCRIPTS: dict[str, Script] = {
     "leave-group": Script(
         "leave", ((GROUP, "/leave"), (PRIVATE, "出差在外地，无法参加")), check_leave
     ),
+    "minutes": Script(
+        "minutes",
+        (
+            (PRIVATE, "/minutes"),
+            (PRIVATE, "Oct 6, 2026 Organization-life day 十月学习"),
+            (PRIVATE, "keep"),
+            (PRIVATE, "<me>"),
+            (PRIVATE, "李四"),
+            (PRIVATE, "短"),
+            (PRIVATE, "学习党章第一章，交流学习体会。"),
+            (PRIVATE, "none"),
+            (PRIVATE, "confirm"),
+        ),
+        check_minutes,
+        members=(("sec", "7011"), ("sec2", "7012")),
+        setup=meetings_for_minutes,
+    ),
+    "photos": Script(
+        "photos",
+        ((PRIVATE, PHOTO), (PRIVATE, PHOTO), (PRIVATE, "maybe"), (PRIVATE, "attach")),
+        check_photos,
+        setup=reports_for_photos,
+    ),
+    "report-photos": Script(
+        "report",
+        (*REPORT[:2], (PRIVATE, PHOTO), *REPORT[2:]),
+        check_report,
+    ),
     "bind-name": Script(
         "bind",
         ((PRIVATE, "绑定 {invite}"), (PRIVATE, " "), (PRIVATE, "王小红")),
@@ -185,25 +263,33 @@ def cut_points() -> Iterator[object]:
             yield pytest.param(name, cut, id=f"{name}-after-{cut}")
 
 
-def inbound(user: str, where: str, text: str) -> Inbound:
-    """Builds a Telegram message from `user` in their private chat or the branch group."""
+def inbound(user: str, where: str, text: str, name: str = "") -> Inbound:
+    """Builds a Telegram message (or photo) from `user` in their private chat or the group."""
+    photo = text == PHOTO
     return Inbound(
         channel=Channel.TELEGRAM,
         chat_id=GROUP_CHAT if where == GROUP else user,
         user_id=user,
-        text=text,
+        text="" if photo else text.replace("<me>", name),
         chat_kind=ChatKind.GROUP if where == GROUP else ChatKind.PRIVATE,
         display_name=user,
+        images=(InboundImage(PICTURE),) if photo else (),
         private_chat_id=user,
     )
 
 
-def shown(replies: list[Reply]) -> list[tuple[str, tuple[str, ...], bool]]:
-    """What a member sees of replies: text, button labels and data, privacy; entry numbers masked."""
+def shown(replies: list[Reply], name: str = "") -> list[tuple[str, tuple[str, ...], bool]]:
+    """What a member sees of replies: text, buttons, privacy; numbers and own name masked."""
+
+    def masked(text: str) -> str:
+        text = re.sub(r"No\. \d+", "No. #", text)
+        text = re.sub(r"meeting:\d+", "meeting:#", text)
+        return re.sub(rf"\b{re.escape(name)}\b", "<me>", text) if name else text
+
     return [
         (
-            re.sub(r"No\. \d+", "No. #", reply.text),
-            tuple(f"{button.label}={button.data}" for button in reply.flat_buttons),
+            masked(reply.text),
+            tuple(masked(f"{button.label}={button.data}") for button in reply.flat_buttons),
             reply.private,
         )
         for reply in replies
@@ -219,6 +305,8 @@ def new_process(settings: Settings, clock: FrozenClock, database_url: str) -> As
 
 def prepare(assistant: Assistant, world: World, script: Script) -> None:
     """Binds both members' Telegram accounts and, for most flows, switches them to English."""
+    if script.setup is not None:
+        script.setup(assistant.database, world)
     if script.unnamed:
         with assistant.database.session() as session:
             now = assistant.clock.now()
@@ -233,7 +321,7 @@ def prepare(assistant: Assistant, world: World, script: Script) -> None:
                     )
                 )
         return
-    for name, user in (SUBJECT, REFERENCE):
+    for name, user in script.members:
         [welcome] = assistant.handle(inbound(user, PRIVATE, f"绑定 {world.invites[name]}"))
         assert name in welcome.text
         if script.english:
@@ -274,31 +362,35 @@ def test_restart_mid_flow_continues_where_the_member_was(
     world: World,
 ) -> None:
     script = SCRIPTS[name]
+    (subject, subject_id), (reference, reference_id) = script.members
     before = new_process(settings, clock, database_url)
     prepare(before, world, script)
+
+    def answered(assistant: Assistant, user: str, member: str, where: str, text: str) -> object:
+        message = inbound(user, where, said(user, text), member)
+        return shown(assistant.handle(message), member)
+
     expected = [
-        shown(before.handle(inbound(REFERENCE[1], where, said(REFERENCE[1], text))))
-        for where, text in script.messages
+        answered(before, reference_id, reference, where, text) for where, text in script.messages
     ]
-    assert conversation_of(database, REFERENCE[1]) is None
+    assert conversation_of(database, reference_id) is None
     replies = [
-        shown(before.handle(inbound(SUBJECT[1], where, said(SUBJECT[1], text))))
-        for where, text in script.messages[:cut]
+        answered(before, subject_id, subject, where, text) for where, text in script.messages[:cut]
     ]
-    state = conversation_of(database, SUBJECT[1])
+    state = conversation_of(database, subject_id)
     assert state is not None and state[0] == script.flow, "the flow's state was not stored"
     # The process dies: its connections go; a new one starts on the same database.
     before.database.dispose()
     after = new_process(settings, clock, database_url)
     try:
         replies += [
-            shown(after.handle(inbound(SUBJECT[1], where, said(SUBJECT[1], text))))
+            answered(after, subject_id, subject, where, text)
             for where, text in script.messages[cut:]
         ]
     finally:
         after.database.dispose()
     assert replies == expected
-    assert conversation_of(database, SUBJECT[1]) is None
+    assert conversation_of(database, subject_id) is None
     script.check(database, world)
 
 

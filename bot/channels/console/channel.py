@@ -13,6 +13,8 @@ from bot.core.inbound import Capabilities, Channel, ChatKind, Inbound
 from bot.core.ports import Core
 from bot.core.reply import Document, Reply
 
+# Marks the lines a pipe sent, echoed in the transcript (unlike the prompt, it follows no typing).
+ECHO = "» "
 PROMPT = "> "
 
 
@@ -101,13 +103,26 @@ class ConsoleChannel:
         path = save_document(reply.document, self.files_dir or Path.cwd())
         return replace(reply, text=f"{reply.text}\n📎 {path}".strip())
 
-    def run(self, lines: Iterable[str], write: Callable[[str], None], *, prompt: bool) -> None:
-        """Reads lines until they run out, printing each reply; empty lines are skipped."""
+    def run(
+        self,
+        lines: Iterable[str],
+        write: Callable[[str], None],
+        *,
+        prompt: bool,
+        echo: bool = False,
+    ) -> None:
+        """Reads lines until they run out, printing each reply; empty lines are skipped.
+
+        With `echo` each line read is printed before its replies (a pipe shows no typing), so a
+        transcript reads as the conversation it was.
+        """
         if prompt:
             write(PROMPT)
         for line in lines:
             # An empty line is no message; one of blanks (a full-width space) is, and is answered.
             if line.strip("\r\n"):
+                if echo:
+                    write(f"{ECHO}{line.strip()}\n")
                 for text in render_all(self.send(line)):
                     write(text + "\n")
             if prompt:

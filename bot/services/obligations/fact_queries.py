@@ -38,6 +38,7 @@ from bot.core.domain import (
 )
 from storage.models import (
     Activity,
+    ActivityPartner,
     Alliance,
     AllianceUnit,
     Attendance,
@@ -63,6 +64,8 @@ from storage.reminders import (
 UNIT, OVERRIDE, PAIRING, ORG = "unit", "override", "pairing", "org"
 MOVEMENT, ROLE = "movement", "role"
 MEETING, ACTIVITY, FILING, SETTING = "meeting", "activity", "filing", "setting"
+# A partner organization of a pairing visit in the ledger (one row per partner).
+PARTNER = "partner"
 
 
 class Shape(NamedTuple):
@@ -295,7 +298,8 @@ def groups_query(shape: Shape, around: bool = False) -> Executable:
         col(Pairing.code),
         col(Pairing.name),
         col(Pairing.agreement_start),
-        null(),
+        # A pairing's form (一对一/多对一/一对多) where an alliance has its duty period.
+        cast(col(Pairing.form), String),
         col(Pairing.visit_target),
         literal(PAIRING),
         col(PairingOrg.organization_id),
@@ -443,7 +447,28 @@ def records_query(shape: Shape) -> Executable:
         ),
         _within(Activity.organization_id, shape),
     )
-    return union_all(*by_group, activities, *_filings_and_settings(shape))
+    # The partners of the pairings' visits: a 一对多 pairing counts its visits per partner.
+    partners = (
+        select(
+            literal(PARTNER),
+            col(ActivityPartner.organization_id),
+            cast(col(Activity.kind), String),
+            col(Activity.held_on),
+            col(Activity.alliance_id),
+            col(Activity.pairing_id),
+            null(),
+            null(),
+        )
+        .join(Activity, col(Activity.id) == ActivityPartner.activity_id)
+        .where(
+            col(Activity.held_on) >= bindparam("first"),
+            col(Activity.held_on) <= bindparam("last"),
+            col(Activity.kind) == ActivityKind.VISIT,
+            col(Activity.pairing_id).is_not(None),
+            _within(Activity.organization_id, shape),
+        )
+    )
+    return union_all(*by_group, activities, partners, *_filings_and_settings(shape))
 
 
 def _filings_and_settings(shape: Shape) -> tuple[Select[*tuple[Any, ...]], ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from enum import Flag, auto
@@ -27,6 +27,7 @@ from bot.core.domain import (
     MeetingKind,
     MeetingStatus,
     OrgKind,
+    PairingForm,
     RoleKind,
     UnitKind,
 )
@@ -37,6 +38,7 @@ from bot.services.obligations.fact_queries import (
     ORG,
     OVERRIDE,
     PAIRING,
+    PARTNER,
     ROLE,
     SETTING,
     Shape,
@@ -288,6 +290,12 @@ class PairingFact:
     agreement_end: date | None
     visit_target: int
     org_ids: tuple[int, ...]
+    form: PairingForm = PairingForm.ONE_TO_ONE
+
+    @property
+    def partners(self) -> tuple[int, ...]:
+        """The organizations other than the lead."""
+        return tuple(org for org in self.org_ids if org != self.lead_org_id)
 
     def active_on(self, day: date) -> bool:
         """Tells whether the agreement runs on `day`."""
@@ -345,6 +353,8 @@ class Facts:
     alliance_joint_planned: frozenset[tuple[int, str]] = frozenset()
     alliance_theme_planned: frozenset[tuple[int, str]] = frozenset()
     org_alliance: Mapping[int, int] = field(default_factory=dict)
+    # The days of each pairing's visits each of its organizations took part in, by pairing.
+    partner_visits: Mapping[int, Mapping[int, frozenset[date]]] = field(default_factory=dict)
     _configs: dict[tuple[int | None, int | None], ReminderConfig] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -513,12 +523,24 @@ def load_facts(
         alliance_theme_planned=frozenset(records.theme_planned),
         pairing_joint=frozenset(records.pairing_joint),
         pairing_visits={pairing: frozenset(days) for pairing, days in records.visits.items()},
+        partner_visits={
+            pairing: {org: frozenset(days) for org, days in orgs.items()}
+            for pairing, orgs in records.partner_visits.items()
+        },
         opinions=frozenset(records.opinions),
         filings=filings,
         movements=movements,
         settings=settings,
         org_alliance={org: min(ids) for org, ids in _unit_alliances(alliances).items()},
     )
+
+
+def _form(text: str | None) -> PairingForm:
+    """Reads a pairing's form, one-to-one when the stored value is unknown."""
+    try:
+        return PairingForm(text or PairingForm.ONE_TO_ONE)
+    except ValueError:
+        return PairingForm.ONE_TO_ONE
 
 
 def _policy(text: str) -> HolidayPolicy:
@@ -539,6 +561,9 @@ class _Records:
     theme_planned: set[tuple[int, str]] = field(default_factory=set)
     pairing_joint: set[tuple[int, str]] = field(default_factory=set)
     visits: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
+    partner_visits: dict[int, dict[int, set[date]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
     opinions: set[tuple[int, str]] = field(default_factory=set)
 
 
@@ -584,6 +609,10 @@ def _group_scopes(
     ]
 
 
+# Rows fetched per round when a city-wide statement streams its result.
+STREAM_ROWS = 2_000
+
+
 class _Reader:
     """Runs the snapshot's queries on one connection, within the scope when there is one."""
 
@@ -605,12 +634,19 @@ class _Reader:
             arrays=connection.dialect.name == "postgresql",
         )
 
-    def run(self, statement: Executable, **params: Any) -> Sequence[Row[*tuple[Any, ...]]]:
-        """Runs a statement, binding the scope as `orgs`; returns all its rows."""
+    def run(self, statement: Executable, **params: Any) -> Iterable[Row[*tuple[Any, ...]]]:
+        """Runs a statement, binding the scope as `orgs`; returns its rows to iterate once."""
         if self.org_ids is not None:
             params["orgs"] = self.org_ids
-        # Fetched at once: row by row costs a driver call each.
-        return self.connection.execute(statement, params).all()
+        if self.shape.scoped:
+            # Fetched at once: a scoped answer reads a few rows, and a server-side cursor
+            # would cost PostgreSQL round trips.
+            return self.connection.execute(statement, params).all()
+        # City-wide (the scheduler's tick), rows stream in chunks: the facts are built from
+        # them without every row of 100,000 members being held at once.
+        return self.connection.execute(
+            statement, params, execution_options={"yield_per": STREAM_ROWS}
+        )
 
     def org_scopes(self) -> list[str]:
         """Lists the filing and setting scopes of the scoped organizations."""
@@ -651,12 +687,21 @@ class _Reader:
         members: dict[int, MemberFact] = {}
         by_org: dict[int, list[int]] = defaultdict(list)
         roles: dict[tuple[int, RoleKind], list[int]] = defaultdict(list)
+        # One object per distinct value (organization, name, language), not one per row: at
+        # city scale that is 100,000 rows, many of them alike.
+        shared: dict[object, Any] = {}
         for member_id, name, org_id, locale, muted, role_org, role in self.run(
             members_query(self.shape)
         ):
             if member_id not in members:
-                members[member_id] = MemberFact(member_id, name, org_id, locale, bool(muted))
-                by_org[org_id].append(member_id)
+                members[member_id] = MemberFact(
+                    member_id,
+                    shared.setdefault(name, name),
+                    shared.setdefault(org_id, org_id),
+                    shared.setdefault(locale, locale),
+                    bool(muted),
+                )
+                by_org[members[member_id].org_id].append(member_id)
             if role is not None:
                 roles[(role_org, RoleKind(role))].append(member_id)
         return (
@@ -707,10 +752,12 @@ class _Reader:
 
     def reachable(self, members: Mapping[int, MemberFact]) -> frozenset[int]:
         """Reads which current members have at least one chat account."""
+        # The members' own id objects, not the rows' copies.
+        ids = {member_id: member_id for member_id in members}
         return frozenset(
-            member_id
+            ids[member_id]
             for (member_id,) in self.run(reachable_query(self.shape))
-            if member_id in members
+            if member_id in ids
         )
 
     def org_life(
@@ -782,7 +829,9 @@ class _Reader:
                 )
                 continue
             if source == PAIRING:
-                pairing_heads.setdefault(group_id, (code, name, row.lead, start, row.until, number))
+                pairing_heads.setdefault(
+                    group_id, (code, name, row.lead, start, row.until, number, duty_period)
+                )
                 if org_id is not None:
                     members[group_id].append(org_id)
                 continue
@@ -815,7 +864,7 @@ class _Reader:
             ) in alliance_heads.items()
         )
         pairings = []
-        for pairing_id, (code, name, lead, start, end, target) in pairing_heads.items():
+        for pairing_id, (code, name, lead, start, end, target, form) in pairing_heads.items():
             ordered = sorted(members[pairing_id], key=lambda org: (org != lead, org))
             pairings.append(
                 PairingFact(
@@ -827,6 +876,7 @@ class _Reader:
                     agreement_end=end,
                     visit_target=target,
                     org_ids=tuple(ordered),
+                    form=_form(form),
                 )
             )
         if self.around is not None:
@@ -904,6 +954,11 @@ class _Reader:
                     records.pairing_joint.add((pairing_id, str(Quarter.of(held_on))))
                     if kind == MeetingKind.VISIT:
                         records.visits[pairing_id].add(held_on)
+                        records.partner_visits[pairing_id][org_id].add(held_on)
+                continue
+            if source == PARTNER:
+                if pairing_id is not None:
+                    records.partner_visits[pairing_id][org_id].add(held_on)
                 continue
             if source == FILING:
                 filings.add((FilingKind(kind), scope_key, second))
@@ -935,6 +990,7 @@ class _Reader:
                 records.pairing_joint.add((pairing_id, period))
                 if kind == ActivityKind.VISIT:
                     records.visits[pairing_id].add(held_on)
+                    records.partner_visits[pairing_id][org_id].add(held_on)
         return records, frozenset(filings), settings
 
     def movements(self, members: dict[int, MemberFact], now: datetime) -> tuple[MovementFact, ...]:

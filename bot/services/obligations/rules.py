@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import partial
 
 from bot.calendar.orglife import org_life_day
 from bot.calendar.quarters import Quarter, month_key
-from bot.core.domain import Duty, MeetingStatus, OrgKind
+from bot.core.domain import Duty, MeetingStatus, OrgKind, PairingForm
 from bot.services.obligations.facts import Facts, PairingFact, shift_month
 from storage.reminders import FilingKind, alliance_scope, org_scope, pairing_scope
 
@@ -130,9 +131,25 @@ def due_pushes(facts: Facts) -> list[Push]:
 
 def owed_pushes(facts: Facts) -> list[Push]:
     """Returns every push whose window is open now, marking those quiet hours hold; none muted."""
-    now = facts.now
-    quiet = is_quiet(now.time(), facts.quiet_start, facts.quiet_end)
+    return list(owed_by_key(facts).values())
+
+
+def owed_by_key(facts: Facts) -> dict[str, Push]:
+    """Returns every push owed now (as `owed_pushes`) by its outbox key, each key built once."""
     pushes: dict[str, Push] = {}
+    for key, push in owed_stream(facts):
+        pushes.setdefault(key, push)
+    return pushes
+
+
+def owed_stream(facts: Facts) -> Iterator[tuple[str, Push]]:
+    """Yields each push owed now with its key, in a fixed order; a key may come more than once.
+
+    The first of a key is the one owed (as in `owed_by_key`). Nothing is held: at city scale
+    a caller can go through the pushes twice rather than keep 100,000 of them.
+    """
+    now, today = facts.now, facts.today
+    quiet = is_quiet(now.time(), facts.quiet_start, facts.quiet_end)
     for obligation in obligations(facts):
         found = obligation.open_window(now)
         if found is None:
@@ -155,12 +172,39 @@ def owed_pushes(facts: Facts) -> list[Push]:
                 member_id=member_id,
                 urgent=window.urgent,
                 tag=window.tag,
-                today=facts.today,
+                today=today,
                 values=obligation.values,
                 held=quiet and not window.urgent,
             )
-            pushes.setdefault(push.key, push)
-    return list(pushes.values())
+            yield push.key, push
+
+
+def next_change(facts: Facts) -> datetime:
+    """Returns the first moment after the snapshot's at which the pushes owed may differ.
+
+    Until then, with the same facts, `owed_pushes` gives the same pushes: no window opens,
+    closes or steps, quiet hours neither start nor end, and the day does not turn.
+    """
+    now = facts.now
+    moments = [_at(facts, facts.today + timedelta(days=1), MIDNIGHT)]
+    for clock in (facts.quiet_start, facts.quiet_end):
+        moment = _at(facts, facts.today, clock)
+        moments.append(moment if moment > now else moment + timedelta(days=1))
+    rules: tuple[Callable[..., Iterator[Obligation]], ...] = (
+        partial(orglife_obligations, upcoming=True),
+        *LISTED_RULES,
+    )
+    found = (obligation for rule in rules for obligation in rule(facts))
+    for obligation in found:
+        for window in obligation.windows:
+            if now < window.opens:
+                moments.append(window.opens)
+            elif now < window.closes:
+                moments.append(window.closes)
+                if window.every is not None:
+                    steps = (now - window.opens) // window.every + 1
+                    moments.append(window.opens + steps * window.every)
+    return min(moments)
 
 
 def pending_for(facts: Facts, org_id: int) -> list[Obligation]:
@@ -193,8 +237,13 @@ def _at(facts: Facts, day: date, clock: time) -> datetime:
     return datetime.combine(day, clock, tzinfo=facts.now.tzinfo)
 
 
-def orglife_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
-    """Org-life day: every member, the evening before and the morning of the day; leave excuses."""
+def orglife_obligations(
+    facts: Facts, *, owner: int | None = None, upcoming: bool = False
+) -> Iterator[Obligation]:
+    """Org-life day: every member, the evening before and the morning of the day; leave excuses.
+
+    With `upcoming`, also the days whose windows are not open now (for `next_change`).
+    """
     now, today = facts.now, facts.today
     for org in facts.orgs.values():
         member_ids = facts.members_by_org.get(org.id)
@@ -230,7 +279,7 @@ def orglife_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[O
                 holiday = rule_day.holiday.value if rule_day.holiday else None
             morning = min(_at(facts, day, config.orglife_morning_time), starts - MORNING_LEAD)
             eve = min(_at(facts, day - timedelta(days=1), config.orglife_eve_time), morning)
-            if not eve <= now < starts:
+            if not upcoming and not eve <= now < starts:
                 continue
             excused = facts.excused.get(stored.id, frozenset()) if stored else frozenset()
             yield Obligation(
@@ -357,6 +406,14 @@ def visits_expected(pairing: PairingFact, target: int, today: date) -> int:
     )
 
 
+def visit_counts(facts: Facts, pairing: PairingFact) -> list[tuple[int | None, int]]:
+    """Counts a pairing's visits this year: per partner for 一对多 (000), else in all (None)."""
+    if pairing.form is not PairingForm.ONE_TO_MANY:
+        return [(None, len(facts.pairing_visits.get(pairing.id, ())))]
+    days = facts.partner_visits.get(pairing.id, {})
+    return [(partner, len(days.get(partner, ()))) for partner in pairing.partners]
+
+
 def pairing_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
     """Pairings: both liaisons when behind the pro-rata visit path, and when a quarter is quiet."""
     today = facts.today
@@ -369,22 +426,31 @@ def pairing_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[O
         recipients = tuple(dict.fromkeys(m for org in pairing.org_ids for m in facts.liaisons(org)))
         subject = pairing_scope(pairing.id)
         target = pairing.visit_target or config.visit_target
-        done = len(facts.pairing_visits.get(pairing.id, ()))
         expected = visits_expected(pairing, target, today)
-        if done < expected:
+        for partner, done in visit_counts(facts, pairing):
+            if done >= expected:
+                continue
             behind_since = visit_due_day(pairing, target, done + 1, today.year)
+            values: dict[str, object] = {
+                "pairing": pairing.name,
+                "done": done,
+                "target": target,
+                "expected": expected,
+            }
+            owners, nudged, scope = pairing.org_ids, recipients, subject
+            if partner is not None:
+                # 一对多: the lead and the partner behind, each partner on its own.
+                values["partner"] = facts.org_name(partner)
+                owners = (pairing.lead_org_id, partner)
+                nudged = tuple(dict.fromkeys(m for org in owners for m in facts.liaisons(org)))
+                scope = f"{subject}:org:{partner}"
             yield Obligation(
                 rule=Rule.PAIRING_VISITS,
-                subject=subject,
+                subject=scope,
                 period=month_key(today),
-                owners=pairing.org_ids,
-                recipients=recipients,
-                values={
-                    "pairing": pairing.name,
-                    "done": done,
-                    "target": target,
-                    "expected": expected,
-                },
+                owners=owners,
+                recipients=nudged,
+                values=values,
                 windows=(
                     Window(
                         _at(facts, max(month_first, behind_since), config.notice_time),

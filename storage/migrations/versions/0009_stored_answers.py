@@ -1,7 +1,7 @@
 """stored answers: a delivery key keeps the answer given, for the platform's retry
 
 Revision ID: 0009
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-05 16:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
