@@ -138,7 +138,8 @@ def run_env(api: FakeTelegramAPI, database_url: str, name: str) -> dict[str, str
         GONGJIAN_HTTP_PORT="0",
         GONGJIAN_QUIET_HOURS_START="00:00",
         GONGJIAN_QUIET_HOURS_END="00:00",
-        GONGJIAN_LOG_LEVEL="INFO",
+        # The bound port is logged (as "Serving HTTP on …") only when debugging.
+        GONGJIAN_LOG_LEVEL="DEBUG",
     )
 
 
