@@ -36,10 +36,10 @@ class Sizes:
 
 
 FULL = Sizes(
-    "full", CITY, checkins=3_000, asks=200, wechat_rounds=3, wechat_concurrent=200, pushes=600
+    "full", CITY, checkins=3_000, asks=200, wechat_rounds=3, wechat_concurrent=500, pushes=600
 )
 QUICK = Sizes(
-    "quick", QUICK_CITY, checkins=500, asks=50, wechat_rounds=1, wechat_concurrent=200, pushes=90
+    "quick", QUICK_CITY, checkins=500, asks=50, wechat_rounds=1, wechat_concurrent=500, pushes=90
 )
 # For the test suite: everything runs, nothing is meant to be representative.
 TINY = Sizes(

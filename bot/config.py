@@ -65,6 +65,9 @@ class Settings(BaseSettings):
 
     wechat_token: SecretStr | None = None
     wechat_aes_key: SecretStr | None = None
+    # With the AES key set, plaintext callbacks are refused unless this is on. Compatible mode is
+    # weaker: a plaintext message's signature covers the URL, not the body.
+    wechat_compatible_mode: bool = False
     wechat_app_id: str | None = None
     wechat_app_secret: SecretStr | None = None
     wechat_api_base: str = OFFICIAL_WECHAT_API

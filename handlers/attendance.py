@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.calendar.quarters import Quarter
 from bot.core.i18n import N_, Translator
+from bot.core.names import isolate
 from bot.services.stats import AttendanceReport, MeetingTally, parse_quarter
 from bot.texts.attendance import attendance_heading, no_meeting_yet, quarter_ahead, totals_line
 from bot.texts.phrases import MEETING_KINDS, describe_meeting
@@ -59,16 +60,24 @@ def roll_call(ctx: Context) -> Replies:
     )
     if roll.present:
         names = t.join(
-            [f"{name} {t.time(at.astimezone(ctx.now.tzinfo))}" for name, at in roll.present]
+            [
+                f"{isolate(name)} {t.time(at.astimezone(ctx.now.tzinfo))}"
+                for name, at in roll.present
+            ]
         )
         lines.append(t("Signed in: {names}", names=names))
     if roll.late:
         lines.append(t("Late: {names}", names=t.join(roll.late)))
     if roll.on_leave:
-        names = t.join([f"{name} ({reason})" if reason else name for name, reason in roll.on_leave])
+        names = t.join(
+            [
+                f"{isolate(name)} ({isolate(reason)})" if reason else isolate(name)
+                for name, reason in roll.on_leave
+            ]
+        )
         lines.append(t("On leave: {names}", names=names))
     if roll.missing:
-        lines.append(t("Missing: {names}", names=t.join(roll.missing)))
+        lines.append(t("Missing: {names}", names=t.join([isolate(name) for name in roll.missing])))
     return [ctx.reply("\n".join(lines))]
 
 

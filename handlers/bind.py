@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from bot.core.domain import RoleKind
 from bot.core.i18n import N_
+from bot.core.names import clean_line
 from bot.texts.phrases import ROLES
 from handlers.base import Context, Replies, Router
 
@@ -55,6 +56,8 @@ def bind_with_code(ctx: Context, args: str) -> Replies:
         channel=inbound.channel,
         external_id=inbound.user_id,
         display_name=inbound.display_name,
+        # Failures are counted per account and per source: the group chat, or all private chats.
+        source=inbound.chat_id if inbound.is_group else "private",
     )
     ctx.member = member
     roles = t.join([t(ROLES[role]) for role in sorted(member.roles, key=list(RoleKind).index)])
@@ -78,7 +81,8 @@ def bind_with_code(ctx: Context, args: str) -> Replies:
 def on_name(ctx: Context, text: str) -> Replies:
     """Stores the name of a member invited without one."""
     t = ctx.t
-    name = " ".join(text.split())
+    # Shown to others (roll calls, lists): no bidi overrides or invisible characters.
+    name = clean_line(text, limit=len(text))
     if not 1 <= len(name) <= MAX_NAME:
         problem = t("A name has 1 to {max} characters.", max=MAX_NAME)
         return [ctx.reply(f"{problem}\n{_question(ctx)}", ctx.nav_buttons(back=False))]

@@ -33,6 +33,9 @@ MESSAGES: dict[str, str] = {
     "meeting_past": N_("That meeting is already over."),
     "code_needed": N_("Please send the 6-digit check-in code with it, e.g. /checkin 123456."),
     "code_wrong": N_("That check-in code is wrong. Ask the secretary for today's code."),
+    "too_many_binds": N_(
+        "Too many wrong invite codes. Try again in {minutes} minutes, or ask the secretary."
+    ),
     "too_many_codes": N_(
         "Too many wrong codes. Try again in {minutes} minutes, or ask the secretary."
     ),

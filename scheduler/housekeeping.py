@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.services.privacy import purge_departed
+from storage.deliveries import prune_bind_failures
 from storage.engine import Database
 from storage.queries import prune_delivery_keys
 
@@ -31,6 +32,8 @@ def housekeep(database: Database, *, now: datetime, settings: Settings) -> House
         purged = purge_departed(session, now, timedelta(days=settings.retention_days))
     with database.session() as session:
         pruned = prune_delivery_keys(session, before=now - DELIVERY_KEYS_KEPT)
+        # Failed-bind counts name chat accounts: kept no longer than the keys.
+        prune_bind_failures(session=session, before=now - DELIVERY_KEYS_KEPT)
     if purged or pruned:
         log.info(
             "housekeeping purged %d members' personal data, pruned %d keys", len(purged), pruned

@@ -128,16 +128,21 @@ def options_of_accounts(accounts: Sequence[tuple[Channel, str]]) -> Any:
 
 
 def record_deliveries(
-    session: Session, *, channel: Channel, keys: Sequence[str], at: datetime
+    session: Session,
+    *,
+    channel: Channel,
+    keys: Sequence[str],
+    at: datetime,
+    answer: str | None = None,
 ) -> str | None:
-    """Records a delivery's keys in one statement; returns the first one recorded before."""
+    """Records a delivery's keys (with its answer) in one statement; returns the first seen before."""
     if not keys:
         return None
     stored = dict.fromkeys(key[:KEY_LENGTH] for key in keys)
     new = insert_ignore_rows(
         session,
         ProcessedInbound,
-        rows=[{"channel": channel.value, "key": key, "at": at} for key in stored],
+        rows=[{"channel": channel.value, "key": key, "at": at, "answer": answer} for key in stored],
         conflict=("channel", "key"),
         returning="key",
     )

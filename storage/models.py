@@ -288,6 +288,21 @@ class CheckinFailure(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
 
 
+class BindFailure(SQLModel, table=True):
+    """Failed invite codes from one chat account or one source in the current window."""
+
+    __tablename__ = "bind_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # "account:<channel>:<user>" or "source:<channel>:<chat>".
+    scope: str = Field(sa_column=text_column(200))
+    count: int = 0
+    since: datetime = Field(sa_column=utc_column())
+    last_at: datetime = Field(sa_column=utc_column(index=True))
+
+    __table_args__ = (UniqueConstraint("scope"),)
+
+
 class Activity(SQLModel, table=True):
     """One ledger (台账) entry: an activity a member reported and confirmed."""
 
@@ -351,6 +366,9 @@ class ProcessedInbound(SQLModel, table=True):
     channel: Channel = Field(sa_column=channel_column())
     key: str = Field(sa_column=text_column(128))
     at: datetime = Field(sa_column=utc_column(index=True))
+    # The answer given, stored in the delivery's transaction so that a platform's retry after a
+    # lost connection gets it again (JSON, see bot.engine.stored).
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     __table_args__ = (UniqueConstraint("channel", "key"),)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +20,43 @@ logger = logging.getLogger(__name__)
 
 # Platform callbacks are a few kilobytes; a megabyte leaves room and stops memory abuse.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# A flood of refused requests writes one line per cause per interval, not one per request.
+REFUSALS_LOGGED_EVERY = 60.0
+
+
+class RefusalLog:
+    """Counts refused requests per cause and logs each cause at most once per interval."""
+
+    def __init__(
+        self,
+        *,
+        interval: float = REFUSALS_LOGGED_EVERY,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._interval = interval
+        self._monotonic = monotonic
+        self.totals: dict[str, int] = {}
+        self._unlogged: dict[str, int] = {}
+        self._logged_at: dict[str, float] = {}
+
+    def note(self, cause: str) -> None:
+        """Counts one refusal; logs the cause with its count when the interval has passed."""
+        self.totals[cause] = self.totals.get(cause, 0) + 1
+        self._unlogged[cause] = self._unlogged.get(cause, 0) + 1
+        now = self._monotonic()
+        last = self._logged_at.get(cause)
+        if last is not None and now - last < self._interval:
+            return
+        count = self._unlogged.pop(cause)
+        self._logged_at[cause] = now
+        if last is None:
+            logger.warning("refused: %s", cause)
+        else:
+            logger.warning("refused: %s (%d times in the last %.0f s)", cause, count, now - last)
+
+
+# The process's refusal counts, shared by every channel route.
+refusals = RefusalLog()
 
 
 class _BodyTooLargeError(Exception):
@@ -44,6 +82,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = -1
                 if declared < 0 or declared > self.max_bytes:
+                    refusals.note("body too large")
                     await _too_large(scope, receive, send)
                     return
         received = 0
@@ -69,7 +108,11 @@ class BodySizeLimit:
         except _BodyTooLargeError:
             if response_started:
                 raise
+            refusals.note("body too large")
             await _too_large(scope, receive, send)
+        except ClientDisconnect:
+            # The client went away mid-body: nobody to answer, and nothing went wrong here.
+            refusals.note("client disconnected before the body was read")
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:

@@ -18,7 +18,8 @@ class Answer:
 
     replies: list[Reply] = field(default_factory=list)
     locale: str = "zh_CN"
-    # The first of the delivery's keys that was already recorded; nothing was handled then.
+    # The first of the delivery's keys that was already recorded; nothing was handled then, and
+    # `replies` are the ones stored with that key for the same sender (a retry's replay).
     repeat: str | None = None
 
 
@@ -34,7 +35,7 @@ class Core(Protocol):
     ) -> Answer:
         """Answers one delivery in one transaction that records its `once` keys; never raises."""
         # A key recorded before (a platform's retry, a replayed nonce) undoes the delivery and
-        # is named in `repeat`. With `numbered` (text-only channels), a typed number picks an
+        # is named in `repeat`, with the answer stored for that key when the sender is the same. With `numbered` (text-only channels), a typed number picks an
         # option offered last, and these replies' options are remembered for the next message.
         ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import re
 import time
@@ -18,9 +19,10 @@ from bot.core.domain import RoleKind
 from bot.core.i18n import N_, Translator, match_locale
 from bot.core.inbound import Channel, Inbound
 from bot.core.metrics import ANSWER_SECONDS, UPDATES
+from bot.core.names import clean_line
 from bot.core.ports import Answer
 from bot.core.records import MemberView
-from bot.core.reply import Reply, offered
+from bot.core.reply import Button, Reply, offered
 from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import pick_option
@@ -30,6 +32,7 @@ from bot.texts.translation import translator
 from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
 from handlers.errors import explain
 from storage.channels import SWEEP_EVERY, recall_options, record_deliveries, remember_options
+from storage.deliveries import stored_answer
 from storage.engine import Database
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ UNSUPPORTED = N_(
 )
 
 MAX_TEXT = 4000
+MAX_NAME = 100
 # Inside a flow the step judges the length against its own limit (a summary's 2000, say), so
 # only text no step could take is refused before it.
 MAX_FLOW_TEXT = 20_000
@@ -87,7 +91,8 @@ def storable(inbound: Inbound) -> Inbound:
     """Returns the message with every typed field storable, unchanged when it already is."""
     text = storable_text(inbound.text)
     button = storable_text(inbound.button) if inbound.button is not None else None
-    name = storable_text(inbound.display_name)
+    # A name is shown to others (a roll call): no bidi overrides or invisible characters.
+    name = clean_line(storable_text(inbound.display_name), limit=MAX_NAME)
     if (text, button, name) == (inbound.text, inbound.button, inbound.display_name):
         return inbound
     return replace(inbound, text=text, button=button, display_name=name)
@@ -161,10 +166,13 @@ class Assistant:
                 replies = self._dispatch(services, inbound, locale)
                 # Recorded after the work, in its transaction: a failure leaves the key free for
                 # the platform's retry, and a concurrent duplicate waits on the key and undoes.
-                repeat = self._record(services, inbound.channel, once)
+                # The answer is stored with the key, so that a retry after a lost connection
+                # gets it again (an idempotency key's replay).
+                stored = dump_answer(inbound.user_id, replies, locale[0])
+                repeat = self._record(services, inbound, once, stored)
                 if repeat is not None:
                     session.rollback()
-                    return Answer([], locale[0], repeat=repeat)
+                    return self._replay(services, inbound, repeat, locale[0])
                 if numbered:
                     self._offer(services, inbound, replies, had=offered_before is not None)
                 return Answer(replies, locale[0])
@@ -188,11 +196,13 @@ class Assistant:
             channel=inbound.channel, external_id=inbound.user_id, seen=not event
         )
         locale[0] = self._locale(member, inbound.locale_hint)
-        repeat = self._record(services, inbound.channel, once)
+        replies = [] if event else [Reply(translator(locale[0])(UNSUPPORTED))]
+        stored = dump_answer(inbound.user_id, replies, locale[0])
+        repeat = self._record(services, inbound, once, stored)
         if repeat is not None:
             services.session.rollback()
-            return Answer([], locale[0], repeat=repeat)
-        return Answer([] if event else [Reply(translator(locale[0])(UNSUPPORTED))], locale[0])
+            return self._replay(services, inbound, repeat, locale[0])
+        return Answer(replies, locale[0])
 
     def _apology_locale(self, inbound: Inbound) -> str:
         """Looks the member's language up once more (on a fresh connection), else guesses it."""
@@ -203,9 +213,19 @@ class Assistant:
         except Exception:
             return match_locale(inbound.locale_hint) or self.settings.default_locale
 
-    def _record(self, services: Services, channel: Channel, keys: Sequence[str]) -> str | None:
-        """Records a delivery's keys in one statement; returns the first one recorded before."""
-        return record_deliveries(services.session, channel=channel, keys=keys, at=services.now)
+    def _record(
+        self, services: Services, inbound: Inbound, keys: Sequence[str], answer: str
+    ) -> str | None:
+        """Records a delivery's keys with its answer; returns the first one recorded before."""
+        return record_deliveries(
+            services.session, channel=inbound.channel, keys=keys, at=services.now, answer=answer
+        )
+
+    def _replay(self, services: Services, inbound: Inbound, repeat: str, locale: str) -> Answer:
+        """Answers a repeated delivery with the answer stored for it (only to the same sender)."""
+        stored = stored_answer(session=services.session, channel=inbound.channel, key=repeat)
+        replies, stored_locale = load_answer(stored, user_id=inbound.user_id)
+        return Answer(replies, stored_locale or locale, repeat=repeat)
 
     def _offer(
         self, services: Services, inbound: Inbound, replies: Sequence[Reply], *, had: bool
@@ -546,6 +566,50 @@ class Assistant:
             )
             return
         services.conversations.save(key, ctx.state)
+
+
+def dump_answer(user_id: str, replies: Sequence[Reply], locale: str) -> str:
+    """Serializes an answer for storage with its delivery keys (files are not kept)."""
+    return json.dumps(
+        {
+            "user": user_id,
+            "locale": locale,
+            "replies": [
+                {
+                    "text": reply.text,
+                    "buttons": [[[b.label, b.data] for b in row] for row in reply.buttons],
+                    "private": reply.private,
+                }
+                for reply in replies
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+def load_answer(stored: str | None, *, user_id: str) -> tuple[list[Reply], str]:
+    """Reads a stored answer back; nothing when there is none or it was for another sender."""
+    if not stored:
+        return [], ""
+    try:
+        data = json.loads(stored)
+        if data.get("user") != user_id:
+            return [], ""
+        replies = [
+            Reply(
+                str(item["text"]),
+                buttons=tuple(
+                    tuple(Button(str(label), str(value)) for label, value in row)
+                    for row in item["buttons"]
+                ),
+                private=bool(item["private"]),
+            )
+            for item in data["replies"]
+        ]
+        return replies, str(data.get("locale") or "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("unreadable stored answer: not replayed")
+        return [], ""
 
 
 def menu_description(t: Translator, command: Command) -> str:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.domain import AttendanceStatus, MeetingStatus
 from bot.core.inbound import Channel
+from bot.core.names import clean_line
 from bot.core.records import MeetingView, RollCall
 from bot.services.errors import ServiceError
 from storage.models import Attendance, CheckinFailure, Meeting, Member
@@ -179,7 +180,7 @@ class AttendanceBook:
     def ask_leave(self, *, meeting: Meeting, member_id: int, reason: str) -> Attendance:
         """Records leave for a meeting with its reason (updating an earlier reason)."""
         assert meeting.id is not None
-        reason = reason.strip()[:500]
+        reason = clean_line(reason, limit=500)
         new_id = insert_ignore(
             self.session,
             Attendance,

@@ -21,6 +21,7 @@ from bot.calendar.orglife import org_life_day
 from bot.calendar.quarters import Quarter, month_key
 from bot.core.domain import Duty, MeetingStatus, OrgKind
 from bot.core.i18n import N_, Translator
+from bot.core.names import isolate
 from bot.core.records import OrgView
 from bot.services.errors import ServiceError
 from bot.services.obligations.facts import (
@@ -624,7 +625,7 @@ def detail_text(t: Translator, line: Line) -> str:
             )
         return ""
     if line.requirement is Requirement.UNIT_LEDGERS and line.missing:
-        names = list(line.missing[:MAX_NAMED])
+        names = [isolate(name) for name in line.missing[:MAX_NAMED]]
         if len(line.missing) > MAX_NAMED:
             names.append(t("{count} more", count=len(line.missing) - MAX_NAMED))
         return t("waiting for {names}", names=t.join(names))

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from bot.core.domain import ActivityKind
+from bot.core.names import clean_line
 from bot.core.records import ActivityView
 from bot.services.obligations.facts import home_of
 from bot.services.organizations import org_view
@@ -44,7 +45,7 @@ class Ledger:
             organization_id=org_id,
             kind=kind,
             held_on=held_on,
-            title=title.strip()[:200],
+            title=clean_line(title, limit=200),
             participants=participants,
             summary=summary.strip(),
             reporter_id=reporter_id,

@@ -19,6 +19,7 @@ from bot.calendar.orglife import (
     org_life_days,
 )
 from bot.core.domain import LEADING_ROLES, MeetingKind, MeetingStatus, MemberStatus
+from bot.core.names import clean_line
 from bot.core.records import MeetingView, OrgView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
@@ -325,8 +326,8 @@ class Meetings:
                 "period": period,
                 "held_on": local.date(),
                 "starts_at": local,
-                "venue": venue.strip()[:200],
-                "title": title.strip()[:200],
+                "venue": clean_line(venue, limit=200),
+                "title": clean_line(title, limit=200),
                 "alliance_id": alliance_id,
                 "pairing_id": pairing_id,
                 "checkin_code": new_checkin_code(),
@@ -379,7 +380,7 @@ class Meetings:
         meeting.held_on = new_day
         meeting.starts_at = datetime.combine(new_day, new_time, tzinfo=self.tz)
         if venue is not None:
-            meeting.venue = venue.strip()[:200]
+            meeting.venue = clean_line(venue, limit=200)
         self.session.add(meeting)
         return meeting
 

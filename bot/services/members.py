@@ -7,17 +7,26 @@ from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, case, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, RoleKind
 from bot.core.inbound import Channel
+from bot.core.names import clean_line
 from bot.core.records import MemberView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
-from storage.models import ChatAccount, Invite, Member, Organization, Role, RoleTerm
+from storage.models import (
+    BindFailure,
+    ChatAccount,
+    Invite,
+    Member,
+    Organization,
+    Role,
+    RoleTerm,
+)
 from storage.queries import insert_ignore, pin, run
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -25,6 +34,30 @@ INVITE_LENGTH = 8
 # Refresh last_seen at most this often: the WeChat 48-hour window does not need finer detail,
 # and skipping the write keeps the check-in hot path to one short transaction.
 LAST_SEEN_RESOLUTION = timedelta(minutes=30)
+# Failed invite codes allowed in one window: per chat account, and per source (a group chat, or
+# a channel's private chats together: a script with many accounts still fills one source).
+MAX_BIND_FAILURES = 5
+MAX_SOURCE_BIND_FAILURES = 50
+# All private chats of a channel are one source: a brake on scripts with many accounts, set high
+# enough that a few guessers cannot hold everyone's binding.
+MAX_PRIVATE_BIND_FAILURES = 200
+PRIVATE_SOURCE = "private"
+BIND_WINDOW = timedelta(minutes=15)
+BIND_FAILURE_LOOKUP = sa_select(
+    col(BindFailure.scope), col(BindFailure.count), col(BindFailure.since)
+).where(col(BindFailure.scope).in_(bindparam("scopes", expanding=True)))
+# One statement: a failure in an expired window starts a new one.
+_EXPIRED = col(BindFailure.since) < bindparam("window_start")
+BIND_FAILURE_COUNT = (
+    update(BindFailure)
+    .where(col(BindFailure.scope) == bindparam("failure_scope"))
+    .values(
+        count=case((_EXPIRED, 1), else_=col(BindFailure.count) + 1),
+        since=case((_EXPIRED, bindparam("now")), else_=col(BindFailure.since)),
+        last_at=bindparam("now"),
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 def _roles_of(member_id: Any, org_id: Any) -> Any:
@@ -156,7 +189,7 @@ class Members:
         named = self.session.execute(
             update(Member)
             .where(col(Member.id) == member_id, col(Member.name) == "")
-            .values(name=name)
+            .values(name=clean_line(name, limit=100))
             .execution_options(synchronize_session=False)
         )
         return bool(named.rowcount)  # type: ignore[attr-defined]
@@ -176,7 +209,7 @@ class Members:
             code=new_invite_code(),
             organization_id=org_id,
             role=role,
-            name=name.strip()[:100],
+            name=clean_line(name, limit=100),
             member_id=member_id,
             created_by=created_by,
             created_at=self.now,
@@ -187,7 +220,13 @@ class Members:
         return invite
 
     def bind(
-        self, *, code: str, channel: Channel, external_id: str, display_name: str
+        self,
+        *,
+        code: str,
+        channel: Channel,
+        external_id: str,
+        display_name: str,
+        source: str = PRIVATE_SOURCE,
     ) -> MemberView:
         """Redeems an invite for a chat account; raises ServiceError naming why it cannot."""
         code = code.strip().upper()
@@ -197,6 +236,13 @@ class Members:
             )
         ).first():
             raise ServiceError("already_bound")
+        scopes = {
+            f"account:{channel.value}:{external_id}"[:200]: MAX_BIND_FAILURES,
+            f"source:{channel.value}:{source}"[:200]: (
+                MAX_PRIVATE_BIND_FAILURES if source == PRIVATE_SOURCE else MAX_SOURCE_BIND_FAILURES
+            ),
+        }
+        self._refuse_if_guessing(scopes)
         # The claim is one conditional UPDATE, so two people racing for one code cannot both win.
         claimed = self.session.execute(
             update(Invite)
@@ -210,11 +256,13 @@ class Members:
         ).scalar_one_or_none()
         if claimed is None:
             invite = self.session.exec(select(Invite).where(Invite.code == code)).first()
+            # Counted in the database, kept through the refusal: guessing must cost something.
+            self._count_failure(scopes)
             if invite is None:
-                raise ServiceError("invite_unknown")
+                raise ServiceError("invite_unknown", keep_writes=True)
             if invite.used_at is not None:
-                raise ServiceError("invite_used")
-            raise ServiceError("invite_expired")
+                raise ServiceError("invite_used", keep_writes=True)
+            raise ServiceError("invite_expired", keep_writes=True)
         invite = self.session.get_one(Invite, claimed)
         member = self._member_for(invite)
         assert member.id is not None
@@ -234,6 +282,31 @@ class Members:
         invite.used_by = account.id
         self.session.add(invite)
         return self.view(member)
+
+    def _refuse_if_guessing(self, scopes: dict[str, int]) -> None:
+        """Refuses a bind while its account or source has too many failures in the window."""
+        rows = run(self.session, BIND_FAILURE_LOOKUP, {"scopes": list(scopes)}).all()
+        for row in rows:
+            failure = row._mapping
+            if failure["count"] < scopes[failure["scope"]]:
+                continue
+            wait = failure["since"] + BIND_WINDOW - self.now
+            if wait > timedelta(0):
+                raise ServiceError(
+                    "too_many_binds", minutes=max(1, round(wait.total_seconds() / 60))
+                )
+
+    def _count_failure(self, scopes: dict[str, int]) -> None:
+        """Adds one failed code to each scope's count, starting a new window when one is over."""
+        for scope in scopes:
+            values = {"scope": scope, "count": 1, "since": self.now, "last_at": self.now}
+            if insert_ignore(self.session, BindFailure, values=values, conflict=("scope",)):
+                continue
+            run(
+                self.session,
+                BIND_FAILURE_COUNT,
+                {"failure_scope": scope, "now": self.now, "window_start": self.now - BIND_WINDOW},
+            )
 
     def _member_for(self, invite: Invite) -> Member:
         """Returns the invite's member, creating one with the invite's role if it names none."""

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from bot.calendar.quarters import Quarter
 from bot.core.domain import Duty, DutyPeriod, MeetingKind, UnitKind
+from bot.core.names import clean_line
 from bot.core.records import DutySlot, OrgView
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
@@ -350,7 +351,7 @@ class Rota:
             unit.id for unit in self.units(alliance, UnitKind.PRESIDENT)
         }:
             raise ServiceError("not_president_unit")
-        reason = reason.strip()[:500]
+        reason = clean_line(reason, limit=500)
         self._override_rows.pop(alliance.id, None)
         values = {
             "alliance_id": alliance.id,

@@ -255,11 +255,21 @@ class Services:
     # -- binding and invites -------------------------------------------------------------
 
     def bind(
-        self, *, code: str, channel: Channel, external_id: str, display_name: str
+        self,
+        *,
+        code: str,
+        channel: Channel,
+        external_id: str,
+        display_name: str,
+        source: str = "private",
     ) -> MemberView:
-        """Binds a chat account to a member with an invite code."""
+        """Binds a chat account to a member with an invite code (failures throttled per source)."""
         return self.members.bind(
-            code=code, channel=channel, external_id=external_id, display_name=display_name
+            code=code,
+            channel=channel,
+            external_id=external_id,
+            display_name=display_name,
+            source=source,
         )
 
     def give_name(self, member: MemberView, name: str) -> MemberView:

@@ -100,12 +100,14 @@ async def test_start_registers_the_webhook_with_its_secret(
 
 
 async def test_update_with_the_right_secret_is_answered(
-    api: FakeTelegramAPI, core: ScriptedCore, client: httpx.AsyncClient
+    api: FakeTelegramAPI, core: ScriptedCore, client: httpx.AsyncClient, channel: TelegramChannel
 ) -> None:
     body = numbered(api, api.message("/roster", user=WANG), 5001)
     response = await client.post(WEBHOOK_PATH, json=body, headers={WEBHOOK_HEADER: SECRET})
     assert response.status_code == 200
-    assert api.texts(WANG.id) == ["echo: /roster"]  # handled before the webhook answered
+    assert [inbound.text for inbound in core.inbounds] == ["/roster"]  # handled before the 200
+    await channel.flush()
+    assert api.texts(WANG.id) == ["echo: /roster"]
     assert core.inbounds[0].locale_hint == "zh-CN"
 
 
@@ -122,12 +124,13 @@ async def test_update_without_the_right_secret_is_refused(
 
 
 async def test_retried_update_is_processed_once(
-    api: FakeTelegramAPI, core: ScriptedCore, client: httpx.AsyncClient
+    api: FakeTelegramAPI, core: ScriptedCore, client: httpx.AsyncClient, channel: TelegramChannel
 ) -> None:
     body = numbered(api, api.message("/checkin 123456", user=WANG, chat=GROUP), 5003)
     for _ in range(3):
         response = await client.post(WEBHOOK_PATH, json=body, headers={WEBHOOK_HEADER: SECRET})
         assert response.status_code == 200
+    await channel.flush()
     assert [inbound.text for inbound in core.inbounds] == ["/checkin 123456"]
     assert api.texts(GROUP.id) == ["echo: /checkin 123456"]
 
@@ -185,7 +188,7 @@ async def test_gongjian_run_serves_the_webhook_and_healthz(
 
 
 async def test_unreadable_content_gets_a_note_once(
-    api: FakeTelegramAPI, core: ScriptedCore, client: httpx.AsyncClient
+    api: FakeTelegramAPI, core: ScriptedCore, client: httpx.AsyncClient, channel: TelegramChannel
 ) -> None:
     update = api.message("", user=WANG)
     update["message"]["voice"] = {"file_id": "v", "file_unique_id": "u", "duration": 3}
@@ -193,6 +196,7 @@ async def test_unreadable_content_gets_a_note_once(
     for _ in range(2):
         response = await client.post(WEBHOOK_PATH, json=body, headers={WEBHOOK_HEADER: SECRET})
         assert response.status_code == 200
+    await channel.flush()
     assert api.texts(WANG.id) == [translator("zh_CN")(UNSUPPORTED)]
     assert core.keys == [f"{BOT_ID}:5010", f"{BOT_ID}:5010"]
     assert [inbound.unsupported for inbound in core.inbounds] == [True]

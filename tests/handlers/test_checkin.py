@@ -112,7 +112,11 @@ def test_roll_call_counts_present_leave_missing(chat: Chat, world: World) -> Non
     sec = chat.as_("u-sec")
     reply = sec.say("出勤")
     assert "Signed in 1 of 5 (20%)" in reply
-    assert "Missing: deputy, liaison, m2, and sec" in reply
+    # Each name sits in a bidi isolate, so no name can reorder the ones after it.
+    assert (
+        "Missing: \u2068deputy\u2069, \u2068liaison\u2069, \u2068m2\u2069, and \u2068sec\u2069"
+        in reply
+    )
 
 
 def test_guessing_codes_locks_the_member_out(

@@ -94,7 +94,7 @@ def test_three_meetings_one_lesson_are_scheduled_announced_and_taken_attendance_
     code = code_of(sec.say("开启签到"))
     assert "Signed in to" in m1.say(f"签到 {code}")
     roll = sec.say("出勤")
-    assert label in roll and "Signed in 1 of 5" in roll and "m1 14:20" in roll
+    assert label in roll and "Signed in 1 of 5" in roll and "\u2068m1\u2069 14:20" in roll
     with database.session() as session:
         assert session.exec(select(AuditEntry.action)).all().count("meeting.schedule") == 1
 
@@ -140,7 +140,7 @@ def test_theme_day_is_scheduled_and_taken_attendance_at_by_the_unit_on_duty(
     code = code_of(sec.say("开启签到"))
     assert "Signed in to Theme party day of 第1支部" in m3.say(f"签到 {code}")
     roll = sec.say("考勤")
-    assert "m3 08:45" in roll
+    assert "\u2068m3\u2069 08:45" in roll
     # Expected: every current member of the alliance's four units (seven people).
     assert "Signed in 1 of 7" in roll
 

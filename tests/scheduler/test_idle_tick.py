@@ -34,6 +34,7 @@ from tests.scheduler.test_rules import HOLIDAYS, add_meeting, at, give_accounts
 # Tables whose rows the reminder facts never read (the rest are watched).
 UNWATCHED = {
     "audit_log",
+    "bind_failure",
     "calendar_feed",
     "channel_token",
     "checkin_failure",

@@ -284,7 +284,7 @@ def test_filed_reports_are_done(database: Database, world: World) -> None:
     assert one(pairing, Requirement.YEAR_SUMMARY).state is State.DONE
     assert one(lines_of(report, Subject.ALLIANCE), Requirement.YEAR_SUMMARY).state is State.OWED
     text = describe_report(translator("en"), report)
-    assert "waiting for 第3支部 and 第4支部" in text
+    assert "waiting for \u2068第3支部\u2069 and \u2068第4支部\u2069" in text
 
 
 def test_a_future_quarter_is_refused(database: Database, world: World) -> None:

@@ -24,8 +24,9 @@ POSTGRES_ENV = "GONGJIAN_TEST_POSTGRES_URL"
 # Set to 1 for the heavy run: more kills, more pushes, many more fuzz examples.
 LONG_ENV = "GONGJIAN_SURVIVAL_LONG"
 # Tables whose rows a request may add without changing anything a person sees or owns:
-# the record of processed deliveries (platform retries) and the audit log.
-BOOKKEEPING = frozenset({"processed_inbound", "audit_log", "alembic_version"})
+# the record of processed deliveries (platform retries), the audit log and the counts of failed
+# binds (a wrong invite code is counted, so that guessing costs something).
+BOOKKEEPING = frozenset({"processed_inbound", "audit_log", "alembic_version", "bind_failure"})
 # Telegram chat ids of the fan-out's members start here (member i has FIRST_CHAT + i).
 FIRST_CHAT = 500_000_000
 

@@ -138,7 +138,7 @@ def run_env(api: FakeTelegramAPI, database_url: str, name: str) -> dict[str, str
         GONGJIAN_HTTP_PORT="0",
         GONGJIAN_QUIET_HOURS_START="00:00",
         GONGJIAN_QUIET_HOURS_END="00:00",
-        # The runner names its ephemeral port and each service only when debugging.
+        # The bound port is logged (as "Serving HTTP on …") only when debugging.
         GONGJIAN_LOG_LEVEL="DEBUG",
     )
 
@@ -238,6 +238,10 @@ async def both_answer(api: FakeTelegramAPI, runs: list[RunProcess]) -> None:
     for run, user in zip(runs, WRITERS, strict=False):
         before = len(api.texts(user.id))
         await converse(api, run, user, "/help")
+        # The webhook is acknowledged once the update is committed; the reply follows.
+        await api.wait_until(
+            lambda user=user, before=before: len(api.texts(user.id)) >= before + 1, within=30
+        )
         assert len(api.texts(user.id)) == before + 1, f"{run.name} did not answer"
 
 
@@ -285,11 +289,19 @@ async def test_one_leader_both_serve_and_the_leader_hands_over_when_killed(
         await both_answer(api, runs)
         await wait_pushed(database, world, ["m1"])
 
-        # A platform retry of one update, landing on the other replica, is answered once.
+        # A platform retry of one update, landing on the other replica, is not handled again:
+        # the answer stored with the update goes out once more (the first may have been lost).
         user = WRITERS[3]
         number = await converse(api, first, user, "/help")
+        await api.wait_until(lambda: len(api.texts(user.id)) >= 1, within=30)
+        mark_retry = len(second.lines)
         await converse(api, second, user, "/help", update_id=number)
-        assert len(api.texts(user.id)) == 1
+        await second.wait_for(
+            f"update {number} already handled: replaying", within=30, start=mark_retry
+        )
+        await api.wait_until(lambda: len(api.texts(user.id)) >= 2, within=30)
+        answered, replayed = api.texts(user.id)
+        assert replayed == answered
 
         # Kill the leader with something newly owed: the survivor takes over and sends it.
         mark_leaving(database, world, "m2")

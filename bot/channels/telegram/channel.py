@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeAlias
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from telegram import (
@@ -29,6 +29,7 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot, TypeHandler
 
+from bot.channels.http import refusals
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram.inbound import (
     ALLOWED_UPDATES,
@@ -42,6 +43,7 @@ from bot.channels.telegram.limits import LimitedRequests, telegram_rate_limiter
 from bot.channels.telegram.logs import quiet_library_logs, redact_in_logs
 from bot.channels.telegram.outbound import (
     CallbackData,
+    ReplyQueue,
     chat_id_of,
     mark_choice,
     menu_commands,
@@ -109,6 +111,7 @@ class TelegramChannel:
         self._username = ""
         self._bot_id = 0
         self._ready = False
+        self._outgoing = ReplyQueue()
         builder = (
             Application.builder()
             .token(token)
@@ -188,14 +191,19 @@ class TelegramChannel:
         self._ready = True
 
     async def stop(self) -> None:
-        """Stops polling, finishes the updates in hand and closes the HTTP client."""
+        """Stops polling, finishes the updates in hand, sends their replies, closes the client."""
         self._ready = False
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
             await app.stop()
+        await self._outgoing.drain()
         await app.shutdown()
+
+    async def flush(self) -> None:
+        """Waits until the replies of the updates handled so far have been sent."""
+        await self._outgoing.drain()
 
     async def process(self, update: Update) -> None:
         """Handles one update like polled ones: in order per member, errors to the error handler."""
@@ -212,13 +220,17 @@ class TelegramChannel:
         """Accepts one update from Telegram, only with the right secret token."""
         given = request.headers.get(WEBHOOK_HEADER, "")
         if not hmac.compare_digest(given.encode(), self._secret.encode()):
+            refusals.note("telegram webhook (403): wrong secret token")
             return Response(status_code=403)
         if not self._ready:
             return Response(status_code=503)
         try:
             update = Update.de_json(json.loads(await request.body()), self.bot)
+        except ClientDisconnect:
+            refusals.note("client disconnected before the body was read")
+            return Response(status_code=400)
         except Exception:
-            logger.warning("Telegram webhook got a body that is not an update")
+            refusals.note("telegram webhook (400): a body that is not an update")
             return Response(status_code=400)
         await self.process(update)
         return Response(status_code=200)
@@ -243,11 +255,24 @@ class TelegramChannel:
         key = f"{self._bot_id}:{update.update_id}"
         answer = await asyncio.to_thread(self._core.answer, inbound, once=(key,))
         if answer.repeat is not None:
-            logger.info("Skipping Telegram update %s: already handled", update.update_id)
+            # Redelivered (after a crash, say): the answer stored with it goes out again.
+            logger.info(
+                "Telegram update %s already handled: replaying its answer", update.update_id
+            )
+            self._outgoing.add(inbound, self._deliver(inbound, answer.replies))
             return
-        if query is not None and data is not None:
-            await self._show_choice(query)
-        await self._deliver(inbound, answer.replies)
+        # The update's effect is committed: the webhook is answered now, and the replies wait
+        # for the rate limiter in the queue, not in Telegram's connection.
+        chosen = query if query is not None and data is not None else None
+        self._outgoing.add(inbound, self._reply(inbound, answer.replies, chosen))
+
+    async def _reply(
+        self, inbound: Inbound, replies: Sequence[Reply], chosen: CallbackQuery | None
+    ) -> None:
+        """Marks a pressed button's choice, then sends the replies."""
+        if chosen is not None:
+            await self._show_choice(chosen)
+        await self._deliver(inbound, replies)
 
     async def _on_error(self, update: object, context: Context) -> None:
         """Logs a failed update with its context and apologises to the member."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
 import re
 from collections import OrderedDict
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
+from typing import Any
 
 from telegram import (
     Bot,
@@ -23,6 +26,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from bot.channels.telegram.limits import retry_after_of
 from bot.channels.text import split_text, text_size, utf16_size
+from bot.core.inbound import Inbound
 from bot.core.ports import DeliveryStatus, SendResult
 from bot.core.reply import Reply
 
@@ -179,3 +183,46 @@ def menu_commands(menu: list[tuple[str, str]]) -> list[BotCommand]:
     if len(commands) != len(menu):
         logger.warning("Left %d invalid commands out of the menu", len(menu) - len(commands))
     return commands
+
+
+class ReplyQueue:
+    """Sends each update's replies in the background, in order per chat, as the limiter allows."""
+
+    def __init__(self) -> None:
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def add(self, inbound: Inbound, sending: Coroutine[Any, Any, None]) -> None:
+        """Queues the sending of one update's replies behind earlier ones to the same chats."""
+        # A group message's private replies go to the member's own chat: both keep their order.
+        chats = {inbound.chat_id, inbound.user_id} if inbound.is_group else {inbound.chat_id}
+        earlier = [self._tails[chat] for chat in chats if chat in self._tails]
+        task = asyncio.create_task(self._after(earlier, sending))
+        self._pending.add(task)
+        for chat in chats:
+            self._tails[chat] = task
+        task.add_done_callback(lambda done: self._forget(done, chats))
+
+    async def drain(self) -> None:
+        """Waits until every queued reply has been sent (or has failed)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    @staticmethod
+    async def _after(
+        earlier: Sequence[asyncio.Task[None]], sending: Coroutine[Any, Any, None]
+    ) -> None:
+        """Sends once the earlier replies to the same chats are out; failures are logged."""
+        if earlier:
+            await asyncio.wait(earlier)
+        try:
+            await sending
+        except Exception:
+            logger.exception("Telegram replies could not be sent")
+
+    def _forget(self, task: asyncio.Task[None], chats: set[str]) -> None:
+        """Drops a finished sending from the queue."""
+        self._pending.discard(task)
+        for chat in chats:
+            if self._tails.get(chat) is task:
+                del self._tails[chat]

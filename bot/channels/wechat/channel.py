@@ -21,7 +21,7 @@ from bot.channels.weixin.checks import (
     RefusedError,
     check_fresh,
     check_signature,
-    parse_envelope,
+    encrypted_field,
     signed_parameters,
 )
 from bot.channels.weixin.render import start_command
@@ -59,6 +59,7 @@ class WeChatChannel(CallbackChannel):
         if settings.wechat_token is None or not settings.wechat_app_id:
             raise ConfigError("GONGJIAN_WECHAT_TOKEN: required for the WeChat official account")
         self._token = settings.wechat_token.get_secret_value()
+        self._compatible = settings.wechat_compatible_mode
         super().__init__(
             core=core,
             clock=clock,
@@ -72,7 +73,7 @@ class WeChatChannel(CallbackChannel):
             ),
             reply_deadline=reply_deadline,
             max_body_bytes=max_body_bytes,
-            dialect=database.dialect,
+            database=database,
         )
 
     def _echo(self, query: Mapping[str, str]) -> str:
@@ -85,17 +86,24 @@ class WeChatChannel(CallbackChannel):
             raise RefusedError(400, "malformed echostr")
         return echo
 
-    def _verify(self, query: Mapping[str, str], xml: str) -> Signed:
-        """Checks `signature`, and in safe mode `msg_signature` over the encrypted payload."""
+    def _check_url(self, query: Mapping[str, str]) -> None:
+        """Checks `signature` (over the URL only) and that the mode is the one configured."""
         timestamp, nonce = signed_parameters(query)
         check_signature(query.get("signature"), self._token, timestamp, nonce)
+        encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+        if encrypted and self._crypto is None:
+            raise RefusedError(403, "safe-mode message, but GONGJIAN_WECHAT_AES_KEY is not set")
+        if not encrypted and self._crypto is not None and not self._compatible:
+            # A plaintext body is not covered by any signature: with the key set, anyone holding
+            # a signed URL could post any message under any openid.
+            raise RefusedError(403, "plaintext message in safe mode")
+
+    def _verify(self, query: Mapping[str, str], body: bytes) -> Signed:
+        """Checks, in safe mode, `msg_signature` over the encrypted payload found in the body."""
+        timestamp, nonce = signed_parameters(query)
         if query.get("encrypt_type", "raw").lower() != "aes":
             return Signed(timestamp, nonce)
-        if self._crypto is None:
-            raise RefusedError(403, "safe-mode message, but GONGJIAN_WECHAT_AES_KEY is not set")
-        encrypted = parse_envelope(xml).get("Encrypt", "")
-        if not encrypted:
-            raise RefusedError(400, "safe-mode message without Encrypt")
+        encrypted = encrypted_field(body)
         msg_signature = query.get("msg_signature", "")
         check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
         return Signed(timestamp, nonce, encrypted, msg_signature)

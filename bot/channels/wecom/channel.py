@@ -21,7 +21,8 @@ from bot.channels.weixin.checks import (
     RefusedError,
     check_fresh,
     check_signature,
-    parse_envelope,
+    check_signature_format,
+    encrypted_field,
     signed_parameters,
 )
 from bot.config import ConfigError, Settings
@@ -73,7 +74,7 @@ class WeComChannel(CallbackChannel):
             ),
             reply_deadline=reply_deadline,
             max_body_bytes=max_body_bytes,
-            dialect=database.dialect,
+            database=database,
         )
 
     def _echo(self, query: Mapping[str, str]) -> str:
@@ -93,12 +94,14 @@ class WeComChannel(CallbackChannel):
             ) from None
         return plain
 
-    def _verify(self, query: Mapping[str, str], xml: str) -> Signed:
-        """Checks `msg_signature` over the encrypted payload."""
+    def _check_url(self, query: Mapping[str, str]) -> None:
+        """Checks that the URL carries a well-formed signature (it covers the body's payload)."""
+        check_signature_format(query.get("msg_signature"))
+
+    def _verify(self, query: Mapping[str, str], body: bytes) -> Signed:
+        """Checks `msg_signature` over the encrypted payload found in the body."""
         timestamp, nonce = signed_parameters(query)
-        encrypted = parse_envelope(xml).get("Encrypt", "")
-        if not encrypted:
-            raise RefusedError(400, "message without Encrypt")
+        encrypted = encrypted_field(body)
         msg_signature = query.get("msg_signature", "")
         check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
         return Signed(timestamp, nonce, encrypted, msg_signature)

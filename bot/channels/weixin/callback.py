@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -23,14 +24,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.channels.http import refusals
 from bot.channels.weixin.checks import (
     RefusedError,
     check_fresh,
     delivery_key,
     guard_xml,
     is_event,
+    nonce_key,
     parse_envelope,
     read_body,
+    signed_parameters,
 )
 from bot.channels.weixin.render import (
     MAX_TEXT_BYTES,
@@ -46,6 +50,8 @@ from bot.core.i18n import N_
 from bot.core.inbound import Channel, ChatKind, Inbound
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.texts.translation import translator
+from storage.deliveries import remember_keys
+from storage.engine import Database
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +66,8 @@ SUCCESS = "success"
 # ~20% less CPU per callback than 8, with the same latency); the pool keeps one connection each.
 SQLITE_CORE_WORKERS = 1
 CORE_WORKERS = 4
+# How many late-answered deliveries are remembered (their retries come within ~15 s).
+PUSHED_REMEMBERED = 4096
 # Plain text with numbered options, one account per chat: no files, no buttons, no groups.
 CAPABILITIES = Capabilities(numbered_options=True)
 
@@ -96,17 +104,21 @@ class CallbackChannel(ABC):
         crypto: Any,
         reply_deadline: float,
         max_body_bytes: int,
-        dialect: str,
+        database: Database,
     ) -> None:
         self._core = core
+        self._database = database
         self._clock = clock
         self._crypto = crypto
         self._deadline = reply_deadline
         self._max_body = max_body_bytes
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
+        # Deliveries whose answer goes out by push after the deadline: their retries get
+        # "success", not the stored answer a second time.
+        self._pushed: OrderedDict[str, None] = OrderedDict()
         self._workers = ThreadPoolExecutor(
-            max_workers=SQLITE_CORE_WORKERS if dialect == "sqlite" else CORE_WORKERS,
+            max_workers=SQLITE_CORE_WORKERS if database.dialect == "sqlite" else CORE_WORKERS,
             thread_name_prefix=f"{self.name}-core",
         )
         self.sender = sender
@@ -136,8 +148,12 @@ class CallbackChannel(ABC):
         """Checks a URL verification request and returns what to echo (raises RefusedError)."""
 
     @abstractmethod
-    def _verify(self, query: Mapping[str, str], xml: str) -> Signed:
-        """Checks a message's signatures (raises RefusedError)."""
+    def _check_url(self, query: Mapping[str, str]) -> None:
+        """Checks what the URL of a message alone shows, before its body is read (RefusedError)."""
+
+    @abstractmethod
+    def _verify(self, query: Mapping[str, str], body: bytes) -> Signed:
+        """Checks a message's signatures before anything parses its body (raises RefusedError)."""
 
     @abstractmethod
     def _parse(self, xml: str, fields: Mapping[str, str]) -> Any:
@@ -216,23 +232,43 @@ class CallbackChannel(ABC):
         """Serves the platform's GET verification and POST messages."""
         try:
             if request.method == "GET":
-                return PlainTextResponse(self._echo(request.query_params))
+                return await self._verification(request)
             return await self._receive(request)
         except RefusedError as refused:
-            logger.warning(
-                "%s callback refused (%d): %s", self.name, refused.status, refused.reason
-            )
+            refusals.note(f"{self.name} callback ({refused.status}): {refused.reason}")
             return PlainTextResponse("", status_code=refused.status)
+
+    async def _verification(self, request: Request) -> Response:
+        """Answers the URL check once: its nonce is recorded, so no POST can reuse its URL."""
+        echo = self._echo(request.query_params)
+        timestamp, nonce = signed_parameters(request.query_params)
+        seen = await self._in_core(
+            remember_keys,
+            database=self._database,
+            channel=self.channel,
+            keys=(nonce_key(timestamp, nonce),),
+            now=self._clock.now(),
+        )
+        if seen is not None:
+            raise RefusedError(403, "replayed nonce")
+        return PlainTextResponse(echo)
 
     async def _receive(self, request: Request) -> Response:
         """Checks one POSTed message, hands it to the core once, and answers or pushes later."""
         loop = asyncio.get_running_loop()
         arrived = loop.time()
+        query = request.query_params
+        # Everything the URL alone can refuse is refused before the body is read.
+        timestamp, _ = signed_parameters(query)
+        check_fresh(timestamp, self._clock.now())
+        self._check_url(query)
         body = await read_body(request, self._max_body)
-        xml = guard_xml(body)
-        signed = self._verify(request.query_params, xml)
-        check_fresh(signed.timestamp, self._clock.now())
-        plain = guard_xml(self._decrypt(signed)) if signed.encrypted is not None else xml
+        # Signatures before any parsing: only a signed payload is decoded, decrypted or parsed.
+        signed = self._verify(query, body)
+        if signed.encrypted is not None:
+            plain = guard_xml(self._decrypt(signed))
+        else:
+            plain = guard_xml(body)
         fields = parse_envelope(plain)
         try:
             message = self._parse(plain, fields)
@@ -245,9 +281,9 @@ class CallbackChannel(ABC):
             raise RefusedError(400, "message without sender")
         # Recorded with the answer, in its transaction, so that a request refused for any
         # reason (or failing midway) leaves nothing behind.
-        nonce_key = f"nonce:{signed.timestamp}:{signed.nonce}"
+        used = nonce_key(signed.timestamp, signed.nonce)
         inbound = self._inbound(message)
-        work = asyncio.ensure_future(self._answer(inbound, fields, once=(nonce_key, key)))
+        work = asyncio.ensure_future(self._answer(inbound, fields, once=(used, key)))
         # The platform's 5 seconds run from its request, not from when the checks finished.
         left = max(self._deadline - (loop.time() - arrived), 0.0)
         done, _ = await asyncio.wait({work}, timeout=left)
@@ -255,6 +291,9 @@ class CallbackChannel(ABC):
             logger.info(
                 "%s answer not ready within %gs: pushing it later", self.name, self._deadline
             )
+            self._pushed[key] = None
+            while len(self._pushed) > PUSHED_REMEMBERED:
+                self._pushed.popitem(last=False)
             later = BackgroundTask(self._push_later, work, fields["FromUserName"])
             return PlainTextResponse(SUCCESS, background=later)
         try:
@@ -262,11 +301,14 @@ class CallbackChannel(ABC):
         except Exception:
             logger.exception("%s could not answer a message", self.name)
             return await self._apologise(message, signed, fields)
-        if rendered.repeat == nonce_key:
+        if rendered.repeat == used:
             raise RefusedError(403, "replayed nonce")
-        if rendered.repeat is not None:
+        if rendered.repeat is not None and (key in self._pushed or not rendered.texts):
             logger.info("%s delivery retried by the platform: already handled", self.name)
             return PlainTextResponse(SUCCESS)
+        if rendered.repeat is not None:
+            # The first answer may have been lost with its connection: give the stored one again.
+            logger.info("%s delivery retried by the platform: answer replayed", self.name)
         texts = rendered.texts
         if not texts:
             return PlainTextResponse(SUCCESS)
@@ -306,9 +348,10 @@ class CallbackChannel(ABC):
     def _converse(self, inbound: Inbound, once: Sequence[str]) -> Rendered:
         """Runs the core on one delivery and renders its replies as numbered options (blocking)."""
         answer = self._core.answer(inbound, once=once, numbered=True)
+        rendered = render_numbered(answer.replies, translator(answer.locale))
         if answer.repeat is not None:
-            return Rendered((), (), repeat=answer.repeat)
-        return render_numbered(answer.replies, translator(answer.locale))
+            return Rendered(rendered.texts, rendered.options, repeat=answer.repeat)
+        return rendered
 
     async def _push_later(self, work: asyncio.Future[Rendered], user_id: str) -> None:
         """Waits for a late answer and pushes it through the platform's message API."""
