@@ -100,7 +100,8 @@ def test_a_district_from_the_template_runs_end_to_end(
     assert opened is not None
     code = opened.group(1)
     assert "signed in" in member.say(f"签到 {code}").lower()
-    assert "Signed in: 王党员" in sec.say("出勤")
+    # Names in lists sit in bidi isolates (U+2068 … U+2069) so a name cannot reorder its line.
+    assert "Signed in: \u2068王党员\u2069" in sec.say("出勤")
 
     report(
         sec, "Theme party day", ("ZB02",), "Theme party day on duty: the constitution, together."
