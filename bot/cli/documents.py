@@ -11,12 +11,12 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.summary import FIRST_YEAR
 from bot.cli.support import (
     fail,
     find_org,
     friendly,
     output_path,
+    read_summary_year,
     render_table,
     run_use_cases,
     start,
@@ -74,15 +74,7 @@ def summary_document_command(
     """Writes the year-end summary of an organization's alliances and pairings as .docx."""
     run = start(lang, now)
     t = run.t
-    the_year = run.today.year if year is None else year
-    if not FIRST_YEAR <= the_year <= run.today.year:
-        fail(
-            t(
-                "The year must be between {first} and {last}.",
-                first=FIRST_YEAR,
-                last=run.today.year,
-            )
-        )
+    the_year = read_summary_year(run, year)
     with run_use_cases(run) as services:
         session = services.session
         target = find_org(services, t, org)

@@ -13,13 +13,12 @@ from bot.cli.support import (
     fail,
     find_target,
     friendly,
+    read_summary_year,
     run_use_cases,
     start,
 )
 from bot.services.errors import ServiceError
 from bot.services.summary import render_summary
-
-FIRST_YEAR = 2000
 
 
 def register(app: typer.Typer) -> None:
@@ -40,15 +39,7 @@ def summary_command(
     """Drafts the year-end summary of each alliance and pairing of an organization (or of one)."""
     run = start(lang, now)
     t = run.t
-    the_year = run.today.year if year is None else year
-    if not FIRST_YEAR <= the_year <= run.today.year:
-        fail(
-            t(
-                "The year must be between {first} and {last}.",
-                first=FIRST_YEAR,
-                last=run.today.year,
-            )
-        )
+    the_year = read_summary_year(run, year)
     with run_use_cases(run) as services:
         target = find_target(services, t, org)
         try:

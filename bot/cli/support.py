@@ -299,3 +299,21 @@ def mounted_group(app: typer.Typer, name: str) -> typer.Typer:
         if info.name == name and info.typer_instance is not None:
             return info.typer_instance
     raise LookupError(name)
+
+
+# Summaries start when the assistant's records can: no year before this one has any.
+FIRST_SUMMARY_YEAR = 2000
+
+
+def read_summary_year(run: Run, year: int | None) -> int:
+    """Reads `--year` for a year-end summary (this year when absent), refusing one out of range."""
+    the_year = run.today.year if year is None else year
+    if not FIRST_SUMMARY_YEAR <= the_year <= run.today.year:
+        fail(
+            run.t(
+                "The year must be between {first} and {last}.",
+                first=FIRST_SUMMARY_YEAR,
+                last=run.today.year,
+            )
+        )
+    return the_year
