@@ -53,6 +53,10 @@ async def test_an_invite_needs_scope_role_and_csrf(
         "/console/org/B1/invites", data={"csrf": csrf, "name": "x", "role": "secretary"}
     )
     assert secretary.status_code == 403
+    unknown = await client.post(
+        "/console/org/B1/invites", data={"csrf": csrf, "name": "x", "role": "<script>"}
+    )
+    assert unknown.status_code == 403
     forged = await client.post("/console/org/B1/invites", data={"name": "x", "role": "member"})
     assert forged.status_code == 403
 

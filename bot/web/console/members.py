@@ -10,7 +10,6 @@ import segno
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.core.domain import RoleKind
 from bot.core.i18n import Translator
 from bot.services.console_access import Principal
 from bot.services.errors import ServiceError
@@ -59,8 +58,9 @@ class MemberPages:
                 org_id = self._managed_org(session, principal, code)
                 if org_id is None:
                     return self.pages.refuse(request, 404, principal)
-                role = RoleKind(fields.get("role", "member"))
-                if role not in INVITE_ROLES:
+                wanted = fields.get("role", "member")
+                role = next((r for r in INVITE_ROLES if r.value == wanted), None)
+                if role is None:
                     return self.pages.refuse(request, 403, principal)
                 services = self.pages.console.services(session, now)
                 # Officers of the organization act as themselves; overseers as the operator.
