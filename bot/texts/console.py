@@ -35,3 +35,12 @@ OUTBOX_STATES: dict[str, str] = {
     "dead": N_("given up"),
     "obsolete": N_("no longer owed"),
 }
+
+# A member's answer to a meeting as the console's roll call shows it.
+ATTENDANCE_ANSWERS: dict[str, str] = {
+    "present": N_("present"),
+    "late": N_("late"),
+    "leave": N_("on leave"),
+    "absent": N_("absent"),
+    "none": N_("no answer yet"),
+}
