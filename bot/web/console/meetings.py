@@ -480,7 +480,6 @@ class MeetingPages:
             ],
             answer_names={key: t(name) for key, name in ATTENDANCE_ANSWERS.items()},
             answers=list(ANSWERS),
-            has_minutes=bool(services.minutes_of([meeting.id])),
             may_write=principal.leads(meeting.org.id),
             cancelled=meeting.status is MeetingStatus.CANCELLED,
             values=values or {},
