@@ -39,7 +39,15 @@ from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.holiday_data import missing_holiday_years
 from bot.services.ledger import Ledger
-from bot.services.ledger_book import LedgerExport, export_ledger
+from bot.services.ledger_book import (
+    XLSX_MIME,
+    LedgerData,
+    LedgerExport,
+    build_workbook,
+    export_ledger,
+    ledger_data,
+    ledger_filename,
+)
 from bot.services.meetings import Meetings, OrgLifeYear
 from bot.services.members import Members
 from bot.services.minutes import (
@@ -61,6 +69,7 @@ from bot.services.photos import (
     save_photos,
 )
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
+from bot.services.reminders import Reminders
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
 from bot.services.structure import BranchSettings, branch_settings, set_org_setting
@@ -1144,6 +1153,63 @@ class Services:
             year=year,
         )
         return document
+
+    # -- the console's ledger desk: any organization, the caller's scope checked before ------
+
+    def ledger_view(self, org_id: int, quarter: Quarter, *, filled_by: str = "") -> LedgerData:
+        """Reads an organization's quarter as its ledger lists it, photos included."""
+        if quarter > Quarter.of(self.today):
+            raise ServiceError("quarter_ahead")
+        return ledger_data(
+            self.session,
+            org_id=org_id,
+            quarter=quarter,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            filled_by=filled_by,
+        )
+
+    def ledger_workbook(
+        self,
+        org_id: int,
+        quarter: Quarter,
+        t: Translator,
+        *,
+        actor_id: int | None,
+        filled_by: str = "",
+    ) -> Document:
+        """Makes an organization's quarterly ledger workbook to read (.xlsx); audited, files nothing."""
+        data = self.ledger_view(org_id, quarter, filled_by=filled_by)
+        self.audit(
+            actor_id=actor_id,
+            action="ledger.download",
+            subject=f"org:{org_id}",
+            quarter=str(quarter),
+        )
+        return Document(ledger_filename(t, data), build_workbook(t, data), XLSX_MIME)
+
+    def org_summary_document(
+        self, org_id: int, year: int, t: Translator, *, actor_id: int | None
+    ) -> Document | None:
+        """Writes an organization's year-end summary (.docx), audited; None without groups."""
+        if year > self.today.year:
+            raise ServiceError("year_ahead")
+        document = year_summary_document(
+            self.session,
+            org_id=org_id,
+            year=year,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            t=t,
+        )
+        self.audit(actor_id=actor_id, action="summary.export", subject=f"org:{org_id}", year=year)
+        return document
+
+    def file_ledger(self, org_id: int, quarter: Quarter, *, actor_id: int | None) -> bool:
+        """Marks an organization's quarterly ledger as submitted, audited; False when it was."""
+        return Reminders.of(self).file_ledger(org_id, quarter, by=actor_id)
 
     # -- minutes (会议记录) of any meeting ------------------------------------------------------
 

@@ -137,9 +137,12 @@ class Pages:
     async def changed(
         self,
         request: Request,
-        work: Callable[[Session, Principal, dict[str, str]], str],
+        work: Callable[[Session, Principal, dict[str, str]], str | Response],
     ) -> Response:
-        """Runs a form's change for a principal who manages, after the CSRF check; redirects."""
+        """Runs a form's change for a principal who manages, after the CSRF check; redirects.
+
+        The work returns where to go next, or a response of its own (a refusal).
+        """
         form = await request.form(max_files=0, max_fields=20)
         fields = {key: value for key, value in form.items() if isinstance(value, str)}
 
@@ -152,7 +155,10 @@ class Pages:
                     return self.refuse(request, 403, principal)
                 if not csrf_ok(principal, fields.get("csrf")):
                     return self.refuse(request, 403, principal)
-                return RedirectResponse(work(session, principal, fields), status_code=303)
+                done = work(session, principal, fields)
+                if isinstance(done, Response):
+                    return done
+                return RedirectResponse(done, status_code=303)
 
         return await asyncio.to_thread(run)
 
