@@ -352,16 +352,19 @@ class Pages:
         return _response(await self.guarded(request, work))
 
     async def audit(self, request: Request) -> Response:
-        """The audit log of the organizations under a committee (committee staff only)."""
+        """The audit log under a committee, by organization, member and action (overseers only)."""
         action = request.query_params.get("action", "").strip()[:64]
         org_code = request.query_params.get("org", "").strip()[:32]
+        member = request.query_params.get("member", "").strip()[:100]
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
             scope: frozenset[int] = principal.org_ids
             if org_code:
                 org = Organizations(session).by_code(org_code)
                 scope = frozenset({org.id}) & scope if org else frozenset()
-            entries = audit_entries(session, org_ids=scope, action=action or None)
+            entries = audit_entries(
+                session, org_ids=scope, action=action or None, member=member or None
+            )
             tz = self.console.settings.tz
 
             def when(at: datetime) -> str:
@@ -376,6 +379,7 @@ class Pages:
                 when=when,
                 action=action,
                 org_code=org_code,
+                member=member,
             )
 
         return _response(await self.guarded(request, work, overseers_only=True))
