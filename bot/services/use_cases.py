@@ -69,6 +69,13 @@ from bot.services.photos import (
     save_photos,
 )
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
+from bot.services.reminder_settings import (
+    ORG_SETTINGS,
+    SettingValue,
+    clear_org_reminder_setting,
+    org_reminder_settings,
+    set_org_reminder_setting,
+)
 from bot.services.reminders import Reminders
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
@@ -1019,6 +1026,43 @@ class Services:
             value=value,
             now=self.now,
             actor_id=member.id,
+        )
+
+    def org_branch_settings(self, org_id: int) -> BranchSettings:
+        """Returns an organization's org-life time and venue, holiday policy and liaisons."""
+        return branch_settings(self.session, org_id=org_id)
+
+    def org_reminder_settings(self, org_id: int) -> list[SettingValue]:
+        """Lists an organization's reminder times and lead days, and where each comes from."""
+        return org_reminder_settings(self.session, org_id=org_id)
+
+    def change_org_setting(
+        self, org_id: int, *, key: str, value: str, actor_id: int | None
+    ) -> tuple[str, str]:
+        """Changes a branch or reminder setting of an organization, audited; returns it stored."""
+        if key in ORG_SETTINGS:
+            stored = set_org_reminder_setting(
+                self.session,
+                org_id=org_id,
+                name=key,
+                value=value,
+                now=self.now,
+                actor_id=actor_id,
+            )
+            return key, stored
+        return set_org_setting(
+            self.session,
+            org_code=self.orgs.get(org_id).code,
+            key=key,
+            value=value,
+            now=self.now,
+            actor_id=actor_id,
+        )
+
+    def reset_org_reminder_setting(self, org_id: int, name: str, *, actor_id: int | None) -> bool:
+        """Returns a reminder setting to its alliance's or everyone's value, audited."""
+        return clear_org_reminder_setting(
+            self.session, org_id=org_id, name=name, now=self.now, actor_id=actor_id
         )
 
     def compliance(self, member: MemberView, quarter: Quarter) -> ComplianceReport:

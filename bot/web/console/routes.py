@@ -66,6 +66,7 @@ def console_routes(
         Route("/rota/override", rota.override, methods=["POST"]),
         Route("/reminders", reminders.show, methods=["GET"]),
         Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
+        Route("/reminders/settings", reminders.change_setting, methods=["POST"]),
         Route("/ledger", ledger.show, methods=["GET"]),
         Route("/ledger/workbook", ledger.workbook, methods=["GET"]),
         Route("/ledger/summary", ledger.summary, methods=["GET"]),
