@@ -144,7 +144,7 @@ def ledger_photo(
     return photo.id
 
 
-LEDGER_ROUTES = (
+DESK_ROUTES = (
     ("GET", "/console/ledger"),
     ("GET", "/console/ledger?org=B2"),
     ("GET", "/console/ledger/workbook?org=B1"),
@@ -155,20 +155,23 @@ LEDGER_ROUTES = (
     ("POST", "/console/ledger/submitted?org=B2"),
     ("GET", "/console/ledger/photos/{B1}"),
     ("GET", "/console/ledger/photos/{B2}"),
+    ("GET", "/console/reminders?org=B2"),
+    ("POST", "/console/reminders/settings?org=B1"),
+    ("POST", "/console/reminders/settings?org=B2"),
 )
-LEDGER_EXPECTED = {
-    "anonymous": (303, 303, 303, 303, 303, 303, 303, 303, 303, 303),
-    "member": (403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
-    "liaison": (200, 404, 200, 404, 200, 404, 403, 403, 200, 404),
-    "deputy": (200, 404, 200, 404, 200, 404, 303, 404, 200, 404),
-    "sec": (200, 404, 200, 404, 200, 404, 303, 404, 200, 404),
-    "sec2": (200, 200, 404, 200, 404, 200, 404, 303, 404, 200),
-    "staff": (200, 200, 200, 200, 200, 200, 303, 303, 200, 200),
+DESK_EXPECTED = {
+    "anonymous": (303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303),
+    "member": (403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "liaison": (200, 404, 200, 404, 200, 404, 403, 403, 200, 404, 404, 403, 403),
+    "deputy": (200, 404, 200, 404, 200, 404, 303, 404, 200, 404, 404, 303, 404),
+    "sec": (200, 404, 200, 404, 200, 404, 303, 404, 200, 404, 404, 303, 404),
+    "sec2": (200, 200, 404, 200, 404, 200, 404, 303, 404, 200, 200, 404, 303),
+    "staff": (200, 200, 200, 200, 200, 200, 303, 303, 200, 200, 200, 303, 303),
 }
 
 
-@pytest.mark.parametrize("who", sorted(LEDGER_EXPECTED))
-async def test_every_ledger_route_for_every_role(
+@pytest.mark.parametrize("who", sorted(DESK_EXPECTED))
+async def test_every_ledger_and_setting_route_for_every_role(
     who: str,
     settings: Settings,
     client: httpx.AsyncClient,
@@ -184,11 +187,12 @@ async def test_every_ledger_route_for_every_role(
     found = CSRF.search((await client.get("/console/")).text)
     csrf = found.group(1) if found else ""
     got = []
-    for method, path in LEDGER_ROUTES:
+    for method, path in DESK_ROUTES:
         if method == "GET":
             response = await client.get(path.format(**photos))
         else:
             org = path.partition("?org=")[2]
-            response = await client.post(path, data={"csrf": csrf, "org": org})
+            data = {"csrf": csrf, "org": org, "key": "notice_time", "value": "08:00"}
+            response = await client.post(path, data=data)
         got.append(response.status_code)
-    assert tuple(got) == LEDGER_EXPECTED[who]
+    assert tuple(got) == DESK_EXPECTED[who]
