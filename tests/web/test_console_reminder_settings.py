@@ -120,7 +120,7 @@ async def test_a_liaison_reads_the_settings_but_cannot_change_them(
     page = await client.get("/console/reminders")
     assert page.status_code == 200 and 'id="settings"' in page.text
     assert "/console/reminders/settings" not in page.text
-    assert "14,3" in setting_row(page.text, "Theme party day on duty")
+    assert "14,3" in setting_row(page.text, "主题党日轮值：提前几天提醒")
     refused = await client.post(
         "/console/reminders/settings",
         data={"csrf": await csrf_of(client), "org": "B1", "key": "notice_time", "value": "8:00"},
