@@ -160,6 +160,7 @@ def test_a_secretary_downloads_the_ledger_from_its_page(
     world: World,
     database: Database,
     tmp_path: Path,
+    artifacts: Path,
     viewport: dict[str, int] | None,
 ) -> None:
     add_activity(database, org=world.orgs["B1"], day=date(2026, 10, 12), title="重温入党誓词")
@@ -176,6 +177,8 @@ def test_a_secretary_downloads_the_ledger_from_its_page(
     assert page.get_by_text("重温入党誓词").count() == 1
     if viewport is not None:
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    name = "ledger-phone.png" if viewport else "ledger-desktop.png"
+    page.screenshot(path=str(artifacts / name), full_page=True)
     with page.expect_download() as download_info:
         page.get_by_role("link", name="下载台账（.xlsx）").click()
     download = download_info.value
