@@ -349,7 +349,9 @@ class Checker:
                 continue
             section = self._pairing_sections.get(pairing.id)
             if section is None:
-                section = Section(Subject.PAIRING, pairing.code, pairing.name, self.pairing(pairing))
+                section = Section(
+                    Subject.PAIRING, pairing.code, pairing.name, self.pairing(pairing)
+                )
                 self._pairing_sections[pairing.id] = section
             sections.append(section)
         return tuple(sections)

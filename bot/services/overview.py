@@ -1,23 +1,43 @@
-"""The district at a glance: every organization in scope against every rule, most behind first."""
+"""The district at a glance: every organization in scope against every rule, most behind first.
+
+The whole scope is checked at once: the facts of every branch and of the groups it is in are
+read in a handful of set-based statements (`load_facts` over the scope, `scope_tallies`), and
+the rules run in memory, each alliance's and pairing's lines built once. Each branch's lines are
+those its own compliance report (`compliance_report`) gives.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Executable, bindparam, union
 from sqlmodel import Session, col, func, select
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.core.domain import ActivityKind, OrgKind
 from bot.core.records import OrgView
-from bot.services.compliance import ComplianceReport, Requirement, State, compliance_report
-from bot.services.organizations import org_view
-from bot.services.stats import attendance_reports
-from storage.models import Activity, Organization
+from bot.services.compliance import (
+    Checker,
+    Line,
+    Requirement,
+    Section,
+    State,
+    end_of_day,
+)
+from bot.services.errors import ServiceError
+from bot.services.obligations.fact_queries import packed_among
+from bot.services.obligations.facts import Part, load_facts
+from bot.services.structure import liaisons_missing
+from bot.services.tallies import ScopeTallies, scope_tallies
+from storage.models import Activity, AllianceUnit, Organization, PairingOrg
+from storage.queries import run
 
 # Organizations that owe the branch rules (the committee and general branches oversee them).
 BRANCH_KINDS = (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
@@ -27,15 +47,22 @@ _SEVERITY = {State.DONE: 0, State.OWED: 1, State.MISSED: 2}
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """One organization's row: each requirement's worst state and the report behind it."""
+    """One organization's row: its compliance lines, each requirement's worst state, the counts."""
 
     org: OrgView
-    report: ComplianceReport
+    sections: tuple[Section, ...]
     cells: dict[Requirement, State]
+    missing_liaisons: tuple[str, ...] = ()
+    counts: Mapping[State, int] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> list[Line]:
+        """Every line, section after section."""
+        return [line for section in self.sections for line in section.lines]
 
     def count(self, state: State) -> int:
-        """Counts the report's lines in `state` (the figures `gongjian status` prints)."""
-        return self.report.count(state)
+        """Counts the lines in `state` (the figures `gongjian status` prints)."""
+        return self.counts.get(state, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,73 +86,165 @@ def district_overview(
     tz: ZoneInfo,
 ) -> Overview:
     """Checks every branch in `org_ids` for the quarter; the most-behind organization first."""
-    branches = session.exec(
-        select(Organization)
-        .where(col(Organization.id).in_(sorted(org_ids)), col(Organization.kind).in_(BRANCH_KINDS))
-        .order_by(col(Organization.code))
-    ).all()
-    standings = []
-    for org in branches:
-        assert org.id is not None
-        report = compliance_report(
-            session, org_id=org.id, quarter=quarter, now=now, holidays=holidays, tz=tz
-        )
-        cells: dict[Requirement, State] = {}
-        for line in report.lines:
-            held = cells.get(line.requirement)
-            if held is None or _SEVERITY[line.state] > _SEVERITY[held]:
-                cells[line.requirement] = line.state
-        standings.append(Standing(org=org_view(org), report=report, cells=cells))
-    standings.sort(key=lambda s: (-s.count(State.MISSED), -s.count(State.OWED), s.org.code))
+    now = now.astimezone(tz)
+    today = now.date()
+    if quarter > Quarter.of(today):
+        raise ServiceError("quarter_ahead")
+    arrays = session.get_bind().dialect.name == "postgresql"
+    branches = _branches(session, org_ids, arrays)
+    ids = [org.id for org in branches]
+    tallies = scope_tallies(session, org_ids=ids, quarter=quarter, now=now, tz=tz)
+    standings = _standings(
+        session, branches, tallies, quarter=quarter, now=now, holidays=holidays, tz=tz
+    )
     seen = {requirement for standing in standings for requirement in standing.cells}
-    ids = [org.id for org in branches if org.id is not None]
     return Overview(
         quarter=quarter,
-        standings=tuple(standings),
+        standings=standings,
         requirements=tuple(r for r in Requirement if r in seen),
-        attendance_by_month=_attendance_by_month(session, ids, quarter, now, tz),
-        activities_by_kind=_activities_by_kind(session, ids, quarter),
+        attendance_by_month=_attendance_by_month(tallies, quarter),
+        activities_by_kind=_activities_by_kind(session, ids, quarter, arrays),
     )
 
 
-def _attendance_by_month(
-    session: Session, org_ids: list[int], quarter: Quarter, now: datetime, tz: ZoneInfo
-) -> tuple[tuple[int, float], ...]:
+def _standings(
+    session: Session,
+    branches: list[OrgView],
+    tallies: ScopeTallies,
+    *,
+    quarter: Quarter,
+    now: datetime,
+    holidays: HolidayCalendar,
+    tz: ZoneInfo,
+) -> tuple[Standing, ...]:
+    """Checks each branch against the facts of the whole scope, read once."""
+    if not branches:
+        return ()
+    ids = [org.id for org in branches]
+    arrays = session.get_bind().dialect.name == "postgresql"
+    # The branches and every organization sharing a group with one: each branch's report reads
+    # its partners' names, ledgers and settings.
+    scope = sorted({*ids, *run(session, _partners_query(arrays), {"orgs": ids}).scalars()})
+    as_of = min(now, end_of_day(quarter.last_day, tz))
+    facts = load_facts(session, now=as_of, holidays=holidays, org_ids=scope, parts=Part.NONE)
+    year_moment = min(now, end_of_day(date(quarter.year, 12, 31), tz))
+    year_facts = (
+        facts
+        if year_moment == as_of
+        else load_facts(session, now=year_moment, holidays=holidays, org_ids=scope, parts=Part.NONE)
+    )
+    # A past quarter is reported as of its last day: its days left count from there, not today.
+    check = Checker(facts, year_facts, quarter, now.date(), as_of=as_of.date())
+    partners = {org_id: check.partners(org_id) for org_id in ids}
+    without = _ranked(liaisons_missing(session, sorted(set().union(*partners.values()))))
+    standings = []
+    for org in branches:
+        sections = check.sections(org, tallies.of(org.id), tallies.stored.get(org.id, {}))
+        cells: dict[Requirement, State] = {}
+        counts: Counter[State] = Counter()
+        for section in sections:
+            for line in section.lines:
+                counts[line.state] += 1
+                held = cells.get(line.requirement)
+                if held is None or _SEVERITY[line.state] > _SEVERITY[held]:
+                    cells[line.requirement] = line.state
+        codes = (facts.orgs[partner].code for partner in partners[org.id])
+        standings.append(
+            Standing(
+                org=org,
+                sections=sections,
+                cells=cells,
+                missing_liaisons=tuple(
+                    sorted((c for c in codes if c in without), key=without.__getitem__)
+                ),
+                counts=counts,
+            )
+        )
+    standings.sort(key=lambda s: (-s.count(State.MISSED), -s.count(State.OWED), s.org.code))
+    return tuple(standings)
+
+
+def _ranked(codes: Iterable[str]) -> dict[str, int]:
+    """Maps codes to their place in the database's order."""
+    return {code: place for place, code in enumerate(codes)}
+
+
+def _branches(session: Session, org_ids: Collection[int], arrays: bool) -> list[OrgView]:
+    """Lists the branches among `org_ids`, by code."""
+    if not org_ids:
+        return []
+    rows: Sequence[Any] = run(session, _branches_query(arrays), {"orgs": sorted(org_ids)}).all()
+    return [OrgView(id=row[0], code=row[1], name=row[2], kind=row[3]) for row in rows]
+
+
+@cache
+def _branches_query(arrays: bool) -> Executable:
+    """The branches among the organizations bound as `orgs`, by code."""
+    return (
+        select(
+            col(Organization.id), col(Organization.code), col(Organization.name), Organization.kind
+        )
+        .where(
+            packed_among(Organization.id, "orgs", arrays=arrays),
+            col(Organization.kind).in_(BRANCH_KINDS),
+        )
+        .order_by(col(Organization.code))
+    )
+
+
+@cache
+def _partners_query(arrays: bool) -> Executable:
+    """The organizations sharing an alliance or a pairing with one of those bound as `orgs`."""
+    alliances = select(col(AllianceUnit.alliance_id)).where(
+        packed_among(AllianceUnit.organization_id, "orgs", arrays=arrays)
+    )
+    pairings = select(col(PairingOrg.pairing_id)).where(
+        packed_among(PairingOrg.organization_id, "orgs", arrays=arrays)
+    )
+    return union(
+        select(col(AllianceUnit.organization_id)).where(
+            col(AllianceUnit.alliance_id).in_(alliances)
+        ),
+        select(col(PairingOrg.organization_id)).where(col(PairingOrg.pairing_id).in_(pairings)),
+    )
+
+
+def _attendance_by_month(tallies: ScopeTallies, quarter: Quarter) -> tuple[tuple[int, float], ...]:
     """Returns (month, attendance rate) over the meetings that took place in scope."""
-    reports = attendance_reports(
-        session,
-        org_ids=org_ids,
-        first_day=quarter.first_day,
-        last_day=quarter.last_day,
-        now=now,
-        tz=tz,
-    )
     present: Counter[int] = Counter()
     expected: Counter[int] = Counter()
-    for report in reports.values():
-        for meeting in report.taken:
-            present[meeting.held_on.month] += meeting.present
-            expected[meeting.held_on.month] += meeting.present + meeting.absent
+    for meetings in tallies.meetings.values():
+        for meeting in meetings:
+            if meeting.taken:
+                present[meeting.held_on.month] += meeting.present
+                expected[meeting.held_on.month] += meeting.present + meeting.absent
     months = range(quarter.first_day.month, quarter.last_day.month + 1)
     return tuple(
         (month, present[month] / expected[month] if expected[month] else 0.0) for month in months
     )
 
 
+@cache
+def _activities_query(arrays: bool) -> Executable:
+    """Counts the activities of the organizations bound as `orgs` from `first` to `last`, by kind."""
+    return (
+        select(Activity.kind, func.count())
+        .where(
+            packed_among(Activity.organization_id, "orgs", arrays=arrays),
+            col(Activity.held_on) >= bindparam("first"),
+            col(Activity.held_on) <= bindparam("last"),
+        )
+        .group_by(col(Activity.kind))
+    )
+
+
 def _activities_by_kind(
-    session: Session, org_ids: list[int], quarter: Quarter
+    session: Session, org_ids: list[int], quarter: Quarter, arrays: bool
 ) -> tuple[tuple[ActivityKind, int], ...]:
     """Counts the quarter's reported activities in scope by kind."""
     if not org_ids:
         return ()
-    rows = session.exec(
-        select(Activity.kind, func.count())
-        .where(
-            col(Activity.organization_id).in_(org_ids),
-            col(Activity.held_on) >= quarter.first_day,
-            col(Activity.held_on) <= quarter.last_day,
-        )
-        .group_by(col(Activity.kind))
-    ).all()
-    counted = dict(rows)
-    return tuple((kind, int(counted[kind])) for kind in ActivityKind if counted.get(kind))
+    params = {"orgs": org_ids, "first": quarter.first_day, "last": quarter.last_day}
+    rows: Sequence[Any] = run(session, _activities_query(arrays), params).all()
+    counted = {kind: int(count) for kind, count in rows}
+    return tuple((kind, counted[kind]) for kind in ActivityKind if counted.get(kind))

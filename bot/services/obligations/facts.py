@@ -609,6 +609,9 @@ def _group_scopes(
     ]
 
 
+# Scopes of more organizations than this bind their lists as JSON on SQLite: rendering
+# thousands of IN (...) values costs more than the statement (a committee over a city).
+PACK_OVER = 100
 # Rows fetched per round when a city-wide statement streams its result.
 STREAM_ROWS = 2_000
 
@@ -629,9 +632,11 @@ class _Reader:
         # the scope's organizations too (`groups` runs first).
         self.around = around
         self.found: dict[int, OrgFact] | None = None
+        arrays = connection.dialect.name == "postgresql"
         self.shape = Shape(
             scoped=self.org_ids is not None or around is not None,
-            arrays=connection.dialect.name == "postgresql",
+            arrays=arrays,
+            packed=not arrays and len(self.org_ids or ()) > PACK_OVER,
         )
 
     def run(self, statement: Executable, **params: Any) -> Iterable[Row[*tuple[Any, ...]]]:
