@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.calendar.holidays import HolidayCalendar
-from bot.calendar.orglife import org_life_day
+from bot.calendar.orglife import HolidayPolicy, org_life_day
 from bot.calendar.quarters import Quarter, month_key
 from bot.core.domain import Duty, MeetingStatus, OrgKind
 from bot.core.i18n import N_, Translator
@@ -207,10 +207,10 @@ def compliance_report(
     )
 
 
-def _runs_during(pairing: PairingFact, quarter: Quarter) -> bool:
-    """Tells whether a pairing's agreement covers any day of the quarter."""
-    return pairing.agreement_start <= quarter.last_day and (
-        pairing.agreement_end is None or pairing.agreement_end >= quarter.first_day
+def _runs_during(pairing: PairingFact, first: date, last: date) -> bool:
+    """Tells whether a pairing's agreement covers any day from `first` to `last`."""
+    return pairing.agreement_start <= last and (
+        pairing.agreement_end is None or pairing.agreement_end >= first
     )
 
 
@@ -223,10 +223,8 @@ def _org_life_lines(
     """One line per month of the quarter: the org-life day, held (with attendance) or not."""
     if org.kind is OrgKind.COMMITTEE:
         return
-    quarter = check.quarter
-    months = [month_key(date(quarter.year, month, 1)) for month in quarter.months()]
     rule = check.facts.orgs.get(org.id)
-    for month, key in zip(quarter.months(), months, strict=True):
+    for month, key in check.months:
         meeting = stored.get(key)
         if meeting is not None:
             tally = tallies.get(meeting.meeting_id)
@@ -248,16 +246,10 @@ def _org_life_lines(
             continue
         if rule is None:
             continue
-        try:
-            due = org_life_day(
-                quarter.year,
-                month,
-                holidays=check.facts.holidays,
-                ordinal=rule.orglife_ordinal,
-                weekday=rule.orglife_weekday,
-                policy=rule.holiday_policy,
-            ).date
-        except ValueError:
+        due = check.org_life_day(
+            month, rule.orglife_ordinal, rule.orglife_weekday, rule.holiday_policy
+        )
+        if due is None:
             continue
         state, left = judge(False, due, check.today, counted_from=check.as_of)
         yield Line(Requirement.ORG_LIFE, state, key, due, left, day=due)
@@ -285,6 +277,18 @@ class Checker:
         self.as_of = as_of or today
         self.year = quarter.year
         self.year_end = date(self.year, 12, 31)
+        # Asked for once per organization or group: worked out once.
+        self.period, self.first_day, self.last_day = (
+            str(quarter),
+            quarter.first_day,
+            quarter.last_day,
+        )
+        self.months = [(month, month_key(date(self.year, month, 1))) for month in quarter.months()]
+        self.year_quarters = [
+            (str(q), q.first_day, q.last_day)
+            for q in (Quarter(self.year, number) for number in range(1, QUARTERS_A_YEAR + 1))
+        ]
+        self._org_life_days: dict[tuple[int, int, int, HolidayPolicy], date | None] = {}
         self._alliances_of: dict[int, list[AllianceFact]] | None = None
         self._pairings_of: dict[int, list[PairingFact]] = {}
         self._alliance_sections: dict[int, Section] = {}
@@ -314,6 +318,26 @@ class Checker:
             for org_id in dict.fromkeys(pairing.org_ids):
                 pairings[org_id].append(pairing)
         self._alliances_of, self._pairings_of = dict(alliances), dict(pairings)
+
+    def org_life_day(
+        self, month: int, ordinal: int, weekday: int, policy: HolidayPolicy
+    ) -> date | None:
+        """Returns the org-life day a rule sets in a month of the year, None when it sets none."""
+        key = (month, ordinal, weekday, policy)
+        if key not in self._org_life_days:
+            try:
+                found: date | None = org_life_day(
+                    self.year,
+                    month,
+                    holidays=self.facts.holidays,
+                    ordinal=ordinal,
+                    weekday=weekday,
+                    policy=policy,
+                ).date
+            except ValueError:
+                found = None
+            self._org_life_days[key] = found
+        return self._org_life_days[key]
 
     def partners(self, org_id: int) -> set[int]:
         """The organization and those of its alliances and pairings (each names a liaison)."""
@@ -345,7 +369,7 @@ class Checker:
                 self._alliance_sections[alliance.id] = section
             sections.append(section)
         for pairing in self.pairings_of(org.id):
-            if not _runs_during(pairing, self.quarter):
+            if not _runs_during(pairing, self.first_day, self.last_day):
                 continue
             section = self._pairing_sections.get(pairing.id)
             if section is None:
@@ -376,22 +400,20 @@ class Checker:
         facts = self.facts
         if not (self.alliances_of(org_id) or self.pairings_of(org_id)):
             return
-        period = str(self.quarter)
-        done = self.filed(facts, FilingKind.LEDGER, org_scope(org_id), period)
-        yield self.line(Requirement.LEDGER, done, period, self.quarter.last_day)
+        done = self.filed(facts, FilingKind.LEDGER, org_scope(org_id), self.period)
+        yield self.line(Requirement.LEDGER, done, self.period, self.last_day)
 
     def quarters_held(
         self, held: frozenset[tuple[int, str]], group_id: int, first: date, last: date
     ) -> Line:
         """Counts the quarters of the year with a joint meeting or activity; names the missed ones."""
         quarters = [
-            Quarter(self.year, number)
-            for number in range(1, QUARTERS_A_YEAR + 1)
-            if Quarter(self.year, number).last_day >= first
-            and Quarter(self.year, number).first_day <= last
+            (key, ends)
+            for key, starts, ends in self.year_quarters
+            if ends >= first and starts <= last
         ]
-        done = [q for q in quarters if (group_id, str(q)) in held]
-        missed = tuple(str(q) for q in quarters if q not in done and q.last_day < self.today)
+        done = [key for key, _ in quarters if (group_id, key) in held]
+        missed = tuple(key for key, ends in quarters if key not in done and ends < self.today)
         if missed:
             state, left = State.MISSED, 0
         else:
@@ -417,9 +439,9 @@ class Checker:
         lines.append(
             self.line(
                 Requirement.JOINT_MEETING,
-                (alliance.id, str(quarter)) in facts.alliance_joint,
-                str(quarter),
-                quarter.last_day,
+                (alliance.id, self.period) in facts.alliance_joint,
+                self.period,
+                self.last_day,
                 org=self.name(convener.org_id) if convener else "",
             )
         )
@@ -451,7 +473,7 @@ class Checker:
         filed = [
             unit
             for unit in units
-            if self.filed(facts, FilingKind.LEDGER, org_scope(unit), str(quarter))
+            if self.filed(facts, FilingKind.LEDGER, org_scope(unit), self.period)
         ]
         lines.append(
             self.line(
@@ -529,9 +551,9 @@ class Checker:
         lines += [
             self.line(
                 Requirement.JOINT_ACTIVITY,
-                (pairing.id, str(quarter)) in facts.pairing_joint,
-                str(quarter),
-                quarter.last_day,
+                (pairing.id, self.period) in facts.pairing_joint,
+                self.period,
+                self.last_day,
                 org=self.name(pairing_host(pairing, quarter)),
             ),
         ]

@@ -9,7 +9,7 @@ those its own compliance report (`compliance_report`) gives.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
-from bot.core.domain import ActivityKind, OrgKind
+from bot.core.domain import ActivityKind, MemberStatus, OrgKind, RoleKind
 from bot.core.records import OrgView
 from bot.services.compliance import (
     Checker,
@@ -29,14 +29,14 @@ from bot.services.compliance import (
     Requirement,
     Section,
     State,
+    Subject,
     end_of_day,
 )
 from bot.services.errors import ServiceError
 from bot.services.obligations.fact_queries import packed_among
 from bot.services.obligations.facts import Part, load_facts
-from bot.services.structure import liaisons_missing
 from bot.services.tallies import ScopeTallies, scope_tallies
-from storage.models import Activity, AllianceUnit, Organization, PairingOrg
+from storage.models import Activity, AllianceUnit, Member, Organization, PairingOrg, Role
 from storage.queries import run
 
 # Organizations that owe the branch rules (the committee and general branches oversee them).
@@ -136,27 +136,37 @@ def _standings(
     # A past quarter is reported as of its last day: its days left count from there, not today.
     check = Checker(facts, year_facts, quarter, now.date(), as_of=as_of.date())
     partners = {org_id: check.partners(org_id) for org_id in ids}
-    without = _ranked(liaisons_missing(session, sorted(set().union(*partners.values()))))
+    everyone = sorted(set().union(*partners.values()))
+    # The organizations naming no liaison, in the order `liaisons_missing` lists them.
+    rows: Sequence[Any] = run(session, _no_liaison_query(arrays), {"orgs": everyone}).all()
+    without = {org_id: (place, code) for place, (org_id, code) in enumerate(rows)}
+    # A group's section is shared by its organizations: summed up once.
+    summaries: dict[tuple[Subject, str], _Summary] = {}
     standings = []
     for org in branches:
         sections = check.sections(org, tallies.of(org.id), tallies.stored.get(org.id, {}))
+        counts: dict[State, int] = dict.fromkeys(State, 0)
         cells: dict[Requirement, State] = {}
-        counts: Counter[State] = Counter()
         for section in sections:
-            for line in section.lines:
-                counts[line.state] += 1
-                held = cells.get(line.requirement)
-                if held is None or _SEVERITY[line.state] > _SEVERITY[held]:
-                    cells[line.requirement] = line.state
-        codes = (facts.orgs[partner].code for partner in partners[org.id])
+            key = (section.subject, section.code)
+            summary = summaries.get(key) if section.subject is not Subject.ORG else None
+            if summary is None:
+                summary = _summary(section)
+                if section.subject is not Subject.ORG:
+                    summaries[key] = summary
+            for state, count in summary.counts.items():
+                counts[state] += count
+            for requirement, state in summary.cells.items():
+                held = cells.get(requirement)
+                if held is None or _SEVERITY[state] > _SEVERITY[held]:
+                    cells[requirement] = state
+        missing = sorted(without[partner] for partner in partners[org.id] if partner in without)
         standings.append(
             Standing(
                 org=org,
                 sections=sections,
                 cells=cells,
-                missing_liaisons=tuple(
-                    sorted((c for c in codes if c in without), key=without.__getitem__)
-                ),
+                missing_liaisons=tuple(code for _, code in missing),
                 counts=counts,
             )
         )
@@ -164,9 +174,47 @@ def _standings(
     return tuple(standings)
 
 
-def _ranked(codes: Iterable[str]) -> dict[str, int]:
-    """Maps codes to their place in the database's order."""
-    return {code: place for place, code in enumerate(codes)}
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """A section's lines counted by state, and each requirement's worst state."""
+
+    counts: dict[State, int]
+    cells: dict[Requirement, State]
+
+
+def _summary(section: Section) -> _Summary:
+    """Counts a section's lines by state and finds each requirement's worst state."""
+    counts: dict[State, int] = {}
+    cells: dict[Requirement, State] = {}
+    for line in section.lines:
+        counts[line.state] = counts.get(line.state, 0) + 1
+        held = cells.get(line.requirement)
+        if held is None or _SEVERITY[line.state] > _SEVERITY[held]:
+            cells[line.requirement] = line.state
+    return _Summary(counts, cells)
+
+
+@cache
+def _no_liaison_query(arrays: bool) -> Executable:
+    """The organizations bound as `orgs` naming no current liaison officer, by code.
+
+    As `bot.services.structure.liaisons_missing`, with the scope bound once.
+    """
+    named = (
+        select(Role.id)
+        .join(Member, col(Member.id) == Role.member_id)
+        .where(
+            col(Role.organization_id) == Organization.id,
+            col(Role.role) == RoleKind.LIAISON,
+            col(Member.status) != MemberStatus.DEPARTED,
+        )
+        .correlate(Organization)
+    )
+    return (
+        select(col(Organization.id), col(Organization.code))
+        .where(packed_among(Organization.id, "orgs", arrays=arrays), ~named.exists())
+        .order_by(col(Organization.code))
+    )
 
 
 def _branches(session: Session, org_ids: Collection[int], arrays: bool) -> list[OrgView]:

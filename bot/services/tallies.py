@@ -8,7 +8,7 @@ by the database; the few who joined or left meanwhile are judged one by one, as 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -90,52 +90,44 @@ def _in_span(arrays: bool) -> Any:
     )
 
 
+# Who gave an answer, in `_answers_query`: a member of another organization, a steady member
+# of the meeting's own, or (by id) one of its own who joined or left around the span.
+_ELSEWHERE, _STEADY = 0, -1
+
+
 @cache
 def _answers_query(arrays: bool) -> Executable:
-    """Answers per meeting and status, split by whether a steady member of its organization gave them."""
-    own = case(
-        (and_(col(Member.organization_id) == Meeting.organization_id, _steady()), 1),
-        else_=0,
+    """Answers per meeting, status and who gave them (see `_ELSEWHERE`)."""
+    who = case(
+        (
+            col(Member.organization_id) == Meeting.organization_id,
+            case((_steady(), _STEADY), else_=col(Member.id)),
+        ),
+        else_=_ELSEWHERE,
     )
     return (
-        select(col(Attendance.meeting_id), col(Attendance.status), own, func.count())
+        select(col(Attendance.meeting_id), col(Attendance.status), who, func.count())
         .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
         .join(Member, col(Member.id) == Attendance.member_id)
         .where(_in_span(arrays))
-        .group_by(col(Attendance.meeting_id), col(Attendance.status), own)
+        .group_by(col(Attendance.meeting_id), col(Attendance.status), who)
     )
 
 
 @cache
-def _steady_query(arrays: bool) -> Executable:
-    """How many steady members each organization of the scope has."""
+def _members_query(arrays: bool) -> Executable:
+    """Per organization of the scope: its steady members counted, then the others one by one."""
+    mover = case((_steady(), _STEADY), else_=col(Member.id))
     return (
-        select(col(Member.organization_id), func.count())
-        .where(_of_scope(Member.organization_id, arrays), _steady())
-        .group_by(col(Member.organization_id))
-    )
-
-
-@cache
-def _movers_query(arrays: bool) -> Executable:
-    """The scope's other members (joined or left around the span), with when."""
-    return select(
-        col(Member.id), col(Member.organization_id), col(Member.created_at), col(Member.departed_at)
-    ).where(_of_scope(Member.organization_id, arrays), ~_steady())
-
-
-@cache
-def _mover_answers_query(arrays: bool) -> Executable:
-    """Which of those members answered a meeting of their own organization in the span."""
-    return (
-        select(col(Attendance.meeting_id), col(Attendance.member_id))
-        .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
-        .join(Member, col(Member.id) == Attendance.member_id)
-        .where(
-            _in_span(arrays),
-            col(Member.organization_id) == Meeting.organization_id,
-            ~_steady(),
+        select(
+            col(Member.organization_id),
+            mover,
+            func.min(Member.created_at),
+            func.min(Member.departed_at),
+            func.count(),
         )
+        .where(_of_scope(Member.organization_id, arrays))
+        .group_by(col(Member.organization_id), mover)
     )
 
 
@@ -160,7 +152,7 @@ class _Mover:
 def scope_tallies(
     session: Session, *, org_ids: Collection[int], quarter: Quarter, now: datetime, tz: ZoneInfo
 ) -> ScopeTallies:
-    """Tallies the quarter's meetings of every organization in `org_ids` in five statements."""
+    """Tallies the quarter's meetings of every organization in `org_ids` in three statements."""
     wanted = sorted(set(org_ids))
     if not wanted:
         return ScopeTallies({}, {})
@@ -174,67 +166,72 @@ def scope_tallies(
         "start": datetime.combine(first, time(0), tzinfo=tz),
         "end": datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz),
     }
-    started: list[MeetingTally] = []
+    started: list[Any] = []
     stored: dict[int, dict[str, StoredDay]] = defaultdict(dict)
     for row in _rows(session, _meetings_query(arrays), bounds | {"months": months}):
         meeting_id, org_id, kind, period, held_on, at, title, venue, status = row
         if kind is MeetingKind.ORG_LIFE and period in months:
             stored[org_id][period] = StoredDay(meeting_id, period, held_on, status)
         if first <= held_on <= last and status is not MeetingStatus.CANCELLED and at <= now:
-            started.append(
-                MeetingTally(
-                    meeting_id, org_id, kind, period, held_on, at, title, venue, status, 0, 0, 0
-                )
-            )
-    answers: dict[int, Counter[str]] = defaultdict(Counter)
-    steady_answers: Counter[int] = Counter()
-    for meeting_id, status, own, count in _rows(session, _answers_query(arrays), bounds):
-        answers[meeting_id][status] += count
-        if own:
-            steady_answers[meeting_id] += count
-    steady: dict[int, int] = dict(_rows(session, _steady_query(arrays), bounds))
+            started.append(row)
+    # (meeting, status) -> answers; meeting -> answers of members who belonged that day.
+    answers: dict[tuple[int, str], int] = defaultdict(int)
+    belonging_answers: dict[int, int] = defaultdict(int)
+    own_movers: list[tuple[int, int, int]] = []
+    for meeting_id, status, who, count in _rows(session, _answers_query(arrays), bounds):
+        answers[meeting_id, status] += count
+        if who == _STEADY:
+            belonging_answers[meeting_id] += count
+        elif who != _ELSEWHERE:
+            own_movers.append((meeting_id, who, count))
+    steady: dict[int, int] = {}
     movers: dict[int, list[_Mover]] = defaultdict(list)
     by_id: dict[int, _Mover] = {}
-    for member_id, org_id, created, departed in _rows(session, _movers_query(arrays), bounds):
+    for org_id, who, created, departed, count in _rows(session, _members_query(arrays), bounds):
+        if who == _STEADY:
+            steady[org_id] = count
+            continue
         mover = _Mover(
-            member_id,
+            who,
             created.astimezone(tz).date(),
             departed.astimezone(tz).date() if departed is not None else None,
         )
         movers[org_id].append(mover)
-        by_id[member_id] = mover
-    mover_answers: dict[int, list[_Mover]] = defaultdict(list)
-    for meeting_id, member_id in _rows(session, _mover_answers_query(arrays), bounds):
-        mover_answers[meeting_id].append(by_id[member_id])
+        by_id[who] = mover
+    days = {row[0]: row[4] for row in started}
+    for meeting_id, member_id, count in own_movers:
+        if meeting_id in days and by_id[member_id].belongs(days[meeting_id]):
+            belonging_answers[meeting_id] += count
+    present, leave, absent = (
+        AttendanceStatus.PRESENT,
+        AttendanceStatus.LEAVE,
+        AttendanceStatus.ABSENT,
+    )
     tallied: dict[int, list[MeetingTally]] = defaultdict(list)
-    for meeting in sorted(started, key=lambda m: (m.starts_at, m.meeting_id)):
-        counts = answers.get(meeting.meeting_id, Counter())
-        day = meeting.held_on
-        belonging = steady.get(meeting.org_id, 0) + sum(
-            1 for mover in movers.get(meeting.org_id, ()) if mover.belongs(day)
-        )
-        answered = steady_answers[meeting.meeting_id] + sum(
-            1 for mover in mover_answers.get(meeting.meeting_id, ()) if mover.belongs(day)
-        )
-        present = counts[AttendanceStatus.PRESENT]
-        absent = counts[AttendanceStatus.ABSENT] + belonging - answered
-        tallied[meeting.org_id].append(
+    started.sort(key=lambda row: (row[5], row[0]))
+    for key, org_id, kind, period, day, at, title, venue, status in started:
+        belonging = steady.get(org_id, 0)
+        if org_id in movers:
+            belonging += sum(1 for mover in movers[org_id] if mover.belongs(day))
+        came = answers.get((key, present), 0)
+        missed = answers.get((key, absent), 0) + belonging - belonging_answers.get(key, 0)
+        tallied[org_id].append(
             MeetingTally(
-                meeting.meeting_id,
-                meeting.org_id,
-                meeting.kind,
-                meeting.period,
+                key,
+                org_id,
+                kind,
+                period,
                 day,
-                meeting.starts_at,
-                meeting.title,
-                meeting.venue,
-                meeting.status,
-                present,
-                counts[AttendanceStatus.LEAVE],
-                absent if present else 0,
+                at,
+                title,
+                venue,
+                status,
+                came,
+                answers.get((key, leave), 0),
+                missed if came else 0,
             )
         )
     return ScopeTallies(
         {org_id: tuple(found) for org_id, found in tallied.items()},
-        {org_id: dict(days) for org_id, days in stored.items()},
+        {org_id: dict(found) for org_id, found in stored.items()},
     )
