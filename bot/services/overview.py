@@ -135,11 +135,24 @@ def _standings(
     )
     # A past quarter is reported as of its last day: its days left count from there, not today.
     check = Checker(facts, year_facts, quarter, now.date(), as_of=as_of.date())
-    partners = {org_id: check.partners(org_id) for org_id in ids}
-    everyone = sorted(set().union(*partners.values()))
     # The organizations naming no liaison, in the order `liaisons_missing` lists them.
-    rows: Sequence[Any] = run(session, _no_liaison_query(arrays), {"orgs": everyone}).all()
+    rows: Sequence[Any] = run(session, _no_liaison_query(arrays), {"orgs": scope}).all()
     without = {org_id: (place, code) for place, (org_id, code) in enumerate(rows)}
+    # Per group, those of its organizations: most groups have none.
+    groups_without = {
+        **{
+            (Subject.ALLIANCE, alliance.code): [
+                without[unit.org_id] for unit in alliance.units if unit.org_id in without
+            ]
+            for alliance in facts.alliances
+        },
+        **{
+            (Subject.PAIRING, pairing.code): [
+                without[org_id] for org_id in pairing.org_ids if org_id in without
+            ]
+            for pairing in facts.pairings
+        },
+    }
     # A group's section is shared by its organizations: summed up once.
     summaries: dict[tuple[Subject, str], _Summary] = {}
     standings = []
@@ -160,13 +173,17 @@ def _standings(
                 held = cells.get(requirement)
                 if held is None or _SEVERITY[state] > _SEVERITY[held]:
                     cells[requirement] = state
-        missing = sorted(without[partner] for partner in partners[org.id] if partner in without)
+        missing = {without[org.id]} if org.id in without else set()
+        for alliance in check.alliances_of(org.id):
+            missing.update(groups_without[Subject.ALLIANCE, alliance.code])
+        for pairing in check.pairings_of(org.id):
+            missing.update(groups_without[Subject.PAIRING, pairing.code])
         standings.append(
             Standing(
                 org=org,
                 sections=sections,
                 cells=cells,
-                missing_liaisons=tuple(code for _, code in missing),
+                missing_liaisons=tuple(code for _, code in sorted(missing)),
                 counts=counts,
             )
         )

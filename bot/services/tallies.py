@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, and_, bindparam, case, func, or_, select
+from sqlalchemy import Executable, String, and_, bindparam, case, cast, func, or_, select
 from sqlmodel import Session, col
 
 from bot.calendar.quarters import Quarter, month_key
@@ -52,34 +52,6 @@ def _steady() -> Any:
     )
 
 
-@cache
-def _meetings_query(arrays: bool) -> Executable:
-    """The scope's meetings from `first` to `last`, and its org-life days of `months`."""
-    return select(
-        col(Meeting.id),
-        col(Meeting.organization_id),
-        col(Meeting.kind),
-        col(Meeting.period),
-        col(Meeting.held_on),
-        col(Meeting.starts_at),
-        col(Meeting.title),
-        col(Meeting.venue),
-        col(Meeting.status),
-    ).where(
-        _of_scope(Meeting.organization_id, arrays),
-        or_(
-            and_(
-                col(Meeting.held_on) >= bindparam("first"),
-                col(Meeting.held_on) <= bindparam("last"),
-            ),
-            and_(
-                col(Meeting.kind) == MeetingKind.ORG_LIFE,
-                packed_among(Meeting.period, "months", arrays=arrays),
-            ),
-        ),
-    )
-
-
 def _in_span(arrays: bool) -> Any:
     """The scope's uncancelled meetings from `first` to `last`."""
     return and_(
@@ -90,45 +62,86 @@ def _in_span(arrays: bool) -> Any:
     )
 
 
-# Who gave an answer, in `_answers_query`: a member of another organization, a steady member
-# of the meeting's own, or (by id) one of its own who joined or left around the span.
-_ELSEWHERE, _STEADY = 0, -1
+def _answered(status: AttendanceStatus) -> Any:
+    """Counts the answers in `status`."""
+    return func.sum(case((col(Attendance.status) == status, 1), else_=0))
 
 
 @cache
-def _answers_query(arrays: bool) -> Executable:
-    """Answers per meeting, status and who gave them (see `_ELSEWHERE`)."""
-    who = case(
-        (
-            col(Member.organization_id) == Meeting.organization_id,
-            case((_steady(), _STEADY), else_=col(Member.id)),
-        ),
-        else_=_ELSEWHERE,
-    )
-    return (
-        select(col(Attendance.meeting_id), col(Attendance.status), who, func.count())
+def _meetings_query(arrays: bool) -> Executable:
+    """The scope's meetings from `first` to `last` and org-life days of `months`, with answers.
+
+    Each meeting of the span comes with its answers counted by status, those of its own steady
+    members counted, and the ids of its own other members who answered.
+    """
+    own = col(Member.organization_id) == Meeting.organization_id
+    answers = (
+        select(
+            col(Attendance.meeting_id).label("meeting_id"),
+            _answered(AttendanceStatus.PRESENT).label("present"),
+            _answered(AttendanceStatus.LEAVE).label("leave"),
+            _answered(AttendanceStatus.ABSENT).label("absent"),
+            func.sum(case((and_(own, _steady()), 1), else_=0)).label("steady"),
+            func.aggregate_strings(
+                case((and_(own, ~_steady()), cast(col(Member.id), String)), else_=None), ","
+            ).label("movers"),
+        )
         .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
         .join(Member, col(Member.id) == Attendance.member_id)
         .where(_in_span(arrays))
-        .group_by(col(Attendance.meeting_id), col(Attendance.status), who)
+        .group_by(col(Attendance.meeting_id))
+        .subquery("answers")
+    )
+    return (
+        select(
+            col(Meeting.id),
+            col(Meeting.organization_id),
+            col(Meeting.kind),
+            col(Meeting.period),
+            col(Meeting.held_on),
+            col(Meeting.starts_at),
+            col(Meeting.title),
+            col(Meeting.venue),
+            col(Meeting.status),
+            answers.c.present,
+            answers.c.leave,
+            answers.c.absent,
+            answers.c.steady,
+            answers.c.movers,
+        )
+        .outerjoin(answers, answers.c.meeting_id == Meeting.id)
+        .where(
+            _of_scope(Meeting.organization_id, arrays),
+            or_(
+                and_(
+                    col(Meeting.held_on) >= bindparam("first"),
+                    col(Meeting.held_on) <= bindparam("last"),
+                ),
+                and_(
+                    col(Meeting.kind) == MeetingKind.ORG_LIFE,
+                    packed_among(Meeting.period, "months", arrays=arrays),
+                ),
+            ),
+        )
     )
 
 
 @cache
-def _members_query(arrays: bool) -> Executable:
-    """Per organization of the scope: its steady members counted, then the others one by one."""
-    mover = case((_steady(), _STEADY), else_=col(Member.id))
+def _steady_query(arrays: bool) -> Executable:
+    """How many steady members each organization of the scope has."""
     return (
-        select(
-            col(Member.organization_id),
-            mover,
-            func.min(Member.created_at),
-            func.min(Member.departed_at),
-            func.count(),
-        )
+        select(col(Member.organization_id), func.sum(case((_steady(), 1), else_=0)))
         .where(_of_scope(Member.organization_id, arrays))
-        .group_by(col(Member.organization_id), mover)
+        .group_by(col(Member.organization_id))
     )
+
+
+@cache
+def _movers_query(arrays: bool) -> Executable:
+    """The scope's other members (who joined or left around the span), with when."""
+    return select(
+        col(Member.id), col(Member.organization_id), col(Member.created_at), col(Member.departed_at)
+    ).where(_of_scope(Member.organization_id, arrays), ~_steady())
 
 
 def _rows(session: Session, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
@@ -166,55 +179,37 @@ def scope_tallies(
         "start": datetime.combine(first, time(0), tzinfo=tz),
         "end": datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz),
     }
-    started: list[Any] = []
-    stored: dict[int, dict[str, StoredDay]] = defaultdict(dict)
-    for row in _rows(session, _meetings_query(arrays), bounds | {"months": months}):
-        meeting_id, org_id, kind, period, held_on, at, title, venue, status = row
-        if kind is MeetingKind.ORG_LIFE and period in months:
-            stored[org_id][period] = StoredDay(meeting_id, period, held_on, status)
-        if first <= held_on <= last and status is not MeetingStatus.CANCELLED and at <= now:
-            started.append(row)
-    # (meeting, status) -> answers; meeting -> answers of members who belonged that day.
-    answers: dict[tuple[int, str], int] = defaultdict(int)
-    belonging_answers: dict[int, int] = defaultdict(int)
-    own_movers: list[tuple[int, int, int]] = []
-    for meeting_id, status, who, count in _rows(session, _answers_query(arrays), bounds):
-        answers[meeting_id, status] += count
-        if who == _STEADY:
-            belonging_answers[meeting_id] += count
-        elif who != _ELSEWHERE:
-            own_movers.append((meeting_id, who, count))
-    steady: dict[int, int] = {}
+    steady: dict[int, int] = dict(_rows(session, _steady_query(arrays), bounds))
     movers: dict[int, list[_Mover]] = defaultdict(list)
     by_id: dict[int, _Mover] = {}
-    for org_id, who, created, departed, count in _rows(session, _members_query(arrays), bounds):
-        if who == _STEADY:
-            steady[org_id] = count
-            continue
+    for member_id, org_id, created, departed in _rows(session, _movers_query(arrays), bounds):
         mover = _Mover(
-            who,
+            member_id,
             created.astimezone(tz).date(),
             departed.astimezone(tz).date() if departed is not None else None,
         )
         movers[org_id].append(mover)
-        by_id[who] = mover
-    days = {row[0]: row[4] for row in started}
-    for meeting_id, member_id, count in own_movers:
-        if meeting_id in days and by_id[member_id].belongs(days[meeting_id]):
-            belonging_answers[meeting_id] += count
-    present, leave, absent = (
-        AttendanceStatus.PRESENT,
-        AttendanceStatus.LEAVE,
-        AttendanceStatus.ABSENT,
-    )
-    tallied: dict[int, list[MeetingTally]] = defaultdict(list)
+        by_id[member_id] = mover
+    started: list[tuple[Any, ...]] = []
+    stored: dict[int, dict[str, StoredDay]] = defaultdict(dict)
+    for row in _rows(session, _meetings_query(arrays), bounds | {"months": months}):
+        key, org_id, kind, period, day, at, _, _, status = row[:9]
+        if kind is MeetingKind.ORG_LIFE and period in months:
+            stored[org_id][period] = StoredDay(key, period, day, status)
+        if first <= day <= last and status is not MeetingStatus.CANCELLED and at <= now:
+            started.append(row)
+    # Sorted as stats sorts them: by start, then id.
     started.sort(key=lambda row: (row[5], row[0]))
-    for key, org_id, kind, period, day, at, title, venue, status in started:
+    tallied: dict[int, list[MeetingTally]] = defaultdict(list)
+    for key, org_id, kind, period, day, at, title, venue, status, *counts in started:
+        came, leave, absent, answered, ids = counts
+        # Every member who belonged that day and did not answer is absent.
         belonging = steady.get(org_id, 0)
         if org_id in movers:
             belonging += sum(1 for mover in movers[org_id] if mover.belongs(day))
-        came = answers.get((key, present), 0)
-        missed = answers.get((key, absent), 0) + belonging - belonging_answers.get(key, 0)
+        if ids:
+            answered += sum(1 for who in ids.split(",") if by_id[int(who)].belongs(day))
+        missed = (absent or 0) + belonging - (answered or 0)
         tallied[org_id].append(
             MeetingTally(
                 key,
@@ -226,8 +221,8 @@ def scope_tallies(
                 title,
                 venue,
                 status,
-                came,
-                answers.get((key, leave), 0),
+                came or 0,
+                leave or 0,
                 missed if came else 0,
             )
         )

@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from enum import Flag, auto
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -438,6 +439,7 @@ def shift_month(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+@cache
 def _parse_hhmm(text: str) -> time:
     """Parses an org's `HH:MM` meeting time, falling back to 09:00 on a bad value."""
     try:
