@@ -2,7 +2,8 @@
 
 Committee staff whose scope is the whole generated city (a city committee, added above the
 city's committees for this benchmark) open the overview (总览, `/console/`) of every
-organization, and the member list (`/console/org/{code}`) of a 50-member branch, one request
+organization, and the member list (`/console/org/{code}`) of a 50-member branch (the city's
+biggest, topped up to 50 current members), one request
 after another, through the real app: the shared Starlette app with the console mounted, spoken
 to in process over httpx's ASGI transport (session cookie, middleware, gzip and all). Each
 page's p50 and p99 are set beside the help menu's, measured in the same run through the
@@ -33,17 +34,18 @@ from bench.wechat_ack import percentile
 from bot.channels.http import build_http_app
 from bot.config import load_settings
 from bot.core.clock import FrozenClock
-from bot.core.domain import OrgKind
+from bot.core.domain import MemberStatus, OrgKind, RoleKind
 from bot.engine.assembly import build_assistant
 from bot.services.console_access import ConsoleAccess
 from bot.web.console.desk import SESSION_COOKIE
 from bot.web.console.routes import console_routes
 from storage.engine import Database
-from storage.models import Member, Organization
+from storage.models import Member, Organization, Role
 
 OVERVIEW_TARGET = 0.300
 MEMBERS_TARGET = 0.050
 WEIGHT_TARGET = 500 * 1024
+BRANCH_SIZE = 50
 CITY_CODE = "BENCH-CITY"
 LOGIN, PASSWORD = "bench-city-staff", "bench-city-staff-password"
 ASSETS = re.compile(r'(?:src|href)="(/console/static/[^"]+)"')
@@ -81,14 +83,28 @@ def prepare(database: Database) -> Staff:
         assert signed is not None
         orgs = session.exec(select(func.count()).select_from(Organization)).one()
         size = func.count(col(Member.id))
-        code, members = session.exec(
-            select(Organization.code, size)
+        branch_id, code, members = session.exec(
+            select(Organization.id, Organization.code, size)
             .join(Member, col(Member.organization_id) == Organization.id)
-            .group_by(col(Organization.code))
+            .where(col(Member.status) != MemberStatus.DEPARTED)
+            .group_by(col(Organization.id), col(Organization.code))
             .order_by(size.desc(), col(Organization.code))
             .limit(1)
         ).one()
-    return Staff(signed.token, orgs, code, members)
+        assert branch_id is not None
+        # The city's biggest branch has fewer: it gains members up to the size asked for.
+        for number in range(members + 1, BRANCH_SIZE + 1):
+            member = Member(
+                name=f"新党员{number}",
+                organization_id=branch_id,
+                status=MemberStatus.FULL,
+                created_at=datetime(2024, 1, 1, tzinfo=UTC),
+            )
+            session.add(member)
+            session.flush()
+            assert member.id is not None
+            session.add(Role(organization_id=branch_id, member_id=member.id, role=RoleKind.MEMBER))
+    return Staff(signed.token, orgs, code, max(members, BRANCH_SIZE))
 
 
 async def timed(client: httpx.AsyncClient, path: str, times: int) -> list[float]:
