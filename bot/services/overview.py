@@ -43,6 +43,7 @@ from storage.queries import run
 BRANCH_KINDS = (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
 # The worst state of a requirement's lines wins a cell.
 _SEVERITY = {State.DONE: 0, State.OWED: 1, State.MISSED: 2}
+_NO_COUNTS = dict.fromkeys(State, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ def _standings(
     standings = []
     for org in branches:
         sections = check.sections(org, tallies.of(org.id), tallies.stored.get(org.id, {}))
-        counts: dict[State, int] = dict.fromkeys(State, 0)
+        counts = dict(_NO_COUNTS)
         cells: dict[Requirement, State] = {}
         for section in sections:
             key = (section.subject, section.code)
@@ -173,17 +174,17 @@ def _standings(
                 held = cells.get(requirement)
                 if held is None or _SEVERITY[state] > _SEVERITY[held]:
                     cells[requirement] = state
-        missing = {without[org.id]} if org.id in without else set()
+        missing = [without[org.id]] if org.id in without else []
         for alliance in check.alliances_of(org.id):
-            missing.update(groups_without[Subject.ALLIANCE, alliance.code])
+            missing += groups_without[Subject.ALLIANCE, alliance.code]
         for pairing in check.pairings_of(org.id):
-            missing.update(groups_without[Subject.PAIRING, pairing.code])
+            missing += groups_without[Subject.PAIRING, pairing.code]
         standings.append(
             Standing(
                 org=org,
                 sections=sections,
                 cells=cells,
-                missing_liaisons=tuple(code for _, code in sorted(missing)),
+                missing_liaisons=tuple(code for _, code in sorted(set(missing))),
                 counts=counts,
             )
         )
