@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from zipfile import BadZipFile
 
 from sqlalchemy import Table as SqlTable
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -27,6 +27,7 @@ from bot.core.i18n import N_
 from bot.services.errors import ServiceError
 from bot.services.structure import check_setting
 from storage.models import AuditEntry, Member, Organization, Role, RoleTerm
+from storage.queries import bulk_insert
 
 # Every column, by its canonical name, with the headers that mean it (compared without case,
 # spaces or full-width brackets).
@@ -939,6 +940,10 @@ def _org_changes(
     return changes
 
 
+# Roles in the order their rows are written (the enumeration's own iteration is slow in a loop).
+ROLE_ORDER = tuple(RoleKind)
+
+
 def _grants(
     plan: Plan, stored: dict[str, Organization], roster: _Roster
 ) -> list[tuple[_Someone, RoleKind]]:
@@ -946,7 +951,7 @@ def _grants(
     found: list[tuple[_Someone, RoleKind]] = []
     for row, someone in zip(plan.members, roster.targets, strict=True):
         org_id = stored[row.org_code].id if someone.id is not None else None
-        for role in RoleKind:
+        for role in ROLE_ORDER:
             if role not in row.roles and role is not RoleKind.MEMBER:
                 continue
             if org_id is not None and (org_id, someone.id, role) in roster.held:
@@ -1007,13 +1012,10 @@ def _write(
         + len(leading),
     )
     ids = _write_orgs(session, plan=plan, stored=stored, changes=changes, now=now, tally=tally)
-    connection = session.connection()
     _update_members(session, changed_members, now, tally)
-    members = _table(Member)
     defaults = _defaults(
         Member(name="", organization_id=0, status=MemberStatus.FULL, created_at=now)
     )
-    insert_members = insert(members).returning(members.c.id, sort_by_parameter_order=True)
     for batch in _batches(roster.created):
         rows = [
             {
@@ -1027,19 +1029,17 @@ def _write(
             }
             for someone in batch
         ]
-        new_ids = connection.execute(insert_members, rows).scalars().all()
+        new_ids = bulk_insert(session, Member, rows, ids=True)
         for someone, member_id in zip(batch, new_ids, strict=True):
             someone.id = member_id
         tally.add(len(batch))
-    roles = _table(Role)
     for grant_batch in _batches(grants):
         rows = [
             {"organization_id": ids[someone.org_code], "member_id": someone.id, "role": role}
             for someone, role in grant_batch
         ]
-        connection.execute(insert(roles), rows)
+        bulk_insert(session, Role, rows)
         tally.add(len(grant_batch))
-    terms = _table(RoleTerm)
     for term_batch in _batches(leading):
         rows = [
             {
@@ -1051,7 +1051,7 @@ def _write(
             }
             for someone, role in term_batch
         ]
-        connection.execute(insert(terms), rows)
+        bulk_insert(session, RoleTerm, rows)
         tally.add(len(term_batch))
 
 
@@ -1066,9 +1066,7 @@ def _write_orgs(
 ) -> dict[str, int]:
     """Creates new organizations (parents first) and updates stored ones; returns ids by code."""
     ids: dict[str, int] = {code: org.id for code, org in stored.items() if org.id is not None}
-    table = _table(Organization)
     defaults = _defaults(Organization(code="", name="", kind=DEFAULT_ORG_KIND, created_at=now))
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     pending = [entry for entry in plan.orgs.values() if entry.code not in stored]
     while pending:
         ready = [e for e in pending if e.parent_code is None or e.parent_code in ids]
@@ -1088,7 +1086,7 @@ def _write_orgs(
                         **{column: value for column, (value, _row) in entry.settings.items()},
                     }
                 )
-            new_ids = session.connection().execute(statement, rows).scalars().all()
+            new_ids = bulk_insert(session, Organization, rows, ids=True)
             ids.update(zip((entry.code for entry in batch), new_ids, strict=True))
             tally.add(len(batch))
         pending = [entry for entry in pending if entry.code not in ids]
