@@ -20,6 +20,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, col
 
 from storage.models import ProcessedInbound
@@ -141,13 +142,20 @@ def bulk_insert(
     assert driver is not None
     # Names come from the table's metadata; values travel in the COPY stream.
     sql = f'COPY "{table.name}" ({quoted}) FROM STDIN'
-    with driver.cursor() as cursor, cursor.copy(sql) as copy:
-        for index, row in enumerate(rows):
-            values = [
-                value if process is None else process(value)
-                for process, value in zip(processors, (row[name] for name in columns), strict=True)
-            ]
-            copy.write_row([new_ids[index], *values] if ids else values)
+    driver_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for index, row in enumerate(rows):
+                values = [
+                    value if process is None else process(value)
+                    for process, value in zip(
+                        processors, (row[name] for name in columns), strict=True
+                    )
+                ]
+                copy.write_row([new_ids[index], *values] if ids else values)
+    except driver_error as error:
+        # As SQLAlchemy raises it for its own statements (IntegrityError for a constraint).
+        raise DBAPIError.instance(sql, None, error, driver_error) from error
     return new_ids
 
 
