@@ -175,7 +175,9 @@ def city_file(size: Size, folder: Path | None = None) -> tuple[Path, Counts]:
     if path.exists() and counts_path.exists():
         return path, Counts(**json.loads(counts_path.read_text()))
     counts = write_file(size, path)
-    counts_path.write_text(json.dumps(asdict(counts)))
+    partial = counts_path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(asdict(counts)))
+    partial.replace(counts_path)
     return path, counts
 
 

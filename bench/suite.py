@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import answers, delivery, inbound, memory, planning, wechat_ack
+from bench import answers, delivery, importing, inbound, memory, planning, wechat_ack
 from bench.cityscale import CITY, QUICK_CITY, TINY_CITY, CitySize, city_database, describe
 from bench.databases import postgres_base_url
 from bench.report import Result, machine, machine_text, notes, table
@@ -33,17 +33,39 @@ class Sizes:
     wechat_rounds: int
     wechat_concurrent: int
     pushes: int
+    imports: importing.Size
 
 
 FULL = Sizes(
-    "full", CITY, checkins=3_000, asks=200, wechat_rounds=3, wechat_concurrent=500, pushes=600
+    "full",
+    CITY,
+    checkins=3_000,
+    asks=200,
+    wechat_rounds=3,
+    wechat_concurrent=500,
+    pushes=600,
+    imports=importing.CITY,
 )
 QUICK = Sizes(
-    "quick", QUICK_CITY, checkins=500, asks=50, wechat_rounds=1, wechat_concurrent=500, pushes=90
+    "quick",
+    QUICK_CITY,
+    checkins=500,
+    asks=50,
+    wechat_rounds=1,
+    wechat_concurrent=500,
+    pushes=90,
+    imports=importing.QUICK,
 )
 # For the test suite: everything runs, nothing is meant to be representative.
 TINY = Sizes(
-    "tiny", TINY_CITY, checkins=40, asks=10, wechat_rounds=1, wechat_concurrent=20, pushes=40
+    "tiny",
+    TINY_CITY,
+    checkins=40,
+    asks=10,
+    wechat_rounds=1,
+    wechat_concurrent=20,
+    pushes=40,
+    imports=importing.TINY,
 )
 
 
@@ -111,6 +133,11 @@ def run_all(
         results += run_backend("postgresql", sizes, postgres_url, log)
     results += guarded("delivery", lambda: [delivery.measure(sizes.pushes)])
     log("delivery done")
+    backends = ["sqlite", "postgresql"] if postgres_url else ["sqlite"]
+    results += guarded(
+        "import", lambda: importing.measure(backends, postgres_url, sizes.imports, log)
+    )
+    log("import done")
     return _ordered(results)
 
 
@@ -126,6 +153,7 @@ def _ordered(results: list[Result]) -> list[Result]:
         "compliance",
         "/pending",
         "memory",
+        "import",
     )
 
     def rank(result: Result) -> int:
