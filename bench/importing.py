@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -37,7 +39,7 @@ NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 SECONDS_TARGET = 60.0
 MEMORY_TARGET = 500
 # Bump when the generated file changes, so a cached copy of the old one is not reused.
-FILE_VERSION = 2
+FILE_VERSION = 3
 HEADERS = (
     "组织代码",
     "组织名称",
@@ -160,10 +162,60 @@ def write_file(size: Size, path: Path) -> Counts:
         if len(row) > 4 and row[4]:
             members += 1
             roles += 1 + sum(1 for word in row[5].split("、") if word != "党员")
+    written = path.with_suffix(".openpyxl")
+    workbook.save(written)
     partial = path.with_suffix(".partial")
-    workbook.save(partial)
+    _share_strings(written, partial)
+    written.unlink()
     partial.replace(path)
     return Counts(size.orgs, members, rows, roles)
+
+
+INLINE_CELL = re.compile(r'<c([^>]*?) t="inlineStr"><is><t>(.*?)</t></is></c>')
+SHARED_STRINGS_TYPE = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+)
+SHARED_STRINGS_REL = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+)
+
+
+def _share_strings(source: Path, target: Path) -> None:
+    """Rewrites openpyxl's inline strings as a shared-string table, as Excel and WPS store text.
+
+    openpyxl reads shared strings about twice as fast as inline ones: a file a district exports
+    from Excel is the fair test, not openpyxl's own output.
+    """
+    strings: dict[str, int] = {}
+
+    def share(match: re.Match[str]) -> str:
+        """Replaces one inline-string cell by its index in the table."""
+        index = strings.setdefault(match[2], len(strings))
+        return f'<c{match[1]} t="s"><v>{index}</v></c>'
+
+    sheet_name = "xl/worksheets/sheet1.xml"
+    with (
+        zipfile.ZipFile(source) as found,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for item in found.infolist():
+            data = found.read(item.filename).decode()
+            if item.filename == sheet_name:
+                data = INLINE_CELL.sub(share, data)
+            elif item.filename == "[Content_Types].xml":
+                part = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SHARED_STRINGS_TYPE}"/>'
+                data = data.replace("</Types>", part + "</Types>")
+            elif item.filename == "xl/_rels/workbook.xml.rels":
+                rel = f'<Relationship Id="rIdStrings" Type="{SHARED_STRINGS_REL}" Target="sharedStrings.xml"/>'
+                data = data.replace("</Relationships>", rel + "</Relationships>")
+            out.writestr(item.filename, data)
+        table = "".join(f"<si><t>{text}</t></si>" for text in strings)
+        out.writestr(
+            "xl/sharedStrings.xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+            f' count="{len(strings)}" uniqueCount="{len(strings)}">{table}</sst>',
+        )
 
 
 def city_file(size: Size, folder: Path | None = None) -> tuple[Path, Counts]:
