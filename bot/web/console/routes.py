@@ -14,6 +14,7 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.web.console.desk import Console
+from bot.web.console.ledger import LedgerPages
 from bot.web.console.members import MemberPages
 from bot.web.console.pages import Pages, ReminderPages
 from bot.web.console.rota import RotaPages
@@ -49,6 +50,7 @@ def console_routes(
     reminders = ReminderPages(pages)
     members = MemberPages(pages)
     rota = RotaPages(pages)
+    ledger = LedgerPages(pages)
     routes: list[BaseRoute] = [
         Route("/", pages.overview, methods=["GET"]),
         Route("/login", pages.login_form, methods=["GET"]),
@@ -64,6 +66,12 @@ def console_routes(
         Route("/rota/override", rota.override, methods=["POST"]),
         Route("/reminders", reminders.show, methods=["GET"]),
         Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
+        Route("/reminders/settings", reminders.change_setting, methods=["POST"]),
+        Route("/ledger", ledger.show, methods=["GET"]),
+        Route("/ledger/workbook", ledger.workbook, methods=["GET"]),
+        Route("/ledger/summary", ledger.summary, methods=["GET"]),
+        Route("/ledger/photos/{photo_id:int}", ledger.photo, methods=["GET"]),
+        Route("/ledger/submitted", ledger.submitted, methods=["POST"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
     return [
