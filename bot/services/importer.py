@@ -993,7 +993,8 @@ def _write(
 ) -> None:
     """Writes the validated file: organizations, then members, then roles and their terms.
 
-    Members and roles go in multi-row statements of WRITE_BATCH rows, without ORM objects.
+    Members, roles and terms go WRITE_BATCH rows at a time through `bulk_insert` (COPY on
+    PostgreSQL, executemany on SQLite), without ORM objects.
     """
     changed_members = [
         someone
