@@ -292,8 +292,22 @@ class CallbackChannel(ABC):
         # Recorded with the answer, in its transaction, so that a request refused for any
         # reason (or failing midway) leaves nothing behind.
         used = nonce_key(signed.timestamp, signed.nonce)
+        once: tuple[str, ...] = (used, key)
+        if _is_image(fields):
+            # An image is downloaded before the core sees the request: its nonce is recorded
+            # first, so that a replay is refused before it costs a download.
+            seen = await self._in_core(
+                remember_keys,
+                database=self._database,
+                channel=self.channel,
+                keys=(used,),
+                now=self._clock.now(),
+            )
+            if seen is not None:
+                raise RefusedError(403, "replayed nonce")
+            once = (key,)
         inbound = self._inbound(message)
-        work = asyncio.ensure_future(self._answer(inbound, fields, once=(used, key)))
+        work = asyncio.ensure_future(self._answer(inbound, fields, once=once))
         # The platform's 5 seconds run from its request, not from when the checks finished.
         left = max(self._deadline - (loop.time() - arrived), 0.0)
         done, _ = await asyncio.wait({work}, timeout=left)
@@ -301,10 +315,12 @@ class CallbackChannel(ABC):
             logger.info(
                 "%s answer not ready within %gs: pushing it later", self.name, self._deadline
             )
+            # A retry of a delivery already answered late: that first attempt pushes the answer.
+            retried = key in self._pushed
             self._pushed[key] = None
             while len(self._pushed) > PUSHED_REMEMBERED:
                 self._pushed.popitem(last=False)
-            later = BackgroundTask(self._push_later, work, fields["FromUserName"])
+            later = BackgroundTask(self._push_later, work, fields["FromUserName"], retried)
             return PlainTextResponse(SUCCESS, background=later)
         try:
             rendered = work.result()
@@ -353,7 +369,7 @@ class CallbackChannel(ABC):
     ) -> Rendered:
         """Asks the core (in order per user) and renders its replies with numbered options."""
         async with self._in_order(inbound.user_id):
-            if fields.get("MsgType", "").strip().lower() == "image":
+            if _is_image(fields):
                 inbound = await self._with_image(inbound, fields.get("MediaId", "").strip())
             return await self._in_core(self._converse, inbound, once)
 
@@ -383,12 +399,17 @@ class CallbackChannel(ABC):
             return Rendered(rendered.texts, rendered.options, repeat=answer.repeat)
         return rendered
 
-    async def _push_later(self, work: asyncio.Future[Rendered], user_id: str) -> None:
+    async def _push_later(
+        self, work: asyncio.Future[Rendered], user_id: str, retried: bool = False
+    ) -> None:
         """Waits for a late answer and pushes it through the platform's message API."""
         try:
             rendered = await work
         except Exception:
             logger.exception("%s answer failed after the deadline", self.name)
+            return
+        if retried and rendered.repeat is not None:
+            logger.info("%s late retry of a delivery already answered: not pushed again", self.name)
             return
         if rendered.texts:
             result = await self.push_texts(user_id, rendered.texts)
@@ -407,3 +428,8 @@ class CallbackChannel(ABC):
             self._waiting[user_id] -= 1
             if not self._waiting[user_id]:
                 del self._waiting[user_id], self._locks[user_id]
+
+
+def _is_image(fields: Mapping[str, str]) -> bool:
+    """Tells whether a callback is an image message (whose file is downloaded by MediaId)."""
+    return fields.get("MsgType", "").strip().lower() == "image"
