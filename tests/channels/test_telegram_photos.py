@@ -13,8 +13,10 @@ import pytest
 from openpyxl import load_workbook
 from pydantic import SecretStr
 from sqlmodel import select
+from telegram import Bot, Update
 
 from bot.channels.telegram import TelegramChannel, telegram_rate_limiter
+from bot.channels.telegram.inbound import Picture, picture_of
 from bot.config import Settings
 from bot.engine.assistant import Assistant
 from storage.engine import Database
@@ -235,3 +237,23 @@ async def test_the_photo_word_typed_as_text_explains_how_to_send_photos(
     answer = await say(api, api.message("/photo", user=ALICE))
     assert answer.startswith("Send the photos themselves in this chat")
     assert stored(database) == []
+
+
+def test_the_largest_size_within_the_limit_is_chosen() -> None:
+    offline = FakeTelegramAPI()
+    data = offline.photo(JPEG, user=ALICE)
+    sizes = data["message"]["photo"]
+    sizes.append({"file_id": "unsized", "file_unique_id": "u", "width": 2000, "height": 2000})
+    message = Update.de_json({"update_id": 1, **data}, Bot(TOKEN)).message  # type: ignore[union-attr]
+    assert message is not None
+    # A size Telegram did not state is taken (and checked once fetched).
+    assert picture_of(message, 10 * MB) == Picture("unsized", "image/jpeg")
+    sizes.pop()
+    message = Update.de_json({"update_id": 2, **data}, Bot(TOKEN)).message  # type: ignore[union-attr]
+    assert message is not None
+    assert picture_of(message, len(JPEG)) == Picture("photo-1-x", "image/jpeg", size=len(JPEG))
+    assert picture_of(message, 20) == Picture("photo-1-s", "image/jpeg", size=16)
+    assert picture_of(message, 10) == Picture(None, "image/jpeg", size=16)
+    text = Update.de_json({"update_id": 3, **offline.message("hi", user=ALICE)}, Bot(TOKEN))
+    assert text is not None and text.message is not None
+    assert picture_of(text.message, MB) is None

@@ -69,10 +69,8 @@ class ConsoleChannel:
         display_name: str = "",
         files_dir: Path | None = None,
         sender: ConsoleSender | None = None,
-        photo_max_bytes: int | None = None,
     ) -> None:
         self.core = core
-        self.photo_max_bytes = photo_max_bytes
         self.sender = sender or ConsoleSender()
         self.user_id = user_id
         self.display_name = display_name or user_id
@@ -93,7 +91,7 @@ class ConsoleChannel:
         paths = photo_paths(text)
         if paths is not None:
             try:
-                images = read_photos(paths, self.photo_max_bytes)
+                images = read_photos(paths)
             except PhotoLineError as error:
                 t = self.core.translator_for(channel=Channel.CONSOLE, user_id=self.user_id)
                 return [Reply(error.explain(t))]

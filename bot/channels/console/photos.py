@@ -13,8 +13,8 @@ from bot.core.inbound import InboundImage
 
 # The word alone, or followed by blanks or a colon and the paths.
 PHOTO_LINE = re.compile(r"(?:照片|/photo)(?:[\s:：]+(?P<paths>.*))?", re.IGNORECASE | re.DOTALL)
-# Without the configured limit, files up to the largest any configuration allows are read
-# (GONGJIAN_PHOTO_MAX_MB is at most 50); the core then applies the configured limit.
+# Files up to the largest photo any configuration accepts (GONGJIAN_PHOTO_MAX_MB is at most 50)
+# are read; a larger one is only measured. The core applies the configured limit to both.
 LARGEST = 50 * 1024 * 1024
 
 USAGE = N_(
@@ -55,11 +55,10 @@ def photo_paths(line: str) -> list[str] | None:
         return [rest]
 
 
-def read_photos(paths: Sequence[str], max_bytes: int | None) -> tuple[InboundImage, ...]:
-    """Reads the files; one over the limit is only measured, so that the core refuses it."""
+def read_photos(paths: Sequence[str], limit: int = LARGEST) -> tuple[InboundImage, ...]:
+    """Reads the files; one over `limit` is only measured, so that the core refuses it."""
     if not paths:
         raise PhotoLineError(USAGE)
-    limit = max_bytes or LARGEST
     return tuple(_read(raw, limit) for raw in paths)
 
 
