@@ -16,14 +16,21 @@ from sqlmodel import select
 from telegram import Bot, Update
 
 from bot.channels.telegram import TelegramChannel, telegram_rate_limiter
-from bot.channels.telegram.inbound import Picture, picture_of
+from bot.channels.telegram.inbound import Picture, inbound_from_update, picture_of
 from bot.config import Settings
 from bot.engine.assistant import Assistant
 from storage.engine import Database
 from storage.models import Activity, Photo
 from tests.factories import World
 from tests.fakes import ManualTime
-from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, TgUser
+from tests.fakes.telegram_api import (
+    BOT_ID,
+    BOT_USERNAME,
+    TOKEN,
+    FakeTelegramAPI,
+    TgGroup,
+    TgUser,
+)
 from tests.services.test_photos import JPEG, png
 from tests.services.test_stats import add_activity
 
@@ -257,3 +264,19 @@ def test_the_largest_size_within_the_limit_is_chosen() -> None:
     text = Update.de_json({"update_id": 3, **offline.message("hi", user=ALICE)}, Bot(TOKEN))
     assert text is not None and text.message is not None
     assert picture_of(text.message, MB) is None
+
+
+def test_photos_and_files_are_evidence_not_unreadable_content() -> None:
+    offline = FakeTelegramAPI()
+
+    def inbound(data: dict[str, Any]) -> Any:
+        parsed = Update.de_json({"update_id": 1, **data}, Bot(TOKEN))
+        return inbound_from_update(parsed, bot_id=BOT_ID, bot_username=BOT_USERNAME)
+
+    photo = inbound(offline.photo(JPEG, user=ALICE))
+    assert photo is not None and not photo.unsupported and photo.text == ""
+    document = inbound(offline.document(b"%PDF", user=ALICE, mime_type="application/pdf"))
+    assert document is not None and not document.unsupported
+    # In a group a photo is left alone unless it answers the bot.
+    group = TgGroup(-1005000, "党员群")
+    assert inbound(offline.photo(JPEG, user=ALICE, chat=group)) is None

@@ -257,7 +257,8 @@ class TelegramChannel:
         if query is not None and data is not None:
             inbound = replace(inbound, button=data)
         picture = picture_of(update.message, self._photo_max_bytes) if update.message else None
-        if query is None and picture is not None:
+        if picture is not None:
+            # Fetched before the core runs, in the member's turn (updates run in order per member).
             inbound = await self._with_picture(inbound, picture)
         key = f"{self._bot_id}:{update.update_id}"
         answer = await asyncio.to_thread(self._core.answer, inbound, once=(key,))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -14,6 +14,8 @@ from bot.channels.weixin.tokens import TokenStore, TokenUnavailableError
 from bot.core.ports import DeliveryStatus, SendResult
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 HTTP_TIMEOUT = 10.0
 
@@ -94,9 +96,17 @@ class ApiClient:
 
     async def call(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """POSTs `payload` to `path`; on an invalid or expired token refreshes once and retries once."""
+        return await self._with_token(lambda token: self._post(path, token, payload))
+
+    async def download(self, path: str, params: Mapping[str, str], *, max_bytes: int) -> Media:
+        """GETs a file (refreshing a refused token once); past `max_bytes` only its size is kept."""
+        return await self._with_token(lambda token: self._download(path, token, params, max_bytes))
+
+    async def _with_token(self, attempt: Callable[[str], Awaitable[T]]) -> T:
+        """Makes a call with the shared token; when the platform refuses it, refreshes and retries once."""
         token = await self.token()
         try:
-            return await self._post(path, token, payload)
+            return await attempt(token)
         except ApiError as error:
             if error.code not in TOKEN_INVALID:
                 raise
@@ -107,24 +117,7 @@ class ApiClient:
                 error.message,
             )
         await self._tokens.invalidate(self._token_name, token)
-        return await self._post(path, await self.token(), payload)
-
-    async def download(self, path: str, params: Mapping[str, str], *, max_bytes: int) -> Media:
-        """GETs a file (refreshing a refused token once); past `max_bytes` only its size is kept."""
-        token = await self.token()
-        try:
-            return await self._download(path, token, params, max_bytes)
-        except ApiError as error:
-            if error.code not in TOKEN_INVALID:
-                raise
-            logger.warning(
-                "%s refused the access token for a download (%d %s): refreshing it once",
-                self.label,
-                error.code,
-                error.message,
-            )
-        await self._tokens.invalidate(self._token_name, token)
-        return await self._download(path, await self.token(), params, max_bytes)
+        return await attempt(await self.token())
 
     async def _download(
         self, path: str, token: str, params: Mapping[str, str], max_bytes: int
