@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import answers, delivery, importing, inbound, memory, planning, wechat_ack
+from bench import answers, console, delivery, importing, inbound, memory, planning, wechat_ack
 from bench.cityscale import CITY, QUICK_CITY, TINY_CITY, CitySize, city_database, describe
 from bench.databases import postgres_base_url
 from bench.report import Result, machine, machine_text, notes, table
@@ -33,6 +33,9 @@ class Sizes:
     wechat_rounds: int
     wechat_concurrent: int
     pushes: int
+    # Overview views and member-list views in the console benchmark.
+    overview_views: int
+    member_lists: int
     imports: importing.Size
 
 
@@ -44,6 +47,8 @@ FULL = Sizes(
     wechat_rounds=3,
     wechat_concurrent=500,
     pushes=600,
+    overview_views=30,
+    member_lists=200,
     imports=importing.CITY,
 )
 QUICK = Sizes(
@@ -54,6 +59,8 @@ QUICK = Sizes(
     wechat_rounds=1,
     wechat_concurrent=500,
     pushes=90,
+    overview_views=20,
+    member_lists=100,
     imports=importing.QUICK,
 )
 # For the test suite: everything runs, nothing is meant to be representative.
@@ -65,6 +72,8 @@ TINY = Sizes(
     wechat_rounds=1,
     wechat_concurrent=20,
     pushes=40,
+    overview_views=3,
+    member_lists=10,
     imports=importing.TINY,
 )
 
@@ -121,6 +130,18 @@ def run_backend(
                 ],
             )
         log("wechat done")
+        # Last: it puts a city committee above the city's committees.
+        results += guarded(
+            "console",
+            lambda: console.measure(
+                url,
+                city,
+                views=sizes.overview_views,
+                lists=sizes.member_lists,
+                asks=sizes.asks,
+            ),
+        )
+        log("console done")
     return results
 
 
@@ -152,6 +173,7 @@ def _ordered(results: list[Result]) -> list[Result]:
         "who hosts",
         "compliance",
         "/pending",
+        "console",
         "memory",
         "import",
     )
