@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from itertools import islice
 from pathlib import Path
@@ -277,6 +277,9 @@ def cell_text(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, time):
+        # A time typed as a time in Excel or WPS reads back as 14:30:00; the sheet means 14:30.
+        return value.strftime("%H:%M") if not value.second else value.isoformat()
     return str(value).strip()
 
 
