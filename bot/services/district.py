@@ -24,6 +24,7 @@ from bot.services.importer import (
     FILE_UNREADABLE,
     ImportFileError,
     ImportReport,
+    Progress,
     Table,
     cell_text,
     import_members,
@@ -168,10 +169,13 @@ def _cell(value: object) -> str:
     return cell_text(value)
 
 
-def read_workbook(path: Path) -> Workbook:
-    """Reads a district file: an .xlsx with the three sheets, or a .csv of organizations and members."""
+def read_workbook(path: Path, *, progress: Progress | None = None) -> Workbook:
+    """Reads a district file: an .xlsx with the three sheets, or a .csv of organizations and members.
+
+    `progress` hears how many rows of the organizations and members sheet were read.
+    """
     if path.suffix.lower() == ".csv":
-        return Workbook(members=read_table(path))
+        return Workbook(members=read_table(path, progress=progress))
     if path.suffix.lower() != ".xlsx":
         raise ImportFileError(FILE_KIND, file=path.name)
     try:
@@ -196,8 +200,15 @@ def read_workbook(path: Path) -> Workbook:
             others = [n for n in names if n not in {PAIRING_SHEET, ALLIANCE_SHEET, NOTES_SHEET}]
             member_sheet = others[0] if others else None
         if member_sheet is not None:
-            rows = book[member_sheet].iter_rows(values_only=True)
-            found.members = parse_table(f"{path.name} [{member_sheet}]", rows)
+            sheet = book[member_sheet]
+            rows = sheet.iter_rows(values_only=True)
+            size = sheet.max_row if isinstance(sheet.max_row, int) and sheet.max_row > 1 else None
+            found.members = parse_table(
+                f"{path.name} [{member_sheet}]",
+                rows,
+                progress=progress,
+                total=size - 1 if size is not None else None,
+            )
         if PAIRING_SHEET in names:
             rows = book[PAIRING_SHEET].iter_rows(values_only=True)
             found.pairings = parse_group_sheet(PAIRING_COLUMNS, rows)
@@ -424,16 +435,27 @@ def _same_alliance(session: Session, spec: AllianceSpec) -> bool | None:
 
 
 def import_district(
-    session: Session, workbook: Workbook, *, now: datetime, dry_run: bool, source: str = ""
+    session: Session,
+    workbook: Workbook,
+    *,
+    now: datetime,
+    dry_run: bool,
+    source: str = "",
+    progress: Progress | None = None,
 ) -> DistrictReport:
-    """Validates every sheet and, when all rows are valid, imports them in one transaction."""
+    """Validates every sheet and, when all rows are valid, imports them in one transaction.
+
+    `progress` hears the organizations and members sheet checked and written.
+    """
     members_table = workbook.members or Table(rows=[])
     known = _known_codes(session, workbook.members)
     pairings, pairing_errors = check_pairing_rows(workbook.pairings, known)
     alliances, alliance_errors = check_alliance_rows(workbook.alliances, known)
     outer = session.begin_nested()
     try:
-        members = import_members(session, members_table, now=now, dry_run=False, source=source)
+        members = import_members(
+            session, members_table, now=now, dry_run=False, source=source, progress=progress
+        )
         report = DistrictReport(members=members, group_errors=pairing_errors + alliance_errors)
         report.members.dry_run = dry_run
         if report.ok:
