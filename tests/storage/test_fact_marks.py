@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from sqlalchemy import Table
 from sqlmodel import SQLModel, select
 
@@ -35,7 +34,7 @@ from tests.test_demo import HOLIDAYS
 
 def model_of(table: str) -> type[SQLModel]:
     """Returns the model class mapped to a table."""
-    for mapper in SQLModel._sa_registry.mappers:  # noqa: SLF001
+    for mapper in SQLModel._sa_registry.mappers:
         if mapper.class_.__table__.name == table:
             model: type[SQLModel] = mapper.class_
             return model
@@ -65,7 +64,10 @@ def district(database: Database) -> Database:
         assert member is not None and member.id is not None
         session.add(
             ChatAccount(
-                channel=Channel.CONSOLE, external_id="x", member_id=member.id, created_at=DEFAULT_NOW
+                channel=Channel.CONSOLE,
+                external_id="x",
+                member_id=member.id,
+                created_at=DEFAULT_NOW,
             )
         )
         session.add(
@@ -85,7 +87,10 @@ def district(database: Database) -> Database:
             by=None,
         )
         set_reminder_setting(
-            session=session, scope=org_scope(member.organization_id), name="notice_time", value="9:00"
+            session=session,
+            scope=org_scope(member.organization_id),
+            name="notice_time",
+            value="9:00",
         )
     return database
 
