@@ -464,6 +464,36 @@ class Meetings:
             raise ServiceError("meeting_exists") from None
         return meeting
 
+    def retime_org_life(self, org_id: int, *, old: time, new: time, now: datetime) -> list[Meeting]:
+        """Moves the organization's planned org-life days at the old time to the new one.
+
+        Only days not begun (check-in not opened, and still ahead at the new time too) move;
+        a day given a time of its own keeps it. Returns the days moved.
+        """
+        rows = self.session.exec(
+            select(Meeting)
+            .where(
+                Meeting.organization_id == org_id,
+                Meeting.kind == MeetingKind.ORG_LIFE,
+                Meeting.status == MeetingStatus.PLANNED,
+                col(Meeting.starts_at) > now,
+                col(Meeting.checkin_open).is_(False),
+            )
+            .order_by(col(Meeting.starts_at), col(Meeting.id))
+        ).all()
+        moved = []
+        for meeting in rows:
+            if meeting.starts_at.astimezone(self.tz).time().replace(tzinfo=None) != old:
+                continue
+            starts = datetime.combine(meeting.held_on, new, tzinfo=self.tz)
+            if starts <= now:
+                # Earlier today than now: the day stays as its members were told.
+                continue
+            meeting.starts_at = starts
+            self.session.add(meeting)
+            moved.append(meeting)
+        return moved
+
     def within(self, org_id: int, start: date, end: date) -> list[Meeting]:
         """Lists an organization's meetings held between two dates (inclusive)."""
         return list(
