@@ -7,6 +7,7 @@ Create Date: 2026-12-08 10:00:00.000000
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
@@ -65,8 +66,21 @@ def upgrade() -> None:
     # PostgreSQL's marks are rows of their own (a sequence): nothing there can clash.
     if op.get_bind().dialect.name == "sqlite":
         _mark_triggers(MARK)
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("account_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_audit_log_account_id_console_account"),
+            "console_account",
+            ["account_id"],
+            ["id"],
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_audit_log_account_id_console_account"), type_="foreignkey"
+        )
+        batch_op.drop_column("account_id")
     if op.get_bind().dialect.name == "sqlite":
         _mark_triggers(OLD_MARK)
