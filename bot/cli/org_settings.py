@@ -67,7 +67,7 @@ def org_set(
         fail(t("Name the setting: {keys}", keys=", ".join(sorted(set(SETTING_KEYS.values())))))
     try:
         with use_cases(settings, now=now) as services:
-            canonical, stored = services.set_org_setting(org, key=key, value=value)
+            canonical, stored = services.change_branch_setting(org, key=key, value=value)
     except ServiceError as error:
         fail(explain(t, error), code=EXIT_REFUSED)
     typer.echo(

@@ -1124,7 +1124,7 @@ class Services:
     def set_branch_setting(self, member: MemberView, *, key: str, value: str) -> tuple[str, str]:
         """Changes one of the secretary's own branch settings, audited (secretaries)."""
         self.require_lead(member)
-        return self.set_org_setting(member.org.code, key=key, value=value, actor_id=member.id)
+        return self.change_branch_setting(member.org.code, key=key, value=value, actor_id=member.id)
 
     def org_branch_settings(self, org_id: int) -> BranchSettings:
         """Returns an organization's org-life time and venue, holiday policy and liaisons."""
@@ -1148,11 +1148,11 @@ class Services:
                 actor_id=actor_id,
             )
             return key, stored
-        return self.set_org_setting(
+        return self.change_branch_setting(
             self.orgs.get(org_id).code, key=key, value=value, actor_id=actor_id
         )
 
-    def set_org_setting(
+    def change_branch_setting(
         self, org_code: str, *, key: str, value: str, actor_id: int | None = None
     ) -> tuple[str, str]:
         """Changes a branch setting, audited; a new org-life time moves the days planned at the old."""
