@@ -23,6 +23,7 @@ from bot.core.names import clean_line
 from bot.core.ports import Answer
 from bot.core.records import MemberView
 from bot.core.reply import Button, Reply, offered
+from bot.services.arrival import Arrival
 from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import pick_option
@@ -157,13 +158,24 @@ class Assistant:
                 services = self._services(session)
                 if inbound.unsupported:
                     return self._unsupported(services, inbound, once, locale)
+                # One statement: the member, the conversation, today's meetings, the options.
+                arrival = services.arrival(
+                    channel=inbound.channel, chat_id=inbound.chat_id, user_id=inbound.user_id
+                )
                 offered_before = None
                 if numbered:
-                    offered_before = recall_options(
-                        session, channel=inbound.channel, user_id=inbound.user_id, now=services.now
+                    offered_before = (
+                        arrival.options
+                        if arrival is not None
+                        else recall_options(
+                            session,
+                            channel=inbound.channel,
+                            user_id=inbound.user_id,
+                            now=services.now,
+                        )
                     )
                     inbound = _with_option(inbound, offered_before)
-                replies = self._dispatch(services, inbound, locale)
+                replies = self._dispatch(services, inbound, locale, arrival)
                 # Recorded after the work, in its transaction: a failure leaves the key free for
                 # the platform's retry, and a concurrent duplicate waits on the key and undoes.
                 # The answer is stored with the key, so that a retry after a lost connection
@@ -281,9 +293,11 @@ class Assistant:
             return member.locale
         return match_locale(hint) or self.settings.default_locale
 
-    def _dispatch(self, services: Services, inbound: Inbound, locale: list[str]) -> list[Reply]:
+    def _dispatch(
+        self, services: Services, inbound: Inbound, locale: list[str], arrival: Arrival | None
+    ) -> list[Reply]:
         """Finds the command or flow step for a message, runs it and stores the flow's state."""
-        member = services.members.for_account(channel=inbound.channel, external_id=inbound.user_id)
+        member = arrival.member if arrival is not None else None
         locale[0] = self._locale(member, inbound.locale_hint)
         t = translator(locale[0])
         if inbound.anonymous_admin:
@@ -292,7 +306,7 @@ class Assistant:
             ]
         text = normalized(inbound.button or inbound.text or "")
         key = ConversationKey(inbound.channel, inbound.chat_id, inbound.user_id)
-        state = services.conversations.load(key)
+        state = arrival.state if arrival is not None else services.conversations.load(key)
         if len(text) > (MAX_FLOW_TEXT if state is not None else MAX_TEXT):
             return [
                 Reply(
