@@ -103,7 +103,7 @@ def _held_today(org_id: Any) -> Any:
     Its own, its alliances' and its pairings': three index searches whose ids the join looks up
     (an OR of the three in the join would test every meeting of the day against each).
     """
-    day = bindparam("day")
+    day: Any = bindparam("day")
     own = select(col(_held.id)).where(
         col(_held.organization_id) == org_id, col(_held.held_on) == day
     )
