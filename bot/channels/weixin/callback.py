@@ -32,8 +32,8 @@ from bot.channels.weixin.checks import (
     guard_xml,
     is_event,
     nonce_key,
-    parse_envelope,
     read_body,
+    read_envelope,
     signed_parameters,
 )
 from bot.channels.weixin.render import (
@@ -82,6 +82,16 @@ class Signed:
     nonce: str
     encrypted: str | None = None
     msg_signature: str = ""
+
+
+def message_of_type(types: Mapping[str, Any], fields: Mapping[str, str], *, flat: bool) -> Any:
+    """Builds a wechatpy message (not an event) from flat fields; None when it needs the parser."""
+    # wechatpy's parse_message reads the XML again and picks the class the same way; events
+    # rename some of their fields first, so they go through it.
+    kind = fields.get("MsgType", "").lower()
+    if not flat or kind == "event" or kind.startswith("device_") or kind not in types:
+        return None
+    return types[kind](dict(fields))
 
 
 class CallbackChannel(ABC):
@@ -156,8 +166,11 @@ class CallbackChannel(ABC):
         """Checks a message's signatures before anything parses its body (raises RefusedError)."""
 
     @abstractmethod
-    def _parse(self, xml: str, fields: Mapping[str, str]) -> Any:
-        """Parses message XML (whose top-level `fields` are given) into a wechatpy message."""
+    def _parse(self, xml: str, fields: Mapping[str, str], *, flat: bool) -> Any:
+        """Parses message XML (whose top-level `fields` are given) into a wechatpy message.
+
+        `flat`: the fields are all the XML holds, so a message can be built from them alone.
+        """
 
     @abstractmethod
     def _event_text(self, event: str, message: Any) -> str:
@@ -269,9 +282,9 @@ class CallbackChannel(ABC):
             plain = guard_xml(self._decrypt(signed))
         else:
             plain = guard_xml(body)
-        fields = parse_envelope(plain)
+        fields, flat = read_envelope(plain)
         try:
-            message = self._parse(plain, fields)
+            message = self._parse(plain, fields, flat=flat)
         except RefusedError:
             raise
         except Exception:
