@@ -9,6 +9,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import timedelta
 
@@ -23,18 +24,19 @@ from bot.core.names import clean_line
 from bot.core.ports import Answer
 from bot.core.records import MemberView
 from bot.core.reply import Button, Reply, offered
+from bot.engine.group_commit import Delivery, GroupCommit
 from bot.services.arrival import Arrival
 from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import pick_option
-from bot.services.use_cases import Services
+from bot.services.use_cases import Services, SharedTransactionError
 from bot.texts.phrases import ROLES
 from bot.texts.translation import translator
 from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
 from handlers.errors import explain
 from storage.channels import SWEEP_EVERY, recall_options, record_deliveries, remember_options
 from storage.deliveries import stored_answer
-from storage.engine import Database
+from storage.engine import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,10 @@ ENDINGS = ("？", "?", "！", "!", "。", ".")
 BARE_CODE = re.compile(r"[0-9]{6}")
 # The draft a command interrupted, kept in the state of the flow that command started.
 PAUSED = "_paused"
+# Group commit: threads that answer queued deliveries, and the most a transaction takes.
+GROUP_THREADS = 4
+SQLITE_GROUP = 64
+POSTGRES_GROUP = 32
 
 
 def normalized(text: str) -> str:
@@ -128,6 +134,14 @@ class Assistant:
         self.keywords.sort(key=lambda item: -len(item[0]))
         self.timeout = timedelta(minutes=settings.conversation_timeout_minutes)
         self._option_writes = itertools.count(1)
+        # SQLite takes one writer at a time: one committer. PostgreSQL overlaps the round trips
+        # of a few committers, each with its own group.
+        sqlite = database.dialect == "sqlite"
+        self._groups = GroupCommit(
+            self._answer_group,
+            threads=1 if sqlite else GROUP_THREADS,
+            most=SQLITE_GROUP if sqlite else POSTGRES_GROUP,
+        )
 
     # -- the Core protocol -----------------------------------------------------------------
 
@@ -147,6 +161,45 @@ class Assistant:
             UPDATES.inc(channel)
             ANSWER_SECONDS.observe(time.perf_counter() - started, channel)
 
+    def submit(
+        self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
+    ) -> Future[Answer]:
+        """Queues one delivery for a group commit; the future holds its answer once committed."""
+        return self._groups.submit(Delivery(inbound, tuple(once), numbered))
+
+    def close(self) -> None:
+        """Lets the group-commit threads end once the deliveries queued so far are answered."""
+        self._groups.stop()
+
+    def _answer_group(self, deliveries: Sequence[Delivery]) -> list[Answer]:
+        """Answers deliveries in one transaction; one that must undo its writes spoils it."""
+        if len(deliveries) == 1:
+            only = deliveries[0]
+            return [self.answer(only.inbound, once=only.once, numbered=only.numbered)]
+        started = time.perf_counter()
+        try:
+            with self.database.session() as session:
+                answers = [
+                    self._work(session, storable(d.inbound), d.once, d.numbered, [""], shared=True)
+                    for d in deliveries
+                ]
+        except SharedTransactionError:
+            log.debug("a group of %d deliveries answered one by one", len(deliveries))
+            return [self.answer(d.inbound, once=d.once, numbered=d.numbered) for d in deliveries]
+        except Exception:
+            log.warning(
+                "a group of %d deliveries failed: answered one by one",
+                len(deliveries),
+                exc_info=True,
+            )
+            return [self.answer(d.inbound, once=d.once, numbered=d.numbered) for d in deliveries]
+        spent = time.perf_counter() - started
+        for delivery in deliveries:
+            channel = delivery.inbound.channel.value
+            UPDATES.inc(channel)
+            ANSWER_SECONDS.observe(spent, channel)
+        return answers
+
     def _answer(self, inbound: Inbound, *, once: Sequence[str], numbered: bool) -> Answer:
         """Answers one delivery (see `answer`)."""
         inbound = storable(inbound)
@@ -155,39 +208,7 @@ class Assistant:
         locale = [""]
         try:
             with self.database.session() as session:
-                services = self._services(session)
-                if inbound.unsupported:
-                    return self._unsupported(services, inbound, once, locale)
-                # One statement: the member, the conversation, today's meetings, the options.
-                arrival = services.arrival(
-                    channel=inbound.channel, chat_id=inbound.chat_id, user_id=inbound.user_id
-                )
-                offered_before = None
-                if numbered:
-                    offered_before = (
-                        arrival.options
-                        if arrival is not None
-                        else recall_options(
-                            session,
-                            channel=inbound.channel,
-                            user_id=inbound.user_id,
-                            now=services.now,
-                        )
-                    )
-                    inbound = _with_option(inbound, offered_before)
-                replies = self._dispatch(services, inbound, locale, arrival)
-                # Recorded after the work, in its transaction: a failure leaves the key free for
-                # the platform's retry, and a concurrent duplicate waits on the key and undoes.
-                # The answer is stored with the key, so that a retry after a lost connection
-                # gets it again (an idempotency key's replay).
-                stored = dump_answer(inbound.user_id, replies, locale[0])
-                repeat = self._record(services, inbound, once, stored)
-                if repeat is not None:
-                    session.rollback()
-                    return self._replay(services, inbound, repeat, locale[0])
-                if numbered:
-                    self._offer(services, inbound, replies, had=offered_before is not None)
-                return Answer(replies, locale[0])
+                return self._work(session, inbound, once, numbered, locale)
         except Exception:
             log.exception(
                 "handling failed",
@@ -196,6 +217,48 @@ class Assistant:
             chosen = locale[0] or self._apology_locale(inbound)
             t = translator(chosen)
             return Answer([Reply(t("Sorry, something went wrong. Please try again."))], chosen)
+
+    def _work(
+        self,
+        session: UnitOfWork,
+        inbound: Inbound,
+        once: Sequence[str],
+        numbered: bool,
+        locale: list[str],
+        *,
+        shared: bool = False,
+    ) -> Answer:
+        """Answers one delivery in a transaction (`shared` with other deliveries' or its own)."""
+        services = self._services(session, shared=shared)
+        if inbound.unsupported:
+            return self._unsupported(services, inbound, once, locale)
+        # One statement: the member, the conversation, today's meetings, the options.
+        arrival = services.arrival(
+            channel=inbound.channel, chat_id=inbound.chat_id, user_id=inbound.user_id
+        )
+        offered_before = None
+        if numbered:
+            offered_before = (
+                arrival.options
+                if arrival is not None
+                else recall_options(
+                    session, channel=inbound.channel, user_id=inbound.user_id, now=services.now
+                )
+            )
+            inbound = _with_option(inbound, offered_before)
+        replies = self._dispatch(services, inbound, locale, arrival)
+        # Recorded after the work, in its transaction: a failure leaves the key free for
+        # the platform's retry, and a concurrent duplicate waits on the key and undoes.
+        # The answer is stored with the key, so that a retry after a lost connection
+        # gets it again (an idempotency key's replay).
+        stored = dump_answer(inbound.user_id, replies, locale[0])
+        repeat = self._record(services, inbound, once, stored)
+        if repeat is not None:
+            services.undo()
+            return self._replay(services, inbound, repeat, locale[0])
+        if numbered:
+            self._offer(services, inbound, replies, had=offered_before is not None)
+        return Answer(replies, locale[0])
 
     def _unsupported(
         self, services: Services, inbound: Inbound, once: Sequence[str], locale: list[str]
@@ -212,7 +275,7 @@ class Assistant:
         stored = dump_answer(inbound.user_id, replies, locale[0])
         repeat = self._record(services, inbound, once, stored)
         if repeat is not None:
-            services.session.rollback()
+            services.undo()
             return self._replay(services, inbound, repeat, locale[0])
         return Answer(replies, locale[0])
 
@@ -277,7 +340,7 @@ class Assistant:
 
     # -- routing ---------------------------------------------------------------------------
 
-    def _services(self, session: object) -> Services:
+    def _services(self, session: object, *, shared: bool = False) -> Services:
         """Builds the services of one unit of work."""
         return Services(
             session,  # type: ignore[arg-type]
@@ -285,6 +348,7 @@ class Assistant:
             tz=self.clock.tz,
             holidays=self.holidays,
             settings=self.settings,
+            shared=shared,
         )
 
     def _locale(self, member: MemberView | None, hint: str | None) -> str:
@@ -345,7 +409,7 @@ class Assistant:
         except ServiceError as error:
             # Refusals leave nothing half-done: undo this message's writes, keep the flow as it was.
             if not error.keep_writes:
-                services.session.rollback()
+                services.undo()
                 if notes:
                     services.conversations.clear(key)
             if error.code in DENIALS and member is not None:

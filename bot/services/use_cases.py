@@ -71,6 +71,10 @@ from bot.texts import notices as notice_texts
 from storage.models import Alliance, AuditEntry, Invite, Meeting
 
 
+class SharedTransactionError(Exception):
+    """A unit of work sharing its transaction with others had to undo its writes."""
+
+
 @dataclass(frozen=True, slots=True)
 class InviteView:
     """A freshly made invite: the code to hand out and when it stops working."""
@@ -163,9 +167,12 @@ class Services:
         tz: ZoneInfo,
         holidays: HolidayCalendar,
         settings: Settings,
+        shared: bool = False,
     ) -> None:
         self.session = session
         self.now = now
+        # Whether this unit of work shares its transaction with others (a group commit).
+        self.shared = shared
         self.tz = tz
         self.holidays = holidays
         # Set when this unit of work switched the member's language.
@@ -236,6 +243,14 @@ class Services:
         if found is not None and found.member is not None and found.meetings is not None:
             self._today = (found.member.org.id, found.meetings)
         return found
+
+    def undo(self) -> None:
+        """Undoes this unit of work's writes; in a shared transaction, gives it up instead."""
+        if self.shared:
+            # Its writes cannot be told apart from the others': the group is answered again,
+            # each message in a transaction of its own.
+            raise SharedTransactionError
+        self.session.rollback()
 
     def audit(self, *, actor_id: int | None, action: str, subject: str, **detail: object) -> None:
         """Records a privileged change in the audit log."""

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.channels.answers import answer_of
 from bot.channels.http import refusals
 from bot.channels.weixin.checks import (
     RefusedError,
@@ -356,11 +357,9 @@ class CallbackChannel(ABC):
     ) -> Rendered:
         """Asks the core (in order per user) and renders its replies with numbered options."""
         async with self._in_order(inbound.user_id):
-            return await self._in_core(self._converse, inbound, once)
-
-    def _converse(self, inbound: Inbound, once: Sequence[str]) -> Rendered:
-        """Runs the core on one delivery and renders its replies as numbered options (blocking)."""
-        answer = self._core.answer(inbound, once=once, numbered=True)
+            answer = await answer_of(
+                self._core, inbound, once=once, numbered=True, executor=self._workers
+            )
         rendered = render_numbered(answer.replies, translator(answer.locale))
         if answer.repeat is not None:
             return Rendered(rendered.texts, rendered.options, repeat=answer.repeat)
