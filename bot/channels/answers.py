@@ -6,9 +6,16 @@ import asyncio
 import functools
 from collections.abc import Sequence
 from concurrent.futures import Executor
+from typing import cast
 
 from bot.core.inbound import Inbound
 from bot.core.ports import Answer, Core, GroupCore
+
+
+@functools.cache
+def _groups(kind: type) -> bool:
+    """Tells whether a core class commits groups (a protocol check is slow: once per class)."""
+    return issubclass(kind, GroupCore)
 
 
 async def answer_of(
@@ -24,8 +31,9 @@ async def answer_of(
     A core that commits groups gets the delivery queued (no thread waits on it); any other is
     called in `executor`'s threads (the default one when None).
     """
-    if isinstance(core, GroupCore):
-        return await asyncio.wrap_future(core.submit(inbound, once=once, numbered=numbered))
+    if _groups(type(core)):
+        grouping = cast(GroupCore, core)
+        return await asyncio.wrap_future(grouping.submit(inbound, once=once, numbered=numbered))
     loop = asyncio.get_running_loop()
     call = functools.partial(core.answer, inbound, once=once, numbered=numbered)
     return await loop.run_in_executor(executor, call)

@@ -15,9 +15,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, union_all
+from sqlalchemy import String, and_, bindparam, union_all
 from sqlalchemy import select as sa_select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from bot.calendar.holidays import HolidayCalendar
@@ -92,6 +95,30 @@ class Arrival:
     meetings: tuple[DayMeeting, ...] | None
 
 
+class RoleNames(FunctionElement[str]):
+    """A member's role names joined by commas, the separator written into the statement.
+
+    `func.aggregate_strings` binds its separator as a value rendered anew on every execution
+    (a text substitution over the whole statement); this renders it once, when compiled.
+    """
+
+    type = String()
+    inherit_cache = True
+    name = "role_names"
+
+
+@compiles(RoleNames, "sqlite")
+def _role_names_sqlite(element: RoleNames, compiler: SQLCompiler, **kw: Any) -> str:
+    """Renders the roles as SQLite's group_concat."""
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(RoleNames, "postgresql")
+def _role_names_postgresql(element: RoleNames, compiler: SQLCompiler, **kw: Any) -> str:
+    """Renders the roles as PostgreSQL's string_agg."""
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
 _host = aliased(Organization, name="host")
 _mine = aliased(Organization, name="mine")
 _held = aliased(Meeting, name="held")
@@ -136,7 +163,7 @@ ARRIVAL = (
         col(Member.status).label("status"),
         col(Member.locale).label("locale"),
         col(Member.muted).label("muted"),
-        sa_select(func.aggregate_strings(col(Role.role), ","))
+        sa_select(RoleNames(col(Role.role)))
         .where(
             col(Role.member_id) == col(Member.id),
             col(Role.organization_id) == col(Member.organization_id),
