@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -70,15 +71,19 @@ POSTGRES_GROUP = 32
 
 def normalized(text: str) -> str:
     """Folds full-width letters, digits and spaces to ASCII (NFKC) and trims; keeps punctuation."""
-    folded = []
-    for char in text:
-        if char.isascii():
-            folded.append(char)
-            continue
-        plain = unicodedata.normalize("NFKC", char)
-        # Chinese punctuation stays as typed: it is part of what a member writes.
-        folded.append(plain if plain.isascii() and (plain.isalnum() or plain.isspace()) else char)
-    return "".join(folded).strip()
+    if text.isascii():
+        return text.strip()
+    return "".join(map(_folded, text)).strip()
+
+
+@functools.lru_cache(maxsize=8192)
+def _folded(char: str) -> str:
+    """Returns a character as ASCII when NFKC makes it a letter, digit or space; else as is."""
+    if char.isascii():
+        return char
+    plain = unicodedata.normalize("NFKC", char)
+    # Chinese punctuation stays as typed: it is part of what a member writes.
+    return plain if plain.isascii() and (plain.isalnum() or plain.isspace()) else char
 
 
 def storable_text(value: str) -> str:
@@ -132,6 +137,10 @@ class Assistant:
         self.flow_titles = {router.flow: router.title for router in routers}
         # Longest keyword first, so "本季度谁主持" wins over "谁主持".
         self.keywords.sort(key=lambda item: -len(item[0]))
+        # The same, by first character: a message is tried only against keywords it can match.
+        self._keywords_from: dict[str, list[tuple[str, Command]]] = {}
+        for keyword, command in self.keywords:
+            self._keywords_from.setdefault(keyword[:1], []).append((keyword, command))
         self.timeout = timedelta(minutes=settings.conversation_timeout_minutes)
         self._option_writes = itertools.count(1)
         # SQLite takes one writer at a time: one committer. PostgreSQL overlaps the round trips
@@ -566,12 +575,13 @@ class Assistant:
         lowered = text.lower()
         if len(lowered) != len(text):
             lowered = text
-        for keyword, command in self.keywords:
+        candidates = self._keywords_from.get(lowered[:1], ())
+        for keyword, command in candidates:
             if lowered == keyword or (
                 lowered.startswith(keyword) and text[len(keyword) :].strip("".join(ENDINGS)) == ""
             ):
                 return command, ""
-        for keyword, command in self.keywords:
+        for keyword, command in candidates:
             if lowered.startswith(keyword):
                 rest = text[len(keyword) :]
                 if rest.startswith(SEPARATORS) or (rest[0].isascii() and not keyword.isascii()):
