@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, bindparam, union_all
+from sqlalchemy import Select, String, and_, any_, bindparam, func, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -124,7 +124,7 @@ _mine = aliased(Organization, name="mine")
 _held = aliased(Meeting, name="held")
 
 
-def _held_today(org_id: Any) -> Any:
+def _held_today(org_id: Any, *, arrays: bool) -> Any:
     """Matches the meetings held on the bound `day` that an organization takes part in.
 
     Its own, its alliances' and its pairings': three index searches whose ids the join looks up
@@ -150,98 +150,109 @@ def _held_today(org_id: Any) -> Any:
         ),
         col(_held.held_on) == day,
     )
-    return col(Meeting.id).in_(union_all(own, allied, paired))
+    ids = union_all(own, allied, paired)
+    if arrays:
+        # PostgreSQL does not drive a join from a correlated IN: it would test every meeting.
+        # An array of the ids is an index condition on the meeting's key.
+        return col(Meeting.id) == any_(func.array(ids.scalar_subquery()))
+    return col(Meeting.id).in_(ids)
 
 
-# Built once: every inbound message runs it.
-ARRIVAL = (
-    sa_select(
-        col(ChatAccount.id).label("account_id"),
-        col(ChatAccount.last_seen_at).label("last_seen_at"),
-        col(Member.id).label("member_id"),
-        col(Member.name).label("name"),
-        col(Member.status).label("status"),
-        col(Member.locale).label("locale"),
-        col(Member.muted).label("muted"),
-        sa_select(RoleNames(col(Role.role)))
-        .where(
-            col(Role.member_id) == col(Member.id),
-            col(Role.organization_id) == col(Member.organization_id),
+def _arrival(*, arrays: bool) -> Select[Any]:
+    """Builds the arrival's statement (`arrays`: PostgreSQL's form of the meetings' match)."""
+    return (
+        sa_select(
+            col(ChatAccount.id).label("account_id"),
+            col(ChatAccount.last_seen_at).label("last_seen_at"),
+            col(Member.id).label("member_id"),
+            col(Member.name).label("name"),
+            col(Member.status).label("status"),
+            col(Member.locale).label("locale"),
+            col(Member.muted).label("muted"),
+            sa_select(RoleNames(col(Role.role)))
+            .where(
+                col(Role.member_id) == col(Member.id),
+                col(Role.organization_id) == col(Member.organization_id),
+            )
+            .scalar_subquery()
+            .label("roles"),
+            col(_mine.id).label("org_id"),
+            col(_mine.code).label("org_code"),
+            col(_mine.name).label("org_name"),
+            col(_mine.kind).label("org_kind"),
+            col(_mine.orglife_ordinal).label("orglife_ordinal"),
+            col(_mine.orglife_weekday).label("orglife_weekday"),
+            col(_mine.holiday_policy).label("holiday_policy"),
+            col(Conversation.flow).label("flow"),
+            col(Conversation.step).label("step"),
+            col(Conversation.data).label("state_data"),
+            col(Conversation.updated_at).label("state_at"),
+            col(OfferedOption.options).label("options"),
+            col(OfferedOption.expires_at).label("options_expire"),
+            col(Meeting.id).label("meeting_id"),
+            col(Meeting.organization_id).label("meeting_org"),
+            col(Meeting.kind).label("kind"),
+            col(Meeting.held_on).label("held_on"),
+            col(Meeting.starts_at).label("starts_at"),
+            col(Meeting.venue).label("venue"),
+            col(Meeting.title).label("title"),
+            col(Meeting.status).label("meeting_status"),
+            col(Meeting.code_required).label("code_required"),
+            col(Meeting.checkin_open).label("checkin_open"),
+            col(Meeting.checkin_code).label("checkin_code"),
+            col(Meeting.moved_from).label("moved_from"),
+            col(Meeting.move_reason).label("move_reason"),
+            col(Meeting.holiday).label("holiday"),
+            col(_host.code).label("host_code"),
+            col(_host.name).label("host_name"),
+            col(_host.kind).label("host_kind"),
+            col(CheckinFailure.count).label("wrong_count"),
+            col(CheckinFailure.last_at).label("wrong_at"),
         )
-        .scalar_subquery()
-        .label("roles"),
-        col(_mine.id).label("org_id"),
-        col(_mine.code).label("org_code"),
-        col(_mine.name).label("org_name"),
-        col(_mine.kind).label("org_kind"),
-        col(_mine.orglife_ordinal).label("orglife_ordinal"),
-        col(_mine.orglife_weekday).label("orglife_weekday"),
-        col(_mine.holiday_policy).label("holiday_policy"),
-        col(Conversation.flow).label("flow"),
-        col(Conversation.step).label("step"),
-        col(Conversation.data).label("state_data"),
-        col(Conversation.updated_at).label("state_at"),
-        col(OfferedOption.options).label("options"),
-        col(OfferedOption.expires_at).label("options_expire"),
-        col(Meeting.id).label("meeting_id"),
-        col(Meeting.organization_id).label("meeting_org"),
-        col(Meeting.kind).label("kind"),
-        col(Meeting.held_on).label("held_on"),
-        col(Meeting.starts_at).label("starts_at"),
-        col(Meeting.venue).label("venue"),
-        col(Meeting.title).label("title"),
-        col(Meeting.status).label("meeting_status"),
-        col(Meeting.code_required).label("code_required"),
-        col(Meeting.checkin_open).label("checkin_open"),
-        col(Meeting.checkin_code).label("checkin_code"),
-        col(Meeting.moved_from).label("moved_from"),
-        col(Meeting.move_reason).label("move_reason"),
-        col(Meeting.holiday).label("holiday"),
-        col(_host.code).label("host_code"),
-        col(_host.name).label("host_name"),
-        col(_host.kind).label("host_kind"),
-        col(CheckinFailure.count).label("wrong_count"),
-        col(CheckinFailure.last_at).label("wrong_at"),
+        .select_from(ChatAccount)
+        .join(Member, col(Member.id) == col(ChatAccount.member_id))
+        .join(_mine, col(_mine.id) == col(Member.organization_id))
+        .outerjoin(
+            Conversation,
+            and_(
+                col(Conversation.channel) == bindparam("channel"),
+                col(Conversation.chat_id) == bindparam("chat_id"),
+                col(Conversation.user_id) == bindparam("external_id"),
+            ),
+        )
+        .outerjoin(
+            OfferedOption,
+            and_(
+                col(OfferedOption.channel) == bindparam("channel"),
+                col(OfferedOption.user_id) == bindparam("external_id"),
+            ),
+        )
+        .outerjoin(
+            Meeting,
+            and_(
+                _held_today(col(Member.organization_id), arrays=arrays),
+                col(Meeting.status) != MeetingStatus.CANCELLED,
+            ),
+        )
+        .outerjoin(_host, col(_host.id) == col(Meeting.organization_id))
+        .outerjoin(
+            CheckinFailure,
+            and_(
+                col(CheckinFailure.meeting_id) == col(Meeting.id),
+                col(CheckinFailure.member_id) == col(Member.id),
+            ),
+        )
+        .where(
+            col(ChatAccount.channel) == bindparam("channel"),
+            col(ChatAccount.external_id) == bindparam("external_id"),
+        )
+        .order_by(col(Meeting.starts_at), col(Meeting.id))
     )
-    .select_from(ChatAccount)
-    .join(Member, col(Member.id) == col(ChatAccount.member_id))
-    .join(_mine, col(_mine.id) == col(Member.organization_id))
-    .outerjoin(
-        Conversation,
-        and_(
-            col(Conversation.channel) == bindparam("channel"),
-            col(Conversation.chat_id) == bindparam("chat_id"),
-            col(Conversation.user_id) == bindparam("external_id"),
-        ),
-    )
-    .outerjoin(
-        OfferedOption,
-        and_(
-            col(OfferedOption.channel) == bindparam("channel"),
-            col(OfferedOption.user_id) == bindparam("external_id"),
-        ),
-    )
-    .outerjoin(
-        Meeting,
-        and_(
-            _held_today(col(Member.organization_id)),
-            col(Meeting.status) != MeetingStatus.CANCELLED,
-        ),
-    )
-    .outerjoin(_host, col(_host.id) == col(Meeting.organization_id))
-    .outerjoin(
-        CheckinFailure,
-        and_(
-            col(CheckinFailure.meeting_id) == col(Meeting.id),
-            col(CheckinFailure.member_id) == col(Member.id),
-        ),
-    )
-    .where(
-        col(ChatAccount.channel) == bindparam("channel"),
-        col(ChatAccount.external_id) == bindparam("external_id"),
-    )
-    .order_by(col(Meeting.starts_at), col(Meeting.id))
-)
+
+
+# Built once each: every inbound message runs one.
+ARRIVAL = _arrival(arrays=False)
+ARRIVAL_POSTGRESQL = _arrival(arrays=True)
 
 
 def state_of(
@@ -290,7 +301,8 @@ def arrive(
         "external_id": external_id,
         "day": today,
     }
-    rows = run(session, ARRIVAL, params).all()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    rows = run(session, ARRIVAL_POSTGRESQL if postgresql else ARRIVAL, params).all()
     if not rows:
         return None
     first = rows[0]
