@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from datetime import time as clock_time
 from pathlib import Path
@@ -33,6 +33,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from bench.cityscale import QUICK_CITY, SHANGHAI, TODAY, City, CityAccount, city_database
 from bench.databases import backend_of, postgres_base_url
@@ -81,23 +82,31 @@ async def serve(url: str) -> None:
             return PlainTextResponse("success")
 
         app = build_http_app(assistant, [*channel.routes, Route(NOOP_PATH, noop, methods=["POST"])])
-        config = uvicorn.Config(
-            app, log_level="error", access_log=False, lifespan="off", backlog=1024
-        )
-        config.load()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1024)
-        server = uvicorn.Server(config)
-        server.lifespan = config.lifespan_class(config)
-        await server.startup(sockets=[sock])
-        print(f"PORT {sock.getsockname()[1]}", flush=True)
         try:
-            await asyncio.to_thread(sys.stdin.read)
+            async with listen(app) as port:
+                print(f"PORT {port}", flush=True)
+                await asyncio.to_thread(sys.stdin.read)
         finally:
-            await server.shutdown(sockets=[sock])
             await channel.stop()
+            assistant.close()
             database.dispose()
+
+
+@contextlib.asynccontextmanager
+async def listen(app: ASGIApp) -> AsyncIterator[int]:
+    """Serves an app with uvicorn on an ephemeral port of 127.0.0.1; yields the port."""
+    config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="off", backlog=1024)
+    config.load()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    await server.startup(sockets=[sock])
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        await server.shutdown(sockets=[sock])
 
 
 # -- the platform (this process) --------------------------------------------------------------
