@@ -14,9 +14,17 @@ from sqlmodel import Session
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.config import Settings
-from bot.core.domain import ActivityKind, Duty, MeetingKind, MeetingStatus, RoleKind
+from bot.core.domain import (
+    ActivityKind,
+    AttendanceStatus,
+    Duty,
+    MeetingKind,
+    MeetingStatus,
+    RoleKind,
+)
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel, InboundImage
+from bot.core.names import clean_line
 from bot.core.records import (
     ActivityView,
     CheckInResult,
@@ -28,7 +36,7 @@ from bot.core.records import (
 )
 from bot.core.reply import Document
 from bot.services.arrival import Arrival, DayMeeting, arrive, day_meeting
-from bot.services.attendance import AttendanceBook, CheckinWindow
+from bot.services.attendance import AttendanceBook, CheckinWindow, Correction, RollSheet
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, Subject, compliance_report
 from bot.services.console_access import ConsoleAccess
@@ -41,8 +49,16 @@ from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.holiday_data import missing_holiday_years
 from bot.services.ledger import Ledger
-from bot.services.ledger_book import LedgerExport, export_ledger
-from bot.services.meetings import Meetings, OrgLifeYear
+from bot.services.ledger_book import (
+    XLSX_MIME,
+    LedgerData,
+    LedgerExport,
+    build_workbook,
+    export_ledger,
+    ledger_data,
+    ledger_filename,
+)
+from bot.services.meetings import MeetingCalendar, Meetings, OrgLifeYear
 from bot.services.members import Members
 from bot.services.minutes import (
     MinutesView,
@@ -63,6 +79,14 @@ from bot.services.photos import (
     save_photos,
 )
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
+from bot.services.reminder_settings import (
+    ORG_SETTINGS,
+    SettingValue,
+    clear_org_reminder_setting,
+    org_reminder_settings,
+    set_org_reminder_setting,
+)
+from bot.services.reminders import Reminders
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
 from bot.services.structure import BranchSettings, branch_settings, set_org_setting
@@ -550,7 +574,34 @@ class Services:
     ) -> MeetingView:
         """Changes the day, time or venue of the branch's next meeting and tells its members."""
         self.require_lead(member)
-        meeting = self._next_hosted(member)
+        return self._move(member, self._next_hosted(member), day=day, at=at, venue=venue)
+
+    def move_meeting(
+        self,
+        member: MemberView,
+        *,
+        meeting_id: int,
+        day: date | None,
+        at: time | None,
+        venue: str | None,
+    ) -> MeetingView:
+        """Changes a meeting the branch hosts, before it begins, and tells its members (secretaries)."""
+        self.require_lead(member)
+        meeting = self._own_meeting(member, meeting_id)
+        if meeting.starts_at <= self.now:
+            raise ServiceError("meeting_begun")
+        return self._move(member, meeting, day=day, at=at, venue=venue)
+
+    def _move(
+        self,
+        member: MemberView,
+        meeting: Meeting,
+        *,
+        day: date | None,
+        at: time | None,
+        venue: str | None,
+    ) -> MeetingView:
+        """Moves a meeting to a day, time or venue ahead, audits it and tells its members."""
         if day is not None and day < self.today:
             raise ServiceError("date_in_past")
         self.meetings.reschedule(meeting, at=at, venue=venue, day=day)
@@ -668,6 +719,71 @@ class Services:
         reason = reason.strip()[:500]
         self._announce(meeting, member, lambda t: notice_texts.meeting_cancelled(t, view, reason))
         return view
+
+    # -- the console's meeting desk: a year's calendar, one meeting's roll call, corrections -----
+
+    def meeting_calendar(self, org_id: int, year: int) -> MeetingCalendar:
+        """Lists a year of an organization's meetings and the org-life days its rule still gives."""
+        return self.meetings.calendar(org_id, year, self.today)
+
+    def meeting(self, meeting_id: int) -> MeetingView | None:
+        """Returns a meeting by id, or None."""
+        row = self.session.get(Meeting, meeting_id)
+        return self.meetings.view(row) if row is not None else None
+
+    def roll_sheet(self, meeting_id: int) -> RollSheet:
+        """Returns a meeting's roll call with every expected member's answer (the desk's view)."""
+        meeting = self.session.get(Meeting, meeting_id)
+        if meeting is None:
+            raise ServiceError("meeting_unknown")
+        view = self.meetings.view(meeting)
+        expected = self.meetings.expected(meeting)
+        return RollSheet(
+            meeting=view,
+            roll_call=self.attendance.roll_call(meeting, view, expected),
+            entries=self.attendance.sheet(meeting, expected),
+        )
+
+    def correct_attendance(
+        self,
+        member: MemberView,
+        *,
+        meeting_id: int,
+        member_id: int,
+        status: AttendanceStatus,
+        late: bool = False,
+        reason: str,
+    ) -> Correction:
+        """Corrects one member's answer to a meeting the branch hosts, with a reason (audited).
+
+        Leave may be recorded ahead of the meeting; present, late and absent once it has begun.
+        """
+        self.require_lead(member)
+        meeting = self._own_meeting(member, meeting_id)
+        if meeting.status is MeetingStatus.CANCELLED:
+            raise ServiceError("meeting_cancelled")
+        reason = clean_line(reason, limit=500)
+        if not reason:
+            raise ServiceError("reason_needed")
+        if status is not AttendanceStatus.LEAVE and meeting.starts_at > self.now:
+            raise ServiceError("attendance_ahead")
+        if member_id not in {m.id for m in self.meetings.expected(meeting)}:
+            raise ServiceError("not_expected")
+        change = self.attendance.correct(
+            meeting=meeting, member_id=member_id, status=status, late=late, reason=reason
+        )
+        self.audit(
+            actor_id=member.id,
+            action="attendance.correct",
+            subject=f"meeting:{meeting_id}",
+            member=member_id,
+            before=change.before.value if change.before else None,
+            before_late=change.before_late,
+            after=change.after.value,
+            late=change.late,
+            reason=reason,
+        )
+        return change
 
     def branch_notice(self, member: MemberView, *, text: str) -> int:
         """Sends a secretary's notice to every member of the branch; returns how many get it."""
@@ -1063,6 +1179,43 @@ class Services:
             actor_id=member.id,
         )
 
+    def org_branch_settings(self, org_id: int) -> BranchSettings:
+        """Returns an organization's org-life time and venue, holiday policy and liaisons."""
+        return branch_settings(self.session, org_id=org_id)
+
+    def org_reminder_settings(self, org_id: int) -> list[SettingValue]:
+        """Lists an organization's reminder times and lead days, and where each comes from."""
+        return org_reminder_settings(self.session, org_id=org_id)
+
+    def change_org_setting(
+        self, org_id: int, *, key: str, value: str, actor_id: int | None
+    ) -> tuple[str, str]:
+        """Changes a branch or reminder setting of an organization, audited; returns it stored."""
+        if key in ORG_SETTINGS:
+            stored = set_org_reminder_setting(
+                self.session,
+                org_id=org_id,
+                name=key,
+                value=value,
+                now=self.now,
+                actor_id=actor_id,
+            )
+            return key, stored
+        return set_org_setting(
+            self.session,
+            org_code=self.orgs.get(org_id).code,
+            key=key,
+            value=value,
+            now=self.now,
+            actor_id=actor_id,
+        )
+
+    def reset_org_reminder_setting(self, org_id: int, name: str, *, actor_id: int | None) -> bool:
+        """Returns a reminder setting to its alliance's or everyone's value, audited."""
+        return clear_org_reminder_setting(
+            self.session, org_id=org_id, name=name, now=self.now, actor_id=actor_id
+        )
+
     def compliance(self, member: MemberView, quarter: Quarter) -> ComplianceReport:
         """Checks the branch, its alliances and pairings against the rules (secretaries)."""
         self.require_lead(member)
@@ -1196,6 +1349,63 @@ class Services:
         )
         return document
 
+    # -- the console's ledger desk: any organization, the caller's scope checked before ------
+
+    def ledger_view(self, org_id: int, quarter: Quarter, *, filled_by: str = "") -> LedgerData:
+        """Reads an organization's quarter as its ledger lists it, photos included."""
+        if quarter > Quarter.of(self.today):
+            raise ServiceError("quarter_ahead")
+        return ledger_data(
+            self.session,
+            org_id=org_id,
+            quarter=quarter,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            filled_by=filled_by,
+        )
+
+    def ledger_workbook(
+        self,
+        org_id: int,
+        quarter: Quarter,
+        t: Translator,
+        *,
+        actor_id: int | None,
+        filled_by: str = "",
+    ) -> Document:
+        """Makes an organization's quarterly ledger workbook to read (.xlsx); audited, files nothing."""
+        data = self.ledger_view(org_id, quarter, filled_by=filled_by)
+        self.audit(
+            actor_id=actor_id,
+            action="ledger.download",
+            subject=f"org:{org_id}",
+            quarter=str(quarter),
+        )
+        return Document(ledger_filename(t, data), build_workbook(t, data), XLSX_MIME)
+
+    def org_summary_document(
+        self, org_id: int, year: int, t: Translator, *, actor_id: int | None
+    ) -> Document | None:
+        """Writes an organization's year-end summary (.docx), audited; None without groups."""
+        if year > self.today.year:
+            raise ServiceError("year_ahead")
+        document = year_summary_document(
+            self.session,
+            org_id=org_id,
+            year=year,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            t=t,
+        )
+        self.audit(actor_id=actor_id, action="summary.export", subject=f"org:{org_id}", year=year)
+        return document
+
+    def file_ledger(self, org_id: int, quarter: Quarter, *, actor_id: int | None) -> bool:
+        """Marks an organization's quarterly ledger as submitted, audited; False when it was."""
+        return Reminders.of(self).file_ledger(org_id, quarter, by=actor_id)
+
     # -- minutes (会议记录) of any meeting ------------------------------------------------------
 
     def _own_meeting(self, member: MemberView, meeting_id: int) -> Meeting:
@@ -1248,6 +1458,10 @@ class Services:
         """Writes a meeting's minutes as .docx (secretaries)."""
         self.require_lead(member)
         self._own_meeting(member, meeting_id)
+        return self.meeting_minutes_document(meeting_id, t)
+
+    def meeting_minutes_document(self, meeting_id: int, t: Translator) -> Document:
+        """Writes any meeting's minutes as .docx (the console checks the reader's scope)."""
         record = minutes_record(
             self.session, meeting_id=meeting_id, meetings=self.meetings, attendance=self.attendance
         )

@@ -14,6 +14,8 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.web.console.desk import Console
+from bot.web.console.ledger import LedgerPages
+from bot.web.console.meetings import MeetingPages
 from bot.web.console.members import MemberPages
 from bot.web.console.pages import Pages, ReminderPages
 from bot.web.console.rota import RotaPages
@@ -49,6 +51,8 @@ def console_routes(
     reminders = ReminderPages(pages)
     members = MemberPages(pages)
     rota = RotaPages(pages)
+    meetings = MeetingPages(pages)
+    ledger = LedgerPages(pages)
     routes: list[BaseRoute] = [
         Route("/", pages.overview, methods=["GET"]),
         Route("/login", pages.login_form, methods=["GET"]),
@@ -62,8 +66,24 @@ def console_routes(
         Route("/audit", pages.audit, methods=["GET"]),
         Route("/rota", rota.show, methods=["GET"]),
         Route("/rota/override", rota.override, methods=["POST"]),
+        Route("/meetings", meetings.calendar, methods=["GET"]),
+        Route("/meetings/new", meetings.new_form, methods=["GET"]),
+        Route("/meetings/new", meetings.create, methods=["POST"]),
+        Route("/meetings/{meeting_id:int}", meetings.show, methods=["GET"]),
+        Route("/meetings/{meeting_id:int}/attendance", meetings.correct, methods=["POST"]),
+        Route("/meetings/{meeting_id:int}/move", meetings.move_form, methods=["GET"]),
+        Route("/meetings/{meeting_id:int}/move", meetings.move, methods=["POST"]),
+        Route("/meetings/{meeting_id:int}/minutes", meetings.minutes, methods=["GET"]),
+        Route("/meetings/{meeting_id:int}/minutes", meetings.save_minutes, methods=["POST"]),
+        Route("/meetings/{meeting_id:int}/minutes.docx", meetings.minutes_file, methods=["GET"]),
         Route("/reminders", reminders.show, methods=["GET"]),
         Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
+        Route("/reminders/settings", reminders.change_setting, methods=["POST"]),
+        Route("/ledger", ledger.show, methods=["GET"]),
+        Route("/ledger/workbook", ledger.workbook, methods=["GET"]),
+        Route("/ledger/summary", ledger.summary, methods=["GET"]),
+        Route("/ledger/photos/{photo_id:int}", ledger.photo, methods=["GET"]),
+        Route("/ledger/submitted", ledger.submitted, methods=["POST"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
     return [
