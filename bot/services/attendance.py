@@ -144,10 +144,18 @@ class AttendanceBook:
         self.window = window or CheckinWindow()
 
     def check_in(
-        self, *, meeting: DayMeeting, member_id: int, code: str | None, channel: Channel
+        self, *, meeting: DayMeeting | Meeting, member_id: int, code: str | None, channel: Channel
     ) -> SignIn:
         """Signs a member in; tells when, and whether this call created the sign-in."""
-        if meeting.view.status is MeetingStatus.CANCELLED:
+        if isinstance(meeting, Meeting):
+            status, required, expected = meeting.status, meeting.code_required, meeting.checkin_code
+        else:
+            status, required, expected = (
+                meeting.view.status,
+                meeting.view.code_required,
+                meeting.code,
+            )
+        if status is MeetingStatus.CANCELLED:
             raise ServiceError("meeting_cancelled")
         window = self.window
         if self.now < window.opens(meeting) and not meeting.checkin_open:
@@ -155,11 +163,11 @@ class AttendanceBook:
         late = self.now > window.closes(meeting)
         if late and window.refuse_late:
             raise ServiceError("checkin_closed", at=window.closes(meeting).astimezone(self.tz))
-        if meeting.view.code_required:
+        if required:
             if not code:
                 raise ServiceError("code_needed")
             self._refuse_if_guessing(meeting, member_id)
-            if not hmac.compare_digest(code.encode(), meeting.code.encode()):
+            if not hmac.compare_digest(code.encode(), expected.encode()):
                 self._count_failure(meeting, member_id)
                 # The failure count must survive the refusal, or guessing would cost nothing.
                 raise ServiceError("code_wrong", keep_writes=True)
@@ -192,10 +200,11 @@ class AttendanceBook:
             late=bool(stored.late),
         )
 
-    def _refuse_if_guessing(self, meeting: DayMeeting, member_id: int) -> None:
+    def _refuse_if_guessing(self, meeting: DayMeeting | Meeting, member_id: int) -> None:
         """Refuses a member who sent too many wrong codes for this meeting lately."""
-        wrong = meeting.wrong
-        if not meeting.failures_read:
+        read = isinstance(meeting, DayMeeting) and meeting.failures_read
+        wrong = meeting.wrong if isinstance(meeting, DayMeeting) else None
+        if not read:
             params = {"meeting_id": meeting.id, "member_id": member_id}
             failure = run(self.session, FAILURE_LOOKUP, params).first()
             if failure is not None:
@@ -206,7 +215,7 @@ class AttendanceBook:
         if wait > timedelta(0):
             raise ServiceError("too_many_codes", minutes=max(1, round(wait.total_seconds() / 60)))
 
-    def _count_failure(self, meeting: DayMeeting, member_id: int) -> None:
+    def _count_failure(self, meeting: DayMeeting | Meeting, member_id: int) -> None:
         """Adds one wrong code to the member's count for this meeting."""
         values = {"meeting_id": meeting.id, "member_id": member_id, "count": 1, "last_at": self.now}
         if (
