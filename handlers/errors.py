@@ -47,9 +47,6 @@ MESSAGES: dict[str, str] = {
     "alliance_presidents": N_(
         "An alliance has {low} to {high} president units (会长单位); {count} were given."
     ),
-    "alliance_incomplete": N_("An alliance needs a code and a name."),
-    "alliance_unit_twice": N_("Each organization can hold only one place in an alliance."),
-    "alliance_term": N_("The executive president unit's term is {low} to {high} months."),
     "alliance_exists": N_("An alliance with the code {alliance} already exists."),
     "not_in_alliance": N_("That organization is not in your alliance."),
     "not_president_unit": N_("Only president units take turns at that duty."),

@@ -1,6 +1,7 @@
 """Setting up a district: pairings, alliances and a branch's settings, one validation for every door.
 
-The command line, the import and chat call these use cases; each refuses bad input with a
+The command line, the web console, the import, the demo and chat call these use cases (an
+alliance is written by `save_alliance` only); each refuses bad input with a
 `ServiceError` whose code `handlers.errors` words, and audits every change it makes.
 """
 
@@ -25,7 +26,6 @@ from bot.core.domain import (
     RoleKind,
     UnitKind,
 )
-from bot.services.alliances import check_president_units
 from bot.services.errors import ServiceError
 from storage.models import (
     Alliance,
@@ -46,6 +46,9 @@ MAX_NAME = 200
 MAX_VENUE = 200
 MAX_TERM_MONTHS = 60
 MAX_VISIT_TARGET = 52
+# 001 §3: "X" is 5-7 president units (会长单位), one of them the executive president unit.
+MIN_PRESIDENT_UNITS = 5
+MAX_PRESIDENT_UNITS = 7
 # The settings `set_org_setting` understands, with the words the doors may use for them.
 SETTING_KEYS: dict[str, str] = {
     "orglife.time": "orglife.time",
@@ -173,6 +176,17 @@ def check_name(name: str) -> str:
     if not name or len(name) > MAX_NAME:
         raise ServiceError("bad_name", limit=MAX_NAME)
     return name
+
+
+def check_president_units(count: int) -> None:
+    """Refuses a number of president units outside 001's 5-7."""
+    if not MIN_PRESIDENT_UNITS <= count <= MAX_PRESIDENT_UNITS:
+        raise ServiceError(
+            "alliance_presidents",
+            count=count,
+            low=MIN_PRESIDENT_UNITS,
+            high=MAX_PRESIDENT_UNITS,
+        )
 
 
 def check_pairing(spec: PairingSpec) -> PairingSpec:
