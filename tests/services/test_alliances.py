@@ -98,11 +98,9 @@ def test_the_executive_president_unit_convenes_unless_the_alliance_rotates_it(
     orgs = branches(database, 6)
     save(database, spec("ally", orgs[:5], orgs[5:], executive_term_months=6))
     with database.session() as session:
-        ids = {
-            org.code: org.id
-            for org in Rota(session, NOW).units(session.exec(select(Alliance)).one())
-        }
         alliance = session.exec(select(Alliance)).one()
+        assert alliance.id is not None
+        ids = {org.code: org.id for org in Rota(session, NOW).units(alliance)}
         session.add(
             RotaOverride(
                 alliance_id=alliance.id,
