@@ -97,6 +97,11 @@ MESSAGES: dict[str, str] = {
     ),
     "bad_term": N_("The executive term must be a number of months from 1 to {limit}."),
     "org_unknown_code": N_("No organization has the code {value}."),
+    "org_not_in_scope": N_("No organization under you has the code {value}."),
+    "group_not_in_scope": N_(
+        "The code {value} belongs to a pairing or alliance of organizations not under you:"
+        " choose another code."
+    ),
     "setting_unknown": N_("Unknown setting {value}; use one of: {keys}."),
     "bad_time": N_("{value} is not a time of day; write it like 14:30."),
     "bad_policy": N_("Unknown holiday policy {value}: use keep (照常) or next_workday (顺延)."),

@@ -283,8 +283,7 @@ def parse_table(file_name: str, lines: Iterable[Sequence[object]]) -> Table:
 
 def read_table(path: Path) -> Table:
     """Reads an .xlsx (first sheet) or .csv file (UTF-8, or GB18030 as Excel saves it in China)."""
-    suffix = path.suffix.lower()
-    if suffix not in (".xlsx", ".csv"):
+    if path.suffix.lower() not in (".xlsx", ".csv"):
         raise ImportFileError(FILE_KIND, file=path.name)
     try:
         data = path.read_bytes()
@@ -292,30 +291,44 @@ def read_table(path: Path) -> Table:
         raise ImportFileError(
             FILE_UNREADABLE, file=path.name, reason=error.strerror or error
         ) from None
+    return table_of(path.name, data)
+
+
+def table_of(file_name: str, data: bytes) -> Table:
+    """Reads an uploaded .xlsx (first sheet) or .csv file's bytes; the name says which it is."""
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise ImportFileError(FILE_KIND, file=file_name)
     if suffix == ".csv":
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("gb18030")
-            except UnicodeDecodeError:
-                raise ImportFileError(
-                    FILE_UNREADABLE, file=path.name, reason="not UTF-8 or GB18030 text"
-                ) from None
-        return parse_table(path.name, csv.reader(io.StringIO(text, newline="")))
+        return parse_table(
+            file_name, csv.reader(io.StringIO(csv_text(file_name, data), newline=""))
+        )
     from openpyxl import load_workbook  # noqa: PLC0415 (only imports need the spreadsheet reader)
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (BadZipFile, KeyError, ValueError, OSError) as error:
         raise ImportFileError(
-            FILE_UNREADABLE, file=path.name, reason=str(error) or "not an xlsx file"
+            FILE_UNREADABLE, file=file_name, reason=str(error) or "not an xlsx file"
         ) from None
     try:
         sheet = workbook.worksheets[0]
-        return parse_table(path.name, sheet.iter_rows(values_only=True))
+        return parse_table(file_name, sheet.iter_rows(values_only=True))
     finally:
         workbook.close()
+
+
+def csv_text(file_name: str, data: bytes) -> str:
+    """Decodes a .csv file: UTF-8 (with or without a BOM), else GB18030 as Excel saves it in China."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                FILE_UNREADABLE, file=file_name, reason="not UTF-8 or GB18030 text"
+            ) from None
 
 
 # -- validation ----------------------------------------------------------------------------
@@ -698,7 +711,13 @@ def validate(table: Table, session: Session) -> tuple[Plan, dict[str, Organizati
 
 
 def import_members(
-    session: Session, table: Table, *, now: datetime, dry_run: bool, source: str = ""
+    session: Session,
+    table: Table,
+    *,
+    now: datetime,
+    dry_run: bool,
+    source: str = "",
+    actor_id: int | None = None,
 ) -> ImportReport:
     """Validates every row and, when all are valid, imports them in the caller's transaction.
 
@@ -719,7 +738,7 @@ def import_members(
             session.add(
                 AuditEntry(
                     at=now,
-                    actor_id=None,
+                    actor_id=actor_id,
                     action="members.import",
                     subject=f"file:{source}"[:200],
                     detail=json.dumps(
