@@ -14,9 +14,11 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.web.console.desk import Console
+from bot.web.console.imports import ImportPages
 from bot.web.console.members import MemberPages
 from bot.web.console.pages import Pages, ReminderPages
 from bot.web.console.rota import RotaPages
+from bot.web.console.structure import StructurePages
 from storage.engine import Database
 
 STATIC = Path(__file__).with_name("static")
@@ -49,6 +51,8 @@ def console_routes(
     reminders = ReminderPages(pages)
     members = MemberPages(pages)
     rota = RotaPages(pages)
+    structure = StructurePages(pages)
+    imports = ImportPages(pages)
     routes: list[BaseRoute] = [
         Route("/", pages.overview, methods=["GET"]),
         Route("/login", pages.login_form, methods=["GET"]),
@@ -64,6 +68,19 @@ def console_routes(
         Route("/rota/override", rota.override, methods=["POST"]),
         Route("/reminders", reminders.show, methods=["GET"]),
         Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
+        Route("/structure", structure.show, methods=["GET"]),
+        Route("/structure/pairings/new", structure.new_pairing, methods=["GET"]),
+        Route("/structure/pairings/new", structure.save_pairing, methods=["POST"]),
+        Route("/structure/pairings/{code}", structure.edit_pairing, methods=["GET"]),
+        Route("/structure/pairings/{code}", structure.save_pairing, methods=["POST"]),
+        Route("/structure/pairings/{code}/end", structure.end, methods=["POST"]),
+        Route("/structure/alliances/new", structure.new_alliance, methods=["GET"]),
+        Route("/structure/alliances/new", structure.save_alliance, methods=["POST"]),
+        Route("/structure/alliances/{code}", structure.edit_alliance, methods=["GET"]),
+        Route("/structure/alliances/{code}", structure.save_alliance, methods=["POST"]),
+        Route("/import", imports.show, methods=["GET"]),
+        Route("/import", imports.check, methods=["POST"]),
+        Route("/import/confirm", imports.confirm, methods=["POST"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
     return [
