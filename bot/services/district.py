@@ -536,8 +536,11 @@ def import_district(
             session, members_table, now=now, dry_run=False, source=source, actor_id=actor_id
         )
         if outside:
+            # A cell naming an organization out of reach says only that, nothing about it.
+            cells = {(error.row, error.column) for error in outside}
+            rest = [error for error in members.errors if (error.row, error.column) not in cells]
             members.errors = sorted(
-                [*members.errors, *outside],
+                [*rest, *outside],
                 key=lambda error: (error.row, list(COLUMNS).index(error.column)),
             )
         report = DistrictReport(members=members, group_errors=pairing_errors + alliance_errors)

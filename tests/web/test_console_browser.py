@@ -20,6 +20,7 @@ from bot.channels.http import build_http_app
 from bot.cli import app as cli_app
 from bot.core.domain import ActivityKind
 from bot.engine.assistant import Assistant
+from bot.web.console.routes import BODY_LIMITS
 from storage.engine import Database
 from storage.models import Member
 from tests.factories import World
@@ -38,7 +39,7 @@ PHONE = {"width": 375, "height": 812}
 @pytest.fixture
 def live_url(assistant: Assistant, app_routes: list[object]) -> Iterator[str]:
     """Serves the shared HTTP app with the console on a loopback port, in a thread."""
-    app = build_http_app(assistant, app_routes)  # type: ignore[arg-type]
+    app = build_http_app(assistant, app_routes, larger_bodies=BODY_LIMITS)  # type: ignore[arg-type]
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))

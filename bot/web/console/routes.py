@@ -14,7 +14,7 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.web.console.desk import Console
-from bot.web.console.imports import ImportPages
+from bot.web.console.imports import ENVELOPE, MAX_UPLOAD, ImportPages
 from bot.web.console.members import MemberPages
 from bot.web.console.pages import Pages, ReminderPages
 from bot.web.console.rota import RotaPages
@@ -24,6 +24,8 @@ from storage.engine import Database
 STATIC = Path(__file__).with_name("static")
 # Vendored files only change with a release; a day of caching spares phones the download.
 STATIC_MAX_AGE = 24 * 3600
+# Paths whose bodies may exceed the shared server's cap: the upload form, up to its own limit.
+BODY_LIMITS = {"/console/import": MAX_UPLOAD + ENVELOPE}
 
 
 class CachedStatic(StaticFiles):
