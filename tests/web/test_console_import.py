@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 from openpyxl import Workbook
@@ -11,7 +12,7 @@ from sqlmodel import select
 
 from bot.core.clock import FrozenClock
 from bot.engine.assistant import Assistant
-from bot.web.console.imports import MAX_UPLOAD
+from bot.web.console.imports import ENVELOPE, MAX_UPLOAD
 from storage.engine import Database
 from storage.models import Alliance, AuditEntry, Member, Organization
 from tests.factories import World
@@ -153,6 +154,22 @@ async def test_bad_uploads_are_refused_with_a_reason(
         client, csrf, {"file": ("大.csv", HEADER.encode() + b"x" * (MAX_UPLOAD + 1), "text/csv")}
     )
     assert big.status_code == 413 and "10 MB" in big.text
+    bigger = await upload(
+        client, csrf, {"file": ("大.csv", b"x" * (MAX_UPLOAD + ENVELOPE), "text/csv")}
+    )
+    assert bigger.status_code == 413 and "文件超过 10 MB" in bigger.text
+
+    async def streamed() -> AsyncIterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n'
+        for _ in range(11):
+            yield b"x" * (1024 * 1024)
+
+    endless = await client.post(
+        "/console/import",
+        content=streamed(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert endless.status_code == 413 and "文件超过 10 MB" in endless.text
     two = await client.post(
         "/console/import",
         data={"csrf": csrf},

@@ -24,8 +24,9 @@ from storage.engine import Database
 STATIC = Path(__file__).with_name("static")
 # Vendored files only change with a release; a day of caching spares phones the download.
 STATIC_MAX_AGE = 24 * 3600
-# Paths whose bodies may exceed the shared server's cap: the upload form, up to its own limit.
-BODY_LIMITS = {"/console/import": MAX_UPLOAD + ENVELOPE}
+# Paths whose bodies may exceed the shared server's cap: the upload form, well past its own limit
+# (which it counts itself) so that it refuses a larger file in the reader's language.
+BODY_LIMITS = {"/console/import": 2 * (MAX_UPLOAD + ENVELOPE)}
 
 
 class CachedStatic(StaticFiles):
