@@ -33,7 +33,9 @@ def csv_file(text: str, name: str = "党员.csv") -> dict[str, tuple[str, bytes,
     return {"file": (name, text.encode("utf-8"), "text/csv")}
 
 
-def district_book(alliance_presidents: str) -> bytes:
+def district_book(
+    alliance_presidents: str, pairing: tuple[str, str, str] = ("JD-9", "B7", "B8")
+) -> bytes:
     """A workbook with the three sheets: two new branches, a pairing and an alliance."""
     book = Workbook()
     members = book.active
@@ -44,7 +46,7 @@ def district_book(alliance_presidents: str) -> bytes:
     members.append(["B8", "第8支部", "党支部", "C", "孙八", "书记、联络员"])
     pairings = book.create_sheet("结对")
     pairings.append(["结对代码", "结对名称", "牵头单位代码", "共建单位代码", "协议开始日期"])
-    pairings.append(["JD-9", "七八结对", "B7", "B8", "2026-01-01"])
+    pairings.append([pairing[0], "七八结对", pairing[1], pairing[2], "2026-01-01"])
     alliances = book.create_sheet("联盟")
     alliances.append(["联盟代码", "联盟名称", "会长单位代码", "会员单位代码", "轮值开始日期"])
     alliances.append(["XL", "新联盟", alliance_presidents, "B7", "2027-01-01"])
@@ -122,6 +124,21 @@ async def test_a_district_workbook_reports_each_sheets_rows(
     assert done.status_code == 200
     with database.session() as session:
         assert session.exec(select(Alliance).where(Alliance.code == "XL")).one().name == "新联盟"
+
+
+async def test_another_committees_pairings_and_organizations_are_out_of_reach(
+    client: httpx.AsyncClient, district: World, database: Database
+) -> None:
+    csrf = await staff(client)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    book = district_book("B1、B2、B3、B4、B8", ("PX", "B7", "X1"))
+    page = await upload(client, csrf, {"file": ("区镇.xlsx", book, xlsx)})
+    assert row_errors(page.text) == [
+        ["结对", "2", "结对代码", "代码PX已被不属于你管辖的结对或联盟使用，请换一个代码。"],
+        ["结对", "2", "共建单位代码", "你管辖的组织中没有代码为X1的组织。"],
+    ]
+    with database.session() as session:
+        assert session.exec(select(Organization).where(Organization.code == "B7")).first() is None
 
 
 async def test_another_committees_organizations_are_row_errors(
