@@ -104,6 +104,11 @@ MESSAGES: dict[str, str] = {
     ),
     "setting_unknown": N_("Unknown setting {value}; use one of: {keys}."),
     "bad_time": N_("{value} is not a time of day; write it like 14:30."),
+    "bad_lead_days": N_(
+        "{value} are not lead days; write the days before, like 14,3 (each from 1 to 60)."
+    ),
+    "bad_day_count": N_("{value} is not a whole number from {low} to {high}."),
+    "reminder_setting_unknown": N_("There is no reminder setting {value}."),
     "bad_policy": N_("Unknown holiday policy {value}: use keep (照常) or next_workday (顺延)."),
     "bad_form": N_(
         "Unknown pairing form {value}: use one_to_one, many_to_one, one_to_many (一对一/多对一/一对多)."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -260,6 +261,28 @@ def set_reminder_setting(*, session: Session, scope: str, name: str, value: str)
             .where(col(ReminderSetting.scope) == scope, col(ReminderSetting.name) == name)
             .values(value=value)
         )
+
+
+def reminder_settings_in(*, session: Session, scopes: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Reads the stored reminder settings of some scopes, by scope and name."""
+    found: dict[str, dict[str, str]] = {scope: {} for scope in scopes}
+    for scope, name, value in session.exec(
+        select(ReminderSetting.scope, ReminderSetting.name, ReminderSetting.value).where(
+            col(ReminderSetting.scope).in_(list(scopes))
+        )
+    ):
+        found[scope][name] = value
+    return found
+
+
+def clear_reminder_setting(*, session: Session, scope: str, name: str) -> str | None:
+    """Forgets one reminder setting of a scope; returns the value it had, or None."""
+    removed = session.execute(
+        delete(ReminderSetting)
+        .where(col(ReminderSetting.scope) == scope, col(ReminderSetting.name) == name)
+        .returning(col(ReminderSetting.value))
+    ).scalar_one_or_none()
+    return removed
 
 
 def set_muted(*, session: Session, member_id: int, muted: bool) -> bool:

@@ -33,7 +33,10 @@ def audit_entries(
     member: str | None = None,
     limit: int = SHOWN,
 ) -> list[AuditLine]:
-    """Lists the newest changes made by members of `org_ids`, optionally by action or name."""
+    """Lists the newest changes made by members of `org_ids`, optionally by action or member.
+
+    `member` is part of the actor's name (wildcards in it are taken literally).
+    """
     if not org_ids:
         return []
     query = (
@@ -45,7 +48,7 @@ def audit_entries(
     if action:
         query = query.where(col(AuditEntry.action) == action)
     if member:
-        query = query.where(col(Member.name) == member)
+        query = query.where(col(Member.name).contains(member, autoescape=True))
     rows = session.exec(query.order_by(col(AuditEntry.at).desc()).limit(limit)).all()
     return [
         AuditLine(

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.inbound import InboundImage
 from bot.services.errors import ServiceError
-from storage.models import Activity, Photo
+from storage.models import Activity, ActivityPartner, Photo
 from storage.queries import insert_ignore
 
 # The picture formats every channel delivers and every office program opens.
@@ -195,6 +195,25 @@ def photos_of(session: Session, activity_ids: Collection[int]) -> dict[int, list
         assert row.activity_id is not None
         found[row.activity_id].append(_view(row))
     return found
+
+
+def visible_photo(session: Session, *, photo_id: int, org_ids: Collection[int]) -> PhotoView | None:
+    """Returns a photo attached to an entry of `org_ids` (reporter or partner), else None."""
+    if not org_ids:
+        return None
+    scope = sorted(org_ids)
+    as_partner = select(ActivityPartner.activity_id).where(
+        col(ActivityPartner.organization_id).in_(scope)
+    )
+    row = session.exec(
+        select(Photo)
+        .join(Activity, col(Activity.id) == col(Photo.activity_id))
+        .where(
+            col(Photo.id) == photo_id,
+            col(Activity.organization_id).in_(scope) | col(Activity.id).in_(as_partner),
+        )
+    ).first()
+    return _view(row) if row is not None else None
 
 
 def latest_report(session: Session, *, member_id: int) -> Activity | None:

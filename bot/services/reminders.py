@@ -15,6 +15,7 @@ from bot.calendar.quarters import Quarter
 from bot.core.domain import Duty
 from bot.core.i18n import DEFAULT_LOCALE
 from bot.core.records import MemberView
+from bot.services.errors import ServiceError
 from bot.services.obligations.facts import Facts, Part, load_facts
 from bot.services.obligations.rules import Obligation, pending_for
 from storage.models import AuditEntry
@@ -111,27 +112,36 @@ class Reminders:
             scopes += [
                 (pairing_scope(p.id), p.name) for p in facts.pairings if p.lead_org_id == org_id
             ]
-        new = 0
-        for scope, _name in scopes:
-            new += record_filing(
-                session=self.session,
-                kind=kind,
-                scope=scope,
-                period=period,
-                method=FilingMethod.SUBMITTED,
-                at=self.now,
-                by=member.id,
-            )
-            self.session.add(
-                AuditEntry(
-                    at=self.now,
-                    actor_id=member.id,
-                    action="filing.submit",
-                    subject=scope,
-                    detail=json.dumps({"kind": kind.value, "period": period}),
-                )
-            )
+        new = sum(self._submit(kind, scope, period, by=member.id) for scope, _name in scopes)
         return FilingResult(kind, period, tuple(name for _, name in scopes), new)
+
+    def file_ledger(self, org_id: int, quarter: Quarter, *, by: int | None) -> bool:
+        """Marks an organization's ledger of a quarter (not one ahead) as submitted; audited."""
+        if quarter > Quarter.of(self.now.date()):
+            raise ServiceError("quarter_ahead")
+        return self._submit(FilingKind.LEDGER, org_scope(org_id), str(quarter), by=by)
+
+    def _submit(self, kind: FilingKind, scope: str, period: str, *, by: int | None) -> bool:
+        """Records one report as submitted and audits it; False when it was filed already."""
+        new = record_filing(
+            session=self.session,
+            kind=kind,
+            scope=scope,
+            period=period,
+            method=FilingMethod.SUBMITTED,
+            at=self.now,
+            by=by,
+        )
+        self.session.add(
+            AuditEntry(
+                at=self.now,
+                actor_id=by,
+                action="filing.submit",
+                subject=scope,
+                detail=json.dumps({"kind": kind.value, "period": period}),
+            )
+        )
+        return new
 
 
 def reminders_for(services: Services) -> Reminders:

@@ -39,7 +39,15 @@ from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.holiday_data import missing_holiday_years
 from bot.services.ledger import Ledger
-from bot.services.ledger_book import LedgerExport, export_ledger
+from bot.services.ledger_book import (
+    XLSX_MIME,
+    LedgerData,
+    LedgerExport,
+    build_workbook,
+    export_ledger,
+    ledger_data,
+    ledger_filename,
+)
 from bot.services.meetings import Meetings, OrgLifeYear
 from bot.services.members import Members
 from bot.services.minutes import (
@@ -61,6 +69,14 @@ from bot.services.photos import (
     save_photos,
 )
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
+from bot.services.reminder_settings import (
+    ORG_SETTINGS,
+    SettingValue,
+    clear_org_reminder_setting,
+    org_reminder_settings,
+    set_org_reminder_setting,
+)
+from bot.services.reminders import Reminders
 from bot.services.rota import Period, Rota, parse_period
 from bot.services.stats import AttendanceReport, attendance_report
 from bot.services.structure import BranchSettings, branch_settings, set_org_setting
@@ -1012,6 +1028,43 @@ class Services:
             actor_id=member.id,
         )
 
+    def org_branch_settings(self, org_id: int) -> BranchSettings:
+        """Returns an organization's org-life time and venue, holiday policy and liaisons."""
+        return branch_settings(self.session, org_id=org_id)
+
+    def org_reminder_settings(self, org_id: int) -> list[SettingValue]:
+        """Lists an organization's reminder times and lead days, and where each comes from."""
+        return org_reminder_settings(self.session, org_id=org_id)
+
+    def change_org_setting(
+        self, org_id: int, *, key: str, value: str, actor_id: int | None
+    ) -> tuple[str, str]:
+        """Changes a branch or reminder setting of an organization, audited; returns it stored."""
+        if key in ORG_SETTINGS:
+            stored = set_org_reminder_setting(
+                self.session,
+                org_id=org_id,
+                name=key,
+                value=value,
+                now=self.now,
+                actor_id=actor_id,
+            )
+            return key, stored
+        return set_org_setting(
+            self.session,
+            org_code=self.orgs.get(org_id).code,
+            key=key,
+            value=value,
+            now=self.now,
+            actor_id=actor_id,
+        )
+
+    def reset_org_reminder_setting(self, org_id: int, name: str, *, actor_id: int | None) -> bool:
+        """Returns a reminder setting to its alliance's or everyone's value, audited."""
+        return clear_org_reminder_setting(
+            self.session, org_id=org_id, name=name, now=self.now, actor_id=actor_id
+        )
+
     def compliance(self, member: MemberView, quarter: Quarter) -> ComplianceReport:
         """Checks the branch, its alliances and pairings against the rules (secretaries)."""
         self.require_lead(member)
@@ -1144,6 +1197,63 @@ class Services:
             year=year,
         )
         return document
+
+    # -- the console's ledger desk: any organization, the caller's scope checked before ------
+
+    def ledger_view(self, org_id: int, quarter: Quarter, *, filled_by: str = "") -> LedgerData:
+        """Reads an organization's quarter as its ledger lists it, photos included."""
+        if quarter > Quarter.of(self.today):
+            raise ServiceError("quarter_ahead")
+        return ledger_data(
+            self.session,
+            org_id=org_id,
+            quarter=quarter,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            filled_by=filled_by,
+        )
+
+    def ledger_workbook(
+        self,
+        org_id: int,
+        quarter: Quarter,
+        t: Translator,
+        *,
+        actor_id: int | None,
+        filled_by: str = "",
+    ) -> Document:
+        """Makes an organization's quarterly ledger workbook to read (.xlsx); audited, files nothing."""
+        data = self.ledger_view(org_id, quarter, filled_by=filled_by)
+        self.audit(
+            actor_id=actor_id,
+            action="ledger.download",
+            subject=f"org:{org_id}",
+            quarter=str(quarter),
+        )
+        return Document(ledger_filename(t, data), build_workbook(t, data), XLSX_MIME)
+
+    def org_summary_document(
+        self, org_id: int, year: int, t: Translator, *, actor_id: int | None
+    ) -> Document | None:
+        """Writes an organization's year-end summary (.docx), audited; None without groups."""
+        if year > self.today.year:
+            raise ServiceError("year_ahead")
+        document = year_summary_document(
+            self.session,
+            org_id=org_id,
+            year=year,
+            now=self.now,
+            holidays=self.holidays,
+            tz=self.tz,
+            t=t,
+        )
+        self.audit(actor_id=actor_id, action="summary.export", subject=f"org:{org_id}", year=year)
+        return document
+
+    def file_ledger(self, org_id: int, quarter: Quarter, *, actor_id: int | None) -> bool:
+        """Marks an organization's quarterly ledger as submitted, audited; False when it was."""
+        return Reminders.of(self).file_ledger(org_id, quarter, by=actor_id)
 
     # -- minutes (会议记录) of any meeting ------------------------------------------------------
 

@@ -35,3 +35,24 @@ OUTBOX_STATES: dict[str, str] = {
     "dead": N_("given up"),
     "obsolete": N_("no longer owed"),
 }
+
+# An organization's reminder settings (keyed by the setting's name in the rules' config).
+REMINDER_SETTINGS: dict[str, str] = {
+    "orglife_eve_time": N_("Org-life reminder the evening before, at"),
+    "orglife_morning_time": N_("Org-life reminder on the morning, at"),
+    "notice_time": N_("Other reminders, at"),
+    "theme_lead_days": N_("Theme party day on duty: days ahead"),
+    "ledger_window_days": N_("Quarterly ledger: reminders in the quarter's last days"),
+    "ledger_every_days": N_("Quarterly ledger: every so many days"),
+    "opinion_day": N_("Opinion solicitation: reminder from this day of the month"),
+    "plan_start_day": N_("Annual plan: reminders from this day of January"),
+    "summary_start_day": N_("Year-end summary: reminders from this day of December"),
+    "lead_every_days": N_("Annual plan and summary: every so many days"),
+    "mobile_every_days": N_("Mobile members' three reports: every so many days"),
+}
+SETTING_SOURCES: dict[str, str] = {
+    "org": N_("set by this organization"),
+    "alliance": N_("the alliance's"),
+    "default": N_("the district's"),
+    "built_in": N_("standard"),
+}

@@ -401,6 +401,31 @@ def test_theme_duty_lead_days_configurable_per_alliance(database: Database, worl
     }
 
 
+def test_theme_duty_lead_days_of_the_unit_on_duty_win(database: Database, world: World) -> None:
+    give_accounts(database, world)
+    with database.session() as session:
+        set_reminder_setting(
+            session=session,
+            scope=alliance_scope(world.alliance_id),
+            name="theme_lead_days",
+            value="7",
+        )
+        # B1 (on duty in January 2027) wants a month's notice, B2 (February) two months'.
+        set_reminder_setting(
+            session=session, scope=org_scope(world.orgs["B1"]), name="theme_lead_days", value="30"
+        )
+        set_reminder_setting(
+            session=session, scope=org_scope(world.orgs["B2"]), name="theme_lead_days", value="60"
+        )
+    assert who(database, world, at(2026, 12, 2, 8, 59), Rule.THEME_DUTY) == set()
+    assert due(database, world, at(2026, 12, 2, 9), Rule.THEME_DUTY) == {
+        ("sec", "2027-01-d30"),
+        ("liaison", "2027-01-d30"),
+    }
+    # February 2027 is B2's turn: its own 60 days reach past the alliance's horizon.
+    assert ("sec2", "2027-02-d60") in due(database, world, at(2026, 12, 3, 9), Rule.THEME_DUTY)
+
+
 # -- joint meeting -------------------------------------------------------------------------
 
 

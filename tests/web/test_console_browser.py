@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 import uvicorn
 from sqlmodel import select
@@ -154,6 +155,52 @@ def test_the_table_sorts_by_a_column_from_the_keyboard(
     page.keyboard.press("Enter")
     assert head.get_attribute("aria-sort") == "descending"
     page.close()
+
+
+@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
+def test_a_secretary_downloads_the_ledger_from_its_page(
+    browser: object,
+    live_url: str,
+    assistant: Assistant,
+    world: World,
+    database: Database,
+    tmp_path: Path,
+    artifacts: Path,
+    viewport: dict[str, int] | None,
+) -> None:
+    add_activity(database, org=world.orgs["B1"], day=date(2026, 10, 12), title="重温入党誓词")
+    token = link_token(assistant, world, "sec")
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport=viewport, locale="zh-CN", accept_downloads=True
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live_url}/console/enter/{token}")
+    page.get_by_role("link", name="台账", exact=True).click()
+    page.wait_for_url(f"{live_url}/console/ledger")
+    assert page.get_by_text("重温入党誓词").count() == 1
+    if viewport is not None:
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    name = "ledger-phone.png" if viewport else "ledger-desktop.png"
+    page.screenshot(path=str(artifacts / name), full_page=True)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="下载台账（.xlsx）").click()
+    download = download_info.value
+    assert download.suggested_filename == "台账-第1支部-2026Q4.xlsx"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    book = openpyxl.load_workbook(saved)
+    texts = [
+        str(cell) for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row
+    ]
+    assert any("第1支部" in text for text in texts)
+    assert any("重温入党誓词" in text for text in texts)
+    page.get_by_role("button", name="标记为已报送").click()
+    page.wait_for_selector("p[role=status]")
+    assert page.get_by_role("button", name="标记为已报送").count() == 0
+    assert errors == []
+    context.close()
 
 
 def staff_page(

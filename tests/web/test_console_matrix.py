@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
 
+from bot.config import Settings
 from bot.core.clock import FrozenClock
+from bot.core.domain import ActivityKind
+from bot.core.inbound import InboundImage
 from bot.engine.assistant import Assistant
 from bot.services.console_access import ConsoleAccess, token_hash
+from bot.services.photos import PhotoStore, attach_photos, save_photos
 from storage import console
 from storage.engine import Database
+from storage.models import Activity
 from tests.factories import World
 from tests.web.conftest import link_token
 
@@ -106,6 +111,91 @@ async def test_every_route_for_every_role(
             response = await client.post(path, data={"csrf": csrf, "name": "x", "role": "member"})
         got.append(response.status_code)
     assert tuple(got) == EXPECTED[who]
+
+
+def ledger_photo(
+    database: Database, settings: Settings, world: World, code: str, now: datetime
+) -> int:
+    """Stores a photo attached to a ledger entry of `code`; returns its id."""
+    with database.session() as session:
+        org = world.orgs[code]
+        reporter = world.members["m1" if code == "B1" else "m3"]
+        entry = Activity(
+            organization_id=org,
+            kind=ActivityKind.STUDY,
+            held_on=date(2026, 10, 12),
+            title="联学",
+            participants=3,
+            summary="",
+            reporter_id=reporter,
+            created_at=now,
+        )
+        session.add(entry)
+        session.flush()
+        assert entry.id is not None
+        [photo] = save_photos(
+            session,
+            PhotoStore(settings.photo_root, settings.photo_max_bytes),
+            member_id=reporter,
+            images=[InboundImage(b"\xff\xd8\xff\xe0" + bytes([org]) * 60)],
+            now=now,
+        )
+        attach_photos(session, member_id=reporter, photo_ids=[photo.id], activity_id=entry.id)
+    return photo.id
+
+
+DESK_ROUTES = (
+    ("GET", "/console/ledger"),
+    ("GET", "/console/ledger?org=B2"),
+    ("GET", "/console/ledger/workbook?org=B1"),
+    ("GET", "/console/ledger/workbook?org=B2"),
+    ("GET", "/console/ledger/summary?org=B1"),
+    ("GET", "/console/ledger/summary?org=B2"),
+    ("POST", "/console/ledger/submitted?org=B1"),
+    ("POST", "/console/ledger/submitted?org=B2"),
+    ("GET", "/console/ledger/photos/{B1}"),
+    ("GET", "/console/ledger/photos/{B2}"),
+    ("GET", "/console/reminders?org=B2"),
+    ("POST", "/console/reminders/settings?org=B1"),
+    ("POST", "/console/reminders/settings?org=B2"),
+)
+DESK_EXPECTED = {
+    "anonymous": (303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303, 303),
+    "member": (403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "liaison": (200, 404, 200, 404, 200, 404, 403, 403, 200, 404, 404, 403, 403),
+    "deputy": (200, 404, 200, 404, 200, 404, 303, 404, 200, 404, 404, 303, 404),
+    "sec": (200, 404, 200, 404, 200, 404, 303, 404, 200, 404, 404, 303, 404),
+    "sec2": (200, 200, 404, 200, 404, 200, 404, 303, 404, 200, 200, 404, 303),
+    "staff": (200, 200, 200, 200, 200, 200, 303, 303, 200, 200, 200, 303, 303),
+}
+
+
+@pytest.mark.parametrize("who", sorted(DESK_EXPECTED))
+async def test_every_ledger_and_setting_route_for_every_role(
+    who: str,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    assistant: Assistant,
+    world: World,
+    database: Database,
+    clock: FrozenClock,
+) -> None:
+    photos = {
+        code: ledger_photo(database, settings, world, code, clock.now()) for code in ("B1", "B2")
+    }
+    await signed_in(who, client, assistant, world, database, clock)
+    found = CSRF.search((await client.get("/console/")).text)
+    csrf = found.group(1) if found else ""
+    got = []
+    for method, path in DESK_ROUTES:
+        if method == "GET":
+            response = await client.get(path.format(**photos))
+        else:
+            org = path.partition("?org=")[2]
+            data = {"csrf": csrf, "org": org, "key": "notice_time", "value": "08:00"}
+            response = await client.post(path, data=data)
+        got.append(response.status_code)
+    assert tuple(got) == DESK_EXPECTED[who]
 
 
 # Pairings, alliances and the import: committee staff write, everyone admitted reads the list.

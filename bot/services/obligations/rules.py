@@ -306,13 +306,21 @@ def orglife_obligations(
 
 
 def theme_duty_obligations(facts: Facts, *, owner: int | None = None) -> Iterator[Obligation]:
-    """Theme party day on duty: the duty org's secretary and liaison, lead days before its period."""
+    """Theme party day on duty: the duty org's secretary and liaison, lead days before its period.
+
+    The lead days are the unit on duty's own when it set them, else the alliance's.
+    """
     today = facts.today
     quarter = Quarter.of(today)
     for alliance in facts.alliances:
-        config = facts.config(alliance_id=alliance.id)
-        leads = sorted(config.theme_lead_days, reverse=True) or [0]
-        horizon = max(quarter.last_day, today + timedelta(days=leads[0]))
+        longest = max(
+            (
+                max(facts.config(org_id=unit, alliance_id=alliance.id).theme_lead_days, default=0)
+                for unit in {u.org_id for u in alliance.units}
+            ),
+            default=0,
+        )
+        horizon = max(quarter.last_day, today + timedelta(days=longest))
         day = today
         while day <= horizon:
             slot = alliance.duty(Duty.THEME_DAY, day)
@@ -324,6 +332,8 @@ def theme_duty_obligations(facts: Facts, *, owner: int | None = None) -> Iterato
                 continue
             if not _holds(owner, slot.org_id):
                 continue
+            config = facts.config(org_id=slot.org_id, alliance_id=alliance.id)
+            leads = sorted(config.theme_lead_days, reverse=True) or [0]
             windows = []
             for index, lead in enumerate(leads):
                 opens = _at(facts, slot.first_day - timedelta(days=lead), config.notice_time)

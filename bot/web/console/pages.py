@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from bot.calendar.quarters import Quarter
 from bot.core.domain import RoleKind
 from bot.core.i18n import Translator
+from bot.core.records import OrgView
 from bot.services.audit_trail import audit_entries
 from bot.services.compliance import Requirement, State
 from bot.services.console_access import Principal
@@ -36,6 +38,8 @@ from bot.web.console.desk import (
     principal_of,
     translator_for,
 )
+from bot.web.console.org_settings import settings_view
+from handlers.errors import explain
 from storage.engine import Session
 from storage.reminders import OutboxStatus
 
@@ -137,9 +141,12 @@ class Pages:
     async def changed(
         self,
         request: Request,
-        work: Callable[[Session, Principal, dict[str, str]], str],
+        work: Callable[[Session, Principal, dict[str, str]], str | Response],
     ) -> Response:
-        """Runs a form's change for a principal who manages, after the CSRF check; redirects."""
+        """Runs a form's change for a principal who manages, after the CSRF check; redirects.
+
+        The work returns where to go next, or a response of its own (a refusal).
+        """
         form = await request.form(max_files=0, max_fields=20)
         fields = {key: value for key, value in form.items() if isinstance(value, str)}
 
@@ -152,7 +159,10 @@ class Pages:
                     return self.refuse(request, 403, principal)
                 if not csrf_ok(principal, fields.get("csrf")):
                     return self.refuse(request, 403, principal)
-                return RedirectResponse(work(session, principal, fields), status_code=303)
+                done = work(session, principal, fields)
+                if isinstance(done, Response):
+                    return done
+                return RedirectResponse(done, status_code=303)
 
         return await asyncio.to_thread(run)
 
@@ -346,16 +356,19 @@ class Pages:
         return _response(await self.guarded(request, work))
 
     async def audit(self, request: Request) -> Response:
-        """The audit log of the organizations under a committee (committee staff only)."""
+        """The audit log under a committee, by organization, member and action (overseers only)."""
         action = request.query_params.get("action", "").strip()[:64]
         org_code = request.query_params.get("org", "").strip()[:32]
+        member = request.query_params.get("member", "").strip()[:100]
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
             scope: frozenset[int] = principal.org_ids
             if org_code:
                 org = Organizations(session).by_code(org_code)
                 scope = frozenset({org.id}) & scope if org else frozenset()
-            entries = audit_entries(session, org_ids=scope, action=action or None)
+            entries = audit_entries(
+                session, org_ids=scope, action=action or None, member=member or None
+            )
             tz = self.console.settings.tz
 
             def when(at: datetime) -> str:
@@ -370,6 +383,7 @@ class Pages:
                 when=when,
                 action=action,
                 org_code=org_code,
+                member=member,
             )
 
         return _response(await self.guarded(request, work, overseers_only=True))
@@ -382,38 +396,68 @@ def _response(result: object) -> Response:
 
 
 class ReminderPages:
-    """The pushes of the principal's organizations, and a second try for dead ones."""
+    """The pushes in scope, a second try for dead ones, and an organization's settings."""
 
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
 
     async def show(self, request: Request) -> Response:
-        """Lists pushes by status, the newest first."""
+        """Lists pushes by status, the newest first, and the settings of one organization."""
         wanted = request.query_params.get("status", "")
         status = OutboxStatus(wanted) if wanted in OutboxStatus.__members__.values() else None
-        tz = self.pages.console.settings.tz
+        code = request.query_params.get("org", "")
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
-            log = push_log(session, org_ids=principal.org_ids, status=status)
-
-            def when(at: datetime) -> str:
-                local = at.astimezone(tz)
-                return f"{t.date(local.date(), 'medium')} {local:%H:%M}"
-
-            return self.pages.render(
-                request,
-                "reminders.html",
-                principal=principal,
-                log=log,
-                chosen=status,
-                statuses=list(OutboxStatus),
-                dead=OutboxStatus.DEAD,
-                status_names={s: t(OUTBOX_STATES[s]) for s in OutboxStatus},
-                when=when,
-                requeued=request.query_params.get("requeued"),
-            )
+            org = self._org(session, principal, code)
+            if org is None:
+                return self.pages.refuse(request, 404, principal)
+            return self._page(request, session, principal, t, org, chosen=status)
 
         return _response(await self.pages.guarded(request, work))
+
+    def _org(self, session: Session, principal: Principal, code: str) -> OrgView | None:
+        """Returns the organization asked for (default: the principal's own) if in scope."""
+        orgs = Organizations(session)
+        org = orgs.by_code(code[:32]) if code else orgs.get(principal.home_org_id)
+        return org if org is not None and principal.can_see(org.id) else None
+
+    def _page(
+        self,
+        request: Request,
+        session: Session,
+        principal: Principal,
+        t: Translator,
+        org: OrgView,
+        *,
+        chosen: OutboxStatus | None = None,
+        status: int = 200,
+        problem: str = "",
+    ) -> Response:
+        """Renders the push log and an organization's settings."""
+        tz = self.pages.console.settings.tz
+        log = push_log(session, org_ids=principal.org_ids, status=chosen)
+        services = self.pages.console.services(session, self.pages.console.clock.now())
+
+        def when(at: datetime) -> str:
+            local = at.astimezone(tz)
+            return f"{t.date(local.date(), 'medium')} {local:%H:%M}"
+
+        return self.pages.render(
+            request,
+            "reminders.html",
+            status,
+            principal=principal,
+            log=log,
+            chosen=chosen,
+            statuses=list(OutboxStatus),
+            dead=OutboxStatus.DEAD,
+            status_names={s: t(OUTBOX_STATES[s]) for s in OutboxStatus},
+            when=when,
+            requeued=request.query_params.get("requeued"),
+            saved=request.query_params.get("saved", "")[:48],
+            problem=problem,
+            **settings_view(services, principal, t, org),
+        )
 
     async def requeue(self, request: Request) -> Response:
         """Requeues every dead push to members in scope."""
@@ -426,5 +470,34 @@ class ReminderPages:
                 actor_id=principal.member_id,
             )
             return f"/console/reminders?requeued={count}"
+
+        return await self.pages.changed(request, work)
+
+    async def change_setting(self, request: Request) -> Response:
+        """Changes (or returns to the inherited value) one setting of an organization in scope."""
+
+        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
+            org = self._org(session, principal, fields.get("org", ""))
+            if org is None:
+                return self.pages.refuse(request, 404, principal)
+            key = fields.get("key", "")[:48]
+            services = self.pages.console.services(session, self.pages.console.clock.now())
+            try:
+                if fields.get("reset") == "1":
+                    services.reset_org_reminder_setting(org.id, key, actor_id=principal.member_id)
+                else:
+                    services.change_org_setting(
+                        org.id,
+                        key=key,
+                        value=fields.get("value", "")[:200],
+                        actor_id=principal.member_id,
+                    )
+            except ServiceError as refusal:
+                session.rollback()
+                t = self.pages.translator(request)
+                return self._page(
+                    request, session, principal, t, org, status=400, problem=explain(t, refusal)
+                )
+            return f"/console/reminders?{urlencode({'org': org.code, 'saved': key})}#settings"
 
         return await self.pages.changed(request, work)

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.core.clock import Clock
 from bot.web.console.desk import Console
 from bot.web.console.imports import ENVELOPE, MAX_UPLOAD, ImportPages
+from bot.web.console.ledger import LedgerPages
 from bot.web.console.members import MemberPages
 from bot.web.console.pages import Pages, ReminderPages
 from bot.web.console.rota import RotaPages
@@ -54,6 +55,7 @@ def console_routes(
     reminders = ReminderPages(pages)
     members = MemberPages(pages)
     rota = RotaPages(pages)
+    ledger = LedgerPages(pages)
     structure = StructurePages(pages)
     imports = ImportPages(pages)
     routes: list[BaseRoute] = [
@@ -71,6 +73,12 @@ def console_routes(
         Route("/rota/override", rota.override, methods=["POST"]),
         Route("/reminders", reminders.show, methods=["GET"]),
         Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
+        Route("/reminders/settings", reminders.change_setting, methods=["POST"]),
+        Route("/ledger", ledger.show, methods=["GET"]),
+        Route("/ledger/workbook", ledger.workbook, methods=["GET"]),
+        Route("/ledger/summary", ledger.summary, methods=["GET"]),
+        Route("/ledger/photos/{photo_id:int}", ledger.photo, methods=["GET"]),
+        Route("/ledger/submitted", ledger.submitted, methods=["POST"]),
         Route("/structure", structure.show, methods=["GET"]),
         Route("/structure/pairings/new", structure.new_pairing, methods=["GET"]),
         Route("/structure/pairings/new", structure.save_pairing, methods=["POST"]),
