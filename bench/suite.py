@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import answers, delivery, inbound, memory, planning, wechat_ack
+from bench import answers, console, delivery, inbound, memory, planning, wechat_ack
 from bench.cityscale import CITY, QUICK_CITY, TINY_CITY, CitySize, city_database, describe
 from bench.databases import postgres_base_url
 from bench.report import Result, machine, machine_text, notes, table
@@ -33,17 +33,44 @@ class Sizes:
     wechat_rounds: int
     wechat_concurrent: int
     pushes: int
+    # Overview views and member-list views in the console benchmark.
+    overview_views: int
+    member_lists: int
 
 
 FULL = Sizes(
-    "full", CITY, checkins=3_000, asks=200, wechat_rounds=3, wechat_concurrent=500, pushes=600
+    "full",
+    CITY,
+    checkins=3_000,
+    asks=200,
+    wechat_rounds=3,
+    wechat_concurrent=500,
+    pushes=600,
+    overview_views=30,
+    member_lists=200,
 )
 QUICK = Sizes(
-    "quick", QUICK_CITY, checkins=500, asks=50, wechat_rounds=1, wechat_concurrent=500, pushes=90
+    "quick",
+    QUICK_CITY,
+    checkins=500,
+    asks=50,
+    wechat_rounds=1,
+    wechat_concurrent=500,
+    pushes=90,
+    overview_views=20,
+    member_lists=100,
 )
 # For the test suite: everything runs, nothing is meant to be representative.
 TINY = Sizes(
-    "tiny", TINY_CITY, checkins=40, asks=10, wechat_rounds=1, wechat_concurrent=20, pushes=40
+    "tiny",
+    TINY_CITY,
+    checkins=40,
+    asks=10,
+    wechat_rounds=1,
+    wechat_concurrent=20,
+    pushes=40,
+    overview_views=3,
+    member_lists=10,
 )
 
 
@@ -99,6 +126,18 @@ def run_backend(
                 ],
             )
         log("wechat done")
+        # Last: it puts a city committee above the city's committees.
+        results += guarded(
+            "console",
+            lambda: console.measure(
+                url,
+                city,
+                views=sizes.overview_views,
+                lists=sizes.member_lists,
+                asks=sizes.asks,
+            ),
+        )
+        log("console done")
     return results
 
 
@@ -125,6 +164,7 @@ def _ordered(results: list[Result]) -> list[Result]:
         "who hosts",
         "compliance",
         "/pending",
+        "console",
         "memory",
     )
 

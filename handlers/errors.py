@@ -137,6 +137,9 @@ MESSAGES: dict[str, str] = {
     "member_ambiguous": N_(
         "Several members of your branch are called {name}; ask the committee to tell them apart."
     ),
+    "meeting_begun": N_("That meeting has already begun, so it can no longer be moved."),
+    "attendance_ahead": N_("That meeting has not begun yet: only leave can be recorded before it."),
+    "not_expected": N_("That person is not expected at this meeting."),
 }
 
 

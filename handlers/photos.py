@@ -8,11 +8,17 @@ from bot.core.i18n import N_
 from bot.core.records import MemberView
 from bot.core.reply import Button
 from bot.services.errors import ServiceError
+from bot.services.photos import MAX_PER_MESSAGE, check
 from bot.texts.phrases import ACTIVITY_KINDS
 from handlers.base import Context, Replies, Router
 from handlers.report import router as report_router
 
 router = Router("photos", title=N_("photos"))
+
+HOW_TO_SEND = N_(
+    "Send the photos themselves in this chat: while you write a report they are added to it,"
+    " otherwise they are offered to your latest report."
+)
 
 
 class Step(StrEnum):
@@ -21,6 +27,10 @@ class Step(StrEnum):
     ATTACH = "attach"
 
 
+# Set in `Inbound.extra` by a channel that could not download a photo from its platform (the
+# photo's place in `images` is then empty): the member is asked to send it again.
+UNFETCHED = "photo_unfetched"
+
 ATTACH, SKIP = "attach", "skip"
 ATTACH_WORDS = frozenset({ATTACH, "附上", "添加", "是", "好", "yes", "确认"})
 SKIP_WORDS = frozenset({SKIP, "不用", "不要", "否", "no"})
@@ -28,6 +38,7 @@ SKIP_WORDS = frozenset({SKIP, "不用", "不要", "否", "no"})
 
 @router.command(
     "photo",
+    keywords=("照片",),
     description=N_("Photos as evidence for a report"),
     menu=False,
 )
@@ -36,9 +47,23 @@ def on_photos(ctx: Context, _args: str) -> Replies:
     t = ctx.t
     member = _member(ctx)
     state = ctx.state
+    if not ctx.inbound.images:
+        # The command typed as text: photos come as pictures, not as words.
+        return [ctx.reply(t(HOW_TO_SEND))]
     if state is not None and state.flow not in (report_router.flow, router.flow):
         raise ServiceError("photo_busy")
-    if state is not None and state.flow == report_router.flow:
+    in_report = state is not None and state.flow == report_router.flow
+    if UNFETCHED in ctx.inbound.extra:
+        note = ctx.reply(
+            t("I could not fetch that photo from the chat platform. Please send it again.")
+        )
+        return [note, *_report_again(ctx)] if in_report else [note]
+    # Refused before anything else is asked (a file that is no photo needs no report).
+    if len(ctx.inbound.images) > MAX_PER_MESSAGE:
+        raise ServiceError("photo_count", limit=MAX_PER_MESSAGE)
+    for image in ctx.inbound.images:
+        check(ctx.services.photo_store, image)
+    if state is not None and in_report:
         photos = ctx.services.save_photos(member, list(ctx.inbound.images))
         chosen: list[int] = list(ctx.data.get("photo_ids", []))
         chosen += [photo.id for photo in photos if photo.id not in chosen]
@@ -50,9 +75,7 @@ def on_photos(ctx: Context, _args: str) -> Replies:
                 len(chosen),
             )
         )
-        # The step's question again, with its buttons, so the report carries on as it was.
-        again = report_router.on_back(ctx) if report_router.on_back else []
-        return [note, *again]
+        return [note, *_report_again(ctx)]
     latest = ctx.services.latest_report(member)
     if latest is None:
         raise ServiceError("photo_no_report")
@@ -100,6 +123,11 @@ def on_attach(ctx: Context, text: str) -> Replies:
         return [ctx.reply(t("The photos were not kept."))]
     buttons = [Button(t("Attach"), ATTACH), Button(t("Do not attach"), SKIP)]
     return [ctx.reply(t("Please press Attach or Do not attach."), buttons)]
+
+
+def _report_again(ctx: Context) -> Replies:
+    """Asks the report's current step again, with its buttons, so the report carries on."""
+    return report_router.on_back(ctx) if report_router.on_back else []
 
 
 def _member(ctx: Context) -> MemberView:

@@ -48,6 +48,9 @@ def test_every_benchmark_ran(tiny_run: list[Result]) -> None:
         "who hosts",
         "compliance",
         "/pending",
+        "console overview,",
+        "console member list",
+        "console overview page weight",
         "memory",
     ):
         by_name(tiny_run, prefix)
@@ -101,6 +104,22 @@ def test_answers_and_memory_have_figures(tiny_run: list[Result]) -> None:
     idle, city = by_name(tiny_run, "memory")
     assert idle.ratio is not None and idle.ratio > 1
     assert city.ratio is not None and city.ratio >= idle.ratio * 0.9
+
+
+def test_console_pages_have_figures_and_a_weight(tiny_run: list[Result]) -> None:
+    for prefix in ("console overview,", "console member list"):
+        (result,) = by_name(tiny_run, prefix)
+        assert re.fullmatch(r"p50 [\d.,]+ ms, p99 [\d.,]+ ms", result.figure)
+        assert result.baseline.startswith("help menu: ")
+        assert result.ratio is not None and result.ratio > 0
+    (overview,) = by_name(tiny_run, "console overview,")
+    assert f"{suite.TINY.city.orgs + 1} organizations" in overview.name
+    (weight,) = by_name(tiny_run, "console overview page weight")
+    sent = re.fullmatch(r"([\d,]+) bytes gzipped", weight.figure)
+    unpacked = re.fullmatch(r"unpacked: ([\d,]+) bytes", weight.baseline)
+    assert sent is not None and unpacked is not None
+    assert 0 < int(sent[1].replace(",", "")) < int(unpacked[1].replace(",", ""))
+    assert "echarts" in weight.notes[0] and "HTML" in weight.notes[0]
 
 
 def test_results_document_names_the_machine_and_every_row(tiny_run: list[Result]) -> None:

@@ -63,6 +63,39 @@ class SignIn:
 
 
 @dataclass(frozen=True, slots=True)
+class RollEntry:
+    """One expected member's answer to a meeting, as the desk lists it (None: no answer yet)."""
+
+    member_id: int
+    name: str
+    status: AttendanceStatus | None
+    late: bool
+    at: datetime | None
+    reason: str
+    # Recorded at the desk rather than signed in from a chat.
+    by_desk: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RollSheet:
+    """A meeting's roll call as chat shows it, and each expected member's answer by id."""
+
+    meeting: MeetingView
+    roll_call: RollCall
+    entries: list[RollEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A member's answer before and after a secretary's correction."""
+
+    before: AttendanceStatus | None
+    before_late: bool
+    after: AttendanceStatus
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CheckinWindow:
     """When check-in is open around a meeting's start, and what happens after it closes."""
 
@@ -260,4 +293,86 @@ class AttendanceBook:
         present.sort(key=lambda item: item[1])
         return RollCall(
             meeting=view, present=present, on_leave=on_leave, missing=missing, late=late
+        )
+
+    def sheet(self, meeting: Meeting, members: list[Member]) -> list[RollEntry]:
+        """Lists every expected member with their answer, in the order given."""
+        rows = {
+            row.member_id: row
+            for row in self.session.exec(
+                select(Attendance).where(Attendance.meeting_id == meeting.id)
+            ).all()
+        }
+        entries: list[RollEntry] = []
+        for member in members:
+            assert member.id is not None
+            row = rows.get(member.id)
+            entries.append(
+                RollEntry(
+                    member_id=member.id,
+                    name=member.name,
+                    status=row.status if row else None,
+                    late=bool(row and row.late),
+                    at=row.at.astimezone(self.tz) if row else None,
+                    reason=row.reason if row else "",
+                    by_desk=row is not None and row.channel is None,
+                )
+            )
+        return entries
+
+    def correct(
+        self,
+        *,
+        meeting: Meeting,
+        member_id: int,
+        status: AttendanceStatus,
+        late: bool,
+        reason: str,
+    ) -> Correction:
+        """Sets a member's answer as the secretary records it; one row per member, by constraint.
+
+        A member recorded present is put at the meeting's start, or at the end of the on-time
+        window when late: the desk does not know the minute they came in.
+        """
+        assert meeting.id is not None
+        late = late and status is AttendanceStatus.PRESENT
+        if status is not AttendanceStatus.PRESENT:
+            at = self.now
+        else:
+            at = self.window.closes(meeting) if late else meeting.starts_at
+        before = run(
+            self.session, SIGN_IN_LOOKUP, {"meeting": meeting.id, "member": member_id}
+        ).first()
+        answer = {
+            "status": status,
+            "at": at,
+            "channel": None,
+            "reason": "" if status is AttendanceStatus.PRESENT else clean_line(reason, limit=500),
+            "late": late,
+        }
+        keys = {"meeting_id": meeting.id, "member_id": member_id}
+        # Not an upsert: SQLite's ON CONFLICT DO UPDATE trips the fact-change trigger's insert.
+        if (
+            insert_ignore(
+                self.session,
+                Attendance,
+                values={**keys, **answer, "status": status.value},
+                conflict=("meeting_id", "member_id"),
+            )
+            is None
+        ):
+            self.session.execute(
+                update(Attendance)
+                .where(
+                    col(Attendance.meeting_id) == meeting.id,
+                    col(Attendance.member_id) == member_id,
+                )
+                .values(**answer)
+                .execution_options(synchronize_session=False)
+            )
+        return Correction(
+            before=AttendanceStatus(before.status) if before else None,
+            before_late=bool(before.late) if before else False,
+            after=status,
+            late=late,
         )

@@ -7,6 +7,7 @@ about what is done. Each line is done, owed with the days left, or missed.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.calendar.holidays import HolidayCalendar
-from bot.calendar.orglife import org_life_day
+from bot.calendar.orglife import HolidayPolicy, org_life_day
 from bot.calendar.quarters import Quarter, month_key
 from bot.core.domain import Duty, MeetingStatus, OrgKind
 from bot.core.i18n import N_, Translator
@@ -34,7 +35,7 @@ from bot.services.obligations.facts import (
 )
 from bot.services.obligations.rules import visit_counts, visits_expected
 from bot.services.organizations import org_view
-from bot.services.stats import AttendanceReport, StoredDay, attendance_and_org_life
+from bot.services.stats import AttendanceReport, MeetingTally, StoredDay, attendance_and_org_life
 from bot.services.structure import liaisons_missing
 from bot.texts.reminders import period_label
 from storage.models import Organization
@@ -190,67 +191,40 @@ def compliance_report(
         session, org_id=org_id, quarter=quarter, now=now, tz=tz
     )
     # A past quarter is reported as of its last day: its days left count from there, not today.
-    check = _Checker(facts, year_facts, quarter, today, org_id, as_of=as_of.date())
-    sections = [
-        Section(
-            Subject.ORG,
-            org.code,
-            org.name,
-            (*_org_life_lines(check, org, attendance, stored), *check.ledger()),
-        )
-    ]
-    for alliance in facts.alliances:
-        if any(unit.org_id == org_id for unit in alliance.units):
-            sections.append(
-                Section(Subject.ALLIANCE, alliance.code, alliance.name, check.alliance(alliance))
-            )
-    for pairing in facts.pairings:
-        if org_id in pairing.org_ids and _runs_during(pairing, quarter):
-            sections.append(
-                Section(Subject.PAIRING, pairing.code, pairing.name, check.pairing(pairing))
-            )
-    # The organizations of the branch's groups: each side names a liaison (000 §工作要求).
-    partners = {org_id}
-    for alliance in facts.alliances:
-        if any(unit.org_id == org_id for unit in alliance.units):
-            partners.update(unit.org_id for unit in alliance.units)
-    for pairing in facts.pairings:
-        if org_id in pairing.org_ids:
-            partners.update(pairing.org_ids)
+    check = Checker(facts, year_facts, quarter, today, as_of=as_of.date())
+    view = org_view(org)
+    tallies = {tally.meeting_id: tally for tally in attendance.meetings}
     window = facts.config(org_id=org_id).ledger_window_days
     return ComplianceReport(
-        org=org_view(org),
+        org=view,
         quarter=quarter,
         today=today,
         as_of=as_of.date(),
-        sections=tuple(sections),
+        sections=check.sections(view, tallies, stored),
         attendance=attendance,
         ledger_opens=quarter.last_day - timedelta(days=window - 1),
-        missing_liaisons=tuple(liaisons_missing(session, sorted(partners))),
+        missing_liaisons=tuple(liaisons_missing(session, sorted(check.partners(org_id)))),
     )
 
 
-def _runs_during(pairing: PairingFact, quarter: Quarter) -> bool:
-    """Tells whether a pairing's agreement covers any day of the quarter."""
-    return pairing.agreement_start <= quarter.last_day and (
-        pairing.agreement_end is None or pairing.agreement_end >= quarter.first_day
+def _runs_during(pairing: PairingFact, first: date, last: date) -> bool:
+    """Tells whether a pairing's agreement covers any day from `first` to `last`."""
+    return pairing.agreement_start <= last and (
+        pairing.agreement_end is None or pairing.agreement_end >= first
     )
 
 
 def _org_life_lines(
-    check: _Checker,
-    org: Organization,
-    attendance: AttendanceReport,
+    check: Checker,
+    org: OrgView,
+    tallies: Mapping[int, MeetingTally],
     stored: Mapping[str, StoredDay],
 ) -> Iterator[Line]:
     """One line per month of the quarter: the org-life day, held (with attendance) or not."""
     if org.kind is OrgKind.COMMITTEE:
         return
-    quarter = check.quarter
-    months = [month_key(date(quarter.year, month, 1)) for month in quarter.months()]
-    tallies = {tally.meeting_id: tally for tally in attendance.meetings}
-    rule = check.facts.orgs.get(org.id or 0)
-    for month, key in zip(quarter.months(), months, strict=True):
+    rule = check.facts.orgs.get(org.id)
+    for month, key in check.months:
         meeting = stored.get(key)
         if meeting is not None:
             tally = tallies.get(meeting.meeting_id)
@@ -272,23 +246,20 @@ def _org_life_lines(
             continue
         if rule is None:
             continue
-        try:
-            due = org_life_day(
-                quarter.year,
-                month,
-                holidays=check.facts.holidays,
-                ordinal=rule.orglife_ordinal,
-                weekday=rule.orglife_weekday,
-                policy=rule.holiday_policy,
-            ).date
-        except ValueError:
+        due = check.org_life_day(
+            month, rule.orglife_ordinal, rule.orglife_weekday, rule.holiday_policy
+        )
+        if due is None:
             continue
         state, left = judge(False, due, check.today, counted_from=check.as_of)
         yield Line(Requirement.ORG_LIFE, state, key, due, left, day=due)
 
 
-class _Checker:
-    """Builds lines from the quarter's facts and the year's facts."""
+class Checker:
+    """Builds lines from the quarter's facts and the year's facts, for any organization in them.
+
+    A group's section is the same for each of its organizations: it is built once and shared.
+    """
 
     def __init__(
         self,
@@ -296,7 +267,6 @@ class _Checker:
         year_facts: Facts,
         quarter: Quarter,
         today: date,
-        org_id: int,
         *,
         as_of: date | None = None,
     ) -> None:
@@ -305,9 +275,110 @@ class _Checker:
         self.quarter = quarter
         self.today = today
         self.as_of = as_of or today
-        self.org_id = org_id
         self.year = quarter.year
         self.year_end = date(self.year, 12, 31)
+        # Asked for once per organization or group: worked out once.
+        self.period, self.first_day, self.last_day = (
+            str(quarter),
+            quarter.first_day,
+            quarter.last_day,
+        )
+        self.months = [(month, month_key(date(self.year, month, 1))) for month in quarter.months()]
+        self.year_quarters = [
+            (str(q), q.first_day, q.last_day)
+            for q in (Quarter(self.year, number) for number in range(1, QUARTERS_A_YEAR + 1))
+        ]
+        self._org_life_days: dict[tuple[int, int, int, HolidayPolicy], date | None] = {}
+        self._alliances_of: dict[int, list[AllianceFact]] | None = None
+        self._pairings_of: dict[int, list[PairingFact]] = {}
+        self._alliance_sections: dict[int, Section] = {}
+        self._pairing_sections: dict[int, Section] = {}
+
+    def alliances_of(self, org_id: int) -> list[AllianceFact]:
+        """Lists the alliances an organization is a unit of, in the facts' order."""
+        if self._alliances_of is None:
+            self._index()
+        assert self._alliances_of is not None
+        return self._alliances_of.get(org_id, [])
+
+    def pairings_of(self, org_id: int) -> list[PairingFact]:
+        """Lists the pairings an organization is in, in the facts' order."""
+        if self._alliances_of is None:
+            self._index()
+        return self._pairings_of.get(org_id, [])
+
+    def _index(self) -> None:
+        """Maps each organization to its groups, once: a city has thousands of each."""
+        alliances: dict[int, list[AllianceFact]] = defaultdict(list)
+        for alliance in self.facts.alliances:
+            for org_id in dict.fromkeys(unit.org_id for unit in alliance.units):
+                alliances[org_id].append(alliance)
+        pairings: dict[int, list[PairingFact]] = defaultdict(list)
+        for pairing in self.facts.pairings:
+            for org_id in dict.fromkeys(pairing.org_ids):
+                pairings[org_id].append(pairing)
+        self._alliances_of, self._pairings_of = dict(alliances), dict(pairings)
+
+    def org_life_day(
+        self, month: int, ordinal: int, weekday: int, policy: HolidayPolicy
+    ) -> date | None:
+        """Returns the org-life day a rule sets in a month of the year, None when it sets none."""
+        key = (month, ordinal, weekday, policy)
+        if key not in self._org_life_days:
+            try:
+                found: date | None = org_life_day(
+                    self.year,
+                    month,
+                    holidays=self.facts.holidays,
+                    ordinal=ordinal,
+                    weekday=weekday,
+                    policy=policy,
+                ).date
+            except ValueError:
+                found = None
+            self._org_life_days[key] = found
+        return self._org_life_days[key]
+
+    def partners(self, org_id: int) -> set[int]:
+        """The organization and those of its alliances and pairings (each names a liaison)."""
+        found = {org_id}
+        for alliance in self.alliances_of(org_id):
+            found.update(unit.org_id for unit in alliance.units)
+        for pairing in self.pairings_of(org_id):
+            found.update(pairing.org_ids)
+        return found
+
+    def sections(
+        self, org: OrgView, tallies: Mapping[int, MeetingTally], stored: Mapping[str, StoredDay]
+    ) -> tuple[Section, ...]:
+        """The organization's own lines, then those of its alliances and running pairings."""
+        sections = [
+            Section(
+                Subject.ORG,
+                org.code,
+                org.name,
+                (*_org_life_lines(self, org, tallies, stored), *self.ledger(org.id)),
+            )
+        ]
+        for alliance in self.alliances_of(org.id):
+            section = self._alliance_sections.get(alliance.id)
+            if section is None:
+                section = Section(
+                    Subject.ALLIANCE, alliance.code, alliance.name, self.alliance(alliance)
+                )
+                self._alliance_sections[alliance.id] = section
+            sections.append(section)
+        for pairing in self.pairings_of(org.id):
+            if not _runs_during(pairing, self.first_day, self.last_day):
+                continue
+            section = self._pairing_sections.get(pairing.id)
+            if section is None:
+                section = Section(
+                    Subject.PAIRING, pairing.code, pairing.name, self.pairing(pairing)
+                )
+                self._pairing_sections[pairing.id] = section
+            sections.append(section)
+        return tuple(sections)
 
     def line(
         self, requirement: Requirement, met: bool, period: str, deadline: date, **values: Any
@@ -324,30 +395,25 @@ class _Checker:
         """Tells whether a report was filed (submitted or exported)."""
         return (kind, scope, period) in facts.filings
 
-    def ledger(self) -> Iterator[Line]:
+    def ledger(self, org_id: int) -> Iterator[Line]:
         """The organization's quarterly ledger feedback, when it is in an alliance or pairing."""
         facts = self.facts
-        takes_part = any(
-            unit.org_id == self.org_id for alliance in facts.alliances for unit in alliance.units
-        ) or any(self.org_id in pairing.org_ids for pairing in facts.pairings)
-        if not takes_part:
+        if not (self.alliances_of(org_id) or self.pairings_of(org_id)):
             return
-        period = str(self.quarter)
-        done = self.filed(facts, FilingKind.LEDGER, org_scope(self.org_id), period)
-        yield self.line(Requirement.LEDGER, done, period, self.quarter.last_day)
+        done = self.filed(facts, FilingKind.LEDGER, org_scope(org_id), self.period)
+        yield self.line(Requirement.LEDGER, done, self.period, self.last_day)
 
     def quarters_held(
         self, held: frozenset[tuple[int, str]], group_id: int, first: date, last: date
     ) -> Line:
         """Counts the quarters of the year with a joint meeting or activity; names the missed ones."""
         quarters = [
-            Quarter(self.year, number)
-            for number in range(1, QUARTERS_A_YEAR + 1)
-            if Quarter(self.year, number).last_day >= first
-            and Quarter(self.year, number).first_day <= last
+            (key, ends)
+            for key, starts, ends in self.year_quarters
+            if ends >= first and starts <= last
         ]
-        done = [q for q in quarters if (group_id, str(q)) in held]
-        missed = tuple(str(q) for q in quarters if q not in done and q.last_day < self.today)
+        done = [key for key, _ in quarters if (group_id, key) in held]
+        missed = tuple(key for key, ends in quarters if key not in done and ends < self.today)
         if missed:
             state, left = State.MISSED, 0
         else:
@@ -373,9 +439,9 @@ class _Checker:
         lines.append(
             self.line(
                 Requirement.JOINT_MEETING,
-                (alliance.id, str(quarter)) in facts.alliance_joint,
-                str(quarter),
-                quarter.last_day,
+                (alliance.id, self.period) in facts.alliance_joint,
+                self.period,
+                self.last_day,
                 org=self.name(convener.org_id) if convener else "",
             )
         )
@@ -407,7 +473,7 @@ class _Checker:
         filed = [
             unit
             for unit in units
-            if self.filed(facts, FilingKind.LEDGER, org_scope(unit), str(quarter))
+            if self.filed(facts, FilingKind.LEDGER, org_scope(unit), self.period)
         ]
         lines.append(
             self.line(
@@ -485,9 +551,9 @@ class _Checker:
         lines += [
             self.line(
                 Requirement.JOINT_ACTIVITY,
-                (pairing.id, str(quarter)) in facts.pairing_joint,
-                str(quarter),
-                quarter.last_day,
+                (pairing.id, self.period) in facts.pairing_joint,
+                self.period,
+                self.last_day,
                 org=self.name(pairing_host(pairing, quarter)),
             ),
         ]

@@ -68,6 +68,14 @@ class Principal:
         """Tells whether an organization lies within the principal's scope."""
         return org_id in self.org_ids
 
+    def leads(self, org_id: int) -> bool:
+        """Tells whether the principal is a secretary or deputy of that organization (in person)."""
+        return (
+            self.member_id is not None
+            and self.home_org_id == org_id
+            and bool(self.roles & LEADING_ROLES)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SignIn:

@@ -53,6 +53,26 @@ class OrgLifeYear:
     days: list[OrgLifeDay]
 
 
+@dataclass(frozen=True, slots=True)
+class CalendarDay:
+    """A calendar's day: a stored meeting, or an org-life day the rule gives and none is stored for."""
+
+    day: date
+    meeting: MeetingView | None = None
+    rule_day: OrgLifeDay | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingCalendar:
+    """A year of an organization's meetings, its groups' included, and its org-life rule."""
+
+    org: OrgView
+    year: int
+    # None when the organization's org-life rule is not valid.
+    rule: OrgLifeYear | None
+    days: list[CalendarDay]
+
+
 # A meeting the organization bound as `org_id` takes part in: its own, or one of an alliance
 # or pairing it belongs to.
 TAKES_PART = or_(
@@ -86,6 +106,16 @@ UPCOMING = (
     )
     .order_by(col(Meeting.held_on), col(Meeting.starts_at), col(Meeting.id))
     .limit(bindparam("limit"))
+)
+# Cancelled meetings included: a calendar shows them struck out.
+TAKING_PART_WITHIN = (
+    select(Meeting)
+    .where(
+        TAKES_PART,
+        col(Meeting.held_on) >= bindparam("first"),
+        col(Meeting.held_on) <= bindparam("last"),
+    )
+    .order_by(col(Meeting.held_on), col(Meeting.starts_at), col(Meeting.id))
 )
 
 
@@ -221,13 +251,17 @@ class Meetings:
                 meetings.insert(0, meeting)
         return meetings
 
-    def upcoming(self, org_id: int, today: date, *, months: int = 3) -> list[MeetingView]:
-        """Lists the organization's meetings from today on, making the next org-life days exist."""
-        org = self.session.get_one(Organization, org_id)
+    def ensure_coming(self, org: Organization, today: date, *, months: int = 3) -> None:
+        """Makes the org-life days of this month and the next ones exist, from the rule."""
         year, month = today.year, today.month
         for _ in range(months):
             self.ensure_org_life(org, year, month)
             year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+
+    def upcoming(self, org_id: int, today: date, *, months: int = 3) -> list[MeetingView]:
+        """Lists the organization's meetings from today on, making the next org-life days exist."""
+        org = self.session.get_one(Organization, org_id)
+        self.ensure_coming(org, today, months=months)
         rows = self.session.exec(UPCOMING, params={"org_id": org_id, "day": today, "limit": 6})
         return [self.view(row, org if row.organization_id == org_id else None) for row in rows]
 
@@ -262,6 +296,42 @@ class Meetings:
                 .order_by(col(Meeting.starts_at), col(Meeting.id))
             ).first()
         return self.session.get(Meeting, ahead[0].id) if ahead else None
+
+    def calendar(self, org_id: int, year: int, today: date) -> MeetingCalendar:
+        """Lists a year's meetings of an organization, and the org-life days still to be stored.
+
+        Past months show what was stored; coming months without a stored org-life day show the
+        day its rule gives, which becomes a meeting when it draws near (as 日程 makes it).
+        """
+        org = self.session.get_one(Organization, org_id)
+        if year >= today.year:
+            self.ensure_coming(org, today)
+        try:
+            rule: OrgLifeYear | None = self.org_life_year(org_id, year)
+        except ValueError:
+            rule = None
+        rows = self.taking_part_within(org_id, date(year, 1, 1), date(year, 12, 31))
+        stored = {
+            row.period
+            for row in rows
+            if row.kind is MeetingKind.ORG_LIFE and row.organization_id == org_id
+        }
+        days = [
+            CalendarDay(
+                row.held_on, meeting=self.view(row, org if row.organization_id == org_id else None)
+            )
+            for row in rows
+        ]
+        for rule_day in rule.days if rule else []:
+            if rule_day.date >= today and f"{year:04d}-{rule_day.month:02d}" not in stored:
+                days.append(CalendarDay(rule_day.date, rule_day=rule_day))
+        days.sort(key=lambda entry: (entry.day, entry.meeting is not None))
+        return MeetingCalendar(org_view(org), year, rule, days)
+
+    def taking_part_within(self, org_id: int, first: date, last: date) -> list[Meeting]:
+        """Lists the meetings an organization takes part in between two dates, cancelled too."""
+        params = {"org_id": org_id, "first": first, "last": last}
+        return list(self.session.exec(TAKING_PART_WITHIN, params=params).all())
 
     def takes_part(self, meeting: Meeting, org_id: int) -> bool:
         """Tells whether an organization takes part in a meeting (hosts it or is in its group)."""

@@ -1,41 +1,69 @@
-"""The district at a glance: every organization in scope against every rule, most behind first."""
+"""The district at a glance: every organization in scope against every rule, most behind first.
+
+The whole scope is checked at once: the facts of every branch and of the groups it is in are
+read in a handful of set-based statements (`load_facts` over the scope, `scope_tallies`), and
+the rules run in memory, each alliance's and pairing's lines built once. Each branch's lines are
+those its own compliance report (`compliance_report`) gives.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Executable, bindparam, union
 from sqlmodel import Session, col, func, select
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
-from bot.core.domain import ActivityKind, OrgKind
+from bot.core.domain import ActivityKind, MemberStatus, OrgKind, RoleKind
 from bot.core.records import OrgView
-from bot.services.compliance import ComplianceReport, Requirement, State, compliance_report
-from bot.services.organizations import org_view
-from bot.services.stats import attendance_reports
-from storage.models import Activity, Organization
+from bot.services.compliance import (
+    Checker,
+    Line,
+    Requirement,
+    Section,
+    State,
+    Subject,
+    end_of_day,
+)
+from bot.services.errors import ServiceError
+from bot.services.obligations.fact_queries import packed_among
+from bot.services.obligations.facts import Part, load_facts
+from bot.services.tallies import ScopeTallies, scope_tallies
+from storage.models import Activity, AllianceUnit, Member, Organization, PairingOrg, Role
+from storage.queries import run
 
 # Organizations that owe the branch rules (the committee and general branches oversee them).
 BRANCH_KINDS = (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
 # The worst state of a requirement's lines wins a cell.
 _SEVERITY = {State.DONE: 0, State.OWED: 1, State.MISSED: 2}
+_NO_COUNTS = dict.fromkeys(State, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """One organization's row: each requirement's worst state and the report behind it."""
+    """One organization's row: its compliance lines, each requirement's worst state, the counts."""
 
     org: OrgView
-    report: ComplianceReport
+    sections: tuple[Section, ...]
     cells: dict[Requirement, State]
+    missing_liaisons: tuple[str, ...] = ()
+    counts: Mapping[State, int] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> list[Line]:
+        """Every line, section after section."""
+        return [line for section in self.sections for line in section.lines]
 
     def count(self, state: State) -> int:
-        """Counts the report's lines in `state` (the figures `gongjian status` prints)."""
-        return self.report.count(state)
+        """Counts the lines in `state` (the figures `gongjian status` prints)."""
+        return self.counts.get(state, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,73 +87,230 @@ def district_overview(
     tz: ZoneInfo,
 ) -> Overview:
     """Checks every branch in `org_ids` for the quarter; the most-behind organization first."""
-    branches = session.exec(
-        select(Organization)
-        .where(col(Organization.id).in_(sorted(org_ids)), col(Organization.kind).in_(BRANCH_KINDS))
-        .order_by(col(Organization.code))
-    ).all()
-    standings = []
-    for org in branches:
-        assert org.id is not None
-        report = compliance_report(
-            session, org_id=org.id, quarter=quarter, now=now, holidays=holidays, tz=tz
-        )
-        cells: dict[Requirement, State] = {}
-        for line in report.lines:
-            held = cells.get(line.requirement)
-            if held is None or _SEVERITY[line.state] > _SEVERITY[held]:
-                cells[line.requirement] = line.state
-        standings.append(Standing(org=org_view(org), report=report, cells=cells))
-    standings.sort(key=lambda s: (-s.count(State.MISSED), -s.count(State.OWED), s.org.code))
+    now = now.astimezone(tz)
+    today = now.date()
+    if quarter > Quarter.of(today):
+        raise ServiceError("quarter_ahead")
+    arrays = session.get_bind().dialect.name == "postgresql"
+    branches = _branches(session, org_ids, arrays)
+    ids = [org.id for org in branches]
+    tallies = scope_tallies(session, org_ids=ids, quarter=quarter, now=now, tz=tz)
+    standings = _standings(
+        session, branches, tallies, quarter=quarter, now=now, holidays=holidays, tz=tz
+    )
     seen = {requirement for standing in standings for requirement in standing.cells}
-    ids = [org.id for org in branches if org.id is not None]
     return Overview(
         quarter=quarter,
-        standings=tuple(standings),
+        standings=standings,
         requirements=tuple(r for r in Requirement if r in seen),
-        attendance_by_month=_attendance_by_month(session, ids, quarter, now, tz),
-        activities_by_kind=_activities_by_kind(session, ids, quarter),
+        attendance_by_month=_attendance_by_month(tallies, quarter),
+        activities_by_kind=_activities_by_kind(session, ids, quarter, arrays),
     )
 
 
-def _attendance_by_month(
-    session: Session, org_ids: list[int], quarter: Quarter, now: datetime, tz: ZoneInfo
-) -> tuple[tuple[int, float], ...]:
+def _standings(
+    session: Session,
+    branches: list[OrgView],
+    tallies: ScopeTallies,
+    *,
+    quarter: Quarter,
+    now: datetime,
+    holidays: HolidayCalendar,
+    tz: ZoneInfo,
+) -> tuple[Standing, ...]:
+    """Checks each branch against the facts of the whole scope, read once."""
+    if not branches:
+        return ()
+    ids = [org.id for org in branches]
+    arrays = session.get_bind().dialect.name == "postgresql"
+    # The branches and every organization sharing a group with one: each branch's report reads
+    # its partners' names, ledgers and settings.
+    scope = sorted({*ids, *run(session, _partners_query(arrays), {"orgs": ids}).scalars()})
+    as_of = min(now, end_of_day(quarter.last_day, tz))
+    facts = load_facts(session, now=as_of, holidays=holidays, org_ids=scope, parts=Part.NONE)
+    year_moment = min(now, end_of_day(date(quarter.year, 12, 31), tz))
+    year_facts = (
+        facts
+        if year_moment == as_of
+        else load_facts(session, now=year_moment, holidays=holidays, org_ids=scope, parts=Part.NONE)
+    )
+    # A past quarter is reported as of its last day: its days left count from there, not today.
+    check = Checker(facts, year_facts, quarter, now.date(), as_of=as_of.date())
+    # The organizations naming no liaison, in the order `liaisons_missing` lists them.
+    rows: Sequence[Any] = run(session, _no_liaison_query(arrays), {"orgs": scope}).all()
+    without = {org_id: (place, code) for place, (org_id, code) in enumerate(rows)}
+    # Per group, those of its organizations: most groups have none.
+    groups_without = {
+        **{
+            (Subject.ALLIANCE, alliance.code): [
+                without[unit.org_id] for unit in alliance.units if unit.org_id in without
+            ]
+            for alliance in facts.alliances
+        },
+        **{
+            (Subject.PAIRING, pairing.code): [
+                without[org_id] for org_id in pairing.org_ids if org_id in without
+            ]
+            for pairing in facts.pairings
+        },
+    }
+    # A group's section is shared by its organizations: summed up once.
+    summaries: dict[tuple[Subject, str], _Summary] = {}
+    standings = []
+    for org in branches:
+        sections = check.sections(org, tallies.of(org.id), tallies.stored.get(org.id, {}))
+        counts = dict(_NO_COUNTS)
+        cells: dict[Requirement, State] = {}
+        for section in sections:
+            key = (section.subject, section.code)
+            summary = summaries.get(key) if section.subject is not Subject.ORG else None
+            if summary is None:
+                summary = _summary(section)
+                if section.subject is not Subject.ORG:
+                    summaries[key] = summary
+            for state, count in summary.counts.items():
+                counts[state] += count
+            for requirement, state in summary.cells.items():
+                held = cells.get(requirement)
+                if held is None or _SEVERITY[state] > _SEVERITY[held]:
+                    cells[requirement] = state
+        missing = [without[org.id]] if org.id in without else []
+        for alliance in check.alliances_of(org.id):
+            missing += groups_without[Subject.ALLIANCE, alliance.code]
+        for pairing in check.pairings_of(org.id):
+            missing += groups_without[Subject.PAIRING, pairing.code]
+        standings.append(
+            Standing(
+                org=org,
+                sections=sections,
+                cells=cells,
+                missing_liaisons=tuple(code for _, code in sorted(set(missing))),
+                counts=counts,
+            )
+        )
+    standings.sort(key=lambda s: (-s.count(State.MISSED), -s.count(State.OWED), s.org.code))
+    return tuple(standings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """A section's lines counted by state, and each requirement's worst state."""
+
+    counts: dict[State, int]
+    cells: dict[Requirement, State]
+
+
+def _summary(section: Section) -> _Summary:
+    """Counts a section's lines by state and finds each requirement's worst state."""
+    counts: dict[State, int] = {}
+    cells: dict[Requirement, State] = {}
+    for line in section.lines:
+        counts[line.state] = counts.get(line.state, 0) + 1
+        held = cells.get(line.requirement)
+        if held is None or _SEVERITY[line.state] > _SEVERITY[held]:
+            cells[line.requirement] = line.state
+    return _Summary(counts, cells)
+
+
+@cache
+def _no_liaison_query(arrays: bool) -> Executable:
+    """The organizations bound as `orgs` naming no current liaison officer, by code.
+
+    As `bot.services.structure.liaisons_missing`, with the scope bound once.
+    """
+    named = (
+        select(Role.id)
+        .join(Member, col(Member.id) == Role.member_id)
+        .where(
+            col(Role.organization_id) == Organization.id,
+            col(Role.role) == RoleKind.LIAISON,
+            col(Member.status) != MemberStatus.DEPARTED,
+        )
+        .correlate(Organization)
+    )
+    return (
+        select(col(Organization.id), col(Organization.code))
+        .where(packed_among(Organization.id, "orgs", arrays=arrays), ~named.exists())
+        .order_by(col(Organization.code))
+    )
+
+
+def _branches(session: Session, org_ids: Collection[int], arrays: bool) -> list[OrgView]:
+    """Lists the branches among `org_ids`, by code."""
+    if not org_ids:
+        return []
+    rows: Sequence[Any] = run(session, _branches_query(arrays), {"orgs": sorted(org_ids)}).all()
+    return [OrgView(id=row[0], code=row[1], name=row[2], kind=row[3]) for row in rows]
+
+
+@cache
+def _branches_query(arrays: bool) -> Executable:
+    """The branches among the organizations bound as `orgs`, by code."""
+    return (
+        select(
+            col(Organization.id), col(Organization.code), col(Organization.name), Organization.kind
+        )
+        .where(
+            packed_among(Organization.id, "orgs", arrays=arrays),
+            col(Organization.kind).in_(BRANCH_KINDS),
+        )
+        .order_by(col(Organization.code))
+    )
+
+
+@cache
+def _partners_query(arrays: bool) -> Executable:
+    """The organizations sharing an alliance or a pairing with one of those bound as `orgs`."""
+    alliances = select(col(AllianceUnit.alliance_id)).where(
+        packed_among(AllianceUnit.organization_id, "orgs", arrays=arrays)
+    )
+    pairings = select(col(PairingOrg.pairing_id)).where(
+        packed_among(PairingOrg.organization_id, "orgs", arrays=arrays)
+    )
+    return union(
+        select(col(AllianceUnit.organization_id)).where(
+            col(AllianceUnit.alliance_id).in_(alliances)
+        ),
+        select(col(PairingOrg.organization_id)).where(col(PairingOrg.pairing_id).in_(pairings)),
+    )
+
+
+def _attendance_by_month(tallies: ScopeTallies, quarter: Quarter) -> tuple[tuple[int, float], ...]:
     """Returns (month, attendance rate) over the meetings that took place in scope."""
-    reports = attendance_reports(
-        session,
-        org_ids=org_ids,
-        first_day=quarter.first_day,
-        last_day=quarter.last_day,
-        now=now,
-        tz=tz,
-    )
     present: Counter[int] = Counter()
     expected: Counter[int] = Counter()
-    for report in reports.values():
-        for meeting in report.taken:
-            present[meeting.held_on.month] += meeting.present
-            expected[meeting.held_on.month] += meeting.present + meeting.absent
+    for meetings in tallies.meetings.values():
+        for meeting in meetings:
+            if meeting.taken:
+                present[meeting.held_on.month] += meeting.present
+                expected[meeting.held_on.month] += meeting.present + meeting.absent
     months = range(quarter.first_day.month, quarter.last_day.month + 1)
     return tuple(
         (month, present[month] / expected[month] if expected[month] else 0.0) for month in months
     )
 
 
+@cache
+def _activities_query(arrays: bool) -> Executable:
+    """Counts the activities of the organizations bound as `orgs` from `first` to `last`, by kind."""
+    return (
+        select(Activity.kind, func.count())
+        .where(
+            packed_among(Activity.organization_id, "orgs", arrays=arrays),
+            col(Activity.held_on) >= bindparam("first"),
+            col(Activity.held_on) <= bindparam("last"),
+        )
+        .group_by(col(Activity.kind))
+    )
+
+
 def _activities_by_kind(
-    session: Session, org_ids: list[int], quarter: Quarter
+    session: Session, org_ids: list[int], quarter: Quarter, arrays: bool
 ) -> tuple[tuple[ActivityKind, int], ...]:
     """Counts the quarter's reported activities in scope by kind."""
     if not org_ids:
         return ()
-    rows = session.exec(
-        select(Activity.kind, func.count())
-        .where(
-            col(Activity.organization_id).in_(org_ids),
-            col(Activity.held_on) >= quarter.first_day,
-            col(Activity.held_on) <= quarter.last_day,
-        )
-        .group_by(col(Activity.kind))
-    ).all()
-    counted = dict(rows)
-    return tuple((kind, int(counted[kind])) for kind in ActivityKind if counted.get(kind))
+    params = {"orgs": org_ids, "first": quarter.first_day, "last": quarter.last_day}
+    rows: Sequence[Any] = run(session, _activities_query(arrays), params).all()
+    counted = {kind: int(count) for kind, count in rows}
+    return tuple((kind, counted[kind]) for kind in ActivityKind if counted.get(kind))

@@ -13,9 +13,17 @@ from sqlmodel import Session
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.config import Settings
-from bot.core.domain import ActivityKind, Duty, MeetingKind, MeetingStatus, RoleKind
+from bot.core.domain import (
+    ActivityKind,
+    AttendanceStatus,
+    Duty,
+    MeetingKind,
+    MeetingStatus,
+    RoleKind,
+)
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel, InboundImage
+from bot.core.names import clean_line
 from bot.core.records import (
     ActivityView,
     CheckInResult,
@@ -26,7 +34,7 @@ from bot.core.records import (
     RollCall,
 )
 from bot.core.reply import Document
-from bot.services.attendance import AttendanceBook, CheckinWindow
+from bot.services.attendance import AttendanceBook, CheckinWindow, Correction, RollSheet
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, Subject, compliance_report
 from bot.services.console_access import ConsoleAccess
@@ -48,7 +56,7 @@ from bot.services.ledger_book import (
     ledger_data,
     ledger_filename,
 )
-from bot.services.meetings import Meetings, OrgLifeYear
+from bot.services.meetings import MeetingCalendar, Meetings, OrgLifeYear
 from bot.services.members import Members
 from bot.services.minutes import (
     MinutesView,
@@ -515,7 +523,34 @@ class Services:
     ) -> MeetingView:
         """Changes the day, time or venue of the branch's next meeting and tells its members."""
         self.require_lead(member)
-        meeting = self._next_hosted(member)
+        return self._move(member, self._next_hosted(member), day=day, at=at, venue=venue)
+
+    def move_meeting(
+        self,
+        member: MemberView,
+        *,
+        meeting_id: int,
+        day: date | None,
+        at: time | None,
+        venue: str | None,
+    ) -> MeetingView:
+        """Changes a meeting the branch hosts, before it begins, and tells its members (secretaries)."""
+        self.require_lead(member)
+        meeting = self._own_meeting(member, meeting_id)
+        if meeting.starts_at <= self.now:
+            raise ServiceError("meeting_begun")
+        return self._move(member, meeting, day=day, at=at, venue=venue)
+
+    def _move(
+        self,
+        member: MemberView,
+        meeting: Meeting,
+        *,
+        day: date | None,
+        at: time | None,
+        venue: str | None,
+    ) -> MeetingView:
+        """Moves a meeting to a day, time or venue ahead, audits it and tells its members."""
         if day is not None and day < self.today:
             raise ServiceError("date_in_past")
         self.meetings.reschedule(meeting, at=at, venue=venue, day=day)
@@ -633,6 +668,71 @@ class Services:
         reason = reason.strip()[:500]
         self._announce(meeting, member, lambda t: notice_texts.meeting_cancelled(t, view, reason))
         return view
+
+    # -- the console's meeting desk: a year's calendar, one meeting's roll call, corrections -----
+
+    def meeting_calendar(self, org_id: int, year: int) -> MeetingCalendar:
+        """Lists a year of an organization's meetings and the org-life days its rule still gives."""
+        return self.meetings.calendar(org_id, year, self.today)
+
+    def meeting(self, meeting_id: int) -> MeetingView | None:
+        """Returns a meeting by id, or None."""
+        row = self.session.get(Meeting, meeting_id)
+        return self.meetings.view(row) if row is not None else None
+
+    def roll_sheet(self, meeting_id: int) -> RollSheet:
+        """Returns a meeting's roll call with every expected member's answer (the desk's view)."""
+        meeting = self.session.get(Meeting, meeting_id)
+        if meeting is None:
+            raise ServiceError("meeting_unknown")
+        view = self.meetings.view(meeting)
+        expected = self.meetings.expected(meeting)
+        return RollSheet(
+            meeting=view,
+            roll_call=self.attendance.roll_call(meeting, view, expected),
+            entries=self.attendance.sheet(meeting, expected),
+        )
+
+    def correct_attendance(
+        self,
+        member: MemberView,
+        *,
+        meeting_id: int,
+        member_id: int,
+        status: AttendanceStatus,
+        late: bool = False,
+        reason: str,
+    ) -> Correction:
+        """Corrects one member's answer to a meeting the branch hosts, with a reason (audited).
+
+        Leave may be recorded ahead of the meeting; present, late and absent once it has begun.
+        """
+        self.require_lead(member)
+        meeting = self._own_meeting(member, meeting_id)
+        if meeting.status is MeetingStatus.CANCELLED:
+            raise ServiceError("meeting_cancelled")
+        reason = clean_line(reason, limit=500)
+        if not reason:
+            raise ServiceError("reason_needed")
+        if status is not AttendanceStatus.LEAVE and meeting.starts_at > self.now:
+            raise ServiceError("attendance_ahead")
+        if member_id not in {m.id for m in self.meetings.expected(meeting)}:
+            raise ServiceError("not_expected")
+        change = self.attendance.correct(
+            meeting=meeting, member_id=member_id, status=status, late=late, reason=reason
+        )
+        self.audit(
+            actor_id=member.id,
+            action="attendance.correct",
+            subject=f"meeting:{meeting_id}",
+            member=member_id,
+            before=change.before.value if change.before else None,
+            before_late=change.before_late,
+            after=change.after.value,
+            late=change.late,
+            reason=reason,
+        )
+        return change
 
     def branch_notice(self, member: MemberView, *, text: str) -> int:
         """Sends a secretary's notice to every member of the branch; returns how many get it."""
@@ -1307,6 +1407,10 @@ class Services:
         """Writes a meeting's minutes as .docx (secretaries)."""
         self.require_lead(member)
         self._own_meeting(member, meeting_id)
+        return self.meeting_minutes_document(meeting_id, t)
+
+    def meeting_minutes_document(self, meeting_id: int, t: Translator) -> Document:
+        """Writes any meeting's minutes as .docx (the console checks the reader's scope)."""
         record = minutes_record(
             self.session, meeting_id=meeting_id, meetings=self.meetings, attendance=self.attendance
         )

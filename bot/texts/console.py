@@ -36,6 +36,14 @@ OUTBOX_STATES: dict[str, str] = {
     "obsolete": N_("no longer owed"),
 }
 
+# A member's answer to a meeting as the console's roll call shows it.
+ATTENDANCE_ANSWERS: dict[str, str] = {
+    "present": N_("present"),
+    "late": N_("late"),
+    "leave": N_("on leave"),
+    "absent": N_("absent"),
+    "none": N_("no answer yet"),
+}
 # An organization's reminder settings (keyed by the setting's name in the rules' config).
 REMINDER_SETTINGS: dict[str, str] = {
     "orglife_eve_time": N_("Org-life reminder the evening before, at"),

@@ -243,14 +243,22 @@ async def test_private_step_for_a_member_who_never_started_the_bot(
     )
 
 
-async def test_a_photo_without_caption_gets_a_note_in_the_members_language(
+async def test_a_sticker_gets_a_note_in_the_members_language(
     api: FakeTelegramAPI, world: World, database: Database, channel: TelegramChannel
 ) -> None:
     await bind(api, SECRETARY, world.invites["sec"])
     await say(api, api.message("/lang zh_CN", user=SECRETARY))
     before = snapshot(database)
     update = api.message("", user=SECRETARY)
-    update["message"]["photo"] = [{"file_id": "p", "file_unique_id": "u", "width": 9, "height": 9}]
+    update["message"]["sticker"] = {
+        "file_id": "s",
+        "file_unique_id": "u",
+        "width": 9,
+        "height": 9,
+        "is_animated": False,
+        "is_video": False,
+        "type": "regular",
+    }
     note = await say(api, update)
     assert note == translator("zh_CN")(UNSUPPORTED)
     # Only the update's key is new: no flow was started, nothing else was written.

@@ -433,9 +433,9 @@ async def test_locations_reach_the_core_as_locations(wx: Harness) -> None:
     assert wx.core.inbounds[-1].location == Location(31.2304, 121.4737, "上海市黄浦区")
 
 
-async def test_images_get_a_note_and_platform_events_get_nothing(wx: Harness) -> None:
+async def test_media_get_a_note_and_platform_events_get_nothing(wx: Harness) -> None:
     follower = wx.follower("o-1")
-    assert "帮助" in await follower.send(wx.server.image("o-1"))
+    assert "帮助" in await follower.send(unsupported(wx.server, "o-1", "voice"))
     assert await follower.send(wx.server.event("o-1", "unsubscribe")) == ""
     assert await follower.send(wx.server.event("o-1", "LOCATION")) == ""
     assert await follower.send(wx.server.event("o-1", "VIEW", "https://example.org")) == ""
@@ -443,11 +443,10 @@ async def test_images_get_a_note_and_platform_events_get_nothing(wx: Harness) ->
 
 
 def unsupported(server: WeChatServer, user: str, kind: str) -> Callback:
-    """An image, file, link or voice message (without recognition), or an unhandled event."""
+    """A file, link or voice message (without recognition), or an unhandled event."""
     if kind == "unsubscribe":
         return server.event(user, "unsubscribe")
     fields = {
-        "image": {"PicUrl": "http://127.0.0.1/pic.jpg", "MediaId": "m"},
         "file": {"Title": "a.pdf", "FileKey": "k", "FileMd5": "0" * 32, "FileTotalLen": "1"},
         "link": {"Title": "t", "Description": "d", "Url": "http://127.0.0.1/"},
         "voice": {"MediaId": "m", "Format": "amr"},
@@ -455,7 +454,7 @@ def unsupported(server: WeChatServer, user: str, kind: str) -> Callback:
     return server.message(user, {"MsgType": kind, **fields, "MsgId": str(server.next_id())})
 
 
-@pytest.mark.parametrize("kind", ["image", "file", "link", "voice", "unsubscribe"])
+@pytest.mark.parametrize("kind", ["file", "link", "voice", "unsubscribe"])
 async def test_a_replayed_unsupported_message_gets_403_like_a_text(
     wx: Harness, world: World, database: Database, kind: str
 ) -> None:
@@ -494,7 +493,7 @@ async def test_platform_events_do_not_count_as_the_member_writing(
         await follower.send(wx.server.event("o-m1", event))
     # The 48-hour customer-service window still runs from the member's last message.
     assert last_seen(database, "o-m1") == bound
-    await follower.send(wx.server.image("o-m1"))
+    await follower.send(unsupported(wx.server, "o-m1", "voice"))
     assert last_seen(database, "o-m1") == clock.now()
 
 
@@ -502,7 +501,7 @@ async def test_a_retried_unsupported_message_is_answered_once(
     wx: Harness, world: World, database: Database
 ) -> None:
     follower = wx.follower("o-1")
-    fields = {"MsgType": "image", "PicUrl": "http://127.0.0.1/p.jpg", "MsgId": "5005"}
+    fields = {"MsgType": "link", "Title": "t", "Url": "http://127.0.0.1/", "MsgId": "5005"}
     first = await follower.send(wx.server.message("o-1", fields))
     assert "帮助" in first
     recorded = footprint(database)
@@ -520,7 +519,7 @@ async def test_unsupported_content_leaves_the_flow_and_its_options_as_they_were(
     offered = await follower.say("汇报")
     visit = option_number(offered, "Visit")
     state = footprint(database)
-    assert "text messages" in await follower.send(wx.server.image("o-m1"))
+    assert "text messages" in await follower.send(unsupported(wx.server, "o-m1", "voice"))
     assert footprint(database)[1:] == state[1:]
     assert "On which day did it take place?" in await follower.say(str(visit))
 

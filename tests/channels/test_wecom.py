@@ -174,7 +174,7 @@ async def test_a_forged_or_replayed_message_gets_403_and_touches_nothing(
     assert len(wc.core.inbounds) == 1
 
 
-@pytest.mark.parametrize("kind", ["image", "video", "unsubscribe"])
+@pytest.mark.parametrize("kind", ["voice", "video", "unsubscribe"])
 async def test_a_replayed_unsupported_message_gets_403_and_records_only_its_keys(
     wc: Harness, world: World, database: Database, kind: str
 ) -> None:

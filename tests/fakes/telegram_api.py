@@ -313,6 +313,28 @@ class FakeTelegramAPI:
         message["photo"] = sizes
         return update
 
+    def document(
+        self,
+        content: bytes,
+        *,
+        user: TgUser,
+        mime_type: str,
+        filename: str = "file",
+        declared_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Builds a file message (a picture sent without compression, or any other file)."""
+        update = self.message("", user=user)
+        file_id = f"document-{len(self.files) + 1}"
+        self.files[file_id] = content
+        update["message"]["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_name": filename,
+            "mime_type": mime_type,
+            "file_size": declared_size if declared_size is not None else len(content),
+        }
+        return update
+
     def press(self, sent: ApiCall, data: str, *, user: TgUser) -> dict[str, Any]:
         """Builds a `callback_query` update: `user` pressing the button `data` under `sent`."""
         query_id = str(self._next_query_id)

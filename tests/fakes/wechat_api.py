@@ -28,7 +28,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 from wechatpy.crypto import WeChatCrypto
@@ -85,6 +85,9 @@ class FakeWeChatAPI:
         self.invalid_users: set[str] = set()
         # Images members sent, by MediaId: served by /cgi-bin/media/get (both APIs).
         self.media: dict[str, bytes] = {}
+        # Set: media are sent in chunks without a Content-Length. A gate holds downloads back.
+        self.media_chunked = False
+        self.media_gate: asyncio.Event | None = None
         self.token_gate: asyncio.Event | None = None
         self._forced: list[_Forced] = []
         self._serial = itertools.count(1)
@@ -179,6 +182,8 @@ class FakeWeChatAPI:
         path = request.url.path
         query = dict(request.query_params)
         if path == "/cgi-bin/media/get":
+            if self.media_gate is not None:
+                await self.media_gate.wait()
             return self._media(query)
         raw = await request.body()
         body: dict[str, Any] = json.loads(raw) if raw else {}
@@ -213,17 +218,29 @@ class FakeWeChatAPI:
 
     def _media(self, query: dict[str, str]) -> Response:
         """Sends a temporary media file as WeChat does: the bytes, or a JSON error."""
-        self.calls.append(ApiCall("/cgi-bin/media/get", query, {}, 0))
+        path = "/cgi-bin/media/get"
+        forced = next((f for f in self._forced if f.path == path), None)
+        if forced is not None:
+            self._forced.remove(forced)
+            return self._record(
+                path, query, {}, {"errcode": forced.errcode, "errmsg": forced.errmsg}
+            )
         if query.get("access_token") not in self.valid_tokens:
-            return JSONResponse({"errcode": 42001, "errmsg": "access_token expired"})
+            return self._record(
+                path, query, {}, {"errcode": 42001, "errmsg": "access_token expired"}
+            )
         content = self.media.get(query.get("media_id", ""))
         if content is None:
-            return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})
-        return Response(
-            content,
-            media_type="image/jpeg",
-            headers={"Content-disposition": 'attachment; filename="media.jpg"'},
-        )
+            return self._record(path, query, {}, {"errcode": 40007, "errmsg": "invalid media_id"})
+        self.calls.append(ApiCall(path, query, {}, 0))
+        self._changed.set()
+        self._changed = asyncio.Event()
+        # Always "image/jpeg", as WeChat says whatever the file is: only the bytes tell.
+        headers = {"Content-disposition": 'attachment; filename="media.jpg"'}
+        if self.media_chunked:
+            pieces = [content[at : at + 65536] for at in range(0, len(content), 65536)]
+            return StreamingResponse(iter(pieces), media_type="image/jpeg", headers=headers)
+        return Response(content, media_type="image/jpeg", headers=headers)
 
     def _token(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         """Hands out a new token, which (like WeChat's) invalidates the previous ones."""

@@ -16,6 +16,7 @@ from bot.core.inbound import InboundImage
 from bot.engine.assistant import Assistant
 from bot.services.console_access import ConsoleAccess, token_hash
 from bot.services.photos import PhotoStore, attach_photos, save_photos
+from bot.services.use_cases import Services
 from storage import console
 from storage.engine import Database
 from storage.models import Activity
@@ -111,6 +112,89 @@ async def test_every_route_for_every_role(
             response = await client.post(path, data={"csrf": csrf, "name": "x", "role": "member"})
         got.append(response.status_code)
     assert tuple(got) == EXPECTED[who]
+
+
+# The meetings pages, on B1's meeting of today (begun), B1's next one, and B2's of today.
+MEETING_ROUTES = (
+    ("GET", "/console/meetings", {}),
+    ("GET", "/console/meetings?org=B2", {}),
+    ("GET", "/console/meetings/new", {}),
+    ("POST", "/console/meetings/new", {"kind": "lecture", "date": "2026-12-10", "time": "14:30"}),
+    ("GET", "/console/meetings/{b1}", {}),
+    ("GET", "/console/meetings/{b2}", {}),
+    ("POST", "/console/meetings/{b1}/attendance", {"member": "m1", "answer": "late"}),
+    ("POST", "/console/meetings/{b2}/attendance", {"member": "m3", "answer": "late"}),
+    ("GET", "/console/meetings/{next}/move", {}),
+    ("POST", "/console/meetings/{next}/move", {"date": "2026-12-02", "time": "09:00"}),
+    ("GET", "/console/meetings/{b1}/minutes", {}),
+    ("POST", "/console/meetings/{b1}/minutes", {"content": "传达学习"}),
+    ("GET", "/console/meetings/{b1}/minutes.docx", {}),
+)
+MEETING_EXPECTED = {
+    "anonymous": (303,) * 13,
+    "member": (403,) * 13,
+    "liaison": (200, 404, 403, 403, 200, 404, 403, 403, 403, 403, 200, 403, 200),
+    "deputy": (200, 404, 200, 303, 200, 404, 303, 404, 200, 303, 200, 303, 200),
+    "sec": (200, 404, 200, 303, 200, 404, 303, 404, 200, 303, 200, 303, 200),
+    "sec2": (200, 200, 200, 303, 404, 200, 404, 303, 404, 404, 404, 404, 404),
+    "staff": (200, 200, 403, 403, 200, 200, 403, 403, 403, 403, 200, 403, 200),
+}
+
+
+def meeting_ids(
+    database: Database, world: World, clock: FrozenClock, assistant: Assistant, settings: Settings
+) -> dict[str, int]:
+    """Stores today's org-life meetings of B1 and B2, B1's next one, and minutes of B1's."""
+    with database.session() as session:
+        services = Services(
+            session,
+            now=clock.now(),
+            tz=settings.tz,
+            holidays=assistant.holidays,
+            settings=settings,
+        )
+        ids = {}
+        for key, code, month in (("b1", "B1", 11), ("next", "B1", 12), ("b2", "B2", 11)):
+            row = services.orgs.row(world.orgs[code])
+            ids[key] = services.meetings.ensure_org_life(row, 2026, month).id or 0
+        services.record_minutes(
+            services.members.get(world.members["sec"]),
+            meeting_id=ids["b1"],
+            topic="学习",
+            host="sec",
+            recorder="deputy",
+            content="传达学习",
+            resolutions="",
+        )
+    return ids
+
+
+@pytest.mark.parametrize("who", sorted(MEETING_EXPECTED))
+async def test_every_meetings_route_for_every_role(
+    who: str,
+    client: httpx.AsyncClient,
+    assistant: Assistant,
+    world: World,
+    database: Database,
+    clock: FrozenClock,
+    settings: Settings,
+) -> None:
+    ids = meeting_ids(database, world, clock, assistant, settings)
+    await signed_in(who, client, assistant, world, database, clock)
+    found = CSRF.search((await client.get("/console/")).text)
+    csrf = found.group(1) if found else ""
+    got = []
+    for method, template, data in MEETING_ROUTES:
+        path = template.format(**ids)
+        if method == "GET":
+            response = await client.get(path)
+        else:
+            fields = {"csrf": csrf, "reason": "x", "venue": "", **data}
+            if "member" in fields:
+                fields["member"] = str(world.members[fields["member"]])
+            response = await client.post(path, data=fields)
+        got.append(response.status_code)
+    assert tuple(got) == MEETING_EXPECTED[who]
 
 
 def ledger_photo(

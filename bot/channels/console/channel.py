@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from bot.channels.console.photos import PhotoLineError, photo_paths, read_photos
 from bot.channels.console.render import render_all
 from bot.channels.console.sender import ConsoleSender
-from bot.core.inbound import Capabilities, Channel, ChatKind, Inbound
+from bot.core.inbound import Capabilities, Channel, ChatKind, Inbound, InboundImage
 from bot.core.ports import Core
 from bot.core.reply import Document, Reply
 
@@ -82,14 +83,26 @@ class ConsoleChannel:
         """Needs nothing."""
 
     def send(self, text: str) -> list[Reply]:
-        """Hands one line to the core as the console user and returns the replies."""
+        """Hands one line to the core as the console user and returns the replies.
+
+        `照片 PATH …` (or `/photo PATH …`) sends the pictures in those files, as a chat app would.
+        """
+        images: tuple[InboundImage, ...] = ()
+        paths = photo_paths(text)
+        if paths is not None:
+            try:
+                images = read_photos(paths)
+            except PhotoLineError as error:
+                t = self.core.translator_for(channel=Channel.CONSOLE, user_id=self.user_id)
+                return [Reply(error.explain(t))]
         inbound = Inbound(
             channel=Channel.CONSOLE,
             chat_id=self.user_id,
             user_id=self.user_id,
-            text=text.strip(),
+            text="" if images else text.strip(),
             chat_kind=ChatKind.PRIVATE,
             display_name=self.display_name,
+            images=images,
             capabilities=CAPABILITIES,
             private_chat_id=self.user_id,
         )

@@ -35,9 +35,11 @@ from bot.channels.telegram.inbound import (
     ALLOWED_UPDATES,
     CAPABILITIES,
     InOrderPerMember,
+    Picture,
     check_start_code,
     deep_link_for,
     inbound_from_update,
+    picture_of,
 )
 from bot.channels.telegram.limits import LimitedRequests, telegram_rate_limiter
 from bot.channels.telegram.logs import quiet_library_logs, redact_in_logs
@@ -52,9 +54,10 @@ from bot.channels.telegram.outbound import (
 )
 from bot.config import ConfigError, Settings
 from bot.core.i18n import N_, SUPPORTED_LOCALES, Translator
-from bot.core.inbound import Channel, Inbound
+from bot.core.inbound import Channel, Inbound, InboundImage
 from bot.core.ports import Core, SendResult
 from bot.core.reply import Reply
+from handlers.photos import UNFETCHED
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +109,7 @@ class TelegramChannel:
         self._core = core
         self._webhook_url = settings.telegram_webhook_url
         self._default_locale = settings.default_locale
+        self._photo_max_bytes = settings.photo_max_bytes
         self._poll_timeout = poll_timeout
         self._callback_data = CallbackData()
         self._username = ""
@@ -252,6 +256,10 @@ class TelegramChannel:
             return
         if query is not None and data is not None:
             inbound = replace(inbound, button=data)
+        picture = picture_of(update.message, self._photo_max_bytes) if update.message else None
+        if picture is not None:
+            # Fetched before the core runs, in the member's turn (updates run in order per member).
+            inbound = await self._with_picture(inbound, picture)
         key = f"{self._bot_id}:{update.update_id}"
         answer = await asyncio.to_thread(self._core.answer, inbound, once=(key,))
         if answer.repeat is not None:
@@ -265,6 +273,26 @@ class TelegramChannel:
         # for the rate limiter in the queue, not in Telegram's connection.
         chosen = query if query is not None and data is not None else None
         self._outgoing.add(inbound, self._reply(inbound, answer.replies, chosen))
+
+    async def _with_picture(self, inbound: Inbound, picture: Picture) -> Inbound:
+        """Downloads a message's photo for the core; one over the limit or no picture stays unread."""
+        if picture.file_id is None:
+            image = InboundImage(b"", picture.mime_type, picture.filename, picture.size)
+            return replace(inbound, images=(image,))
+        try:
+            file = await self.bot.get_file(picture.file_id)
+            if file.file_size is not None and file.file_size > self._photo_max_bytes:
+                image = InboundImage(b"", picture.mime_type, picture.filename, file.file_size)
+                return replace(inbound, images=(image,))
+            content = bytes(await file.download_as_bytearray())
+        except (TelegramError, RuntimeError) as exc:
+            # RuntimeError: a file without a download path (Telegram gives none past 20 MB).
+            logger.warning("Could not fetch a photo from Telegram: %s", exc)
+            return replace(
+                inbound, images=(InboundImage(b""),), extra={**inbound.extra, UNFETCHED: "1"}
+            )
+        image = InboundImage(content, picture.mime_type, picture.filename, len(content))
+        return replace(inbound, images=(image,))
 
     async def _reply(
         self, inbound: Inbound, replies: Sequence[Reply], chosen: CallbackQuery | None

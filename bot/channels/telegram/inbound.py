@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import BaseUpdateProcessor
 
@@ -22,6 +23,25 @@ _COMMAND = re.compile(
 )
 _START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
+# Pictures sent as files ("without compression") that are fetched; the core reads the type from
+# the bytes, so the claim only spares downloading what is surely no photo.
+PICTURE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+# Telegram recompresses every photo sent as a photo to JPEG.
+PHOTO_TYPE = "image/jpeg"
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A picture a message carries: the file to fetch, or (no `file_id`) one not worth fetching.
+
+    A picture over the size limit keeps its size and one of another type its type, so that the
+    core refuses it with the reason.
+    """
+
+    file_id: str | None
+    mime_type: str
+    filename: str = ""
+    size: int | None = None
 
 
 def private_chat_of(user_id: str) -> str:
@@ -59,10 +79,13 @@ def inbound_from_update(update: Update, *, bot_id: int, bot_username: str) -> In
         label = message.venue.title if message.venue else ""
         location = Location(message.location.latitude, message.location.longitude, label)
     text = text.strip()
-    # A photo, sticker, voice message or file sent in private gets a note of what the assistant
-    # reads; in a group it is left alone, as are service messages (a pin, a timer change).
-    # A text of blanks (a full-width space) is still a text: it gets an answer.
-    unsupported = not text and location is None and message.text is None
+    # A sticker, voice message or video sent in private gets a note of what the assistant reads;
+    # in a group it is left alone, as are service messages (a pin, a timer change). Photos and
+    # files are evidence for a report (the channel fetches them). A text of blanks (a full-width
+    # space) is still a text: it gets an answer.
+    unsupported = (
+        not text and location is None and message.text is None and not carries_picture(message)
+    )
     if not addressed or (unsupported and (group or message.effective_attachment is None)):
         return None
     extra = {"message_id": str(message.message_id)}
@@ -91,6 +114,34 @@ def inbound_from_update(update: Update, *, bot_id: int, bot_username: str) -> In
         capabilities=CAPABILITIES,
         private_chat_id=private_chat_of(user_id) if on_behalf is None else None,
     )
+
+
+def carries_picture(message: Message) -> bool:
+    """Tells whether a message is a photo or a file (which may be a picture sent uncompressed)."""
+    return bool(message.photo) or message.document is not None
+
+
+def picture_of(message: Message, max_bytes: int) -> Picture | None:
+    """Chooses what to fetch of a message's photo or file: the largest size within the limit."""
+    if message.photo:
+        # Sizes come smallest first; a size Telegram did not state is judged once fetched.
+        fitting = [
+            size for size in message.photo if size.file_size is None or size.file_size <= max_bytes
+        ]
+        if fitting:
+            best = max(fitting, key=lambda size: (size.width * size.height, size.file_size or 0))
+            return Picture(best.file_id, PHOTO_TYPE, size=best.file_size)
+        smallest = min(size.file_size or 0 for size in message.photo)
+        return Picture(None, PHOTO_TYPE, size=smallest)
+    document = message.document
+    if document is None:
+        return None
+    mime, name = (document.mime_type or "").lower(), document.file_name or ""
+    if mime not in PICTURE_TYPES:
+        return Picture(None, mime, name)
+    if document.file_size is not None and document.file_size > max_bytes:
+        return Picture(None, mime, name, document.file_size)
+    return Picture(document.file_id, mime, name, document.file_size)
 
 
 def _inbound_from_query(query: CallbackQuery) -> Inbound | None:

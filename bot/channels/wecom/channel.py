@@ -74,6 +74,7 @@ class WeComChannel(CallbackChannel):
             ),
             reply_deadline=reply_deadline,
             max_body_bytes=max_body_bytes,
+            photo_max_bytes=settings.photo_max_bytes,
             database=database,
         )
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
@@ -14,12 +15,27 @@ from bot.core.ports import DeliveryStatus, SendResult
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 HTTP_TIMEOUT = 10.0
 
 # Error codes both platforms use, handled by name rather than retried blindly.
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
 API_QUOTA = 45009
 UNTRUSTED_IP = frozenset({40164, 60020})
+# An error answer to a download is a small JSON object; nothing larger is read as one.
+MAX_ERROR_BYTES = 64 * 1024
+# How far past the size limit a download without a stated length is still counted.
+OVERSIZE_COUNTED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A file downloaded from the platform: its bytes (none when over the limit) and its size."""
+
+    content: bytes
+    size: int
+    content_type: str
 
 
 class ApiError(Exception):
@@ -80,9 +96,17 @@ class ApiClient:
 
     async def call(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """POSTs `payload` to `path`; on an invalid or expired token refreshes once and retries once."""
+        return await self._with_token(lambda token: self._post(path, token, payload))
+
+    async def download(self, path: str, params: Mapping[str, str], *, max_bytes: int) -> Media:
+        """GETs a file (refreshing a refused token once); past `max_bytes` only its size is kept."""
+        return await self._with_token(lambda token: self._download(path, token, params, max_bytes))
+
+    async def _with_token(self, attempt: Callable[[str], Awaitable[T]]) -> T:
+        """Makes a call with the shared token; when the platform refuses it, refreshes and retries once."""
         token = await self.token()
         try:
-            return await self._post(path, token, payload)
+            return await attempt(token)
         except ApiError as error:
             if error.code not in TOKEN_INVALID:
                 raise
@@ -93,7 +117,30 @@ class ApiClient:
                 error.message,
             )
         await self._tokens.invalidate(self._token_name, token)
-        return await self._post(path, await self.token(), payload)
+        return await attempt(await self.token())
+
+    async def _download(
+        self, path: str, token: str, params: Mapping[str, str], max_bytes: int
+    ) -> Media:
+        """Makes one download; raises ApiError for an error answer (JSON instead of the file)."""
+        query = {**params, "access_token": token}
+        try:
+            async with self.client.stream("GET", path, params=query) as response:
+                if response.status_code != 200:
+                    raise ApiError(-1, f"HTTP {response.status_code}")
+                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if "json" in kind or kind.startswith("text/"):
+                    # The platforms answer a failed download with an errcode, not the file.
+                    body, _ = await _read(response, MAX_ERROR_BYTES)
+                    _error_of(body)
+                    raise ApiError(-1, "answer without the file")
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    return Media(b"", int(declared), kind)
+                content, size = await _read(response, max_bytes)
+                return Media(content, size, kind)
+        except httpx.HTTPError as exc:
+            raise ApiError(-1, f"unreachable: {type(exc).__name__}") from None
 
     async def _post(self, path: str, token: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Makes one call; raises ApiError for an error answer."""
@@ -137,6 +184,33 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     if code:
         raise ApiError(code, str(data.get("errmsg", "")))
     return data
+
+
+async def _read(response: httpx.Response, limit: int) -> tuple[bytes, int]:
+    """Reads a streamed body: its bytes (none past `limit`) and its size.
+
+    Past the limit the rest is only counted, up to `OVERSIZE_COUNTED` times the limit, so that
+    a refusal can say how large the file was.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        elif size > limit * OVERSIZE_COUNTED:
+            break
+    return (b"".join(chunks) if size <= limit else b""), size
+
+
+def _error_of(body: bytes) -> None:
+    """Raises the ApiError a JSON error answer carries (nothing for an answer without one)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ApiError(-1, "answer is neither the file nor JSON") from None
+    if isinstance(data, dict) and int(data.get("errcode") or 0):
+        raise ApiError(int(data["errcode"]), str(data.get("errmsg", "")))
 
 
 def common_failure(label: str, error: ApiError, *, quota_retry: float) -> SendResult:

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
 from starlette.background import BackgroundTask
@@ -25,6 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels.http import refusals
+from bot.channels.weixin.api import ApiError
 from bot.channels.weixin.checks import (
     RefusedError,
     check_fresh,
@@ -47,9 +48,10 @@ from bot.channels.weixin.sender import PushSender
 from bot.core.channel import Capabilities
 from bot.core.clock import Clock
 from bot.core.i18n import N_
-from bot.core.inbound import Channel, ChatKind, Inbound
+from bot.core.inbound import Channel, ChatKind, Inbound, InboundImage
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.texts.translation import translator
+from handlers.photos import UNFETCHED
 from storage.deliveries import remember_keys
 from storage.engine import Database
 
@@ -70,6 +72,8 @@ CORE_WORKERS = 4
 PUSHED_REMEMBERED = 4096
 # Plain text with numbered options, one account per chat: no files, no buttons, no groups.
 CAPABILITIES = Capabilities(numbered_options=True)
+# Where both platforms hand out the file of an image a member sent, by its MediaId.
+MEDIA_PATH = "/cgi-bin/media/get"
 
 APOLOGY = N_("Sorry, something went wrong. Please try again.")
 
@@ -105,8 +109,10 @@ class CallbackChannel(ABC):
         reply_deadline: float,
         max_body_bytes: int,
         database: Database,
+        photo_max_bytes: int,
     ) -> None:
         self._core = core
+        self._photo_max_bytes = photo_max_bytes
         self._database = database
         self._clock = clock
         self._crypto = crypto
@@ -170,7 +176,11 @@ class CallbackChannel(ABC):
         return str(message.content or "").strip() if kind == "text" else ""
 
     def _inbound(self, message: Any) -> Inbound:
-        """Turns texts, locations, menu clicks and follows into inbound messages; else unsupported."""
+        """Turns texts, images, locations, menu clicks and follows into inbound messages.
+
+        Anything else is unsupported. An image's file is fetched later (`_with_image`), in the
+        member's turn, since the download may outlast the platform's deadline.
+        """
         user = str(message.source)
         kind = str(message.type)
         text, location = self._message_text(kind, message), None
@@ -187,7 +197,7 @@ class CallbackChannel(ABC):
             chat_kind=ChatKind.PRIVATE,
             extra={"event": str(message.event)} if kind == "event" else {},
             # A text of blanks is still a text: it gets an answer, not the note on media.
-            unsupported=kind != "text" and not text and location is None,
+            unsupported=kind not in ("text", "image") and not text and location is None,
             capabilities=self.capabilities,
             private_chat_id=user,
         )
@@ -282,8 +292,22 @@ class CallbackChannel(ABC):
         # Recorded with the answer, in its transaction, so that a request refused for any
         # reason (or failing midway) leaves nothing behind.
         used = nonce_key(signed.timestamp, signed.nonce)
+        once: tuple[str, ...] = (used, key)
+        if _is_image(fields):
+            # An image is downloaded before the core sees the request: its nonce is recorded
+            # first, so that a replay is refused before it costs a download.
+            seen = await self._in_core(
+                remember_keys,
+                database=self._database,
+                channel=self.channel,
+                keys=(used,),
+                now=self._clock.now(),
+            )
+            if seen is not None:
+                raise RefusedError(403, "replayed nonce")
+            once = (key,)
         inbound = self._inbound(message)
-        work = asyncio.ensure_future(self._answer(inbound, fields, once=(used, key)))
+        work = asyncio.ensure_future(self._answer(inbound, fields, once=once))
         # The platform's 5 seconds run from its request, not from when the checks finished.
         left = max(self._deadline - (loop.time() - arrived), 0.0)
         done, _ = await asyncio.wait({work}, timeout=left)
@@ -291,10 +315,12 @@ class CallbackChannel(ABC):
             logger.info(
                 "%s answer not ready within %gs: pushing it later", self.name, self._deadline
             )
+            # A retry of a delivery already answered late: that first attempt pushes the answer.
+            retried = key in self._pushed
             self._pushed[key] = None
             while len(self._pushed) > PUSHED_REMEMBERED:
                 self._pushed.popitem(last=False)
-            later = BackgroundTask(self._push_later, work, fields["FromUserName"])
+            later = BackgroundTask(self._push_later, work, fields["FromUserName"], retried)
             return PlainTextResponse(SUCCESS, background=later)
         try:
             rendered = work.result()
@@ -343,7 +369,27 @@ class CallbackChannel(ABC):
     ) -> Rendered:
         """Asks the core (in order per user) and renders its replies with numbered options."""
         async with self._in_order(inbound.user_id):
+            if _is_image(fields):
+                inbound = await self._with_image(inbound, fields.get("MediaId", "").strip())
             return await self._in_core(self._converse, inbound, once)
+
+    async def _with_image(self, inbound: Inbound, media_id: str) -> Inbound:
+        """Downloads an image by its MediaId through the media API; the core judges its bytes."""
+        try:
+            if not media_id:
+                raise ApiError(-1, "image without MediaId")
+            media = await self.sender.api.download(
+                MEDIA_PATH, {"media_id": media_id}, max_bytes=self._photo_max_bytes
+            )
+        except ApiError as error:
+            logger.warning(
+                "%s could not fetch an image: %d %s", self.name, error.code, error.message
+            )
+            return replace(
+                inbound, images=(InboundImage(b""),), extra={**inbound.extra, UNFETCHED: "1"}
+            )
+        image = InboundImage(media.content, media.content_type, size=media.size)
+        return replace(inbound, images=(image,))
 
     def _converse(self, inbound: Inbound, once: Sequence[str]) -> Rendered:
         """Runs the core on one delivery and renders its replies as numbered options (blocking)."""
@@ -353,12 +399,17 @@ class CallbackChannel(ABC):
             return Rendered(rendered.texts, rendered.options, repeat=answer.repeat)
         return rendered
 
-    async def _push_later(self, work: asyncio.Future[Rendered], user_id: str) -> None:
+    async def _push_later(
+        self, work: asyncio.Future[Rendered], user_id: str, retried: bool = False
+    ) -> None:
         """Waits for a late answer and pushes it through the platform's message API."""
         try:
             rendered = await work
         except Exception:
             logger.exception("%s answer failed after the deadline", self.name)
+            return
+        if retried and rendered.repeat is not None:
+            logger.info("%s late retry of a delivery already answered: not pushed again", self.name)
             return
         if rendered.texts:
             result = await self.push_texts(user_id, rendered.texts)
@@ -377,3 +428,8 @@ class CallbackChannel(ABC):
             self._waiting[user_id] -= 1
             if not self._waiting[user_id]:
                 del self._waiting[user_id], self._locks[user_id]
+
+
+def _is_image(fields: Mapping[str, str]) -> bool:
+    """Tells whether a callback is an image message (whose file is downloaded by MediaId)."""
+    return fields.get("MsgType", "").strip().lower() == "image"

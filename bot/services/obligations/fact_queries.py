@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -13,11 +14,15 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Text,
+    TypeDecorator,
     all_,
     and_,
     any_,
     bindparam,
     cast,
+    column,
+    func,
     literal,
     null,
     or_,
@@ -25,6 +30,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
@@ -74,11 +80,38 @@ class Shape(NamedTuple):
     scoped: bool
     # PostgreSQL takes a list as one array (see `storage.queries.among`).
     arrays: bool
+    # SQLite takes a long scope's lists as JSON (see `packed_among`), a short one's as IN (...).
+    packed: bool = False
 
 
 def _among(column: Any, name: str, shape: Shape) -> Any:
     """Tests a column against the list bound as `name` when the statement runs."""
+    if shape.packed:
+        return packed_among(column, name, arrays=shape.arrays)
     return among(column, name, arrays=shape.arrays)
+
+
+class PackedList(TypeDecorator[list[Any]]):
+    """A list bound as one JSON text, which SQLite unpacks with `json_each`."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> str | None:
+        """Writes the list as JSON."""
+        return None if value is None else json.dumps(list(value))
+
+
+def packed_among(column_: Any, name: str, *, arrays: bool) -> Any:
+    """Tests a column against a long list bound as `name`: an array, or JSON on SQLite.
+
+    One statement text whatever the list's length, and no thousands of bound values to render:
+    a committee's scope is a city's organizations.
+    """
+    if arrays:
+        return among(column_, name, arrays=True)
+    values = func.json_each(bindparam(name, type_=PackedList())).table_valued("value")
+    return col(column_).in_(select(column("value")).select_from(values))
 
 
 def _within(column: Any, shape: Shape) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from enum import Flag, auto
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -438,6 +439,13 @@ def shift_month(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+@cache
+def quarter_key(day: date) -> str:
+    """Names the quarter of a day, e.g. "2026Q4" (asked once per record of a city's year)."""
+    return str(Quarter.of(day))
+
+
+@cache
 def _parse_hhmm(text: str) -> time:
     """Parses an org's `HH:MM` meeting time, falling back to 09:00 on a bad value."""
     try:
@@ -586,7 +594,7 @@ def home_of(
 def _theme_key(duty_unit: Mapping[int, DutyPeriod], alliance_id: int, day: date) -> str:
     """Returns the theme-day duty period of an alliance containing `day`."""
     if duty_unit.get(alliance_id, DutyPeriod.MONTH) is DutyPeriod.QUARTER:
-        return str(Quarter.of(day))
+        return quarter_key(day)
     return month_key(day)
 
 
@@ -609,6 +617,9 @@ def _group_scopes(
     ]
 
 
+# Scopes of more organizations than this bind their lists as JSON on SQLite: rendering
+# thousands of IN (...) values costs more than the statement (a committee over a city).
+PACK_OVER = 100
 # Rows fetched per round when a city-wide statement streams its result.
 STREAM_ROWS = 2_000
 
@@ -629,9 +640,11 @@ class _Reader:
         # the scope's organizations too (`groups` runs first).
         self.around = around
         self.found: dict[int, OrgFact] | None = None
+        arrays = connection.dialect.name == "postgresql"
         self.shape = Shape(
             scoped=self.org_ids is not None or around is not None,
-            arrays=connection.dialect.name == "postgresql",
+            arrays=arrays,
+            packed=not arrays and len(self.org_ids or ()) > PACK_OVER,
         )
 
     def run(self, statement: Executable, **params: Any) -> Iterable[Row[*tuple[Any, ...]]]:
@@ -939,19 +952,19 @@ class _Reader:
                 # ahead only stops the nudges to plan it.
                 if held_on > today:
                     if alliance_id is not None and kind == MeetingKind.JOINT_MEETING:
-                        records.joint_planned.add((alliance_id, str(Quarter.of(held_on))))
+                        records.joint_planned.add((alliance_id, quarter_key(held_on)))
                     if alliance_id is not None and kind == MeetingKind.THEME_DAY:
                         key = _theme_key(duty_unit, alliance_id, held_on)
                         records.theme_planned.add((alliance_id, key))
                     continue
                 if alliance_id is not None and kind == MeetingKind.JOINT_MEETING:
-                    records.alliance_joint.add((alliance_id, str(Quarter.of(held_on))))
+                    records.alliance_joint.add((alliance_id, quarter_key(held_on)))
                 if alliance_id is not None and kind == MeetingKind.THEME_DAY:
                     records.alliance_theme.add(
                         (alliance_id, _theme_key(duty_unit, alliance_id, held_on))
                     )
                 if pairing_id is not None:
-                    records.pairing_joint.add((pairing_id, str(Quarter.of(held_on))))
+                    records.pairing_joint.add((pairing_id, quarter_key(held_on)))
                     if kind == MeetingKind.VISIT:
                         records.visits[pairing_id].add(held_on)
                         records.partner_visits[pairing_id][org_id].add(held_on)
@@ -969,7 +982,7 @@ class _Reader:
                 except ValueError as error:
                     log.warning("ignoring reminder setting %s of %s: %s", kind, scope_key, error)
                 continue
-            period = str(Quarter.of(held_on))
+            period = quarter_key(held_on)
             if kind == ActivityKind.OPINION and held_on >= month_first:
                 records.opinions.add((org_id, month_key(held_on)))
             # An entry of no group counts for the reporter's alliances; one of a pairing does not.

@@ -59,6 +59,8 @@ PAGE_HEADERS = {
     ),
 }
 T = TypeVar("T")
+# The overview lists this many organizations, the most behind first; filters reach the others.
+OVERVIEW_ROWS = 200
 
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -317,7 +319,8 @@ class Pages:
                 "overview.html",
                 principal=principal,
                 overview=overview,
-                rows=rows,
+                rows=rows[:OVERVIEW_ROWS],
+                matching=len(rows),
                 quarter_label=period_label(t, str(quarter)),
                 quarter=quarter,
                 previous=quarter.previous(),

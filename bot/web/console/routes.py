@@ -16,6 +16,7 @@ from bot.core.clock import Clock
 from bot.web.console.desk import Console
 from bot.web.console.imports import ENVELOPE, MAX_UPLOAD, ImportPages
 from bot.web.console.ledger import LedgerPages
+from bot.web.console.meetings import MeetingPages
 from bot.web.console.members import MemberPages
 from bot.web.console.pages import Pages, ReminderPages
 from bot.web.console.rota import RotaPages
@@ -55,6 +56,7 @@ def console_routes(
     reminders = ReminderPages(pages)
     members = MemberPages(pages)
     rota = RotaPages(pages)
+    meetings = MeetingPages(pages)
     ledger = LedgerPages(pages)
     structure = StructurePages(pages)
     imports = ImportPages(pages)
@@ -71,6 +73,16 @@ def console_routes(
         Route("/audit", pages.audit, methods=["GET"]),
         Route("/rota", rota.show, methods=["GET"]),
         Route("/rota/override", rota.override, methods=["POST"]),
+        Route("/meetings", meetings.calendar, methods=["GET"]),
+        Route("/meetings/new", meetings.new_form, methods=["GET"]),
+        Route("/meetings/new", meetings.create, methods=["POST"]),
+        Route("/meetings/{meeting_id:int}", meetings.show, methods=["GET"]),
+        Route("/meetings/{meeting_id:int}/attendance", meetings.correct, methods=["POST"]),
+        Route("/meetings/{meeting_id:int}/move", meetings.move_form, methods=["GET"]),
+        Route("/meetings/{meeting_id:int}/move", meetings.move, methods=["POST"]),
+        Route("/meetings/{meeting_id:int}/minutes", meetings.minutes, methods=["GET"]),
+        Route("/meetings/{meeting_id:int}/minutes", meetings.save_minutes, methods=["POST"]),
+        Route("/meetings/{meeting_id:int}/minutes.docx", meetings.minutes_file, methods=["GET"]),
         Route("/reminders", reminders.show, methods=["GET"]),
         Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
         Route("/reminders/settings", reminders.change_setting, methods=["POST"]),

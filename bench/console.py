@@ -1,0 +1,263 @@
+"""The web console at city scale: the committee's overview, a branch's member list, the page weight.
+
+Committee staff whose scope is the whole generated city (a city committee, added above the
+city's committees for this benchmark) open the overview (总览, `/console/`) of every
+organization, and the member list (`/console/org/{code}`) of a 50-member branch (the city's
+biggest, topped up to 50 current members), one request
+after another, through the real app: the shared Starlette app with the console mounted, spoken
+to in process over httpx's ASGI transport (session cookie, middleware, gzip and all). Each
+page's p50 and p99 are set beside the help menu's, measured in the same run through the
+assistant (`Assistant.handle`, as in bench/answers.py): the ratio is the page's p99 over the
+help menu's. The page weight is the overview's HTML with every script and stylesheet it loads,
+in bytes as transferred (gzip, as the console serves them).
+
+Run: python -m bench.console [--views 30] [--lists 200] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlmodel import col, func, select, update
+
+from bench.answers import BASELINE, NOW, ask_all
+from bench.cityscale import CITY, City, city_database
+from bench.databases import backend_of, postgres_base_url
+from bench.report import Result, settle_heap, skipped
+from bench.wechat_ack import percentile
+from bot.channels.http import build_http_app
+from bot.config import load_settings
+from bot.core.clock import FrozenClock
+from bot.core.domain import MemberStatus, OrgKind, RoleKind
+from bot.engine.assembly import build_assistant
+from bot.services.console_access import ConsoleAccess
+from bot.web.console.desk import SESSION_COOKIE
+from bot.web.console.routes import console_routes
+from storage.engine import Database
+from storage.models import Member, Organization, Role
+
+OVERVIEW_TARGET = 0.300
+MEMBERS_TARGET = 0.050
+WEIGHT_TARGET = 500 * 1024
+BRANCH_SIZE = 50
+CITY_CODE = "BENCH-CITY"
+LOGIN, PASSWORD = "bench-city-staff", "bench-city-staff-password"
+ASSETS = re.compile(r'(?:src|href)="(/console/static/[^"]+)"')
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """The committee staff's session, and the branch whose members they list."""
+
+    token: str
+    orgs: int
+    branch_code: str
+    branch_members: int
+
+
+def prepare(database: Database) -> Staff:
+    """Puts a city committee above the city's committees; signs its staff in; picks a branch."""
+    with database.session() as session:
+        city = Organization(
+            code=CITY_CODE,
+            name="全市党建工作委员会",
+            kind=OrgKind.COMMITTEE,
+            created_at=datetime(2024, 1, 1, tzinfo=UTC),
+        )
+        session.add(city)
+        session.flush()
+        session.execute(
+            update(Organization)
+            .where(col(Organization.parent_id).is_(None), col(Organization.id) != city.id)
+            .values(parent_id=city.id)
+        )
+        access = ConsoleAccess(session, NOW, idle=timedelta(hours=12))
+        access.add_account(login=LOGIN, name="全市督导", org_code=CITY_CODE, password=PASSWORD)
+        signed = access.sign_in_by_password(LOGIN, PASSWORD, address="127.0.0.1")
+        assert signed is not None
+        orgs = session.exec(select(func.count()).select_from(Organization)).one()
+        size = func.count(col(Member.id))
+        branch_id, code, members = session.exec(
+            select(Organization.id, Organization.code, size)
+            .join(Member, col(Member.organization_id) == Organization.id)
+            .where(col(Member.status) != MemberStatus.DEPARTED)
+            .group_by(col(Organization.id), col(Organization.code))
+            .order_by(size.desc(), col(Organization.code))
+            .limit(1)
+        ).one()
+        assert branch_id is not None
+        # The city's biggest branch has fewer: it gains members up to the size asked for.
+        for number in range(members + 1, BRANCH_SIZE + 1):
+            member = Member(
+                name=f"新党员{number}",
+                organization_id=branch_id,
+                status=MemberStatus.FULL,
+                created_at=datetime(2024, 1, 1, tzinfo=UTC),
+            )
+            session.add(member)
+            session.flush()
+            assert member.id is not None
+            session.add(Role(organization_id=branch_id, member_id=member.id, role=RoleKind.MEMBER))
+    return Staff(signed.token, orgs, code, max(members, BRANCH_SIZE))
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Seconds per request: on the clock, and of this process's CPU (the database server's not)."""
+
+    wall: list[float]
+    cpu: list[float]
+
+
+async def timed(client: httpx.AsyncClient, path: str, times: int) -> Timings:
+    """Gets a page `times` times, one after another; times each."""
+    wall, cpu = [], []
+    for _ in range(times):
+        started, used = time.perf_counter(), time.process_time()
+        response = await client.get(path)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: {response.status_code}")
+    return Timings(wall, cpu)
+
+
+async def page_weight(client: httpx.AsyncClient) -> tuple[int, int, list[tuple[str, int]]]:
+    """Fetches the overview and its assets gzipped; returns bytes sent, bytes unpacked, parts."""
+    overview = await client.get("/console/", headers={"Accept-Encoding": "gzip"})
+    parts = [("HTML", overview.num_bytes_downloaded)]
+    unpacked = len(overview.content)
+    for path in dict.fromkeys(ASSETS.findall(overview.text)):
+        asset = await client.get(path, headers={"Accept-Encoding": "gzip"})
+        if asset.status_code != 200:
+            raise RuntimeError(f"{path}: {asset.status_code}")
+        parts.append((path.rsplit("/", 1)[-1], asset.num_bytes_downloaded))
+        unpacked += len(asset.content)
+    return sum(size for _, size in parts), unpacked, parts
+
+
+async def _browse(
+    database: Database, url: str, staff: Staff, views: int, lists: int
+) -> tuple[Timings, Timings, tuple[int, int, list[tuple[str, int]]]]:
+    """Times the overview and the member list through the app; weighs the overview."""
+    clock = FrozenClock(NOW)
+    settings = load_settings(database_url=url, _env_file=None)
+    assistant = build_assistant(settings, clock=clock, database=database)
+    routes = console_routes(database, settings, clock, assistant.holidays)
+    app = build_http_app(assistant, routes)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1", cookies={SESSION_COOKIE: staff.token}
+    ) as client:
+        members = f"/console/org/{staff.branch_code}"
+        # Warm-up: templates compiled, statements cached, as in a running process.
+        await timed(client, "/console/", 2)
+        await timed(client, members, 5)
+        overview = await timed(client, "/console/", views)
+        listed = await timed(client, members, lists)
+        weight = await page_weight(client)
+    return overview, listed, weight
+
+
+def _ms(seconds: float) -> str:
+    """Formats seconds as milliseconds."""
+    return f"{seconds * 1000:,.1f} ms"
+
+
+def _latency(spent: list[float]) -> str:
+    """Formats p50 and p99."""
+    return f"p50 {_ms(percentile(spent, 0.5))}, p99 {_ms(percentile(spent, 0.99))}"
+
+
+def measure(url: str, city: City, *, views: int, lists: int, asks: int = 200) -> list[Result]:
+    """Times the overview and a member list beside the help menu; weighs the overview."""
+    backend = backend_of(url)
+    askers = city.secretaries()[:asks]
+    if len(askers) < 5:
+        return [skipped(f"console overview, {backend}", "too few secretaries")]
+    settle_heap()
+    database = Database.connect(url, migrate=False)
+    try:
+        staff = prepare(database)
+        assistant = build_assistant(
+            load_settings(database_url=url, _env_file=None),
+            clock=FrozenClock(NOW),
+            database=database,
+        )
+        ask_all(assistant, askers[:5], BASELINE[1])
+        base = ask_all(assistant, askers, BASELINE[1])
+        overview, listed, (sent, unpacked, parts) = asyncio.run(
+            _browse(database, url, staff, views, lists)
+        )
+    finally:
+        database.dispose()
+    base_p99 = percentile(base, 0.99)
+    baseline = f"help menu: {_latency(base)}"
+    overview_p99, listed_p99 = percentile(overview.wall, 0.99), percentile(listed.wall, 0.99)
+    return [
+        Result(
+            name=f"console overview, {staff.orgs:,} organizations, {backend}",
+            figure=_latency(overview.wall),
+            baseline=baseline,
+            ratio=overview_p99 / base_p99,
+            target="p99 < 300 ms",
+            met=overview_p99 < OVERVIEW_TARGET,
+            notes=(
+                f"committee staff over the whole city, {len(overview.wall)} views one after"
+                f" another through the app; p99 is {overview_p99 / OVERVIEW_TARGET:.2f} of the target",
+                f"CPU of this process per view: {_latency(overview.cpu)}",
+            ),
+        ),
+        Result(
+            name=f"console member list, {staff.branch_members}-member branch, {backend}",
+            figure=_latency(listed.wall),
+            baseline=baseline,
+            ratio=listed_p99 / base_p99,
+            target="p99 < 50 ms",
+            met=listed_p99 < MEMBERS_TARGET,
+            notes=(
+                f"/console/org/{staff.branch_code}, {len(listed.wall)} views; p99 is"
+                f" {listed_p99 / MEMBERS_TARGET:.2f} of the target",
+                f"CPU of this process per view: {_latency(listed.cpu)}",
+            ),
+        ),
+        Result(
+            name=f"console overview page weight, {backend}",
+            figure=f"{sent:,} bytes gzipped",
+            baseline=f"unpacked: {unpacked:,} bytes",
+            ratio=sent / WEIGHT_TARGET,
+            target="< 500 KB",
+            met=sent < WEIGHT_TARGET,
+            notes=(
+                "as transferred (gzip): " + ", ".join(f"{name} {size:,}" for name, size in parts),
+            ),
+        ),
+    ]
+
+
+def main() -> None:
+    """Builds a city on each backend and times the console's pages."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--views", type=int, default=30)
+    parser.add_argument("--lists", type=int, default=200)
+    parser.add_argument("--postgres", default=None)
+    args = parser.parse_args()
+    backends = ["sqlite"] + (["postgresql"] if postgres_base_url(args.postgres) else [])
+    for backend in backends:
+        with city_database(backend, CITY, postgres_base_url(args.postgres)) as (url, city):
+            for result in measure(url, city, views=args.views, lists=args.lists):
+                print(
+                    f"{result.name}: {result.figure}; {result.baseline}; ratio {result.ratio:.2f}"
+                )
+                for note in result.notes:
+                    print(f"  {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Meeting tallies of many organizations at once, counted by the database rather than member by member.
+
+The figures are those of `bot.services.stats` (`AttendanceReport.meetings`): a started,
+uncancelled meeting of the span counts every answer, and as absent every member who belonged
+to its organization that day and did not answer. Members who belonged all span long are counted
+by the database; the few who joined or left meanwhile are judged one by one, as stats does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Executable, String, and_, bindparam, case, cast, func, or_, select
+from sqlmodel import Session, col
+
+from bot.calendar.quarters import Quarter, month_key
+from bot.core.domain import AttendanceStatus, MeetingKind, MeetingStatus
+from bot.services.obligations.fact_queries import packed_among
+from bot.services.stats import MeetingTally, StoredDay
+from storage.models import Attendance, Meeting, Member
+from storage.queries import run
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeTallies:
+    """Per organization: the quarter's started meetings, tallied, and its stored org-life days."""
+
+    meetings: dict[int, tuple[MeetingTally, ...]]
+    stored: dict[int, dict[str, StoredDay]]
+
+    def of(self, org_id: int) -> dict[int, MeetingTally]:
+        """Returns an organization's tallies by meeting id."""
+        return {tally.meeting_id: tally for tally in self.meetings.get(org_id, ())}
+
+
+def _of_scope(column: Any, arrays: bool) -> Any:
+    """Tests a column against the scope bound as `orgs`."""
+    return packed_among(column, "orgs", arrays=arrays)
+
+
+def _steady() -> Any:
+    """A member who belonged to their organization from before `start` until after `end`."""
+    return and_(
+        col(Member.created_at) < bindparam("start"),
+        or_(col(Member.departed_at).is_(None), col(Member.departed_at) >= bindparam("end")),
+    )
+
+
+def _in_span(arrays: bool) -> Any:
+    """The scope's uncancelled meetings from `first` to `last`."""
+    return and_(
+        _of_scope(Meeting.organization_id, arrays),
+        col(Meeting.held_on) >= bindparam("first"),
+        col(Meeting.held_on) <= bindparam("last"),
+        col(Meeting.status) != MeetingStatus.CANCELLED,
+    )
+
+
+def _answered(status: AttendanceStatus) -> Any:
+    """Counts the answers in `status`."""
+    return func.sum(case((col(Attendance.status) == status, 1), else_=0))
+
+
+@cache
+def _meetings_query(arrays: bool) -> Executable:
+    """The scope's meetings from `first` to `last` and org-life days of `months`, with answers.
+
+    Each meeting of the span comes with its answers counted by status, those of its own steady
+    members counted, and the ids of its own other members who answered.
+    """
+    own = col(Member.organization_id) == Meeting.organization_id
+    answers = (
+        select(
+            col(Attendance.meeting_id).label("meeting_id"),
+            _answered(AttendanceStatus.PRESENT).label("present"),
+            _answered(AttendanceStatus.LEAVE).label("leave"),
+            _answered(AttendanceStatus.ABSENT).label("absent"),
+            func.sum(case((and_(own, _steady()), 1), else_=0)).label("steady"),
+            func.aggregate_strings(
+                case((and_(own, ~_steady()), cast(col(Member.id), String)), else_=None), ","
+            ).label("movers"),
+        )
+        .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
+        .join(Member, col(Member.id) == Attendance.member_id)
+        .where(_in_span(arrays))
+        .group_by(col(Attendance.meeting_id))
+        .subquery("answers")
+    )
+    return (
+        select(
+            col(Meeting.id),
+            col(Meeting.organization_id),
+            col(Meeting.kind),
+            col(Meeting.period),
+            col(Meeting.held_on),
+            col(Meeting.starts_at),
+            col(Meeting.title),
+            col(Meeting.venue),
+            col(Meeting.status),
+            answers.c.present,
+            answers.c.leave,
+            answers.c.absent,
+            answers.c.steady,
+            answers.c.movers,
+        )
+        .outerjoin(answers, answers.c.meeting_id == Meeting.id)
+        .where(
+            _of_scope(Meeting.organization_id, arrays),
+            or_(
+                and_(
+                    col(Meeting.held_on) >= bindparam("first"),
+                    col(Meeting.held_on) <= bindparam("last"),
+                ),
+                and_(
+                    col(Meeting.kind) == MeetingKind.ORG_LIFE,
+                    packed_among(Meeting.period, "months", arrays=arrays),
+                ),
+            ),
+        )
+    )
+
+
+@cache
+def _steady_query(arrays: bool) -> Executable:
+    """How many steady members each organization of the scope has."""
+    return (
+        select(col(Member.organization_id), func.sum(case((_steady(), 1), else_=0)))
+        .where(_of_scope(Member.organization_id, arrays))
+        .group_by(col(Member.organization_id))
+    )
+
+
+@cache
+def _movers_query(arrays: bool) -> Executable:
+    """The scope's other members (who joined or left around the span), with when."""
+    return select(
+        col(Member.id), col(Member.organization_id), col(Member.created_at), col(Member.departed_at)
+    ).where(_of_scope(Member.organization_id, arrays), ~_steady())
+
+
+def _rows(session: Session, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
+    """Runs a statement; returns all its rows."""
+    return run(session, statement, params).all()
+
+
+@dataclass(frozen=True, slots=True)
+class _Mover:
+    """A member who joined or left around the span: from which day to which they belonged."""
+
+    id: int
+    joined: date
+    left: date | None
+
+    def belongs(self, day: date) -> bool:
+        """Tells whether the member was in their organization on `day`."""
+        return self.joined <= day and (self.left is None or day < self.left)
+
+
+def scope_tallies(
+    session: Session, *, org_ids: Collection[int], quarter: Quarter, now: datetime, tz: ZoneInfo
+) -> ScopeTallies:
+    """Tallies the quarter's meetings of every organization in `org_ids` in three statements."""
+    wanted = sorted(set(org_ids))
+    if not wanted:
+        return ScopeTallies({}, {})
+    arrays = session.get_bind().dialect.name == "postgresql"
+    first, last = quarter.first_day, quarter.last_day
+    months = [month_key(date(quarter.year, month, 1)) for month in quarter.months()]
+    bounds = {
+        "orgs": wanted,
+        "first": first,
+        "last": last,
+        "start": datetime.combine(first, time(0), tzinfo=tz),
+        "end": datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz),
+    }
+    steady: dict[int, int] = dict(_rows(session, _steady_query(arrays), bounds))
+    movers: dict[int, list[_Mover]] = defaultdict(list)
+    by_id: dict[int, _Mover] = {}
+    for member_id, org_id, created, departed in _rows(session, _movers_query(arrays), bounds):
+        mover = _Mover(
+            member_id,
+            created.astimezone(tz).date(),
+            departed.astimezone(tz).date() if departed is not None else None,
+        )
+        movers[org_id].append(mover)
+        by_id[member_id] = mover
+    started: list[tuple[Any, ...]] = []
+    stored: dict[int, dict[str, StoredDay]] = defaultdict(dict)
+    for row in _rows(session, _meetings_query(arrays), bounds | {"months": months}):
+        key, org_id, kind, period, day, at, _, _, status = row[:9]
+        if kind is MeetingKind.ORG_LIFE and period in months:
+            stored[org_id][period] = StoredDay(key, period, day, status)
+        if first <= day <= last and status is not MeetingStatus.CANCELLED and at <= now:
+            started.append(row)
+    # Sorted as stats sorts them: by start, then id.
+    started.sort(key=lambda row: (row[5], row[0]))
+    tallied: dict[int, list[MeetingTally]] = defaultdict(list)
+    for key, org_id, kind, period, day, at, title, venue, status, *counts in started:
+        came, leave, absent, answered, ids = counts
+        # Every member who belonged that day and did not answer is absent.
+        belonging = steady.get(org_id, 0)
+        if org_id in movers:
+            belonging += sum(1 for mover in movers[org_id] if mover.belongs(day))
+        if ids:
+            answered += sum(1 for who in ids.split(",") if by_id[int(who)].belongs(day))
+        missed = (absent or 0) + belonging - (answered or 0)
+        tallied[org_id].append(
+            MeetingTally(
+                key,
+                org_id,
+                kind,
+                period,
+                day,
+                at,
+                title,
+                venue,
+                status,
+                came or 0,
+                leave or 0,
+                missed if came else 0,
+            )
+        )
+    return ScopeTallies(
+        {org_id: tuple(found) for org_id, found in tallied.items()},
+        {org_id: dict(found) for org_id, found in stored.items()},
+    )
