@@ -9,12 +9,15 @@ or nothing, in one transaction.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
 import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -93,9 +96,9 @@ class ImportShelf:
 
     @property
     def folder(self) -> Path:
-        """Returns the folder, made private to this process's user on first use."""
+        """Returns the folder (by default the process's own, private to its user)."""
         if self._folder is None:
-            self._folder = Path(tempfile.mkdtemp(prefix="gongjian-imports-"))
+            self._folder = process_folder()
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self._folder
 
@@ -149,6 +152,17 @@ class ImportShelf:
             if now - at > self.lifetime or len(kept) - index >= MAX_STAGED:
                 meta_path.with_suffix(".bin").unlink(missing_ok=True)
                 meta_path.unlink(missing_ok=True)
+
+
+@functools.cache
+def process_folder() -> Path:
+    """Makes one private temporary folder per process for the checked uploads.
+
+    Uploads carry members' names and phones: the folder goes when the process ends.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="gongjian-imports-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _digest(data: str | bytes) -> str:
