@@ -8,6 +8,10 @@ from bot.core.i18n import N_, Translator
 from bot.services.errors import ServiceError
 
 MESSAGES: dict[str, str] = {
+    "import_conflict": N_(
+        "The database refused a row while the file was being written ({reason}): another change"
+        " got there first. Nothing was imported; run the import again."
+    ),
     "already_bound": N_("This chat account is already bound to a member."),
     "already_named": N_("Your name is already on record; ask your secretary to change it."),
     "invite_unknown": N_("That invite code does not exist. Check it and try again."),

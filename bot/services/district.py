@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from pathlib import Path
-from zipfile import BadZipFile
+from pathlib import Path, PurePath
+from typing import IO
 
 from sqlmodel import Session, col, select
 
@@ -23,14 +23,16 @@ from bot.services.errors import ServiceError
 from bot.services.importer import (
     COLUMNS,
     FILE_KIND,
-    FILE_UNREADABLE,
     ImportFileError,
     ImportReport,
+    Progress,
     RowError,
     Table,
     cell_text,
     import_members,
+    open_xlsx,
     parse_table,
+    read_table,
     table_of,
 )
 from bot.services.structure import (
@@ -182,34 +184,31 @@ def _cell(value: object) -> str:
     return cell_text(value)
 
 
-def read_workbook(path: Path) -> Workbook:
-    """Reads a district file: an .xlsx with the three sheets, or a .csv of organizations and members."""
-    if path.suffix.lower() not in (".xlsx", ".csv"):
+def read_workbook(path: Path, *, progress: Progress | None = None) -> Workbook:
+    """Reads a district file: an .xlsx with the three sheets, or a .csv of organizations and members.
+
+    `progress` hears how many rows of the organizations and members sheet were read.
+    """
+    if path.suffix.lower() == ".csv":
+        return Workbook(members=read_table(path, progress=progress))
+    if path.suffix.lower() != ".xlsx":
         raise ImportFileError(FILE_KIND, file=path.name)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ImportFileError(
-            FILE_UNREADABLE, file=path.name, reason=error.strerror or error
-        ) from None
-    return workbook_of(path.name, data)
+    return _sheets(path.name, path, progress)
 
 
-def workbook_of(file_name: str, data: bytes) -> Workbook:
-    """Reads a district file's bytes (an upload); the name's suffix says .xlsx or .csv."""
-    suffix = Path(file_name).suffix.lower()
+def workbook_of(file_name: str, data: bytes, *, progress: Progress | None = None) -> Workbook:
+    """Reads an uploaded district file's bytes; the name's suffix says .xlsx or .csv."""
+    suffix = PurePath(file_name).suffix.lower()
     if suffix == ".csv":
-        return Workbook(members=table_of(file_name, data))
+        return Workbook(members=table_of(file_name, data, progress=progress))
     if suffix != ".xlsx":
         raise ImportFileError(FILE_KIND, file=file_name)
-    from openpyxl import load_workbook  # noqa: PLC0415 (only imports need the spreadsheet reader)
+    return _sheets(file_name, io.BytesIO(data), progress)
 
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError, OSError) as error:
-        raise ImportFileError(
-            FILE_UNREADABLE, file=file_name, reason=str(error) or "not an xlsx file"
-        ) from None
+
+def _sheets(file_name: str, source: Path | IO[bytes], progress: Progress | None) -> Workbook:
+    """Reads the sheets of a district .xlsx, from its path or its bytes."""
+    book = open_xlsx(file_name, source)
     try:
         found = Workbook()
         names = book.sheetnames
@@ -218,8 +217,15 @@ def workbook_of(file_name: str, data: bytes) -> Workbook:
             others = [n for n in names if n not in {PAIRING_SHEET, ALLIANCE_SHEET, NOTES_SHEET}]
             member_sheet = others[0] if others else None
         if member_sheet is not None:
-            rows = book[member_sheet].iter_rows(values_only=True)
-            found.members = parse_table(f"{file_name} [{member_sheet}]", rows)
+            sheet = book[member_sheet]
+            rows = sheet.iter_rows(values_only=True)
+            size = sheet.max_row if isinstance(sheet.max_row, int) and sheet.max_row > 1 else None
+            found.members = parse_table(
+                f"{file_name} [{member_sheet}]",
+                rows,
+                progress=progress,
+                total=size - 1 if size is not None else None,
+            )
         if PAIRING_SHEET in names:
             rows = book[PAIRING_SHEET].iter_rows(values_only=True)
             found.pairings = parse_group_sheet(PAIRING_COLUMNS, rows)
@@ -517,13 +523,14 @@ def import_district(
     now: datetime,
     dry_run: bool,
     source: str = "",
+    progress: Progress | None = None,
     scope: frozenset[int] | None = None,
     actor_id: int | None = None,
 ) -> DistrictReport:
-    """Validates every sheet and, when all are valid, imports them in one transaction.
+    """Validates every sheet and, when all rows are valid, imports them in one transaction.
 
-    With a scope (a committee's subtree), every organization, pairing and alliance the file
-    touches must lie in it.
+    `progress` hears the organizations and members sheet checked and written. With a scope (a
+    committee's subtree), every organization, pairing and alliance the file touches must lie in it.
     """
     members_table = workbook.members or Table(rows=[])
     known = _known_codes(session, workbook.members)
@@ -533,7 +540,13 @@ def import_district(
     outer = session.begin_nested()
     try:
         members = import_members(
-            session, members_table, now=now, dry_run=False, source=source, actor_id=actor_id
+            session,
+            members_table,
+            now=now,
+            dry_run=False,
+            source=source,
+            progress=progress,
+            actor_id=actor_id,
         )
         if outside:
             # A cell naming an organization out of reach says only that, nothing about it.
