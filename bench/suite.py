@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import answers, console, delivery, inbound, memory, planning, wechat_ack
+from bench import answers, console, delivery, importing, inbound, memory, planning, wechat_ack
 from bench.cityscale import CITY, QUICK_CITY, TINY_CITY, CitySize, city_database, describe
 from bench.databases import postgres_base_url
 from bench.report import Result, machine, machine_text, notes, table
@@ -36,6 +36,7 @@ class Sizes:
     # Overview views and member-list views in the console benchmark.
     overview_views: int
     member_lists: int
+    imports: importing.Size
     # Callbacks at once in the second WeChat measurement (issue #18's 200).
     wechat_small: int = 200
 
@@ -50,6 +51,7 @@ FULL = Sizes(
     pushes=600,
     overview_views=30,
     member_lists=200,
+    imports=importing.CITY,
 )
 QUICK = Sizes(
     "quick",
@@ -61,6 +63,7 @@ QUICK = Sizes(
     pushes=90,
     overview_views=20,
     member_lists=100,
+    imports=importing.QUICK,
 )
 # For the test suite: everything runs, nothing is meant to be representative.
 TINY = Sizes(
@@ -73,6 +76,7 @@ TINY = Sizes(
     pushes=40,
     overview_views=3,
     member_lists=10,
+    imports=importing.TINY,
     wechat_small=10,
 )
 
@@ -155,6 +159,11 @@ def run_all(
         results += run_backend("postgresql", sizes, postgres_url, log)
     results += guarded("delivery", lambda: [delivery.measure(sizes.pushes)])
     log("delivery done")
+    backends = ["sqlite", "postgresql"] if postgres_url else ["sqlite"]
+    results += guarded(
+        "import", lambda: importing.measure(backends, postgres_url, sizes.imports, log)
+    )
+    log("import done")
     return _ordered(results)
 
 
@@ -171,6 +180,7 @@ def _ordered(results: list[Result]) -> list[Result]:
         "/pending",
         "console",
         "memory",
+        "import",
     )
 
     def rank(result: Result) -> int:
