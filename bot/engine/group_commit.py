@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -64,12 +65,16 @@ class GroupCommit:
             self._start()
         return future
 
-    def stop(self) -> None:
-        """Lets the threads end once the deliveries queued so far are answered."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ends the threads once the deliveries queued so far are answered, waiting up to `timeout`."""
         with self._lock:
-            for _ in self._workers:
+            workers, self._workers = self._workers, []
+            for _ in workers:
                 self._queue.put(None)
-            self._workers = []
+        deadline = time.monotonic() + timeout
+        for worker in workers:
+            if worker is not threading.current_thread():
+                worker.join(max(0.0, deadline - time.monotonic()))
 
     def _start(self) -> None:
         """Starts the committer threads (on first use)."""
