@@ -8,6 +8,10 @@ from bot.core.i18n import N_, Translator
 from bot.services.errors import ServiceError
 
 MESSAGES: dict[str, str] = {
+    "import_conflict": N_(
+        "The database refused a row while the file was being written ({reason}): another change"
+        " got there first. Nothing was imported; run the import again."
+    ),
     "already_bound": N_("This chat account is already bound to a member."),
     "already_named": N_("Your name is already on record; ask your secretary to change it."),
     "invite_unknown": N_("That invite code does not exist. Check it and try again."),
@@ -47,9 +51,6 @@ MESSAGES: dict[str, str] = {
     "alliance_presidents": N_(
         "An alliance has {low} to {high} president units (会长单位); {count} were given."
     ),
-    "alliance_incomplete": N_("An alliance needs a code and a name."),
-    "alliance_unit_twice": N_("Each organization can hold only one place in an alliance."),
-    "alliance_term": N_("The executive president unit's term is {low} to {high} months."),
     "alliance_exists": N_("An alliance with the code {alliance} already exists."),
     "not_in_alliance": N_("That organization is not in your alliance."),
     "not_president_unit": N_("Only president units take turns at that duty."),
@@ -100,6 +101,11 @@ MESSAGES: dict[str, str] = {
     ),
     "bad_term": N_("The executive term must be a number of months from 1 to {limit}."),
     "org_unknown_code": N_("No organization has the code {value}."),
+    "org_not_in_scope": N_("No organization under you has the code {value}."),
+    "group_not_in_scope": N_(
+        "The code {value} belongs to a pairing or alliance of organizations not under you:"
+        " choose another code."
+    ),
     "setting_unknown": N_("Unknown setting {value}; use one of: {keys}."),
     "bad_time": N_("{value} is not a time of day; write it like 14:30."),
     "bad_lead_days": N_(

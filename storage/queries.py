@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, CursorResult, Executable, Table, any_, bindparam, delete, text
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    CursorResult,
+    Executable,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, col
 
 from storage.models import ProcessedInbound
@@ -86,6 +99,86 @@ def insert_ignore_rows(
     statement = _insert_rows_statement(table, columns, len(rows), conflict, returning)
     params = {f"{name}_{index}": row[name] for index, row in enumerate(rows) for name in columns}
     return set(run(session, statement, params).scalars())
+
+
+def bulk_insert(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ids: bool = False,
+) -> list[int]:
+    """Inserts many rows (every one with the same columns); returns their new ids in order if `ids`.
+
+    PostgreSQL: one COPY, the ids drawn from the table's sequence first. SQLite: one executemany.
+    Either way in the session's transaction, the values turned into the driver's as the columns'
+    types do, without SQLAlchemy's work per row (a city's import writes 230,000 rows).
+    """
+    if not rows:
+        return []
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    session.flush()
+    connection = session.connection()
+    dialect = connection.dialect
+    columns = list(rows[0])
+    all_ids: list[int] = []
+    if ids and dialect.name == "postgresql":
+        drawn = connection.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "n": len(rows)},
+        )
+        all_ids = sorted(drawn.scalars())
+    elif ids:
+        # The first row's insert takes SQLite's write lock, held to the end of the transaction:
+        # no other writer can take the ids after its id, so the rest are given theirs.
+        first = connection.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()
+        all_ids = list(range(first, first + len(rows)))
+        rows = rows[1:]
+    new_ids = all_ids[len(all_ids) - len(rows) :]
+    processors = [_bind_processor(table.c[name], dialect) for name in columns]
+
+    def values() -> Iterator[list[Any]]:
+        """Yields each row's values as the driver takes them, its id first when given."""
+        for index, row in enumerate(rows):
+            found = [
+                value if process is None else process(value)
+                for process, value in zip(processors, (row[name] for name in columns), strict=True)
+            ]
+            yield [new_ids[index], *found] if ids else found
+
+    names = ", ".join(f'"{name}"' for name in (["id"] if ids else []) + columns)
+    # Names come from the table's metadata; every value is bound or streamed.
+    if dialect.name == "postgresql":
+        sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+    else:
+        marks = ", ".join("?" * (len(columns) + (1 if ids else 0)))
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver_error = dialect.loaded_dbapi.Error
+    try:
+        if dialect.name == "postgresql":
+            # One statement (and one statement-level trigger) for any number of rows.
+            with driver.cursor() as cursor, cursor.copy(sql) as copy:
+                for row_values in values():
+                    copy.write_row(row_values)
+        elif rows:
+            cursor = driver.cursor()
+            try:
+                cursor.executemany(sql, values())
+            finally:
+                cursor.close()
+    except driver_error as error:
+        # As SQLAlchemy raises it for its own statements (IntegrityError for a constraint).
+        raise DBAPIError.instance(sql, None, error, driver_error) from error
+    return all_ids
+
+
+def _bind_processor(column: Column[Any], dialect: Dialect) -> Any:
+    """Returns what turns a column's Python value into the driver's (enums, UTC datetimes), if any."""
+    return column.type.bind_processor(dialect)
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -13,7 +14,11 @@ from sqlmodel import select
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from bot.cli.progress import import_progress
 from bot.core.domain import MemberStatus
+from bot.services.errors import ServiceError
+from bot.services.importer import Phase
+from bot.texts.translation import translator
 from storage.engine import Database
 from storage.models import AuditEntry, Member, Organization
 from tests.factories import World
@@ -105,6 +110,51 @@ def test_import_refuses_unreadable_files(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("org_code\nA\n", encoding="utf-8")
     assert "only .xlsx and .csv" in cli.refused("import", "members", str(tmp_path / "x.txt"))
     assert "Cannot read" in cli.refused("import", "members", str(tmp_path / "nope.csv"))
+
+
+def test_import_draws_no_progress_bar_off_a_terminal(
+    cli: Cli, database: Database, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "members.csv", HEADER, VALID)
+    result = cli.ok("import", "members", str(path))
+    assert result.stderr == ""
+    assert "Reading the file" not in result.output and "━" not in result.output
+
+
+def test_import_explains_a_row_the_database_refused(
+    cli: Cli, database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise ServiceError("import_conflict", reason="duplicate key value")
+
+    monkeypatch.setattr("bot.cli.importer.import_members", refuse)
+    path = write_csv(tmp_path / "members.csv", HEADER, VALID)
+    line = cli.refused("import", "members", str(path), code=1)
+    assert "duplicate key value" in line and "Nothing was imported" in line
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bars_draw_each_phase_on_a_terminal_only() -> None:
+    t = translator("en")
+    with import_progress(t, io.StringIO()) as listener:
+        assert listener is None
+    screen = Terminal()
+    with import_progress(t, screen) as listener:
+        assert listener is not None
+        listener(Phase.READ, 500, None)
+        listener(Phase.READ, 1_000, 1_000)
+        listener(Phase.CHECK, 1_000, 1_000)
+        listener(Phase.WRITE, 2_500, 2_500)
+    drawn = screen.getvalue()
+    for label in ("Reading the file", "Checking every row", "Writing to the database"):
+        assert label in drawn
+    assert "2500/2500" in drawn
 
 
 def test_export_delete_and_export_again(

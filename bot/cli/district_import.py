@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.importer import render_import
+from bot.cli.progress import import_progress
 from bot.cli.support import fail, friendly, mounted_group, parse_now, pick_translator, run_use_case
 from bot.config import load_settings
 from bot.core.i18n import Translator
@@ -66,18 +67,19 @@ def import_district_command(
     """Imports a whole district from one workbook."""
     settings = load_settings()
     t = pick_translator(settings, lang)
-    try:
-        workbook = read_workbook(file)
-    except ImportFileError as error:
-        fail(t(error.message, **error.values))
-    now = parse_now(settings, None)
-    report = run_use_case(
-        settings,
-        t,
-        lambda session: import_district(
-            session, workbook, now=now, dry_run=dry_run, source=file.name
-        ),
-    )
+    with import_progress(t) as progress:
+        try:
+            workbook = read_workbook(file, progress=progress)
+        except ImportFileError as error:
+            fail(t(error.message, **error.values))
+        now = parse_now(settings, None)
+        report = run_use_case(
+            settings,
+            t,
+            lambda session: import_district(
+                session, workbook, now=now, dry_run=dry_run, source=file.name, progress=progress
+            ),
+        )
     typer.echo(render_district(t, report, file.name))
     if not report.ok:
         raise typer.Exit(EXIT_INVALID)

@@ -7,21 +7,27 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Protocol, TypeVar
+from datetime import datetime, time
+from enum import StrEnum
+from itertools import islice
+from pathlib import Path, PurePath
+from typing import IO, Any, Protocol, TypeVar
 from zipfile import BadZipFile
 
+from sqlalchemy import Table as SqlTable
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as select_columns
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, OrgKind, RoleKind
 from bot.core.i18n import N_
 from bot.services.errors import ServiceError
-from bot.services.members import grant_role
 from bot.services.structure import check_setting
-from storage.models import AuditEntry, Member, Organization
+from storage.models import AuditEntry, Member, Organization, Role, RoleTerm
+from storage.queries import bulk_insert
 
 # Every column, by its canonical name, with the headers that mean it (compared without case,
 # spaces or full-width brackets).
@@ -160,6 +166,29 @@ FILE_NO_CODE = N_("{file} has no organization code column (org_code or 组织代
 FILE_DUPLICATE_COLUMN = N_("{file} has two columns for {column}")
 
 
+# Rows between two progress reports, and rows written by one statement: a bar moves smoothly and
+# each statement stays a few hundred kilobytes.
+PROGRESS_EVERY = 1_000
+WRITE_BATCH = 2_000
+# Stored organizations looked up per statement (SQLite binds at most 999 values on old builds).
+LOOKUP_BATCH = 500
+
+
+class Phase(StrEnum):
+    """The steps of an import, in order, that report their progress."""
+
+    READ = "read"
+    CHECK = "check"
+    WRITE = "write"
+
+
+class Progress(Protocol):
+    """Hears how far an import is: `done` of `total` rows (total None when not known yet)."""
+
+    def __call__(self, phase: Phase, done: int, total: int | None) -> None:
+        """Takes one report; `done` never decreases within a phase."""
+
+
 class ImportFileError(Exception):
     """The file cannot be read as a table; `message` is an English msgid filled with `values`."""
 
@@ -248,11 +277,28 @@ def cell_text(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, time):
+        # A time typed as a time in Excel or WPS reads back as 14:30:00; the sheet means 14:30.
+        return value.strftime("%H:%M") if not value.second else value.isoformat()
     return str(value).strip()
 
 
-def parse_table(file_name: str, lines: Iterable[Sequence[object]]) -> Table:
-    """Maps the first line's headers to columns and reads the rest as rows (blank rows skipped)."""
+# Columns whose cells repeat from row to row (an organization's cells are on each of its members'
+# rows): equal cells share one string, which keeps a city's file a fraction of its size in memory.
+REPEATING = frozenset(COLUMNS) - {"member_name", "phone"}
+
+
+def parse_table(
+    file_name: str,
+    lines: Iterable[Sequence[object]],
+    *,
+    progress: Progress | None = None,
+    total: int | None = None,
+) -> Table:
+    """Maps the first line's headers to columns and reads the rest as rows (blank rows skipped).
+
+    `progress` hears how many lines were read, of `total` when the caller knows it.
+    """
     iterator = iter(lines)
     header = next(iterator, None)
     if header is None or not any(cell_text(cell) for cell in header):
@@ -271,51 +317,99 @@ def parse_table(file_name: str, lines: Iterable[Sequence[object]]) -> Table:
         positions[index] = name
     if "org_code" not in positions.values():
         raise ImportFileError(FILE_NO_CODE, file=file_name)
+    shared: dict[str, str] = {}
     rows: list[SourceRow] = []
-    for number, line in enumerate(iterator, start=2):
-        cells = {name: "" for name in COLUMNS}
+    read = 0
+    for read, line in enumerate(iterator, start=1):
+        cells = dict.fromkeys(COLUMNS, "")
+        width = len(line)
         for index, name in positions.items():
-            cells[name] = cell_text(line[index]) if index < len(line) else ""
+            if index < width:
+                text = cell_text(line[index])
+                cells[name] = shared.setdefault(text, text) if name in REPEATING else text
         if any(cells.values()):
-            rows.append(SourceRow(number, cells))
+            rows.append(SourceRow(read + 1, cells))
+        if progress is not None and read % PROGRESS_EVERY == 0:
+            progress(Phase.READ, read, max(total, read) if total is not None else None)
+    if progress is not None:
+        progress(Phase.READ, read, read)
     return Table(rows, ignored)
 
 
-def read_table(path: Path) -> Table:
+def read_table(path: Path, *, progress: Progress | None = None) -> Table:
     """Reads an .xlsx (first sheet) or .csv file (UTF-8, or GB18030 as Excel saves it in China)."""
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise ImportFileError(FILE_KIND, file=path.name)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ImportFileError(
-            FILE_UNREADABLE, file=path.name, reason=error.strerror or error
-        ) from None
     if suffix == ".csv":
         try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("gb18030")
-            except UnicodeDecodeError:
-                raise ImportFileError(
-                    FILE_UNREADABLE, file=path.name, reason="not UTF-8 or GB18030 text"
-                ) from None
-        return parse_table(path.name, csv.reader(io.StringIO(text, newline="")))
-    from openpyxl import load_workbook  # noqa: PLC0415 (only imports need the spreadsheet reader)
+            data = path.read_bytes()
+        except OSError as error:
+            raise ImportFileError(
+                FILE_UNREADABLE, file=path.name, reason=error.strerror or error
+            ) from None
+        return _csv_table(path.name, data, progress)
+    return xlsx_table(path.name, path, progress)
 
+
+def table_of(file_name: str, data: bytes, *, progress: Progress | None = None) -> Table:
+    """Reads an uploaded .xlsx (first sheet) or .csv file's bytes; the name says which it is."""
+    suffix = PurePath(file_name).suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise ImportFileError(FILE_KIND, file=file_name)
+    if suffix == ".csv":
+        return _csv_table(file_name, data, progress)
+    return xlsx_table(file_name, io.BytesIO(data), progress)
+
+
+def _csv_table(file_name: str, data: bytes, progress: Progress | None) -> Table:
+    """Reads a .csv file's bytes: UTF-8 (with or without a BOM), else GB18030."""
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError, OSError) as error:
-        raise ImportFileError(
-            FILE_UNREADABLE, file=path.name, reason=str(error) or "not an xlsx file"
-        ) from None
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                FILE_UNREADABLE, file=file_name, reason="not UTF-8 or GB18030 text"
+            ) from None
+    lines = csv.reader(io.StringIO(text, newline=""))
+    return parse_table(file_name, lines, progress=progress, total=text.count("\n"))
+
+
+def xlsx_table(file_name: str, source: Path | IO[bytes], progress: Progress | None) -> Table:
+    """Reads the first sheet of an .xlsx file, from its path or its bytes."""
+    workbook = open_xlsx(file_name, source)
     try:
         sheet = workbook.worksheets[0]
-        return parse_table(path.name, sheet.iter_rows(values_only=True))
+        # The sheet's declared size, when the writer declared it: an estimate, for the bar only.
+        size = sheet.max_row if isinstance(sheet.max_row, int) and sheet.max_row > 1 else None
+        return parse_table(
+            file_name,
+            sheet.iter_rows(values_only=True),
+            progress=progress,
+            total=size - 1 if size is not None else None,
+        )
     finally:
         workbook.close()
+
+
+def open_xlsx(file_name: str, source: Path | IO[bytes]) -> Any:
+    """Opens an .xlsx read-only, refusing what is not one in the import's words."""
+    from openpyxl import load_workbook  # noqa: PLC0415 (only imports need the spreadsheet reader)
+    from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+
+    try:
+        # Read-only: rows stream from the zip member as they are parsed, never a whole sheet.
+        return load_workbook(source, read_only=True, data_only=True)
+    except OSError as error:
+        raise ImportFileError(
+            FILE_UNREADABLE, file=file_name, reason=error.strerror or error
+        ) from None
+    except (BadZipFile, InvalidFileException, KeyError, ValueError) as error:
+        raise ImportFileError(
+            FILE_UNREADABLE, file=file_name, reason=str(error) or "not an xlsx file"
+        ) from None
 
 
 # -- validation ----------------------------------------------------------------------------
@@ -357,6 +451,8 @@ class Plan:
     orgs: dict[str, OrgEntry] = field(default_factory=dict)
     members: list[MemberEntry] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # The row of each member (organization code, name, phone) first met, to refuse repeats.
+    member_rows: dict[tuple[str, str, str | None], int] = field(default_factory=dict)
 
 
 def _words(text: str) -> list[str]:
@@ -446,11 +542,9 @@ def _validate_row(row: SourceRow, plan: Plan) -> None:
             if first != value:
                 errors.append(RowError(number, column, R_CONFLICT, {"row": first_row}))
     if member_name and not errors:
-        key = (code, member_name, phone)
-        for earlier in plan.members:
-            if (earlier.org_code, earlier.name, earlier.phone) == key:
-                errors.append(RowError(number, "member_name", R_DUPLICATE, {"row": earlier.row}))
-                break
+        earlier = plan.member_rows.setdefault((code, member_name, phone), number)
+        if earlier != number:
+            errors.append(RowError(number, "member_name", R_DUPLICATE, {"row": earlier}))
         else:
             plan.members.append(
                 MemberEntry(number, code, member_name, roles, status, phone, mobile)
@@ -487,8 +581,13 @@ def _merge_org(
             entry.parent_code, entry.parent_row = parent, number
 
 
-def _check_against_database(plan: Plan, stored: dict[str, Organization], session: Session) -> None:
-    """Checks what depends on stored data: parents, new organizations' names, loops, namesakes."""
+def _check_against_database(
+    plan: Plan, stored: dict[str, Organization], session: Session
+) -> _Roster:
+    """Checks what depends on stored data: parents, new organizations' names, loops, namesakes.
+
+    Returns the members as the file leaves them (the rows replayed on the stored members).
+    """
     for entry in plan.orgs.values():
         if entry.code not in stored and entry.name is None:
             plan.errors.append(
@@ -518,19 +617,13 @@ def _check_against_database(plan: Plan, stored: dict[str, Organization], session
             seen.add(cursor)
             cursor = _parent_of(cursor, plan, stored, by_id)
     _check_new_branches_have_no_children(plan, stored, by_id)
-    stored_ids = [org.id for code, org in stored.items() if code in plan.orgs]
-    members = session.exec(select(Member).where(col(Member.organization_id).in_(stored_ids))).all()
-    namesakes: dict[tuple[int, str], list[Member]] = {}
-    for member in members:
-        namesakes.setdefault((member.organization_id, member.name), []).append(member)
+    roster = _Roster.load(session, [stored[code] for code in plan.orgs if code in stored])
     for row in plan.members:
-        org = stored.get(row.org_code)
-        if org is None or org.id is None:
-            continue
-        found = _matches(namesakes.get((org.id, row.name), []), row.phone)
+        found = _matches(roster.people.get((row.org_code, row.name), []), row.phone)
         if len(found) > 1:
             plan.errors.append(RowError(row.row, "member_name", R_AMBIGUOUS, {"count": len(found)}))
-    _check_branch_sizes(plan, stored, by_id, members)
+    _check_branch_sizes(plan, stored, roster)
+    return roster
 
 
 def _check_new_branches_have_no_children(
@@ -579,10 +672,20 @@ def _kind_after(code: str, plan: Plan, stored: dict[str, Organization]) -> OrgKi
 
 @dataclass(slots=True)
 class _Someone:
-    """A member as the import would leave them: enough to count and match them."""
+    """A member as the import would leave them: stored (with an id) or new (id None until written)."""
 
+    org_code: str
+    name: str
     status: MemberStatus
     phone: str | None
+    mobile: bool
+    id: int | None = None
+    departed_at: datetime | None = None
+    # A stored member changed by some row, and whether its status was (which sets departed_at).
+    changed: bool = False
+    status_changed: bool = False
+    # Roles the file gives them that they do not hold yet.
+    granted: set[RoleKind] | None = None
 
     @property
     def current(self) -> bool:
@@ -590,35 +693,76 @@ class _Someone:
         return self.status is not MemberStatus.DEPARTED
 
 
-def _check_branch_sizes(
-    plan: Plan,
-    stored: dict[str, Organization],
-    by_id: dict[int | None, str],
-    members: Sequence[Member],
-) -> None:
+@dataclass(slots=True)
+class _Roster:
+    """The members of the organizations a file names, by (organization code, name), and roles held."""
+
+    people: dict[tuple[str, str], list[_Someone]] = field(default_factory=dict)
+    held: set[tuple[int, int, RoleKind]] = field(default_factory=set)
+    # Filled by `_check_branch_sizes` replaying the rows: whom each member row means, new members
+    # in the order their rows come, and how many rows change a member.
+    targets: list[_Someone] = field(default_factory=list)
+    created: list[_Someone] = field(default_factory=list)
+    updated_rows: int = 0
+
+    @classmethod
+    def load(cls, session: Session, orgs: Sequence[Organization]) -> _Roster:
+        """Reads the stored members and roles of `orgs`: plain rows, a few statements in all."""
+        roster = cls()
+        connection = session.connection()
+        code_of = {org.id: org.code for org in orgs}
+        ids = list(code_of)
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            chunk = ids[start : start + LOOKUP_BATCH]
+            members = select_columns(
+                col(Member.id),
+                col(Member.organization_id),
+                col(Member.name),
+                col(Member.status),
+                col(Member.phone),
+                col(Member.mobile),
+                col(Member.departed_at),
+            ).where(col(Member.organization_id).in_(chunk))
+            for member_id, org_id, name, status, phone, mobile, departed_at in connection.execute(
+                members.order_by(col(Member.id))
+            ):
+                code = code_of[org_id]
+                roster.people.setdefault((code, name), []).append(
+                    _Someone(code, name, status, phone, mobile, member_id, departed_at)
+                )
+            roles = select_columns(
+                col(Role.organization_id), col(Role.member_id), col(Role.role)
+            ).where(col(Role.organization_id).in_(chunk))
+            roster.held.update(
+                (org_id, member_id, role) for org_id, member_id, role in connection.execute(roles)
+            )
+        return roster
+
+
+def _check_branch_sizes(plan: Plan, stored: dict[str, Organization], roster: _Roster) -> None:
     """Refuses a file that leaves a branch or joint branch over MAX_BRANCH_MEMBERS members.
 
-    It replays the member rows as `_apply_members` will apply them, on copies of the stored members.
+    It replays the member rows on the roster as the import writes them, keeping the outcome.
     """
-    people: dict[tuple[str, str], list[_Someone]] = {}
     before: Counter[str] = Counter()
-    for member in members:
-        code = by_id[member.organization_id]
-        someone = _Someone(member.status, member.phone)
-        people.setdefault((code, member.name), []).append(someone)
-        before[code] += someone.current
+    for (code, _name), namesakes in roster.people.items():
+        before[code] += sum(someone.current for someone in namesakes)
     after = Counter(before)
     joining: dict[str, list[int]] = {}
     for row in plan.members:
-        namesakes = people.setdefault((row.org_code, row.name), [])
+        namesakes = roster.people.setdefault((row.org_code, row.name), [])
         found = _matches(namesakes, row.phone)
         if found:
             someone, was_current = found[0], found[0].current
-            someone.status = row.status or someone.status
-            someone.phone = row.phone or someone.phone
+            if _change(someone, row):
+                roster.updated_rows += 1
         else:
-            someone, was_current = _Someone(row.status or MemberStatus.FULL, row.phone), False
+            status = row.status or MemberStatus.FULL
+            someone = _Someone(row.org_code, row.name, status, row.phone, bool(row.mobile))
+            was_current = False
             namesakes.append(someone)
+            roster.created.append(someone)
+        roster.targets.append(someone)
         after[row.org_code] += someone.current - was_current
         if someone.current and not was_current:
             joining.setdefault(row.org_code, []).append(row.row)
@@ -646,6 +790,19 @@ def _check_branch_sizes(
             "limit": MAX_BRANCH_MEMBERS,
         }
         plan.errors.append(RowError(number, column, R_BRANCH_TOO_BIG, values))
+
+
+def _change(someone: _Someone, row: MemberEntry) -> bool:
+    """Applies a row's filled cells to a member met before; returns whether anything changed."""
+    changed = False
+    if row.status is not None and someone.status is not row.status:
+        someone.status, someone.status_changed, changed = row.status, True, True
+    if row.phone is not None and someone.phone != row.phone:
+        someone.phone, changed = row.phone, True
+    if row.mobile is not None and someone.mobile != row.mobile:
+        someone.mobile, changed = row.mobile, True
+    someone.changed = someone.changed or changed
+    return changed
 
 
 def _parent_of(
@@ -683,43 +840,93 @@ def _matches(candidates: list[Phoned], phone: str | None) -> list[Phoned]:
     return [m for m in candidates if m.phone is None]
 
 
-def validate(table: Table, session: Session) -> tuple[Plan, dict[str, Organization]]:
+def validate(
+    table: Table, session: Session, *, progress: Progress | None = None
+) -> tuple[Plan, dict[str, Organization]]:
     """Checks every row against the rules and the stored data; returns the plan and known orgs."""
-    plan = Plan()
-    for row in table.rows:
-        _validate_row(row, plan)
-    stored = {org.code: org for org in session.exec(select(Organization)).all()}
-    _check_against_database(plan, stored, session)
-    plan.errors.sort(key=lambda error: (error.row, list(COLUMNS).index(error.column)))
+    plan, stored, _roster = _validate(table, session, progress)
     return plan, stored
+
+
+COLUMN_ORDER = {name: index for index, name in enumerate(COLUMNS)}
+
+
+def _validate(
+    table: Table, session: Session, progress: Progress | None
+) -> tuple[Plan, dict[str, Organization], _Roster]:
+    """Checks every row, then against the stored data; returns the plan, known orgs and roster."""
+    plan = Plan()
+    total = len(table.rows)
+    for done, row in enumerate(table.rows, start=1):
+        _validate_row(row, plan)
+        if progress is not None and done % PROGRESS_EVERY == 0 and done < total:
+            progress(Phase.CHECK, done, total)
+    stored = {org.code: org for org in session.exec(select(Organization)).all()}
+    roster = _check_against_database(plan, stored, session)
+    plan.errors.sort(key=lambda error: (error.row, COLUMN_ORDER[error.column]))
+    if progress is not None:
+        progress(Phase.CHECK, total, total)
+    return plan, stored, roster
 
 
 # -- importing -----------------------------------------------------------------------------
 
 
 def import_members(
-    session: Session, table: Table, *, now: datetime, dry_run: bool, source: str = ""
+    session: Session,
+    table: Table,
+    *,
+    now: datetime,
+    dry_run: bool,
+    source: str = "",
+    progress: Progress | None = None,
+    actor_id: int | None = None,
 ) -> ImportReport:
     """Validates every row and, when all are valid, imports them in the caller's transaction.
 
-    A dry run (or any bad row) leaves the database as it was.
+    A dry run (or any bad row) leaves the database as it was: it counts what would change and
+    writes nothing. `progress` hears each phase's rows as they are checked and written.
+    A write the database refuses (another writer got there first) undoes every write and is
+    refused as `import_conflict`.
     """
     report = ImportReport(
         rows=len(table.rows), dry_run=dry_run, ignored_columns=table.ignored_columns
     )
-    plan, stored = validate(table, session)
+    plan, stored, roster = _validate(table, session, progress)
     report.errors = plan.errors
     if plan.errors:
         return report
+    parent_codes = {org.id: code for code, org in stored.items()}
+    changes = {
+        entry.code: found
+        for entry in plan.orgs.values()
+        if entry.code in stored and (found := _org_changes(entry, stored[entry.code], parent_codes))
+    }
+    grants = _grants(plan, stored, roster)
+    report.orgs_created = len(plan.orgs) - sum(code in stored for code in plan.orgs)
+    report.orgs_updated = len(changes)
+    report.members_created = len(roster.created)
+    report.members_updated = roster.updated_rows
+    report.roles_added = len(grants)
+    if dry_run:
+        return report
     savepoint = session.begin_nested()
     try:
-        orgs = _apply_orgs(session, plan, stored, now, report)
-        _apply_members(session, plan, orgs, now, report)
-        if not dry_run and report.changes:
+        _write(
+            session,
+            plan=plan,
+            stored=stored,
+            changes=changes,
+            roster=roster,
+            grants=grants,
+            now=now,
+            progress=progress,
+        )
+        if report.changes:
             session.add(
                 AuditEntry(
                     at=now,
-                    actor_id=None,
+                    actor_id=actor_id,
                     action="members.import",
                     subject=f"file:{source}"[:200],
                     detail=json.dumps(
@@ -734,129 +941,250 @@ def import_members(
                 )
             )
         session.flush()
+    except IntegrityError as error:
+        savepoint.rollback()
+        raise ServiceError("import_conflict", reason=str(error.orig).splitlines()[0]) from error
     except BaseException:
         savepoint.rollback()
         raise
-    if dry_run:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
+    savepoint.commit()
     return report
 
 
-def _apply_orgs(
+def _org_changes(
+    entry: OrgEntry, org: Organization, parent_codes: dict[int | None, str]
+) -> dict[str, Any]:
+    """Returns what a file changes of a stored organization (a new parent as `parent_code`)."""
+    changes: dict[str, Any] = {}
+    if entry.name is not None and org.name != entry.name:
+        changes["name"] = entry.name
+    if entry.kind is not None and org.kind is not entry.kind:
+        changes["kind"] = entry.kind
+    if entry.parent_code is not None and parent_codes.get(org.parent_id) != entry.parent_code:
+        changes["parent_code"] = entry.parent_code
+    for column, (value, _row) in entry.settings.items():
+        if getattr(org, column) != value:
+            changes[column] = value
+    return changes
+
+
+# Roles in the order their rows are written (the enumeration's own iteration is slow in a loop).
+ROLE_ORDER = tuple(RoleKind)
+
+
+def _grants(
+    plan: Plan, stored: dict[str, Organization], roster: _Roster
+) -> list[tuple[_Someone, RoleKind]]:
+    """Lists the roles each member row gives that its member does not hold yet."""
+    found: list[tuple[_Someone, RoleKind]] = []
+    for row, someone in zip(plan.members, roster.targets, strict=True):
+        org_id = stored[row.org_code].id if someone.id is not None else None
+        for role in ROLE_ORDER:
+            if role not in row.roles and role is not RoleKind.MEMBER:
+                continue
+            if org_id is not None and (org_id, someone.id, role) in roster.held:
+                continue
+            if someone.granted is None:
+                someone.granted = set()
+            elif role in someone.granted:
+                continue
+            someone.granted.add(role)
+            found.append((someone, role))
+    return found
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Counts the rows written and tells the progress listener."""
+
+    progress: Progress | None
+    total: int
+    done: int = 0
+
+    def add(self, count: int) -> None:
+        """Adds `count` written rows."""
+        self.done += count
+        if self.progress is not None:
+            self.progress(Phase.WRITE, self.done, self.total)
+
+
+def _write(
     session: Session,
+    *,
     plan: Plan,
     stored: dict[str, Organization],
+    changes: dict[str, dict[str, Any]],
+    roster: _Roster,
+    grants: list[tuple[_Someone, RoleKind]],
     now: datetime,
-    report: ImportReport,
-) -> dict[str, Organization]:
-    """Creates new organizations (parents first) and updates stored ones; returns all by code."""
-    orgs = dict(stored)
+    progress: Progress | None,
+) -> None:
+    """Writes the validated file: organizations, then members, then roles and their terms.
+
+    Members, roles and terms go WRITE_BATCH rows at a time through `bulk_insert` (COPY on
+    PostgreSQL, executemany on SQLite), without ORM objects.
+    """
+    changed_members = [
+        someone
+        for namesakes in roster.people.values()
+        for someone in namesakes
+        if someone.id is not None and someone.changed
+    ]
+    leading = [grant for grant in grants if grant[1] is not RoleKind.MEMBER]
+    tally = _Tally(
+        progress,
+        total=len(plan.orgs)
+        - sum(code in stored and code not in changes for code in plan.orgs)
+        + len(roster.created)
+        + len(changed_members)
+        + len(grants)
+        + len(leading),
+    )
+    ids = _write_orgs(session, plan=plan, stored=stored, changes=changes, now=now, tally=tally)
+    _update_members(session, changed_members, now, tally)
+    defaults = _defaults(
+        Member(name="", organization_id=0, status=MemberStatus.FULL, created_at=now)
+    )
+    for batch in _batches(roster.created):
+        rows = [
+            {
+                **defaults,
+                "name": someone.name,
+                "organization_id": ids[someone.org_code],
+                "status": someone.status,
+                "mobile": someone.mobile,
+                "phone": someone.phone,
+                "departed_at": None if someone.current else now,
+            }
+            for someone in batch
+        ]
+        new_ids = bulk_insert(session, Member, rows, ids=True)
+        for someone, member_id in zip(batch, new_ids, strict=True):
+            someone.id = member_id
+        tally.add(len(batch))
+    for grant_batch in _batches(grants):
+        rows = [
+            {"organization_id": ids[someone.org_code], "member_id": someone.id, "role": role}
+            for someone, role in grant_batch
+        ]
+        bulk_insert(session, Role, rows)
+        tally.add(len(grant_batch))
+    for term_batch in _batches(leading):
+        rows = [
+            {
+                "organization_id": ids[someone.org_code],
+                "member_id": someone.id,
+                "role": role,
+                "started_on": now.date(),
+                "ended_on": None,
+            }
+            for someone, role in term_batch
+        ]
+        bulk_insert(session, RoleTerm, rows)
+        tally.add(len(term_batch))
+
+
+def _write_orgs(
+    session: Session,
+    *,
+    plan: Plan,
+    stored: dict[str, Organization],
+    changes: dict[str, dict[str, Any]],
+    now: datetime,
+    tally: _Tally,
+) -> dict[str, int]:
+    """Creates new organizations (parents first) and updates stored ones; returns ids by code."""
+    ids: dict[str, int] = {code: org.id for code, org in stored.items() if org.id is not None}
+    defaults = _defaults(Organization(code="", name="", kind=DEFAULT_ORG_KIND, created_at=now))
     pending = [entry for entry in plan.orgs.values() if entry.code not in stored]
     while pending:
-        ready = [e for e in pending if e.parent_code is None or e.parent_code in orgs]
+        ready = [e for e in pending if e.parent_code is None or e.parent_code in ids]
         # Validation refused loops and unknown parents, so every round creates something.
         assert ready, "organization parents were not validated"
-        for entry in ready:
-            assert entry.name is not None
-            parent = orgs[entry.parent_code] if entry.parent_code else None
-            org = Organization(
-                code=entry.code,
-                name=entry.name,
-                kind=entry.kind or DEFAULT_ORG_KIND,
-                parent_id=parent.id if parent else None,
-                created_at=now,
-            )
-            _apply_settings(org, entry)
-            session.add(org)
-            session.flush()
-            orgs[entry.code] = org
-            report.orgs_created += 1
-        pending = [e for e in pending if e.code not in orgs]
-    for entry in plan.orgs.values():
-        if entry.code not in stored:
-            continue
-        org = stored[entry.code]
-        changed = False
-        if entry.name is not None and org.name != entry.name:
-            org.name, changed = entry.name, True
-        if entry.kind is not None and org.kind is not entry.kind:
-            org.kind, changed = entry.kind, True
-        if entry.parent_code is not None:
-            parent_id = orgs[entry.parent_code].id
-            if org.parent_id != parent_id:
-                org.parent_id, changed = parent_id, True
-        changed = _apply_settings(org, entry) or changed
-        if changed:
-            session.add(org)
-            report.orgs_updated += 1
+        for batch in _batches(ready):
+            rows = []
+            for entry in batch:
+                assert entry.name is not None
+                rows.append(
+                    {
+                        **defaults,
+                        "code": entry.code,
+                        "name": entry.name,
+                        "kind": entry.kind or DEFAULT_ORG_KIND,
+                        "parent_id": ids[entry.parent_code] if entry.parent_code else None,
+                        **{column: value for column, (value, _row) in entry.settings.items()},
+                    }
+                )
+            new_ids = bulk_insert(session, Organization, rows, ids=True)
+            ids.update(zip((entry.code for entry in batch), new_ids, strict=True))
+            tally.add(len(batch))
+        pending = [entry for entry in pending if entry.code not in ids]
+    for code, found in changes.items():
+        org = stored[code]
+        for name, value in found.items():
+            if name == "parent_code":
+                org.parent_id = ids[value]
+            else:
+                setattr(org, name, value)
     session.flush()
-    return orgs
+    tally.add(len(changes))
+    return ids
 
 
-def _apply_settings(org: Organization, entry: OrgEntry) -> bool:
-    """Sets the branch settings a file gives; returns whether any changed."""
-    values = {column: value for column, (value, _) in entry.settings.items()}
-    changed = False
-    for column, value in values.items():
-        if getattr(org, column) != value:
-            setattr(org, column, value)
-            changed = True
-    return changed
-
-
-def _apply_members(
-    session: Session,
-    plan: Plan,
-    orgs: dict[str, Organization],
-    now: datetime,
-    report: ImportReport,
+def _update_members(
+    session: Session, changed: list[_Someone], now: datetime, tally: _Tally
 ) -> None:
-    """Creates or updates every member row and adds their roles."""
-    for entry in plan.members:
-        org = orgs[entry.org_code]
-        assert org.id is not None
-        candidates = list(
-            session.exec(
-                select(Member).where(Member.organization_id == org.id, Member.name == entry.name)
-            ).all()
+    """Writes the stored members the file changed, and forgets any loaded copies of them."""
+    members = _table(Member)
+    statement = (
+        update(members)
+        .where(members.c.id == bindparam("member_id"))
+        .values(
+            status=bindparam("new_status"),
+            phone=bindparam("new_phone"),
+            mobile=bindparam("new_mobile"),
+            departed_at=bindparam("new_departed_at"),
         )
-        found = _matches(candidates, entry.phone)
-        if found:
-            member = found[0]
-            if _update_member(member, entry, now):
-                session.add(member)
-                report.members_updated += 1
-        else:
-            status = entry.status or MemberStatus.FULL
-            member = Member(
-                name=entry.name,
-                organization_id=org.id,
-                status=status,
-                mobile=bool(entry.mobile),
-                phone=entry.phone,
-                created_at=now,
-                departed_at=now if status is MemberStatus.DEPARTED else None,
-            )
-            session.add(member)
-            report.members_created += 1
-        session.flush()
-        assert member.id is not None
-        for role in {*entry.roles, RoleKind.MEMBER}:
-            if grant_role(session, org_id=org.id, member_id=member.id, role=role, on=now.date()):
-                report.roles_added += 1
+    )
+    connection = session.connection()
+    for batch in _batches(changed):
+        rows = [
+            {
+                "member_id": someone.id,
+                "new_status": someone.status,
+                "new_phone": someone.phone,
+                "new_mobile": someone.mobile,
+                "new_departed_at": (None if someone.current else now)
+                if someone.status_changed
+                else someone.departed_at,
+            }
+            for someone in batch
+        ]
+        connection.execute(statement, rows)
+        tally.add(len(batch))
+    written = {someone.id for someone in changed}
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, Member) and loaded.id in written:
+            session.expire(loaded)
 
 
-def _update_member(member: Member, entry: MemberEntry, now: datetime) -> bool:
-    """Applies a row's filled cells to a stored member; returns whether anything changed."""
-    changed = False
-    if entry.status is not None and member.status is not entry.status:
-        member.status = entry.status
-        member.departed_at = now if entry.status is MemberStatus.DEPARTED else None
-        changed = True
-    if entry.phone is not None and member.phone != entry.phone:
-        member.phone, changed = entry.phone, True
-    if entry.mobile is not None and member.mobile != entry.mobile:
-        member.mobile, changed = entry.mobile, True
-    return changed
+T = TypeVar("T")
+
+
+def _batches(items: Iterable[T]) -> Iterator[list[T]]:
+    """Splits items into lists of WRITE_BATCH."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, WRITE_BATCH)):
+        yield batch
+
+
+def _table(model: type[Any]) -> SqlTable:
+    """Returns a model's table."""
+    table: SqlTable = model.__table__
+    return table
+
+
+def _defaults(model: Any) -> dict[str, Any]:
+    """Returns every column's value of an unsaved model (its defaults), without the id."""
+    values: dict[str, Any] = model.model_dump(exclude={"id"})
+    return values

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import partial
+from functools import cached_property, partial
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -35,6 +35,7 @@ from bot.core.records import (
     RollCall,
 )
 from bot.core.reply import Document
+from bot.services.arrival import Arrival, DayMeeting, arrive, day_meeting
 from bot.services.attendance import AttendanceBook, CheckinWindow, Correction, RollSheet
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, Subject, compliance_report
@@ -92,6 +93,10 @@ from bot.services.structure import BranchSettings, branch_settings, set_org_sett
 from bot.services.summary import YearSummary, year_summaries
 from bot.texts import notices as notice_texts
 from storage.models import Alliance, AuditEntry, Invite, Meeting
+
+
+class SharedTransactionError(Exception):
+    """A unit of work sharing its transaction with others had to undo its writes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +191,12 @@ class Services:
         tz: ZoneInfo,
         holidays: HolidayCalendar,
         settings: Settings,
+        shared: bool = False,
     ) -> None:
         self.session = session
         self.now = now
+        # Whether this unit of work shares its transaction with others (a group commit).
+        self.shared = shared
         self.tz = tz
         self.holidays = holidays
         # Set when this unit of work switched the member's language.
@@ -202,11 +210,9 @@ class Services:
             report=settings.points_report,
             theme_day=settings.points_theme_day,
         )
-        self.photo_store = PhotoStore(settings.photo_root, settings.photo_max_bytes)
-        self.download_config = DownloadConfig(
-            public_base_url=settings.public_base_url,
-            link_minutes=settings.download_link_minutes,
-        )
+        self._settings = settings
+        # Today's meetings of the member who wrote, as the arrival read them (org id, meetings).
+        self._today: tuple[int, tuple[DayMeeting, ...]] | None = None
         self.orgs = Organizations(session)
         self.members = Members(session, now)
         self.meetings = Meetings(session, holidays=holidays, tz=tz)
@@ -230,6 +236,45 @@ class Services:
     def today(self) -> date:
         """Returns the local date of this unit of work."""
         return self.now.astimezone(self.tz).date()
+
+    @cached_property
+    def photo_store(self) -> PhotoStore:
+        """Where report photos are kept (built on first use: finding the folder touches the disk)."""
+        return PhotoStore(self._settings.photo_root, self._settings.photo_max_bytes)
+
+    @cached_property
+    def download_config(self) -> DownloadConfig:
+        """How download links are made."""
+        return DownloadConfig(
+            public_base_url=self._settings.public_base_url,
+            link_minutes=self._settings.download_link_minutes,
+        )
+
+    def arrival(
+        self, *, channel: Channel, chat_id: str, user_id: str, seen: bool = True
+    ) -> Arrival | None:
+        """Reads what a message from a chat account finds (None when the account is not bound)."""
+        found = arrive(
+            self.session,
+            channel=channel,
+            chat_id=chat_id,
+            external_id=user_id,
+            now=self.now,
+            tz=self.tz,
+            holidays=self.holidays,
+            seen=seen,
+        )
+        if found is not None and found.member is not None and found.meetings is not None:
+            self._today = (found.member.org.id, found.meetings)
+        return found
+
+    def undo(self) -> None:
+        """Undoes this unit of work's writes; in a shared transaction, gives it up instead."""
+        if self.shared:
+            # Its writes cannot be told apart from the others': the group is answered again,
+            # each message in a transaction of its own.
+            raise SharedTransactionError
+        self.session.rollback()
 
     def audit(self, *, actor_id: int | None, action: str, subject: str, **detail: object) -> None:
         """Records a privileged change in the audit log."""
@@ -351,14 +396,21 @@ class Services:
 
     # -- meetings and attendance -----------------------------------------------------------
 
-    def _meeting_today(self, member: MemberView, code: str | None) -> Meeting:
-        """Picks the member's meeting today: the one whose code matches, else one open now."""
+    def _day_meetings(self, member: MemberView) -> tuple[DayMeeting, ...]:
+        """Returns the meetings the member's organization takes part in today."""
+        if self._today is not None and self._today[0] == member.org.id:
+            return self._today[1]
         meetings = self.meetings.on_day(member.org.id, self.today)
+        return tuple(day_meeting(m, self.meetings.view(m)) for m in meetings)
+
+    def _meeting_today(self, member: MemberView, code: str | None) -> DayMeeting:
+        """Picks the member's meeting today: the one whose code matches, else one open now."""
+        meetings = self._day_meetings(member)
         if not meetings:
             raise ServiceError("no_meeting_today")
         if code:
             for meeting in meetings:
-                if meeting.checkin_code == code:
+                if meeting.code == code:
                     return meeting
         window = self.attendance.window
         open_now = [m for m in meetings if window.is_open(m, self.now)]
@@ -367,9 +419,7 @@ class Services:
 
     def checkin_open_today(self, member: MemberView) -> bool:
         """Tells whether the secretary opened check-in for a meeting of the member's branch today."""
-        return any(
-            meeting.checkin_open for meeting in self.meetings.on_day(member.org.id, self.today)
-        )
+        return any(meeting.checkin_open for meeting in self._day_meetings(member))
 
     def check_in(self, member: MemberView, *, code: str | None, channel: Channel) -> CheckInResult:
         """Signs a member in to a meeting today that their organization takes part in."""
@@ -378,7 +428,7 @@ class Services:
             meeting=meeting, member_id=member.id, code=code, channel=channel
         )
         return CheckInResult(
-            meeting=self.meetings.view(meeting),
+            meeting=meeting.view,
             at=signed.at.astimezone(self.tz),
             new=signed.created,
             status=signed.status,

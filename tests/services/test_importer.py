@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from bot.services.importer import (
     MAX_BRANCH_MEMBERS,
     ImportFileError,
     ImportReport,
+    cell_text,
     import_members,
     read_table,
 )
@@ -526,3 +528,11 @@ def test_an_organization_with_children_cannot_become_a_branch(
     with database.session() as session:
         c = session.exec(select(Organization).where(Organization.code == "C")).one()
     assert c.kind is OrgKind.BRANCH
+
+
+def test_a_time_typed_as_a_time_reads_as_hours_and_minutes(tmp_path: Path) -> None:
+    header = ["组织代码", "组织名称", "类型", "上级", "组织生活时间", "姓名"]
+    rows: list[list[object]] = [["B6", "第六支部", "党支部", "C", time(14, 30), "甲"]]
+    table = read_table(write_xlsx(tmp_path / "时间.xlsx", header, rows))
+    assert table.rows[0].cells["orglife_time"] == "14:30"
+    assert cell_text(time(8, 5, 30)) == "08:05:30"
