@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -58,7 +58,7 @@ from bot.services.ledger_book import (
     ledger_data,
     ledger_filename,
 )
-from bot.services.meetings import MeetingCalendar, Meetings, OrgLifeYear
+from bot.services.meetings import MeetingCalendar, Meetings, OrgLifeYear, parse_hhmm
 from bot.services.members import Members
 from bot.services.minutes import (
     MinutesView,
@@ -549,16 +549,16 @@ class Services:
         return meeting
 
     def _announce(
-        self, meeting: Meeting, actor: MemberView | None, render: Callable[[Translator], str]
+        self, meeting: Meeting, actor_id: int | None, render: Callable[[Translator], str]
     ) -> None:
-        """Tells every member taking part about a change (replacing unsent notices of it)."""
+        """Tells every member taking part, but the actor, about a change (replacing unsent notices)."""
         subject = f"meeting:{meeting.id}"
         self.notices.withdraw(subject)
         self.notices.send(
             subject=subject,
             recipients=self._attendees(meeting),
             render=render,
-            skip=actor.id if actor else None,
+            skip=actor_id,
         )
 
     def _attendees(self, meeting: Meeting) -> list[int]:
@@ -616,7 +616,7 @@ class Services:
             venue=venue,
         )
         view = self.meetings.view(meeting)
-        self._announce(meeting, member, lambda t: notice_texts.meeting_changed(t, view))
+        self._announce(meeting, member.id, lambda t: notice_texts.meeting_changed(t, view))
         return view
 
     def schedule_meeting(
@@ -674,7 +674,9 @@ class Services:
             venue=venue,
         )
         view = self.meetings.view(meeting)
-        self._announce(meeting, actor, lambda t: notice_texts.meeting_scheduled(t, view))
+        self._announce(
+            meeting, actor.id if actor else None, lambda t: notice_texts.meeting_scheduled(t, view)
+        )
         return view
 
     def _alliance_on_duty(self, org_id: int, duty: Duty, day: date) -> Alliance:
@@ -717,7 +719,9 @@ class Services:
         )
         view = self.meetings.view(meeting)
         reason = reason.strip()[:500]
-        self._announce(meeting, member, lambda t: notice_texts.meeting_cancelled(t, view, reason))
+        self._announce(
+            meeting, member.id, lambda t: notice_texts.meeting_cancelled(t, view, reason)
+        )
         return view
 
     # -- the console's meeting desk: a year's calendar, one meeting's roll call, corrections -----
@@ -1170,14 +1174,7 @@ class Services:
     def set_branch_setting(self, member: MemberView, *, key: str, value: str) -> tuple[str, str]:
         """Changes one of the secretary's own branch settings, audited (secretaries)."""
         self.require_lead(member)
-        return set_org_setting(
-            self.session,
-            org_code=member.org.code,
-            key=key,
-            value=value,
-            now=self.now,
-            actor_id=member.id,
-        )
+        return self.change_branch_setting(member.org.code, key=key, value=value, actor_id=member.id)
 
     def org_branch_settings(self, org_id: int) -> BranchSettings:
         """Returns an organization's org-life time and venue, holiday policy and liaisons."""
@@ -1201,14 +1198,45 @@ class Services:
                 actor_id=actor_id,
             )
             return key, stored
-        return set_org_setting(
-            self.session,
-            org_code=self.orgs.get(org_id).code,
-            key=key,
-            value=value,
-            now=self.now,
-            actor_id=actor_id,
+        return self.change_branch_setting(
+            self.orgs.get(org_id).code, key=key, value=value, actor_id=actor_id
         )
+
+    def change_branch_setting(
+        self, org_code: str, *, key: str, value: str, actor_id: int | None = None
+    ) -> tuple[str, str]:
+        """Changes a branch setting, audited; a new org-life time moves the days planned at the old."""
+        org = self.orgs.by_code(org_code)
+        before = self.orgs.row(org.id).orglife_time if org else None
+        canonical, stored = set_org_setting(
+            self.session, org_code=org_code, key=key, value=value, now=self.now, actor_id=actor_id
+        )
+        if canonical == "orglife.time" and org is not None and before and stored != before:
+            self._retime_org_life(org.id, old=before, new=stored, actor_id=actor_id)
+        return canonical, stored
+
+    def _retime_org_life(self, org_id: int, *, old: str, new: str, actor_id: int | None) -> None:
+        """Moves the org-life days planned at the old time to the new one, audited; tells members."""
+        try:
+            old_time, new_time = parse_hhmm(old), parse_hhmm(new)
+        except ValueError:
+            # A time stored before times were checked matches no day.
+            return
+        if old_time == new_time:
+            return
+        for meeting in self.meetings.retime_org_life(
+            org_id, old=old_time, new=new_time, now=self.now
+        ):
+            self.audit(
+                actor_id=actor_id,
+                action="meeting.reschedule",
+                subject=f"meeting:{meeting.id}",
+                at=new,
+                before=old,
+                setting="orglife.time",
+            )
+            changed = partial(notice_texts.meeting_changed, meeting=self.meetings.view(meeting))
+            self._announce(meeting, actor_id, changed)
 
     def reset_org_reminder_setting(self, org_id: int, name: str, *, actor_id: int | None) -> bool:
         """Returns a reminder setting to its alliance's or everyone's value, audited."""
