@@ -6,7 +6,9 @@ same number in flight (40, Telegram's default webhook `max_connections`). The fl
 does nothing; ours is `TelegramChannel`: deduplication, the assistant (router, conversation
 state, check-in transaction) and the reply through `bot.send_message`. Two more handlers bound
 what any bot can reach: one that only sends the reply, and the smallest durable bot, which
-commits one row per update (one SQLAlchemy transaction, in a worker thread as ours) and replies. The bot's HTTP calls
+commits one row per update (one SQLAlchemy transaction, in a worker thread) and replies; the
+target (issue #18) is half of that durable ceiling. The process's CPU time per update is
+reported beside the rates: on a shared machine it moves far less than they do. The bot's HTTP calls
 are answered in-process by `CannedRequest`, so no network is involved; the send limiter runs
 with its limits switched off (the delivery benchmark measures those).
 
@@ -21,6 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as clock_time
 from typing import Any
@@ -50,7 +53,8 @@ BOT_USERNAME = "gongjian_bench_bot"
 IN_FLIGHT = 40
 WARM_UP = 50
 NOW = datetime.combine(TODAY, clock_time(9, 5), tzinfo=SHANGHAI)
-TARGET = 1 / 3
+# Issue #18: at least half of what the smallest bot that commits each update reaches.
+TARGET = 0.5
 # The same length as the assistant's check-in confirmation.
 CHECKIN_REPLY = "您已于09:05完成第1街道第23党支部组织生活日签到，谢谢！"
 
@@ -136,10 +140,22 @@ def update_bodies(accounts: Sequence[CityAccount], first_id: int = 1) -> list[by
     return bodies
 
 
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How fast bodies went through: per second of wall time, and CPU seconds per body."""
+
+    rate: float
+    cpu: float
+
+
 async def drive(
     handle: Callable[[bytes], Awaitable[None]], bodies: Sequence[bytes], in_flight: int
-) -> float:
-    """Feeds every body to `handle` with at most `in_flight` at once; returns bodies per second."""
+) -> Pace:
+    """Feeds every body to `handle` with at most `in_flight` at once; returns the pace.
+
+    The CPU is this process's, all threads: on a shared machine it varies far less than the
+    wall time, since other work delays ours but does not add to it.
+    """
     gate = asyncio.Semaphore(in_flight)
 
     async def one(body: bytes) -> None:
@@ -147,9 +163,10 @@ async def drive(
         async with gate:
             await handle(body)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one(body) for body in bodies))
-    return len(bodies) / (time.perf_counter() - started)
+    spent = time.perf_counter() - started
+    return Pace(len(bodies) / spent, (time.process_time() - cpu) / len(bodies))
 
 
 def bare_application() -> Application[Any, Any, Any, Any, Any, Any]:
@@ -168,7 +185,7 @@ def bare_application() -> Application[Any, Any, Any, Any, Any, Any]:
 
 async def floor_rate(
     bodies: Sequence[bytes], in_flight: int, *, parse: bool = True, reply: str | None = None
-) -> float:
+) -> Pace:
     """Returns updates per second through python-telegram-bot with a handler that does nothing.
 
     With `reply`, the handler sends that text back instead: what any bot that answers pays.
@@ -197,7 +214,7 @@ async def floor_rate(
         await app.shutdown()
 
 
-async def durable_rate(url: str, bodies: Sequence[bytes], in_flight: int) -> float:
+async def durable_rate(url: str, bodies: Sequence[bytes], in_flight: int) -> Pace:
     """Returns updates per second through python-telegram-bot with the smallest durable handler.
 
     It commits one row per update to the benchmark's database (in a worker thread, as ours
@@ -265,8 +282,8 @@ def present_count(database: Database) -> int:
     return count
 
 
-async def stack_rate(url: str, bodies: Sequence[bytes], in_flight: int) -> tuple[float, int, int]:
-    """Returns (updates per second, sign-ins recorded, replies sent) through `TelegramChannel`."""
+async def stack_rate(url: str, bodies: Sequence[bytes], in_flight: int) -> tuple[Pace, int, int]:
+    """Returns (pace, sign-ins recorded, replies sent) through `TelegramChannel`."""
     settings = load_settings(
         database_url=url,
         telegram_token=TOKEN,
@@ -291,12 +308,13 @@ async def stack_rate(url: str, bodies: Sequence[bytes], in_flight: int) -> tuple
 
     try:
         await drive(handle, bodies[:WARM_UP], in_flight)
-        rate = await drive(handle, bodies[WARM_UP:], in_flight)
+        pace = await drive(handle, bodies[WARM_UP:], in_flight)
     finally:
         await channel.stop()
+        assistant.close()
     recorded = present_count(database) - before
     database.dispose()
-    return rate, recorded, request.calls.get("sendMessage", 0)
+    return pace, recorded, request.calls.get("sendMessage", 0)
 
 
 async def measure(url: str, city: City, *, count: int, in_flight: int = IN_FLIGHT) -> Result:
@@ -308,31 +326,33 @@ async def measure(url: str, city: City, *, count: int, in_flight: int = IN_FLIGH
     settle_heap()
     # The floor is taken before and after ours and the better kept: background work on the
     # machine (a database's autovacuum, say) only ever slows it down.
-    bare = await floor_rate(bodies, in_flight, parse=False)
-    first = await floor_rate(bodies, in_flight)
-    ours, recorded, replies = await stack_rate(url, bodies, in_flight)
-    floor = max(first, await floor_rate(bodies, in_flight))
-    answering = await floor_rate(bodies, in_flight, reply=CHECKIN_REPLY)
+    bare = (await floor_rate(bodies, in_flight, parse=False)).rate
+    first = (await floor_rate(bodies, in_flight)).rate
     durable = await durable_rate(url, bodies, in_flight)
-    ratio = ours / floor
+    pace, recorded, replies = await stack_rate(url, bodies, in_flight)
+    floor = max(first, (await floor_rate(bodies, in_flight)).rate)
+    answering = (await floor_rate(bodies, in_flight, reply=CHECKIN_REPLY)).rate
+    # The durable ceiling is taken before and after ours and the better kept, like the floor.
+    durable = max(durable, await durable_rate(url, bodies, in_flight), key=lambda p: p.rate)
+    ours = pace.rate
+    ratio = ours / durable.rate
     return Result(
         name=f"inbound check-ins, Telegram, {backend_of(url)}",
         figure=f"{ours:,.0f} updates/s",
-        baseline=f"PTB parse + process_update, no-op handler: {floor:,.0f}/s",
+        baseline=f"smallest durable bot (PTB, one committed row, the reply): {durable.rate:,.0f}/s",
         ratio=ratio,
-        target=">= 0.33 of floor",
+        target=f">= {TARGET:g} of it",
         met=ratio >= TARGET,
         notes=(
             f"{len(bodies) - WARM_UP:,} check-ins after {WARM_UP} warm-up, {in_flight} in flight; "
             f"{recorded:,} sign-ins recorded, {replies:,} replies sent",
-            f"PTB process_update alone on pre-parsed Update objects: {bare:,.0f}/s "
-            f"(ours is {ours / bare:.2%} of it)",
+            f"CPU per update (this process, all threads): ours {pace.cpu * 1e6:,.0f} µs, the "
+            f"durable bot's {durable.cpu * 1e6:,.0f} µs (ratio {durable.cpu / pace.cpu:.2f})",
+            f"PTB parse + process_update, no-op handler: {floor:,.0f}/s (ours is "
+            f"{ours / floor:.1%} of it; on pre-parsed Update objects {bare:,.0f}/s)",
             f"PTB parse + process_update with a handler that only sends the reply: "
             f"{answering:,.0f}/s, the ceiling of any bot that answers (ours is "
             f"{ours / answering:.1%} of it)",
-            f"PTB parse + process_update with a handler that commits one row and sends the reply: "
-            f"{durable:,.0f}/s ({durable / floor:.1%} of the floor), the ceiling of any bot that "
-            f"records each check-in (ours is {ours / durable:.1%} of it)",
         ),
     )
 

@@ -20,11 +20,13 @@ import contextlib
 import itertools
 import logging
 import math
+import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as clock_time
 from pathlib import Path
@@ -33,6 +35,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from bench.cityscale import QUICK_CITY, SHANGHAI, TODAY, City, CityAccount, city_database
 from bench.databases import backend_of, postgres_base_url
@@ -81,23 +84,31 @@ async def serve(url: str) -> None:
             return PlainTextResponse("success")
 
         app = build_http_app(assistant, [*channel.routes, Route(NOOP_PATH, noop, methods=["POST"])])
-        config = uvicorn.Config(
-            app, log_level="error", access_log=False, lifespan="off", backlog=1024
-        )
-        config.load()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1024)
-        server = uvicorn.Server(config)
-        server.lifespan = config.lifespan_class(config)
-        await server.startup(sockets=[sock])
-        print(f"PORT {sock.getsockname()[1]}", flush=True)
         try:
-            await asyncio.to_thread(sys.stdin.read)
+            async with listen(app) as port:
+                print(f"PORT {port}", flush=True)
+                await asyncio.to_thread(sys.stdin.read)
         finally:
-            await server.shutdown(sockets=[sock])
             await channel.stop()
+            assistant.close()
             database.dispose()
+
+
+@contextlib.asynccontextmanager
+async def listen(app: ASGIApp) -> AsyncIterator[int]:
+    """Serves an app with uvicorn on an ephemeral port of 127.0.0.1; yields the port."""
+    config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="off", backlog=1024)
+    config.load()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    await server.startup(sockets=[sock])
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        await server.shutdown(sockets=[sock])
 
 
 # -- the platform (this process) --------------------------------------------------------------
@@ -154,13 +165,40 @@ def forged(callback: Callback) -> Callback:
     return Callback({**callback.query, "signature": "0" * 40}, callback.body)
 
 
+@dataclass(frozen=True, slots=True)
+class Rounds:
+    """Each request's seconds (check-ins, no-op route, refusals), passive replies, server CPU."""
+
+    ours: list[float]
+    floor: list[float]
+    refused: list[float]
+    replied: int
+    # The servers' CPU seconds per request of each kind (0 where /proc cannot tell).
+    cpu: dict[str, float]
+
+
+def server_cpu(pids: Sequence[int]) -> float:
+    """Returns the CPU seconds the server processes used so far (Linux /proc; else 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        # utime and stime, the 14th and 15th fields (counted from the pid).
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 async def run_rounds(
     ports: Sequence[int],
     accounts: Sequence[CityAccount],
     rounds: int,
     concurrent: int,
     skip: int = 0,
-) -> tuple[list[float], list[float], list[float], int]:
+    *,
+    pids: Sequence[int] = (),
+) -> Rounds:
     """Runs the rounds against the callback, the no-op route and refusals; returns the timings."""
     platform = WeChatServer(now=lambda: int(NOW.timestamp()), safe=True)
     if skip:
@@ -179,17 +217,25 @@ async def run_rounds(
     replied = 0
     warm = [platform.text(a.external_id, "帮助") for a in accounts[:concurrent]]
     await post_all(ports, "/wechat", warm)
+    cpu = {"ours": 0.0, "floor": 0.0, "refused": 0.0}
     for number in range(rounds):
         batch = accounts[number * concurrent : (number + 1) * concurrent]
         callbacks = [platform.text(a.external_id, a.checkin_text) for a in batch]
+        before = server_cpu(pids)
         spent, answered = await post_all(ports, "/wechat", callbacks)
+        cpu["ours"] += server_cpu(pids) - before
         ours += spent
         replied += answered
         noise = [platform.text(a.external_id, "noop") for a in batch]
+        before = server_cpu(pids)
         floor += (await post_all(ports, NOOP_PATH, noise))[0]
+        cpu["floor"] += server_cpu(pids) - before
         refusals = [forged(platform.text(a.external_id, "noop")) for a in batch]
+        before = server_cpu(pids)
         refused += (await post_all(ports, "/wechat", refusals, expected=403))[0]
-    return ours, floor, refused, replied
+        cpu["refused"] += server_cpu(pids) - before
+    per = {name: spent / (rounds * concurrent) for name, spent in cpu.items()}
+    return Rounds(ours, floor, refused, replied, per)
 
 
 async def measure_async(
@@ -221,12 +267,15 @@ async def measure_async(
             if not line.startswith("PORT "):
                 raise RuntimeError(f"the WeChat server did not start: {line!r}")
             ports.append(int(line.split()[1]))
-        ours, floor, refused, replied = await run_rounds(ports, accounts, rounds, concurrent, skip)
+        timed = await run_rounds(
+            ports, accounts, rounds, concurrent, skip, pids=[child.pid for child in children]
+        )
+        ours, floor, refused, replied = timed.ours, timed.floor, timed.refused, timed.replied
     finally:
         for child in children:
             await _stop(child)
     p50, p99 = percentile(ours, 0.50), percentile(ours, 0.99)
-    refused_p99 = percentile(refused, 0.99)
+    refused_p99, floor_p99 = percentile(refused, 0.99), percentile(floor, 0.99)
     # The bar: a burst's p99 within 3x that of requests refused at once in the same run (the
     # cost of 500 connections arriving together, whatever is done with them).
     ratio = p99 / refused_p99
@@ -244,6 +293,9 @@ async def measure_async(
         notes=(
             f"{len(ours):,} check-ins in {rounds} rounds of {concurrent} at once (safe mode); "
             f"{replied:,} answered in the passive reply, {len(ours) - replied:,} left to a push",
+            f"p99 against the no-op route's in the same run: {p99 / floor_p99:.2f}x; server CPU "
+            f"per request: check-in {timed.cpu['ours'] * 1e6:,.0f} µs, no-op "
+            f"{timed.cpu['floor'] * 1e6:,.0f} µs, refused {timed.cpu['refused'] * 1e6:,.0f} µs",
         ),
     )
 

@@ -51,9 +51,6 @@ MESSAGES: dict[str, str] = {
     "alliance_presidents": N_(
         "An alliance has {low} to {high} president units (会长单位); {count} were given."
     ),
-    "alliance_incomplete": N_("An alliance needs a code and a name."),
-    "alliance_unit_twice": N_("Each organization can hold only one place in an alliance."),
-    "alliance_term": N_("The executive president unit's term is {low} to {high} months."),
     "alliance_exists": N_("An alliance with the code {alliance} already exists."),
     "not_in_alliance": N_("That organization is not in your alliance."),
     "not_president_unit": N_("Only president units take turns at that duty."),
@@ -104,6 +101,11 @@ MESSAGES: dict[str, str] = {
     ),
     "bad_term": N_("The executive term must be a number of months from 1 to {limit}."),
     "org_unknown_code": N_("No organization has the code {value}."),
+    "org_not_in_scope": N_("No organization under you has the code {value}."),
+    "group_not_in_scope": N_(
+        "The code {value} belongs to a pairing or alliance of organizations not under you:"
+        " choose another code."
+    ),
     "setting_unknown": N_("Unknown setting {value}; use one of: {keys}."),
     "bad_time": N_("{value} is not a time of day; write it like 14:30."),
     "bad_lead_days": N_(

@@ -345,13 +345,15 @@ class Conversation(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """A privileged change: who did what to which subject, and when."""
+    """A privileged change: who (a member or a console account) did what to which subject, when."""
 
     __tablename__ = "audit_log"
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_column=utc_column(index=True))
     actor_id: int | None = Field(default=None, foreign_key="member.id")
+    # Committee staff sign in to the console with an account of their own, not as a member.
+    account_id: int | None = Field(default=None, foreign_key="console_account.id")
     action: str = Field(sa_column=text_column(64))
     subject: str = Field(sa_column=text_column(200))
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))

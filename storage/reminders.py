@@ -306,6 +306,8 @@ class FactChange(SQLModel, table=True):
 
 # The tables the reminder facts are read from: a write to any of them leaves a `fact_change`
 # row (triggers, migration 0012), so a tick can tell that nothing changed since the last one.
+# On SQLite a trigger marks with `INSERT ... ON CONFLICT (id) DO NOTHING` (migration 0019): the
+# OR IGNORE form fails inside an upsert.
 WATCHED_TABLES = (
     "activity",
     "activitypartner",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import time
 
 from sqlmodel import select
 
 from bot.core.domain import OrgKind, PairingForm
+from bot.services.meetings import Meetings
 from storage.engine import Database
-from storage.models import AuditEntry, Organization, Pairing
+from storage.models import AuditEntry, Meeting, Organization, Pairing
+from tests.conftest import SHANGHAI
 from tests.factories import World, add_org
+from tests.services.test_compliance import HOLIDAYS
 from tests.services.test_structure import NOW
 from tests.test_cli_members import Cli
 from tests.test_cli_members import cli as members_cli
@@ -176,6 +180,24 @@ def test_org_set_and_member_list(cli: Cli, world: World, database: Database) -> 
     assert "No organization has the code ZZ." in cli.refused(
         "member", "list", "--org", "zz", code=1
     )
+
+
+def test_org_set_moves_the_org_life_days_planned_at_the_old_time(
+    cli: Cli, world: World, database: Database
+) -> None:
+    # Far enough ahead to lie after the real clock the command line reads.
+    with database.session() as session:
+        meetings = Meetings(session, holidays=HOLIDAYS, tz=SHANGHAI)
+        b1 = session.get_one(Organization, world.orgs["B1"])
+        planned = meetings.ensure_org_life(b1, 2030, 1)
+    cli.ok("org", "set", "B1", "orglife.time", "14:30")
+    with database.session() as session:
+        moved = session.get_one(Meeting, planned.id)
+        [audit] = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "meeting.reschedule")
+        ).all()
+    assert moved.starts_at.astimezone(SHANGHAI).time() == time(14, 30)
+    assert (audit.subject, audit.actor_id) == (f"meeting:{planned.id}", None)
 
 
 def test_member_invite_binds_the_stored_member(cli: Cli, world: World) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -66,22 +66,30 @@ class _BodyTooLargeError(Exception):
 class BodySizeLimit:
     """ASGI middleware answering 413 to any request whose body exceeds `max_bytes`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        larger: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        # Exact paths allowed a bigger body, such as the console's upload form.
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuses oversized bodies by declared length, or while they stream in."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger.get(scope.get("path", ""), self.default_max_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared < 0 or declared > self.max_bytes:
+                if declared < 0 or declared > max_bytes:
                     refusals.note("body too large")
                     await _too_large(scope, receive, send)
                     return
@@ -93,7 +101,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _BodyTooLargeError
             return message
 
@@ -125,8 +133,12 @@ def build_http_app(
     routes: Sequence[BaseRoute] = (),
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    larger_bodies: Mapping[str, int] | None = None,
 ) -> Starlette:
-    """Builds the shared ASGI app: `/healthz` and each channel's routes, with capped bodies."""
+    """Builds the shared ASGI app: `/healthz` and each channel's routes, with capped bodies.
+
+    `larger_bodies` raises the cap for exact paths (an upload form), leaving every other one.
+    """
 
     async def healthz(request: Request) -> JSONResponse:
         """Answers 200 when the database is reachable, else 503."""
@@ -141,5 +153,5 @@ def build_http_app(
 
     return Starlette(
         routes=[Route("/healthz", healthz, methods=["GET", "HEAD"]), *routes],
-        middleware=[Middleware(BodySizeLimit, max_bytes=max_body_bytes)],
+        middleware=[Middleware(BodySizeLimit, max_bytes=max_body_bytes, larger=larger_bodies)],
     )

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.support import (
+    EXIT_REFUSED,
     emit_json,
     fail,
     friendly,
@@ -19,13 +20,16 @@ from bot.cli.support import (
     pick_translator,
     render_table,
     run_use_case,
+    use_cases,
 )
 from bot.config import load_settings
 from bot.core.domain import MemberStatus
 from bot.core.i18n import N_
+from bot.services.errors import ServiceError
 from bot.services.membership import invite_member, list_members
-from bot.services.structure import SETTING_KEYS, set_org_setting
+from bot.services.structure import SETTING_KEYS
 from bot.texts.phrases import ROLES
+from handlers.errors import explain
 
 LangOption = Annotated[
     str | None, typer.Option("--lang", help="Language of the output: zh_CN or en.")
@@ -61,13 +65,11 @@ def org_set(
     now = parse_now(settings, None)
     if not key.strip():
         fail(t("Name the setting: {keys}", keys=", ".join(sorted(set(SETTING_KEYS.values())))))
-    canonical, stored = run_use_case(
-        settings,
-        t,
-        lambda session: set_org_setting(
-            session, org_code=org, key=key, value=value, now=now, actor_id=None
-        ),
-    )
+    try:
+        with use_cases(settings, now=now) as services:
+            canonical, stored = services.change_branch_setting(org, key=key, value=value)
+    except ServiceError as error:
+        fail(explain(t, error), code=EXIT_REFUSED)
     typer.echo(
         t("{org}: {key} is now {value}.", org=org.strip().upper(), key=canonical, value=stored)
     )

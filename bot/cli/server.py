@@ -48,6 +48,8 @@ def run() -> None:
             f" {error.strerror or error}"
         )
     finally:
+        # Deliveries still queued for a shared commit are answered before the database goes.
+        assistant.close()
         assistant.database.dispose()
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.core.i18n import Translator
 from bot.core.inbound import Channel, Inbound
@@ -51,6 +52,17 @@ class Core(Protocol):
 
     def healthy(self) -> bool:
         """Tells whether the database answers."""
+        ...
+
+
+@runtime_checkable
+class GroupCore(Core, Protocol):
+    """A core that commits the deliveries of a burst together (group commit)."""
+
+    def submit(
+        self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
+    ) -> Future[Answer]:
+        """Queues one delivery (as `answer`); the future holds its answer once committed."""
         ...
 
 

@@ -53,7 +53,6 @@ from bot.demo.seeds import (
     OrgSpec,
     PairingSpec,
 )
-from bot.services.alliances import create_alliance
 from bot.services.errors import ServiceError
 from bot.services.ledger import Ledger
 from bot.services.meetings import Meetings, new_checkin_code
@@ -71,6 +70,7 @@ from bot.services.seeding import (
     unused_invite,
     wipe,
 )
+from bot.services.structure import AllianceSpec, save_alliance
 from storage.engine import UnitOfWork
 from storage.models import (
     Alliance,
@@ -267,29 +267,23 @@ def _names(count: int) -> list[str]:
 def _ensure_alliance(build: _Build) -> tuple[Alliance, bool]:
     """Creates the alliance and its units if missing; returns it and whether it was new."""
     units = [spec for spec in ORGS if spec.unit is not None]
+    spec = AllianceSpec(
+        code=ALLIANCE,
+        name=ALLIANCE_NAME,
+        presidents=tuple(s.code for s in units if s.unit is UnitKind.PRESIDENT),
+        members=tuple(s.code for s in units if s.unit is UnitKind.MEMBER),
+        rota_start=date(build.start.year, 1, 1),
+    )
     try:
-        alliance = create_alliance(
-            build.session,
-            code=ALLIANCE,
-            name=ALLIANCE_NAME,
-            rota_start=date(build.start.year, 1, 1),
-            presidents=[_org_id(build, s) for s in units if s.unit is UnitKind.PRESIDENT],
-            members=[_org_id(build, s) for s in units if s.unit is UnitKind.MEMBER],
-            actor_id=None,
-            now=build.now,
-        )
+        save_alliance(build.session, spec=spec, now=build.now, actor_id=None, replace=False)
+        created = True
     except ServiceError as error:
         if error.code != "alliance_exists":
             raise
-        found = Rota(build.session, build.now).alliance_by_code(ALLIANCE)
-        assert found is not None
-        return found, False
-    return alliance, True
-
-
-def _org_id(build: _Build, spec: OrgSpec) -> int:
-    """Returns the id of a demo organization already stored."""
-    return _id(build.orgs[spec.code])
+        created = False
+    found = Rota(build.session, build.now).alliance_by_code(ALLIANCE)
+    assert found is not None
+    return found, created
 
 
 def _ensure_pairings(build: _Build) -> list[tuple[Pairing, PairingSpec]]:

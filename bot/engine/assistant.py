@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -9,6 +10,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import timedelta
 
@@ -23,17 +25,19 @@ from bot.core.names import clean_line
 from bot.core.ports import Answer
 from bot.core.records import MemberView
 from bot.core.reply import Button, Reply, offered
+from bot.engine.group_commit import Delivery, GroupCommit
+from bot.services.arrival import Arrival
 from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import pick_option
-from bot.services.use_cases import Services
+from bot.services.use_cases import Services, SharedTransactionError
 from bot.texts.phrases import ROLES
 from bot.texts.translation import translator
 from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
 from handlers.errors import explain
 from storage.channels import SWEEP_EVERY, recall_options, record_deliveries, remember_options
 from storage.deliveries import stored_answer
-from storage.engine import Database
+from storage.engine import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +63,27 @@ ENDINGS = ("？", "?", "！", "!", "。", ".")
 BARE_CODE = re.compile(r"[0-9]{6}")
 # The draft a command interrupted, kept in the state of the flow that command started.
 PAUSED = "_paused"
+# Group commit: threads that answer queued deliveries, and the most a transaction takes.
+GROUP_THREADS = 4
+SQLITE_GROUP = 64
+POSTGRES_GROUP = 32
 
 
 def normalized(text: str) -> str:
     """Folds full-width letters, digits and spaces to ASCII (NFKC) and trims; keeps punctuation."""
-    folded = []
-    for char in text:
-        if char.isascii():
-            folded.append(char)
-            continue
-        plain = unicodedata.normalize("NFKC", char)
-        # Chinese punctuation stays as typed: it is part of what a member writes.
-        folded.append(plain if plain.isascii() and (plain.isalnum() or plain.isspace()) else char)
-    return "".join(folded).strip()
+    if text.isascii():
+        return text.strip()
+    return "".join(map(_folded, text)).strip()
+
+
+@functools.lru_cache(maxsize=8192)
+def _folded(char: str) -> str:
+    """Returns a character as ASCII when NFKC makes it a letter, digit or space; else as is."""
+    if char.isascii():
+        return char
+    plain = unicodedata.normalize("NFKC", char)
+    # Chinese punctuation stays as typed: it is part of what a member writes.
+    return plain if plain.isascii() and (plain.isalnum() or plain.isspace()) else char
 
 
 def storable_text(value: str) -> str:
@@ -125,8 +137,20 @@ class Assistant:
         self.flow_titles = {router.flow: router.title for router in routers}
         # Longest keyword first, so "本季度谁主持" wins over "谁主持".
         self.keywords.sort(key=lambda item: -len(item[0]))
+        # The same, by first character: a message is tried only against keywords it can match.
+        self._keywords_from: dict[str, list[tuple[str, Command]]] = {}
+        for keyword, command in self.keywords:
+            self._keywords_from.setdefault(keyword[:1], []).append((keyword, command))
         self.timeout = timedelta(minutes=settings.conversation_timeout_minutes)
         self._option_writes = itertools.count(1)
+        # SQLite takes one writer at a time: one committer. PostgreSQL overlaps the round trips
+        # of a few committers, each with its own group.
+        sqlite = database.dialect == "sqlite"
+        self._groups = GroupCommit(
+            self._answer_group,
+            threads=1 if sqlite else GROUP_THREADS,
+            most=SQLITE_GROUP if sqlite else POSTGRES_GROUP,
+        )
 
     # -- the Core protocol -----------------------------------------------------------------
 
@@ -146,6 +170,45 @@ class Assistant:
             UPDATES.inc(channel)
             ANSWER_SECONDS.observe(time.perf_counter() - started, channel)
 
+    def submit(
+        self, inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False
+    ) -> Future[Answer]:
+        """Queues one delivery for a group commit; the future holds its answer once committed."""
+        return self._groups.submit(Delivery(inbound, tuple(once), numbered))
+
+    def close(self) -> None:
+        """Lets the group-commit threads end once the deliveries queued so far are answered."""
+        self._groups.stop()
+
+    def _answer_group(self, deliveries: Sequence[Delivery]) -> list[Answer]:
+        """Answers deliveries in one transaction; one that must undo its writes spoils it."""
+        if len(deliveries) == 1:
+            only = deliveries[0]
+            return [self.answer(only.inbound, once=only.once, numbered=only.numbered)]
+        started = time.perf_counter()
+        try:
+            with self.database.session() as session:
+                answers = [
+                    self._work(session, storable(d.inbound), d.once, d.numbered, [""], shared=True)
+                    for d in deliveries
+                ]
+        except SharedTransactionError:
+            log.debug("a group of %d deliveries answered one by one", len(deliveries))
+            return [self.answer(d.inbound, once=d.once, numbered=d.numbered) for d in deliveries]
+        except Exception:
+            log.warning(
+                "a group of %d deliveries failed: answered one by one",
+                len(deliveries),
+                exc_info=True,
+            )
+            return [self.answer(d.inbound, once=d.once, numbered=d.numbered) for d in deliveries]
+        spent = time.perf_counter() - started
+        for delivery in deliveries:
+            channel = delivery.inbound.channel.value
+            UPDATES.inc(channel)
+            ANSWER_SECONDS.observe(spent, channel)
+        return answers
+
     def _answer(self, inbound: Inbound, *, once: Sequence[str], numbered: bool) -> Answer:
         """Answers one delivery (see `answer`)."""
         inbound = storable(inbound)
@@ -154,28 +217,7 @@ class Assistant:
         locale = [""]
         try:
             with self.database.session() as session:
-                services = self._services(session)
-                if inbound.unsupported:
-                    return self._unsupported(services, inbound, once, locale)
-                offered_before = None
-                if numbered:
-                    offered_before = recall_options(
-                        session, channel=inbound.channel, user_id=inbound.user_id, now=services.now
-                    )
-                    inbound = _with_option(inbound, offered_before)
-                replies = self._dispatch(services, inbound, locale)
-                # Recorded after the work, in its transaction: a failure leaves the key free for
-                # the platform's retry, and a concurrent duplicate waits on the key and undoes.
-                # The answer is stored with the key, so that a retry after a lost connection
-                # gets it again (an idempotency key's replay).
-                stored = dump_answer(inbound.user_id, replies, locale[0])
-                repeat = self._record(services, inbound, once, stored)
-                if repeat is not None:
-                    session.rollback()
-                    return self._replay(services, inbound, repeat, locale[0])
-                if numbered:
-                    self._offer(services, inbound, replies, had=offered_before is not None)
-                return Answer(replies, locale[0])
+                return self._work(session, inbound, once, numbered, locale)
         except Exception:
             log.exception(
                 "handling failed",
@@ -184,6 +226,48 @@ class Assistant:
             chosen = locale[0] or self._apology_locale(inbound)
             t = translator(chosen)
             return Answer([Reply(t("Sorry, something went wrong. Please try again."))], chosen)
+
+    def _work(
+        self,
+        session: UnitOfWork,
+        inbound: Inbound,
+        once: Sequence[str],
+        numbered: bool,
+        locale: list[str],
+        *,
+        shared: bool = False,
+    ) -> Answer:
+        """Answers one delivery in a transaction (`shared` with other deliveries' or its own)."""
+        services = self._services(session, shared=shared)
+        if inbound.unsupported:
+            return self._unsupported(services, inbound, once, locale)
+        # One statement: the member, the conversation, today's meetings, the options.
+        arrival = services.arrival(
+            channel=inbound.channel, chat_id=inbound.chat_id, user_id=inbound.user_id
+        )
+        offered_before = None
+        if numbered:
+            offered_before = (
+                arrival.options
+                if arrival is not None
+                else recall_options(
+                    session, channel=inbound.channel, user_id=inbound.user_id, now=services.now
+                )
+            )
+            inbound = _with_option(inbound, offered_before)
+        replies = self._dispatch(services, inbound, locale, arrival)
+        # Recorded after the work, in its transaction: a failure leaves the key free for
+        # the platform's retry, and a concurrent duplicate waits on the key and undoes.
+        # The answer is stored with the key, so that a retry after a lost connection
+        # gets it again (an idempotency key's replay).
+        stored = dump_answer(inbound.user_id, replies, locale[0])
+        repeat = self._record(services, inbound, once, stored)
+        if repeat is not None:
+            services.undo()
+            return self._replay(services, inbound, repeat, locale[0])
+        if numbered:
+            self._offer(services, inbound, replies, had=offered_before is not None)
+        return Answer(replies, locale[0])
 
     def _unsupported(
         self, services: Services, inbound: Inbound, once: Sequence[str], locale: list[str]
@@ -200,7 +284,7 @@ class Assistant:
         stored = dump_answer(inbound.user_id, replies, locale[0])
         repeat = self._record(services, inbound, once, stored)
         if repeat is not None:
-            services.session.rollback()
+            services.undo()
             return self._replay(services, inbound, repeat, locale[0])
         return Answer(replies, locale[0])
 
@@ -265,7 +349,7 @@ class Assistant:
 
     # -- routing ---------------------------------------------------------------------------
 
-    def _services(self, session: object) -> Services:
+    def _services(self, session: object, *, shared: bool = False) -> Services:
         """Builds the services of one unit of work."""
         return Services(
             session,  # type: ignore[arg-type]
@@ -273,6 +357,7 @@ class Assistant:
             tz=self.clock.tz,
             holidays=self.holidays,
             settings=self.settings,
+            shared=shared,
         )
 
     def _locale(self, member: MemberView | None, hint: str | None) -> str:
@@ -281,9 +366,11 @@ class Assistant:
             return member.locale
         return match_locale(hint) or self.settings.default_locale
 
-    def _dispatch(self, services: Services, inbound: Inbound, locale: list[str]) -> list[Reply]:
+    def _dispatch(
+        self, services: Services, inbound: Inbound, locale: list[str], arrival: Arrival | None
+    ) -> list[Reply]:
         """Finds the command or flow step for a message, runs it and stores the flow's state."""
-        member = services.members.for_account(channel=inbound.channel, external_id=inbound.user_id)
+        member = arrival.member if arrival is not None else None
         locale[0] = self._locale(member, inbound.locale_hint)
         t = translator(locale[0])
         if inbound.anonymous_admin:
@@ -292,7 +379,7 @@ class Assistant:
             ]
         text = normalized(inbound.button or inbound.text or "")
         key = ConversationKey(inbound.channel, inbound.chat_id, inbound.user_id)
-        state = services.conversations.load(key)
+        state = arrival.state if arrival is not None else services.conversations.load(key)
         if len(text) > (MAX_FLOW_TEXT if state is not None else MAX_TEXT):
             return [
                 Reply(
@@ -331,7 +418,7 @@ class Assistant:
         except ServiceError as error:
             # Refusals leave nothing half-done: undo this message's writes, keep the flow as it was.
             if not error.keep_writes:
-                services.session.rollback()
+                services.undo()
                 if notes:
                     services.conversations.clear(key)
             if error.code in DENIALS and member is not None:
@@ -488,12 +575,13 @@ class Assistant:
         lowered = text.lower()
         if len(lowered) != len(text):
             lowered = text
-        for keyword, command in self.keywords:
+        candidates = self._keywords_from.get(lowered[:1], ())
+        for keyword, command in candidates:
             if lowered == keyword or (
                 lowered.startswith(keyword) and text[len(keyword) :].strip("".join(ENDINGS)) == ""
             ):
                 return command, ""
-        for keyword, command in self.keywords:
+        for keyword, command in candidates:
             if lowered.startswith(keyword):
                 rest = text[len(keyword) :]
                 if rest.startswith(SEPARATORS) or (rest[0].isascii() and not keyword.isascii()):

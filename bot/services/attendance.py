@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete, update
@@ -15,6 +16,7 @@ from bot.core.domain import AttendanceStatus, MeetingStatus
 from bot.core.inbound import Channel
 from bot.core.names import clean_line
 from bot.core.records import MeetingView, RollCall
+from bot.services.arrival import DayMeeting, WrongCodes
 from bot.services.errors import ServiceError
 from storage.models import Attendance, CheckinFailure, Meeting, Member
 from storage.queries import insert_ignore, run
@@ -62,6 +64,18 @@ class SignIn:
     late: bool = False
 
 
+class Scheduled(Protocol):
+    """A meeting as the check-in window sees it: a stored row or one read for today."""
+
+    @property
+    def starts_at(self) -> datetime:
+        """When the meeting starts."""
+
+    @property
+    def checkin_open(self) -> bool:
+        """Whether the secretary opened check-in early."""
+
+
 @dataclass(frozen=True, slots=True)
 class RollEntry:
     """One expected member's answer to a meeting, as the desk lists it (None: no answer yet)."""
@@ -103,15 +117,15 @@ class CheckinWindow:
     on_time: timedelta = timedelta(minutes=15)
     refuse_late: bool = False
 
-    def opens(self, meeting: Meeting) -> datetime:
+    def opens(self, meeting: Scheduled) -> datetime:
         """Returns when members may start signing in (unless the secretary opened it earlier)."""
         return meeting.starts_at - self.opens_before
 
-    def closes(self, meeting: Meeting) -> datetime:
+    def closes(self, meeting: Scheduled) -> datetime:
         """Returns the end of the on-time window."""
         return meeting.starts_at + self.on_time
 
-    def is_open(self, meeting: Meeting, now: datetime) -> bool:
+    def is_open(self, meeting: Scheduled, now: datetime) -> bool:
         """Tells whether a check-in at `now` would be taken (on time or late)."""
         if now < self.opens(meeting) and not meeting.checkin_open:
             return False
@@ -130,10 +144,18 @@ class AttendanceBook:
         self.window = window or CheckinWindow()
 
     def check_in(
-        self, *, meeting: Meeting, member_id: int, code: str | None, channel: Channel
+        self, *, meeting: DayMeeting | Meeting, member_id: int, code: str | None, channel: Channel
     ) -> SignIn:
         """Signs a member in; tells when, and whether this call created the sign-in."""
-        if meeting.status is MeetingStatus.CANCELLED:
+        if isinstance(meeting, Meeting):
+            status, required, expected = meeting.status, meeting.code_required, meeting.checkin_code
+        else:
+            status, required, expected = (
+                meeting.view.status,
+                meeting.view.code_required,
+                meeting.code,
+            )
+        if status is MeetingStatus.CANCELLED:
             raise ServiceError("meeting_cancelled")
         window = self.window
         if self.now < window.opens(meeting) and not meeting.checkin_open:
@@ -141,15 +163,14 @@ class AttendanceBook:
         late = self.now > window.closes(meeting)
         if late and window.refuse_late:
             raise ServiceError("checkin_closed", at=window.closes(meeting).astimezone(self.tz))
-        if meeting.code_required:
+        if required:
             if not code:
                 raise ServiceError("code_needed")
             self._refuse_if_guessing(meeting, member_id)
-            if not hmac.compare_digest(code.encode(), meeting.checkin_code.encode()):
+            if not hmac.compare_digest(code.encode(), expected.encode()):
                 self._count_failure(meeting, member_id)
                 # The failure count must survive the refusal, or guessing would cost nothing.
                 raise ServiceError("code_wrong", keep_writes=True)
-        assert meeting.id is not None
         values = {
             "meeting_id": meeting.id,
             "member_id": member_id,
@@ -179,20 +200,22 @@ class AttendanceBook:
             late=bool(stored.late),
         )
 
-    def _refuse_if_guessing(self, meeting: Meeting, member_id: int) -> None:
+    def _refuse_if_guessing(self, meeting: DayMeeting | Meeting, member_id: int) -> None:
         """Refuses a member who sent too many wrong codes for this meeting lately."""
-        params = {"meeting_id": meeting.id, "member_id": member_id}
-        failure = run(self.session, FAILURE_LOOKUP, params).first()
-        if failure is None:
+        read = isinstance(meeting, DayMeeting) and meeting.failures_read
+        wrong = meeting.wrong if isinstance(meeting, DayMeeting) else None
+        if not read:
+            params = {"meeting_id": meeting.id, "member_id": member_id}
+            failure = run(self.session, FAILURE_LOOKUP, params).first()
+            if failure is not None:
+                wrong = WrongCodes(failure._mapping["count"], failure._mapping["last_at"])
+        if wrong is None or wrong.count < MAX_WRONG_CODES:
             return
-        count, last_at = failure._mapping["count"], failure._mapping["last_at"]
-        if count < MAX_WRONG_CODES:
-            return
-        wait = last_at + LOCKOUT - self.now
+        wait = wrong.last_at + LOCKOUT - self.now
         if wait > timedelta(0):
             raise ServiceError("too_many_codes", minutes=max(1, round(wait.total_seconds() / 60)))
 
-    def _count_failure(self, meeting: Meeting, member_id: int) -> None:
+    def _count_failure(self, meeting: DayMeeting | Meeting, member_id: int) -> None:
         """Adds one wrong code to the member's count for this meeting."""
         values = {"meeting_id": meeting.id, "member_id": member_id, "count": 1, "last_at": self.now}
         if (

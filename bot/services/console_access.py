@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.domain import LEADING_ROLES, OrgKind, RoleKind
 from bot.core.records import MemberView
+from bot.services.audit_trail import act_for_account
 from bot.services.errors import ServiceError
 from bot.services.members import Members
 from storage import console
@@ -212,7 +213,10 @@ class ConsoleAccess:
         return SignIn(token=token, csrf_token=csrf)
 
     def principal(self, token: str) -> Principal | None:
-        """Returns who a live session belongs to (and keeps it alive), or None."""
+        """Returns who a live session belongs to (and keeps it alive), or None.
+
+        A console account's unit of work then audits its changes under the account.
+        """
         found = console.touch_session(
             self.session,
             token_hash=token_hash(token),
@@ -234,8 +238,10 @@ class ConsoleAccess:
                 csrf=found.csrf_token,
             )
         account = self.session.get(console.ConsoleAccount, found.account_id)
-        if account is None or account.disabled_at is not None:
+        if account is None or account.disabled_at is not None or account.id is None:
             return None
+        # Staff have no member row: what they change is audited under their account.
+        act_for_account(self.session, account.id)
         return self._principal(
             name=account.name,
             org_id=account.organization_id,

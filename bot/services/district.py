@@ -12,24 +12,28 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from pathlib import Path
-from zipfile import BadZipFile
+from pathlib import Path, PurePath
+from typing import IO
 
 from sqlmodel import Session, col, select
 
 from bot.core.domain import ConvenerRule, DutyPeriod, PairingForm
+from bot.core.i18n import N_
 from bot.services.errors import ServiceError
 from bot.services.importer import (
+    COLUMNS,
     FILE_KIND,
-    FILE_UNREADABLE,
     ImportFileError,
     ImportReport,
     Progress,
+    RowError,
     Table,
     cell_text,
     import_members,
+    open_xlsx,
     parse_table,
     read_table,
+    table_of,
 )
 from bot.services.structure import (
     CONVENER_WORDS,
@@ -40,6 +44,8 @@ from bot.services.structure import (
     alliance_spec,
     check_alliance,
     check_pairing,
+    list_alliances,
+    list_pairings,
     merge_orders,
     pairing_spec,
     save_alliance,
@@ -85,6 +91,15 @@ R_DATE = "bad_date"
 R_NUMBER = "bad_number"
 R_ORG_UNKNOWN = "org_unknown_code"
 R_DUPLICATE = "duplicate_code"
+R_OUTSIDE = "org_not_in_scope"
+R_GROUP_OUTSIDE = "group_not_in_scope"
+# The member sheet's reasons are sentences (see `bot.services.importer`).
+R_MEMBER_OUTSIDE = N_("No organization under you has the code {value}.")
+R_NEW_OUTSIDE = N_(
+    "{value} is a new organization: give it a parent code among the organizations under you"
+)
+# Deeper than any real tree; stops a loop of new organizations naming each other as parents.
+MAX_DEPTH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,20 +193,22 @@ def read_workbook(path: Path, *, progress: Progress | None = None) -> Workbook:
         return Workbook(members=read_table(path, progress=progress))
     if path.suffix.lower() != ".xlsx":
         raise ImportFileError(FILE_KIND, file=path.name)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ImportFileError(
-            FILE_UNREADABLE, file=path.name, reason=error.strerror or error
-        ) from None
-    from openpyxl import load_workbook  # noqa: PLC0415 (only imports need the spreadsheet reader)
+    return _sheets(path.name, path, progress)
 
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError, OSError) as error:
-        raise ImportFileError(
-            FILE_UNREADABLE, file=path.name, reason=str(error) or "not an xlsx file"
-        ) from None
+
+def workbook_of(file_name: str, data: bytes, *, progress: Progress | None = None) -> Workbook:
+    """Reads an uploaded district file's bytes; the name's suffix says .xlsx or .csv."""
+    suffix = PurePath(file_name).suffix.lower()
+    if suffix == ".csv":
+        return Workbook(members=table_of(file_name, data, progress=progress))
+    if suffix != ".xlsx":
+        raise ImportFileError(FILE_KIND, file=file_name)
+    return _sheets(file_name, io.BytesIO(data), progress)
+
+
+def _sheets(file_name: str, source: Path | IO[bytes], progress: Progress | None) -> Workbook:
+    """Reads the sheets of a district .xlsx, from its path or its bytes."""
+    book = open_xlsx(file_name, source)
     try:
         found = Workbook()
         names = book.sheetnames
@@ -204,7 +221,7 @@ def read_workbook(path: Path, *, progress: Progress | None = None) -> Workbook:
             rows = sheet.iter_rows(values_only=True)
             size = sheet.max_row if isinstance(sheet.max_row, int) and sheet.max_row > 1 else None
             found.members = parse_table(
-                f"{path.name} [{member_sheet}]",
+                f"{file_name} [{member_sheet}]",
                 rows,
                 progress=progress,
                 total=size - 1 if size is not None else None,
@@ -225,12 +242,21 @@ def _codes(text: str) -> tuple[str, ...]:
     return tuple(code.upper() for code in LIST_SPLIT.split(text.strip()) if code)
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What an importer limited to a scope may name: organizations, and the group codes it may not."""
+
+    orgs: frozenset[str]
+    foreign_groups: frozenset[str] = frozenset()
+
+
 class _Checker:
     """Collects the errors of one group sheet."""
 
-    def __init__(self, sheet: str, known: set[str]) -> None:
+    def __init__(self, sheet: str, known: set[str], reach: Reach | None) -> None:
         self.sheet = sheet
         self.known = known
+        self.reach = reach
         self.errors: list[GroupError] = []
         self.seen: dict[str, int] = {}
 
@@ -271,11 +297,16 @@ class _Checker:
         first = self.seen.setdefault(code.upper(), row.number)
         if first != row.number:
             self.bad(row, "code", R_DUPLICATE, row=first)
+        elif self.reach is not None and code.strip().upper() in self.reach.foreign_groups:
+            self.bad(row, "code", R_GROUP_OUTSIDE, value=code.strip().upper())
 
     def orgs(self, row: GroupRow, column: str, codes: Sequence[str]) -> None:
-        """Refuses organization codes neither the file nor the database has."""
+        """Refuses organization codes neither the file nor the database has (or out of reach)."""
         for code in codes:
-            if code not in self.known:
+            if self.reach is not None and code not in self.reach.orgs:
+                # Unknown and out of reach read the same: no door tells which codes exist.
+                self.bad(row, column, R_OUTSIDE, value=code)
+            elif code not in self.known:
                 self.bad(row, column, R_ORG_UNKNOWN, value=code)
 
     def refused(self, row: GroupRow, column: str, error: ServiceError) -> None:
@@ -308,10 +339,10 @@ ALLIANCE_REFUSALS = {
 
 
 def check_pairing_rows(
-    rows: Sequence[GroupRow], known: set[str]
+    rows: Sequence[GroupRow], known: set[str], reach: Reach | None = None
 ) -> tuple[list[PairingSpec], list[GroupError]]:
     """Validates the 结对 sheet; returns the specs of its rows and the errors."""
-    checker = _Checker(PAIRING_SHEET, known)
+    checker = _Checker(PAIRING_SHEET, known, reach)
     specs = []
     for row in rows:
         cells = row.cells
@@ -354,10 +385,10 @@ def check_pairing_rows(
 
 
 def check_alliance_rows(
-    rows: Sequence[GroupRow], known: set[str]
+    rows: Sequence[GroupRow], known: set[str], reach: Reach | None = None
 ) -> tuple[list[AllianceSpec], list[GroupError]]:
     """Validates the 联盟 sheet; returns the specs of its rows and the errors."""
-    checker = _Checker(ALLIANCE_SHEET, known)
+    checker = _Checker(ALLIANCE_SHEET, known, reach)
     specs = []
     for row in rows:
         cells = row.cells
@@ -434,6 +465,57 @@ def _same_alliance(session: Session, spec: AllianceSpec) -> bool | None:
     )
 
 
+def reach_of(
+    session: Session, table: Table | None, scope: frozenset[int]
+) -> tuple[Reach, list[RowError]]:
+    """Works out what a file may touch from a scope (a committee's subtree).
+
+    Stored organizations must lie in the scope; a new one must hang, through the file's parent
+    codes, under one that does; an existing pairing or alliance may be rewritten only when all
+    its organizations lie in the scope. Returns the reach and the member sheet's refused rows.
+    """
+    stored = {org.code: org for org in session.exec(select(Organization)).all()}
+    rows = table.rows if table is not None else []
+    parents: dict[str, str] = {}
+    for row in rows:
+        code, parent = row.cells["org_code"].upper(), row.cells["parent_code"].upper()
+        if code and parent:
+            parents.setdefault(code, parent)
+
+    def inside(code: str, depth: int = 0) -> bool:
+        org = stored.get(code)
+        if org is not None:
+            return org.id in scope
+        parent = parents.get(code)
+        return parent is not None and depth < MAX_DEPTH and inside(parent, depth + 1)
+
+    errors: list[RowError] = []
+    homeless: set[str] = set()
+    for row in rows:
+        code, parent = row.cells["org_code"].upper(), row.cells["parent_code"].upper()
+        if not code:
+            continue
+        if code in stored and not inside(code):
+            errors.append(RowError(row.number, "org_code", R_MEMBER_OUTSIDE, {"value": code}))
+        elif parent and not inside(parent):
+            errors.append(RowError(row.number, "parent_code", R_MEMBER_OUTSIDE, {"value": parent}))
+        elif not parent and not inside(code) and code not in homeless:
+            homeless.add(code)
+            errors.append(RowError(row.number, "parent_code", R_NEW_OUTSIDE, {"value": code}))
+    ours = {code for code, org in stored.items() if org.id in scope}
+    named = {row.cells["org_code"].upper() for row in rows if row.cells["org_code"]}
+    foreign = {
+        view.code
+        for view in [*list_pairings(session), *list_alliances(session)]
+        if not set(view.orgs) <= ours
+    }
+    reach = Reach(
+        orgs=frozenset(ours | {code for code in named if inside(code)}),
+        foreign_groups=frozenset(foreign),
+    )
+    return reach, errors
+
+
 def import_district(
     session: Session,
     workbook: Workbook,
@@ -442,20 +524,38 @@ def import_district(
     dry_run: bool,
     source: str = "",
     progress: Progress | None = None,
+    scope: frozenset[int] | None = None,
+    actor_id: int | None = None,
 ) -> DistrictReport:
     """Validates every sheet and, when all rows are valid, imports them in one transaction.
 
-    `progress` hears the organizations and members sheet checked and written.
+    `progress` hears the organizations and members sheet checked and written. With a scope (a
+    committee's subtree), every organization, pairing and alliance the file touches must lie in it.
     """
     members_table = workbook.members or Table(rows=[])
     known = _known_codes(session, workbook.members)
-    pairings, pairing_errors = check_pairing_rows(workbook.pairings, known)
-    alliances, alliance_errors = check_alliance_rows(workbook.alliances, known)
+    reach, outside = reach_of(session, workbook.members, scope) if scope is not None else (None, [])
+    pairings, pairing_errors = check_pairing_rows(workbook.pairings, known, reach)
+    alliances, alliance_errors = check_alliance_rows(workbook.alliances, known, reach)
     outer = session.begin_nested()
     try:
         members = import_members(
-            session, members_table, now=now, dry_run=False, source=source, progress=progress
+            session,
+            members_table,
+            now=now,
+            dry_run=False,
+            source=source,
+            progress=progress,
+            actor_id=actor_id,
         )
+        if outside:
+            # A cell naming an organization out of reach says only that, nothing about it.
+            cells = {(error.row, error.column) for error in outside}
+            rest = [error for error in members.errors if (error.row, error.column) not in cells]
+            members.errors = sorted(
+                [*rest, *outside],
+                key=lambda error: (error.row, list(COLUMNS).index(error.column)),
+            )
         report = DistrictReport(members=members, group_errors=pairing_errors + alliance_errors)
         report.members.dry_run = dry_run
         if report.ok:
@@ -463,7 +563,7 @@ def import_district(
                 same = _same_pairing(session, pairing)
                 if same:
                     continue
-                save_pairing(session, spec=pairing, now=now, actor_id=None, replace=True)
+                save_pairing(session, spec=pairing, now=now, actor_id=actor_id, replace=True)
                 if same is None:
                     report.pairings_created += 1
                 else:
@@ -472,7 +572,7 @@ def import_district(
                 same = _same_alliance(session, alliance)
                 if same:
                     continue
-                save_alliance(session, spec=alliance, now=now, actor_id=None, replace=True)
+                save_alliance(session, spec=alliance, now=now, actor_id=actor_id, replace=True)
                 if same is None:
                     report.alliances_created += 1
                 else:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
 from itertools import islice
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from pathlib import Path, PurePath
+from typing import IO, Any, Protocol, TypeVar
 from zipfile import BadZipFile
 
 from sqlalchemy import Table as SqlTable
@@ -348,44 +348,68 @@ def read_table(path: Path, *, progress: Progress | None = None) -> Table:
             raise ImportFileError(
                 FILE_UNREADABLE, file=path.name, reason=error.strerror or error
             ) from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("gb18030")
-            except UnicodeDecodeError:
-                raise ImportFileError(
-                    FILE_UNREADABLE, file=path.name, reason="not UTF-8 or GB18030 text"
-                ) from None
-        del data
-        lines = csv.reader(io.StringIO(text, newline=""))
-        return parse_table(path.name, lines, progress=progress, total=text.count("\n"))
-    from openpyxl import load_workbook  # noqa: PLC0415 (only imports need the spreadsheet reader)
-    from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+        return _csv_table(path.name, data, progress)
+    return xlsx_table(path.name, path, progress)
 
+
+def table_of(file_name: str, data: bytes, *, progress: Progress | None = None) -> Table:
+    """Reads an uploaded .xlsx (first sheet) or .csv file's bytes; the name says which it is."""
+    suffix = PurePath(file_name).suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise ImportFileError(FILE_KIND, file=file_name)
+    if suffix == ".csv":
+        return _csv_table(file_name, data, progress)
+    return xlsx_table(file_name, io.BytesIO(data), progress)
+
+
+def _csv_table(file_name: str, data: bytes, progress: Progress | None) -> Table:
+    """Reads a .csv file's bytes: UTF-8 (with or without a BOM), else GB18030."""
     try:
-        # Read-only: rows stream from the zip member as they are parsed, never a whole sheet.
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except OSError as error:
-        raise ImportFileError(
-            FILE_UNREADABLE, file=path.name, reason=error.strerror or error
-        ) from None
-    except (BadZipFile, InvalidFileException, KeyError, ValueError) as error:
-        raise ImportFileError(
-            FILE_UNREADABLE, file=path.name, reason=str(error) or "not an xlsx file"
-        ) from None
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                FILE_UNREADABLE, file=file_name, reason="not UTF-8 or GB18030 text"
+            ) from None
+    lines = csv.reader(io.StringIO(text, newline=""))
+    return parse_table(file_name, lines, progress=progress, total=text.count("\n"))
+
+
+def xlsx_table(file_name: str, source: Path | IO[bytes], progress: Progress | None) -> Table:
+    """Reads the first sheet of an .xlsx file, from its path or its bytes."""
+    workbook = open_xlsx(file_name, source)
     try:
         sheet = workbook.worksheets[0]
         # The sheet's declared size, when the writer declared it: an estimate, for the bar only.
         size = sheet.max_row if isinstance(sheet.max_row, int) and sheet.max_row > 1 else None
         return parse_table(
-            path.name,
+            file_name,
             sheet.iter_rows(values_only=True),
             progress=progress,
             total=size - 1 if size is not None else None,
         )
     finally:
         workbook.close()
+
+
+def open_xlsx(file_name: str, source: Path | IO[bytes]) -> Any:
+    """Opens an .xlsx read-only, refusing what is not one in the import's words."""
+    from openpyxl import load_workbook  # noqa: PLC0415 (only imports need the spreadsheet reader)
+    from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+
+    try:
+        # Read-only: rows stream from the zip member as they are parsed, never a whole sheet.
+        return load_workbook(source, read_only=True, data_only=True)
+    except OSError as error:
+        raise ImportFileError(
+            FILE_UNREADABLE, file=file_name, reason=error.strerror or error
+        ) from None
+    except (BadZipFile, InvalidFileException, KeyError, ValueError) as error:
+        raise ImportFileError(
+            FILE_UNREADABLE, file=file_name, reason=str(error) or "not an xlsx file"
+        ) from None
 
 
 # -- validation ----------------------------------------------------------------------------
@@ -856,6 +880,7 @@ def import_members(
     dry_run: bool,
     source: str = "",
     progress: Progress | None = None,
+    actor_id: int | None = None,
 ) -> ImportReport:
     """Validates every row and, when all are valid, imports them in the caller's transaction.
 
@@ -901,7 +926,7 @@ def import_members(
             session.add(
                 AuditEntry(
                     at=now,
-                    actor_id=None,
+                    actor_id=actor_id,
                     action="members.import",
                     subject=f"file:{source}"[:200],
                     detail=json.dumps(

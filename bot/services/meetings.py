@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.calendar.holidays import HolidayCalendar
@@ -432,27 +433,66 @@ class Meetings:
     def reschedule(
         self, meeting: Meeting, *, at: time | None, venue: str | None, day: date | None = None
     ) -> Meeting:
-        """Changes a meeting's day, time or venue."""
+        """Changes a meeting's day, time or venue; a move onto a slot already taken is refused."""
         if meeting.status is MeetingStatus.CANCELLED:
             raise ServiceError("meeting_cancelled")
         local = meeting.starts_at.astimezone(self.tz)
         new_day = day or meeting.held_on
         new_time = at or local.time().replace(tzinfo=None)
-        if day is not None and day != meeting.held_on:
-            if meeting.moved_from is None:
-                meeting.moved_from = meeting.held_on
-                meeting.move_reason = "moved_by_secretary"
-            elif day == meeting.moved_from:
-                # Back on its first day: no move is left to explain.
-                meeting.moved_from = None
-                meeting.move_reason = None
-                meeting.holiday = None
-        meeting.held_on = new_day
-        meeting.starts_at = datetime.combine(new_day, new_time, tzinfo=self.tz)
-        if venue is not None:
-            meeting.venue = clean_line(venue, limit=200)
-        self.session.add(meeting)
+        try:
+            # The unique key refuses the slot if it is taken; the savepoint undoes only the move.
+            with self.session.begin_nested():
+                if day is not None and day != meeting.held_on:
+                    if meeting.moved_from is None:
+                        meeting.moved_from = meeting.held_on
+                        meeting.move_reason = "moved_by_secretary"
+                    elif day == meeting.moved_from:
+                        # Back on its first day: no move is left to explain.
+                        meeting.moved_from = None
+                        meeting.move_reason = None
+                        meeting.holiday = None
+                meeting.held_on = new_day
+                meeting.starts_at = datetime.combine(new_day, new_time, tzinfo=self.tz)
+                if meeting.kind is not MeetingKind.ORG_LIFE:
+                    # Other kinds are keyed by their start (org-life days by their month).
+                    meeting.period = slot_key(meeting.starts_at)
+                if venue is not None:
+                    meeting.venue = clean_line(venue, limit=200)
+                self.session.add(meeting)
+                self.session.flush()
+        except IntegrityError:
+            raise ServiceError("meeting_exists") from None
         return meeting
+
+    def retime_org_life(self, org_id: int, *, old: time, new: time, now: datetime) -> list[Meeting]:
+        """Moves the organization's planned org-life days at the old time to the new one.
+
+        Only days not begun (check-in not opened, and still ahead at the new time too) move;
+        a day given a time of its own keeps it. Returns the days moved.
+        """
+        rows = self.session.exec(
+            select(Meeting)
+            .where(
+                Meeting.organization_id == org_id,
+                Meeting.kind == MeetingKind.ORG_LIFE,
+                Meeting.status == MeetingStatus.PLANNED,
+                col(Meeting.starts_at) > now,
+                col(Meeting.checkin_open).is_(False),
+            )
+            .order_by(col(Meeting.starts_at), col(Meeting.id))
+        ).all()
+        moved = []
+        for meeting in rows:
+            if meeting.starts_at.astimezone(self.tz).time().replace(tzinfo=None) != old:
+                continue
+            starts = datetime.combine(meeting.held_on, new, tzinfo=self.tz)
+            if starts <= now:
+                # Earlier today than now: the day stays as its members were told.
+                continue
+            meeting.starts_at = starts
+            self.session.add(meeting)
+            moved.append(meeting)
+        return moved
 
     def within(self, org_id: int, start: date, end: date) -> list[Meeting]:
         """Lists an organization's meetings held between two dates (inclusive)."""

@@ -99,7 +99,7 @@ SEEN_UPDATE = (
 )
 
 
-def _role_set(names: str) -> frozenset[RoleKind]:
+def role_set(names: str) -> frozenset[RoleKind]:
     """Reads comma-separated role names."""
     return frozenset(RoleKind(role) for role in names.split(",") if role)
 
@@ -130,7 +130,7 @@ class Members:
             org=org_view(org),
             status=member.status,
             locale=member.locale,
-            roles=_role_set(roles),
+            roles=role_set(roles),
             muted=member.muted,
         )
 
@@ -155,7 +155,7 @@ class Members:
             org=org_view(org),
             status=found.status,
             locale=found.locale,
-            roles=_role_set(found.roles or ""),
+            roles=role_set(found.roles or ""),
             muted=found.muted,
         )
 

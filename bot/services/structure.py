@@ -1,6 +1,7 @@
 """Setting up a district: pairings, alliances and a branch's settings, one validation for every door.
 
-The command line, the import and chat call these use cases; each refuses bad input with a
+The command line, the web console, the import, the demo and chat call these use cases (an
+alliance is written by `save_alliance` only); each refuses bad input with a
 `ServiceError` whose code `handlers.errors` words, and audits every change it makes.
 """
 
@@ -25,7 +26,6 @@ from bot.core.domain import (
     RoleKind,
     UnitKind,
 )
-from bot.services.alliances import check_president_units
 from bot.services.errors import ServiceError
 from storage.models import (
     Alliance,
@@ -40,12 +40,17 @@ from storage.models import (
 from storage.queries import insert_ignore
 
 W = TypeVar("W")
+# The organizations a door may touch (a committee's subtree); None for the operator.
+Scope = frozenset[int] | None
 GROUP_CODE = re.compile(r"[A-Z0-9][A-Z0-9_.-]{0,31}")
 HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 MAX_NAME = 200
 MAX_VENUE = 200
 MAX_TERM_MONTHS = 60
 MAX_VISIT_TARGET = 52
+# 001 §3: "X" is 5-7 president units (会长单位), one of them the executive president unit.
+MIN_PRESIDENT_UNITS = 5
+MAX_PRESIDENT_UNITS = 7
 # The settings `set_org_setting` understands, with the words the doors may use for them.
 SETTING_KEYS: dict[str, str] = {
     "orglife.time": "orglife.time",
@@ -175,6 +180,17 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_president_units(count: int) -> None:
+    """Refuses a number of president units outside 001's 5-7."""
+    if not MIN_PRESIDENT_UNITS <= count <= MAX_PRESIDENT_UNITS:
+        raise ServiceError(
+            "alliance_presidents",
+            count=count,
+            low=MIN_PRESIDENT_UNITS,
+            high=MAX_PRESIDENT_UNITS,
+        )
+
+
 def check_pairing(spec: PairingSpec) -> PairingSpec:
     """Checks a pairing's shape (form against the number of partners, dates, target)."""
     partners = tuple(dict.fromkeys(code.strip().upper() for code in spec.partners if code.strip()))
@@ -256,14 +272,32 @@ def check_setting(key: str, value: str) -> tuple[str, str]:
 # -- reading --------------------------------------------------------------------------------
 
 
-def _orgs_by_code(session: Session, codes: Sequence[str]) -> dict[str, Organization]:
-    """Returns the organizations with these codes, refusing the first unknown one."""
+def _orgs_by_code(
+    session: Session, codes: Sequence[str], scope: Scope = None
+) -> dict[str, Organization]:
+    """Returns the organizations with these codes, refusing the first unknown one.
+
+    With a scope, a code outside it is refused in the same words as an unknown one, so a door
+    tells nobody which codes other committees use.
+    """
     rows = session.exec(select(Organization).where(col(Organization.code).in_(list(codes)))).all()
     found = {row.code: row for row in rows}
     for code in codes:
+        if scope is not None and (code not in found or found[code].id not in scope):
+            raise ServiceError("org_not_in_scope", value=code)
         if code not in found:
             raise ServiceError("org_unknown_code", value=code)
     return found
+
+
+def _within(org_ids: Sequence[int | None], scope: Scope) -> bool:
+    """Tells whether a pairing's or alliance's organizations all lie in the scope (or none is set)."""
+    return scope is None or all(org_id in scope for org_id in org_ids)
+
+
+def _visible(org_ids: Sequence[int | None], scope: Scope) -> bool:
+    """Tells whether any of a pairing's or alliance's organizations lies in the scope."""
+    return scope is None or any(org_id in scope for org_id in org_ids)
 
 
 def liaisons_missing(session: Session, org_ids: Sequence[int]) -> list[str]:
@@ -320,8 +354,9 @@ def branch_settings(session: Session, *, org_id: int) -> BranchSettings:
     )
 
 
-def list_pairings(session: Session) -> list[GroupView]:
-    """Lists every pairing with its organizations (lead first) and those without a liaison."""
+def list_pairings(session: Session, *, org_ids: Scope = None) -> list[GroupView]:
+    """Lists the pairings (those with an organization in `org_ids`, when given) with their
+    organizations (lead first) and those without a liaison."""
     views = []
     for pairing in session.exec(select(Pairing).order_by(col(Pairing.code))).all():
         orgs = session.exec(
@@ -329,6 +364,8 @@ def list_pairings(session: Session) -> list[GroupView]:
             .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
             .where(PairingOrg.pairing_id == pairing.id)
         ).all()
+        if not _visible([org.id for org in orgs], org_ids):
+            continue
         ordered = sorted(orgs, key=lambda org: (org.id != pairing.lead_org_id, org.code))
         views.append(
             GroupView(
@@ -353,8 +390,9 @@ def list_pairings(session: Session) -> list[GroupView]:
     return views
 
 
-def list_alliances(session: Session) -> list[GroupView]:
-    """Lists every alliance with its units in theme-day order and those without a liaison."""
+def list_alliances(session: Session, *, org_ids: Scope = None) -> list[GroupView]:
+    """Lists the alliances (those with a unit in `org_ids`, when given) with their units in
+    theme-day order and those without a liaison."""
     views = []
     for alliance in session.exec(select(Alliance).order_by(col(Alliance.code))).all():
         rows = session.exec(
@@ -363,6 +401,8 @@ def list_alliances(session: Session) -> list[GroupView]:
             .where(AllianceUnit.alliance_id == alliance.id)
             .order_by(col(AllianceUnit.rotation_order))
         ).all()
+        if not _visible([org.id for org, _ in rows], org_ids):
+            continue
         presidents = [org.code for org, unit in rows if unit.kind is UnitKind.PRESIDENT]
         views.append(
             GroupView(
@@ -412,11 +452,20 @@ def _audit(
 
 
 def save_pairing(
-    session: Session, *, spec: PairingSpec, now: datetime, actor_id: int | None, replace: bool
+    session: Session,
+    *,
+    spec: PairingSpec,
+    now: datetime,
+    actor_id: int | None,
+    replace: bool,
+    scope: Scope = None,
 ) -> bool:
-    """Creates a pairing (or, with `replace`, rewrites a stored one); returns whether it was new."""
+    """Creates a pairing (or, with `replace`, rewrites a stored one); returns whether it was new.
+
+    With a scope, every organization named, and every one of a pairing rewritten, lies in it.
+    """
     spec = check_pairing(spec)
-    orgs = _orgs_by_code(session, (spec.lead, *spec.partners))
+    orgs = _orgs_by_code(session, (spec.lead, *spec.partners), scope)
     lead_id = orgs[spec.lead].id
     assert lead_id is not None
     values = {
@@ -434,6 +483,8 @@ def save_pairing(
         if not replace:
             raise ServiceError("pairing_exists", value=spec.code)
         pairing = session.exec(select(Pairing).where(Pairing.code == spec.code)).one()
+        if not _within(_pairing_org_ids(session, pairing), scope):
+            raise ServiceError("pairing_unknown", value=spec.code)
         pairing.name, pairing.form, pairing.lead_org_id = spec.name, spec.form, lead_id
         pairing.agreement_start, pairing.agreement_end = spec.agreement_start, spec.agreement_end
         pairing.goals, pairing.visit_target = spec.goals, spec.visit_target
@@ -464,8 +515,20 @@ def save_pairing(
     return new_id is not None
 
 
-def pairing_spec(session: Session, code: str) -> PairingSpec:
-    """Returns a stored pairing as a spec, for doors that edit a few of its fields."""
+def _pairing_org_ids(session: Session, pairing: Pairing) -> list[int | None]:
+    """Lists the ids of a stored pairing's organizations."""
+    return list(
+        session.exec(
+            select(PairingOrg.organization_id).where(PairingOrg.pairing_id == pairing.id)
+        ).all()
+    )
+
+
+def pairing_spec(session: Session, code: str, *, scope: Scope = None) -> PairingSpec:
+    """Returns a stored pairing as a spec, for doors that edit a few of its fields.
+
+    With a scope, a pairing with an organization outside it is refused as unknown.
+    """
     pairing = session.exec(select(Pairing).where(Pairing.code == code.strip().upper())).first()
     if pairing is None:
         raise ServiceError("pairing_unknown", value=code)
@@ -474,6 +537,8 @@ def pairing_spec(session: Session, code: str) -> PairingSpec:
         .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
         .where(PairingOrg.pairing_id == pairing.id)
     ).all()
+    if not _within([org.id for org in orgs], scope):
+        raise ServiceError("pairing_unknown", value=code)
     lead = next((org.code for org in orgs if org.id == pairing.lead_org_id), "")
     return PairingSpec(
         code=pairing.code,
@@ -489,11 +554,17 @@ def pairing_spec(session: Session, code: str) -> PairingSpec:
 
 
 def end_pairing(
-    session: Session, *, code: str, on: date, now: datetime, actor_id: int | None
+    session: Session,
+    *,
+    code: str,
+    on: date,
+    now: datetime,
+    actor_id: int | None,
+    scope: Scope = None,
 ) -> None:
     """Ends a pairing's agreement on a day (its records stay; nothing more is asked of it)."""
     pairing = session.exec(select(Pairing).where(Pairing.code == code.strip().upper())).first()
-    if pairing is None:
+    if pairing is None or not _within(_pairing_org_ids(session, pairing), scope):
         raise ServiceError("pairing_unknown", value=code)
     if on < pairing.agreement_start:
         raise ServiceError("agreement_ends_before_start")
@@ -511,11 +582,21 @@ def end_pairing(
 
 
 def save_alliance(
-    session: Session, *, spec: AllianceSpec, now: datetime, actor_id: int | None, replace: bool
+    session: Session,
+    *,
+    spec: AllianceSpec,
+    now: datetime,
+    actor_id: int | None,
+    replace: bool,
+    scope: Scope = None,
 ) -> bool:
-    """Creates an alliance (or, with `replace`, rewrites a stored one); returns whether it was new."""
+    """Creates an alliance (or, with `replace`, rewrites a stored one); returns whether it was new.
+
+    The one writer of alliances. With a scope, every unit named, and every unit of an alliance
+    rewritten, lies in it.
+    """
     spec = check_alliance(spec)
-    orgs = _orgs_by_code(session, spec.theme_order)
+    orgs = _orgs_by_code(session, spec.theme_order, scope)
     values = {
         "code": spec.code,
         "name": spec.name,
@@ -529,6 +610,8 @@ def save_alliance(
         if not replace:
             raise ServiceError("alliance_exists", alliance=spec.code)
         alliance = session.exec(select(Alliance).where(Alliance.code == spec.code)).one()
+        if not _within(_alliance_org_ids(session, alliance), scope):
+            raise ServiceError("alliance_unknown", value=spec.code)
         alliance.name, alliance.rota_start = spec.name, spec.rota_start
         alliance.duty_period = spec.duty_period
         alliance.executive_term_months = spec.executive_term_months
@@ -585,10 +668,22 @@ def _convener_rule(alliance: Alliance) -> ConvenerRule:
     return ConvenerRule.ROTATION if alliance.convener_rotation else ConvenerRule.EXECUTIVE
 
 
-def alliance_spec(session: Session, code: str) -> AllianceSpec:
-    """Returns a stored alliance as a spec, for doors that edit a few of its fields."""
+def _alliance_org_ids(session: Session, alliance: Alliance) -> list[int | None]:
+    """Lists the ids of a stored alliance's units."""
+    return list(
+        session.exec(
+            select(AllianceUnit.organization_id).where(AllianceUnit.alliance_id == alliance.id)
+        ).all()
+    )
+
+
+def alliance_spec(session: Session, code: str, *, scope: Scope = None) -> AllianceSpec:
+    """Returns a stored alliance as a spec, for doors that edit a few of its fields.
+
+    With a scope, an alliance with a unit outside it is refused as unknown.
+    """
     alliance = session.exec(select(Alliance).where(Alliance.code == code.strip().upper())).first()
-    if alliance is None:
+    if alliance is None or not _within(_alliance_org_ids(session, alliance), scope):
         raise ServiceError("alliance_unknown", value=code)
     rows = session.exec(
         select(Organization.code, AllianceUnit.kind)

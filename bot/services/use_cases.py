@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property, partial
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -34,6 +35,7 @@ from bot.core.records import (
     RollCall,
 )
 from bot.core.reply import Document
+from bot.services.arrival import Arrival, DayMeeting, arrive, day_meeting
 from bot.services.attendance import AttendanceBook, CheckinWindow, Correction, RollSheet
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, Subject, compliance_report
@@ -56,7 +58,7 @@ from bot.services.ledger_book import (
     ledger_data,
     ledger_filename,
 )
-from bot.services.meetings import MeetingCalendar, Meetings, OrgLifeYear
+from bot.services.meetings import MeetingCalendar, Meetings, OrgLifeYear, parse_hhmm
 from bot.services.members import Members
 from bot.services.minutes import (
     MinutesView,
@@ -91,6 +93,10 @@ from bot.services.structure import BranchSettings, branch_settings, set_org_sett
 from bot.services.summary import YearSummary, year_summaries
 from bot.texts import notices as notice_texts
 from storage.models import Alliance, AuditEntry, Invite, Meeting
+
+
+class SharedTransactionError(Exception):
+    """A unit of work sharing its transaction with others had to undo its writes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +191,12 @@ class Services:
         tz: ZoneInfo,
         holidays: HolidayCalendar,
         settings: Settings,
+        shared: bool = False,
     ) -> None:
         self.session = session
         self.now = now
+        # Whether this unit of work shares its transaction with others (a group commit).
+        self.shared = shared
         self.tz = tz
         self.holidays = holidays
         # Set when this unit of work switched the member's language.
@@ -201,11 +210,9 @@ class Services:
             report=settings.points_report,
             theme_day=settings.points_theme_day,
         )
-        self.photo_store = PhotoStore(settings.photo_root, settings.photo_max_bytes)
-        self.download_config = DownloadConfig(
-            public_base_url=settings.public_base_url,
-            link_minutes=settings.download_link_minutes,
-        )
+        self._settings = settings
+        # Today's meetings of the member who wrote, as the arrival read them (org id, meetings).
+        self._today: tuple[int, tuple[DayMeeting, ...]] | None = None
         self.orgs = Organizations(session)
         self.members = Members(session, now)
         self.meetings = Meetings(session, holidays=holidays, tz=tz)
@@ -229,6 +236,45 @@ class Services:
     def today(self) -> date:
         """Returns the local date of this unit of work."""
         return self.now.astimezone(self.tz).date()
+
+    @cached_property
+    def photo_store(self) -> PhotoStore:
+        """Where report photos are kept (built on first use: finding the folder touches the disk)."""
+        return PhotoStore(self._settings.photo_root, self._settings.photo_max_bytes)
+
+    @cached_property
+    def download_config(self) -> DownloadConfig:
+        """How download links are made."""
+        return DownloadConfig(
+            public_base_url=self._settings.public_base_url,
+            link_minutes=self._settings.download_link_minutes,
+        )
+
+    def arrival(
+        self, *, channel: Channel, chat_id: str, user_id: str, seen: bool = True
+    ) -> Arrival | None:
+        """Reads what a message from a chat account finds (None when the account is not bound)."""
+        found = arrive(
+            self.session,
+            channel=channel,
+            chat_id=chat_id,
+            external_id=user_id,
+            now=self.now,
+            tz=self.tz,
+            holidays=self.holidays,
+            seen=seen,
+        )
+        if found is not None and found.member is not None and found.meetings is not None:
+            self._today = (found.member.org.id, found.meetings)
+        return found
+
+    def undo(self) -> None:
+        """Undoes this unit of work's writes; in a shared transaction, gives it up instead."""
+        if self.shared:
+            # Its writes cannot be told apart from the others': the group is answered again,
+            # each message in a transaction of its own.
+            raise SharedTransactionError
+        self.session.rollback()
 
     def audit(self, *, actor_id: int | None, action: str, subject: str, **detail: object) -> None:
         """Records a privileged change in the audit log."""
@@ -350,14 +396,21 @@ class Services:
 
     # -- meetings and attendance -----------------------------------------------------------
 
-    def _meeting_today(self, member: MemberView, code: str | None) -> Meeting:
-        """Picks the member's meeting today: the one whose code matches, else one open now."""
+    def _day_meetings(self, member: MemberView) -> tuple[DayMeeting, ...]:
+        """Returns the meetings the member's organization takes part in today."""
+        if self._today is not None and self._today[0] == member.org.id:
+            return self._today[1]
         meetings = self.meetings.on_day(member.org.id, self.today)
+        return tuple(day_meeting(m, self.meetings.view(m)) for m in meetings)
+
+    def _meeting_today(self, member: MemberView, code: str | None) -> DayMeeting:
+        """Picks the member's meeting today: the one whose code matches, else one open now."""
+        meetings = self._day_meetings(member)
         if not meetings:
             raise ServiceError("no_meeting_today")
         if code:
             for meeting in meetings:
-                if meeting.checkin_code == code:
+                if meeting.code == code:
                     return meeting
         window = self.attendance.window
         open_now = [m for m in meetings if window.is_open(m, self.now)]
@@ -366,9 +419,7 @@ class Services:
 
     def checkin_open_today(self, member: MemberView) -> bool:
         """Tells whether the secretary opened check-in for a meeting of the member's branch today."""
-        return any(
-            meeting.checkin_open for meeting in self.meetings.on_day(member.org.id, self.today)
-        )
+        return any(meeting.checkin_open for meeting in self._day_meetings(member))
 
     def check_in(self, member: MemberView, *, code: str | None, channel: Channel) -> CheckInResult:
         """Signs a member in to a meeting today that their organization takes part in."""
@@ -377,7 +428,7 @@ class Services:
             meeting=meeting, member_id=member.id, code=code, channel=channel
         )
         return CheckInResult(
-            meeting=self.meetings.view(meeting),
+            meeting=meeting.view,
             at=signed.at.astimezone(self.tz),
             new=signed.created,
             status=signed.status,
@@ -498,16 +549,16 @@ class Services:
         return meeting
 
     def _announce(
-        self, meeting: Meeting, actor: MemberView | None, render: Callable[[Translator], str]
+        self, meeting: Meeting, actor_id: int | None, render: Callable[[Translator], str]
     ) -> None:
-        """Tells every member taking part about a change (replacing unsent notices of it)."""
+        """Tells every member taking part, but the actor, about a change (replacing unsent notices)."""
         subject = f"meeting:{meeting.id}"
         self.notices.withdraw(subject)
         self.notices.send(
             subject=subject,
             recipients=self._attendees(meeting),
             render=render,
-            skip=actor.id if actor else None,
+            skip=actor_id,
         )
 
     def _attendees(self, meeting: Meeting) -> list[int]:
@@ -565,7 +616,7 @@ class Services:
             venue=venue,
         )
         view = self.meetings.view(meeting)
-        self._announce(meeting, member, lambda t: notice_texts.meeting_changed(t, view))
+        self._announce(meeting, member.id, lambda t: notice_texts.meeting_changed(t, view))
         return view
 
     def schedule_meeting(
@@ -623,7 +674,9 @@ class Services:
             venue=venue,
         )
         view = self.meetings.view(meeting)
-        self._announce(meeting, actor, lambda t: notice_texts.meeting_scheduled(t, view))
+        self._announce(
+            meeting, actor.id if actor else None, lambda t: notice_texts.meeting_scheduled(t, view)
+        )
         return view
 
     def _alliance_on_duty(self, org_id: int, duty: Duty, day: date) -> Alliance:
@@ -666,7 +719,9 @@ class Services:
         )
         view = self.meetings.view(meeting)
         reason = reason.strip()[:500]
-        self._announce(meeting, member, lambda t: notice_texts.meeting_cancelled(t, view, reason))
+        self._announce(
+            meeting, member.id, lambda t: notice_texts.meeting_cancelled(t, view, reason)
+        )
         return view
 
     # -- the console's meeting desk: a year's calendar, one meeting's roll call, corrections -----
@@ -1119,14 +1174,7 @@ class Services:
     def set_branch_setting(self, member: MemberView, *, key: str, value: str) -> tuple[str, str]:
         """Changes one of the secretary's own branch settings, audited (secretaries)."""
         self.require_lead(member)
-        return set_org_setting(
-            self.session,
-            org_code=member.org.code,
-            key=key,
-            value=value,
-            now=self.now,
-            actor_id=member.id,
-        )
+        return self.change_branch_setting(member.org.code, key=key, value=value, actor_id=member.id)
 
     def org_branch_settings(self, org_id: int) -> BranchSettings:
         """Returns an organization's org-life time and venue, holiday policy and liaisons."""
@@ -1150,14 +1198,45 @@ class Services:
                 actor_id=actor_id,
             )
             return key, stored
-        return set_org_setting(
-            self.session,
-            org_code=self.orgs.get(org_id).code,
-            key=key,
-            value=value,
-            now=self.now,
-            actor_id=actor_id,
+        return self.change_branch_setting(
+            self.orgs.get(org_id).code, key=key, value=value, actor_id=actor_id
         )
+
+    def change_branch_setting(
+        self, org_code: str, *, key: str, value: str, actor_id: int | None = None
+    ) -> tuple[str, str]:
+        """Changes a branch setting, audited; a new org-life time moves the days planned at the old."""
+        org = self.orgs.by_code(org_code)
+        before = self.orgs.row(org.id).orglife_time if org else None
+        canonical, stored = set_org_setting(
+            self.session, org_code=org_code, key=key, value=value, now=self.now, actor_id=actor_id
+        )
+        if canonical == "orglife.time" and org is not None and before and stored != before:
+            self._retime_org_life(org.id, old=before, new=stored, actor_id=actor_id)
+        return canonical, stored
+
+    def _retime_org_life(self, org_id: int, *, old: str, new: str, actor_id: int | None) -> None:
+        """Moves the org-life days planned at the old time to the new one, audited; tells members."""
+        try:
+            old_time, new_time = parse_hhmm(old), parse_hhmm(new)
+        except ValueError:
+            # A time stored before times were checked matches no day.
+            return
+        if old_time == new_time:
+            return
+        for meeting in self.meetings.retime_org_life(
+            org_id, old=old_time, new=new_time, now=self.now
+        ):
+            self.audit(
+                actor_id=actor_id,
+                action="meeting.reschedule",
+                subject=f"meeting:{meeting.id}",
+                at=new,
+                before=old,
+                setting="orglife.time",
+            )
+            changed = partial(notice_texts.meeting_changed, meeting=self.meetings.view(meeting))
+            self._announce(meeting, actor_id, changed)
 
     def reset_org_reminder_setting(self, org_id: int, name: str, *, actor_id: int | None) -> bool:
         """Returns a reminder setting to its alliance's or everyone's value, audited."""

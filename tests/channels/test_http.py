@@ -78,6 +78,18 @@ async def test_streamed_oversized_body_is_refused() -> None:
         assert response.status_code == 413
 
 
+async def test_an_upload_path_may_have_a_larger_body_and_only_that_path() -> None:
+    upload = Route("/upload", echo_length, methods=["POST"])
+    app = build_http_app(
+        ScriptedCore(), [WECHAT_ROUTE, upload], max_body_bytes=10, larger_bodies={"/upload": 30}
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gongjian") as client:
+        assert (await client.post("/upload", content=b"x" * 30)).text == "30"
+        assert (await client.post("/upload", content=b"x" * 31)).status_code == 413
+        assert (await client.post("/wechat", content=b"x" * 11)).status_code == 413
+
+
 class RecordingService:
     """A service like the WeChat channel or the scheduler, recording its life cycle."""
 

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import xmltodict
+from wechatpy import parse_message
+from wechatpy.messages import MESSAGE_TYPES
 
+from bot.channels.weixin.callback import message_of_type
 from bot.channels.weixin.checks import (
     RefusedError,
     check_fresh,
@@ -15,6 +18,7 @@ from bot.channels.weixin.checks import (
     delivery_key,
     guard_xml,
     parse_envelope,
+    read_envelope,
     signature_of,
     signed_parameters,
 )
@@ -104,6 +108,50 @@ def test_a_dtd_hidden_in_utf16_is_refused_as_not_utf8() -> None:
 def test_plain_callback_xml_passes_the_guard_and_parses_flat() -> None:
     text = guard_xml("<xml><A><![CDATA[签到]]></A><B>1</B><C><D>x</D></C></xml>".encode())
     assert parse_envelope(text) == {"A": "签到", "B": "1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "fields", "flat"),
+    [
+        ("<xml><A>\n<![CDATA[ 签到 ]]>\n</A><B></B></xml>", {"A": "签到"}, True),
+        ("<xml><A>1</A><A>2</A><B>x</B></xml>", {"B": "x"}, False),
+        ('<xml><A k="v">1</A><B>x</B></xml>', {"B": "x"}, False),
+        ("<xml><A><C>1</C></A><B>x</B></xml>", {"B": "x"}, False),
+    ],
+)
+def test_the_envelope_keeps_text_fields_and_says_whether_that_is_all(
+    text: str, fields: dict[str, str], flat: bool
+) -> None:
+    assert read_envelope(text) == (fields, flat)
+    # The same fields xmltodict reads (its strings), which the parser used to give.
+    parsed = xmltodict.parse(text)["xml"]
+    assert fields == {key: value for key, value in parsed.items() if isinstance(value, str)}
+
+
+def test_a_flat_text_message_is_built_as_wechatpy_parses_it() -> None:
+    text = (
+        "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o-1]]>"
+        "</FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        "<Content><![CDATA[签到 123456]]></Content><MsgId>42</MsgId></xml>"
+    )
+    fields, flat = read_envelope(text)
+    built, parsed = message_of_type(MESSAGE_TYPES, fields, flat=flat), parse_message(text)
+    assert type(built) is type(parsed)
+    for name in ("source", "target", "create_time", "type", "content", "id"):
+        assert getattr(built, name) == getattr(parsed, name)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<xml><MsgType>event</MsgType><Event>subscribe</Event><FromUserName>o</FromUserName></xml>",
+        "<xml><MsgType>text</MsgType><Content>a</Content><Content>b</Content></xml>",
+        "<xml><MsgType>hologram</MsgType><FromUserName>o</FromUserName></xml>",
+    ],
+)
+def test_events_and_unusual_messages_are_left_to_wechatpy(text: str) -> None:
+    fields, flat = read_envelope(text)
+    assert message_of_type(MESSAGE_TYPES, fields, flat=flat) is None
 
 
 @pytest.mark.parametrize("text", ["<xml>", "not xml", "<other><a>1</a></other>", ""])

@@ -47,3 +47,15 @@ def test_members_cannot_change_the_branch_settings(
     assert "secretary" in member.say("支部设置 时间 14:30")
     with database.session() as session:
         assert session.get_one(Organization, world.orgs["B1"]).orglife_time == "09:00"
+
+
+def test_a_new_org_life_time_moves_the_days_already_planned(chat: Chat, world: World) -> None:
+    sec = english(chat, world, "sec")
+    # 日程 stores the org-life days of the coming months at the time of the day.
+    assert "December 1, 2026 (Tuesday) 09:00" in sec.say("日程")
+    sec.say("支部设置 时间 14:30")
+    after = sec.say("日程")
+    # Today's day has begun: it stays.
+    assert "November 3, 2026 (Tuesday) 09:00" in after
+    assert "December 1, 2026 (Tuesday) 14:30" in after
+    assert "January 5, 2027 (Tuesday) 14:30" in after

@@ -38,16 +38,22 @@ def parsing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every scan or parse a callback body gets."""
     calls: list[str] = []
     real_guard, real_parse = callback.guard_xml, xmltodict.parse
+    real_envelope = callback.read_envelope
 
     def guard(raw: bytes | str) -> str:
         calls.append("guard_xml")
         return real_guard(raw)
+
+    def envelope(text: str) -> tuple[dict[str, str], bool]:
+        calls.append("read_envelope")
+        return real_envelope(text)
 
     def parse(*args: Any, **kwargs: Any) -> Any:
         calls.append("xmltodict.parse")
         return real_parse(*args, **kwargs)
 
     monkeypatch.setattr(callback, "guard_xml", guard)
+    monkeypatch.setattr(callback, "read_envelope", envelope)
     monkeypatch.setattr(xmltodict, "parse", parse)
     return calls
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from datetime import timedelta
 
-from bot.services.audit_trail import audit_entries
+from sqlmodel import Session, col, select
+
+from bot.core.domain import OrgKind
+from bot.services.audit_trail import act_for_account, audit_entries
+from bot.services.console_access import ConsoleAccess
 from storage.engine import Database
 from storage.models import AuditEntry, Member
-from tests.factories import World
+from tests.factories import World, add_org
 from tests.services.test_stats import at
+
+NOW = at(2026, 11, 3, 9, 30)
 
 
 def audit(session: Session, world: World, who: str, action: str, minute: int) -> None:
@@ -49,3 +55,50 @@ def test_entries_are_filtered_by_member_organization_and_action(
         assert [e.actor for e in audit_entries(session, org_ids={world.orgs["B2"]})] == [
             "王100%_五"
         ]
+
+
+def test_a_console_accounts_changes_are_listed_under_its_committee(
+    database: Database, world: World
+) -> None:
+    with database.session() as session:
+        other = add_org(
+            session, code="C2", name="另一党工委", kind=OrgKind.COMMITTEE, parent=None, now=NOW
+        )
+        access = ConsoleAccess(session, NOW, idle=timedelta(minutes=30))
+        staff = access.add_account(
+            login="staff", name="组织委员", org_code="C", password="correct horse battery"
+        )
+        act_for_account(session, staff)
+        # Any audited change the unit of work makes is the account's, a member's stays theirs.
+        session.add(AuditEntry(at=NOW, action="reminder.set", subject="org:3:notice_time"))
+        audit(session, world, "sec", "org.set", 1)
+        session.flush()
+        rows = session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
+        assert [(row.actor_id, row.account_id) for row in rows] == [
+            (None, staff),
+            (world.members["sec"], None),
+        ]
+        committee = access.subtree(world.orgs["C"])
+        lines = audit_entries(session, org_ids=committee, action="reminder.set")
+        assert [(e.actor, e.org_code, e.staff) for e in lines] == [("组织委员", "C", True)]
+        assert [e.actor for e in audit_entries(session, org_ids=committee, member="组织")] == [
+            "组织委员"
+        ]
+        # Newest first: the member's entry is of 09:01.
+        assert [e.actor for e in audit_entries(session, org_ids=committee)] == [
+            "组织委员",
+            "sec",
+        ]
+        # Another committee does not see it; nor does a branch of this one.
+        assert audit_entries(session, org_ids=access.subtree(other)) == []
+        assert audit_entries(session, org_ids={world.orgs["B1"]}, action="reminder.set") == []
+
+
+def test_a_unit_of_work_without_an_account_audits_as_before(
+    database: Database, world: World
+) -> None:
+    with database.session() as session:
+        session.add(AuditEntry(at=NOW, action="console.account", subject="org:C"))
+    with database.session() as session:
+        [row] = session.exec(select(AuditEntry)).all()
+    assert (row.actor_id, row.account_id) == (None, None)

@@ -17,6 +17,7 @@ from bot.core.records import MeetingView, MemberView
 from bot.services.errors import ServiceError
 from bot.services.use_cases import Services
 from bot.texts.translation import translator
+from handlers.errors import explain
 from storage.engine import Database
 from storage.models import Attendance, AuditEntry, Meeting
 from tests.factories import World
@@ -124,6 +125,86 @@ def test_moving_one_meeting_by_id_is_audited_and_keeps_the_other_meetings(
     assert ("meeting.reschedule", "2026-12-18") in [
         (action, detail.get("day")) for action, detail in audit_actions(database)
     ]
+
+
+def meeting_row(database: Database, meeting_id: int) -> Meeting:
+    """Reads a stored meeting."""
+    with database.session() as session:
+        return session.get_one(Meeting, meeting_id)
+
+
+def test_a_move_frees_the_old_slot_and_takes_the_new_one(
+    database: Database, settings: Settings, world: World
+) -> None:
+    with use_cases(database, settings) as services:
+        moved = lecture(services, world)
+        services.move_meeting(
+            lead(services, world),
+            meeting_id=moved.id,
+            day=date(2026, 12, 11),
+            at=time(15, 0),
+            venue=None,
+        )
+    assert meeting_row(database, moved.id).period == "2026-12-11T15:00"
+    # The old slot takes a new lecture; the new one is refused a second.
+    with use_cases(database, settings) as services:
+        again = lecture(services, world)
+    assert meeting_row(database, again.id).period == "2026-12-10T14:30"
+    with pytest.raises(ServiceError) as refused, use_cases(database, settings) as services:
+        services.schedule_meeting(
+            lead(services, world),
+            kind=MeetingKind.LECTURE,
+            day=date(2026, 12, 11),
+            at=time(15, 0),
+            venue="",
+        )
+    assert refused.value.code == "meeting_exists"
+
+
+def test_the_next_meeting_moved_in_chat_takes_its_new_slot(
+    database: Database, settings: Settings, world: World
+) -> None:
+    with use_cases(database, settings) as services:
+        moved = lecture(services, world, date(2026, 11, 20))
+        services.reschedule(lead(services, world), day=date(2026, 11, 27), at=None, venue=None)
+    assert meeting_row(database, moved.id).period == "2026-11-27T14:30"
+    with pytest.raises(ServiceError) as refused, use_cases(database, settings) as services:
+        lecture(services, world, date(2026, 11, 27))
+    assert refused.value.code == "meeting_exists"
+    with use_cases(database, settings) as services:
+        lecture(services, world, date(2026, 11, 20))
+
+
+@pytest.mark.parametrize("door", ["move_meeting", "reschedule"])
+def test_a_move_onto_a_taken_slot_is_refused_and_changes_nothing(
+    database: Database, settings: Settings, world: World, door: str
+) -> None:
+    with use_cases(database, settings) as services:
+        taken = lecture(services, world, date(2026, 11, 27))
+        moving = lecture(services, world, date(2026, 11, 20))
+    with pytest.raises(ServiceError) as refused, use_cases(database, settings) as services:
+        if door == "move_meeting":
+            services.move_meeting(
+                lead(services, world),
+                meeting_id=moving.id,
+                day=date(2026, 11, 27),
+                at=None,
+                venue="别处",
+            )
+        else:
+            services.reschedule(
+                lead(services, world), day=date(2026, 11, 27), at=None, venue="别处"
+            )
+    assert refused.value.code == "meeting_exists"
+    assert explain(translator("zh_CN"), refused.value) == "该时间已安排同类会议。"
+    row = meeting_row(database, moving.id)
+    assert (row.held_on, row.period, row.venue) == (
+        date(2026, 11, 20),
+        "2026-11-20T14:30",
+        "会议室",
+    )
+    assert meeting_row(database, taken.id).held_on == date(2026, 11, 27)
+    assert "meeting.reschedule" not in [action for action, _ in audit_actions(database)]
 
 
 @pytest.mark.parametrize(

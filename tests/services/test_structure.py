@@ -231,3 +231,61 @@ def test_groups_without_a_liaison_are_flagged_until_one_is_named(
         set_org_setting(session, org_code="B2", key="联络员", value="m3", now=NOW, actor_id=None)
     with database.session() as session:
         assert liaisons_missing(session, group) == ["B3", "B4"]
+
+
+def test_a_scope_limits_what_a_committee_may_name_see_and_rewrite(
+    database: Database, world: World
+) -> None:
+    with database.session() as session:
+        other = add_org(
+            session, code="C2", name="另一党委", kind=OrgKind.COMMITTEE, parent=None, now=NOW
+        )
+        add_org(session, code="X1", name="外支部", kind=OrgKind.BRANCH, parent=other, now=NOW)
+    ours = frozenset(world.orgs.values())
+    with database.session() as session, pytest.raises(ServiceError) as foreign:
+        save_pairing(
+            session,
+            spec=_pairing(partners=("B2", "X1")),
+            now=NOW,
+            actor_id=None,
+            replace=False,
+            scope=ours,
+        )
+    assert (foreign.value.code, foreign.value.details) == ("org_not_in_scope", {"value": "X1"})
+    with database.session() as session, pytest.raises(ServiceError) as unknown:
+        save_pairing(
+            session,
+            spec=_pairing(partners=("B2", "NOPE")),
+            now=NOW,
+            actor_id=None,
+            replace=False,
+            scope=ours,
+        )
+    # Unknown and foreign codes read the same, so nobody learns another committee's codes.
+    assert unknown.value.code == "org_not_in_scope"
+    with database.session() as session:
+        save_pairing(
+            session,
+            spec=_pairing(code="MIXED", partners=("B2", "X1")),
+            now=NOW,
+            actor_id=None,
+            replace=False,
+        )
+    with database.session() as session:
+        assert [v.code for v in list_pairings(session, org_ids=ours)] == ["MIXED", "P1"]
+        assert list_pairings(session, org_ids=frozenset({world.orgs["B4"]})) == []
+        with pytest.raises(ServiceError) as hidden:
+            save_pairing(
+                session,
+                spec=_pairing(code="MIXED"),
+                now=NOW,
+                actor_id=None,
+                replace=True,
+                scope=ours,
+            )
+        assert hidden.value.code == "pairing_unknown"
+        with pytest.raises(ServiceError) as ended:
+            end_pairing(session, code="MIXED", on=NOW.date(), now=NOW, actor_id=None, scope=ours)
+        assert ended.value.code == "pairing_unknown"
+        assert [v.code for v in list_alliances(session, org_ids=ours)] == ["ALLY"]
+        assert list_alliances(session, org_ids=frozenset({other})) == []

@@ -9,20 +9,25 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 import uvicorn
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.channels.http import build_http_app
 from bot.cli import app as cli_app
+from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind
 from bot.engine.assistant import Assistant
+from bot.services.console_access import ConsoleAccess
+from bot.web.console.routes import BODY_LIMITS
 from storage.engine import Database
-from storage.models import Member
+from storage.models import Member, Organization
 from tests.factories import World
 from tests.services.test_stats import add_activity
 from tests.web.conftest import link_token
@@ -39,7 +44,7 @@ PHONE = {"width": 375, "height": 812}
 @pytest.fixture
 def live_url(assistant: Assistant, app_routes: list[object]) -> Iterator[str]:
     """Serves the shared HTTP app with the console on a loopback port, in a thread."""
-    app = build_http_app(assistant, app_routes)  # type: ignore[arg-type]
+    app = build_http_app(assistant, app_routes, larger_bodies=BODY_LIMITS)  # type: ignore[arg-type]
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
@@ -196,3 +201,97 @@ def test_a_secretary_downloads_the_ledger_from_its_page(
     assert page.get_by_role("button", name="标记为已报送").count() == 0
     assert errors == []
     context.close()
+
+
+def staff_page(
+    browser: object, live_url: str, database: Database, clock: FrozenClock, viewport: object = None
+) -> Any:
+    """Opens a page signed in as committee staff of C (through the password form)."""
+    with database.session() as session:
+        ConsoleAccess(session, clock.now(), idle=timedelta(minutes=30)).add_account(
+            login="staff", name="组织委员", org_code="C", password="correct horse battery"
+        )
+    context = browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(f"{live_url}/console/login")
+    page.fill("input[name=login]", "staff")
+    page.fill("input[name=password]", "correct horse battery")
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(f"{live_url}/console/")
+    return page
+
+
+@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
+def test_committee_staff_create_a_pairing(
+    browser: object,
+    live_url: str,
+    world: World,
+    database: Database,
+    clock: FrozenClock,
+    artifacts: Path,
+    viewport: dict[str, int] | None,
+) -> None:
+    page = staff_page(browser, live_url, database, clock, viewport)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.get_by_role("link", name="结对与联盟").click()
+    page.get_by_role("link", name="新建结对").click()
+    page.fill("#f-code", "JD-2026-09")
+    page.fill("#f-name", "三四支部结对")
+    page.fill("#f-lead", "B3")
+    page.fill("#f-partners", "B4、NOPE")
+    page.fill("#f-start", "2026-05-01")
+    page.get_by_role("button", name="保存").click()
+    # Refused next to its field, with everything typed still there.
+    assert page.locator("#f-partners-error").inner_text() == "你管辖的组织中没有代码为NOPE的组织。"
+    assert page.input_value("#f-name") == "三四支部结对"
+    if viewport is not None:
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(
+        path=str(artifacts / f"pairing-refused-{'phone' if viewport else 'desktop'}.png"),
+        full_page=True,
+    )
+    page.fill("#f-partners", "B4")
+    page.get_by_role("button", name="保存").click()
+    assert page.get_by_role("status").inner_text() == "JD-2026-09 已保存，并记入审计日志。"
+    row = page.locator("#pairings tbody tr", has_text="JD-2026-09")
+    assert "三四支部结对" in row.inner_text() and "第4支部" in row.inner_text()
+    page.screenshot(
+        path=str(artifacts / f"structure-{'phone' if viewport else 'desktop'}.png"), full_page=True
+    )
+    assert errors == []
+    page.context.close()
+
+
+def test_committee_staff_import_a_file_with_a_bad_row_then_a_good_one(
+    browser: object,
+    live_url: str,
+    world: World,
+    database: Database,
+    clock: FrozenClock,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    page = staff_page(browser, live_url, database, clock)
+    header = "组织代码,组织名称,组织类型,上级组织代码,姓名,职务/身份,手机号\n"
+    bad = tmp_path / "党员.csv"
+    bad.write_text(header + "B9,第9支部,党支部,C,王五,书记,12ab\n", encoding="utf-8")
+    page.get_by_role("link", name="导入").click()
+    page.set_input_files("#import-file", str(bad))
+    page.get_by_role("button", name="检查文件").click()
+    cells = page.locator("#row-errors tbody tr").first.locator("td").all_inner_texts()
+    assert cells == ["党员.csv", "2", "电话（phone）", "不是有效的电话号码"]
+    assert page.locator("#confirm-import").count() == 0
+    page.screenshot(path=str(artifacts / "import-row-errors.png"), full_page=True)
+    good = tmp_path / "党员-改.csv"
+    good.write_text(header + "B9,第9支部,党支部,C,王五,书记,13800000009\n", encoding="utf-8")
+    page.set_input_files("#import-file", str(good))
+    page.get_by_role("button", name="检查文件").click()
+    assert "所有行均有效" in page.locator("#import-outcome").inner_text()
+    with database.session() as session:
+        assert session.exec(select(Organization).where(Organization.code == "B9")).first() is None
+    page.locator("#confirm-import").click()
+    assert page.locator("#import-outcome h2").inner_text() == "党员-改.csv 已导入。"
+    with database.session() as session:
+        assert session.exec(select(Organization).where(Organization.code == "B9")).one()
+    page.context.close()

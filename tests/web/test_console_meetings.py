@@ -145,6 +145,23 @@ async def test_a_meeting_is_moved_and_its_members_are_told(
     assert past.status_code == 400 and said("date_in_past") in past.text
 
 
+async def test_a_move_onto_a_taken_slot_is_refused_in_words(
+    client: httpx.AsyncClient, assistant: Assistant, world: World, database: Database
+) -> None:
+    await sign_in(client, assistant, world, "sec")
+    csrf = await csrf_of(client)
+    await schedule(client, csrf, day="2026-12-11")
+    location = (await schedule(client, csrf)).headers["location"]
+    meeting_id = int(location.split("/")[-1].split("?")[0])
+    refused = await client.post(
+        f"/console/meetings/{meeting_id}/move",
+        data={"csrf": csrf, "date": "2026-12-11", "time": "14:30", "venue": ""},
+    )
+    assert refused.status_code == 400 and said("meeting_exists") in refused.text
+    assert 'value="2026-12-11"' in refused.text
+    assert audit(database, "meeting.reschedule") == []
+
+
 async def test_a_meeting_that_has_begun_cannot_be_moved(
     client: httpx.AsyncClient, assistant: Assistant, world: World
 ) -> None:

@@ -13,6 +13,7 @@ from storage.engine import Database
 from storage.models import AuditEntry, Organization
 from storage.reminders import ReminderSetting
 from tests.factories import World
+from tests.helpers import Chat
 from tests.web.conftest import sign_in
 from tests.web.test_console_matrix import signed_in
 
@@ -87,6 +88,26 @@ async def test_org_life_time_is_changed_through_the_branch_settings(
     )
     assert named.status_code == 303
     assert "m1" in (await client.get("/console/reminders")).text
+
+
+async def test_a_new_org_life_time_moves_the_days_planned_at_the_old_one(
+    client: httpx.AsyncClient, assistant: Assistant, world: World, database: Database
+) -> None:
+    await sign_in(client, assistant, world, "sec")
+    sec = Chat(assistant, user_id="u-sec")
+    # 日程 stores the org-life days of the coming months.
+    assert "2026年12月1日（星期二）09:00" in sec.say("日程")
+    saved = await client.post(
+        "/console/reminders/settings",
+        data={"csrf": await csrf_of(client), "org": "B1", "key": "orglife.time", "value": "15:00"},
+    )
+    assert saved.status_code == 303
+    assert "2026年12月1日（星期二）15:00" in sec.say("日程")
+    with database.session() as session:
+        actors = session.exec(
+            select(AuditEntry.actor_id).where(AuditEntry.action == "meeting.reschedule")
+        ).all()
+    assert actors and set(actors) == {world.members["sec"]}
 
 
 async def test_bad_values_are_explained_and_nothing_is_stored(

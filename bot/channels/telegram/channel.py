@@ -29,6 +29,7 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot, TypeHandler
 
+from bot.channels.answers import answer_of
 from bot.channels.http import refusals
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram.inbound import (
@@ -261,7 +262,7 @@ class TelegramChannel:
             # Fetched before the core runs, in the member's turn (updates run in order per member).
             inbound = await self._with_picture(inbound, picture)
         key = f"{self._bot_id}:{update.update_id}"
-        answer = await asyncio.to_thread(self._core.answer, inbound, once=(key,))
+        answer = await answer_of(self._core, inbound, once=(key,))
         if answer.repeat is not None:
             # Redelivered (after a crash, say): the answer stored with it goes out again.
             logger.info(

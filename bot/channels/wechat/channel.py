@@ -12,10 +12,16 @@ from typing import Any, ClassVar
 
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
+from wechatpy.messages import MESSAGE_TYPES
 from wechatpy.replies import TextReply
 
 from bot.channels.wechat.sender import WeChatSender
-from bot.channels.weixin.callback import DEFAULT_REPLY_DEADLINE, CallbackChannel, Signed
+from bot.channels.weixin.callback import (
+    DEFAULT_REPLY_DEADLINE,
+    CallbackChannel,
+    Signed,
+    message_of_type,
+)
 from bot.channels.weixin.checks import (
     MAX_BODY_BYTES,
     RefusedError,
@@ -109,9 +115,9 @@ class WeChatChannel(CallbackChannel):
         check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
         return Signed(timestamp, nonce, encrypted, msg_signature)
 
-    def _parse(self, xml: str, fields: Mapping[str, str]) -> Any:
-        """Parses a message with wechatpy."""
-        return parse_message(xml)
+    def _parse(self, xml: str, fields: Mapping[str, str], *, flat: bool) -> Any:
+        """Parses a message with wechatpy (a flat message, the usual text, from its fields)."""
+        return message_of_type(MESSAGE_TYPES, fields, flat=flat) or parse_message(xml)
 
     def _message_text(self, kind: str, message: Any) -> str:
         """Returns a text message's content, or what the platform recognized in a voice message."""

@@ -12,10 +12,16 @@ from typing import Any, ClassVar
 
 from wechatpy.work import parse_message
 from wechatpy.work.crypto import WeChatCrypto
+from wechatpy.work.messages import MESSAGE_TYPES
 from wechatpy.work.replies import TextReply
 
 from bot.channels.wecom.sender import WeComSender
-from bot.channels.weixin.callback import DEFAULT_REPLY_DEADLINE, CallbackChannel, Signed
+from bot.channels.weixin.callback import (
+    DEFAULT_REPLY_DEADLINE,
+    CallbackChannel,
+    Signed,
+    message_of_type,
+)
 from bot.channels.weixin.checks import (
     MAX_BODY_BYTES,
     RefusedError,
@@ -107,12 +113,12 @@ class WeComChannel(CallbackChannel):
         check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
         return Signed(timestamp, nonce, encrypted, msg_signature)
 
-    def _parse(self, xml: str, fields: Mapping[str, str]) -> Any:
+    def _parse(self, xml: str, fields: Mapping[str, str], *, flat: bool) -> Any:
         """Parses a message with wechatpy.work, refusing messages for another app."""
         agent = fields.get("AgentID", "").strip()
         if agent and agent != str(self._agent_id):
             raise RefusedError(400, "message for another agent")
-        return parse_message(xml)
+        return message_of_type(MESSAGE_TYPES, fields, flat=flat) or parse_message(xml)
 
     def _event_text(self, event: str, message: Any) -> str:
         """Follows start the bot; menu clicks send their key."""

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.channels.answers import answer_of
 from bot.channels.http import refusals
 from bot.channels.weixin.api import ApiError
 from bot.channels.weixin.checks import (
@@ -33,8 +34,8 @@ from bot.channels.weixin.checks import (
     guard_xml,
     is_event,
     nonce_key,
-    parse_envelope,
     read_body,
+    read_envelope,
     signed_parameters,
 )
 from bot.channels.weixin.render import (
@@ -86,6 +87,16 @@ class Signed:
     nonce: str
     encrypted: str | None = None
     msg_signature: str = ""
+
+
+def message_of_type(types: Mapping[str, Any], fields: Mapping[str, str], *, flat: bool) -> Any:
+    """Builds a wechatpy message (not an event) from flat fields; None when it needs the parser."""
+    # wechatpy's parse_message reads the XML again and picks the class the same way; events
+    # rename some of their fields first, so they go through it.
+    kind = fields.get("MsgType", "").lower()
+    if not flat or kind == "event" or kind.startswith("device_") or kind not in types:
+        return None
+    return types[kind](dict(fields))
 
 
 class CallbackChannel(ABC):
@@ -162,8 +173,11 @@ class CallbackChannel(ABC):
         """Checks a message's signatures before anything parses its body (raises RefusedError)."""
 
     @abstractmethod
-    def _parse(self, xml: str, fields: Mapping[str, str]) -> Any:
-        """Parses message XML (whose top-level `fields` are given) into a wechatpy message."""
+    def _parse(self, xml: str, fields: Mapping[str, str], *, flat: bool) -> Any:
+        """Parses message XML (whose top-level `fields` are given) into a wechatpy message.
+
+        `flat`: the fields are all the XML holds, so a message can be built from them alone.
+        """
 
     @abstractmethod
     def _event_text(self, event: str, message: Any) -> str:
@@ -279,9 +293,9 @@ class CallbackChannel(ABC):
             plain = guard_xml(self._decrypt(signed))
         else:
             plain = guard_xml(body)
-        fields = parse_envelope(plain)
+        fields, flat = read_envelope(plain)
         try:
-            message = self._parse(plain, fields)
+            message = self._parse(plain, fields, flat=flat)
         except RefusedError:
             raise
         except Exception:
@@ -371,7 +385,13 @@ class CallbackChannel(ABC):
         async with self._in_order(inbound.user_id):
             if _is_image(fields):
                 inbound = await self._with_image(inbound, fields.get("MediaId", "").strip())
-            return await self._in_core(self._converse, inbound, once)
+            answer = await answer_of(
+                self._core, inbound, once=once, numbered=True, executor=self._workers
+            )
+        rendered = render_numbered(answer.replies, translator(answer.locale))
+        if answer.repeat is not None:
+            return Rendered(rendered.texts, rendered.options, repeat=answer.repeat)
+        return rendered
 
     async def _with_image(self, inbound: Inbound, media_id: str) -> Inbound:
         """Downloads an image by its MediaId through the media API; the core judges its bytes."""
@@ -390,14 +410,6 @@ class CallbackChannel(ABC):
             )
         image = InboundImage(media.content, media.content_type, size=media.size)
         return replace(inbound, images=(image,))
-
-    def _converse(self, inbound: Inbound, once: Sequence[str]) -> Rendered:
-        """Runs the core on one delivery and renders its replies as numbered options (blocking)."""
-        answer = self._core.answer(inbound, once=once, numbered=True)
-        rendered = render_numbered(answer.replies, translator(answer.locale))
-        if answer.repeat is not None:
-            return Rendered(rendered.texts, rendered.options, repeat=answer.repeat)
-        return rendered
 
     async def _push_later(
         self, work: asyncio.Future[Rendered], user_id: str, retried: bool = False

@@ -14,16 +14,21 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
 from bot.web.console.desk import Console
+from bot.web.console.imports import ENVELOPE, MAX_UPLOAD, ImportPages
 from bot.web.console.ledger import LedgerPages
 from bot.web.console.meetings import MeetingPages
 from bot.web.console.members import MemberPages
 from bot.web.console.pages import Pages, ReminderPages
 from bot.web.console.rota import RotaPages
+from bot.web.console.structure import StructurePages
 from storage.engine import Database
 
 STATIC = Path(__file__).with_name("static")
 # Vendored files only change with a release; a day of caching spares phones the download.
 STATIC_MAX_AGE = 24 * 3600
+# Paths whose bodies may exceed the shared server's cap: the upload form, well past its own limit
+# (which it counts itself) so that it refuses a larger file in the reader's language.
+BODY_LIMITS = {"/console/import": 2 * (MAX_UPLOAD + ENVELOPE)}
 
 
 class CachedStatic(StaticFiles):
@@ -53,6 +58,8 @@ def console_routes(
     rota = RotaPages(pages)
     meetings = MeetingPages(pages)
     ledger = LedgerPages(pages)
+    structure = StructurePages(pages)
+    imports = ImportPages(pages)
     routes: list[BaseRoute] = [
         Route("/", pages.overview, methods=["GET"]),
         Route("/login", pages.login_form, methods=["GET"]),
@@ -84,6 +91,19 @@ def console_routes(
         Route("/ledger/summary", ledger.summary, methods=["GET"]),
         Route("/ledger/photos/{photo_id:int}", ledger.photo, methods=["GET"]),
         Route("/ledger/submitted", ledger.submitted, methods=["POST"]),
+        Route("/structure", structure.show, methods=["GET"]),
+        Route("/structure/pairings/new", structure.new_pairing, methods=["GET"]),
+        Route("/structure/pairings/new", structure.save_pairing, methods=["POST"]),
+        Route("/structure/pairings/{code}", structure.edit_pairing, methods=["GET"]),
+        Route("/structure/pairings/{code}", structure.save_pairing, methods=["POST"]),
+        Route("/structure/pairings/{code}/end", structure.end, methods=["POST"]),
+        Route("/structure/alliances/new", structure.new_alliance, methods=["GET"]),
+        Route("/structure/alliances/new", structure.save_alliance, methods=["POST"]),
+        Route("/structure/alliances/{code}", structure.edit_alliance, methods=["GET"]),
+        Route("/structure/alliances/{code}", structure.save_alliance, methods=["POST"]),
+        Route("/import", imports.show, methods=["GET"]),
+        Route("/import", imports.check, methods=["POST"]),
+        Route("/import/confirm", imports.confirm, methods=["POST"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
     return [
