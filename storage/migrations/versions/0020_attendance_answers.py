@@ -1,7 +1,7 @@
 """attendance answers: a meeting's answers with who gave them and how, read from the index alone
 
 Revision ID: 0020
-Revises: 0010
+Revises: 0019
 Create Date: 2026-12-05 19:40:00.000000
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0020"
-down_revision = "0010"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
