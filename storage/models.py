@@ -440,3 +440,10 @@ Index("ix_meeting_org_day", Meeting.__table__.c.organization_id, Meeting.__table
 Index("ix_meeting_alliance_day", Meeting.__table__.c.alliance_id, Meeting.__table__.c.held_on)  # type: ignore[attr-defined]
 Index("ix_meeting_pairing_day", Meeting.__table__.c.pairing_id, Meeting.__table__.c.held_on)  # type: ignore[attr-defined]
 Index("ix_activity_org_day", Activity.__table__.c.organization_id, Activity.__table__.c.held_on)  # type: ignore[attr-defined]
+# The tallies of a span's meetings: each meeting's answers, who gave them and how, without the rows.
+Index(
+    "ix_attendance_meeting_answer",
+    Attendance.__table__.c.meeting_id,  # type: ignore[attr-defined]
+    Attendance.__table__.c.member_id,  # type: ignore[attr-defined]
+    Attendance.__table__.c.status,  # type: ignore[attr-defined]
+)

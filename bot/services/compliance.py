@@ -246,13 +246,11 @@ def _org_life_lines(
             continue
         if rule is None:
             continue
-        due = check.org_life_day(
-            month, rule.orglife_ordinal, rule.orglife_weekday, rule.holiday_policy
+        line = check.rule_line(
+            month, key, rule.orglife_ordinal, rule.orglife_weekday, rule.holiday_policy
         )
-        if due is None:
-            continue
-        state, left = judge(False, due, check.today, counted_from=check.as_of)
-        yield Line(Requirement.ORG_LIFE, state, key, due, left, day=due)
+        if line is not None:
+            yield line
 
 
 class Checker:
@@ -289,6 +287,7 @@ class Checker:
             for q in (Quarter(self.year, number) for number in range(1, QUARTERS_A_YEAR + 1))
         ]
         self._org_life_days: dict[tuple[int, int, int, HolidayPolicy], date | None] = {}
+        self._rule_lines: dict[tuple[int, int, int, HolidayPolicy], Line | None] = {}
         self._alliances_of: dict[int, list[AllianceFact]] | None = None
         self._pairings_of: dict[int, list[PairingFact]] = {}
         self._alliance_sections: dict[int, Section] = {}
@@ -338,6 +337,20 @@ class Checker:
                 found = None
             self._org_life_days[key] = found
         return self._org_life_days[key]
+
+    def rule_line(
+        self, month: int, key: str, ordinal: int, weekday: int, policy: HolidayPolicy
+    ) -> Line | None:
+        """The line of a month's org-life day as a rule sets it (none stored): one per rule."""
+        rule = (month, ordinal, weekday, policy)
+        if rule not in self._rule_lines:
+            due = self.org_life_day(month, ordinal, weekday, policy)
+            found = None
+            if due is not None:
+                state, left = judge(False, due, self.today, counted_from=self.as_of)
+                found = Line(Requirement.ORG_LIFE, state, key, due, left, day=due)
+            self._rule_lines[rule] = found
+        return self._rule_lines[rule]
 
     def partners(self, org_id: int) -> set[int]:
         """The organization and those of its alliances and pairings (each names a liaison)."""

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import String, cast, func
 from sqlmodel import Session, col, select
 
 from bot.core.domain import LEADING_ROLES, OrgKind, RoleKind
@@ -76,6 +77,62 @@ class Principal:
             and self.home_org_id == org_id
             and bool(self.roles & LEADING_ROLES)
         )
+
+
+class _Trees:
+    """Subtrees of the organization tree, kept while the tree reads the same.
+
+    Each request asks its scope afresh: the database sums the tree up into one string (every
+    id with its parent), and only when that differs from the last one are the pairs read and
+    the subtrees worked out again. An equal summary is an equal tree, so nothing stale is served.
+    """
+
+    def __init__(self) -> None:
+        self._held: tuple[str, dict[int | None, list[int]], dict[int, frozenset[int]]] | None = None
+
+    def subtree(self, session: Session, org_id: int) -> frozenset[int]:
+        """Returns an organization and every organization below it."""
+        summary = session.exec(select(_TREE_SUMMARY)).one() or ""
+        # Requests in other threads may race here: at worst both read the tree.
+        held = self._held
+        if held is None or held[0] != summary:
+            held = (summary, _children(session), {})
+            self._held = held
+        found = held[2].get(org_id)
+        if found is None:
+            found = held[2][org_id] = _below(held[1], org_id)
+        return found
+
+
+_TREE_SUMMARY = func.aggregate_strings(
+    cast(col(Organization.id), String)
+    + ":"
+    + func.coalesce(cast(col(Organization.parent_id), String), ""),
+    ",",
+)
+
+
+def _children(session: Session) -> dict[int | None, list[int]]:
+    """Reads the organization tree: each parent's children."""
+    children: dict[int | None, list[int]] = {}
+    for child, parent in session.exec(select(Organization.id, Organization.parent_id)).all():
+        if child is not None:
+            children.setdefault(parent, []).append(child)
+    return children
+
+
+def _below(children: dict[int | None, list[int]], org_id: int) -> frozenset[int]:
+    """Returns an organization and every organization below it in the tree."""
+    found, todo = {org_id}, [org_id]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return frozenset(found)
+
+
+_TREES = _Trees()
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,18 +279,7 @@ class ConsoleAccess:
 
     def subtree(self, org_id: int) -> frozenset[int]:
         """Returns an organization and every organization below it."""
-        rows = self.session.exec(select(Organization.id, Organization.parent_id)).all()
-        children: dict[int | None, list[int]] = {}
-        for child, parent in rows:
-            if child is not None:
-                children.setdefault(parent, []).append(child)
-        found, todo = {org_id}, [org_id]
-        while todo:
-            for child in children.get(todo.pop(), []):
-                if child not in found:
-                    found.add(child)
-                    todo.append(child)
-        return frozenset(found)
+        return _TREES.subtree(self.session, org_id)
 
     def sign_out(self, token: str, *, everywhere: bool = False) -> None:
         """Ends this session, or every session of the same person."""

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, bindparam, union
+from sqlalchemy import Executable, bindparam, text, union
 from sqlmodel import Session, col, func, select
 
 from bot.calendar.holidays import HolidayCalendar
@@ -92,6 +92,9 @@ def district_overview(
     if quarter > Quarter.of(today):
         raise ServiceError("quarter_ahead")
     arrays = session.get_bind().dialect.name == "postgresql"
+    if arrays:
+        # One view, one core: on a busy machine the view waited for parallel workers to get one.
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     branches = _branches(session, org_ids, arrays)
     ids = [org.id for org in branches]
     tallies = scope_tallies(session, org_ids=ids, quarter=quarter, now=now, tz=tz)

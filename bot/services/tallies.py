@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, String, and_, bindparam, case, cast, func, or_, select
+from sqlalchemy import Executable, and_, bindparam, case, func, or_, select
 from sqlmodel import Session, col
 
 from bot.calendar.quarters import Quarter, month_key
@@ -71,8 +71,9 @@ def _answered(status: AttendanceStatus) -> Any:
 def _meetings_query(arrays: bool) -> Executable:
     """The scope's meetings from `first` to `last` and org-life days of `months`, with answers.
 
-    Each meeting of the span comes with its answers counted by status, those of its own steady
-    members counted, and the ids of its own other members who answered.
+    Each meeting of the span comes with its answers counted by status, and those of its own
+    steady members counted (its other members' answers are read apart: they are few, and a
+    list per meeting would make the database keep one per meeting while it counts).
     """
     own = col(Member.organization_id) == Meeting.organization_id
     answers = (
@@ -82,9 +83,6 @@ def _meetings_query(arrays: bool) -> Executable:
             _answered(AttendanceStatus.LEAVE).label("leave"),
             _answered(AttendanceStatus.ABSENT).label("absent"),
             func.sum(case((and_(own, _steady()), 1), else_=0)).label("steady"),
-            func.aggregate_strings(
-                case((and_(own, ~_steady()), cast(col(Member.id), String)), else_=None), ","
-            ).label("movers"),
         )
         .join(Meeting, col(Meeting.id) == Attendance.meeting_id)
         .join(Member, col(Member.id) == Attendance.member_id)
@@ -107,7 +105,6 @@ def _meetings_query(arrays: bool) -> Executable:
             answers.c.leave,
             answers.c.absent,
             answers.c.steady,
-            answers.c.movers,
         )
         .outerjoin(answers, answers.c.meeting_id == Meeting.id)
         .where(
@@ -144,6 +141,14 @@ def _movers_query(arrays: bool) -> Executable:
     ).where(_of_scope(Member.organization_id, arrays), ~_steady())
 
 
+@cache
+def _mover_answers_query(arrays: bool) -> Executable:
+    """The meetings answered by the members bound as `movers`, with who answered."""
+    return select(col(Attendance.meeting_id), col(Attendance.member_id)).where(
+        packed_among(Attendance.member_id, "movers", arrays=arrays)
+    )
+
+
 def _rows(session: Session, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
     """Runs a statement; returns all its rows."""
     return run(session, statement, params).all()
@@ -165,7 +170,7 @@ class _Mover:
 def scope_tallies(
     session: Session, *, org_ids: Collection[int], quarter: Quarter, now: datetime, tz: ZoneInfo
 ) -> ScopeTallies:
-    """Tallies the quarter's meetings of every organization in `org_ids` in three statements."""
+    """Tallies the quarter's meetings of every organization in `org_ids` in four statements."""
     wanted = sorted(set(org_ids))
     if not wanted:
         return ScopeTallies({}, {})
@@ -190,6 +195,13 @@ def scope_tallies(
         )
         movers[org_id].append(mover)
         by_id[member_id] = mover
+    # Which meetings each member who joined or left answered (their own organization's count).
+    answered_by: dict[int, list[int]] = defaultdict(list)
+    if by_id:
+        params = {"movers": sorted(by_id)}
+        for meeting_id, member_id in _rows(session, _mover_answers_query(arrays), params):
+            answered_by[meeting_id].append(member_id)
+    mover_org = {mover.id: org_id for org_id, found in movers.items() for mover in found}
     started: list[tuple[Any, ...]] = []
     stored: dict[int, dict[str, StoredDay]] = defaultdict(dict)
     for row in _rows(session, _meetings_query(arrays), bounds | {"months": months}):
@@ -202,13 +214,17 @@ def scope_tallies(
     started.sort(key=lambda row: (row[5], row[0]))
     tallied: dict[int, list[MeetingTally]] = defaultdict(list)
     for key, org_id, kind, period, day, at, title, venue, status, *counts in started:
-        came, leave, absent, answered, ids = counts
+        came, leave, absent, answered = counts
         # Every member who belonged that day and did not answer is absent.
         belonging = steady.get(org_id, 0)
         if org_id in movers:
             belonging += sum(1 for mover in movers[org_id] if mover.belongs(day))
-        if ids:
-            answered += sum(1 for who in ids.split(",") if by_id[int(who)].belongs(day))
+        if key in answered_by:
+            answered = (answered or 0) + sum(
+                1
+                for who in answered_by[key]
+                if mover_org[who] == org_id and by_id[who].belongs(day)
+            )
         missed = (absent or 0) + belonging - (answered or 0)
         tallied[org_id].append(
             MeetingTally(

@@ -10,14 +10,15 @@ import pytest
 from sqlmodel import select
 
 from bot.core.clock import FrozenClock
+from bot.core.domain import OrgKind
 from bot.engine.assistant import Assistant
 from bot.services.console_access import ConsoleAccess
 from bot.services.errors import ServiceError
 from storage.console import ConsoleSession
 from storage.engine import Database
-from storage.models import AuditEntry, Member, Role
+from storage.models import AuditEntry, Member, Organization, Role
 from storage.reminders import OutboxMessage, OutboxStatus
-from tests.factories import World
+from tests.factories import World, add_org
 from tests.helpers import Chat
 from tests.web.conftest import link_token, sign_in
 
@@ -259,3 +260,33 @@ async def test_dead_pushes_in_scope_are_requeued_with_the_csrf_token(
     with database.session() as session:
         states = {row.text: row.status for row in session.exec(select(OutboxMessage)).all()}
     assert states == {"提醒 m1": OutboxStatus.PENDING, "提醒 m3": OutboxStatus.DEAD}
+
+
+def test_staff_scope_follows_the_tree_as_it_changes(
+    database: Database, clock: FrozenClock, world: World
+) -> None:
+    """The scope is read afresh each time: a branch moved out or added is out or in at once."""
+
+    def scope() -> frozenset[int]:
+        with database.session() as session:
+            access = ConsoleAccess(session, clock.now(), idle=timedelta(minutes=30))
+            return access.subtree(world.orgs["C"])
+
+    before = scope()
+    assert {world.orgs["C"], world.orgs["B1"], world.orgs["B2"]} <= before
+    assert scope() == before
+    with database.session() as session:
+        moved = session.get_one(Organization, world.orgs["B2"])
+        moved.parent_id = None
+        session.add(moved)
+    assert world.orgs["B2"] not in scope()
+    with database.session() as session:
+        added = add_org(
+            session,
+            code="B9",
+            name="新支部",
+            kind=OrgKind.BRANCH,
+            parent=world.orgs["B1"],
+            now=clock.now(),
+        )
+    assert scope() == (before - {world.orgs["B2"]}) | {added}
