@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 
 from bot.core.inbound import Inbound
@@ -56,10 +56,14 @@ class GroupCommit:
         self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     def submit(self, delivery: Delivery) -> Future[Answer]:
         """Queues a delivery; its future holds the answer once its group has committed."""
         future: Future[Answer] = Future()
+        if self._closed:
+            future.set_exception(RuntimeError("the committer has stopped"))
+            return future
         self._queue.put((delivery, future))
         if len(self._workers) < self._threads:
             self._start()
@@ -68,6 +72,7 @@ class GroupCommit:
     def stop(self, timeout: float = 10.0) -> None:
         """Ends the threads once the deliveries queued so far are answered, waiting up to `timeout`."""
         with self._lock:
+            self._closed = True
             workers, self._workers = self._workers, []
             for _ in workers:
                 self._queue.put(None)
@@ -75,10 +80,16 @@ class GroupCommit:
         for worker in workers:
             if worker is not threading.current_thread():
                 worker.join(max(0.0, deadline - time.monotonic()))
+        if any(worker.is_alive() for worker in workers):
+            log.warning("a group was still being answered when the committer stopped")
 
     def _start(self) -> None:
         """Starts the committer threads (on first use)."""
         with self._lock:
+            if self._closed:
+                return
+            # A thread that died is replaced, so the queue is never left without a committer.
+            self._workers = [worker for worker in self._workers if worker.is_alive()]
             while len(self._workers) < self._threads:
                 worker = threading.Thread(
                     target=self._run, name=f"{self._name}-{len(self._workers)}", daemon=True
@@ -110,7 +121,21 @@ class GroupCommit:
             # The core answers failures with an apology; this is a bug, not bad input.
             log.exception("a group of %d deliveries failed", len(group))
             for _, future in group:
-                future.set_exception(error)
+                _settle(future, error=error)
             return
         for (_, future), answer in zip(group, answers, strict=True):
-            future.set_result(answer)
+            _settle(future, answer=answer)
+
+
+def _settle(
+    future: Future[Answer], *, answer: Answer | None = None, error: BaseException | None = None
+) -> None:
+    """Hands a delivery its answer, unless whoever waited for it has given up (cancelled)."""
+    # The work is committed either way; a platform that retries gets the stored answer.
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(answer)  # type: ignore[arg-type]
+    except InvalidStateError:
+        log.debug("an answer was ready after its waiter had gone")

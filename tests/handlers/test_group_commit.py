@@ -117,3 +117,23 @@ def test_queued_deliveries_wait_for_the_group_in_hand_then_go_together() -> None
     committer.stop()
     assert texts == ["first", "0", "1", "2", "3", "4"]
     assert groups == [["first"], ["0", "1", "2"], ["3", "4"]]
+
+
+def test_a_waiter_that_gives_up_leaves_the_committer_working() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def answer_group(deliveries: Sequence[Delivery]) -> list[Answer]:
+        started.set()
+        assert release.wait(10)
+        return [Answer([Reply(delivery.inbound.text)]) for delivery in deliveries]
+
+    committer = GroupCommit(answer_group, threads=1, most=1)
+    abandoned = committer.submit(Delivery(wechat("abandoned", "o-1")))
+    assert started.wait(10)
+    assert abandoned.cancel()
+    release.set()
+    later = committer.submit(Delivery(wechat("later", "o-2")))
+    assert later.result(10).replies[0].text == "later"
+    committer.stop()
+    refused = committer.submit(Delivery(wechat("after stop", "o-3")))
+    assert isinstance(refused.exception(1), RuntimeError)
