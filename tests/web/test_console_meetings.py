@@ -425,3 +425,29 @@ async def test_committee_staff_choose_a_branch_and_only_read(
         },
     )
     assert refused.status_code == 403
+
+
+async def test_unreadable_ids_and_forms_get_a_translated_page_and_change_nothing(
+    client: httpx.AsyncClient, assistant: Assistant, world: World, database: Database
+) -> None:
+    await sign_in(client, assistant, world, "sec")
+    meeting_id = await todays_meeting(client)
+    for path in (
+        "/console/meetings/99999999999999999999999",
+        "/console/ledger/photos/1" + "9" * 30,
+    ):
+        page = await client.get(path)
+        assert page.status_code == 404 and "未找到" in page.text
+    csrf = await csrf_of(client)
+    odd_digit = await client.post(
+        f"/console/meetings/{meeting_id}/attendance",
+        data={"csrf": csrf, "member": "²", "answer": "absent", "reason": "x"},
+    )
+    assert odd_digit.status_code in (400, 404)
+    crowded = await client.post(
+        f"/console/meetings/{meeting_id}/move", data={f"f{n}": "x" for n in range(50)}
+    )
+    assert crowded.status_code == 400 and "无法读取该请求" in crowded.text
+    with database.session() as session:
+        corrected = select(AuditEntry).where(AuditEntry.action == "attendance.correct")
+        assert session.exec(corrected).all() == []

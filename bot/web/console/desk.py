@@ -86,3 +86,11 @@ def csrf_ok(principal: Principal, submitted: object) -> bool:
     if not isinstance(submitted, str) or not principal.csrf_token:
         return False
     return hmac.compare_digest(submitted.encode(), principal.csrf_token.encode())
+
+
+def whole(text: str, *, digits: int = 18) -> int | None:
+    """Reads a whole number typed in ASCII digits (at most `digits` of them), else None."""
+    # str.isdigit() also admits "²" and other digits int() refuses; 18 digits fit any column.
+    if text.isascii() and text.isdigit() and len(text) <= digits:
+        return int(text)
+    return None

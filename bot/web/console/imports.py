@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Message
@@ -43,7 +43,7 @@ from bot.services.district import (
 from bot.services.errors import ServiceError
 from bot.services.importer import FILE_KIND, ImportFileError
 from bot.texts.phrases import IMPORT_COLUMNS
-from bot.web.console.desk import csrf_ok, principal_of
+from bot.web.console.desk import csrf_ok, principal_of, whole
 from bot.web.console.pages import Pages
 from bot.web.console.structure import arranges
 from handlers.errors import explain
@@ -268,13 +268,15 @@ class ImportPages:
             return principal
         t = self.pages.translator(request)
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_UPLOAD + ENVELOPE:
+        size = whole(declared)
+        if size is not None and size > MAX_UPLOAD + ENVELOPE:
             return self._too_large(request, principal, t)
         try:
             form = await _capped(request).form(max_files=1, max_fields=5)
         except UploadTooLargeError:
             return self._too_large(request, principal, t)
-        except MultiPartException:
+        except HTTPException:
+            # Starlette turns an unreadable multipart body into a 400 before we see it.
             return self._page(request, principal, 400, problem=t(NO_FILE))
         try:
             if not csrf_ok(principal, form.get("csrf")):

@@ -23,6 +23,7 @@ from bot.services.use_cases import Services
 from bot.texts.console import STATES
 from bot.texts.phrases import ACTIVITY_KINDS
 from bot.texts.reminders import period_label
+from bot.web.console.desk import whole
 from bot.web.console.pages import PAGE_HEADERS, Pages, _response
 from bot.web.downloads import content_disposition
 from handlers.errors import explain
@@ -165,7 +166,7 @@ class LedgerPages:
             if asked.org is None:
                 return self._refused(request, principal, asked)
             today = self._today()
-            year = int(year_text) if year_text.isdigit() else None
+            year = whole(year_text)
             if year_text and (year is None or not 2000 <= year <= today.year):
                 problem = (
                     explain(t, ServiceError("year_ahead"))

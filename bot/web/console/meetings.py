@@ -27,6 +27,7 @@ from bot.texts.phrases import (
     ORDINALS,
     move_note,
 )
+from bot.web.console.desk import whole
 from bot.web.console.pages import PAGE_HEADERS, Pages, _response
 from bot.web.downloads import content_disposition
 from handlers.errors import explain
@@ -501,7 +502,7 @@ class MeetingPages:
                 if values["answer"] not in ANSWERS:
                     raise FormError(t("Choose what to record: present, late, on leave or absent."))
                 status, late = ANSWERS[values["answer"]]
-                member_id = int(values["member"]) if values["member"].isdigit() else 0
+                member_id = whole(values["member"]) or 0
                 services.correct_attendance(
                     self._actor(services, principal),
                     meeting_id=found.id,

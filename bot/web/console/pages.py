@@ -116,7 +116,7 @@ class Pages:
         return response
 
     def refuse(self, request: Request, status: int, principal: Principal | None) -> HTMLResponse:
-        """Answers 403 or 404 with a translated page."""
+        """Answers a refusal (403, 404, or a request that could not be read) with a translated page."""
         return self.render(request, "refused.html", status, principal=principal, code=status)
 
     async def guarded(

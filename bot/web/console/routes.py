@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -29,6 +34,23 @@ STATIC_MAX_AGE = 24 * 3600
 # Paths whose bodies may exceed the shared server's cap: the upload form, well past its own limit
 # (which it counts itself) so that it refuses a larger file in the reader's language.
 BODY_LIMITS = {"/console/import": 2 * (MAX_UPLOAD + ENVELOPE)}
+
+
+class RecordId(Convertor[int]):
+    """A stored row's id in a path: at most 18 digits, so it always fits the database's integer."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        """Turns the path segment into the id."""
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        """Writes the id back into a path."""
+        return str(value)
+
+
+register_url_convertor("id", RecordId())
 
 
 class CachedStatic(StaticFiles):
@@ -68,28 +90,28 @@ def console_routes(
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/org/{code}", pages.organization, methods=["GET"]),
         Route("/org/{code}/invites", members.invite, methods=["POST"]),
-        Route("/org/{code}/members/{member_id:int}/export", members.export, methods=["POST"]),
-        Route("/org/{code}/members/{member_id:int}/erase", members.erase, methods=["POST"]),
+        Route("/org/{code}/members/{member_id:id}/export", members.export, methods=["POST"]),
+        Route("/org/{code}/members/{member_id:id}/erase", members.erase, methods=["POST"]),
         Route("/audit", pages.audit, methods=["GET"]),
         Route("/rota", rota.show, methods=["GET"]),
         Route("/rota/override", rota.override, methods=["POST"]),
         Route("/meetings", meetings.calendar, methods=["GET"]),
         Route("/meetings/new", meetings.new_form, methods=["GET"]),
         Route("/meetings/new", meetings.create, methods=["POST"]),
-        Route("/meetings/{meeting_id:int}", meetings.show, methods=["GET"]),
-        Route("/meetings/{meeting_id:int}/attendance", meetings.correct, methods=["POST"]),
-        Route("/meetings/{meeting_id:int}/move", meetings.move_form, methods=["GET"]),
-        Route("/meetings/{meeting_id:int}/move", meetings.move, methods=["POST"]),
-        Route("/meetings/{meeting_id:int}/minutes", meetings.minutes, methods=["GET"]),
-        Route("/meetings/{meeting_id:int}/minutes", meetings.save_minutes, methods=["POST"]),
-        Route("/meetings/{meeting_id:int}/minutes.docx", meetings.minutes_file, methods=["GET"]),
+        Route("/meetings/{meeting_id:id}", meetings.show, methods=["GET"]),
+        Route("/meetings/{meeting_id:id}/attendance", meetings.correct, methods=["POST"]),
+        Route("/meetings/{meeting_id:id}/move", meetings.move_form, methods=["GET"]),
+        Route("/meetings/{meeting_id:id}/move", meetings.move, methods=["POST"]),
+        Route("/meetings/{meeting_id:id}/minutes", meetings.minutes, methods=["GET"]),
+        Route("/meetings/{meeting_id:id}/minutes", meetings.save_minutes, methods=["POST"]),
+        Route("/meetings/{meeting_id:id}/minutes.docx", meetings.minutes_file, methods=["GET"]),
         Route("/reminders", reminders.show, methods=["GET"]),
         Route("/reminders/requeue", reminders.requeue, methods=["POST"]),
         Route("/reminders/settings", reminders.change_setting, methods=["POST"]),
         Route("/ledger", ledger.show, methods=["GET"]),
         Route("/ledger/workbook", ledger.workbook, methods=["GET"]),
         Route("/ledger/summary", ledger.summary, methods=["GET"]),
-        Route("/ledger/photos/{photo_id:int}", ledger.photo, methods=["GET"]),
+        Route("/ledger/photos/{photo_id:id}", ledger.photo, methods=["GET"]),
         Route("/ledger/submitted", ledger.submitted, methods=["POST"]),
         Route("/structure", structure.show, methods=["GET"]),
         Route("/structure/pairings/new", structure.new_pairing, methods=["GET"]),
@@ -106,6 +128,15 @@ def console_routes(
         Route("/import/confirm", imports.confirm, methods=["POST"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
-    return [
-        Mount("/console", routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=512)])
-    ]
+
+    async def unreadable(request: Request, error: Exception) -> Response:
+        """Answers what the router or the form reader refuses with a translated page."""
+        status = error.status_code if isinstance(error, HTTPException) else 400
+        return pages.refuse(request, status, None)
+
+    console = Starlette(
+        routes=routes,
+        middleware=[Middleware(GZipMiddleware, minimum_size=512)],
+        exception_handlers={HTTPException: unreadable},
+    )
+    return [Mount("/console", app=console)]

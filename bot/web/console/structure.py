@@ -40,7 +40,7 @@ from bot.services.structure import (
     save_pairing,
     word,
 )
-from bot.web.console.desk import csrf_ok, principal_of
+from bot.web.console.desk import csrf_ok, principal_of, whole
 from bot.web.console.pages import Pages, _response
 from handlers.errors import explain
 from storage.engine import Session
@@ -185,10 +185,11 @@ def _number(filled: Filled, name: str, default: int) -> int:
     text = filled.values[name].strip()
     if not text:
         return default
-    if not text.isdigit():
+    number = whole(text)
+    if number is None:
         filled.note(name, "bad_number", value=text)
         return default
-    return int(text)
+    return number
 
 
 def _required(filled: Filled, names: tuple[str, ...]) -> None:
