@@ -286,7 +286,6 @@ class Checker:
             (str(q), q.first_day, q.last_day)
             for q in (Quarter(self.year, number) for number in range(1, QUARTERS_A_YEAR + 1))
         ]
-        self._org_life_days: dict[tuple[int, int, int, HolidayPolicy], date | None] = {}
         self._rule_lines: dict[tuple[int, int, int, HolidayPolicy], Line | None] = {}
         self._alliances_of: dict[int, list[AllianceFact]] | None = None
         self._pairings_of: dict[int, list[PairingFact]] = {}
@@ -318,14 +317,14 @@ class Checker:
                 pairings[org_id].append(pairing)
         self._alliances_of, self._pairings_of = dict(alliances), dict(pairings)
 
-    def org_life_day(
-        self, month: int, ordinal: int, weekday: int, policy: HolidayPolicy
-    ) -> date | None:
-        """Returns the org-life day a rule sets in a month of the year, None when it sets none."""
-        key = (month, ordinal, weekday, policy)
-        if key not in self._org_life_days:
+    def rule_line(
+        self, month: int, key: str, ordinal: int, weekday: int, policy: HolidayPolicy
+    ) -> Line | None:
+        """The line of a month's org-life day as a rule sets it (none stored): one per rule."""
+        rule = (month, ordinal, weekday, policy)
+        if rule not in self._rule_lines:
             try:
-                found: date | None = org_life_day(
+                due: date | None = org_life_day(
                     self.year,
                     month,
                     holidays=self.facts.holidays,
@@ -334,17 +333,7 @@ class Checker:
                     policy=policy,
                 ).date
             except ValueError:
-                found = None
-            self._org_life_days[key] = found
-        return self._org_life_days[key]
-
-    def rule_line(
-        self, month: int, key: str, ordinal: int, weekday: int, policy: HolidayPolicy
-    ) -> Line | None:
-        """The line of a month's org-life day as a rule sets it (none stored): one per rule."""
-        rule = (month, ordinal, weekday, policy)
-        if rule not in self._rule_lines:
-            due = self.org_life_day(month, ordinal, weekday, policy)
+                due = None
             found = None
             if due is not None:
                 state, left = judge(False, due, self.today, counted_from=self.as_of)

@@ -15,13 +15,13 @@ from datetime import date, datetime
 from pathlib import Path, PurePath
 from typing import IO
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from bot.core.domain import ConvenerRule, DutyPeriod, PairingForm
 from bot.core.i18n import N_
 from bot.services.errors import ServiceError
 from bot.services.importer import (
-    COLUMNS,
+    COLUMN_ORDER,
     FILE_KIND,
     ImportFileError,
     ImportReport,
@@ -554,7 +554,7 @@ def import_district(
             rest = [error for error in members.errors if (error.row, error.column) not in cells]
             members.errors = sorted(
                 [*rest, *outside],
-                key=lambda error: (error.row, list(COLUMNS).index(error.column)),
+                key=lambda error: (error.row, COLUMN_ORDER[error.column]),
             )
         report = DistrictReport(members=members, group_errors=pairing_errors + alliance_errors)
         report.members.dry_run = dry_run
@@ -586,8 +586,3 @@ def import_district(
     else:
         outer.commit()
     return report
-
-
-def organization_codes(session: Session) -> list[str]:
-    """Lists every stored organization's code (for the template's examples and drop-downs)."""
-    return list(session.exec(select(Organization.code).order_by(col(Organization.code))).all())

@@ -840,14 +840,6 @@ def _matches(candidates: list[Phoned], phone: str | None) -> list[Phoned]:
     return [m for m in candidates if m.phone is None]
 
 
-def validate(
-    table: Table, session: Session, *, progress: Progress | None = None
-) -> tuple[Plan, dict[str, Organization]]:
-    """Checks every row against the rules and the stored data; returns the plan and known orgs."""
-    plan, stored, _roster = _validate(table, session, progress)
-    return plan, stored
-
-
 COLUMN_ORDER = {name: index for index, name in enumerate(COLUMNS)}
 
 
