@@ -12,6 +12,7 @@ import typer
 
 from bot.cli.pairing import group_json, parse_day
 from bot.cli.support import (
+    LangOption,
     emit_json,
     fail,
     friendly,
@@ -78,9 +79,6 @@ ThemeOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-LangOption = Annotated[
-    str | None, typer.Option("--lang", help="Language of the output: zh_CN or en.")
-]
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,15 @@ import typer
 
 from bot.cli.importer import render_import
 from bot.cli.progress import import_progress
-from bot.cli.support import fail, friendly, mounted_group, parse_now, pick_translator, run_use_case
+from bot.cli.support import (
+    LangOption,
+    fail,
+    friendly,
+    mounted_group,
+    parse_now,
+    pick_translator,
+    run_use_case,
+)
 from bot.config import load_settings
 from bot.core.i18n import Translator
 from bot.services.district import (
@@ -30,9 +38,6 @@ from bot.texts.phrases import IMPORT_COLUMNS as COLUMN_LABELS
 from handlers.errors import explain
 
 EXIT_INVALID = 1
-LangOption = Annotated[
-    str | None, typer.Option("--lang", help="Language of the output: zh_CN or en.")
-]
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.support import (
+    LangOption,
     fail,
     find_org,
     friendly,
@@ -39,9 +40,6 @@ OutputOption = Annotated[
     typer.Option(
         "--output", "-o", help="Where to write the .docx: a file, or a folder for its own name."
     ),
-]
-LangOption = Annotated[
-    str | None, typer.Option("--lang", help="Language of the output: zh_CN or en.")
 ]
 NowOption = Annotated[
     str | None,

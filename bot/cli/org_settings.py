@@ -12,6 +12,7 @@ import typer
 
 from bot.cli.support import (
     EXIT_REFUSED,
+    LangOption,
     emit_json,
     fail,
     friendly,
@@ -31,9 +32,6 @@ from bot.services.structure import SETTING_KEYS
 from bot.texts.phrases import ROLES
 from handlers.errors import explain
 
-LangOption = Annotated[
-    str | None, typer.Option("--lang", help="Language of the output: zh_CN or en.")
-]
 STATUSES: dict[MemberStatus, str] = {
     MemberStatus.FULL: N_("full"),
     MemberStatus.PROBATIONARY: N_("probationary"),

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.support import (
+    LangOption,
     emit_json,
     fail,
     friendly,
@@ -78,9 +79,6 @@ VisitsOption = Annotated[
 ]
 GoalsOption = Annotated[str | None, typer.Option("--goals", help="The agreement's goals.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-LangOption = Annotated[
-    str | None, typer.Option("--lang", help="Language of the output: zh_CN or en.")
-]
 
 
 def register(app: typer.Typer) -> None:
