@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.memory import resident
 from bench.report import Result
 
 # Probes import only what they measure: this module keeps its own imports to the standard library
@@ -234,16 +235,6 @@ def city_file(size: Size, folder: Path | None = None) -> tuple[Path, Counts]:
 
 
 # -- probes (each in its own child process) ---------------------------------------------------
-
-
-def resident() -> dict[str, float]:
-    """Returns this process's resident size and its peak, in MiB."""
-    found: dict[str, float] = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            found[name] = int(value.split()[0]) / 1024
-    return found
 
 
 def probe_read(path: Path) -> dict[str, Any]:
