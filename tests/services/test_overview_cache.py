@@ -31,7 +31,10 @@ class Ticks:
 
 
 def view(
-    database: Database, cache: OverviewCache, now: datetime = DEFAULT_NOW, quarter: Quarter = QUARTER
+    database: Database,
+    cache: OverviewCache,
+    now: datetime = DEFAULT_NOW,
+    quarter: Quarter = QUARTER,
 ) -> Overview:
     """Opens the whole district's overview through the cache, in a transaction of its own."""
     with database.session() as session:
