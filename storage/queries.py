@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, col
 
 from storage.models import ProcessedInbound
+from storage.prepared import fetch
 
 
 def insert_ignore(
@@ -98,7 +99,7 @@ def insert_ignore_rows(
     columns = tuple(rows[0])
     statement = _insert_rows_statement(table, columns, len(rows), conflict, returning)
     params = {f"{name}_{index}": row[name] for index, row in enumerate(rows) for name in columns}
-    return set(run(session, statement, params).scalars())
+    return {row[0] for row in fetch(session, statement, params)}
 
 
 def bulk_insert(

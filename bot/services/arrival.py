@@ -42,6 +42,7 @@ from storage.models import (
     PairingOrg,
     Role,
 )
+from storage.prepared import fetch
 from storage.queries import run
 
 
@@ -302,7 +303,7 @@ def arrive(
         "day": today,
     }
     postgresql = session.get_bind().dialect.name == "postgresql"
-    rows = run(session, ARRIVAL_POSTGRESQL if postgresql else ARRIVAL, params).all()
+    rows = fetch(session, ARRIVAL_POSTGRESQL if postgresql else ARRIVAL, params)
     if not rows:
         return None
     first = rows[0]

@@ -1,0 +1,166 @@
+"""The hot path's statements run on the driver's cursor, compiled once per database kind.
+
+A check-in runs three or four short statements; SQLAlchemy's execution of a compiled statement
+(its parameter processing, execution context and result object) cost twice the statement
+itself on SQLite. `fetch` does what those steps do for one statement shape, once: the SQL text,
+the order of its parameters, each parameter's and each column's type conversion. It keeps
+what callers and the rest of the system rely on: pending ORM changes are flushed first, the
+statement runs in the session's transaction, engine listeners see it, and a driver error comes
+out as SQLAlchemy's, with a lost connection invalidated in the pool.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Executable
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+from sqlmodel import Session
+
+Convert = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A statement as the driver takes it, with what turns values in and rows out."""
+
+    sql: str
+    # The bound names in the order the driver wants them (None: the driver takes names).
+    order: tuple[str, ...] | None
+    keys: dict[str, str]
+    binds: dict[str, Convert]
+    constants: dict[str, Any]
+    # The columns whose values need turning into Python's, by position.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    row: Callable[..., Any]
+
+    def values(self, params: Mapping[str, Any]) -> Any:
+        """Turns the caller's parameters into the driver's."""
+        binds, constants = self.binds, self.constants
+        if self.order is not None:
+            found = []
+            for name in self.order:
+                value = params[name] if name in params else constants[name]
+                convert = binds[name]
+                found.append(convert(value) if convert is not None else value)
+            return tuple(found)
+        named = {}
+        for name, key in self.keys.items():
+            value = params[name] if name in params else constants[name]
+            convert = binds[name]
+            named[key] = convert(value) if convert is not None else value
+        return named
+
+    def rows(self, fetched: Sequence[Any]) -> list[Any]:
+        """Turns the driver's rows into named rows of the columns' Python values."""
+        results, row = self.results, self.row
+        if not results:
+            return [row(*raw) for raw in fetched]
+        rows = []
+        for raw in fetched:
+            values = list(raw)
+            for position, convert in results:
+                values[position] = convert(values[position])
+            rows.append(row(*values))
+        return rows
+
+
+def prepare(statement: Executable, dialect: Dialect) -> Prepared:
+    """Compiles a statement for a dialect, refusing what `fetch` cannot run as compiled."""
+    assert isinstance(statement, ClauseElement)
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    params = compiled.binds
+    if any(param.expanding or param.literal_execute for param in params.values()):
+        raise TypeError("a statement with lists bound at execution cannot be prepared")
+    escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
+    columns = list(getattr(statement, "selected_columns", ()))
+    return Prepared(
+        sql=compiled.string,
+        order=tuple(compiled.positiontup) if compiled.positiontup is not None else None,
+        keys={name: escaped.get(name, name) for name in params},
+        binds={
+            name: param.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, param in params.items()
+        },
+        constants={
+            name: param.effective_value for name, param in params.items() if not param.required
+        },
+        results=tuple(
+            (position, convert)
+            for position, column in enumerate(columns)
+            if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None))
+        ),
+        row=namedtuple("Row", [column.key for column in columns], rename=True),
+    )
+
+
+_prepared: dict[tuple[Executable, str], Prepared] = {}
+_preparing = threading.Lock()
+
+
+def _prepared_for(statement: Executable, dialect: Dialect) -> Prepared:
+    """Returns the statement prepared for a dialect, preparing it the first time."""
+    key = (statement, dialect.name)
+    found = _prepared.get(key)
+    if found is None:
+        with _preparing:
+            found = _prepared.get(key) or prepare(statement, dialect)
+            _prepared[key] = found
+    return found
+
+
+def fetch(session: Session, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
+    """Runs a statement built once (a module's constant) in the session's transaction; its rows.
+
+    Rows are named tuples of the statement's columns. Statements that bind lists at execution
+    (`expanding`) are refused: use `storage.queries.run` for them.
+    """
+    session.flush()
+    connection = session.connection()
+    dialect = connection.dialect
+    prepared = _prepared_for(statement, dialect)
+    values = prepared.values(params)
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        listeners = connection.dispatch.before_cursor_execute
+        if listeners:
+            listeners(connection, cursor, prepared.sql, values, None, False)
+        cursor.execute(prepared.sql, values)
+        fetched = cursor.fetchall() if cursor.description is not None else []
+    except dialect.loaded_dbapi.Error as error:
+        raise _translated(
+            connection, error, sql=prepared.sql, values=values, cursor=cursor
+        ) from error
+    finally:
+        cursor.close()
+    return prepared.rows(fetched)
+
+
+def _translated(
+    connection: Connection, error: Any, *, sql: str, values: Any, cursor: Any
+) -> DBAPIError:
+    """Wraps a driver error as SQLAlchemy would, invalidating a connection that is gone."""
+    dialect = connection.dialect
+    gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if gone:
+        connection.invalidate(error)
+    wrapped = DBAPIError.instance(
+        sql,
+        values,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=gone,
+        dialect=dialect,
+    )
+    assert isinstance(wrapped, DBAPIError)
+    return wrapped
