@@ -21,10 +21,11 @@ from bot.channels.wecom import WeComChannel
 from bot.channels.weixin.callback import CallbackChannel
 from bot.config import Settings
 from bot.core.clock import FrozenClock
+from bot.core.domain import MemberStatus
 from bot.core.inbound import Channel, Inbound
 from bot.engine.assistant import Assistant
 from storage.engine import Database
-from storage.models import Activity, Photo
+from storage.models import Activity, Member, Photo
 from tests.factories import World
 from tests.fakes.wechat_api import (
     FakeWeChatAPI,
@@ -42,6 +43,7 @@ MEDIA = "/cgi-bin/media/get"
 CUSTOM = "/cgi-bin/message/custom/send"
 MB = 1024 * 1024
 NOT_FETCHED = "I could not fetch that photo from the chat platform. Please send it again."
+NOT_BOUND_ZH = "您尚未绑定党员身份。请发送“绑定”加邀请码（或 /start 邀请码）。"
 
 
 @dataclass
@@ -186,6 +188,28 @@ async def test_oversized_and_non_image_media_are_refused_and_nothing_is_kept(
     refused = await image(platform, follower, "pdf")
     assert refused == "Only JPEG, PNG and WebP photos can be kept as evidence."
     assert stored(database) == [] and files_under(settings.photo_root) == []
+
+
+async def test_an_image_from_an_unbound_or_departed_sender_is_not_downloaded(
+    platform: Platform, world: World, database: Database, api: FakeWeChatAPI
+) -> None:
+    api.media["pic"] = JPEG
+    stranger = platform.follower("user-stranger")
+    # The default language's "not bound" answer, as for any other command of a stranger.
+    assert await image(platform, stranger, "pic") == NOT_BOUND_ZH
+    departed = await member(platform, world, "m2")
+    with database.session() as session:
+        row = session.get_one(Member, world.members["m2"])
+        row.status = MemberStatus.DEPARTED
+        session.add(row)
+    assert await image(platform, departed, "pic") == NOT_BOUND_ZH
+    assert api.calls_to(MEDIA) == [] and stored(database) == []
+    # A bound member's image is fetched as before.
+    add_activity(
+        database, org=world.orgs["B1"], day=date(2026, 10, 12), reporter=world.members["m1"]
+    )
+    assert "Attach 1 photo" in await image(platform, await member(platform, world), "pic")
+    assert len(api.calls_to(MEDIA)) == 1
 
 
 async def test_a_media_api_error_gets_a_clear_message_and_the_report_goes_on(

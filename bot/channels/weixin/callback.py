@@ -58,6 +58,7 @@ from bot.core.inbound import Channel, ChatKind, Inbound, InboundImage
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.texts.translation import translator
 from handlers.photos import UNFETCHED
+from storage.channels import bound_member
 from storage.deliveries import remember_keys
 from storage.engine import Database
 
@@ -433,7 +434,16 @@ class CallbackChannel(ABC):
         return rendered
 
     async def _with_image(self, inbound: Inbound, media_id: str) -> Inbound:
-        """Downloads an image by its MediaId through the media API; the core judges its bytes."""
+        """Downloads an image by its MediaId through the media API; the core judges its bytes.
+
+        Only for a sender bound to a member: anyone else is answered "not bound" whatever the
+        image holds, and a download costs the platform's daily API quota.
+        """
+        bound = await self._in_core(
+            bound_member, self._database, channel=self.channel, external_id=inbound.user_id
+        )
+        if bound is None:
+            return replace(inbound, images=(InboundImage(b""),))
         try:
             if not media_id:
                 raise ApiError(-1, "image without MediaId")
