@@ -69,6 +69,9 @@ def sniff(content: bytes) -> tuple[str, str] | None:
 
 def check(store: PhotoStore, image: InboundImage) -> tuple[str, str]:
     """Refuses a photo over the size limit or of another type; returns its MIME type and extension."""
+    if image.truncated:
+        # Only the first bytes past the limit were read: how large it is, nobody knows.
+        raise ServiceError("photo_over_limit", limit=_megabytes(store.max_bytes))
     if image.byte_size > store.max_bytes:
         raise ServiceError(
             "photo_too_large",

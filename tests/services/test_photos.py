@@ -82,6 +82,8 @@ def test_limits_refuse_and_store_nothing(database: Database, world: World, tmp_p
         ([InboundImage(png() + b"\x00" * 200)], "photo_too_large"),
         # A photo the platform said is too big, not downloaded at all.
         ([InboundImage(b"", size=5_000_000)], "photo_too_large"),
+        # A download that stopped past the limit: larger than that, by how much nobody knows.
+        ([InboundImage(b"", size=101, truncated=True)], "photo_over_limit"),
         ([InboundImage(b"%PDF-1.7 not a photo")], "photo_type"),
         ([InboundImage(png(n)) for n in range(10)], "photo_count"),
     ]

@@ -457,7 +457,9 @@ class CallbackChannel(ABC):
             return replace(
                 inbound, images=(InboundImage(b""),), extra={**inbound.extra, UNFETCHED: "1"}
             )
-        image = InboundImage(media.content, media.content_type, size=media.size)
+        image = InboundImage(
+            media.content, media.content_type, size=media.size, truncated=media.truncated
+        )
         return replace(inbound, images=(image,))
 
     async def _push_later(
