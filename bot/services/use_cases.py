@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property, partial
@@ -71,12 +71,14 @@ from bot.services.mobility import Mobility
 from bot.services.notices import Notices
 from bot.services.organizations import Organizations, OrgEntry
 from bot.services.photos import (
+    CheckedPhoto,
     PhotoStore,
     PhotoView,
     attach_photos,
+    check_photos,
     discard_photos,
     latest_report,
-    save_photos,
+    store_photos,
 )
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.reminder_settings import (
@@ -845,10 +847,14 @@ class Services:
 
     # -- photos as evidence ----------------------------------------------------------------
 
-    def save_photos(self, member: MemberView, images: list[InboundImage]) -> list[PhotoView]:
-        """Checks and stores photos a member sent (not yet attached to any entry)."""
-        return save_photos(
-            self.session, self.photo_store, member_id=member.id, images=images, now=self.now
+    def check_photos(self, images: Sequence[InboundImage]) -> list[CheckedPhoto]:
+        """Refuses too many photos, or one too large or of another type; returns them checked."""
+        return check_photos(self.photo_store, images)
+
+    def save_photos(self, member: MemberView, photos: Sequence[CheckedPhoto]) -> list[PhotoView]:
+        """Stores checked photos a member sent (not yet attached to any entry)."""
+        return store_photos(
+            self.session, self.photo_store, member_id=member.id, photos=photos, now=self.now
         )
 
     def attach_photos(self, member: MemberView, photo_ids: list[int], activity_id: int) -> int:
