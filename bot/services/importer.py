@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,9 +23,10 @@ from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, OrgKind, RoleKind
 from bot.core.i18n import N_
+from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
 from bot.services.structure import check_setting
-from storage.models import AuditEntry, Member, Organization, Role, RoleTerm
+from storage.models import Member, Organization, Role, RoleTerm
 from storage.queries import bulk_insert
 
 # Every column, by its canonical name, with the headers that mean it (compared without case,
@@ -915,22 +915,17 @@ def import_members(
             progress=progress,
         )
         if report.changes:
-            session.add(
-                AuditEntry(
-                    at=now,
-                    actor_id=actor_id,
-                    action="members.import",
-                    subject=f"file:{source}"[:200],
-                    detail=json.dumps(
-                        {
-                            "orgs_created": report.orgs_created,
-                            "orgs_updated": report.orgs_updated,
-                            "members_created": report.members_created,
-                            "members_updated": report.members_updated,
-                            "roles_added": report.roles_added,
-                        }
-                    ),
-                )
+            record_change(
+                session,
+                now=now,
+                actor_id=actor_id,
+                action="members.import",
+                subject=f"file:{source}",
+                orgs_created=report.orgs_created,
+                orgs_updated=report.orgs_updated,
+                members_created=report.members_created,
+                members_updated=report.members_updated,
+                roles_added=report.roles_added,
             )
         session.flush()
     except IntegrityError as error:

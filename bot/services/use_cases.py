@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -37,6 +36,7 @@ from bot.core.records import (
 from bot.core.reply import Document
 from bot.services.arrival import Arrival, DayMeeting, arrive, day_meeting
 from bot.services.attendance import AttendanceBook, CheckinWindow, Correction, RollSheet
+from bot.services.audit_trail import record_change
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, Subject, compliance_report
 from bot.services.console_access import ConsoleAccess
@@ -94,7 +94,7 @@ from bot.services.stats import AttendanceReport, attendance_report
 from bot.services.structure import BranchSettings, branch_settings, set_org_setting
 from bot.services.summary import YearSummary, year_summaries
 from bot.texts import notices as notice_texts
-from storage.models import Alliance, AuditEntry, Invite, Meeting
+from storage.models import Alliance, Invite, Meeting
 
 
 class SharedTransactionError(Exception):
@@ -280,14 +280,8 @@ class Services:
 
     def audit(self, *, actor_id: int | None, action: str, subject: str, **detail: object) -> None:
         """Records a privileged change in the audit log."""
-        self.session.add(
-            AuditEntry(
-                at=self.now,
-                actor_id=actor_id,
-                action=action,
-                subject=subject,
-                detail=json.dumps(detail, ensure_ascii=False, default=str),
-            )
+        record_change(
+            self.session, now=self.now, actor_id=actor_id, action=action, subject=subject, **detail
         )
 
     def require_lead(self, member: MemberView) -> None:
