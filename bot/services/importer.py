@@ -189,6 +189,14 @@ class Progress(Protocol):
         """Takes one report; `done` never decreases within a phase."""
 
 
+class OrgLifeRetimer(Protocol):
+    """Moves an organization's org-life days planned at its old time to its new one, audited and
+    told to their members: the use case every door that changes the time goes through."""
+
+    def __call__(self, org_id: int, *, old: str, new: str, actor_id: int | None) -> None:
+        """Moves the days (those not begun) and tells who takes part."""
+
+
 class ImportFileError(Exception):
     """The file cannot be read as a table; `message` is an English msgid filled with `values`."""
 
@@ -873,11 +881,15 @@ def import_members(
     source: str = "",
     progress: Progress | None = None,
     actor_id: int | None = None,
+    retime: OrgLifeRetimer | None = None,
 ) -> ImportReport:
     """Validates every row and, when all are valid, imports them in the caller's transaction.
 
     A dry run (or any bad row) leaves the database as it was: it counts what would change and
-    writes nothing. `progress` hears each phase's rows as they are checked and written.
+    writes nothing. `progress` hears each phase's rows as they are checked and written. A new
+    org-life time for a stored organization goes through `retime` (`Services.retime_org_life`,
+    which `Services.import_members` passes), which moves the days planned at the old time; a
+    caller without the use cases passes none, and those days stay where they are.
     A write the database refuses (another writer got there first) undoes every write and is
     refused as `import_conflict`.
     """
@@ -895,6 +907,12 @@ def import_members(
         if entry.code in stored and (found := _org_changes(entry, stored[entry.code], parent_codes))
     }
     grants = _grants(plan, stored, roster)
+    # Read before the write below sets the new times on the stored rows.
+    retimed = [
+        (stored[code].id, stored[code].orglife_time, found["orglife_time"])
+        for code, found in changes.items()
+        if "orglife_time" in found and retime is not None
+    ]
     report.orgs_created = len(plan.orgs) - sum(code in stored for code in plan.orgs)
     report.orgs_updated = len(changes)
     report.members_created = len(roster.created)
@@ -914,6 +932,9 @@ def import_members(
             now=now,
             progress=progress,
         )
+        for org_id, old, new in retimed:
+            assert org_id is not None and retime is not None
+            retime(org_id, old=old, new=new, actor_id=actor_id)
         if report.changes:
             record_change(
                 session,

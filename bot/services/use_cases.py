@@ -41,6 +41,7 @@ from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, f
 from bot.services.compliance import ComplianceReport, Subject, compliance_report
 from bot.services.console_access import ConsoleAccess
 from bot.services.conversations import Conversations
+from bot.services.district import DistrictReport, Workbook, import_district
 from bot.services.documents import minutes_document, year_summary_document
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
 from bot.services.downloads import MINUTES as MINUTES_DOWNLOAD
@@ -48,6 +49,7 @@ from bot.services.downloads import SUMMARY as SUMMARY_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.holiday_data import missing_holiday_years
+from bot.services.importer import ImportReport, Progress, Table, import_members
 from bot.services.ledger import Ledger
 from bot.services.ledger_book import (
     XLSX_MIME,
@@ -1212,10 +1214,56 @@ class Services:
             self.session, org_code=org_code, key=key, value=value, now=self.now, actor_id=actor_id
         )
         if canonical == "orglife.time" and org is not None and before and stored != before:
-            self._retime_org_life(org.id, old=before, new=stored, actor_id=actor_id)
+            self.retime_org_life(org.id, old=before, new=stored, actor_id=actor_id)
         return canonical, stored
 
-    def _retime_org_life(self, org_id: int, *, old: str, new: str, actor_id: int | None) -> None:
+    def import_members(
+        self,
+        table: Table,
+        *,
+        dry_run: bool,
+        source: str = "",
+        progress: Progress | None = None,
+        actor_id: int | None = None,
+    ) -> ImportReport:
+        """Imports organizations, members and roles, all or none; a new org-life time moves the
+        days planned at the old one."""
+        return import_members(
+            self.session,
+            table,
+            now=self.now,
+            dry_run=dry_run,
+            source=source,
+            progress=progress,
+            actor_id=actor_id,
+            retime=self.retime_org_life,
+        )
+
+    def import_district(
+        self,
+        workbook: Workbook,
+        *,
+        dry_run: bool,
+        source: str = "",
+        progress: Progress | None = None,
+        scope: frozenset[int] | None = None,
+        actor_id: int | None = None,
+    ) -> DistrictReport:
+        """Imports a district workbook, all sheets or nothing; a new org-life time moves the days
+        planned at the old one."""
+        return import_district(
+            self.session,
+            workbook,
+            now=self.now,
+            dry_run=dry_run,
+            source=source,
+            progress=progress,
+            scope=scope,
+            actor_id=actor_id,
+            retime=self.retime_org_life,
+        )
+
+    def retime_org_life(self, org_id: int, *, old: str, new: str, actor_id: int | None) -> None:
         """Moves the org-life days planned at the old time to the new one, audited; tells members."""
         try:
             old_time, new_time = parse_hhmm(old), parse_hhmm(new)
