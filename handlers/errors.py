@@ -73,6 +73,9 @@ MESSAGES: dict[str, str] = {
     "photo_too_large": N_(
         "That photo is {size} MB; photos may be at most {limit} MB. Send a smaller one."
     ),
+    "photo_over_limit": N_(
+        "That photo is over {limit} MB; photos may be at most {limit} MB. Send a smaller one."
+    ),
     "photo_type": N_("Only JPEG, PNG and WebP photos can be kept as evidence."),
     "photo_count": N_("Send at most {limit} photos at a time."),
     "photo_no_report": N_(

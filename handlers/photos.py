@@ -8,7 +8,6 @@ from bot.core.i18n import N_
 from bot.core.records import MemberView
 from bot.core.reply import Button
 from bot.services.errors import ServiceError
-from bot.services.photos import MAX_PER_MESSAGE, check
 from bot.texts.phrases import ACTIVITY_KINDS
 from handlers.base import Context, Replies, Router
 from handlers.report import router as report_router
@@ -59,12 +58,9 @@ def on_photos(ctx: Context, _args: str) -> Replies:
         )
         return [note, *_report_again(ctx)] if in_report else [note]
     # Refused before anything else is asked (a file that is no photo needs no report).
-    if len(ctx.inbound.images) > MAX_PER_MESSAGE:
-        raise ServiceError("photo_count", limit=MAX_PER_MESSAGE)
-    for image in ctx.inbound.images:
-        check(ctx.services.photo_store, image)
+    checked = ctx.services.check_photos(ctx.inbound.images)
     if state is not None and in_report:
-        photos = ctx.services.save_photos(member, list(ctx.inbound.images))
+        photos = ctx.services.save_photos(member, checked)
         chosen: list[int] = list(ctx.data.get("photo_ids", []))
         chosen += [photo.id for photo in photos if photo.id not in chosen]
         state.data["photo_ids"] = chosen
@@ -79,7 +75,7 @@ def on_photos(ctx: Context, _args: str) -> Replies:
     latest = ctx.services.latest_report(member)
     if latest is None:
         raise ServiceError("photo_no_report")
-    photos = ctx.services.save_photos(member, list(ctx.inbound.images))
+    photos = ctx.services.save_photos(member, checked)
     waiting: list[int] = list(ctx.data.get("photo_ids", [])) if state is not None else []
     waiting += [photo.id for photo in photos if photo.id not in waiting]
     ctx.begin(router.flow, Step.ATTACH, photo_ids=waiting, activity_id=latest.id)

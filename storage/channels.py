@@ -15,6 +15,7 @@ from sqlalchemy import CursorResult, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from bot.core.domain import MemberStatus
 from bot.core.inbound import Channel
 from storage.engine import Database
 from storage.models import ChannelToken, ChatAccount, Member, OfferedOption, ProcessedInbound
@@ -166,6 +167,24 @@ def last_contact(
         return None, None
     last_seen, locale = found
     return last_seen, locale
+
+
+def bound_member(database: Database, *, channel: Channel, external_id: str) -> int | None:
+    """Returns the id of the current member a chat account is bound to, else None.
+
+    A departed member's account counts as unbound, as it does when the core reads who wrote.
+    """
+    with database.session() as session:
+        found: int | None = session.execute(
+            select(col(Member.id))
+            .join(ChatAccount, col(ChatAccount.member_id) == col(Member.id))
+            .where(
+                col(ChatAccount.channel) == channel.value,
+                col(ChatAccount.external_id) == external_id,
+                col(Member.status) != MemberStatus.DEPARTED,
+            )
+        ).scalar_one_or_none()
+    return found
 
 
 # --- access tokens --------------------------------------------------------------------------------

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from bot.services.meetings import Meetings
 from storage.engine import Database
-from storage.models import Alliance, AuditEntry, Member, Organization, Pairing
+from storage.models import Alliance, AuditEntry, Meeting, Member, Organization, Pairing
+from tests.conftest import SHANGHAI
+from tests.factories import World
+from tests.services.test_compliance import HOLIDAYS
+from tests.services.test_importer import write_csv
 from tests.test_cli_members import Cli
 from tests.test_cli_members import cli as members_cli
 
@@ -136,3 +142,22 @@ def test_a_bad_alliance_row_imports_nothing_from_any_sheet(
     with database.session() as session:
         assert session.exec(select(Organization)).all() == []
         assert session.exec(select(Pairing)).all() == []
+
+
+@pytest.mark.parametrize("command", ["district", "members"])
+def test_an_imported_org_life_time_moves_the_days_planned_at_the_old_one(
+    cli: Cli, world: World, database: Database, tmp_path: Path, command: str
+) -> None:
+    # Far enough ahead to lie after the real clock the command line reads.
+    with database.session() as session:
+        meetings = Meetings(session, holidays=HOLIDAYS, tz=SHANGHAI)
+        planned = meetings.ensure_org_life(session.get_one(Organization, world.orgs["B1"]), 2030, 1)
+    path = write_csv(tmp_path / "time.csv", ["组织代码", "组织生活时间"], [["B1", "14:30"]])
+    cli.ok("import", command, str(path))
+    with database.session() as session:
+        moved = session.get_one(Meeting, planned.id)
+        [audit] = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "meeting.reschedule")
+        ).all()
+    assert moved.starts_at.astimezone(SHANGHAI).time() == time(14, 30)
+    assert (audit.subject, audit.actor_id) == (f"meeting:{planned.id}", None)

@@ -18,6 +18,7 @@ from bot.cli.progress import import_progress
 from bot.core.domain import MemberStatus
 from bot.services.errors import ServiceError
 from bot.services.importer import Phase
+from bot.services.use_cases import Services
 from bot.texts.translation import translator
 from storage.engine import Database
 from storage.models import AuditEntry, Member, Organization
@@ -127,7 +128,7 @@ def test_import_explains_a_row_the_database_refused(
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise ServiceError("import_conflict", reason="duplicate key value")
 
-    monkeypatch.setattr("bot.cli.importer.import_members", refuse)
+    monkeypatch.setattr(Services, "import_members", refuse)
     path = write_csv(tmp_path / "members.csv", HEADER, VALID)
     line = cli.refused("import", "members", str(path), code=1)
     assert "duplicate key value" in line and "Nothing was imported" in line

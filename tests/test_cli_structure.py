@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from datetime import time
 
+import pytest
+import typer
 from sqlmodel import select
 
+from bot.cli import app
 from bot.core.domain import OrgKind, PairingForm
 from bot.services.meetings import Meetings
 from storage.engine import Database
@@ -157,6 +160,15 @@ def test_alliance_needs_five_to_seven_presidents(cli: Cli, database: Database) -
     (listed,) = json.loads(cli.ok("alliance", "list", "--json").output)
     assert (listed["convener_rule"], listed["duty_period"]) == ("rotation", "quarter")
     assert listed["presidents"] == ["P2", "P1", "P3", "P4", "P5"]
+
+
+@pytest.mark.parametrize("group", ["pairing", "alliance"])
+def test_add_and_edit_take_the_same_options(group: str) -> None:
+    commands = typer.main.get_group(app).commands[group]
+    assert isinstance(commands, typer.core.TyperGroup)
+    add, edit = (commands.commands[name] for name in ("add", "edit"))
+    assert [param.opts for param in add.params] == [param.opts for param in edit.params]
+    assert add.help != edit.help
 
 
 def test_org_set_and_member_list(cli: Cli, world: World, database: Database) -> None:

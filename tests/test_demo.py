@@ -17,6 +17,7 @@ from bot.core.domain import (
     MeetingStatus,
     MemberStatus,
     OrgKind,
+    PairingForm,
     RoleKind,
     UnitKind,
 )
@@ -79,8 +80,24 @@ def test_structure_follows_the_seed_documents(database: Database) -> None:
         executive = Rota(session, DEFAULT_NOW).slot(alliance, Duty.EXECUTIVE, DEFAULT_NOW.date())
         presidents = {u.organization_id for u in units if u.kind is UnitKind.PRESIDENT}
         assert executive.org.id in presidents
-        pairings = session.exec(select(Pairing)).all()
+        pairings = session.exec(select(Pairing).order_by(col(Pairing.code))).all()
         assert [p.visit_target for p in pairings] == [3, 3, 3]
+        # Each as its name says (一对一, 一对多, 多对一): the set-up use case refuses anything else.
+        assert [p.form for p in pairings] == [
+            PairingForm.ONE_TO_ONE,
+            PairingForm.ONE_TO_MANY,
+            PairingForm.MANY_TO_ONE,
+        ]
+        # Made by the set-up use cases the command line and the import use, audited alike.
+        added = session.exec(
+            select(AuditEntry.action, AuditEntry.subject)
+            .where(col(AuditEntry.action).endswith(".add"))
+            .order_by(col(AuditEntry.subject))
+        ).all()
+        assert [tuple(entry) for entry in added] == [
+            ("alliance.add", f"alliance:{ALLIANCE}"),
+            *[("pairing.add", f"pairing:{p.code}") for p in pairings],
+        ]
         sizes = sorted(
             len(session.exec(select(PairingOrg).where(PairingOrg.pairing_id == p.id)).all())
             for p in pairings

@@ -6,12 +6,15 @@ Mount with `bot.cli.alliance.register(app)`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
 from bot.cli.pairing import group_json, parse_day
 from bot.cli.support import (
+    JsonOption,
     LangOption,
     emit_json,
     fail,
@@ -78,7 +81,20 @@ ThemeOption = Annotated[
         " then members).",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceOptions:
+    """The options `alliance add` and `alliance edit` share, as given (None when left out)."""
+
+    name: str | None = None
+    presidents: list[str] | None = None
+    members: list[str] | None = None
+    start: str | None = None
+    term_months: int | None = None
+    duty_period: str | None = None
+    convener: str | None = None
+    theme_order: str | None = None
 
 
 def register(app: typer.Typer) -> None:
@@ -94,40 +110,29 @@ def _codes(values: list[str] | None) -> tuple[str, ...] | None:
 
 
 def _spec(
-    t: Translator,
-    base: AllianceSpec | None,
-    *,
-    code: str,
-    name: str | None,
-    presidents: list[str] | None,
-    members: list[str] | None,
-    start: str | None,
-    term_months: int | None,
-    duty_period: str | None,
-    convener: str | None,
-    theme_order: str | None,
+    t: Translator, base: AllianceSpec | None, code: str, given: AllianceOptions
 ) -> AllianceSpec:
     """Builds the spec from the options, over a stored alliance's values when editing."""
     changes: dict[str, Any] = {}
-    if name is not None:
-        changes["name"] = name
-    if (found := _codes(presidents)) is not None:
+    if given.name is not None:
+        changes["name"] = given.name
+    if (found := _codes(given.presidents)) is not None:
         changes["presidents"] = found
-    if (found := _codes(members)) is not None:
+    if (found := _codes(given.members)) is not None:
         changes["members"] = found
-    if start is not None:
-        changes["rota_start"] = parse_day(t, "--start", start)
-    if term_months is not None:
-        changes["executive_term_months"] = term_months
+    if given.start is not None:
+        changes["rota_start"] = parse_day(t, "--start", given.start)
+    if given.term_months is not None:
+        changes["executive_term_months"] = given.term_months
     try:
-        if duty_period is not None:
-            changes["duty_period"] = word(PERIOD_WORDS, duty_period, "bad_duty_period")
-        if convener is not None:
-            changes["convener_rule"] = word(CONVENER_WORDS, convener, "bad_convener_rule")
+        if given.duty_period is not None:
+            changes["duty_period"] = word(PERIOD_WORDS, given.duty_period, "bad_duty_period")
+        if given.convener is not None:
+            changes["convener_rule"] = word(CONVENER_WORDS, given.convener, "bad_convener_rule")
     except ServiceError as error:
         fail(explain(t, error))
-    if theme_order is not None:
-        changes["theme_order"] = _codes([theme_order]) or ()
+    if given.theme_order is not None:
+        changes["theme_order"] = _codes([given.theme_order]) or ()
     elif base is not None and ("presidents" in changes or "members" in changes):
         # New units: the theme-day order starts again from presidents then members.
         changes["theme_order"] = ()
@@ -148,84 +153,54 @@ def _spec(
     return dataclasses.replace(base, **changes)
 
 
-@alliance_app.command("add")
-@friendly
-def alliance_add(
-    code: CodeArgument,
-    *,
-    name: NameOption = None,
-    president: PresidentOption = None,
-    member: MemberOption = None,
-    start: StartOption = None,
-    term_months: TermOption = None,
-    duty_period: PeriodOption = None,
-    convener: ConvenerOption = None,
-    theme_order: ThemeOption = None,
-    lang: LangOption = None,
-) -> None:
-    """Adds an alliance: 5-7 president units, member units, terms and rotations."""
-    settings = load_settings()
-    t = pick_translator(settings, lang)
-    now = parse_now(settings, None)
-    spec = _spec(
-        t,
-        None,
-        code=code,
-        name=name,
-        presidents=president,
-        members=member,
-        start=start,
-        term_months=term_months,
-        duty_period=duty_period,
-        convener=convener,
-        theme_order=theme_order,
-    )
-    run_use_case(
-        settings,
-        t,
-        lambda session: save_alliance(session, spec=spec, now=now, actor_id=None, replace=False),
-    )
-    typer.echo(t("Alliance {code} added.", code=code.strip().upper()))
+def _alliance_command(*, editing: bool) -> Callable[..., None]:
+    """Builds `alliance add` or `alliance edit`: one set of options, for a new or a stored alliance."""
 
-
-@alliance_app.command("edit")
-@friendly
-def alliance_edit(
-    code: CodeArgument,
-    *,
-    name: NameOption = None,
-    president: PresidentOption = None,
-    member: MemberOption = None,
-    start: StartOption = None,
-    term_months: TermOption = None,
-    duty_period: PeriodOption = None,
-    convener: ConvenerOption = None,
-    theme_order: ThemeOption = None,
-    lang: LangOption = None,
-) -> None:
-    """Changes an alliance: only the options given (--president/--member replace the lists)."""
-    settings = load_settings()
-    t = pick_translator(settings, lang)
-    now = parse_now(settings, None)
-
-    def edit(session: Any) -> None:
-        spec = _spec(
-            t,
-            alliance_spec(session, code),
-            code=code,
-            name=name,
-            presidents=president,
-            members=member,
-            start=start,
-            term_months=term_months,
-            duty_period=duty_period,
-            convener=convener,
-            theme_order=theme_order,
+    @friendly
+    def command(
+        code: CodeArgument,
+        *,
+        name: NameOption = None,
+        president: PresidentOption = None,
+        member: MemberOption = None,
+        start: StartOption = None,
+        term_months: TermOption = None,
+        duty_period: PeriodOption = None,
+        convener: ConvenerOption = None,
+        theme_order: ThemeOption = None,
+        lang: LangOption = None,
+    ) -> None:
+        """Adds or changes the alliance `code` from the options given."""
+        given = AllianceOptions(
+            name, president, member, start, term_months, duty_period, convener, theme_order
         )
-        save_alliance(session, spec=spec, now=now, actor_id=None, replace=True)
+        settings = load_settings()
+        t = pick_translator(settings, lang)
+        now = parse_now(settings, None)
+        # A new alliance is made of the options alone: refused before the database is opened.
+        new = None if editing else _spec(t, None, code, given)
 
-    run_use_case(settings, t, edit)
-    typer.echo(t("Alliance {code} changed.", code=code.strip().upper()))
+        def save(session: Any) -> None:
+            spec = new or _spec(t, alliance_spec(session, code), code, given)
+            save_alliance(session, spec=spec, now=now, actor_id=None, replace=editing)
+
+        run_use_case(settings, t, save)
+        shown = code.strip().upper()
+        if editing:
+            typer.echo(t("Alliance {code} changed.", code=shown))
+        else:
+            typer.echo(t("Alliance {code} added.", code=shown))
+
+    return command
+
+
+alliance_app.command(
+    "add", help="Adds an alliance: 5-7 president units, member units, terms and rotations."
+)(_alliance_command(editing=False))
+alliance_app.command(
+    "edit",
+    help="Changes an alliance: only the options given (--president/--member replace the lists).",
+)(_alliance_command(editing=True))
 
 
 @alliance_app.command("list")

@@ -17,9 +17,8 @@ from bot.cli.support import (
     fail,
     friendly,
     mounted_group,
-    parse_now,
     pick_translator,
-    run_use_case,
+    run_services,
 )
 from bot.config import load_settings
 from bot.core.i18n import Translator
@@ -28,7 +27,6 @@ from bot.services.district import (
     PAIRING_COLUMNS,
     PAIRING_SHEET,
     DistrictReport,
-    import_district,
     read_workbook,
 )
 from bot.services.errors import ServiceError
@@ -77,12 +75,11 @@ def import_district_command(
             workbook = read_workbook(file, progress=progress)
         except ImportFileError as error:
             fail(t(error.message, **error.values))
-        now = parse_now(settings, None)
-        report = run_use_case(
+        report = run_services(
             settings,
             t,
-            lambda session: import_district(
-                session, workbook, now=now, dry_run=dry_run, source=file.name, progress=progress
+            lambda services: services.import_district(
+                workbook, dry_run=dry_run, source=file.name, progress=progress
             ),
         )
     typer.echo(render_district(t, report, file.name))

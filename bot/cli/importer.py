@@ -8,22 +8,12 @@ from typing import Annotated
 import typer
 
 from bot.cli.progress import import_progress
-from bot.cli.support import (
-    EXIT_REFUSED,
-    LangOption,
-    fail,
-    friendly,
-    pick_translator,
-    unit_of_work,
-)
+from bot.cli.support import LangOption, fail, friendly, pick_translator, run_services
 from bot.config import load_settings
-from bot.core.clock import SystemClock
 from bot.core.i18n import Translator
-from bot.services.errors import ServiceError
 from bot.services.import_template import MEMBER_TEMPLATE
-from bot.services.importer import COLUMNS, ImportFileError, ImportReport, import_members, read_table
+from bot.services.importer import COLUMNS, ImportFileError, ImportReport, read_table
 from bot.texts.phrases import IMPORT_COLUMNS
-from handlers.errors import explain
 
 EXIT_INVALID = 1
 
@@ -62,19 +52,13 @@ def import_members_command(
             table = read_table(file, progress=progress)
         except ImportFileError as error:
             fail(t(error.message, **error.values))
-        now = SystemClock(settings.tz).now()
-        try:
-            with unit_of_work(settings) as session:
-                report = import_members(
-                    session,
-                    table,
-                    now=now,
-                    dry_run=dry_run,
-                    source=file.name,
-                    progress=progress,
-                )
-        except ServiceError as error:
-            fail(explain(t, error), code=EXIT_REFUSED)
+        report = run_services(
+            settings,
+            t,
+            lambda services: services.import_members(
+                table, dry_run=dry_run, source=file.name, progress=progress
+            ),
+        )
     typer.echo(render_import(t, report, file.name))
     if not report.ok:
         raise typer.Exit(EXIT_INVALID)

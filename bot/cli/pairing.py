@@ -6,12 +6,15 @@ Mount with `bot.cli.pairing.register(app)`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
 import typer
 
 from bot.cli.support import (
+    JsonOption,
     LangOption,
     emit_json,
     fail,
@@ -78,7 +81,21 @@ VisitsOption = Annotated[
     int | None, typer.Option("--visits", help="Visits (走亲串门) a year; at least 3 (000 §四).")
 ]
 GoalsOption = Annotated[str | None, typer.Option("--goals", help="The agreement's goals.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@dataclass(frozen=True, slots=True)
+class PairingOptions:
+    """The options `pairing add` and `pairing edit` share, as given (None when left out)."""
+
+    name: str | None = None
+    form: str | None = None
+    lead: str | None = None
+    partners: list[str] | None = None
+    start: str | None = None
+    end: str | None = None
+    term_months: int | None = None
+    visits: int | None = None
+    goals: str | None = None
 
 
 def register(app: typer.Typer) -> None:
@@ -102,44 +119,30 @@ def add_months(day: date, months: int) -> date:
     return date.fromordinal(following.toordinal() - 1)
 
 
-def _spec(
-    t: Translator,
-    base: PairingSpec | None,
-    *,
-    code: str,
-    name: str | None,
-    form: str | None,
-    lead: str | None,
-    partners: list[str] | None,
-    start: str | None,
-    end: str | None,
-    term_months: int | None,
-    visits: int | None,
-    goals: str | None,
-) -> PairingSpec:
+def _spec(t: Translator, base: PairingSpec | None, code: str, given: PairingOptions) -> PairingSpec:
     """Builds the spec from the options, over a stored pairing's values when editing."""
     changes: dict[str, Any] = {}
-    if name is not None:
-        changes["name"] = name
-    if form is not None:
+    if given.name is not None:
+        changes["name"] = given.name
+    if given.form is not None:
         try:
-            changes["form"] = word(FORM_WORDS, form, "bad_form")
+            changes["form"] = word(FORM_WORDS, given.form, "bad_form")
         except ServiceError as error:
             fail(explain(t, error))
-    if lead is not None:
-        changes["lead"] = lead
-    if partners:
-        changes["partners"] = tuple(code for text in partners for code in text.split(","))
-    if start is not None:
-        changes["agreement_start"] = parse_day(t, "--start", start)
-    if end is not None and term_months is not None:
+    if given.lead is not None:
+        changes["lead"] = given.lead
+    if given.partners:
+        changes["partners"] = tuple(part for text in given.partners for part in text.split(","))
+    if given.start is not None:
+        changes["agreement_start"] = parse_day(t, "--start", given.start)
+    if given.end is not None and given.term_months is not None:
         fail(t("Give --end or --term-months, not both."))
-    if end is not None:
-        changes["agreement_end"] = parse_day(t, "--end", end)
-    if visits is not None:
-        changes["visit_target"] = visits
-    if goals is not None:
-        changes["goals"] = goals
+    if given.end is not None:
+        changes["agreement_end"] = parse_day(t, "--end", given.end)
+    if given.visits is not None:
+        changes["visit_target"] = given.visits
+    if given.goals is not None:
+        changes["goals"] = given.goals
     if base is None:
         missing = [
             option
@@ -160,95 +163,61 @@ def _spec(
         spec = PairingSpec(code=code, **changes)
     else:
         spec = dataclasses.replace(base, **changes)
-    if term_months is not None:
+    if given.term_months is not None:
         spec = dataclasses.replace(
-            spec, agreement_end=add_months(spec.agreement_start, term_months)
+            spec, agreement_end=add_months(spec.agreement_start, given.term_months)
         )
     return spec
 
 
-@pairing_app.command("add")
-@friendly
-def pairing_add(
-    code: CodeArgument,
-    *,
-    name: NameOption = None,
-    form: FormOption = None,
-    lead: LeadOption = None,
-    partner: PartnerOption = None,
-    start: StartOption = None,
-    end: EndOption = None,
-    term_months: TermOption = None,
-    visits: VisitsOption = None,
-    goals: GoalsOption = None,
-    lang: LangOption = None,
-) -> None:
-    """Adds a pairing: its form, lead, partners and agreement (refused if the code exists)."""
-    settings = load_settings()
-    t = pick_translator(settings, lang)
-    now = parse_now(settings, None)
-    spec = _spec(
-        t,
-        None,
-        code=code,
-        name=name,
-        form=form,
-        lead=lead,
-        partners=partner,
-        start=start,
-        end=end,
-        term_months=term_months,
-        visits=visits,
-        goals=goals,
-    )
-    run_use_case(
-        settings,
-        t,
-        lambda session: save_pairing(session, spec=spec, now=now, actor_id=None, replace=False),
-    )
-    typer.echo(t("Pairing {code} added.", code=spec.code.upper()))
+def _pairing_command(*, editing: bool) -> Callable[..., None]:
+    """Builds `pairing add` or `pairing edit`: one set of options, for a new or a stored pairing."""
+
+    @friendly
+    def command(
+        code: CodeArgument,
+        *,
+        name: NameOption = None,
+        form: FormOption = None,
+        lead: LeadOption = None,
+        partner: PartnerOption = None,
+        start: StartOption = None,
+        end: EndOption = None,
+        term_months: TermOption = None,
+        visits: VisitsOption = None,
+        goals: GoalsOption = None,
+        lang: LangOption = None,
+    ) -> None:
+        """Adds or changes the pairing `code` from the options given."""
+        given = PairingOptions(name, form, lead, partner, start, end, term_months, visits, goals)
+        settings = load_settings()
+        t = pick_translator(settings, lang)
+        now = parse_now(settings, None)
+
+        # A new pairing is made of the options alone: refused before the database is opened.
+        new = None if editing else _spec(t, None, code, given)
+
+        def save(session: Any) -> None:
+            spec = new or _spec(t, pairing_spec(session, code), code, given)
+            save_pairing(session, spec=spec, now=now, actor_id=None, replace=editing)
+
+        run_use_case(settings, t, save)
+        shown = code.strip().upper()
+        if editing:
+            typer.echo(t("Pairing {code} changed.", code=shown))
+        else:
+            typer.echo(t("Pairing {code} added.", code=shown))
+
+    return command
 
 
-@pairing_app.command("edit")
-@friendly
-def pairing_edit(
-    code: CodeArgument,
-    *,
-    name: NameOption = None,
-    form: FormOption = None,
-    lead: LeadOption = None,
-    partner: PartnerOption = None,
-    start: StartOption = None,
-    end: EndOption = None,
-    term_months: TermOption = None,
-    visits: VisitsOption = None,
-    goals: GoalsOption = None,
-    lang: LangOption = None,
-) -> None:
-    """Changes a pairing: only the options given (--partner replaces the partners)."""
-    settings = load_settings()
-    t = pick_translator(settings, lang)
-    now = parse_now(settings, None)
-
-    def edit(session: Any) -> None:
-        spec = _spec(
-            t,
-            pairing_spec(session, code),
-            code=code,
-            name=name,
-            form=form,
-            lead=lead,
-            partners=partner,
-            start=start,
-            end=end,
-            term_months=term_months,
-            visits=visits,
-            goals=goals,
-        )
-        save_pairing(session, spec=spec, now=now, actor_id=None, replace=True)
-
-    run_use_case(settings, t, edit)
-    typer.echo(t("Pairing {code} changed.", code=code.strip().upper()))
+pairing_app.command(
+    "add",
+    help="Adds a pairing: its form, lead, partners and agreement (refused if the code exists).",
+)(_pairing_command(editing=False))
+pairing_app.command(
+    "edit", help="Changes a pairing: only the options given (--partner replaces the partners)."
+)(_pairing_command(editing=True))
 
 
 @pairing_app.command("end")

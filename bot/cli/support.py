@@ -225,6 +225,21 @@ def use_cases(
         )
 
 
+def run_services(
+    settings: Settings,
+    t: Translator,
+    use_case: Callable[[Services], R],
+    *,
+    now: datetime | None = None,
+) -> R:
+    """Runs use cases in one unit of work; a refusal prints its translated reason and exits 1."""
+    try:
+        with use_cases(settings, now=now) as services:
+            return use_case(services)
+    except ServiceError as error:
+        fail(explain(t, error), code=EXIT_REFUSED)
+
+
 def find_org(services: Services, t: Translator, code: str) -> OrgView:
     """Returns the organization with `code`, or fails naming it."""
     org = services.org_by_code(code)

@@ -89,13 +89,15 @@ class InboundImage:
     """A photo a member sent: its bytes as the platform delivered them, or only its size.
 
     A channel that learns the size first (Telegram, WeChat) leaves `content` empty for a photo
-    over the limit, so that nothing oversized is downloaded.
+    over the limit, so that nothing oversized is downloaded. `truncated`: the channel stopped
+    reading once the photo passed the limit, so it is larger than `size` says.
     """
 
     content: bytes
     mime_type: str = ""
     filename: str = ""
     size: int | None = None
+    truncated: bool = False
 
     @property
     def byte_size(self) -> int:

@@ -50,8 +50,8 @@ from bot.demo.seeds import (
     THEME_DAY_TITLE,
     VISIT_SUMMARY,
     VISIT_TITLE,
+    DemoPairing,
     OrgSpec,
-    PairingSpec,
 )
 from bot.services.errors import ServiceError
 from bot.services.ledger import Ledger
@@ -70,16 +70,9 @@ from bot.services.seeding import (
     unused_invite,
     wipe,
 )
-from bot.services.structure import AllianceSpec, save_alliance
+from bot.services.structure import AllianceSpec, PairingSpec, save_alliance, save_pairing
 from storage.engine import UnitOfWork
-from storage.models import (
-    Alliance,
-    Meeting,
-    Member,
-    Organization,
-    Pairing,
-    PairingOrg,
-)
+from storage.models import Alliance, Meeting, Member, Organization, Pairing
 from storage.queries import insert_ignore
 
 
@@ -286,35 +279,29 @@ def _ensure_alliance(build: _Build) -> tuple[Alliance, bool]:
     return found, created
 
 
-def _ensure_pairings(build: _Build) -> list[tuple[Pairing, PairingSpec]]:
-    """Inserts the pairings and their organizations if missing."""
+def _ensure_pairings(build: _Build) -> list[tuple[Pairing, DemoPairing]]:
+    """Creates the pairings that are missing through the set-up use case, as a district would."""
     rota = Rota(build.session, build.now)
-    pairings: list[tuple[Pairing, PairingSpec]] = []
-    for spec in PAIRINGS:
-        insert_ignore(
-            build.session,
-            Pairing,
-            values={
-                "code": spec.code,
-                "name": spec.name,
-                "lead_org_id": build.orgs[spec.orgs[0]].id,
-                "agreement_start": date(build.start.year, 1, 1),
-                "agreement_end": date(build.start.year + 2, 12, 31),
-                "goals": spec.goals,
-                "visit_target": 3,
-            },
-            conflict=("code",),
+    pairings: list[tuple[Pairing, DemoPairing]] = []
+    for demo in PAIRINGS:
+        spec = PairingSpec(
+            code=demo.code,
+            name=demo.name,
+            form=demo.form,
+            lead=demo.orgs[0],
+            partners=demo.orgs[1:],
+            agreement_start=date(build.start.year, 1, 1),
+            agreement_end=date(build.start.year + 2, 12, 31),
+            goals=demo.goals,
         )
-        pairing = rota.pairing_by_code(spec.code)
+        try:
+            save_pairing(build.session, spec=spec, now=build.now, actor_id=None, replace=False)
+        except ServiceError as error:
+            if error.code != "pairing_exists":
+                raise
+        pairing = rota.pairing_by_code(demo.code)
         assert pairing is not None
-        for code in spec.orgs:
-            insert_ignore(
-                build.session,
-                PairingOrg,
-                values={"pairing_id": pairing.id, "organization_id": build.orgs[code].id},
-                conflict=("pairing_id", "organization_id"),
-            )
-        pairings.append((pairing, spec))
+        pairings.append((pairing, demo))
     return pairings
 
 
@@ -480,7 +467,7 @@ def _alliance_history(build: _Build, alliance: Alliance) -> None:
         quarter = quarter.next()
 
 
-def _visit_history(build: _Build, pairing: Pairing, spec: PairingSpec) -> None:
+def _visit_history(build: _Build, pairing: Pairing, spec: DemoPairing) -> None:
     """Records the pairing's visits (走亲串门), hosted in turn."""
     rota = Rota(build.session, build.now)
     orgs = [org.id for org in rota.pairing_orgs(pairing)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.domain import ActivityKind, OrgKind, RoleKind, UnitKind
+from bot.core.domain import ActivityKind, OrgKind, PairingForm, RoleKind, UnitKind
 from bot.core.inbound import Channel
 
 SEED = "gongjian-demo-江海红湾"
@@ -151,34 +151,38 @@ ORGS: tuple[OrgSpec, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class PairingSpec:
-    """One demo pairing: lead first, then the partners, and the months of the year it visits."""
+class DemoPairing:
+    """One demo pairing: its form, lead first then the partners, and the months it visits."""
 
     code: str
     name: str
+    form: PairingForm
     orgs: tuple[str, ...]
     goals: str
     visit_months: tuple[int, ...]
 
 
-PAIRINGS: tuple[PairingSpec, ...] = (
-    PairingSpec(
+PAIRINGS: tuple[DemoPairing, ...] = (
+    DemoPairing(
         "HW-JD1",
         "机关第一党支部—江海重工“政企联建”（一对一）",
+        PairingForm.ONE_TO_ONE,
         ("HW-JG1", "HW-HGZB"),
         "共过组织生活；惠企政策上门解读；安全生产互查互学。",
         (2, 5, 8, 10),
     ),
-    PairingSpec(
+    DemoPairing(
         "HW-JD2",
         "农商银行—园区企业“银企共建”（一对多）",
+        PairingForm.ONE_TO_MANY,
         ("HW-NSYH", "HW-XCKJ", "HW-HGPT", "HW-XWLH"),
         "搭建小微企业融资服务平台；送“贷”上门；党员结对帮扶。",
         (4, 9),
     ),
-    PairingSpec(
+    DemoPairing(
         "HW-JD3",
         "港务、物流、供电—红湾社区共建（多对一）",
+        PairingForm.MANY_TO_ONE,
         ("HW-JHGW", "HW-YJWL", "HW-YJGD", "HW-HWSQ"),
         "“百企联百村”助力社区治理；志愿服务进社区；共建红色步道。",
         (7, 12),

@@ -1,10 +1,11 @@
-"""The audit log as the committee reads it: privileged changes by people in its scope.
+"""The audit log: privileged changes written as one entry each, read by the committee in its scope.
 
 People are members, or committee staff signed in to the console with an account of their own.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ from storage.models import AuditEntry, Member, Organization
 SHOWN = 200
 # The console account a unit of work acts for, kept on its session.
 ACTING_ACCOUNT = "audit_account_id"
+# The longest subject an entry keeps (the column's length).
+MAX_SUBJECT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,27 @@ class AuditLine:
     detail: str
     # The actor is a console account (committee staff), not a member.
     staff: bool = False
+
+
+def record_change(
+    session: Session,
+    *,
+    now: datetime,
+    actor_id: int | None,
+    action: str,
+    subject: str,
+    **detail: object,
+) -> None:
+    """Records one privileged change in the audit log, its details as JSON."""
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_id=actor_id,
+            action=action,
+            subject=subject[:MAX_SUBJECT],
+            detail=json.dumps(detail, ensure_ascii=False, default=str),
+        )
+    )
 
 
 def act_for_account(session: Session, account_id: int) -> None:

@@ -25,6 +25,7 @@ from bot.services.importer import (
     FILE_KIND,
     ImportFileError,
     ImportReport,
+    OrgLifeRetimer,
     Progress,
     RowError,
     Table,
@@ -526,11 +527,15 @@ def import_district(
     progress: Progress | None = None,
     scope: frozenset[int] | None = None,
     actor_id: int | None = None,
+    retime: OrgLifeRetimer | None = None,
 ) -> DistrictReport:
     """Validates every sheet and, when all rows are valid, imports them in one transaction.
 
     `progress` hears the organizations and members sheet checked and written. With a scope (a
     committee's subtree), every organization, pairing and alliance the file touches must lie in it.
+    A new org-life time goes through `retime` (`Services.retime_org_life`, which
+    `Services.import_district` passes), moving the days planned at the old time; a caller
+    without the use cases passes none, and those days stay where they are.
     """
     members_table = workbook.members or Table(rows=[])
     known = _known_codes(session, workbook.members)
@@ -547,6 +552,7 @@ def import_district(
             source=source,
             progress=progress,
             actor_id=actor_id,
+            retime=retime,
         )
         if outside:
             # A cell naming an organization out of reach says only that, nothing about it.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,9 +23,10 @@ from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, OrgKind, RoleKind
 from bot.core.i18n import N_
+from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
 from bot.services.structure import check_setting
-from storage.models import AuditEntry, Member, Organization, Role, RoleTerm
+from storage.models import Member, Organization, Role, RoleTerm
 from storage.queries import bulk_insert
 
 # Every column, by its canonical name, with the headers that mean it (compared without case,
@@ -187,6 +187,14 @@ class Progress(Protocol):
 
     def __call__(self, phase: Phase, done: int, total: int | None) -> None:
         """Takes one report; `done` never decreases within a phase."""
+
+
+class OrgLifeRetimer(Protocol):
+    """Moves an organization's org-life days planned at its old time to its new one, audited and
+    told to their members: the use case every door that changes the time goes through."""
+
+    def __call__(self, org_id: int, *, old: str, new: str, actor_id: int | None) -> None:
+        """Moves the days (those not begun) and tells who takes part."""
 
 
 class ImportFileError(Exception):
@@ -873,11 +881,15 @@ def import_members(
     source: str = "",
     progress: Progress | None = None,
     actor_id: int | None = None,
+    retime: OrgLifeRetimer | None = None,
 ) -> ImportReport:
     """Validates every row and, when all are valid, imports them in the caller's transaction.
 
     A dry run (or any bad row) leaves the database as it was: it counts what would change and
-    writes nothing. `progress` hears each phase's rows as they are checked and written.
+    writes nothing. `progress` hears each phase's rows as they are checked and written. A new
+    org-life time for a stored organization goes through `retime` (`Services.retime_org_life`,
+    which `Services.import_members` passes), which moves the days planned at the old time; a
+    caller without the use cases passes none, and those days stay where they are.
     A write the database refuses (another writer got there first) undoes every write and is
     refused as `import_conflict`.
     """
@@ -895,6 +907,12 @@ def import_members(
         if entry.code in stored and (found := _org_changes(entry, stored[entry.code], parent_codes))
     }
     grants = _grants(plan, stored, roster)
+    # Read before the write below sets the new times on the stored rows.
+    retimed = [
+        (stored[code].id, stored[code].orglife_time, found["orglife_time"])
+        for code, found in changes.items()
+        if "orglife_time" in found and retime is not None
+    ]
     report.orgs_created = len(plan.orgs) - sum(code in stored for code in plan.orgs)
     report.orgs_updated = len(changes)
     report.members_created = len(roster.created)
@@ -914,23 +932,21 @@ def import_members(
             now=now,
             progress=progress,
         )
+        for org_id, old, new in retimed:
+            assert org_id is not None and retime is not None
+            retime(org_id, old=old, new=new, actor_id=actor_id)
         if report.changes:
-            session.add(
-                AuditEntry(
-                    at=now,
-                    actor_id=actor_id,
-                    action="members.import",
-                    subject=f"file:{source}"[:200],
-                    detail=json.dumps(
-                        {
-                            "orgs_created": report.orgs_created,
-                            "orgs_updated": report.orgs_updated,
-                            "members_created": report.members_created,
-                            "members_updated": report.members_updated,
-                            "roles_added": report.roles_added,
-                        }
-                    ),
-                )
+            record_change(
+                session,
+                now=now,
+                actor_id=actor_id,
+                action="members.import",
+                subject=f"file:{source}",
+                orgs_created=report.orgs_created,
+                orgs_updated=report.orgs_updated,
+                members_created=report.members_created,
+                members_updated=report.members_updated,
+                roles_added=report.roles_added,
             )
         session.flush()
     except IntegrityError as error:

@@ -67,8 +67,27 @@ def sniff(content: bytes) -> tuple[str, str] | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedPhoto:
+    """A photo that passed the checks: its bytes, what they really are and the file extension."""
+
+    content: bytes
+    mime_type: str
+    extension: str
+
+
+def check_photos(store: PhotoStore, images: Sequence[InboundImage]) -> list[CheckedPhoto]:
+    """Refuses too many photos, or any over the size limit or of another type; returns them checked."""
+    if len(images) > MAX_PER_MESSAGE:
+        raise ServiceError("photo_count", limit=MAX_PER_MESSAGE)
+    return [CheckedPhoto(image.content, *check(store, image)) for image in images]
+
+
 def check(store: PhotoStore, image: InboundImage) -> tuple[str, str]:
     """Refuses a photo over the size limit or of another type; returns its MIME type and extension."""
+    if image.truncated:
+        # Only the first bytes past the limit were read: how large it is, nobody knows.
+        raise ServiceError("photo_over_limit", limit=_megabytes(store.max_bytes))
     if image.byte_size > store.max_bytes:
         raise ServiceError(
             "photo_too_large",
@@ -95,14 +114,24 @@ def save_photos(
     now: datetime,
 ) -> list[PhotoView]:
     """Checks every photo first, then stores them; returns the stored (or already stored) photos."""
-    if len(images) > MAX_PER_MESSAGE:
-        raise ServiceError("photo_count", limit=MAX_PER_MESSAGE)
-    checked = [(image, *check(store, image)) for image in images]
+    checked = check_photos(store, images)
+    return store_photos(session, store, member_id=member_id, photos=checked, now=now)
+
+
+def store_photos(
+    session: Session,
+    store: PhotoStore,
+    *,
+    member_id: int,
+    photos: Sequence[CheckedPhoto],
+    now: datetime,
+) -> list[PhotoView]:
+    """Stores checked photos; returns the stored (or already stored) photos."""
     ids: list[int] = []
-    for image, mime, extension in checked:
-        digest = hashlib.sha256(image.content).hexdigest()
-        relative = f"{digest[:2]}/{digest}.{extension}"
-        _write(store.root / relative, image.content)
+    for photo in photos:
+        digest = hashlib.sha256(photo.content).hexdigest()
+        relative = f"{digest[:2]}/{digest}.{photo.extension}"
+        _write(store.root / relative, photo.content)
         new_id = insert_ignore(
             session,
             Photo,
@@ -110,8 +139,8 @@ def save_photos(
                 "member_id": member_id,
                 "sha256": digest,
                 "path": relative,
-                "mime_type": mime,
-                "size": len(image.content),
+                "mime_type": photo.mime_type,
+                "size": len(photo.content),
                 "created_at": now,
             },
             conflict=("member_id", "sha256"),

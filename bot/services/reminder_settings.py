@@ -6,16 +6,16 @@ what is set here changes the next tick's plan.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
+from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
 from bot.services.obligations.facts import DEFAULT_SCOPE, ReminderConfig, parse_setting
-from storage.models import AllianceUnit, AuditEntry
+from storage.models import AllianceUnit
 from storage.reminders import (
     alliance_scope,
     clear_reminder_setting,
@@ -141,7 +141,7 @@ def set_org_reminder_setting(
     scope = org_scope(org_id)
     before = reminder_settings_in(session=session, scopes=[scope])[scope].get(name)
     set_reminder_setting(session=session, scope=scope, name=name, value=stored)
-    _audit(
+    record_change(
         session,
         now=now,
         actor_id=actor_id,
@@ -163,7 +163,7 @@ def clear_org_reminder_setting(
     before = clear_reminder_setting(session=session, scope=scope, name=name)
     if before is None:
         return False
-    _audit(
+    record_change(
         session,
         now=now,
         actor_id=actor_id,
@@ -173,25 +173,3 @@ def clear_org_reminder_setting(
         after=None,
     )
     return True
-
-
-def _audit(
-    session: Session,
-    *,
-    now: datetime,
-    actor_id: int | None,
-    action: str,
-    subject: str,
-    before: str | None,
-    after: str | None,
-) -> None:
-    """Records a change of a reminder setting in the audit log."""
-    session.add(
-        AuditEntry(
-            at=now,
-            actor_id=actor_id,
-            action=action,
-            subject=subject,
-            detail=json.dumps({"before": before, "after": after}, ensure_ascii=False),
-        )
-    )

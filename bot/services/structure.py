@@ -7,7 +7,6 @@ alliance is written by `save_alliance` only); each refuses bad input with a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +25,11 @@ from bot.core.domain import (
     RoleKind,
     UnitKind,
 )
+from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
 from storage.models import (
     Alliance,
     AllianceUnit,
-    AuditEntry,
     Member,
     Organization,
     Pairing,
@@ -430,27 +429,6 @@ def list_alliances(session: Session, *, org_ids: Scope = None) -> list[GroupView
 # -- writing --------------------------------------------------------------------------------
 
 
-def _audit(
-    session: Session,
-    *,
-    now: datetime,
-    actor_id: int | None,
-    action: str,
-    subject: str,
-    **detail: object,
-) -> None:
-    """Records one set-up change in the audit log."""
-    session.add(
-        AuditEntry(
-            at=now,
-            actor_id=actor_id,
-            action=action,
-            subject=subject[:200],
-            detail=json.dumps(detail, ensure_ascii=False, default=str),
-        )
-    )
-
-
 def save_pairing(
     session: Session,
     *,
@@ -499,7 +477,7 @@ def save_pairing(
         assert org.id is not None
         session.add(PairingOrg(pairing_id=pairing_id, organization_id=org.id))
     session.flush()
-    _audit(
+    record_change(
         session,
         now=now,
         actor_id=actor_id,
@@ -570,7 +548,7 @@ def end_pairing(
         raise ServiceError("agreement_ends_before_start")
     pairing.agreement_end = on
     session.add(pairing)
-    _audit(
+    record_change(
         session,
         now=now,
         actor_id=actor_id,
@@ -639,7 +617,7 @@ def save_alliance(
             )
         )
     session.flush()
-    _audit(
+    record_change(
         session,
         now=now,
         actor_id=actor_id,
@@ -747,7 +725,7 @@ def set_org_setting(
         )
         value = member.name
     session.add(org)
-    _audit(
+    record_change(
         session,
         now=now,
         actor_id=actor_id,

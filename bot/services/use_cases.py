@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property, partial
@@ -37,10 +36,12 @@ from bot.core.records import (
 from bot.core.reply import Document
 from bot.services.arrival import Arrival, DayMeeting, arrive, day_meeting
 from bot.services.attendance import AttendanceBook, CheckinWindow, Correction, RollSheet
+from bot.services.audit_trail import record_change
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
 from bot.services.compliance import ComplianceReport, Subject, compliance_report
 from bot.services.console_access import ConsoleAccess
 from bot.services.conversations import Conversations
+from bot.services.district import DistrictReport, Workbook, import_district
 from bot.services.documents import minutes_document, year_summary_document
 from bot.services.downloads import LEDGER as LEDGER_DOWNLOAD
 from bot.services.downloads import MINUTES as MINUTES_DOWNLOAD
@@ -48,6 +49,7 @@ from bot.services.downloads import SUMMARY as SUMMARY_DOWNLOAD
 from bot.services.downloads import DownloadConfig, create_link
 from bot.services.errors import ServiceError
 from bot.services.holiday_data import missing_holiday_years
+from bot.services.importer import ImportReport, Progress, Table, import_members
 from bot.services.ledger import Ledger
 from bot.services.ledger_book import (
     XLSX_MIME,
@@ -71,12 +73,14 @@ from bot.services.mobility import Mobility
 from bot.services.notices import Notices
 from bot.services.organizations import Organizations, OrgEntry
 from bot.services.photos import (
+    CheckedPhoto,
     PhotoStore,
     PhotoView,
     attach_photos,
+    check_photos,
     discard_photos,
     latest_report,
-    save_photos,
+    store_photos,
 )
 from bot.services.points import MemberPoints, PointsTable, PointWeights, points_table
 from bot.services.reminder_settings import (
@@ -92,7 +96,7 @@ from bot.services.stats import AttendanceReport, attendance_report
 from bot.services.structure import BranchSettings, branch_settings, set_org_setting
 from bot.services.summary import YearSummary, year_summaries
 from bot.texts import notices as notice_texts
-from storage.models import Alliance, AuditEntry, Invite, Meeting
+from storage.models import Alliance, Invite, Meeting
 
 
 class SharedTransactionError(Exception):
@@ -278,14 +282,8 @@ class Services:
 
     def audit(self, *, actor_id: int | None, action: str, subject: str, **detail: object) -> None:
         """Records a privileged change in the audit log."""
-        self.session.add(
-            AuditEntry(
-                at=self.now,
-                actor_id=actor_id,
-                action=action,
-                subject=subject,
-                detail=json.dumps(detail, ensure_ascii=False, default=str),
-            )
+        record_change(
+            self.session, now=self.now, actor_id=actor_id, action=action, subject=subject, **detail
         )
 
     def require_lead(self, member: MemberView) -> None:
@@ -845,10 +843,14 @@ class Services:
 
     # -- photos as evidence ----------------------------------------------------------------
 
-    def save_photos(self, member: MemberView, images: list[InboundImage]) -> list[PhotoView]:
-        """Checks and stores photos a member sent (not yet attached to any entry)."""
-        return save_photos(
-            self.session, self.photo_store, member_id=member.id, images=images, now=self.now
+    def check_photos(self, images: Sequence[InboundImage]) -> list[CheckedPhoto]:
+        """Refuses too many photos, or one too large or of another type; returns them checked."""
+        return check_photos(self.photo_store, images)
+
+    def save_photos(self, member: MemberView, photos: Sequence[CheckedPhoto]) -> list[PhotoView]:
+        """Stores checked photos a member sent (not yet attached to any entry)."""
+        return store_photos(
+            self.session, self.photo_store, member_id=member.id, photos=photos, now=self.now
         )
 
     def attach_photos(self, member: MemberView, photo_ids: list[int], activity_id: int) -> int:
@@ -1212,10 +1214,56 @@ class Services:
             self.session, org_code=org_code, key=key, value=value, now=self.now, actor_id=actor_id
         )
         if canonical == "orglife.time" and org is not None and before and stored != before:
-            self._retime_org_life(org.id, old=before, new=stored, actor_id=actor_id)
+            self.retime_org_life(org.id, old=before, new=stored, actor_id=actor_id)
         return canonical, stored
 
-    def _retime_org_life(self, org_id: int, *, old: str, new: str, actor_id: int | None) -> None:
+    def import_members(
+        self,
+        table: Table,
+        *,
+        dry_run: bool,
+        source: str = "",
+        progress: Progress | None = None,
+        actor_id: int | None = None,
+    ) -> ImportReport:
+        """Imports organizations, members and roles, all or none; a new org-life time moves the
+        days planned at the old one."""
+        return import_members(
+            self.session,
+            table,
+            now=self.now,
+            dry_run=dry_run,
+            source=source,
+            progress=progress,
+            actor_id=actor_id,
+            retime=self.retime_org_life,
+        )
+
+    def import_district(
+        self,
+        workbook: Workbook,
+        *,
+        dry_run: bool,
+        source: str = "",
+        progress: Progress | None = None,
+        scope: frozenset[int] | None = None,
+        actor_id: int | None = None,
+    ) -> DistrictReport:
+        """Imports a district workbook, all sheets or nothing; a new org-life time moves the days
+        planned at the old one."""
+        return import_district(
+            self.session,
+            workbook,
+            now=self.now,
+            dry_run=dry_run,
+            source=source,
+            progress=progress,
+            scope=scope,
+            actor_id=actor_id,
+            retime=self.retime_org_life,
+        )
+
+    def retime_org_life(self, org_id: int, *, old: str, new: str, actor_id: int | None) -> None:
         """Moves the org-life days planned at the old time to the new one, audited; tells members."""
         try:
             old_time, new_time = parse_hhmm(old), parse_hhmm(new)

@@ -10,21 +10,23 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import select
 
 from bot.channels.http import build_http_app
-from bot.channels.wechat import WeChatChannel
-from bot.channels.wecom import WeComChannel
+from bot.channels.wechat import WeChatChannel, WeChatSender
+from bot.channels.wecom import WeComChannel, WeComSender
 from bot.channels.weixin.callback import CallbackChannel
 from bot.config import Settings
 from bot.core.clock import FrozenClock
+from bot.core.domain import MemberStatus
 from bot.core.inbound import Channel, Inbound
 from bot.engine.assistant import Assistant
 from storage.engine import Database
-from storage.models import Activity, Photo
+from storage.models import Activity, Member, Photo
 from tests.factories import World
 from tests.fakes.wechat_api import (
     FakeWeChatAPI,
@@ -42,6 +44,46 @@ MEDIA = "/cgi-bin/media/get"
 CUSTOM = "/cgi-bin/message/custom/send"
 MB = 1024 * 1024
 NOT_FETCHED = "I could not fetch that photo from the chat platform. Please send it again."
+NOT_BOUND_ZH = "您尚未绑定党员身份。请发送“绑定”加邀请码（或 /start 邀请码）。"
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The real HTTP transport, counting the bytes of media the client read."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.media_read = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Sends the request; a media answer's body is counted as the client reads it."""
+        response = await self._inner.handle_async_request(request)
+        if request.url.path != MEDIA:
+            return response
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Counted(self, response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Counted(httpx.AsyncByteStream):
+    """A response body that adds what is read of it to its transport's count."""
+
+    def __init__(self, transport: CountingTransport, stream: Any) -> None:
+        self._transport = transport
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            self._transport.media_read += len(chunk)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 @dataclass
@@ -51,6 +93,7 @@ class Platform:
     channel: CallbackChannel
     server: WeChatServer | WeComServer
     http: httpx.AsyncClient
+    transport: CountingTransport
 
     def follower(self, user: str) -> Follower:
         """Returns a user of this platform."""
@@ -77,21 +120,23 @@ async def platform(
     now = lambda: int(clock.now().timestamp())  # noqa: E731
     channel: CallbackChannel
     server: WeChatServer | WeComServer
+    transport = CountingTransport()
     if request.param == "wecom":
-        channel = WeComChannel(
-            wecom_settings(database_url, api.base_url), assistant, database=database, clock=clock
-        )
+        settings = wecom_settings(database_url, api.base_url)
+        sender = WeComSender(settings, database=database, clock=clock, transport=transport)
+        channel = WeComChannel(settings, assistant, database=database, clock=clock, sender=sender)
         server = WeComServer(now)
     else:
         safe = request.param == "wechat-safe"
         settings = wechat_settings(database_url, api.base_url, aes=safe)
-        channel = WeChatChannel(settings, assistant, database=database, clock=clock)
+        wechat = WeChatSender(settings, database=database, clock=clock, transport=transport)
+        channel = WeChatChannel(settings, assistant, database=database, clock=clock, sender=wechat)
         server = WeChatServer(now, safe=safe)
     app = build_http_app(assistant, channel.routes)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gongjian.test"
     ) as http:
-        yield Platform(channel, server, http)
+        yield Platform(channel, server, http, transport)
     await channel.stop()
 
 
@@ -181,10 +226,49 @@ async def test_oversized_and_non_image_media_are_refused_and_nothing_is_kept(
     api.media_chunked = chunked
     api.media["big"] = JPEG + b"\x00" * (11 * MB)
     refused = await image(platform, follower, "big")
-    assert refused == "That photo is 11.0 MB; photos may be at most 10.0 MB. Send a smaller one."
+    # Without a stated length the download stops past the limit: the size is not known.
+    size = "over 10.0" if chunked else "11.0"
+    assert refused == f"That photo is {size} MB; photos may be at most 10.0 MB. Send a smaller one."
     api.media["pdf"] = b"%PDF-1.7 the minutes"
     refused = await image(platform, follower, "pdf")
     assert refused == "Only JPEG, PNG and WebP photos can be kept as evidence."
+    assert stored(database) == [] and files_under(settings.photo_root) == []
+
+
+async def test_an_image_from_an_unbound_or_departed_sender_is_not_downloaded(
+    platform: Platform, world: World, database: Database, api: FakeWeChatAPI
+) -> None:
+    api.media["pic"] = JPEG
+    stranger = platform.follower("user-stranger")
+    # The default language's "not bound" answer, as for any other command of a stranger.
+    assert await image(platform, stranger, "pic") == NOT_BOUND_ZH
+    departed = await member(platform, world, "m2")
+    with database.session() as session:
+        row = session.get_one(Member, world.members["m2"])
+        row.status = MemberStatus.DEPARTED
+        session.add(row)
+    assert await image(platform, departed, "pic") == NOT_BOUND_ZH
+    assert api.calls_to(MEDIA) == [] and stored(database) == []
+    # A bound member's image is fetched as before.
+    add_activity(
+        database, org=world.orgs["B1"], day=date(2026, 10, 12), reporter=world.members["m1"]
+    )
+    assert "Attach 1 photo" in await image(platform, await member(platform, world), "pic")
+    assert len(api.calls_to(MEDIA)) == 1
+
+
+async def test_a_download_without_a_length_stops_as_soon_as_it_passes_the_limit(
+    platform: Platform, world: World, database: Database, settings: Settings, api: FakeWeChatAPI
+) -> None:
+    follower = await member(platform, world)
+    limit = settings.photo_max_bytes
+    api.streamed_media["huge"] = 8 * limit
+    answer = await image(platform, follower, "huge")
+    assert (
+        answer == "That photo is over 10.0 MB; photos may be at most 10.0 MB. Send a smaller one."
+    )
+    # The first chunk past the limit is the last one read.
+    assert limit < platform.transport.media_read <= limit + 256 * 1024
     assert stored(database) == [] and files_under(settings.photo_root) == []
 
 

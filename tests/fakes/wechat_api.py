@@ -14,7 +14,7 @@ import itertools
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -87,6 +87,9 @@ class FakeWeChatAPI:
         self.media: dict[str, bytes] = {}
         # Set: media are sent in chunks without a Content-Length. A gate holds downloads back.
         self.media_chunked = False
+        # Media of this many bytes, by MediaId, made up as they are sent (never held whole), in
+        # chunks without a Content-Length.
+        self.streamed_media: dict[str, int] = {}
         self.media_gate: asyncio.Event | None = None
         self.token_gate: asyncio.Event | None = None
         self._forced: list[_Forced] = []
@@ -229,14 +232,18 @@ class FakeWeChatAPI:
             return self._record(
                 path, query, {}, {"errcode": 42001, "errmsg": "access_token expired"}
             )
-        content = self.media.get(query.get("media_id", ""))
-        if content is None:
+        media_id = query.get("media_id", "")
+        content, made_up = self.media.get(media_id), self.streamed_media.get(media_id)
+        if content is None and made_up is None:
             return self._record(path, query, {}, {"errcode": 40007, "errmsg": "invalid media_id"})
         self.calls.append(ApiCall(path, query, {}, 0))
         self._changed.set()
         self._changed = asyncio.Event()
         # Always "image/jpeg", as WeChat says whatever the file is: only the bytes tell.
         headers = {"Content-disposition": 'attachment; filename="media.jpg"'}
+        if made_up is not None:
+            return StreamingResponse(_made_up(made_up), media_type="image/jpeg", headers=headers)
+        assert content is not None
         if self.media_chunked:
             pieces = [content[at : at + 65536] for at in range(0, len(content), 65536)]
             return StreamingResponse(iter(pieces), media_type="image/jpeg", headers=headers)
@@ -278,6 +285,17 @@ class FakeWeChatAPI:
             if body.get("touser") in self.invalid_users:
                 return {"errcode": 0, "errmsg": "ok", "invaliduser": body["touser"]}
         return {"errcode": 0, "errmsg": "ok", "msgid": next(self._serial)}
+
+
+def _made_up(size: int, chunk: int = 65536) -> Iterator[bytes]:
+    """Yields `size` bytes of a JPEG-looking file, a chunk at a time."""
+    head = b"\xff\xd8\xff\xe0" + b"\x00" * (chunk - 4)
+    sent = 0
+    while sent < size:
+        piece = head if sent == 0 else bytes(chunk)
+        piece = piece[: size - sent]
+        sent += len(piece)
+        yield piece
 
 
 # --- the platform's side: callback requests ------------------------------------------------

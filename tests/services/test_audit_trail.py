@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import date, timedelta
 
 from sqlmodel import Session, col, select
 
 from bot.core.domain import OrgKind
-from bot.services.audit_trail import act_for_account, audit_entries
+from bot.services.audit_trail import MAX_SUBJECT, act_for_account, audit_entries, record_change
 from bot.services.console_access import ConsoleAccess
 from storage.engine import Database
 from storage.models import AuditEntry, Member
@@ -102,3 +103,29 @@ def test_a_unit_of_work_without_an_account_audits_as_before(
     with database.session() as session:
         [row] = session.exec(select(AuditEntry)).all()
     assert (row.actor_id, row.account_id) == (None, None)
+
+
+def test_one_writer_keeps_the_subject_within_its_column_and_the_details_readable(
+    database: Database, world: World
+) -> None:
+    with database.session() as session:
+        record_change(
+            session,
+            now=NOW,
+            actor_id=world.members["sec"],
+            action="org.set",
+            subject="org:" + "B" * 300,
+            before="09:00",
+            after="党群服务中心",
+            on=date(2026, 12, 1),
+        )
+    with database.session() as session:
+        entry = session.exec(select(AuditEntry)).one()
+    assert len(entry.subject) == MAX_SUBJECT and entry.subject.startswith("org:BBB")
+    assert json.loads(entry.detail) == {
+        "before": "09:00",
+        "after": "党群服务中心",
+        "on": "2026-12-01",
+    }
+    # Chinese stays readable in the stored text (no \u escapes).
+    assert "党群服务中心" in entry.detail

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
 from bot.config import Settings
 from bot.core.domain import MeetingKind
+from bot.services.district import read_workbook
 from bot.services.errors import ServiceError
+from bot.services.importer import read_table
 from storage.engine import Database
 from storage.models import AuditEntry, Meeting
 from storage.reminders import OutboxMessage
 from tests.factories import World
 from tests.scheduler.test_rules import give_accounts
+from tests.services.test_importer import write_csv
 from tests.services.test_meeting_desk import NOW, lead, use_cases
 from tests.services.test_stats import SH, at
 
@@ -165,3 +169,54 @@ def test_the_committee_changes_a_branchs_time_from_the_operators_doors(
         )
     assert starts(database, world)["2026-12"] == time(15, 0)
     assert [actor for _, actor, _ in moves(database)] == [None, None, None]
+
+
+@pytest.mark.parametrize("door", ["district", "members"])
+def test_an_import_moves_the_days_through_the_same_use_case(
+    database: Database, settings: Settings, world: World, tmp_path: Path, door: str
+) -> None:
+    give_accounts(database, world)
+    plan_days(database, settings, world, NOW)
+    path = write_csv(tmp_path / "time.csv", ["org_code", "orglife_time"], [["B1", "14:30"]])
+
+    def run(*, dry_run: bool) -> bool:
+        with use_cases(database, settings) as services:
+            if door == "district":
+                report = services.import_district(
+                    read_workbook(path), dry_run=dry_run, actor_id=world.members["sec"]
+                )
+                return report.ok and report.members.orgs_updated == 1
+            members = services.import_members(
+                read_table(path), dry_run=dry_run, actor_id=world.members["sec"]
+            )
+            return members.ok and members.orgs_updated == 1
+
+    assert run(dry_run=True)
+    assert moves(database) == [] and set(starts(database, world).values()) == {time(9, 0)}
+    assert run(dry_run=False)
+    assert starts(database, world) == {
+        "2026-10": time(9, 0),
+        # Today's day began at 09:00: it is not moved.
+        "2026-11": time(9, 0),
+        "2026-12": time(14, 30),
+        "2027-01": time(14, 30),
+        "2027-02": time(14, 30),
+    }
+    assert starts(database, world, "B2") == {"2026-12": time(9, 0)}
+    moved = [meeting_id(database, world, p) for p in ("2026-12", "2027-01", "2027-02")]
+    assert moves(database) == [
+        (
+            f"meeting:{meeting}",
+            world.members["sec"],
+            {"at": "14:30", "before": "09:00", "setting": "orglife.time"},
+        )
+        for meeting in moved
+    ]
+    with database.session() as session:
+        told = session.exec(select(OutboxMessage.subject, OutboxMessage.member_id)).all()
+    for meeting in moved:
+        members = {who for subject, who in told if subject == f"meeting:{meeting}"}
+        assert members == {world.members[n] for n in ("deputy", "liaison", "m1", "m2")}
+    # The same file again changes nothing and moves nothing more.
+    assert not run(dry_run=False)
+    assert len(moves(database)) == len(moved)

@@ -20,8 +20,11 @@ from bot.core.inbound import InboundImage
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import ZIP_MIME, export_ledger
 from bot.services.photos import (
+    MAX_PER_MESSAGE,
+    CheckedPhoto,
     PhotoStore,
     attach_photos,
+    check_photos,
     discard_photos,
     latest_report,
     photos_of,
@@ -75,6 +78,16 @@ def test_photos_default_next_to_the_database(tmp_path: Path) -> None:
     assert (chosen.photo_root, chosen.photo_max_bytes) == (tmp_path / "p", 2 * 1024 * 1024)
 
 
+def test_the_checks_say_what_the_bytes_are(tmp_path: Path) -> None:
+    photos = store(tmp_path, max_bytes=1000)
+    # The platform's word for the type is not taken: the bytes decide.
+    [checked] = check_photos(photos, [InboundImage(png(1), mime_type="image/jpeg")])
+    assert checked == CheckedPhoto(png(1), "image/png", "png")
+    with pytest.raises(ServiceError) as raised:
+        check_photos(photos, [InboundImage(JPEG)] * (MAX_PER_MESSAGE + 1))
+    assert raised.value.code == "photo_count"
+
+
 def test_limits_refuse_and_store_nothing(database: Database, world: World, tmp_path: Path) -> None:
     photos = store(tmp_path, max_bytes=100)
     member = world.members["m1"]
@@ -82,6 +95,8 @@ def test_limits_refuse_and_store_nothing(database: Database, world: World, tmp_p
         ([InboundImage(png() + b"\x00" * 200)], "photo_too_large"),
         # A photo the platform said is too big, not downloaded at all.
         ([InboundImage(b"", size=5_000_000)], "photo_too_large"),
+        # A download that stopped past the limit: larger than that, by how much nobody knows.
+        ([InboundImage(b"", size=101, truncated=True)], "photo_over_limit"),
         ([InboundImage(b"%PDF-1.7 not a photo")], "photo_type"),
         ([InboundImage(png(n)) for n in range(10)], "photo_count"),
     ]

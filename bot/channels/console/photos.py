@@ -77,5 +77,5 @@ def _read(raw: str, limit: int) -> InboundImage:
     except OSError:
         raise PhotoLineError(UNREADABLE, raw) from None
     if len(content) > limit:
-        return InboundImage(b"", filename=path.name, size=len(content))
+        return InboundImage(b"", filename=path.name, size=len(content), truncated=True)
     return InboundImage(content, filename=path.name)

@@ -15,26 +15,19 @@ from wechatpy.messages import MESSAGE_TYPES
 from wechatpy.replies import TextReply
 
 from bot.channels.wechat.sender import WeChatSender
-from bot.channels.weixin.callback import (
-    DEFAULT_REPLY_DEADLINE,
-    CallbackChannel,
-    Signed,
-    message_of_type,
-)
+from bot.channels.weixin.callback import CallbackChannel, CallbackKeys, message_of_type
 from bot.channels.weixin.checks import (
-    MAX_BODY_BYTES,
     RefusedError,
     check_fresh,
     check_signature,
-    encrypted_field,
     signed_parameters,
 )
 from bot.channels.weixin.crypto import MessageCrypto
 from bot.channels.weixin.render import start_command
+from bot.channels.weixin.sender import PushSender
 from bot.config import ConfigError, Settings
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
-from bot.core.ports import Core
 from storage.engine import Database
 
 PATH = "/wechat"
@@ -50,40 +43,29 @@ class WeChatChannel(CallbackChannel):
     name = "wechat"
     reply_class: ClassVar[Any] = TextReply
     crypto_owner: ClassVar[str] = "app id"
+    # Whether plaintext messages are taken even with the AES key set (read by `_configure`).
+    _compatible: bool
 
-    def __init__(
-        self,
-        settings: Settings,
-        core: Core,
-        *,
-        database: Database,
-        clock: Clock,
-        sender: WeChatSender | None = None,
-        reply_deadline: float = DEFAULT_REPLY_DEADLINE,
-        max_body_bytes: int = MAX_BODY_BYTES,
-    ) -> None:
+    def _configure(self, settings: Settings) -> CallbackKeys:
+        """Reads the account's token and, for safe mode, its AES key and app id."""
         if settings.wechat_token is None or not settings.wechat_app_id:
             raise ConfigError("GONGJIAN_WECHAT_TOKEN: required for the WeChat official account")
-        self._token = settings.wechat_token.get_secret_value()
+        token = settings.wechat_token.get_secret_value()
         self._compatible = settings.wechat_compatible_mode
-        super().__init__(
-            core=core,
-            clock=clock,
-            sender=sender or WeChatSender(settings, database=database, clock=clock),
-            crypto=(
-                MessageCrypto(
-                    token=self._token,
-                    aes_key=settings.wechat_aes_key.get_secret_value(),
-                    receiver=settings.wechat_app_id,
-                )
-                if settings.wechat_aes_key is not None
-                else None
-            ),
-            reply_deadline=reply_deadline,
-            max_body_bytes=max_body_bytes,
-            photo_max_bytes=settings.photo_max_bytes,
-            database=database,
+        crypto = (
+            MessageCrypto(
+                token=token,
+                aes_key=settings.wechat_aes_key.get_secret_value(),
+                receiver=settings.wechat_app_id,
+            )
+            if settings.wechat_aes_key is not None
+            else None
         )
+        return CallbackKeys(token, crypto)
+
+    def _new_sender(self, settings: Settings, *, database: Database, clock: Clock) -> PushSender:
+        """Builds the sender of customer-service and template messages."""
+        return WeChatSender(settings, database=database, clock=clock)
 
     def _echo(self, query: Mapping[str, str]) -> str:
         """Answers the URL check: echoes `echostr` when the signature holds."""
@@ -99,7 +81,7 @@ class WeChatChannel(CallbackChannel):
         """Checks `signature` (over the URL only) and that the mode is the one configured."""
         timestamp, nonce = signed_parameters(query)
         check_signature(query.get("signature"), self._token, timestamp, nonce)
-        encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+        encrypted = self._encrypted(query)
         if encrypted and self._crypto is None:
             raise RefusedError(403, "safe-mode message, but GONGJIAN_WECHAT_AES_KEY is not set")
         if not encrypted and self._crypto is not None and not self._compatible:
@@ -107,15 +89,9 @@ class WeChatChannel(CallbackChannel):
             # a signed URL could post any message under any openid.
             raise RefusedError(403, "plaintext message in safe mode")
 
-    def _verify(self, query: Mapping[str, str], body: bytes) -> Signed:
-        """Checks, in safe mode, `msg_signature` over the encrypted payload found in the body."""
-        timestamp, nonce = signed_parameters(query)
-        if query.get("encrypt_type", "raw").lower() != "aes":
-            return Signed(timestamp, nonce)
-        encrypted = encrypted_field(body)
-        msg_signature = query.get("msg_signature", "")
-        check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
-        return Signed(timestamp, nonce, encrypted, msg_signature)
+    def _encrypted(self, query: Mapping[str, str]) -> bool:
+        """Tells whether a message comes in safe mode (`encrypt_type=aes`)."""
+        return query.get("encrypt_type", "raw").lower() == "aes"
 
     def _parse(self, xml: str, fields: Mapping[str, str], *, flat: bool) -> Any:
         """Parses a message with wechatpy (a flat message, the usual text, from its fields)."""

@@ -16,26 +16,19 @@ from wechatpy.work.messages import MESSAGE_TYPES
 from wechatpy.work.replies import TextReply
 
 from bot.channels.wecom.sender import WeComSender
-from bot.channels.weixin.callback import (
-    DEFAULT_REPLY_DEADLINE,
-    CallbackChannel,
-    Signed,
-    message_of_type,
-)
+from bot.channels.weixin.callback import CallbackChannel, CallbackKeys, message_of_type
 from bot.channels.weixin.checks import (
-    MAX_BODY_BYTES,
     RefusedError,
     check_fresh,
     check_signature,
     check_signature_format,
-    encrypted_field,
     signed_parameters,
 )
 from bot.channels.weixin.crypto import CryptoError, MessageCrypto
+from bot.channels.weixin.sender import PushSender
 from bot.config import ConfigError, Settings
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
-from bot.core.ports import Core
 from storage.engine import Database
 
 PATH = "/wecom"
@@ -51,18 +44,11 @@ class WeComChannel(CallbackChannel):
     name = "wecom"
     reply_class: ClassVar[Any] = TextReply
     crypto_owner: ClassVar[str] = "corp id"
+    # The agent whose messages this URL takes (read from the settings by `_configure`).
+    _agent_id: int
 
-    def __init__(
-        self,
-        settings: Settings,
-        core: Core,
-        *,
-        database: Database,
-        clock: Clock,
-        sender: WeComSender | None = None,
-        reply_deadline: float = DEFAULT_REPLY_DEADLINE,
-        max_body_bytes: int = MAX_BODY_BYTES,
-    ) -> None:
+    def _configure(self, settings: Settings) -> CallbackKeys:
+        """Reads the app's token, AES key, corp id and agent id (WeCom always encrypts)."""
         if (
             settings.wecom_token is None
             or settings.wecom_aes_key is None
@@ -70,22 +56,18 @@ class WeComChannel(CallbackChannel):
             or settings.wecom_agent_id is None
         ):
             raise ConfigError("GONGJIAN_WECOM_TOKEN: required for the WeCom app")
-        self._token = settings.wecom_token.get_secret_value()
+        token = settings.wecom_token.get_secret_value()
         self._agent_id = settings.wecom_agent_id
-        super().__init__(
-            core=core,
-            clock=clock,
-            sender=sender or WeComSender(settings, database=database, clock=clock),
-            crypto=MessageCrypto(
-                token=self._token,
-                aes_key=settings.wecom_aes_key.get_secret_value(),
-                receiver=settings.wecom_corp_id,
-            ),
-            reply_deadline=reply_deadline,
-            max_body_bytes=max_body_bytes,
-            photo_max_bytes=settings.photo_max_bytes,
-            database=database,
+        crypto = MessageCrypto(
+            token=token,
+            aes_key=settings.wecom_aes_key.get_secret_value(),
+            receiver=settings.wecom_corp_id,
         )
+        return CallbackKeys(token, crypto)
+
+    def _new_sender(self, settings: Settings, *, database: Database, clock: Clock) -> PushSender:
+        """Builds the sender of app messages."""
+        return WeComSender(settings, database=database, clock=clock)
 
     def _echo(self, query: Mapping[str, str]) -> str:
         """Answers the URL check: decrypts `echostr` when its signature holds."""
@@ -108,14 +90,6 @@ class WeComChannel(CallbackChannel):
     def _check_url(self, query: Mapping[str, str]) -> None:
         """Checks that the URL carries a well-formed signature (it covers the body's payload)."""
         check_signature_format(query.get("msg_signature"))
-
-    def _verify(self, query: Mapping[str, str], body: bytes) -> Signed:
-        """Checks `msg_signature` over the encrypted payload found in the body."""
-        timestamp, nonce = signed_parameters(query)
-        encrypted = encrypted_field(body)
-        msg_signature = query.get("msg_signature", "")
-        check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
-        return Signed(timestamp, nonce, encrypted, msg_signature)
 
     def _parse(self, xml: str, fields: Mapping[str, str], *, flat: bool) -> Any:
         """Parses a message with wechatpy.work, refusing messages for another app."""

@@ -25,17 +25,20 @@ API_QUOTA = 45009
 UNTRUSTED_IP = frozenset({40164, 60020})
 # An error answer to a download is a small JSON object; nothing larger is read as one.
 MAX_ERROR_BYTES = 64 * 1024
-# How far past the size limit a download without a stated length is still counted.
-OVERSIZE_COUNTED = 4
 
 
 @dataclass(frozen=True, slots=True)
 class Media:
-    """A file downloaded from the platform: its bytes (none when over the limit) and its size."""
+    """A file downloaded from the platform: its bytes (none when over the limit) and its size.
+
+    `truncated`: the file came without a stated length and the download stopped once it passed
+    the limit, so it is larger than `size` says.
+    """
 
     content: bytes
     size: int
     content_type: str
+    truncated: bool = False
 
 
 class ApiError(Exception):
@@ -132,12 +135,14 @@ class ApiClient:
                 if "json" in kind or kind.startswith("text/"):
                     # The platforms answer a failed download with an errcode, not the file.
                     body, _ = await _read(response, MAX_ERROR_BYTES)
-                    _error_of(body)
+                    _error_of(body or b"")
                     raise ApiError(-1, "answer without the file")
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     return Media(b"", int(declared), kind)
                 content, size = await _read(response, max_bytes)
+                if content is None:
+                    return Media(b"", size, kind, truncated=True)
                 return Media(content, size, kind)
         except httpx.HTTPError as exc:
             raise ApiError(-1, f"unreachable: {type(exc).__name__}") from None
@@ -186,21 +191,20 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-async def _read(response: httpx.Response, limit: int) -> tuple[bytes, int]:
-    """Reads a streamed body: its bytes (none past `limit`) and its size.
+async def _read(response: httpx.Response, limit: int) -> tuple[bytes | None, int]:
+    """Reads a streamed body up to `limit` bytes: its bytes and size, or None and the size read.
 
-    Past the limit the rest is only counted, up to `OVERSIZE_COUNTED` times the limit, so that
-    a refusal can say how large the file was.
+    Reading stops at the first chunk past the limit: a refusal needs no more than that, and the
+    rest may be any size.
     """
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-        elif size > limit * OVERSIZE_COUNTED:
-            break
-    return (b"".join(chunks) if size <= limit else b""), size
+        if size > limit:
+            return None, size
+        chunks.append(chunk)
+    return b"".join(chunks), size
 
 
 def _error_of(body: bytes) -> None:

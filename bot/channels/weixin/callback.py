@@ -3,7 +3,8 @@
 Both platforms call one URL with signed XML, retry a message three times when no answer comes
 within 5 seconds, take a passive reply in the HTTP answer, and push later messages through a
 JSON API. `CallbackChannel` is that endpoint; `bot.channels.wechat` and `bot.channels.wecom`
-subclass it with what differs (signatures, crypto, events, send endpoints and limits).
+subclass it with what differs (settings and crypto, the URL checks, events, send endpoints
+and limits).
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ from bot.channels.answers import answer_of
 from bot.channels.http import refusals
 from bot.channels.weixin.api import ApiError
 from bot.channels.weixin.checks import (
+    MAX_BODY_BYTES,
     RefusedError,
     check_fresh,
+    check_signature,
     delivery_key,
+    encrypted_field,
     guard_xml,
     is_event,
     nonce_key,
@@ -47,6 +51,7 @@ from bot.channels.weixin.render import (
     xml_text,
 )
 from bot.channels.weixin.sender import PushSender
+from bot.config import Settings
 from bot.core.channel import Capabilities
 from bot.core.clock import Clock
 from bot.core.i18n import N_
@@ -54,6 +59,7 @@ from bot.core.inbound import Channel, ChatKind, Inbound, InboundImage
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.texts.translation import translator
 from handlers.photos import UNFETCHED
+from storage.channels import bound_member
 from storage.deliveries import remember_keys
 from storage.engine import Database
 
@@ -78,6 +84,15 @@ CAPABILITIES = Capabilities(numbered_options=True)
 MEDIA_PATH = "/cgi-bin/media/get"
 
 APOLOGY = N_("Sorry, something went wrong. Please try again.")
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackKeys:
+    """What a platform signs and encrypts its callbacks with: the token, and the crypto (None in
+    plain mode)."""
+
+    token: str
+    crypto: MessageCrypto | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,21 +128,23 @@ class CallbackChannel(ABC):
 
     def __init__(
         self,
-        *,
+        settings: Settings,
         core: Core,
-        clock: Clock,
-        sender: PushSender,
-        crypto: MessageCrypto | None,
-        reply_deadline: float,
-        max_body_bytes: int,
+        *,
         database: Database,
-        photo_max_bytes: int,
+        clock: Clock,
+        sender: PushSender | None = None,
+        reply_deadline: float = DEFAULT_REPLY_DEADLINE,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
+        # Missing settings are refused before anything (a sender, threads) is built.
+        keys = self._configure(settings)
+        self._token = keys.token
+        self._crypto = keys.crypto
         self._core = core
-        self._photo_max_bytes = photo_max_bytes
+        self._photo_max_bytes = settings.photo_max_bytes
         self._database = database
         self._clock = clock
-        self._crypto = crypto
         self._deadline = reply_deadline
         self._max_body = max_body_bytes
         self._locks: dict[str, asyncio.Lock] = {}
@@ -135,11 +152,11 @@ class CallbackChannel(ABC):
         # Deliveries whose answer goes out by push after the deadline: their retries get
         # "success", not the stored answer a second time.
         self._pushed: OrderedDict[str, None] = OrderedDict()
+        self.sender = sender or self._new_sender(settings, database=database, clock=clock)
         self._workers = ThreadPoolExecutor(
             max_workers=SQLITE_CORE_WORKERS if database.dialect == "sqlite" else CORE_WORKERS,
             thread_name_prefix=f"{self.name}-core",
         )
-        self.sender = sender
 
     @property
     def routes(self) -> Sequence[BaseRoute]:
@@ -162,6 +179,14 @@ class CallbackChannel(ABC):
     # --- what each platform says ---------------------------------------------------------
 
     @abstractmethod
+    def _configure(self, settings: Settings) -> CallbackKeys:
+        """Reads the platform's settings (ConfigError when one is missing) and returns its keys."""
+
+    @abstractmethod
+    def _new_sender(self, settings: Settings, *, database: Database, clock: Clock) -> PushSender:
+        """Builds the platform's sender for pushes and late answers."""
+
+    @abstractmethod
     def _echo(self, query: Mapping[str, str]) -> str:
         """Checks a URL verification request and returns what to echo (raises RefusedError)."""
 
@@ -169,9 +194,9 @@ class CallbackChannel(ABC):
     def _check_url(self, query: Mapping[str, str]) -> None:
         """Checks what the URL of a message alone shows, before its body is read (RefusedError)."""
 
-    @abstractmethod
-    def _verify(self, query: Mapping[str, str], body: bytes) -> Signed:
-        """Checks a message's signatures before anything parses its body (raises RefusedError)."""
+    def _encrypted(self, query: Mapping[str, str]) -> bool:
+        """Tells whether a message's body is encrypted (and signed by `msg_signature`)."""
+        return True
 
     @abstractmethod
     def _parse(self, xml: str, fields: Mapping[str, str], *, flat: bool) -> Any:
@@ -185,6 +210,21 @@ class CallbackChannel(ABC):
         """Returns what an event means as a command; empty for events that need no answer."""
 
     # --- what both platforms do alike ----------------------------------------------------
+
+    def _verify(self, query: Mapping[str, str], body: bytes) -> Signed:
+        """Checks `msg_signature` over an encrypted body's payload before anything parses it.
+
+        A plain body is covered by no signature: `_check_url` decides whether one is taken.
+        """
+        timestamp, nonce = signed_parameters(query)
+        if not self._encrypted(query):
+            return Signed(timestamp, nonce)
+        # Two substring searches, no parsing: the payload is only looked at, then checked in
+        # constant time, before anything decodes, decrypts or parses the body.
+        encrypted = encrypted_field(body)
+        msg_signature = query.get("msg_signature", "")
+        check_signature(msg_signature, self._token, timestamp, nonce, encrypted)
+        return Signed(timestamp, nonce, encrypted, msg_signature)
 
     def _message_text(self, kind: str, message: Any) -> str:
         """Returns the text a message carries (a text message's content; events aside)."""
@@ -391,7 +431,16 @@ class CallbackChannel(ABC):
         return rendered
 
     async def _with_image(self, inbound: Inbound, media_id: str) -> Inbound:
-        """Downloads an image by its MediaId through the media API; the core judges its bytes."""
+        """Downloads an image by its MediaId through the media API; the core judges its bytes.
+
+        Only for a sender bound to a member: anyone else is answered "not bound" whatever the
+        image holds, and a download costs the platform's daily API quota.
+        """
+        bound = await self._in_core(
+            bound_member, self._database, channel=self.channel, external_id=inbound.user_id
+        )
+        if bound is None:
+            return replace(inbound, images=(InboundImage(b""),))
         try:
             if not media_id:
                 raise ApiError(-1, "image without MediaId")
@@ -405,7 +454,9 @@ class CallbackChannel(ABC):
             return replace(
                 inbound, images=(InboundImage(b""),), extra={**inbound.extra, UNFETCHED: "1"}
             )
-        image = InboundImage(media.content, media.content_type, size=media.size)
+        image = InboundImage(
+            media.content, media.content_type, size=media.size, truncated=media.truncated
+        )
         return replace(inbound, images=(image,))
 
     async def _push_later(
