@@ -26,7 +26,7 @@ from pathlib import Path, PurePath
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.types import Message
 
 from bot.core.i18n import N_, Translator
@@ -43,10 +43,11 @@ from bot.services.district import (
 from bot.services.errors import ServiceError
 from bot.services.importer import FILE_KIND, ImportFileError
 from bot.texts.phrases import IMPORT_COLUMNS
-from bot.web.console.desk import csrf_ok, principal_of, whole
-from bot.web.console.pages import Pages
+from bot.web.console.desk import csrf_ok, whole
+from bot.web.console.pages import Pages, _response
 from bot.web.console.structure import arranges
 from handlers.errors import explain
+from storage.engine import Session
 
 MAX_UPLOAD = 10 * 1024 * 1024
 # The multipart envelope around the file: boundaries, headers and the form's token.
@@ -224,14 +225,10 @@ class ImportPages:
     async def show(self, request: Request) -> Response:
         """Shows the upload form."""
 
-        def work(_session: object, principal: Principal, _t: Translator) -> Response:
-            if not arranges(principal):
-                return self.pages.refuse(request, 403, principal)
+        def work(_session: Session, principal: Principal, _t: Translator) -> Response:
             return self._page(request, principal)
 
-        result = await self.pages.guarded(request, work)
-        assert isinstance(result, Response)
-        return result
+        return _response(await self.pages.guarded(request, work, allowed=arranges))
 
     def _page(
         self, request: Request, principal: Principal, status: int = 200, **values: object
@@ -251,12 +248,7 @@ class ImportPages:
 
         def run() -> Principal | Response:
             with self.pages.console.unit() as (_session, _now, access):
-                principal = principal_of(request, access)
-                if principal is None:
-                    return RedirectResponse("/console/login", status_code=303)
-                if not arranges(principal):
-                    return self.pages.refuse(request, 403, principal)
-                return principal
+                return self.pages.admit(request, access, arranges)
 
         return await asyncio.to_thread(run)
 
@@ -305,9 +297,9 @@ class ImportPages:
         def run() -> Response:
             t = self.pages.translator(request)
             with self.pages.console.unit() as (session, now, access):
-                principal = principal_of(request, access)
-                if principal is None or not arranges(principal):
-                    return self.pages.refuse(request, 403, principal)
+                principal = self.pages.admit(request, access, arranges)
+                if isinstance(principal, Response):
+                    return principal
                 try:
                     workbook = workbook_of(name, data)
                 except ImportFileError as error:
@@ -338,42 +330,39 @@ class ImportPages:
 
     async def confirm(self, request: Request) -> Response:
         """Imports the file a dry run passed, all rows or none, after the CSRF check."""
-        form = await request.form(max_files=0, max_fields=5)
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
 
-        def run() -> Response:
-            t = self.pages.translator(request)
-            with self.pages.console.unit() as (session, now, access):
-                principal = principal_of(request, access)
-                if principal is None:
-                    return RedirectResponse("/console/login", status_code=303)
-                if not arranges(principal) or not csrf_ok(principal, fields.get("csrf")):
-                    return self.pages.refuse(request, 403, principal)
-                staged = self.shelf.take(
-                    fields.get("token", "")[:64], owner=owner_of(principal), now=now
-                )
-                if staged is None:
-                    return self._page(request, principal, 410, problem=t(GONE))
-                report = import_district(
-                    session,
-                    workbook_of(staged.name, staged.data),
-                    now=now,
-                    dry_run=False,
-                    source=staged.name,
-                    scope=principal.org_ids,
-                    actor_id=principal.member_id,
-                )
-                return self._page(
-                    request,
-                    principal,
-                    200 if report.ok else 409,
-                    file_name=staged.name,
-                    report=report,
-                    rows=problems(t, report, staged.name),
-                    imported=report.ok,
-                )
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> Response:
+            staged = self.shelf.take(
+                fields.get("token", "")[:64], owner=owner_of(principal), now=now
+            )
+            if staged is None:
+                return self._page(request, principal, 410, problem=t(GONE))
+            report = import_district(
+                session,
+                workbook_of(staged.name, staged.data),
+                now=now,
+                dry_run=False,
+                source=staged.name,
+                scope=principal.org_ids,
+                actor_id=principal.member_id,
+            )
+            return self._page(
+                request,
+                principal,
+                200 if report.ok else 409,
+                file_name=staged.name,
+                report=report,
+                rows=problems(t, report, staged.name),
+                imported=report.ok,
+            )
 
-        return await asyncio.to_thread(run)
+        return await self.pages.changed(request, work, allowed=arranges)
 
 
 def _capped(request: Request) -> Request:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -222,8 +222,13 @@ class LedgerPages:
     async def submitted(self, request: Request) -> Response:
         """Marks the quarter's ledger of an organization in scope as submitted (audited)."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
+        def work(
+            session: Session,
+            _now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
             asked = self._asked(
                 session, principal, t, fields.get("org", ""), fields.get("quarter", "")
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -310,8 +310,13 @@ class MeetingPages:
     async def create(self, request: Request) -> Response:
         """Schedules a meeting of the officer's branch through the chat's use case."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
+        def work(
+            session: Session,
+            _now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
             if not principal.leads(principal.home_org_id):
                 return self.pages.refuse(request, 403, principal)
             services = self._services(session)
@@ -377,8 +382,13 @@ class MeetingPages:
     async def move(self, request: Request) -> Response:
         """Moves a meeting that has not begun through the chat's use case; its members are told."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
+        def work(
+            session: Session,
+            _now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
             services = self._services(session)
             found = self._writable(request, services, principal)
             if isinstance(found, Response):
@@ -491,8 +501,13 @@ class MeetingPages:
     async def correct(self, request: Request) -> Response:
         """Records a member's answer as the secretary corrects it, with a reason (audited)."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
+        def work(
+            session: Session,
+            _now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
             services = self._services(session)
             found = self._writable(request, services, principal)
             if isinstance(found, Response):
@@ -578,8 +593,13 @@ class MeetingPages:
     async def save_minutes(self, request: Request) -> Response:
         """Stores a held meeting's minutes through the chat's use case (audited)."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
+        def work(
+            session: Session,
+            _now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
             services = self._services(session)
             found = self._writable(request, services, principal)
             if isinstance(found, Response):

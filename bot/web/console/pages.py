@@ -20,7 +20,7 @@ from bot.core.i18n import Translator
 from bot.core.records import OrgView
 from bot.services.audit_trail import audit_entries
 from bot.services.compliance import Requirement, State
-from bot.services.console_access import Principal
+from bot.services.console_access import ConsoleAccess, Principal
 from bot.services.errors import ServiceError
 from bot.services.members import Members
 from bot.services.organizations import Organizations
@@ -59,6 +59,8 @@ PAGE_HEADERS = {
     ),
 }
 T = TypeVar("T")
+# The most fields a console form posts; more is refused as unreadable (400).
+MAX_FIELDS = 20
 # The overview lists this many organizations, the most behind first; filters reach the others.
 OVERVIEW_ROWS = 200
 
@@ -68,6 +70,27 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def admitted(principal: Principal) -> bool:
+    """Allows every principal the console admits (the default for reading)."""
+    return principal.admitted
+
+
+def managers(principal: Principal) -> bool:
+    """Allows those who may change records (the default for forms)."""
+    return principal.manages
+
+
+def overseers(principal: Principal) -> bool:
+    """Allows committee staff and the officers of an overseeing organization."""
+    return principal.oversees
+
+
+# Who may use a page, asked after the console admitted the principal at all.
+Allowed = Callable[[Principal], bool]
+# A form's change: (transaction, now, principal, translator, fields) -> where to go, or a page.
+ChangeWork = Callable[[Session, datetime, Principal, Translator, dict[str, str]], str | Response]
 
 
 class Pages:
@@ -119,49 +142,55 @@ class Pages:
         """Answers a refusal (403, 404, or a request that could not be read) with a translated page."""
         return self.render(request, "refused.html", status, principal=principal, code=status)
 
+    def admit(
+        self, request: Request, access: ConsoleAccess, allowed: Allowed
+    ) -> Principal | Response:
+        """Returns the signed-in principal when allowed; else the sign-in redirect or a 403 page."""
+        principal = principal_of(request, access)
+        if principal is None:
+            return RedirectResponse("/console/login", status_code=303)
+        if not principal.admitted or not allowed(principal):
+            return self.refuse(request, 403, principal)
+        return principal
+
     async def guarded(
         self,
         request: Request,
         work: Callable[[Session, Principal, Translator], T],
         *,
-        overseers_only: bool = False,
+        allowed: Allowed = admitted,
     ) -> T | Response:
-        """Runs a page's reads for an admitted principal; redirects or refuses everyone else."""
+        """Runs a page's reads for an allowed principal; redirects or refuses everyone else."""
 
         def run() -> T | Response:
             t = translator_for(request, self.console.settings)
             with self.console.unit() as (session, _now, access):
-                principal = principal_of(request, access)
-                if principal is None:
-                    return RedirectResponse("/console/login", status_code=303)
-                if not principal.admitted or (overseers_only and not principal.oversees):
-                    return self.refuse(request, 403, principal)
+                principal = self.admit(request, access, allowed)
+                if isinstance(principal, Response):
+                    return principal
                 return work(session, principal, t)
 
         return await asyncio.to_thread(run)
 
     async def changed(
-        self,
-        request: Request,
-        work: Callable[[Session, Principal, dict[str, str]], str | Response],
+        self, request: Request, work: ChangeWork, *, allowed: Allowed = managers
     ) -> Response:
-        """Runs a form's change for a principal who manages, after the CSRF check; redirects.
+        """Runs a form's change for an allowed principal after the CSRF check, in one transaction.
 
-        The work returns where to go next, or a response of its own (a refusal).
+        The work returns where to go next, or a response of its own (a page, a refusal).
         """
-        form = await request.form(max_files=0, max_fields=20)
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
         fields = {key: value for key, value in form.items() if isinstance(value, str)}
 
         def run() -> Response:
-            with self.console.unit() as (session, _now, access):
-                principal = principal_of(request, access)
-                if principal is None:
-                    return RedirectResponse("/console/login", status_code=303)
-                if not principal.admitted or not principal.manages:
-                    return self.refuse(request, 403, principal)
+            t = translator_for(request, self.console.settings)
+            with self.console.unit() as (session, now, access):
+                principal = self.admit(request, access, allowed)
+                if isinstance(principal, Response):
+                    return principal
                 if not csrf_ok(principal, fields.get("csrf")):
                     return self.refuse(request, 403, principal)
-                done = work(session, principal, fields)
+                done = work(session, now, principal, t, fields)
                 if isinstance(done, Response):
                     return done
                 return RedirectResponse(done, status_code=303)
@@ -389,7 +418,7 @@ class Pages:
                 member=member,
             )
 
-        return _response(await self.guarded(request, work, overseers_only=True))
+        return _response(await self.guarded(request, work, allowed=overseers))
 
 
 def _response(result: object) -> Response:
@@ -465,11 +494,17 @@ class ReminderPages:
     async def requeue(self, request: Request) -> Response:
         """Requeues every dead push to members in scope."""
 
-        def work(session: Session, principal: Principal, _fields: dict[str, str]) -> str:
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            _t: Translator,
+            _fields: dict[str, str],
+        ) -> str:
             count = requeue_dead_pushes(
                 session,
                 org_ids=principal.org_ids,
-                now=self.pages.console.clock.now(),
+                now=now,
                 actor_id=principal.member_id,
             )
             return f"/console/reminders?requeued={count}"
@@ -479,12 +514,18 @@ class ReminderPages:
     async def change_setting(self, request: Request) -> Response:
         """Changes (or returns to the inherited value) one setting of an organization in scope."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
             org = self._org(session, principal, fields.get("org", ""))
             if org is None:
                 return self.pages.refuse(request, 404, principal)
             key = fields.get("key", "")[:48]
-            services = self.pages.console.services(session, self.pages.console.clock.now())
+            services = self.pages.console.services(session, now)
             try:
                 if fields.get("reset") == "1":
                     services.reset_org_reminder_setting(org.id, key, actor_id=principal.member_id)
@@ -497,7 +538,6 @@ class ReminderPages:
                     )
             except ServiceError as refusal:
                 session.rollback()
-                t = self.pages.translator(request)
                 return self._page(
                     request, session, principal, t, org, status=400, problem=explain(t, refusal)
                 )
