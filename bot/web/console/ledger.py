@@ -24,7 +24,7 @@ from bot.texts.console import STATES
 from bot.texts.phrases import ACTIVITY_KINDS
 from bot.texts.reminders import period_label
 from bot.web.console.desk import whole
-from bot.web.console.pages import PAGE_HEADERS, Pages, _response
+from bot.web.console.pages import PAGE_HEADERS, Pages, _response, asked_org
 from bot.web.downloads import content_disposition
 from handlers.errors import explain
 from storage.engine import Session
@@ -70,9 +70,8 @@ class LedgerPages:
         self, session: Session, principal: Principal, t: Translator, code: str, quarter: str
     ) -> Asked:
         """Reads the organization (default: the principal's own) and the quarter (default: now)."""
-        orgs = Organizations(session)
-        org = orgs.by_code(code[:32]) if code else orgs.get(principal.home_org_id)
-        if org is None or not principal.can_see(org.id):
+        org = asked_org(session, principal, code)
+        if org is None:
             return Asked(status=404)
         today = self._today()
         wanted = parse_quarter(quarter[:32], today) if quarter.strip() else Quarter.of(today)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -28,7 +28,7 @@ from bot.texts.phrases import (
     move_note,
 )
 from bot.web.console.desk import whole
-from bot.web.console.pages import PAGE_HEADERS, Pages, _response
+from bot.web.console.pages import PAGE_HEADERS, Pages, _response, asked_org
 from bot.web.downloads import content_disposition
 from handlers.errors import explain
 from storage.engine import Session
@@ -45,6 +45,11 @@ MINUTES_FIELDS = ("topic", "host", "recorder", "content", "resolutions")
 CORRECTION_FIELDS = ("member", "answer", "reason")
 # Longer than any form field the pages offer (minutes content is the longest).
 FIELD_LIMIT = 5000
+# A page's reads on one meeting, and a form's change to it (where to go next, or a page).
+MeetingRead = Callable[[Services, Principal, Translator, MeetingView], Response]
+MeetingChange = Callable[
+    [Services, Principal, Translator, MeetingView, dict[str, str]], str | Response
+]
 
 
 class FormError(Exception):
@@ -119,6 +124,11 @@ def rule_note(t: Translator, day: OrgLifeDay) -> str:
     return ""
 
 
+def leads_home(principal: Principal) -> bool:
+    """Allows the secretaries and deputies of their own branch, in person (they schedule)."""
+    return principal.leads(principal.home_org_id)
+
+
 def answer_of(entry: RollEntry) -> str:
     """Names a roll entry's answer by the key the page and the form use."""
     if entry.status is None:
@@ -143,23 +153,48 @@ class MeetingPages:
         assert principal.member_id is not None
         return services.members.get(principal.member_id)
 
-    def _meeting(
-        self, request: Request, services: Services, principal: Principal
+    def _find(
+        self, request: Request, services: Services, principal: Principal, *, officers: bool
     ) -> MeetingView | Response:
-        """Finds the path's meeting when its host lies in scope; else the 404 page."""
+        """Finds the path's meeting: 404 outside scope; with `officers`, 403 but for its officers."""
         found = services.meeting(int(request.path_params["meeting_id"]))
         if found is None or not principal.can_see(found.org.id):
             return self.pages.refuse(request, 404, principal)
-        return found
-
-    def _writable(
-        self, request: Request, services: Services, principal: Principal
-    ) -> MeetingView | Response:
-        """Finds the path's meeting for a change: 404 outside scope, 403 but for its officers."""
-        found = self._meeting(request, services, principal)
-        if isinstance(found, MeetingView) and not principal.leads(found.org.id):
+        if officers and not principal.leads(found.org.id):
             return self.pages.refuse(request, 403, principal)
         return found
+
+    async def _reading(
+        self, request: Request, work: MeetingRead, *, officers: bool = False
+    ) -> Response:
+        """Runs a page's reads on the path's meeting once `_find` lets the principal at it."""
+
+        def run(session: Session, principal: Principal, t: Translator) -> Response:
+            services = self._services(session)
+            found = self._find(request, services, principal, officers=officers)
+            if isinstance(found, Response):
+                return found
+            return work(services, principal, t, found)
+
+        return _response(await self.pages.guarded(request, run))
+
+    async def _changing(self, request: Request, work: MeetingChange) -> Response:
+        """Runs a form's change on the path's meeting, for its branch's officers only."""
+
+        def run(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
+            services = self.pages.console.services(session, now)
+            found = self._find(request, services, principal, officers=True)
+            if isinstance(found, Response):
+                return found
+            return work(services, principal, t, found, fields)
+
+        return await self.pages.changed(request, run)
 
     # -- the calendar ---------------------------------------------------------------------
 
@@ -175,8 +210,8 @@ class MeetingPages:
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
             services = self._services(session)
-            org = services.org_by_code(code) if code else services.orgs.get(principal.home_org_id)
-            if org is None or not principal.can_see(org.id):
+            org = asked_org(session, principal, code)
+            if org is None:
                 return self.pages.refuse(request, 404, principal)
             calendar = services.meeting_calendar(org.id, year)
             choices = (
@@ -279,11 +314,9 @@ class MeetingPages:
         values = {name: query.get(name, "")[:40] for name in MEETING_FIELDS}
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
-            if not principal.leads(principal.home_org_id):
-                return self.pages.refuse(request, 403, principal)
             return self._new_page(request, principal, t, values)
 
-        return _response(await self.pages.guarded(request, work))
+        return _response(await self.pages.guarded(request, work, allowed=leads_home))
 
     def _new_page(
         self,
@@ -312,14 +345,12 @@ class MeetingPages:
 
         def work(
             session: Session,
-            _now: datetime,
+            now: datetime,
             principal: Principal,
             t: Translator,
             fields: dict[str, str],
         ) -> str | Response:
-            if not principal.leads(principal.home_org_id):
-                return self.pages.refuse(request, 403, principal)
-            services = self._services(session)
+            services = self.pages.console.services(session, now)
             values = kept(fields, MEETING_FIELDS)
             try:
                 meeting = services.schedule_meeting(
@@ -337,17 +368,16 @@ class MeetingPages:
                 return self._new_page(request, principal, t, values, error=explain(t, refusal))
             return f"/console/meetings/{meeting.id}?done=scheduled"
 
-        return await self.pages.changed(request, work)
+        return await self.pages.changed(request, work, allowed=leads_home)
 
     # -- moving a meeting --------------------------------------------------------------------
 
     async def move_form(self, request: Request) -> Response:
         """Shows a meeting's day, time and venue to change (its branch's officers only)."""
 
-        def work(session: Session, principal: Principal, t: Translator) -> Response:
-            found = self._writable(request, self._services(session), principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            _services: Services, principal: Principal, t: Translator, found: MeetingView
+        ) -> Response:
             values = {
                 "date": found.held_on.isoformat(),
                 "time": f"{found.starts_at:%H:%M}",
@@ -355,7 +385,7 @@ class MeetingPages:
             }
             return self._move_page(request, principal, t, found, values)
 
-        return _response(await self.pages.guarded(request, work))
+        return await self._reading(request, work, officers=True)
 
     def _move_page(
         self,
@@ -383,16 +413,12 @@ class MeetingPages:
         """Moves a meeting that has not begun through the chat's use case; its members are told."""
 
         def work(
-            session: Session,
-            _now: datetime,
+            services: Services,
             principal: Principal,
             t: Translator,
+            found: MeetingView,
             fields: dict[str, str],
         ) -> str | Response:
-            services = self._services(session)
-            found = self._writable(request, services, principal)
-            if isinstance(found, Response):
-                return found
             values = kept(fields, ("date", "time", "venue"))
             try:
                 services.move_meeting(
@@ -405,13 +431,13 @@ class MeetingPages:
             except FormError as problem:
                 return self._move_page(request, principal, t, found, values, error=str(problem))
             except ServiceError as refusal:
-                session.rollback()
+                services.session.rollback()
                 return self._move_page(
                     request, principal, t, found, values, error=explain(t, refusal)
                 )
             return f"/console/meetings/{found.id}?done=moved"
 
-        return await self.pages.changed(request, work)
+        return await self._changing(request, work)
 
     # -- the roll call and corrections -------------------------------------------------------
 
@@ -436,14 +462,12 @@ class MeetingPages:
         """Shows a meeting's roll call: present, late, on leave and absent, with the correction form."""
         done = request.query_params.get("done", "")
 
-        def work(session: Session, principal: Principal, t: Translator) -> Response:
-            services = self._services(session)
-            found = self._meeting(request, services, principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            services: Services, principal: Principal, t: Translator, found: MeetingView
+        ) -> Response:
             return self._roll_page(request, services, principal, t, found, done=done)
 
-        return _response(await self.pages.guarded(request, work))
+        return await self._reading(request, work)
 
     def _roll_page(
         self,
@@ -502,16 +526,12 @@ class MeetingPages:
         """Records a member's answer as the secretary corrects it, with a reason (audited)."""
 
         def work(
-            session: Session,
-            _now: datetime,
+            services: Services,
             principal: Principal,
             t: Translator,
+            found: MeetingView,
             fields: dict[str, str],
         ) -> str | Response:
-            services = self._services(session)
-            found = self._writable(request, services, principal)
-            if isinstance(found, Response):
-                return found
             values = kept(fields, CORRECTION_FIELDS)
             try:
                 if values["answer"] not in ANSWERS:
@@ -531,13 +551,13 @@ class MeetingPages:
                     request, services, principal, t, found, values=values, error=str(problem)
                 )
             except ServiceError as refusal:
-                session.rollback()
+                services.session.rollback()
                 return self._roll_page(
                     request, services, principal, t, found, values=values, error=explain(t, refusal)
                 )
             return f"/console/meetings/{found.id}?done=corrected"
 
-        return await self.pages.changed(request, work)
+        return await self._changing(request, work)
 
     # -- minutes ---------------------------------------------------------------------------
 
@@ -545,14 +565,12 @@ class MeetingPages:
         """Shows a meeting's minutes; its branch's officers may write or replace them."""
         done = request.query_params.get("done") == "1"
 
-        def work(session: Session, principal: Principal, t: Translator) -> Response:
-            services = self._services(session)
-            found = self._meeting(request, services, principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            services: Services, principal: Principal, t: Translator, found: MeetingView
+        ) -> Response:
             return self._minutes_page(request, services, principal, t, found, done=done)
 
-        return _response(await self.pages.guarded(request, work))
+        return await self._reading(request, work)
 
     def _minutes_page(
         self,
@@ -594,38 +612,32 @@ class MeetingPages:
         """Stores a held meeting's minutes through the chat's use case (audited)."""
 
         def work(
-            session: Session,
-            _now: datetime,
+            services: Services,
             principal: Principal,
             t: Translator,
+            found: MeetingView,
             fields: dict[str, str],
         ) -> str | Response:
-            services = self._services(session)
-            found = self._writable(request, services, principal)
-            if isinstance(found, Response):
-                return found
             values = kept(fields, MINUTES_FIELDS)
             try:
                 services.record_minutes(
                     self._actor(services, principal), meeting_id=found.id, **values
                 )
             except ServiceError as refusal:
-                session.rollback()
+                services.session.rollback()
                 return self._minutes_page(
                     request, services, principal, t, found, values=values, error=explain(t, refusal)
                 )
             return f"/console/meetings/{found.id}/minutes?done=1"
 
-        return await self.pages.changed(request, work)
+        return await self._changing(request, work)
 
     async def minutes_file(self, request: Request) -> Response:
         """Downloads a meeting's minutes as a Word document, for anyone who may read them."""
 
-        def work(session: Session, principal: Principal, t: Translator) -> Response:
-            services = self._services(session)
-            found = self._meeting(request, services, principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            services: Services, principal: Principal, t: Translator, found: MeetingView
+        ) -> Response:
             try:
                 document = services.meeting_minutes_document(found.id, t)
             except ServiceError:
@@ -639,4 +651,4 @@ class MeetingPages:
                 },
             )
 
-        return _response(await self.pages.guarded(request, work))
+        return await self._reading(request, work)

@@ -87,6 +87,13 @@ def overseers(principal: Principal) -> bool:
     return principal.oversees
 
 
+def asked_org(session: Session, principal: Principal, code: str) -> OrgView | None:
+    """Returns the organization a request names (by default the principal's own) if in scope."""
+    orgs = Organizations(session)
+    org = orgs.by_code(code[:32]) if code else orgs.get(principal.home_org_id)
+    return org if org is not None and principal.can_see(org.id) else None
+
+
 # Who may use a page, asked after the console admitted the principal at all.
 Allowed = Callable[[Principal], bool]
 # A form's change: (transaction, now, principal, translator, fields) -> where to go, or a page.
@@ -440,18 +447,12 @@ class ReminderPages:
         code = request.query_params.get("org", "")
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
-            org = self._org(session, principal, code)
+            org = asked_org(session, principal, code)
             if org is None:
                 return self.pages.refuse(request, 404, principal)
             return self._page(request, session, principal, t, org, chosen=status)
 
         return _response(await self.pages.guarded(request, work))
-
-    def _org(self, session: Session, principal: Principal, code: str) -> OrgView | None:
-        """Returns the organization asked for (default: the principal's own) if in scope."""
-        orgs = Organizations(session)
-        org = orgs.by_code(code[:32]) if code else orgs.get(principal.home_org_id)
-        return org if org is not None and principal.can_see(org.id) else None
 
     def _page(
         self,
@@ -521,7 +522,7 @@ class ReminderPages:
             t: Translator,
             fields: dict[str, str],
         ) -> str | Response:
-            org = self._org(session, principal, fields.get("org", ""))
+            org = asked_org(session, principal, fields.get("org", ""))
             if org is None:
                 return self.pages.refuse(request, 404, principal)
             key = fields.get("key", "")[:48]
