@@ -123,7 +123,6 @@ class LedgerPages:
                     "ledger": ledger,
                     "state_names": {state: t(name) for state, name in STATES.items()},
                     "kind_names": {kind: t(name) for kind, name in ACTIVITY_KINDS.items()},
-                    "day": lambda value: t.date(value, "medium"),
                     "query": urlencode({"org": org.code, "quarter": str(quarter)}),
                     "summary_query": urlencode({"org": org.code, "year": quarter.year}),
                     "may_file": principal.manages,

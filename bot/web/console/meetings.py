@@ -28,7 +28,7 @@ from bot.texts.phrases import (
     move_note,
 )
 from bot.web.console.desk import whole
-from bot.web.console.pages import PAGE_HEADERS, Pages, _response, asked_org
+from bot.web.console.pages import PAGE_HEADERS, Pages, _response, asked_org, day_label
 from bot.web.downloads import content_disposition
 from handlers.errors import explain
 from storage.engine import Session
@@ -114,9 +114,7 @@ def rule_note(t: Translator, day: OrgLifeDay) -> str:
     """Says why the rule's org-life day moved, or what to know about it."""
     holiday = t(HOLIDAYS.get(day.holiday.value, HOLIDAYS["other"])) if day.holiday else ""
     if day.reason is MoveReason.MOVED_FOR_HOLIDAY:
-        return t(
-            "moved from {date} ({holiday})", date=t.date(day.original, "medium"), holiday=holiday
-        )
+        return t("moved from {date} ({holiday})", date=day_label(t, day.original), holiday=holiday)
     if day.reason is MoveReason.KEPT_ON_HOLIDAY:
         return t("falls on {holiday}; the branch keeps the day", holiday=holiday)
     if day.reason is MoveReason.CALENDAR_UNKNOWN:
@@ -261,7 +259,7 @@ class MeetingPages:
                 rows.append(
                     CalendarRow(
                         day=entry.day,
-                        date_label=t.date(entry.day, "medium"),
+                        date_label=day_label(t, entry.day),
                         weekday=t.weekday(entry.day),
                         time=t.time(meeting.starts_at),
                         kind=t(MEETING_KINDS[meeting.kind]),
@@ -283,7 +281,7 @@ class MeetingPages:
                 rows.append(
                     CalendarRow(
                         day=entry.day,
-                        date_label=t.date(entry.day, "medium"),
+                        date_label=day_label(t, entry.day),
                         weekday=t.weekday(entry.day),
                         time=calendar.rule.time,
                         kind=t(MEETING_KINDS[MeetingKind.ORG_LIFE]),

@@ -15,7 +15,7 @@ from bot.services.errors import ServiceError
 from bot.services.organizations import Organizations
 from bot.services.privacy import erase_member, export_member
 from bot.texts.phrases import ROLES
-from bot.web.console.pages import INVITE_ROLES, PAGE_HEADERS, Pages, admitted
+from bot.web.console.pages import INVITE_ROLES, PAGE_HEADERS, Pages, admitted, when
 from storage.engine import Session
 
 
@@ -78,7 +78,7 @@ class MemberPages:
                 principal=principal,
                 invite=made,
                 role_name=t(ROLES[made.role]),
-                expires=_when(t, made.expires_at),
+                expires=when(t, made.expires_at, self.pages.console.settings.tz),
                 qr_target=target,
                 qr_svg=svg,
             )
@@ -125,8 +125,3 @@ class MemberPages:
             )
 
         return await self.pages.changed(request, work, allowed=admitted)
-
-
-def _when(t: Translator, at: datetime) -> str:
-    """Formats a moment as a medium date and the time of day."""
-    return f"{t.date(at.date(), 'medium')} {at:%H:%M}"

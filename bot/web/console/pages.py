@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -72,6 +72,17 @@ environment = Environment(
 )
 
 
+def day_label(t: Translator, value: date) -> str:
+    """Formats a date for the reader: Babel's medium date in their language."""
+    return t.date(value, "medium")
+
+
+def when(t: Translator, at: datetime, tz: tzinfo) -> str:
+    """Formats a moment for the reader: its date and time of day in the district's time zone."""
+    local = at.astimezone(tz)
+    return f"{day_label(t, local.date())} {t.time(local)}"
+
+
 def admitted(principal: Principal) -> bool:
     """Allows every principal the console admits (the default for reading)."""
     return principal.admitted
@@ -121,10 +132,16 @@ class Pages:
         principal: Principal | None = None,
         **values: Any,
     ) -> HTMLResponse:
-        """Renders a template in the request's language with the page headers."""
+        """Renders a template in the request's language with the page headers and date formats."""
         t = translator_for(request, self.console.settings)
+        tz = self.console.settings.tz
         body = environment.get_template(template).render(
             t=t,
+            # Listings of the use cases carry dates as ISO text; both read the same.
+            day=lambda value: day_label(
+                t, value if isinstance(value, date) else date.fromisoformat(value)
+            ),
+            when=lambda at: when(t, at, tz),
             locale=locale_of(request, self.console.settings),
             principal=principal,
             path=request.url.path,
@@ -408,18 +425,11 @@ class Pages:
             entries = audit_entries(
                 session, org_ids=scope, action=action or None, member=member or None
             )
-            tz = self.console.settings.tz
-
-            def when(at: datetime) -> str:
-                local = at.astimezone(tz)
-                return f"{t.date(local.date(), 'medium')} {local:%H:%M}"
-
             return self.render(
                 request,
                 "audit.html",
                 principal=principal,
                 entries=entries,
-                when=when,
                 action=action,
                 org_code=org_code,
                 member=member,
@@ -467,14 +477,8 @@ class ReminderPages:
         problem: str = "",
     ) -> Response:
         """Renders the push log and an organization's settings."""
-        tz = self.pages.console.settings.tz
         log = push_log(session, org_ids=principal.org_ids, status=chosen)
         services = self.pages.console.services(session, self.pages.console.clock.now())
-
-        def when(at: datetime) -> str:
-            local = at.astimezone(tz)
-            return f"{t.date(local.date(), 'medium')} {local:%H:%M}"
-
         return self.pages.render(
             request,
             "reminders.html",
@@ -485,7 +489,6 @@ class ReminderPages:
             statuses=list(OutboxStatus),
             dead=OutboxStatus.DEAD,
             status_names={s: t(OUTBOX_STATES[s]) for s in OutboxStatus},
-            when=when,
             requeued=request.query_params.get("requeued"),
             saved=request.query_params.get("saved", "")[:48],
             problem=problem,
