@@ -32,11 +32,15 @@ class MemberPages:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
 
-    def _managed_org(self, session: Session, principal: Principal, code: str) -> int | None:
-        """Returns the organization's id when the principal may manage it, else None."""
+    def _managed_org(
+        self, request: Request, session: Session, principal: Principal, code: str
+    ) -> int | Response:
+        """Returns the organization's id if the principal manages it: 404 outside scope, else 403."""
         org = Organizations(session).by_code(code[:32])
-        if org is None or not principal.can_see(org.id) or not principal.manages:
-            return None
+        if org is None or not principal.can_see(org.id):
+            return self.pages.refuse(request, 404, principal)
+        if not principal.manages:
+            return self.pages.refuse(request, 403, principal)
         return org.id
 
     async def invite(self, request: Request) -> Response:
@@ -50,9 +54,9 @@ class MemberPages:
             t: Translator,
             fields: dict[str, str],
         ) -> Response:
-            org_id = self._managed_org(session, principal, code)
-            if org_id is None:
-                return self.pages.refuse(request, 404, principal)
+            org_id = self._managed_org(request, session, principal, code)
+            if isinstance(org_id, Response):
+                return org_id
             wanted = fields.get("role", "member")
             role = next((r for r in INVITE_ROLES if r.value == wanted), None)
             if role is None:
@@ -104,9 +108,11 @@ class MemberPages:
             _t: Translator,
             fields: dict[str, str],
         ) -> str | Response:
-            org_id = self._managed_org(session, principal, code)
+            org_id = self._managed_org(request, session, principal, code)
+            if isinstance(org_id, Response):
+                return org_id
             members = self.pages.console.services(session, now).members
-            if org_id is None or member_id not in {m.id for m in members.of_org(org_id)}:
+            if member_id not in {m.id for m in members.of_org(org_id)}:
                 return self.pages.refuse(request, 404, principal)
             if erase:
                 if fields.get("confirm") != "1":
