@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from bot.core.clock import FrozenClock
 from bot.engine.assistant import Assistant
-from bot.web.console.imports import ENVELOPE, MAX_UPLOAD
+from bot.web.console.imports import ENVELOPE
+from bot.web.console.pages import MAX_UPLOAD
 from storage.engine import Database
 from storage.models import Alliance, AuditEntry, Member, Organization
 from tests.factories import World

@@ -44,12 +44,11 @@ from bot.services.errors import ServiceError
 from bot.services.importer import FILE_KIND, ImportFileError
 from bot.texts.phrases import IMPORT_COLUMNS
 from bot.web.console.desk import csrf_ok, whole
-from bot.web.console.pages import Pages, _response
+from bot.web.console.pages import MAX_UPLOAD, MEGABYTE, Pages, _response
 from bot.web.console.structure import arranges
 from handlers.errors import explain
 from storage.engine import Session
 
-MAX_UPLOAD = 10 * 1024 * 1024
 # The multipart envelope around the file: boundaries, headers and the form's token.
 ENVELOPE = 64 * 1024
 SUFFIXES = (".xlsx", ".csv")
@@ -239,7 +238,7 @@ class ImportPages:
             "import.html",
             status,
             principal=principal,
-            limit=MAX_UPLOAD // (1024 * 1024),
+            limit=MAX_UPLOAD // MEGABYTE,
             **values,
         )
 
@@ -288,7 +287,7 @@ class ImportPages:
 
     def _too_large(self, request: Request, principal: Principal, t: Translator) -> Response:
         """Refuses an upload over the limit."""
-        problem = t(TOO_LARGE, limit=MAX_UPLOAD // (1024 * 1024))
+        problem = t(TOO_LARGE, limit=MAX_UPLOAD // MEGABYTE)
         return self._page(request, principal, 413, problem=problem)
 
     async def _dry_run(self, request: Request, name: str, data: bytes) -> Response:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.calendar.quarters import Quarter
+from bot.config import Settings
 from bot.core.domain import RoleKind
 from bot.core.i18n import Translator
 from bot.core.records import OrgView
@@ -36,6 +37,7 @@ from bot.web.console.desk import (
     csrf_ok,
     locale_of,
     principal_of,
+    secure_cookies,
     translator_for,
 )
 from bot.web.console.org_settings import settings_view
@@ -61,6 +63,12 @@ PAGE_HEADERS = {
 T = TypeVar("T")
 # The most fields a console form posts; more is refused as unreadable (400).
 MAX_FIELDS = 20
+MEGABYTE = 1024 * 1024
+# The largest body of an ordinary console form: no more than the shared server's own cap, so the
+# console refuses first, in the reader's language.
+FORM_LIMIT = MEGABYTE
+# The largest district file the import takes.
+MAX_UPLOAD = 10 * MEGABYTE
 # The overview lists this many organizations, the most behind first; filters reach the others.
 OVERVIEW_ROWS = 200
 
@@ -105,6 +113,56 @@ def asked_org(session: Session, principal: Principal, code: str) -> OrgView | No
     return org if org is not None and principal.can_see(org.id) else None
 
 
+def page(
+    request: Request,
+    settings: Settings,
+    template: str,
+    status: int = 200,
+    *,
+    principal: Principal | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    """Renders a template in the request's language with the page headers and date formats."""
+    t = translator_for(request, settings)
+    tz = settings.tz
+    body = environment.get_template(template).render(
+        t=t,
+        # Listings of the use cases carry dates as ISO text; both read the same.
+        day=lambda value: day_label(
+            t, value if isinstance(value, date) else date.fromisoformat(value)
+        ),
+        when=lambda at: when(t, at, tz),
+        locale=locale_of(request, settings),
+        principal=principal,
+        path=request.url.path,
+        **values,
+    )
+    response = HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+    if (
+        "lang" in request.query_params
+        and locale_of(request, settings) == (request.query_params["lang"])
+    ):
+        response.set_cookie(
+            LOCALE_COOKIE,
+            request.query_params["lang"],
+            max_age=365 * 24 * 3600,
+            path="/console",
+            samesite="lax",
+            secure=secure_cookies(settings),
+        )
+    return response
+
+
+def refused(
+    request: Request, settings: Settings, status: int, principal: Principal | None = None
+) -> HTMLResponse:
+    """Renders the translated refusal page: 403, 404, 413 or a request that could not be read."""
+    limits = {"form_limit": FORM_LIMIT // MEGABYTE, "file_limit": MAX_UPLOAD // MEGABYTE}
+    return page(
+        request, settings, "refused.html", status, principal=principal, code=status, **limits
+    )
+
+
 # Who may use a page, asked after the console admitted the principal at all.
 Allowed = Callable[[Principal], bool]
 # A form's change: (transaction, now, principal, translator, fields) -> where to go, or a page.
@@ -133,38 +191,11 @@ class Pages:
         **values: Any,
     ) -> HTMLResponse:
         """Renders a template in the request's language with the page headers and date formats."""
-        t = translator_for(request, self.console.settings)
-        tz = self.console.settings.tz
-        body = environment.get_template(template).render(
-            t=t,
-            # Listings of the use cases carry dates as ISO text; both read the same.
-            day=lambda value: day_label(
-                t, value if isinstance(value, date) else date.fromisoformat(value)
-            ),
-            when=lambda at: when(t, at, tz),
-            locale=locale_of(request, self.console.settings),
-            principal=principal,
-            path=request.url.path,
-            **values,
-        )
-        response = HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
-        if (
-            "lang" in request.query_params
-            and locale_of(request, self.console.settings) == (request.query_params["lang"])
-        ):
-            response.set_cookie(
-                LOCALE_COOKIE,
-                request.query_params["lang"],
-                max_age=365 * 24 * 3600,
-                path="/console",
-                samesite="lax",
-                secure=self.console.secure_cookies,
-            )
-        return response
+        return page(request, self.console.settings, template, status, principal=principal, **values)
 
     def refuse(self, request: Request, status: int, principal: Principal | None) -> HTMLResponse:
         """Answers a refusal (403, 404, or a request that could not be read) with a translated page."""
-        return self.render(request, "refused.html", status, principal=principal, code=status)
+        return refused(request, self.console.settings, status, principal)
 
     def admit(
         self, request: Request, access: ConsoleAccess, allowed: Allowed
