@@ -83,7 +83,7 @@ class LedgerPages:
 
     def _scope(self, session: Session, principal: Principal) -> list[OrgView]:
         """Lists the organizations the principal may pick, by code."""
-        return [org for org in Organizations(session).all() if principal.can_see(org.id)]
+        return Organizations(session).among(principal.org_ids)
 
     async def show(self, request: Request) -> Response:
         """Lists a quarter's ledger entries with their photos, the files and the filing state."""

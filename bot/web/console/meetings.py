@@ -212,11 +212,7 @@ class MeetingPages:
             if org is None:
                 return self.pages.refuse(request, 404, principal)
             calendar = services.meeting_calendar(org.id, year)
-            choices = (
-                [o for o in services.orgs.all() if principal.can_see(o.id)]
-                if len(principal.org_ids) > 1
-                else []
-            )
+            choices = services.orgs.among(principal.org_ids) if len(principal.org_ids) > 1 else []
             return self.pages.render(
                 request,
                 "meetings.html",

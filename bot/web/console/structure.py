@@ -270,10 +270,13 @@ class StructurePages:
         ended = request.query_params.get("ended", "")
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
-            orgs = Organizations(session).all()
-            ours = {org.code for org in orgs if principal.can_see(org.id)}
             pairings = list_pairings(session, org_ids=principal.org_ids)
             alliances = list_alliances(session, org_ids=principal.org_ids)
+            # Only the organizations the listed groups name, some of them outside the scope.
+            orgs = Organizations(session).with_codes(
+                {code for view in (*pairings, *alliances) for code in view.orgs}
+            )
+            ours = {org.code for org in orgs if principal.can_see(org.id)}
 
             def editable(view: GroupView) -> bool:
                 return arranges(principal) and set(view.orgs) <= ours
@@ -348,7 +351,7 @@ class StructurePages:
     ) -> Response:
         """Renders a pairing's or alliance's form with its values and refusals."""
         t = self.pages.translator(request)
-        orgs = [org for org in Organizations(session).all() if principal.can_see(org.id)]
+        orgs = Organizations(session).among(principal.org_ids)
         return self.pages.render(
             request,
             f"{filled.kind}_form.html",
