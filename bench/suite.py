@@ -35,6 +35,8 @@ class Sizes:
     pushes: int
     # Overview views and member-list views in the console benchmark.
     overview_views: int
+    # Overview views each after a write (the overview computed anew).
+    overview_writes: int
     member_lists: int
     imports: importing.Size
     # Callbacks at once in the second WeChat measurement (issue #18's 200).
@@ -50,6 +52,7 @@ FULL = Sizes(
     wechat_concurrent=500,
     pushes=600,
     overview_views=30,
+    overview_writes=10,
     member_lists=200,
     imports=importing.CITY,
 )
@@ -62,6 +65,7 @@ QUICK = Sizes(
     wechat_concurrent=500,
     pushes=90,
     overview_views=20,
+    overview_writes=10,
     member_lists=100,
     imports=importing.QUICK,
 )
@@ -75,6 +79,7 @@ TINY = Sizes(
     wechat_concurrent=20,
     pushes=40,
     overview_views=3,
+    overview_writes=2,
     member_lists=10,
     imports=importing.TINY,
     wechat_small=10,
@@ -142,6 +147,7 @@ def run_backend(
                 url,
                 city,
                 views=sizes.overview_views,
+                writes=sizes.overview_writes,
                 lists=sizes.member_lists,
                 asks=sizes.asks,
             ),

@@ -43,6 +43,7 @@ from bench.report import Result, skipped
 from bot.channels.http import build_http_app
 from bot.channels.wechat import WeChatChannel
 from bot.core.clock import FrozenClock
+from bot.core.heap import settle_for_serving
 from bot.core.inbound import Channel
 from bot.engine.assembly import build_assistant
 from storage.engine import Database
@@ -84,6 +85,8 @@ async def serve(url: str) -> None:
             return PlainTextResponse("success")
 
         app = build_http_app(assistant, [*channel.routes, Route(NOOP_PATH, noop, methods=["POST"])])
+        # As `gongjian run` does once its services are up.
+        settle_for_serving()
         try:
             async with listen(app) as port:
                 print(f"PORT {port}", flush=True)

@@ -18,6 +18,7 @@ from bot.channels.registry import build_channels
 from bot.config import Settings
 from bot.core.channel import ChatChannel
 from bot.core.clock import Clock
+from bot.core.heap import settle_for_serving
 from bot.core.ports import Core
 from bot.web.metrics import metrics_services
 from storage.engine import Database
@@ -163,6 +164,9 @@ async def serve(
             # The start line (`gongjian run`) already says what runs: details when debugging.
             logger.debug("Started %s", service.name)
         logger.debug("Serving HTTP on %s:%d", settings.http_host, port)
+        if own_signals:
+            # The process is ours (no caller's `stop`): its heap can be settled for serving.
+            settle_for_serving()
         if ready is not None:
             ready(port)
         await asyncio.wait({http, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, delete, update
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, delete, text, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.core.inbound import Channel
@@ -341,3 +342,69 @@ def take_fact_changes(session: Session) -> None:
     a write committed meanwhile keeps its mark for the next tick.
     """
     session.execute(delete(FactChange))
+
+
+class FactVersionRow(SQLModel, table=True):
+    """SQLite's count of writes to the watched tables, moved by the same triggers as the marks."""
+
+    __tablename__ = "fact_version"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    n: int = Field(sa_type=BigInteger)
+
+
+@dataclass(frozen=True, slots=True)
+class FactVersion:
+    """Where the writes to the watched tables stood when read.
+
+    `count` moves with every write. On PostgreSQL it is the marks' sequence, which moves when
+    a statement runs, before its transaction commits: `in_flight` holds the transactions
+    running when it was read, any of which may have moved it already and commit later.
+    """
+
+    count: int
+    in_flight: tuple[int, ...] = ()
+
+
+# Before its first value a sequence reads as its start, as it does after it: `is_called` tells.
+_PG_COUNT = text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_change_id_seq")
+# Read after the count, in a statement of its own. A transaction that moved the count before it
+# was read had its id before this statement gives the reader one, and if it was still running
+# when this statement's snapshot was taken, the snapshot lists it as running (in its list, or
+# at or above its xmax). Those are the transactions that may commit what the count already
+# counted; the reader's own id is past them.
+_PG_RUNNING = text(
+    "SELECT CAST(pg_current_xact_id() AS text),"
+    " CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text),"
+    " ARRAY(SELECT CAST(pg_snapshot_xip(pg_current_snapshot()) AS text))"
+)
+# A version still holds while no write moved the count and none of the transactions running
+# when it was read has committed since.
+_PG_STILL = text(
+    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_change_id_seq)"
+    " = :count AND NOT EXISTS ("
+    " SELECT 1 FROM unnest(CAST(:in_flight AS text[])) AS running (xid)"
+    " WHERE pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'in progress'"
+    " AND pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'aborted')"
+)
+_SQLITE_VERSION = text("SELECT n FROM fact_version WHERE id = 1")
+
+
+def fact_version(session: Session) -> FactVersion:
+    """Reads where the writes to the watched tables stand; read it before what it versions."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        count = int(connection.execute(_PG_COUNT).scalar_one())
+        own, xmax, listed = connection.execute(_PG_RUNNING).one()
+        running = {int(xid) for xid in listed} | set(range(int(xmax), int(own)))
+        return FactVersion(count, tuple(sorted(running)))
+    return FactVersion(int(connection.execute(_SQLITE_VERSION).scalar_one()))
+
+
+def fact_version_holds(session: Session, version: FactVersion) -> bool:
+    """Tells whether nothing was written to the watched tables since `version` was read."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        params = {"count": version.count, "in_flight": [str(xid) for xid in version.in_flight]}
+        return bool(connection.execute(_PG_STILL, params).scalar_one())
+    return bool(connection.execute(_SQLITE_VERSION).scalar_one() == version.count)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,6 +75,8 @@ class Overview:
     requirements: tuple[Requirement, ...]
     attendance_by_month: tuple[tuple[int, float], ...]
     activities_by_kind: tuple[tuple[ActivityKind, int], ...]
+    # With nothing written, the overview holds until then: the next day, or a meeting starting.
+    holds_until: datetime
 
 
 def district_overview(
@@ -102,12 +104,14 @@ def district_overview(
         session, branches, tallies, quarter=quarter, now=now, holidays=holidays, tz=tz
     )
     seen = {requirement for standing in standings for requirement in standing.cells}
+    tomorrow = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz)
     return Overview(
         quarter=quarter,
         standings=standings,
         requirements=tuple(r for r in Requirement if r in seen),
         attendance_by_month=_attendance_by_month(tallies, quarter),
         activities_by_kind=_activities_by_kind(session, ids, quarter, arrays),
+        holds_until=min(tomorrow, tallies.next_start or tomorrow),
     )
 
 

@@ -29,10 +29,14 @@ from storage.queries import run
 
 @dataclass(frozen=True, slots=True)
 class ScopeTallies:
-    """Per organization: the quarter's started meetings, tallied, and its stored org-life days."""
+    """Per organization: the quarter's started meetings, tallied, and its stored org-life days.
+
+    `next_start` is when the next meeting of the span not yet started begins, if one does.
+    """
 
     meetings: dict[int, tuple[MeetingTally, ...]]
     stored: dict[int, dict[str, StoredDay]]
+    next_start: datetime | None = None
 
     def of(self, org_id: int) -> dict[int, MeetingTally]:
         """Returns an organization's tallies by meeting id."""
@@ -204,12 +208,16 @@ def scope_tallies(
     mover_org = {mover.id: org_id for org_id, found in movers.items() for mover in found}
     started: list[tuple[Any, ...]] = []
     stored: dict[int, dict[str, StoredDay]] = defaultdict(dict)
+    next_start: datetime | None = None
     for row in _rows(session, _meetings_query(arrays), bounds | {"months": months}):
         key, org_id, kind, period, day, at, _, _, status = row[:9]
         if kind is MeetingKind.ORG_LIFE and period in months:
             stored[org_id][period] = StoredDay(key, period, day, status)
-        if first <= day <= last and status is not MeetingStatus.CANCELLED and at <= now:
-            started.append(row)
+        if first <= day <= last and status is not MeetingStatus.CANCELLED:
+            if at <= now:
+                started.append(row)
+            elif next_start is None or at < next_start:
+                next_start = at
     # Sorted as stats sorts them: by start, then id.
     started.sort(key=lambda row: (row[5], row[0]))
     tallied: dict[int, list[MeetingTally]] = defaultdict(list)
@@ -245,4 +253,5 @@ def scope_tallies(
     return ScopeTallies(
         {org_id: tuple(found) for org_id, found in tallied.items()},
         {org_id: dict(found) for org_id, found in stored.items()},
+        next_start,
     )

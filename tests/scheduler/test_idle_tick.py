@@ -45,6 +45,7 @@ UNWATCHED = {
     "conversation",
     "download_link",
     "fact_change",
+    "fact_version",
     "invite",
     "meeting_minutes",
     "offered_option",

@@ -1,7 +1,7 @@
 """The official account's callback URL: plain or safe mode, follows and scanned invite codes.
 
-wechatpy does the crypto (safe mode's AES and the message format) and parses messages; the
-endpoint itself is `CallbackChannel`, shared with WeCom.
+wechatpy parses messages and `bot.channels.weixin.crypto` does safe mode's AES; the endpoint
+itself is `CallbackChannel`, shared with WeCom.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import MESSAGE_TYPES
 from wechatpy.replies import TextReply
 
@@ -30,6 +29,7 @@ from bot.channels.weixin.checks import (
     encrypted_field,
     signed_parameters,
 )
+from bot.channels.weixin.crypto import MessageCrypto
 from bot.channels.weixin.render import start_command
 from bot.config import ConfigError, Settings
 from bot.core.clock import Clock
@@ -71,8 +71,10 @@ class WeChatChannel(CallbackChannel):
             clock=clock,
             sender=sender or WeChatSender(settings, database=database, clock=clock),
             crypto=(
-                WeChatCrypto(
-                    self._token, settings.wechat_aes_key.get_secret_value(), settings.wechat_app_id
+                MessageCrypto(
+                    token=self._token,
+                    aes_key=settings.wechat_aes_key.get_secret_value(),
+                    receiver=settings.wechat_app_id,
                 )
                 if settings.wechat_aes_key is not None
                 else None

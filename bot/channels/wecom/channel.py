@@ -1,7 +1,8 @@
 """The WeCom (企业微信) app's callback URL: always encrypted, messages for this agent only.
 
-WeCom always encrypts callbacks (there is no plain mode); wechatpy.work does the crypto and
-parses messages; the endpoint itself is `CallbackChannel`, shared with the official account.
+WeCom always encrypts callbacks (there is no plain mode); `bot.channels.weixin.crypto` does the
+AES and wechatpy.work parses messages; the endpoint itself is `CallbackChannel`, shared with the
+official account.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from wechatpy.work import parse_message
-from wechatpy.work.crypto import WeChatCrypto
 from wechatpy.work.messages import MESSAGE_TYPES
 from wechatpy.work.replies import TextReply
 
@@ -31,6 +31,7 @@ from bot.channels.weixin.checks import (
     encrypted_field,
     signed_parameters,
 )
+from bot.channels.weixin.crypto import CryptoError, MessageCrypto
 from bot.config import ConfigError, Settings
 from bot.core.clock import Clock
 from bot.core.inbound import Channel
@@ -75,8 +76,10 @@ class WeComChannel(CallbackChannel):
             core=core,
             clock=clock,
             sender=sender or WeComSender(settings, database=database, clock=clock),
-            crypto=WeChatCrypto(
-                self._token, settings.wecom_aes_key.get_secret_value(), settings.wecom_corp_id
+            crypto=MessageCrypto(
+                token=self._token,
+                aes_key=settings.wecom_aes_key.get_secret_value(),
+                receiver=settings.wecom_corp_id,
             ),
             reply_deadline=reply_deadline,
             max_body_bytes=max_body_bytes,
@@ -93,9 +96,10 @@ class WeComChannel(CallbackChannel):
         signature = query.get("msg_signature", "")
         check_signature(signature, self._token, timestamp, nonce, echo)
         check_fresh(timestamp, self._clock.now())
+        assert self._crypto is not None
         try:
-            plain: str = self._crypto.check_signature(signature, timestamp, nonce, echo)
-        except Exception:
+            plain = self._crypto.decrypt(echo)
+        except CryptoError:
             raise RefusedError(
                 403, "echostr does not decrypt for this corp id and AES key"
             ) from None

@@ -38,6 +38,7 @@ from bot.channels.weixin.checks import (
     read_envelope,
     signed_parameters,
 )
+from bot.channels.weixin.crypto import CryptoError, MessageCrypto
 from bot.channels.weixin.render import (
     MAX_TEXT_BYTES,
     Rendered,
@@ -116,7 +117,7 @@ class CallbackChannel(ABC):
         core: Core,
         clock: Clock,
         sender: PushSender,
-        crypto: Any,
+        crypto: MessageCrypto | None,
         reply_deadline: float,
         max_body_bytes: int,
         database: Database,
@@ -220,14 +221,11 @@ class CallbackChannel(ABC):
         """Decrypts a safe-mode payload with the AES key, checking it names our app or corp."""
         assert self._crypto is not None and signed.encrypted is not None
         try:
-            plain: str = self._crypto.decrypt_message(
-                {"Encrypt": signed.encrypted}, signed.msg_signature, signed.timestamp, signed.nonce
-            )
-        except Exception:
+            return self._crypto.decrypt(signed.encrypted)
+        except CryptoError:
             raise RefusedError(
                 403, f"payload does not decrypt for this {self.crypto_owner} and AES key"
             ) from None
-        return plain
 
     def _reply_xml(self, message: Any, text: str) -> str:
         """Renders a passive text reply with wechatpy."""
@@ -240,10 +238,9 @@ class CallbackChannel(ABC):
     def _encrypt(self, xml: str, signed: Signed) -> str:
         """Encrypts a passive reply for a safe-mode request."""
         assert self._crypto is not None
-        encrypted: str = self._crypto.encrypt_message(
-            xml, signed.nonce, str(int(self._clock.now().timestamp()))
+        return self._crypto.envelope(
+            xml, nonce=signed.nonce, timestamp=str(int(self._clock.now().timestamp()))
         )
-        return encrypted
 
     # --- the endpoint --------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.core.clock import Clock
 from bot.core.i18n import SUPPORTED_LOCALES, Translator
 from bot.services.console_access import ConsoleAccess, Principal
+from bot.services.overview_cache import OverviewCache
 from bot.services.use_cases import Services
 from bot.texts.translation import translator
 from storage.engine import Database, Session
@@ -31,6 +32,7 @@ class Console:
     clock: Clock
     settings: Settings
     holidays: HolidayCalendar
+    overviews: OverviewCache = field(default_factory=OverviewCache)
 
     @property
     def idle(self) -> timedelta:

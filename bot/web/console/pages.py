@@ -25,7 +25,6 @@ from bot.services.console_access import ConsoleAccess, Principal
 from bot.services.errors import ServiceError
 from bot.services.members import Members
 from bot.services.organizations import Organizations
-from bot.services.overview import district_overview
 from bot.services.push_log import push_log, requeue_dead_pushes
 from bot.texts.console import OUTBOX_STATES, REQUIREMENTS, STATES, UNKNOWN_REQUIREMENT
 from bot.texts.phrases import ACTIVITY_KINDS, ROLES
@@ -371,7 +370,7 @@ class Pages:
             except ValueError:
                 quarter = current
             quarter = min(quarter, current)
-            overview = district_overview(
+            overview = self.console.overviews.overview(
                 session,
                 org_ids=principal.org_ids,
                 quarter=quarter,

@@ -1,0 +1,105 @@
+"""Overviews kept between views until a write or the clock could change them.
+
+A committee's overview reads every record of its district; most views find nothing written
+since the last one. Each overview is kept with the fact version read before it was computed
+(`storage.reminders.fact_version`, moved by the triggers on every table the rules read) and
+the moment it stops holding on its own (midnight, or the next meeting starting). A view whose
+version still holds and whose moment has not come gets the kept overview; any other computes
+it anew. Every process keeps its own: a write anywhere moves the version they all read.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.calendar.holidays import HolidayCalendar
+from bot.calendar.quarters import Quarter
+from bot.core.heap import collection_paused
+from bot.services.overview import Overview, district_overview
+from storage.engine import Session
+from storage.reminders import FactVersion, fact_version, fact_version_holds
+
+# Scopes kept at once: a district has a few committees, each staff member sees one of them.
+KEPT_SCOPES = 32
+# However quiet the database, an overview is computed anew after this long: a rule's input the
+# version does not follow (a holiday file replaced under a running process) catches up.
+LONGEST_KEPT = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """An overview, the version it was computed at, for which moment, and when (monotonic)."""
+
+    overview: Overview
+    version: FactVersion
+    moment: datetime
+    computed_at: float
+
+
+class OverviewCache:
+    """Keeps each scope's latest overview of a quarter while nothing it read has changed."""
+
+    def __init__(self, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._kept: OrderedDict[tuple[frozenset[int], Quarter], _Kept] = OrderedDict()
+        self._guard = threading.Lock()
+        # One computation per scope at a time: views arriving meanwhile wait for its result.
+        self._computing: dict[tuple[frozenset[int], Quarter], threading.Lock] = {}
+
+    def overview(
+        self,
+        session: Session,
+        *,
+        org_ids: Collection[int],
+        quarter: Quarter,
+        now: datetime,
+        holidays: HolidayCalendar,
+        tz: ZoneInfo,
+    ) -> Overview:
+        """Returns the overview `district_overview` gives, kept from an earlier view if it holds."""
+        key = (frozenset(org_ids), quarter)
+        with self._guard:
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:
+            kept = self._held(session, key, now)
+            if kept is not None:
+                return kept
+            # Read before the records: a write after this moves the version, so it is not lost.
+            version = fact_version(session)
+            with collection_paused():
+                fresh = district_overview(
+                    session, org_ids=key[0], quarter=quarter, now=now, holidays=holidays, tz=tz
+                )
+            self._keep(key, _Kept(fresh, version, now, self._monotonic()))
+            return fresh
+
+    def _held(
+        self, session: Session, key: tuple[frozenset[int], Quarter], now: datetime
+    ) -> Overview | None:
+        """Returns the kept overview of `key` if it still holds at `now`."""
+        with self._guard:
+            kept = self._kept.get(key)
+        if kept is None:
+            return None
+        if (
+            not kept.moment <= now < kept.overview.holds_until
+            or self._monotonic() - kept.computed_at > LONGEST_KEPT.total_seconds()
+            or not fact_version_holds(session, kept.version)
+        ):
+            return None
+        return kept.overview
+
+    def _keep(self, key: tuple[frozenset[int], Quarter], kept: _Kept) -> None:
+        """Keeps an overview, forgetting the least recently computed scope beyond the limit."""
+        with self._guard:
+            self._kept[key] = kept
+            self._kept.move_to_end(key)
+            while len(self._kept) > KEPT_SCOPES:
+                dropped, _ = self._kept.popitem(last=False)
+                self._computing.pop(dropped, None)
