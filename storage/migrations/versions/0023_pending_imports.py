@@ -1,7 +1,7 @@
 """pending imports: a checked district file waits in the database for its owner's confirmation
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-05 21:40:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import storage.types
 
-revision = "0021"
-down_revision = "0020"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
