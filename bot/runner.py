@@ -131,12 +131,12 @@ async def serve(
     Stops on SIGINT/SIGTERM, or when `stop` is set if one is given. `ready` receives the HTTP
     port once everything is up (useful with port 0).
     """
-    from bot.web.console.routes import BODY_LIMITS  # noqa: PLC0415
+    from bot.web.console.routes import BODY_LIMITS, ConsoleBodyLimit  # noqa: PLC0415
 
     services = configured_channels(settings, core) if services is None else list(services)
     routes = [route for service in services for route in service.routes]
     config = uvicorn.Config(
-        build_http_app(core, routes, larger_bodies=BODY_LIMITS),
+        ConsoleBodyLimit(build_http_app(core, routes, larger_bodies=BODY_LIMITS), settings),
         host=settings.http_host,
         port=settings.http_port,
         lifespan="off",

@@ -1,19 +1,24 @@
-"""The web console's rows: single-use login links, sessions, password accounts, failed logins."""
+"""The web console's rows: login links, sessions, password accounts, failed logins, checked uploads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     CursorResult,
+    LargeBinary,
     String,
     UniqueConstraint,
     bindparam,
     delete,
+    or_,
     text,
     update,
 )
+from sqlalchemy import select as select_columns
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from storage.queries import insert_ignore_rows
@@ -76,6 +81,34 @@ class ConsoleLoginFailure(SQLModel, table=True):
     key: str = Field(sa_column=Column("key", String(128), primary_key=True))
     count: int = 0
     window_start: datetime = Field(sa_column=utc_column())
+
+
+class PendingImport(SQLModel, table=True):
+    """A district file a dry run passed, kept for its owner's confirmation; the token's hash only."""
+
+    __tablename__ = "pending_import"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=text_column(64))
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="console_account.id", index=True)
+    file_name: str = Field(sa_column=text_column(100))
+    sha256: str = Field(sa_column=text_column(64))
+    data: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(index=True))
+
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingHead:
+    """What a kept upload says about itself, without its bytes."""
+
+    id: int
+    member_id: int | None
+    account_id: int | None
+    file_name: str
+    sha256: str
 
 
 def add_link(
@@ -235,3 +268,94 @@ def failures(session: Session, *, key: str, window_start: datetime) -> int:
 def clear_failures(session: Session, *, key: str) -> None:
     """Forgets a key's failed sign-ins (after a successful one)."""
     session.execute(delete(ConsoleLoginFailure).where(col(ConsoleLoginFailure.key) == key))
+
+
+def _owned_by(member_id: int | None, account_id: int | None) -> ColumnElement[bool]:
+    """Tests a kept upload's owner: a member, or a console account."""
+    if member_id is not None:
+        return col(PendingImport.member_id) == member_id
+    return col(PendingImport.account_id) == account_id
+
+
+def add_pending_import(
+    session: Session,
+    *,
+    token_hash: str,
+    member_id: int | None,
+    account_id: int | None,
+    file_name: str,
+    sha256: str,
+    data: bytes,
+    now: datetime,
+    stale_before: datetime,
+    keep: int,
+) -> None:
+    """Keeps a checked upload, first dropping stale ones and the owner's oldest beyond `keep`."""
+    if (member_id is None) == (account_id is None):
+        raise ValueError("a kept upload belongs to one member or one console account")
+    owner = _owned_by(member_id, account_id)
+    surplus = (
+        select(PendingImport.id)
+        .where(owner)
+        .order_by(col(PendingImport.created_at).desc(), col(PendingImport.id).desc())
+        .offset(keep - 1)
+    )
+    session.execute(
+        delete(PendingImport).where(
+            or_(
+                col(PendingImport.created_at) <= stale_before,
+                col(PendingImport.id).in_(surplus.scalar_subquery()),
+            )
+        )
+    )
+    session.add(
+        PendingImport(
+            token_hash=token_hash,
+            member_id=member_id,
+            account_id=account_id,
+            file_name=file_name,
+            sha256=sha256,
+            data=data,
+            created_at=now,
+        )
+    )
+
+
+def pending_import(
+    session: Session, *, token_hash: str, fresh_after: datetime
+) -> PendingHead | None:
+    """Finds a kept upload by its token's hash, unless it was kept at or before `fresh_after`."""
+    row = session.execute(
+        select_columns(
+            col(PendingImport.id),
+            col(PendingImport.member_id),
+            col(PendingImport.account_id),
+            col(PendingImport.file_name),
+            col(PendingImport.sha256),
+        ).where(
+            col(PendingImport.token_hash) == token_hash,
+            col(PendingImport.created_at) > fresh_after,
+        )
+    ).first()
+    if row is None:
+        return None
+    pending_id, member_id, account_id, file_name, sha256 = row
+    assert pending_id is not None
+    return PendingHead(
+        id=pending_id,
+        member_id=member_id,
+        account_id=account_id,
+        file_name=file_name,
+        sha256=sha256,
+    )
+
+
+def claim_pending_import(session: Session, *, pending_id: int) -> bytes | None:
+    """Deletes a kept upload and returns its bytes; None when another request took it first."""
+    statement = (
+        delete(PendingImport)
+        .where(col(PendingImport.id) == pending_id)
+        .returning(col(PendingImport.data))
+    )
+    data: bytes | None = session.execute(statement).scalar_one_or_none()
+    return data

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from bot.core.domain import OrgKind
 from bot.core.records import OrgView
+from bot.services.obligations.fact_queries import packed_among
 from storage.models import AllianceUnit, Organization, PairingOrg
 
 # Deeper than any real tree (committee, general branch, branch); stops a corrupt cycle.
@@ -48,6 +50,30 @@ class Organizations:
     def row(self, org_id: int) -> Organization:
         """Returns the organization row (for services that need its settings)."""
         return self.session.get_one(Organization, org_id)
+
+    def among(self, org_ids: Collection[int]) -> list[OrgView]:
+        """Lists the given organizations (a principal's scope), ordered by code; only those."""
+        if not org_ids:
+            return []
+        arrays = self.session.get_bind().dialect.name == "postgresql"
+        statement = (
+            select(Organization)
+            .where(packed_among(Organization.id, "orgs", arrays=arrays))
+            .order_by(col(Organization.code))
+        )
+        rows = self.session.exec(statement, params={"orgs": sorted(org_ids)})
+        return [org_view(row) for row in rows]
+
+    def with_codes(self, codes: Collection[str]) -> list[OrgView]:
+        """Lists the organizations with these codes, ordered by code."""
+        if not codes:
+            return []
+        rows = self.session.exec(
+            select(Organization)
+            .where(col(Organization.code).in_(sorted(codes)))
+            .order_by(col(Organization.code))
+        )
+        return [org_view(row) for row in rows]
 
     def all(self) -> list[OrgView]:
         """Lists every organization, ordered by code."""

@@ -9,12 +9,13 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import RowMapping, Table, delete, or_, tuple_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.core.domain import MemberStatus
 from bot.services.errors import ServiceError
 from storage.channels import options_of_accounts
-from storage.console import ConsoleLink, ConsoleSession
+from storage.console import ConsoleLink, ConsoleSession, PendingImport
 from storage.models import (
     Attendance,
     AuditEntry,
@@ -41,6 +42,8 @@ UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED)
 # Rows a member made about someone else (an invite naming the invitee, another member's
 # whereabouts): that person's data, not this member's, so an export leaves them out.
 OTHERS_DATA = frozenset({("invite", "created_by"), ("mobile_movement", "marked_by")})
+# Columns of a member's own rows that hold other people's data: the district file they uploaded.
+OTHERS_COLUMNS = frozenset({("pending_import", "data")})
 
 # Every table that refers to a member, and what erasing a member does to its rows.
 ERASURE_POLICY: dict[str, str] = {
@@ -56,6 +59,7 @@ ERASURE_POLICY: dict[str, str] = {
     "download_link": "deleted",
     "console_link": "deleted",
     "console_session": "deleted (the member is signed out of the web console)",
+    "pending_import": "deleted (a district file the member checked and had not confirmed)",
     "outbox": "unsent pushes deleted; sent ones kept for delivery statistics with the text cleared",
     "mobile_movement": "deleted when about the member; kept (by id) when the member recorded it",
     "filing": "kept (filed_by by id only)",
@@ -105,7 +109,8 @@ def _row(mapping: RowMapping) -> dict[str, object]:
 def _rows(session: Session, table: Table, condition: Any) -> list[dict[str, object]]:
     """Selects rows of any table as JSON-ready dictionaries, by id."""
     order = [table.c.id] if "id" in table.c else list(table.primary_key.columns)
-    result = session.execute(table.select().where(condition).order_by(*order))
+    shown = [column for column in table.c if (table.name, column.name) not in OTHERS_COLUMNS]
+    result = session.execute(sa_select(*shown).where(condition).order_by(*order))
     return [_row(mapping) for mapping in result.mappings()]
 
 
@@ -220,6 +225,9 @@ def erase_member(
     deleted("console_link", delete(ConsoleLink).where(col(ConsoleLink.member_id) == member_id))
     deleted(
         "console_session", delete(ConsoleSession).where(col(ConsoleSession.member_id) == member_id)
+    )
+    deleted(
+        "pending_import", delete(PendingImport).where(col(PendingImport.member_id) == member_id)
     )
     deleted(
         "checkin_failure", delete(CheckinFailure).where(col(CheckinFailure.member_id) == member_id)

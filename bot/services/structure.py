@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
@@ -27,6 +27,7 @@ from bot.core.domain import (
 )
 from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
+from bot.services.obligations.fact_queries import packed_among
 from storage.models import (
     Alliance,
     AllianceUnit,
@@ -294,9 +295,17 @@ def _within(org_ids: Sequence[int | None], scope: Scope) -> bool:
     return scope is None or all(org_id in scope for org_id in org_ids)
 
 
-def _visible(org_ids: Sequence[int | None], scope: Scope) -> bool:
-    """Tells whether any of a pairing's or alliance's organizations lies in the scope."""
-    return scope is None or any(org_id in scope for org_id in org_ids)
+def _groups_in_scope(
+    session: Session, group_id: Any, link: type[PairingOrg] | type[AllianceUnit]
+) -> Any:
+    """Selects the pairings (or alliances) with an organization among those bound as `orgs`."""
+    arrays = session.get_bind().dialect.name == "postgresql"
+    return select(group_id).where(packed_among(link.organization_id, "orgs", arrays=arrays))
+
+
+def _scope_params(scope: Scope) -> dict[str, object]:
+    """Binds a scope's organizations for `_groups_in_scope` (nothing when there is no scope)."""
+    return {} if scope is None else {"orgs": sorted(scope)}
 
 
 def liaisons_missing(session: Session, org_ids: Sequence[int]) -> list[str]:
@@ -357,14 +366,17 @@ def list_pairings(session: Session, *, org_ids: Scope = None) -> list[GroupView]
     """Lists the pairings (those with an organization in `org_ids`, when given) with their
     organizations (lead first) and those without a liaison."""
     views = []
-    for pairing in session.exec(select(Pairing).order_by(col(Pairing.code))).all():
+    query = select(Pairing).order_by(col(Pairing.code))
+    if org_ids is not None:
+        query = query.where(
+            col(Pairing.id).in_(_groups_in_scope(session, PairingOrg.pairing_id, PairingOrg))
+        )
+    for pairing in session.exec(query, params=_scope_params(org_ids)).all():
         orgs = session.exec(
             select(Organization)
             .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
             .where(PairingOrg.pairing_id == pairing.id)
         ).all()
-        if not _visible([org.id for org in orgs], org_ids):
-            continue
         ordered = sorted(orgs, key=lambda org: (org.id != pairing.lead_org_id, org.code))
         views.append(
             GroupView(
@@ -393,15 +405,18 @@ def list_alliances(session: Session, *, org_ids: Scope = None) -> list[GroupView
     """Lists the alliances (those with a unit in `org_ids`, when given) with their units in
     theme-day order and those without a liaison."""
     views = []
-    for alliance in session.exec(select(Alliance).order_by(col(Alliance.code))).all():
+    query = select(Alliance).order_by(col(Alliance.code))
+    if org_ids is not None:
+        query = query.where(
+            col(Alliance.id).in_(_groups_in_scope(session, AllianceUnit.alliance_id, AllianceUnit))
+        )
+    for alliance in session.exec(query, params=_scope_params(org_ids)).all():
         rows = session.exec(
             select(Organization, AllianceUnit)
             .join(AllianceUnit, col(AllianceUnit.organization_id) == Organization.id)
             .where(AllianceUnit.alliance_id == alliance.id)
             .order_by(col(AllianceUnit.rotation_order))
         ).all()
-        if not _visible([org.id for org, _ in rows], org_ids):
-            continue
         presidents = [org.code for org, unit in rows if unit.kind is UnitKind.PRESIDENT]
         views.append(
             GroupView(

@@ -12,7 +12,7 @@ from bot.channels.http import build_http_app
 from bot.config import Settings
 from bot.core.clock import FrozenClock
 from bot.engine.assistant import Assistant
-from bot.web.console.routes import BODY_LIMITS, console_routes
+from bot.web.console.routes import BODY_LIMITS, ConsoleBodyLimit, console_routes
 from storage.engine import Database
 from tests.factories import World
 from tests.helpers import Chat
@@ -38,10 +38,13 @@ def app_routes(
 
 @pytest.fixture
 async def client(
-    assistant: Assistant, app_routes: list[object]
+    assistant: Assistant, app_routes: list[object], settings: Settings
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client speaking to the shared app, in process."""
-    app = build_http_app(assistant, app_routes, larger_bodies=BODY_LIMITS)  # type: ignore[arg-type]
+    app = ConsoleBodyLimit(
+        build_http_app(assistant, app_routes, larger_bodies=BODY_LIMITS),  # type: ignore[arg-type]
+        settings,
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http

@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from bot.core.clock import FrozenClock
 from bot.engine.assistant import Assistant
-from bot.web.console.imports import ENVELOPE, MAX_UPLOAD
+from bot.web.console.imports import ENVELOPE
+from bot.web.console.pages import MAX_UPLOAD
 from storage.engine import Database
 from storage.models import Alliance, AuditEntry, Member, Organization
 from tests.factories import World
@@ -26,6 +27,7 @@ HEADER = "组织代码,组织名称,组织类型,上级组织代码,姓名,职�
 GOOD = HEADER + "B9,第9支部,党支部,C,王五,书记,13800000009\nB9,,,,赵六,党员,\n"
 BAD = HEADER + "B9,第9支部,党支部,C,王五,书记,not-a-phone\nB9,,,,赵六,党员,\n"
 TOKEN = re.compile(r'name="token" value="([^"]+)"')
+SHA256 = re.compile(r'name="sha256" value="([^"]+)"')
 
 
 def csv_file(text: str, name: str = "党员.csv") -> dict[str, tuple[str, bytes, str]]:
@@ -62,6 +64,13 @@ async def upload(
     return await client.post("/console/import", data={"csrf": csrf}, files=files)
 
 
+def confirmation(page: str) -> dict[str, str]:
+    """Returns the fields of a dry run's confirmation form: the token and the file's digest."""
+    token, sha256 = TOKEN.search(page), SHA256.search(page)
+    assert token and sha256, page
+    return {"token": token.group(1), "sha256": sha256.group(1)}
+
+
 def row_errors(page: str) -> list[list[str]]:
     """Returns the dry run's table of row errors, cell by cell."""
     table = re.search(r'<table class="grid" id="row-errors">(.*?)</table>', page, re.S)
@@ -83,13 +92,10 @@ async def test_a_bad_row_is_shown_then_a_good_file_is_confirmed(
     assert "/console/import/confirm" not in bad.text
     good = await upload(client, csrf, csv_file(GOOD))
     assert "所有行均有效" in good.text and 'id="row-errors"' not in good.text
-    found = TOKEN.search(good.text)
-    assert found
+    ticket = confirmation(good.text)
     with database.session() as session:
         assert session.exec(select(Organization).where(Organization.code == "B9")).first() is None
-    done = await client.post(
-        "/console/import/confirm", data={"csrf": csrf, "token": found.group(1)}
-    )
+    done = await client.post("/console/import/confirm", data={"csrf": csrf, **ticket})
     assert done.status_code == 200 and "已导入" in done.text
     with database.session() as session:
         org = session.exec(select(Organization).where(Organization.code == "B9")).one()
@@ -98,10 +104,8 @@ async def test_a_bad_row_is_shown_then_a_good_file_is_confirmed(
         assert sorted(names) == ["王五", "赵六"]
         [audit] = session.exec(select(AuditEntry).where(AuditEntry.action == "members.import"))
         assert audit.subject == "file:党员.csv"
-    again = await client.post(
-        "/console/import/confirm", data={"csrf": csrf, "token": found.group(1)}
-    )
-    assert again.status_code == 410
+    again = await client.post("/console/import/confirm", data={"csrf": csrf, **ticket})
+    assert again.status_code == 410 and "已过期或已导入" in again.text
 
 
 async def test_a_district_workbook_reports_each_sheets_rows(
@@ -116,10 +120,8 @@ async def test_a_district_workbook_reports_each_sheets_rows(
     good = await upload(
         client, csrf, {"file": ("区镇.xlsx", district_book("B1、B2、B3、B4、B8"), xlsx)}
     )
-    found = TOKEN.search(good.text)
-    assert found, good.text
     done = await client.post(
-        "/console/import/confirm", data={"csrf": csrf, "token": found.group(1)}
+        "/console/import/confirm", data={"csrf": csrf, **confirmation(good.text)}
     )
     assert done.status_code == 200
     with database.session() as session:
@@ -204,25 +206,18 @@ async def test_uploads_and_confirmations_need_the_session_token(
     csrf = await staff(client)
     assert (await upload(client, "forged", csv_file(GOOD))).status_code == 403
     good = await upload(client, csrf, csv_file(GOOD))
-    found = TOKEN.search(good.text)
-    assert found
-    forged = await client.post(
-        "/console/import/confirm", data={"csrf": "forged", "token": found.group(1)}
-    )
+    ticket = confirmation(good.text)
+    forged = await client.post("/console/import/confirm", data={"csrf": "forged", **ticket})
     assert forged.status_code == 403
-    # Another session of committee staff cannot confirm a file it did not check.
+    # Someone else, with the token in hand, cannot confirm a file they did not check.
     transport = client._transport
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
         other_csrf = await staff(other, "staff2")
-        stolen = await other.post(
-            "/console/import/confirm", data={"csrf": other_csrf, "token": found.group(1)}
-        )
-        assert stolen.status_code == 410
+        stolen = await other.post("/console/import/confirm", data={"csrf": other_csrf, **ticket})
+        assert stolen.status_code == 403 and "只能由其本人确认导入" in stolen.text
     with database.session() as session:
         assert session.exec(select(Organization).where(Organization.code == "B9")).first() is None
-    done = await client.post(
-        "/console/import/confirm", data={"csrf": csrf, "token": found.group(1)}
-    )
+    done = await client.post("/console/import/confirm", data={"csrf": csrf, **ticket})
     assert done.status_code == 200
 
 

@@ -71,7 +71,28 @@ async def test_a_liaison_cannot_invite(
     refused = await client.post(
         "/console/org/B1/invites", data={"csrf": csrf, "name": "x", "role": "member"}
     )
-    assert refused.status_code == 404
+    assert refused.status_code == 403 and "无权访问" in refused.text
+
+
+async def test_a_liaison_sees_the_branch_but_may_not_export_or_erase(
+    client: httpx.AsyncClient, assistant: Assistant, world: World, database: Database
+) -> None:
+    await sign_in(client, assistant, world, "liaison")
+    csrf = await csrf_of(client, "/console/")
+    m1, m3 = world.members["m1"], world.members["m3"]
+    for action in ("export", "erase"):
+        # B1 is in the liaison's scope: refused, and the page says why.
+        own = await client.post(
+            f"/console/org/B1/members/{m1}/{action}", data={"csrf": csrf, "confirm": "1"}
+        )
+        assert own.status_code == 403 and "无权访问" in own.text
+        # B2 is not: as if it did not exist.
+        other = await client.post(
+            f"/console/org/B2/members/{m3}/{action}", data={"csrf": csrf, "confirm": "1"}
+        )
+        assert other.status_code == 404
+    with database.session() as session:
+        assert session.get_one(Member, m1).name == "m1"
 
 
 async def test_export_and_erase_a_members_data(

@@ -42,7 +42,7 @@ class Console:
     @property
     def secure_cookies(self) -> bool:
         """Tells whether cookies must only travel over HTTPS (the public URL says so)."""
-        return self.settings.public_url.startswith("https://")
+        return secure_cookies(self.settings)
 
     def services(self, session: Session, now: datetime) -> Services:
         """Binds the chat's use cases to this request's transaction and moment."""
@@ -60,6 +60,11 @@ class Console:
         now = self.clock.now()
         with self.database.session() as session:
             yield session, now, ConsoleAccess(session, now, idle=self.idle)
+
+
+def secure_cookies(settings: Settings) -> bool:
+    """Tells whether cookies must only travel over HTTPS (the public URL says so)."""
+    return settings.public_url.startswith("https://")
 
 
 def locale_of(request: Request, settings: Settings) -> str:

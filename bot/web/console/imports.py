@@ -1,32 +1,22 @@
 """The console's district import: upload, a dry run's table of row errors or changes, confirm.
 
 The dry run checks the file the way `gongjian import district --dry-run` does, within the
-principal's scope. A file that passes is kept on the server under a random token bound to the
-session that checked it, so the confirmation imports exactly the bytes that were checked, all
-or nothing, in one transaction.
+principal's scope. A file that passes is kept in the database under a random token bound to the
+person who checked it (`bot.services.pending_imports`), so the confirmation, in any process and
+after a restart, imports exactly the bytes that were checked, all or nothing, in one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
-import functools
-import hashlib
-import hmac
-import json
-import os
-import re
-import secrets
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.types import Message
 
 from bot.core.i18n import N_, Translator
@@ -42,23 +32,43 @@ from bot.services.district import (
 )
 from bot.services.errors import ServiceError
 from bot.services.importer import FILE_KIND, ImportFileError
+from bot.services.pending_imports import LIFETIME, Refusal, claim_upload, keep_upload
 from bot.texts.phrases import IMPORT_COLUMNS
-from bot.web.console.desk import csrf_ok, principal_of, whole
-from bot.web.console.pages import Pages
+from bot.web.console.desk import csrf_ok, whole
+from bot.web.console.pages import MAX_UPLOAD, MEGABYTE, Pages, _response
 from bot.web.console.structure import arranges
 from handlers.errors import explain
+from storage.engine import Session
 
-MAX_UPLOAD = 10 * 1024 * 1024
 # The multipart envelope around the file: boundaries, headers and the form's token.
 ENVELOPE = 64 * 1024
 SUFFIXES = (".xlsx", ".csv")
-MAX_STAGED = 20
-TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
 TOO_LARGE = N_("The file is larger than {limit} MB; split it into smaller files.")
 NO_FILE = N_("Choose an .xlsx or .csv file to check.")
-GONE = N_(
-    "The checked file is no longer here (it expired or was already imported); upload it again."
-)
+# Why a confirmation imports nothing, and the status it answers with.
+REFUSALS: dict[Refusal, tuple[int, str]] = {
+    Refusal.GONE: (
+        410,
+        N_(
+            "The checked file is no longer here (it expired or was already imported);"
+            " upload it again."
+        ),
+    ),
+    Refusal.FOREIGN: (
+        403,
+        N_(
+            "Someone else checked this file, so only they can confirm it;"
+            " upload it yourself to import it."
+        ),
+    ),
+    Refusal.TAMPERED: (
+        400,
+        N_(
+            "This confirmation does not match the file that was checked, so nothing was"
+            " imported; upload the file again."
+        ),
+    ),
+}
 
 
 class UploadTooLargeError(Exception):
@@ -73,113 +83,6 @@ class RowProblem:
     row: int
     column: str
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class StagedFile:
-    """An uploaded file a dry run passed, waiting for its confirmation."""
-
-    name: str
-    data: bytes
-
-
-class ImportShelf:
-    """Keeps checked uploads in a private folder under random tokens, each bound to one session.
-
-    Only a digest of the token names the files, and a file is taken by renaming it first, so two
-    confirmations racing for one token import it once.
-    """
-
-    def __init__(self, folder: Path | None, lifetime: timedelta) -> None:
-        self._folder = folder
-        self.lifetime = lifetime
-
-    @property
-    def folder(self) -> Path:
-        """Returns the folder (by default the process's own, private to its user)."""
-        if self._folder is None:
-            self._folder = process_folder()
-        self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return self._folder
-
-    def put(self, *, owner: str, name: str, data: bytes, now: datetime) -> str:
-        """Keeps a checked file for its owner (a session's digest); returns the token."""
-        self._sweep(now)
-        token = secrets.token_urlsafe(32)
-        base = self.folder / _digest(token)
-        meta = {"owner": owner, "name": name, "at": now.isoformat(), "sha256": _digest(data)}
-        _write_private(base.with_suffix(".bin"), data)
-        _write_private(base.with_suffix(".json"), json.dumps(meta).encode())
-        return token
-
-    def take(self, token: str, *, owner: str, now: datetime) -> StagedFile | None:
-        """Hands a kept file to its owner once (None when unknown, expired, taken or not theirs)."""
-        if not TOKEN.fullmatch(token):
-            return None
-        base = self.folder / _digest(token)
-        try:
-            meta = json.loads(base.with_suffix(".json").read_text())
-        except (OSError, ValueError):
-            return None
-        if not hmac.compare_digest(str(meta.get("owner", "")), owner):
-            return None
-        claimed = base.with_suffix(f".taken-{secrets.token_hex(8)}")
-        try:
-            os.rename(base.with_suffix(".bin"), claimed)
-        except OSError:
-            return None
-        try:
-            data = claimed.read_bytes()
-        finally:
-            claimed.unlink(missing_ok=True)
-            base.with_suffix(".json").unlink(missing_ok=True)
-        fresh = now - datetime.fromisoformat(meta["at"]) <= self.lifetime
-        if not fresh or not hmac.compare_digest(_digest(data), str(meta.get("sha256", ""))):
-            return None
-        return StagedFile(name=str(meta["name"]), data=data)
-
-    def _sweep(self, now: datetime) -> None:
-        """Drops expired files, and the oldest beyond MAX_STAGED."""
-        kept: list[tuple[datetime, Path]] = []
-        for meta_path in self.folder.glob("*.json"):
-            try:
-                at = datetime.fromisoformat(json.loads(meta_path.read_text())["at"])
-            except (OSError, ValueError, KeyError):
-                continue
-            kept.append((at, meta_path))
-        kept.sort()
-        for index, (at, meta_path) in enumerate(kept):
-            if now - at > self.lifetime or len(kept) - index >= MAX_STAGED:
-                meta_path.with_suffix(".bin").unlink(missing_ok=True)
-                meta_path.unlink(missing_ok=True)
-
-
-@functools.cache
-def process_folder() -> Path:
-    """Makes one private temporary folder per process for the checked uploads.
-
-    Uploads carry members' names and phones: the folder goes when the process ends.
-    """
-    folder = Path(tempfile.mkdtemp(prefix="gongjian-imports-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder
-
-
-def _digest(data: str | bytes) -> str:
-    """Returns the SHA-256 of a token or a file, in hex."""
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Writes a file only this user may read."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as stream:
-        stream.write(data)
-
-
-def owner_of(principal: Principal) -> str:
-    """Returns what binds a kept file to one session: a digest of the session's form token."""
-    return _digest(principal.csrf_token)
 
 
 def shown_name(raw: str | None) -> str:
@@ -217,21 +120,16 @@ def problems(t: Translator, report: DistrictReport, file_name: str) -> list[RowP
 class ImportPages:
     """Committee staff upload a district file, see the dry run, and confirm it."""
 
-    def __init__(self, pages: Pages, folder: Path | None = None) -> None:
+    def __init__(self, pages: Pages) -> None:
         self.pages = pages
-        self.shelf = ImportShelf(folder, pages.console.idle)
 
     async def show(self, request: Request) -> Response:
         """Shows the upload form."""
 
-        def work(_session: object, principal: Principal, _t: Translator) -> Response:
-            if not arranges(principal):
-                return self.pages.refuse(request, 403, principal)
+        def work(_session: Session, principal: Principal, _t: Translator) -> Response:
             return self._page(request, principal)
 
-        result = await self.pages.guarded(request, work)
-        assert isinstance(result, Response)
-        return result
+        return _response(await self.pages.guarded(request, work, allowed=arranges))
 
     def _page(
         self, request: Request, principal: Principal, status: int = 200, **values: object
@@ -242,7 +140,7 @@ class ImportPages:
             "import.html",
             status,
             principal=principal,
-            limit=MAX_UPLOAD // (1024 * 1024),
+            limit=MAX_UPLOAD // MEGABYTE,
             **values,
         )
 
@@ -251,12 +149,7 @@ class ImportPages:
 
         def run() -> Principal | Response:
             with self.pages.console.unit() as (_session, _now, access):
-                principal = principal_of(request, access)
-                if principal is None:
-                    return RedirectResponse("/console/login", status_code=303)
-                if not arranges(principal):
-                    return self.pages.refuse(request, 403, principal)
-                return principal
+                return self.pages.admit(request, access, arranges)
 
         return await asyncio.to_thread(run)
 
@@ -296,7 +189,7 @@ class ImportPages:
 
     def _too_large(self, request: Request, principal: Principal, t: Translator) -> Response:
         """Refuses an upload over the limit."""
-        problem = t(TOO_LARGE, limit=MAX_UPLOAD // (1024 * 1024))
+        problem = t(TOO_LARGE, limit=MAX_UPLOAD // MEGABYTE)
         return self._page(request, principal, 413, problem=problem)
 
     async def _dry_run(self, request: Request, name: str, data: bytes) -> Response:
@@ -305,9 +198,9 @@ class ImportPages:
         def run() -> Response:
             t = self.pages.translator(request)
             with self.pages.console.unit() as (session, now, access):
-                principal = principal_of(request, access)
-                if principal is None or not arranges(principal):
-                    return self.pages.refuse(request, 403, principal)
+                principal = self.pages.admit(request, access, arranges)
+                if isinstance(principal, Response):
+                    return principal
                 try:
                     workbook = workbook_of(name, data)
                 except ImportFileError as error:
@@ -322,58 +215,69 @@ class ImportPages:
                     scope=principal.org_ids,
                     actor_id=principal.member_id,
                 )
-                token = ""
+                kept = None
                 if report.ok:
-                    token = self.shelf.put(owner=owner_of(principal), name=name, data=data, now=now)
+                    kept = keep_upload(
+                        session,
+                        member_id=principal.member_id,
+                        account_id=principal.account_id,
+                        name=name,
+                        data=data,
+                        now=now,
+                    )
                 return self._page(
                     request,
                     principal,
                     file_name=name,
                     report=report,
                     rows=problems(t, report, name),
-                    token=token,
+                    kept=kept,
+                    minutes=LIFETIME // timedelta(minutes=1),
                 )
 
         return await asyncio.to_thread(run)
 
     async def confirm(self, request: Request) -> Response:
         """Imports the file a dry run passed, all rows or none, after the CSRF check."""
-        form = await request.form(max_files=0, max_fields=5)
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
 
-        def run() -> Response:
-            t = self.pages.translator(request)
-            with self.pages.console.unit() as (session, now, access):
-                principal = principal_of(request, access)
-                if principal is None:
-                    return RedirectResponse("/console/login", status_code=303)
-                if not arranges(principal) or not csrf_ok(principal, fields.get("csrf")):
-                    return self.pages.refuse(request, 403, principal)
-                staged = self.shelf.take(
-                    fields.get("token", "")[:64], owner=owner_of(principal), now=now
-                )
-                if staged is None:
-                    return self._page(request, principal, 410, problem=t(GONE))
-                report = import_district(
-                    session,
-                    workbook_of(staged.name, staged.data),
-                    now=now,
-                    dry_run=False,
-                    source=staged.name,
-                    scope=principal.org_ids,
-                    actor_id=principal.member_id,
-                )
-                return self._page(
-                    request,
-                    principal,
-                    200 if report.ok else 409,
-                    file_name=staged.name,
-                    report=report,
-                    rows=problems(t, report, staged.name),
-                    imported=report.ok,
-                )
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> Response:
+            staged = claim_upload(
+                session,
+                token=fields.get("token", "")[:64],
+                sha256=fields.get("sha256", "")[:64],
+                member_id=principal.member_id,
+                account_id=principal.account_id,
+                now=now,
+            )
+            if isinstance(staged, Refusal):
+                status, problem = REFUSALS[staged]
+                return self._page(request, principal, status, problem=t(problem))
+            report = import_district(
+                session,
+                workbook_of(staged.name, staged.data),
+                now=now,
+                dry_run=False,
+                source=staged.name,
+                scope=principal.org_ids,
+                actor_id=principal.member_id,
+            )
+            return self._page(
+                request,
+                principal,
+                200 if report.ok else 409,
+                file_name=staged.name,
+                report=report,
+                rows=problems(t, report, staged.name),
+                imported=report.ok,
+            )
 
-        return await asyncio.to_thread(run)
+        return await self.pages.changed(request, work, allowed=arranges)
 
 
 def _capped(request: Request) -> Request:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -24,7 +24,7 @@ from bot.texts.console import STATES
 from bot.texts.phrases import ACTIVITY_KINDS
 from bot.texts.reminders import period_label
 from bot.web.console.desk import whole
-from bot.web.console.pages import PAGE_HEADERS, Pages, _response
+from bot.web.console.pages import PAGE_HEADERS, Pages, _response, asked_org
 from bot.web.downloads import content_disposition
 from handlers.errors import explain
 from storage.engine import Session
@@ -70,9 +70,8 @@ class LedgerPages:
         self, session: Session, principal: Principal, t: Translator, code: str, quarter: str
     ) -> Asked:
         """Reads the organization (default: the principal's own) and the quarter (default: now)."""
-        orgs = Organizations(session)
-        org = orgs.by_code(code[:32]) if code else orgs.get(principal.home_org_id)
-        if org is None or not principal.can_see(org.id):
+        org = asked_org(session, principal, code)
+        if org is None:
             return Asked(status=404)
         today = self._today()
         wanted = parse_quarter(quarter[:32], today) if quarter.strip() else Quarter.of(today)
@@ -84,7 +83,7 @@ class LedgerPages:
 
     def _scope(self, session: Session, principal: Principal) -> list[OrgView]:
         """Lists the organizations the principal may pick, by code."""
-        return [org for org in Organizations(session).all() if principal.can_see(org.id)]
+        return Organizations(session).among(principal.org_ids)
 
     async def show(self, request: Request) -> Response:
         """Lists a quarter's ledger entries with their photos, the files and the filing state."""
@@ -124,7 +123,6 @@ class LedgerPages:
                     "ledger": ledger,
                     "state_names": {state: t(name) for state, name in STATES.items()},
                     "kind_names": {kind: t(name) for kind, name in ACTIVITY_KINDS.items()},
-                    "day": lambda value: t.date(value, "medium"),
                     "query": urlencode({"org": org.code, "quarter": str(quarter)}),
                     "summary_query": urlencode({"org": org.code, "year": quarter.year}),
                     "may_file": principal.manages,
@@ -222,8 +220,13 @@ class LedgerPages:
     async def submitted(self, request: Request) -> Response:
         """Marks the quarter's ledger of an organization in scope as submitted (audited)."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
+        def work(
+            session: Session,
+            _now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
             asked = self._asked(
                 session, principal, t, fields.get("org", ""), fields.get("quarter", "")
             )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,7 +28,7 @@ from bot.texts.phrases import (
     move_note,
 )
 from bot.web.console.desk import whole
-from bot.web.console.pages import PAGE_HEADERS, Pages, _response
+from bot.web.console.pages import PAGE_HEADERS, Pages, _response, asked_org, day_label
 from bot.web.downloads import content_disposition
 from handlers.errors import explain
 from storage.engine import Session
@@ -45,6 +45,11 @@ MINUTES_FIELDS = ("topic", "host", "recorder", "content", "resolutions")
 CORRECTION_FIELDS = ("member", "answer", "reason")
 # Longer than any form field the pages offer (minutes content is the longest).
 FIELD_LIMIT = 5000
+# A page's reads on one meeting, and a form's change to it (where to go next, or a page).
+MeetingRead = Callable[[Services, Principal, Translator, MeetingView], Response]
+MeetingChange = Callable[
+    [Services, Principal, Translator, MeetingView, dict[str, str]], str | Response
+]
 
 
 class FormError(Exception):
@@ -109,14 +114,17 @@ def rule_note(t: Translator, day: OrgLifeDay) -> str:
     """Says why the rule's org-life day moved, or what to know about it."""
     holiday = t(HOLIDAYS.get(day.holiday.value, HOLIDAYS["other"])) if day.holiday else ""
     if day.reason is MoveReason.MOVED_FOR_HOLIDAY:
-        return t(
-            "moved from {date} ({holiday})", date=t.date(day.original, "medium"), holiday=holiday
-        )
+        return t("moved from {date} ({holiday})", date=day_label(t, day.original), holiday=holiday)
     if day.reason is MoveReason.KEPT_ON_HOLIDAY:
         return t("falls on {holiday}; the branch keeps the day", holiday=holiday)
     if day.reason is MoveReason.CALENDAR_UNKNOWN:
         return t("holidays of {year} not published yet; check nearer the time", year=day.year)
     return ""
+
+
+def leads_home(principal: Principal) -> bool:
+    """Allows the secretaries and deputies of their own branch, in person (they schedule)."""
+    return principal.leads(principal.home_org_id)
 
 
 def answer_of(entry: RollEntry) -> str:
@@ -143,23 +151,48 @@ class MeetingPages:
         assert principal.member_id is not None
         return services.members.get(principal.member_id)
 
-    def _meeting(
-        self, request: Request, services: Services, principal: Principal
+    def _find(
+        self, request: Request, services: Services, principal: Principal, *, officers: bool
     ) -> MeetingView | Response:
-        """Finds the path's meeting when its host lies in scope; else the 404 page."""
+        """Finds the path's meeting: 404 outside scope; with `officers`, 403 but for its officers."""
         found = services.meeting(int(request.path_params["meeting_id"]))
         if found is None or not principal.can_see(found.org.id):
             return self.pages.refuse(request, 404, principal)
-        return found
-
-    def _writable(
-        self, request: Request, services: Services, principal: Principal
-    ) -> MeetingView | Response:
-        """Finds the path's meeting for a change: 404 outside scope, 403 but for its officers."""
-        found = self._meeting(request, services, principal)
-        if isinstance(found, MeetingView) and not principal.leads(found.org.id):
+        if officers and not principal.leads(found.org.id):
             return self.pages.refuse(request, 403, principal)
         return found
+
+    async def _reading(
+        self, request: Request, work: MeetingRead, *, officers: bool = False
+    ) -> Response:
+        """Runs a page's reads on the path's meeting once `_find` lets the principal at it."""
+
+        def run(session: Session, principal: Principal, t: Translator) -> Response:
+            services = self._services(session)
+            found = self._find(request, services, principal, officers=officers)
+            if isinstance(found, Response):
+                return found
+            return work(services, principal, t, found)
+
+        return _response(await self.pages.guarded(request, run))
+
+    async def _changing(self, request: Request, work: MeetingChange) -> Response:
+        """Runs a form's change on the path's meeting, for its branch's officers only."""
+
+        def run(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
+            services = self.pages.console.services(session, now)
+            found = self._find(request, services, principal, officers=True)
+            if isinstance(found, Response):
+                return found
+            return work(services, principal, t, found, fields)
+
+        return await self.pages.changed(request, run)
 
     # -- the calendar ---------------------------------------------------------------------
 
@@ -175,15 +208,11 @@ class MeetingPages:
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
             services = self._services(session)
-            org = services.org_by_code(code) if code else services.orgs.get(principal.home_org_id)
-            if org is None or not principal.can_see(org.id):
+            org = asked_org(session, principal, code)
+            if org is None:
                 return self.pages.refuse(request, 404, principal)
             calendar = services.meeting_calendar(org.id, year)
-            choices = (
-                [o for o in services.orgs.all() if principal.can_see(o.id)]
-                if len(principal.org_ids) > 1
-                else []
-            )
+            choices = services.orgs.among(principal.org_ids) if len(principal.org_ids) > 1 else []
             return self.pages.render(
                 request,
                 "meetings.html",
@@ -226,7 +255,7 @@ class MeetingPages:
                 rows.append(
                     CalendarRow(
                         day=entry.day,
-                        date_label=t.date(entry.day, "medium"),
+                        date_label=day_label(t, entry.day),
                         weekday=t.weekday(entry.day),
                         time=t.time(meeting.starts_at),
                         kind=t(MEETING_KINDS[meeting.kind]),
@@ -248,7 +277,7 @@ class MeetingPages:
                 rows.append(
                     CalendarRow(
                         day=entry.day,
-                        date_label=t.date(entry.day, "medium"),
+                        date_label=day_label(t, entry.day),
                         weekday=t.weekday(entry.day),
                         time=calendar.rule.time,
                         kind=t(MEETING_KINDS[MeetingKind.ORG_LIFE]),
@@ -279,11 +308,9 @@ class MeetingPages:
         values = {name: query.get(name, "")[:40] for name in MEETING_FIELDS}
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
-            if not principal.leads(principal.home_org_id):
-                return self.pages.refuse(request, 403, principal)
             return self._new_page(request, principal, t, values)
 
-        return _response(await self.pages.guarded(request, work))
+        return _response(await self.pages.guarded(request, work, allowed=leads_home))
 
     def _new_page(
         self,
@@ -310,11 +337,14 @@ class MeetingPages:
     async def create(self, request: Request) -> Response:
         """Schedules a meeting of the officer's branch through the chat's use case."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
-            if not principal.leads(principal.home_org_id):
-                return self.pages.refuse(request, 403, principal)
-            services = self._services(session)
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
+            services = self.pages.console.services(session, now)
             values = kept(fields, MEETING_FIELDS)
             try:
                 meeting = services.schedule_meeting(
@@ -332,17 +362,16 @@ class MeetingPages:
                 return self._new_page(request, principal, t, values, error=explain(t, refusal))
             return f"/console/meetings/{meeting.id}?done=scheduled"
 
-        return await self.pages.changed(request, work)
+        return await self.pages.changed(request, work, allowed=leads_home)
 
     # -- moving a meeting --------------------------------------------------------------------
 
     async def move_form(self, request: Request) -> Response:
         """Shows a meeting's day, time and venue to change (its branch's officers only)."""
 
-        def work(session: Session, principal: Principal, t: Translator) -> Response:
-            found = self._writable(request, self._services(session), principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            _services: Services, principal: Principal, t: Translator, found: MeetingView
+        ) -> Response:
             values = {
                 "date": found.held_on.isoformat(),
                 "time": f"{found.starts_at:%H:%M}",
@@ -350,7 +379,7 @@ class MeetingPages:
             }
             return self._move_page(request, principal, t, found, values)
 
-        return _response(await self.pages.guarded(request, work))
+        return await self._reading(request, work, officers=True)
 
     def _move_page(
         self,
@@ -377,12 +406,13 @@ class MeetingPages:
     async def move(self, request: Request) -> Response:
         """Moves a meeting that has not begun through the chat's use case; its members are told."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
-            services = self._services(session)
-            found = self._writable(request, services, principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            services: Services,
+            principal: Principal,
+            t: Translator,
+            found: MeetingView,
+            fields: dict[str, str],
+        ) -> str | Response:
             values = kept(fields, ("date", "time", "venue"))
             try:
                 services.move_meeting(
@@ -395,13 +425,13 @@ class MeetingPages:
             except FormError as problem:
                 return self._move_page(request, principal, t, found, values, error=str(problem))
             except ServiceError as refusal:
-                session.rollback()
+                services.session.rollback()
                 return self._move_page(
                     request, principal, t, found, values, error=explain(t, refusal)
                 )
             return f"/console/meetings/{found.id}?done=moved"
 
-        return await self.pages.changed(request, work)
+        return await self._changing(request, work)
 
     # -- the roll call and corrections -------------------------------------------------------
 
@@ -426,14 +456,12 @@ class MeetingPages:
         """Shows a meeting's roll call: present, late, on leave and absent, with the correction form."""
         done = request.query_params.get("done", "")
 
-        def work(session: Session, principal: Principal, t: Translator) -> Response:
-            services = self._services(session)
-            found = self._meeting(request, services, principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            services: Services, principal: Principal, t: Translator, found: MeetingView
+        ) -> Response:
             return self._roll_page(request, services, principal, t, found, done=done)
 
-        return _response(await self.pages.guarded(request, work))
+        return await self._reading(request, work)
 
     def _roll_page(
         self,
@@ -491,12 +519,13 @@ class MeetingPages:
     async def correct(self, request: Request) -> Response:
         """Records a member's answer as the secretary corrects it, with a reason (audited)."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
-            services = self._services(session)
-            found = self._writable(request, services, principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            services: Services,
+            principal: Principal,
+            t: Translator,
+            found: MeetingView,
+            fields: dict[str, str],
+        ) -> str | Response:
             values = kept(fields, CORRECTION_FIELDS)
             try:
                 if values["answer"] not in ANSWERS:
@@ -516,13 +545,13 @@ class MeetingPages:
                     request, services, principal, t, found, values=values, error=str(problem)
                 )
             except ServiceError as refusal:
-                session.rollback()
+                services.session.rollback()
                 return self._roll_page(
                     request, services, principal, t, found, values=values, error=explain(t, refusal)
                 )
             return f"/console/meetings/{found.id}?done=corrected"
 
-        return await self.pages.changed(request, work)
+        return await self._changing(request, work)
 
     # -- minutes ---------------------------------------------------------------------------
 
@@ -530,14 +559,12 @@ class MeetingPages:
         """Shows a meeting's minutes; its branch's officers may write or replace them."""
         done = request.query_params.get("done") == "1"
 
-        def work(session: Session, principal: Principal, t: Translator) -> Response:
-            services = self._services(session)
-            found = self._meeting(request, services, principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            services: Services, principal: Principal, t: Translator, found: MeetingView
+        ) -> Response:
             return self._minutes_page(request, services, principal, t, found, done=done)
 
-        return _response(await self.pages.guarded(request, work))
+        return await self._reading(request, work)
 
     def _minutes_page(
         self,
@@ -578,34 +605,33 @@ class MeetingPages:
     async def save_minutes(self, request: Request) -> Response:
         """Stores a held meeting's minutes through the chat's use case (audited)."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            t = self.pages.translator(request)
-            services = self._services(session)
-            found = self._writable(request, services, principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            services: Services,
+            principal: Principal,
+            t: Translator,
+            found: MeetingView,
+            fields: dict[str, str],
+        ) -> str | Response:
             values = kept(fields, MINUTES_FIELDS)
             try:
                 services.record_minutes(
                     self._actor(services, principal), meeting_id=found.id, **values
                 )
             except ServiceError as refusal:
-                session.rollback()
+                services.session.rollback()
                 return self._minutes_page(
                     request, services, principal, t, found, values=values, error=explain(t, refusal)
                 )
             return f"/console/meetings/{found.id}/minutes?done=1"
 
-        return await self.pages.changed(request, work)
+        return await self._changing(request, work)
 
     async def minutes_file(self, request: Request) -> Response:
         """Downloads a meeting's minutes as a Word document, for anyone who may read them."""
 
-        def work(session: Session, principal: Principal, t: Translator) -> Response:
-            services = self._services(session)
-            found = self._meeting(request, services, principal)
-            if isinstance(found, Response):
-                return found
+        def work(
+            services: Services, principal: Principal, t: Translator, found: MeetingView
+        ) -> Response:
             try:
                 document = services.meeting_minutes_document(found.id, t)
             except ServiceError:
@@ -619,4 +645,4 @@ class MeetingPages:
                 },
             )
 
-        return _response(await self.pages.guarded(request, work))
+        return await self._reading(request, work)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 
@@ -16,8 +15,7 @@ from bot.services.errors import ServiceError
 from bot.services.organizations import Organizations
 from bot.services.privacy import erase_member, export_member
 from bot.texts.phrases import ROLES
-from bot.web.console.desk import csrf_ok, principal_of
-from bot.web.console.pages import INVITE_ROLES, PAGE_HEADERS, Pages
+from bot.web.console.pages import INVITE_ROLES, PAGE_HEADERS, Pages, admitted, when
 from storage.engine import Session
 
 
@@ -34,63 +32,62 @@ class MemberPages:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
 
-    def _managed_org(self, session: Session, principal: Principal, code: str) -> int | None:
-        """Returns the organization's id when the principal may manage it, else None."""
+    def _managed_org(
+        self, request: Request, session: Session, principal: Principal, code: str
+    ) -> int | Response:
+        """Returns the organization's id if the principal manages it: 404 outside scope, else 403."""
         org = Organizations(session).by_code(code[:32])
-        if org is None or not principal.can_see(org.id) or not principal.manages:
-            return None
+        if org is None or not principal.can_see(org.id):
+            return self.pages.refuse(request, 404, principal)
+        if not principal.manages:
+            return self.pages.refuse(request, 403, principal)
         return org.id
 
     async def invite(self, request: Request) -> Response:
         """Creates an invite for a role (secretaries create any role but secretary)."""
-        form = await request.form(max_files=0, max_fields=10)
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
         code = request.path_params["code"]
 
-        def run() -> Response:
-            t = self.pages.translator(request)
-            with self.pages.console.unit() as (session, now, access):
-                principal = principal_of(request, access)
-                if principal is None or not principal.admitted:
-                    return self.pages.refuse(request, 403, principal)
-                if not csrf_ok(principal, fields.get("csrf")):
-                    return self.pages.refuse(request, 403, principal)
-                org_id = self._managed_org(session, principal, code)
-                if org_id is None:
-                    return self.pages.refuse(request, 404, principal)
-                wanted = fields.get("role", "member")
-                role = next((r for r in INVITE_ROLES if r.value == wanted), None)
-                if role is None:
-                    return self.pages.refuse(request, 403, principal)
-                services = self.pages.console.services(session, now)
-                # Officers of the organization act as themselves; overseers as the operator.
-                actor = None
-                if principal.member_id is not None and principal.home_org_id == org_id:
-                    actor = services.members.get(principal.member_id)
-                try:
-                    made = services.create_invite(
-                        actor=actor,
-                        org_id=org_id,
-                        role=role,
-                        name=fields.get("name", "").strip()[:100],
-                    )
-                except ServiceError:
-                    return self.pages.refuse(request, 403, principal)
-                target, svg = invite_qr(
-                    made.code, self.pages.console.settings.telegram_bot_username
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> Response:
+            org_id = self._managed_org(request, session, principal, code)
+            if isinstance(org_id, Response):
+                return org_id
+            wanted = fields.get("role", "member")
+            role = next((r for r in INVITE_ROLES if r.value == wanted), None)
+            if role is None:
+                return self.pages.refuse(request, 403, principal)
+            services = self.pages.console.services(session, now)
+            # Officers of the organization act as themselves; overseers as the operator.
+            actor = None
+            if principal.member_id is not None and principal.home_org_id == org_id:
+                actor = services.members.get(principal.member_id)
+            try:
+                made = services.create_invite(
+                    actor=actor,
+                    org_id=org_id,
+                    role=role,
+                    name=fields.get("name", "").strip()[:100],
                 )
-                return self.pages.render(
-                    request,
-                    "invite.html",
-                    principal=principal,
-                    invite=made,
-                    role_name=t(ROLES[made.role]),
-                    expires=_when(t, made.expires_at),
-                    qr_target=target,
-                    qr_svg=svg,
-                )
+            except ServiceError:
+                return self.pages.refuse(request, 403, principal)
+            target, svg = invite_qr(made.code, self.pages.console.settings.telegram_bot_username)
+            return self.pages.render(
+                request,
+                "invite.html",
+                principal=principal,
+                invite=made,
+                role_name=t(ROLES[made.role]),
+                expires=when(t, made.expires_at, self.pages.console.settings.tz),
+                qr_target=target,
+                qr_svg=svg,
+            )
 
-        return await asyncio.to_thread(run)
+        return await self.pages.changed(request, work, allowed=admitted)
 
     async def export(self, request: Request) -> Response:
         """Downloads everything stored about one member as JSON (audited)."""
@@ -102,40 +99,35 @@ class MemberPages:
 
     async def _member_action(self, request: Request, *, erase: bool) -> Response:
         """Checks scope, role, CSRF and confirmation, then exports or erases a member."""
-        form = await request.form(max_files=0, max_fields=10)
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
         code, member_id = request.path_params["code"], int(request.path_params["member_id"])
 
-        def run() -> Response:
-            with self.pages.console.unit() as (session, now, access):
-                principal = principal_of(request, access)
-                if principal is None or not principal.admitted:
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            _t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
+            org_id = self._managed_org(request, session, principal, code)
+            if isinstance(org_id, Response):
+                return org_id
+            members = self.pages.console.services(session, now).members
+            if member_id not in {m.id for m in members.of_org(org_id)}:
+                return self.pages.refuse(request, 404, principal)
+            if erase:
+                if fields.get("confirm") != "1":
                     return self.pages.refuse(request, 403, principal)
-                if not csrf_ok(principal, fields.get("csrf")):
-                    return self.pages.refuse(request, 403, principal)
-                org_id = self._managed_org(session, principal, code)
-                members = self.pages.console.services(session, now).members
-                if org_id is None or member_id not in {m.id for m in members.of_org(org_id)}:
-                    return self.pages.refuse(request, 404, principal)
-                if erase:
-                    if fields.get("confirm") != "1":
-                        return self.pages.refuse(request, 403, principal)
-                    erase_member(session, member_id, now=now)
-                    return Response(status_code=303, headers={"location": f"/console/org/{code}"})
-                data = export_member(session, member_id, now=now)
-                body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
-                return Response(
-                    body,
-                    media_type="application/json",
-                    headers={
-                        **PAGE_HEADERS,
-                        "Content-Disposition": f'attachment; filename="member-{member_id}.json"',
-                    },
-                )
+                erase_member(session, member_id, now=now)
+                return f"/console/org/{code}"
+            data = export_member(session, member_id, now=now)
+            body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+            return Response(
+                body,
+                media_type="application/json",
+                headers={
+                    **PAGE_HEADERS,
+                    "Content-Disposition": f'attachment; filename="member-{member_id}.json"',
+                },
+            )
 
-        return await asyncio.to_thread(run)
-
-
-def _when(t: Translator, at: datetime) -> str:
-    """Formats a moment as a medium date and the time of day."""
-    return f"{t.date(at.date(), 'medium')} {at:%H:%M}"
+        return await self.pages.changed(request, work, allowed=admitted)

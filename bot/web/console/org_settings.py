@@ -16,7 +16,7 @@ def settings_view(
     """Returns the template values of an organization's settings, and whether they may change."""
     return {
         "settings_org": org,
-        "settings_orgs": [o for o in services.orgs.all() if principal.can_see(o.id)],
+        "settings_orgs": services.orgs.among(principal.org_ids),
         "branch": services.org_branch_settings(org.id),
         "branch_names": {key: t(name) for key, name in SETTING_NAMES.items()},
         "policies": [(value, t(name)) for value, name in POLICIES.items()],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.calendar.quarters import Quarter
+from bot.config import Settings
 from bot.core.domain import RoleKind
 from bot.core.i18n import Translator
 from bot.core.records import OrgView
 from bot.services.audit_trail import audit_entries
 from bot.services.compliance import Requirement, State
-from bot.services.console_access import Principal
+from bot.services.console_access import ConsoleAccess, Principal
 from bot.services.errors import ServiceError
 from bot.services.members import Members
 from bot.services.organizations import Organizations
@@ -35,6 +36,7 @@ from bot.web.console.desk import (
     csrf_ok,
     locale_of,
     principal_of,
+    secure_cookies,
     translator_for,
 )
 from bot.web.console.org_settings import settings_view
@@ -58,6 +60,14 @@ PAGE_HEADERS = {
     ),
 }
 T = TypeVar("T")
+# The most fields a console form posts; more is refused as unreadable (400).
+MAX_FIELDS = 20
+MEGABYTE = 1024 * 1024
+# The largest body of an ordinary console form: no more than the shared server's own cap, so the
+# console refuses first, in the reader's language.
+FORM_LIMIT = MEGABYTE
+# The largest district file the import takes.
+MAX_UPLOAD = 10 * MEGABYTE
 # The overview lists this many organizations, the most behind first; filters reach the others.
 OVERVIEW_ROWS = 200
 
@@ -67,6 +77,95 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def day_label(t: Translator, value: date) -> str:
+    """Formats a date for the reader: Babel's medium date in their language."""
+    return t.date(value, "medium")
+
+
+def when(t: Translator, at: datetime, tz: tzinfo) -> str:
+    """Formats a moment for the reader: its date and time of day in the district's time zone."""
+    local = at.astimezone(tz)
+    return f"{day_label(t, local.date())} {t.time(local)}"
+
+
+def admitted(principal: Principal) -> bool:
+    """Allows every principal the console admits (the default for reading)."""
+    return principal.admitted
+
+
+def managers(principal: Principal) -> bool:
+    """Allows those who may change records (the default for forms)."""
+    return principal.manages
+
+
+def overseers(principal: Principal) -> bool:
+    """Allows committee staff and the officers of an overseeing organization."""
+    return principal.oversees
+
+
+def asked_org(session: Session, principal: Principal, code: str) -> OrgView | None:
+    """Returns the organization a request names (by default the principal's own) if in scope."""
+    orgs = Organizations(session)
+    org = orgs.by_code(code[:32]) if code else orgs.get(principal.home_org_id)
+    return org if org is not None and principal.can_see(org.id) else None
+
+
+def page(
+    request: Request,
+    settings: Settings,
+    template: str,
+    status: int = 200,
+    *,
+    principal: Principal | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    """Renders a template in the request's language with the page headers and date formats."""
+    t = translator_for(request, settings)
+    tz = settings.tz
+    body = environment.get_template(template).render(
+        t=t,
+        # Listings of the use cases carry dates as ISO text; both read the same.
+        day=lambda value: day_label(
+            t, value if isinstance(value, date) else date.fromisoformat(value)
+        ),
+        when=lambda at: when(t, at, tz),
+        locale=locale_of(request, settings),
+        principal=principal,
+        path=request.url.path,
+        **values,
+    )
+    response = HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+    if (
+        "lang" in request.query_params
+        and locale_of(request, settings) == (request.query_params["lang"])
+    ):
+        response.set_cookie(
+            LOCALE_COOKIE,
+            request.query_params["lang"],
+            max_age=365 * 24 * 3600,
+            path="/console",
+            samesite="lax",
+            secure=secure_cookies(settings),
+        )
+    return response
+
+
+def refused(
+    request: Request, settings: Settings, status: int, principal: Principal | None = None
+) -> HTMLResponse:
+    """Renders the translated refusal page: 403, 404, 413 or a request that could not be read."""
+    limits = {"form_limit": FORM_LIMIT // MEGABYTE, "file_limit": MAX_UPLOAD // MEGABYTE}
+    return page(
+        request, settings, "refused.html", status, principal=principal, code=status, **limits
+    )
+
+
+# Who may use a page, asked after the console admitted the principal at all.
+Allowed = Callable[[Principal], bool]
+# A form's change: (transaction, now, principal, translator, fields) -> where to go, or a page.
+ChangeWork = Callable[[Session, datetime, Principal, Translator, dict[str, str]], str | Response]
 
 
 class Pages:
@@ -90,77 +189,62 @@ class Pages:
         principal: Principal | None = None,
         **values: Any,
     ) -> HTMLResponse:
-        """Renders a template in the request's language with the page headers."""
-        t = translator_for(request, self.console.settings)
-        body = environment.get_template(template).render(
-            t=t,
-            locale=locale_of(request, self.console.settings),
-            principal=principal,
-            path=request.url.path,
-            **values,
-        )
-        response = HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
-        if (
-            "lang" in request.query_params
-            and locale_of(request, self.console.settings) == (request.query_params["lang"])
-        ):
-            response.set_cookie(
-                LOCALE_COOKIE,
-                request.query_params["lang"],
-                max_age=365 * 24 * 3600,
-                path="/console",
-                samesite="lax",
-                secure=self.console.secure_cookies,
-            )
-        return response
+        """Renders a template in the request's language with the page headers and date formats."""
+        return page(request, self.console.settings, template, status, principal=principal, **values)
 
     def refuse(self, request: Request, status: int, principal: Principal | None) -> HTMLResponse:
         """Answers a refusal (403, 404, or a request that could not be read) with a translated page."""
-        return self.render(request, "refused.html", status, principal=principal, code=status)
+        return refused(request, self.console.settings, status, principal)
+
+    def admit(
+        self, request: Request, access: ConsoleAccess, allowed: Allowed
+    ) -> Principal | Response:
+        """Returns the signed-in principal when allowed; else the sign-in redirect or a 403 page."""
+        principal = principal_of(request, access)
+        if principal is None:
+            return RedirectResponse("/console/login", status_code=303)
+        if not principal.admitted or not allowed(principal):
+            return self.refuse(request, 403, principal)
+        return principal
 
     async def guarded(
         self,
         request: Request,
         work: Callable[[Session, Principal, Translator], T],
         *,
-        overseers_only: bool = False,
+        allowed: Allowed = admitted,
     ) -> T | Response:
-        """Runs a page's reads for an admitted principal; redirects or refuses everyone else."""
+        """Runs a page's reads for an allowed principal; redirects or refuses everyone else."""
 
         def run() -> T | Response:
             t = translator_for(request, self.console.settings)
             with self.console.unit() as (session, _now, access):
-                principal = principal_of(request, access)
-                if principal is None:
-                    return RedirectResponse("/console/login", status_code=303)
-                if not principal.admitted or (overseers_only and not principal.oversees):
-                    return self.refuse(request, 403, principal)
+                principal = self.admit(request, access, allowed)
+                if isinstance(principal, Response):
+                    return principal
                 return work(session, principal, t)
 
         return await asyncio.to_thread(run)
 
     async def changed(
-        self,
-        request: Request,
-        work: Callable[[Session, Principal, dict[str, str]], str | Response],
+        self, request: Request, work: ChangeWork, *, allowed: Allowed = managers
     ) -> Response:
-        """Runs a form's change for a principal who manages, after the CSRF check; redirects.
+        """Runs a form's change for an allowed principal after the CSRF check, in one transaction.
 
-        The work returns where to go next, or a response of its own (a refusal).
+        The work returns where to go next, or a response of its own (a page, a refusal).
         """
-        form = await request.form(max_files=0, max_fields=20)
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
         fields = {key: value for key, value in form.items() if isinstance(value, str)}
 
         def run() -> Response:
-            with self.console.unit() as (session, _now, access):
-                principal = principal_of(request, access)
-                if principal is None:
-                    return RedirectResponse("/console/login", status_code=303)
-                if not principal.admitted or not principal.manages:
-                    return self.refuse(request, 403, principal)
+            t = translator_for(request, self.console.settings)
+            with self.console.unit() as (session, now, access):
+                principal = self.admit(request, access, allowed)
+                if isinstance(principal, Response):
+                    return principal
                 if not csrf_ok(principal, fields.get("csrf")):
                     return self.refuse(request, 403, principal)
-                done = work(session, principal, fields)
+                done = work(session, now, principal, t, fields)
                 if isinstance(done, Response):
                     return done
                 return RedirectResponse(done, status_code=303)
@@ -371,24 +455,17 @@ class Pages:
             entries = audit_entries(
                 session, org_ids=scope, action=action or None, member=member or None
             )
-            tz = self.console.settings.tz
-
-            def when(at: datetime) -> str:
-                local = at.astimezone(tz)
-                return f"{t.date(local.date(), 'medium')} {local:%H:%M}"
-
             return self.render(
                 request,
                 "audit.html",
                 principal=principal,
                 entries=entries,
-                when=when,
                 action=action,
                 org_code=org_code,
                 member=member,
             )
 
-        return _response(await self.guarded(request, work, overseers_only=True))
+        return _response(await self.guarded(request, work, allowed=overseers))
 
 
 def _response(result: object) -> Response:
@@ -410,18 +487,12 @@ class ReminderPages:
         code = request.query_params.get("org", "")
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
-            org = self._org(session, principal, code)
+            org = asked_org(session, principal, code)
             if org is None:
                 return self.pages.refuse(request, 404, principal)
             return self._page(request, session, principal, t, org, chosen=status)
 
         return _response(await self.pages.guarded(request, work))
-
-    def _org(self, session: Session, principal: Principal, code: str) -> OrgView | None:
-        """Returns the organization asked for (default: the principal's own) if in scope."""
-        orgs = Organizations(session)
-        org = orgs.by_code(code[:32]) if code else orgs.get(principal.home_org_id)
-        return org if org is not None and principal.can_see(org.id) else None
 
     def _page(
         self,
@@ -436,14 +507,8 @@ class ReminderPages:
         problem: str = "",
     ) -> Response:
         """Renders the push log and an organization's settings."""
-        tz = self.pages.console.settings.tz
         log = push_log(session, org_ids=principal.org_ids, status=chosen)
         services = self.pages.console.services(session, self.pages.console.clock.now())
-
-        def when(at: datetime) -> str:
-            local = at.astimezone(tz)
-            return f"{t.date(local.date(), 'medium')} {local:%H:%M}"
-
         return self.pages.render(
             request,
             "reminders.html",
@@ -454,7 +519,6 @@ class ReminderPages:
             statuses=list(OutboxStatus),
             dead=OutboxStatus.DEAD,
             status_names={s: t(OUTBOX_STATES[s]) for s in OutboxStatus},
-            when=when,
             requeued=request.query_params.get("requeued"),
             saved=request.query_params.get("saved", "")[:48],
             problem=problem,
@@ -464,11 +528,17 @@ class ReminderPages:
     async def requeue(self, request: Request) -> Response:
         """Requeues every dead push to members in scope."""
 
-        def work(session: Session, principal: Principal, _fields: dict[str, str]) -> str:
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            _t: Translator,
+            _fields: dict[str, str],
+        ) -> str:
             count = requeue_dead_pushes(
                 session,
                 org_ids=principal.org_ids,
-                now=self.pages.console.clock.now(),
+                now=now,
                 actor_id=principal.member_id,
             )
             return f"/console/reminders?requeued={count}"
@@ -478,12 +548,18 @@ class ReminderPages:
     async def change_setting(self, request: Request) -> Response:
         """Changes (or returns to the inherited value) one setting of an organization in scope."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str | Response:
-            org = self._org(session, principal, fields.get("org", ""))
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            t: Translator,
+            fields: dict[str, str],
+        ) -> str | Response:
+            org = asked_org(session, principal, fields.get("org", ""))
             if org is None:
                 return self.pages.refuse(request, 404, principal)
             key = fields.get("key", "")[:48]
-            services = self.pages.console.services(session, self.pages.console.clock.now())
+            services = self.pages.console.services(session, now)
             try:
                 if fields.get("reset") == "1":
                     services.reset_org_reminder_setting(org.id, key, actor_id=principal.member_id)
@@ -496,7 +572,6 @@ class ReminderPages:
                     )
             except ServiceError as refusal:
                 session.rollback()
-                t = self.pages.translator(request)
                 return self._page(
                     request, session, principal, t, org, status=400, problem=explain(t, refusal)
                 )

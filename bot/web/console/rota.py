@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -64,10 +64,16 @@ class RotaPages:
     async def override(self, request: Request) -> Response:
         """Gives one period's duty to another unit, with a reason (audited by the use case)."""
 
-        def work(session: Session, principal: Principal, fields: dict[str, str]) -> str:
+        def work(
+            session: Session,
+            now: datetime,
+            principal: Principal,
+            _t: Translator,
+            fields: dict[str, str],
+        ) -> str:
             if principal.member_id is None:
                 return "/console/rota?error=not_allowed"
-            services = self.pages.console.services(session, self.pages.console.clock.now())
+            services = self.pages.console.services(session, now)
             member = services.members.get(principal.member_id)
             duty = fields.get("duty", "")
             if duty not in {d.value for d in OVERRIDABLE}:

@@ -13,17 +13,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
-from bot.web.console.desk import Console
-from bot.web.console.imports import ENVELOPE, MAX_UPLOAD, ImportPages
+from bot.web.console.desk import Console, whole
+from bot.web.console.imports import ENVELOPE, ImportPages
 from bot.web.console.ledger import LedgerPages
 from bot.web.console.meetings import MeetingPages
 from bot.web.console.members import MemberPages
-from bot.web.console.pages import Pages, ReminderPages
+from bot.web.console.pages import FORM_LIMIT, MAX_UPLOAD, Pages, ReminderPages, refused
 from bot.web.console.rota import RotaPages
 from bot.web.console.structure import StructurePages
 from storage.engine import Database
@@ -34,6 +34,68 @@ STATIC_MAX_AGE = 24 * 3600
 # Paths whose bodies may exceed the shared server's cap: the upload form, well past its own limit
 # (which it counts itself) so that it refuses a larger file in the reader's language.
 BODY_LIMITS = {"/console/import": 2 * (MAX_UPLOAD + ENVELOPE)}
+PREFIX = "/console"
+
+
+class BodyTooLargeError(Exception):
+    """A console request's body grew past its limit while it was read."""
+
+
+class ConsoleBodyLimit:
+    """Caps the bodies of console requests, refusing a larger one with the translated page (413).
+
+    It wraps the shared server's app, outside that app's own cap (the same limits), so a console
+    form is refused here in the reader's language; every other path (the webhooks) passes
+    through untouched and keeps the shared cap's answer.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuses an oversized console body by its declared length, or while it streams in."""
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path == PREFIX or path.startswith(PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        limit = BODY_LIMITS.get(path, FORM_LIMIT)
+        declared = next(
+            (value for name, value in scope["headers"] if name == b"content-length"), None
+        )
+        if declared is not None:
+            size = whole(declared.decode("latin-1"), digits=19)
+            if size is None or size > limit:
+                await self._refuse(scope, receive, send)
+                return
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLargeError:
+            # The console's own handler answers it; this is for a body read outside a page.
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answers 413 with the refusal page in the reader's language."""
+        await refused(Request(scope), self.settings, 413)(scope, receive, send)
 
 
 class RecordId(Convertor[int]):
@@ -132,11 +194,13 @@ def console_routes(
     async def unreadable(request: Request, error: Exception) -> Response:
         """Answers what the router or the form reader refuses with a translated page."""
         status = error.status_code if isinstance(error, HTTPException) else 400
+        if isinstance(error, BodyTooLargeError):
+            status = 413
         return pages.refuse(request, status, None)
 
     console = Starlette(
         routes=routes,
         middleware=[Middleware(GZipMiddleware, minimum_size=512)],
-        exception_handlers={HTTPException: unreadable},
+        exception_handlers={HTTPException: unreadable, BodyTooLargeError: unreadable},
     )
     return [Mount("/console", app=console)]

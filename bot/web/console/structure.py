@@ -7,15 +7,13 @@ the field it is about, with everything the user typed kept.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from bot.core.domain import ConvenerRule, DutyPeriod, PairingForm
 from bot.core.i18n import N_, Translator
@@ -40,7 +38,7 @@ from bot.services.structure import (
     save_pairing,
     word,
 )
-from bot.web.console.desk import csrf_ok, principal_of, whole
+from bot.web.console.desk import whole
 from bot.web.console.pages import Pages, _response
 from handlers.errors import explain
 from storage.engine import Session
@@ -272,10 +270,13 @@ class StructurePages:
         ended = request.query_params.get("ended", "")
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
-            orgs = Organizations(session).all()
-            ours = {org.code for org in orgs if principal.can_see(org.id)}
             pairings = list_pairings(session, org_ids=principal.org_ids)
             alliances = list_alliances(session, org_ids=principal.org_ids)
+            # Only the organizations the listed groups name, some of them outside the scope.
+            orgs = Organizations(session).with_codes(
+                {code for view in (*pairings, *alliances) for code in view.orgs}
+            )
+            ours = {org.code for org in orgs if principal.can_see(org.id)}
 
             def editable(view: GroupView) -> bool:
                 return arranges(principal) and set(view.orgs) <= ours
@@ -318,15 +319,13 @@ class StructurePages:
         """Shows a form to committee staff; a group outside their scope is not found."""
 
         def work(session: Session, principal: Principal, t: Translator) -> Response:
-            if not arranges(principal):
-                return self.pages.refuse(request, 403, principal)
             try:
                 values = self._stored(session, principal, kind, code)
             except ServiceError:
                 return self.pages.refuse(request, 404, principal)
             return self._render(request, session, principal, Filled(kind, values, t), code)
 
-        return _response(await self.pages.guarded(request, work))
+        return _response(await self.pages.guarded(request, work, allowed=arranges))
 
     def _stored(
         self, session: Session, principal: Principal, kind: str, code: str | None
@@ -352,7 +351,7 @@ class StructurePages:
     ) -> Response:
         """Renders a pairing's or alliance's form with its values and refusals."""
         t = self.pages.translator(request)
-        orgs = [org for org in Organizations(session).all() if principal.can_see(org.id)]
+        orgs = Organizations(session).among(principal.org_ids)
         return self.pages.render(
             request,
             f"{filled.kind}_form.html",
@@ -372,27 +371,6 @@ class StructurePages:
 
     # -- writing -------------------------------------------------------------------------
 
-    async def _write(
-        self,
-        request: Request,
-        work: Callable[[Session, datetime, Principal, Translator, dict[str, str]], Response],
-    ) -> Response:
-        """Runs a form's change for committee staff after the CSRF check, in one transaction."""
-        form = await request.form(max_files=0, max_fields=20)
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
-
-        def run() -> Response:
-            t = self.pages.translator(request)
-            with self.pages.console.unit() as (session, now, access):
-                principal = principal_of(request, access)
-                if principal is None:
-                    return RedirectResponse("/console/login", status_code=303)
-                if not arranges(principal) or not csrf_ok(principal, fields.get("csrf")):
-                    return self.pages.refuse(request, 403, principal)
-                return work(session, now, principal, t, fields)
-
-        return await asyncio.to_thread(run)
-
     async def save_pairing(self, request: Request) -> Response:
         """Creates a pairing, or saves an edited one; refusals come back with the form."""
         return await self._save(request, "pairing", request.path_params.get("code"))
@@ -411,7 +389,7 @@ class StructurePages:
             principal: Principal,
             t: Translator,
             fields: dict[str, str],
-        ) -> Response:
+        ) -> str | Response:
             try:
                 stored = self._stored(session, principal, kind, code)
             except ServiceError:
@@ -448,9 +426,9 @@ class StructurePages:
             if filled.errors or filled.problem:
                 return self._render(request, session, principal, filled, code, status=400)
             saved = (code or filled.values["code"]).strip().upper()
-            return RedirectResponse(f"/console/structure?saved={saved}", status_code=303)
+            return f"/console/structure?saved={saved}"
 
-        return await self._write(request, work)
+        return await self.pages.changed(request, work, allowed=arranges)
 
     async def end(self, request: Request) -> Response:
         """Ends a pairing's agreement on a day (today when none is given)."""
@@ -462,7 +440,7 @@ class StructurePages:
             principal: Principal,
             t: Translator,
             fields: dict[str, str],
-        ) -> Response:
+        ) -> str | Response:
             try:
                 stored = self._stored(session, principal, "pairing", code)
             except ServiceError:
@@ -518,9 +496,9 @@ class StructurePages:
                     end_error=explain(t, refusal),
                     end_on=text,
                 )
-            return RedirectResponse(f"/console/structure?ended={stored['code']}", status_code=303)
+            return f"/console/structure?ended={stored['code']}"
 
-        return await self._write(request, work)
+        return await self.pages.changed(request, work, allowed=arranges)
 
     @property
     def tz(self) -> Any:
