@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import time
 
 import httpx
 from openpyxl import Workbook
@@ -12,11 +13,14 @@ from sqlmodel import select
 
 from bot.core.clock import FrozenClock
 from bot.engine.assistant import Assistant
+from bot.services.meetings import Meetings
 from bot.web.console.imports import ENVELOPE
 from bot.web.console.pages import MAX_UPLOAD
 from storage.engine import Database
-from storage.models import Alliance, AuditEntry, Member, Organization
+from storage.models import Alliance, AuditEntry, Meeting, Member, Organization
+from tests.conftest import SHANGHAI
 from tests.factories import World
+from tests.services.test_compliance import HOLIDAYS
 from tests.web.conftest import sign_in
 from tests.web.test_console_matrix import signed_in
 from tests.web.test_console_structure import csrf_of, district, staff
@@ -242,3 +246,29 @@ async def test_only_committee_staff_import(
     assert (await client.get("/console/import")).status_code == 403
     client.cookies.clear()
     assert (await client.get("/console/import")).status_code == 303
+
+
+async def test_an_imported_org_life_time_moves_the_days_planned_at_the_old_one(
+    client: httpx.AsyncClient, district: World, database: Database
+) -> None:
+    with database.session() as session:
+        meetings = Meetings(session, holidays=HOLIDAYS, tz=SHANGHAI)
+        branch = session.get_one(Organization, district.orgs["B1"])
+        planned = meetings.ensure_org_life(branch, 2030, 1)
+    csrf = await staff(client)
+    checked = await upload(client, csrf, csv_file("组织代码,组织生活时间\nB1,14:30\n", "时间.csv"))
+    with database.session() as session:
+        # The dry run moves nothing.
+        unmoved = session.get_one(Meeting, planned.id)
+        assert unmoved.starts_at == planned.starts_at
+    done = await client.post(
+        "/console/import/confirm", data={"csrf": csrf, **confirmation(checked.text)}
+    )
+    assert done.status_code == 200, done.text
+    with database.session() as session:
+        moved = session.get_one(Meeting, planned.id)
+        [audit] = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "meeting.reschedule")
+        ).all()
+    assert moved.starts_at.astimezone(SHANGHAI).time() == time(14, 30)
+    assert audit.subject == f"meeting:{planned.id}"

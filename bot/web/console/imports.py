@@ -27,7 +27,6 @@ from bot.services.district import (
     PAIRING_COLUMNS,
     PAIRING_SHEET,
     DistrictReport,
-    import_district,
     workbook_of,
 )
 from bot.services.errors import ServiceError
@@ -206,10 +205,8 @@ class ImportPages:
                 except ImportFileError as error:
                     problem = t(error.message, **error.values)
                     return self._page(request, principal, 400, problem=problem)
-                report = import_district(
-                    session,
+                report = self.pages.console.services(session, now).import_district(
                     workbook,
-                    now=now,
                     dry_run=True,
                     source=name,
                     scope=principal.org_ids,
@@ -258,10 +255,9 @@ class ImportPages:
             if isinstance(staged, Refusal):
                 status, problem = REFUSALS[staged]
                 return self._page(request, principal, status, problem=t(problem))
-            report = import_district(
-                session,
+            # Through the use case: a new org-life time moves the days planned at the old one.
+            report = self.pages.console.services(session, now).import_district(
                 workbook_of(staged.name, staged.data),
-                now=now,
                 dry_run=False,
                 source=staged.name,
                 scope=principal.org_ids,
