@@ -25,8 +25,9 @@ from bot.services.overview import Overview, district_overview
 from storage.engine import Session
 from storage.reminders import FactVersion, fact_version, fact_version_holds
 
-# Scopes kept at once: a district has a few committees, each staff member sees one of them.
-KEPT_SCOPES = 32
+# Overviews kept at once (a scope and a quarter each): a district has a few committees, each
+# staff member sees one of them. A city-wide overview of 5,000 organizations holds ~11 MiB.
+KEPT_SCOPES = 8
 # However quiet the database, an overview is computed anew after this long: a rule's input the
 # version does not follow (a holiday file replaced under a running process) catches up.
 LONGEST_KEPT = timedelta(minutes=10)
@@ -93,10 +94,13 @@ class OverviewCache:
             or not fact_version_holds(session, kept.version)
         ):
             return None
+        with self._guard:
+            if key in self._kept:
+                self._kept.move_to_end(key)
         return kept.overview
 
     def _keep(self, key: tuple[frozenset[int], Quarter], kept: _Kept) -> None:
-        """Keeps an overview, forgetting the least recently computed scope beyond the limit."""
+        """Keeps an overview, forgetting the least recently viewed beyond the limit."""
         with self._guard:
             self._kept[key] = kept
             self._kept.move_to_end(key)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlmodel import Session, col, select, update
 
 from bot.calendar.quarters import Quarter
 from bot.core.inbound import Channel
+from bot.services import overview_cache
 from bot.services.overview import Overview
 from bot.services.overview_cache import LONGEST_KEPT, OverviewCache
 from storage.engine import Database
@@ -195,3 +197,31 @@ def test_the_fact_version_moves_with_each_committed_write(database: Database) ->
     with database.session() as session:
         assert not fact_version_holds(session, before)
         assert fact_version_holds(session, fact_version(session))
+
+
+def test_the_least_recently_viewed_overview_goes_beyond_the_limit(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo_with_edges(database)
+    monkeypatch.setattr(overview_cache, "KEPT_SCOPES", 2)
+    cache = OverviewCache()
+    with database.session() as session:
+        orgs = all_orgs(session)
+
+    def scoped(scope: list[int]) -> Overview:
+        with database.session() as session:
+            return cache.overview(
+                session,
+                org_ids=scope,
+                quarter=QUARTER,
+                now=DEFAULT_NOW,
+                holidays=HOLIDAYS,
+                tz=SHANGHAI,
+            )
+
+    first, second = scoped(orgs), scoped(orgs[1:])
+    assert scoped(orgs) is first
+    scoped(orgs[2:])
+    # The second was viewed longest ago: it went, the first stays.
+    assert scoped(orgs) is first
+    assert scoped(orgs[1:]) is not second
