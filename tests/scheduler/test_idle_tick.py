@@ -50,6 +50,7 @@ UNWATCHED = {
     "meeting_minutes",
     "offered_option",
     "outbox",
+    "pending_import",
     "photo",
     "processed_inbound",
 }
