@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, delete, text, update
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -345,7 +346,7 @@ def take_fact_changes(session: Session) -> None:
 
 
 class FactVersionRow(SQLModel, table=True):
-    """SQLite's count of writes to the watched tables, moved by the same triggers as the marks."""
+    """SQLite's counts of writes to the watched tables (1: all but the answers; 2: the answers)."""
 
     __tablename__ = "fact_version"
 
@@ -353,58 +354,83 @@ class FactVersionRow(SQLModel, table=True):
     n: int = Field(sa_type=BigInteger)
 
 
+class Holding(Enum):
+    """What of a fact version still holds: everything, all but the answers, or nothing."""
+
+    ALL = "all"
+    ALL_BUT_ANSWERS = "all_but_answers"
+    NOTHING = "nothing"
+
+
 @dataclass(frozen=True, slots=True)
 class FactVersion:
     """Where the writes to the watched tables stood when read.
 
-    `count` moves with every write. On PostgreSQL it is the marks' sequence, which moves when
-    a statement runs, before its transaction commits: `in_flight` holds the transactions
-    running when it was read, any of which may have moved it already and commit later.
+    `count` moves with every write to a watched table but attendance, `answers` with every
+    write to attendance (the meetings' answers, written at each check-in). On PostgreSQL they
+    are the marks' sequences, which move when a statement runs, before its transaction commits:
+    `in_flight` holds the transactions running when they were read, any of which may have moved
+    them already and commit later.
     """
 
     count: int
+    answers: int
     in_flight: tuple[int, ...] = ()
 
 
 # Before its first value a sequence reads as its start, as it does after it: `is_called` tells.
-_PG_COUNT = text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_change_id_seq")
-# Read after the count, in a statement of its own. A transaction that moved the count before it
+_PG_COUNTS = text(
+    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_change_id_seq),"
+    " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_answer_seq)"
+)
+# Read after the counts, in a statement of its own. A transaction that moved a count before it
 # was read had its id before this statement gives the reader one, and if it was still running
 # when this statement's snapshot was taken, the snapshot lists it as running (in its list, or
-# at or above its xmax). Those are the transactions that may commit what the count already
+# at or above its xmax). Those are the transactions that may commit what a count already
 # counted; the reader's own id is past them.
 _PG_RUNNING = text(
     "SELECT CAST(pg_current_xact_id() AS text),"
     " CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text),"
     " ARRAY(SELECT CAST(pg_snapshot_xip(pg_current_snapshot()) AS text))"
 )
-# A version still holds while no write moved the count and none of the transactions running
-# when it was read has committed since.
-_PG_STILL = text(
-    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_change_id_seq)"
-    " = :count AND NOT EXISTS ("
-    " SELECT 1 FROM unnest(CAST(:in_flight AS text[])) AS running (xid)"
+# Whether one of the transactions running when a version was read has committed since.
+_PG_COMMITTED = text(
+    "SELECT EXISTS (SELECT 1 FROM unnest(CAST(:in_flight AS text[])) AS running (xid)"
     " WHERE pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'in progress'"
     " AND pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'aborted')"
 )
-_SQLITE_VERSION = text("SELECT n FROM fact_version WHERE id = 1")
+_SQLITE_COUNTS = text("SELECT id, n FROM fact_version WHERE id IN (1, 2)")
+
+
+def _counts(connection: Any) -> tuple[int, int]:
+    """Reads the two counts."""
+    if connection.dialect.name == "postgresql":
+        count, answers = connection.execute(_PG_COUNTS).one()
+        return int(count), int(answers)
+    rows = dict(connection.execute(_SQLITE_COUNTS).all())
+    return int(rows[1]), int(rows[2])
 
 
 def fact_version(session: Session) -> FactVersion:
     """Reads where the writes to the watched tables stand; read it before what it versions."""
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        count = int(connection.execute(_PG_COUNT).scalar_one())
-        own, xmax, listed = connection.execute(_PG_RUNNING).one()
-        running = {int(xid) for xid in listed} | set(range(int(xmax), int(own)))
-        return FactVersion(count, tuple(sorted(running)))
-    return FactVersion(int(connection.execute(_SQLITE_VERSION).scalar_one()))
+    count, answers = _counts(connection)
+    if connection.dialect.name != "postgresql":
+        return FactVersion(count, answers)
+    own, xmax, listed = connection.execute(_PG_RUNNING).one()
+    running = {int(xid) for xid in listed} | set(range(int(xmax), int(own)))
+    return FactVersion(count, answers, tuple(sorted(running)))
 
 
-def fact_version_holds(session: Session, version: FactVersion) -> bool:
-    """Tells whether nothing was written to the watched tables since `version` was read."""
+def fact_version_holds(session: Session, version: FactVersion) -> Holding:
+    """Tells what of `version` still holds: nothing written since, or only answers, or more."""
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        params = {"count": version.count, "in_flight": [str(xid) for xid in version.in_flight]}
-        return bool(connection.execute(_PG_STILL, params).scalar_one())
-    return bool(connection.execute(_SQLITE_VERSION).scalar_one() == version.count)
+    count, answers = _counts(connection)
+    if count != version.count:
+        return Holding.NOTHING
+    if version.in_flight:
+        params = {"in_flight": [str(xid) for xid in version.in_flight]}
+        # Which counts a committed one moved is not known: everything is read again.
+        if connection.execute(_PG_COMMITTED, params).scalar_one():
+            return Holding.NOTHING
+    return Holding.ALL if answers == version.answers else Holding.ALL_BUT_ANSWERS

@@ -49,6 +49,7 @@ def test_every_benchmark_ran(tiny_run: list[Result]) -> None:
         "compliance",
         "/pending",
         "console overview,",
+        "console overview after a check-in",
         "console overview after a write",
         "console member list",
         "console overview page weight",
@@ -112,7 +113,12 @@ def test_answers_and_memory_have_figures(tiny_run: list[Result]) -> None:
 
 
 def test_console_pages_have_figures_and_a_weight(tiny_run: list[Result]) -> None:
-    for prefix in ("console overview,", "console overview after a write", "console member list"):
+    for prefix in (
+        "console overview,",
+        "console overview after a check-in",
+        "console overview after a write",
+        "console member list",
+    ):
         (result,) = by_name(tiny_run, prefix)
         assert re.fullmatch(r"p50 [\d.,]+ ms, p99 [\d.,]+ ms", result.figure)
         assert result.baseline.startswith("help menu: ")

@@ -89,47 +89,59 @@ def district_overview(
     tz: ZoneInfo,
 ) -> Overview:
     """Checks every branch in `org_ids` for the quarter; the most-behind organization first."""
-    now = now.astimezone(tz)
-    today = now.date()
-    if quarter > Quarter.of(today):
-        raise ServiceError("quarter_ahead")
-    arrays = session.get_bind().dialect.name == "postgresql"
-    if arrays:
-        # One view, one core: on a busy machine the view waited for parallel workers to get one.
-        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    branches = _branches(session, org_ids, arrays)
-    ids = [org.id for org in branches]
-    tallies = scope_tallies(session, org_ids=ids, quarter=quarter, now=now, tz=tz)
-    standings = _standings(
-        session, branches, tallies, quarter=quarter, now=now, holidays=holidays, tz=tz
+    basis = overview_basis(
+        session, org_ids=org_ids, quarter=quarter, now=now, holidays=holidays, tz=tz
     )
-    seen = {requirement for standing in standings for requirement in standing.cells}
-    tomorrow = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz)
-    return Overview(
-        quarter=quarter,
-        standings=standings,
-        requirements=tuple(r for r in Requirement if r in seen),
-        attendance_by_month=_attendance_by_month(tallies, quarter),
-        activities_by_kind=_activities_by_kind(session, ids, quarter, arrays),
-        holds_until=min(tomorrow, tallies.next_start or tomorrow),
-    )
+    return counted_overview(session, basis, now=now).overview
 
 
-def _standings(
+@dataclass(slots=True)
+class Basis:
+    """What an overview reads besides the meetings and their answers, read at `now`.
+
+    The branches in scope, the rules' facts over them and the organizations sharing a group
+    with one, who names no liaison, and the quarter's activities by kind. A group's section is
+    the same for all its organizations: each is counted once, the first time it is asked for.
+    """
+
+    quarter: Quarter
+    now: datetime
+    tz: ZoneInfo
+    branches: list[OrgView]
+    check: Checker | None
+    without: dict[int, tuple[int, str]]
+    groups_without: dict[tuple[Subject, str], list[tuple[int, str]]]
+    activities_by_kind: tuple[tuple[ActivityKind, int], ...]
+    summaries: dict[tuple[Subject, str], _Summary] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """An overview and the meeting tallies it was counted from."""
+
+    tallies: ScopeTallies
+    overview: Overview
+
+
+def overview_basis(
     session: Session,
-    branches: list[OrgView],
-    tallies: ScopeTallies,
     *,
+    org_ids: Collection[int],
     quarter: Quarter,
     now: datetime,
     holidays: HolidayCalendar,
     tz: ZoneInfo,
-) -> tuple[Standing, ...]:
-    """Checks each branch against the facts of the whole scope, read once."""
-    if not branches:
-        return ()
+) -> Basis:
+    """Reads what the overview of `org_ids` needs besides the meetings' answers."""
+    now = now.astimezone(tz)
+    if quarter > Quarter.of(now.date()):
+        raise ServiceError("quarter_ahead")
+    arrays = _arrays(session)
+    branches = _branches(session, org_ids, arrays)
     ids = [org.id for org in branches]
-    arrays = session.get_bind().dialect.name == "postgresql"
+    activities = _activities_by_kind(session, ids, quarter, arrays)
+    if not branches:
+        return Basis(quarter, now, tz, branches, None, {}, {}, activities)
     # The branches and every organization sharing a group with one: each branch's report reads
     # its partners' names, ledgers and settings.
     scope = sorted({*ids, *run(session, _partners_query(arrays), {"orgs": ids}).scalars()})
@@ -161,42 +173,98 @@ def _standings(
             for pairing in facts.pairings
         },
     }
-    # A group's section is shared by its organizations: summed up once.
-    summaries: dict[tuple[Subject, str], _Summary] = {}
+    return Basis(quarter, now, tz, branches, check, without, groups_without, activities)
+
+
+def counted_overview(
+    session: Session, basis: Basis, *, now: datetime, before: Counted | None = None
+) -> Counted:
+    """Counts the meetings' answers at `now` and checks each branch against the basis.
+
+    `now` must fall on the basis' day, before any meeting starting after the basis was read.
+    With `before` (an overview of the same basis), a branch whose tallies are unchanged keeps
+    its standing instead of being checked again.
+    """
+    now = now.astimezone(basis.tz)
+    if _arrays(session):
+        # One view, one core: on a busy machine the view waited for parallel workers to get one.
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    ids = [org.id for org in basis.branches]
+    tallies = scope_tallies(session, org_ids=ids, quarter=basis.quarter, now=now, tz=basis.tz)
+    standings = _standings(basis, tallies, before)
+    seen = {requirement for standing in standings for requirement in standing.cells}
+    tomorrow = datetime.combine(basis.now.date() + timedelta(days=1), time(0), tzinfo=basis.tz)
+    overview = Overview(
+        quarter=basis.quarter,
+        standings=standings,
+        requirements=tuple(r for r in Requirement if r in seen),
+        attendance_by_month=_attendance_by_month(tallies, basis.quarter),
+        activities_by_kind=basis.activities_by_kind,
+        holds_until=min(tomorrow, tallies.next_start or tomorrow),
+    )
+    return Counted(tallies, overview)
+
+
+def _arrays(session: Session) -> bool:
+    """Tells whether lists are bound as arrays (PostgreSQL)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _standings(basis: Basis, tallies: ScopeTallies, before: Counted | None) -> tuple[Standing, ...]:
+    """Checks each branch against the facts of the whole scope, read once."""
+    check = basis.check
+    if check is None:
+        return ()
+    kept: dict[int, Standing] = (
+        {standing.org.id: standing for standing in before.overview.standings} if before else {}
+    )
     standings = []
-    for org in branches:
-        sections = check.sections(org, tallies.of(org.id), tallies.stored.get(org.id, {}))
-        counts = dict(_NO_COUNTS)
-        cells: dict[Requirement, State] = {}
-        for section in sections:
-            key = (section.subject, section.code)
-            summary = summaries.get(key) if section.subject is not Subject.ORG else None
-            if summary is None:
-                summary = _summary(section)
-                if section.subject is not Subject.ORG:
-                    summaries[key] = summary
-            for state, count in summary.counts.items():
-                counts[state] += count
-            for requirement, state in summary.cells.items():
-                held = cells.get(requirement)
-                if held is None or _SEVERITY[state] > _SEVERITY[held]:
-                    cells[requirement] = state
-        missing = [without[org.id]] if org.id in without else []
-        for alliance in check.alliances_of(org.id):
-            missing += groups_without[Subject.ALLIANCE, alliance.code]
-        for pairing in check.pairings_of(org.id):
-            missing += groups_without[Subject.PAIRING, pairing.code]
-        standings.append(
-            Standing(
-                org=org,
-                sections=sections,
-                cells=cells,
-                missing_liaisons=tuple(code for _, code in sorted(set(missing))),
-                counts=counts,
-            )
-        )
+    for org in basis.branches:
+        meetings, stored = tallies.meetings.get(org.id), tallies.stored.get(org.id)
+        if (
+            before is not None
+            and org.id in kept
+            and before.tallies.meetings.get(org.id) == meetings
+            and before.tallies.stored.get(org.id) == stored
+        ):
+            standings.append(kept[org.id])
+            continue
+        standings.append(_standing(basis, check, org, tallies))
     standings.sort(key=lambda s: (-s.count(State.MISSED), -s.count(State.OWED), s.org.code))
     return tuple(standings)
+
+
+def _standing(basis: Basis, check: Checker, org: OrgView, tallies: ScopeTallies) -> Standing:
+    """Checks one branch: its lines, each requirement's worst state, its counts."""
+    sections = check.sections(org, tallies.of(org.id), tallies.stored.get(org.id, {}))
+    counts = dict(_NO_COUNTS)
+    cells: dict[Requirement, State] = {}
+    for section in sections:
+        key = (section.subject, section.code)
+        summary = basis.summaries.get(key) if section.subject is not Subject.ORG else None
+        if summary is None:
+            summary = _summary(section)
+            if section.subject is not Subject.ORG:
+                basis.summaries[key] = summary
+        for state, count in summary.counts.items():
+            counts[state] += count
+        for requirement, state in summary.cells.items():
+            held = cells.get(requirement)
+            if held is None or _SEVERITY[state] > _SEVERITY[held]:
+                cells[requirement] = state
+    without = basis.without
+    missing = [without[org.id]] if org.id in without else []
+    for alliance in check.alliances_of(org.id):
+        missing += basis.groups_without[Subject.ALLIANCE, alliance.code]
+    for pairing in check.pairings_of(org.id):
+        missing += basis.groups_without[Subject.PAIRING, pairing.code]
+    return Standing(
+        org=org,
+        sections=sections,
+        cells=cells,
+        missing_liaisons=tuple(code for _, code in sorted(set(missing))),
+        counts=counts,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,14 @@
 """Overviews kept between views until a write or the clock could change them.
 
 A committee's overview reads every record of its district; most views find nothing written
-since the last one. Each overview is kept with the fact version read before it was computed
-(`storage.reminders.fact_version`, moved by the triggers on every table the rules read) and
-the moment it stops holding on its own (midnight, or the next meeting starting). A view whose
-version still holds and whose moment has not come gets the kept overview; any other computes
-it anew. Every process keeps its own: a write anywhere moves the version they all read.
+since the last one, and on a meeting day what was written is mostly answers (check-ins). Each
+overview is kept with the fact version read before it was computed
+(`storage.reminders.fact_version`, moved by the triggers on every table the rules read) and the
+moment it stops holding on its own (midnight, or the next meeting starting). A view whose version
+still holds and whose moment has not come gets the kept overview. When only answers were written,
+the meetings are counted again and only the branches whose counts changed are checked again
+against the kept facts; anything else computes the overview anew. Every process keeps its own:
+a write anywhere moves the versions they all read.
 """
 
 from __future__ import annotations
@@ -21,23 +24,27 @@ from zoneinfo import ZoneInfo
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.core.heap import collection_paused
-from bot.services.overview import Overview, district_overview
+from bot.services.overview import Basis, Counted, Overview, counted_overview, overview_basis
 from storage.engine import Session
-from storage.reminders import FactVersion, fact_version, fact_version_holds
+from storage.reminders import FactVersion, Holding, fact_version, fact_version_holds
 
 # Overviews kept at once (a scope and a quarter each): a district has a few committees, each
-# staff member sees one of them. A city-wide overview of 5,000 organizations holds ~11 MiB.
-KEPT_SCOPES = 8
+# staff member sees one of them. A city-wide overview of 5,000 organizations, with the facts it
+# was checked against, holds ~40 MiB.
+KEPT_SCOPES = 4
 # However quiet the database, an overview is computed anew after this long: a rule's input the
 # version does not follow (a holiday file replaced under a running process) catches up.
 LONGEST_KEPT = timedelta(minutes=10)
 
+_Key = tuple[frozenset[int], Quarter]
+
 
 @dataclass(frozen=True, slots=True)
 class _Kept:
-    """An overview, the version it was computed at, for which moment, and when (monotonic)."""
+    """An overview with what it was counted from, its version, its moment, when (monotonic)."""
 
-    overview: Overview
+    basis: Basis
+    counted: Counted
     version: FactVersion
     moment: datetime
     computed_at: float
@@ -48,10 +55,10 @@ class OverviewCache:
 
     def __init__(self, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
-        self._kept: OrderedDict[tuple[frozenset[int], Quarter], _Kept] = OrderedDict()
+        self._kept: OrderedDict[_Key, _Kept] = OrderedDict()
         self._guard = threading.Lock()
         # One computation per scope at a time: views arriving meanwhile wait for its result.
-        self._computing: dict[tuple[frozenset[int], Quarter], threading.Lock] = {}
+        self._computing: dict[_Key, threading.Lock] = {}
 
     def overview(
         self,
@@ -68,38 +75,45 @@ class OverviewCache:
         with self._guard:
             computing = self._computing.setdefault(key, threading.Lock())
         with computing:
-            kept = self._held(session, key, now)
-            if kept is not None:
-                return kept
+            kept = self._usable(key, now)
+            holding = fact_version_holds(session, kept.version) if kept else Holding.NOTHING
+            if kept is not None and holding is Holding.ALL:
+                self._touch(key)
+                return kept.counted.overview
             # Read before the records: a write after this moves the version, so it is not lost.
             version = fact_version(session)
             with collection_paused():
-                fresh = district_overview(
-                    session, org_ids=key[0], quarter=quarter, now=now, holidays=holidays, tz=tz
-                )
-            self._keep(key, _Kept(fresh, version, now, self._monotonic()))
-            return fresh
+                if kept is not None and holding is Holding.ALL_BUT_ANSWERS:
+                    basis = kept.basis
+                    counted = counted_overview(session, basis, now=now, before=kept.counted)
+                else:
+                    basis = overview_basis(
+                        session, org_ids=key[0], quarter=quarter, now=now, holidays=holidays, tz=tz
+                    )
+                    counted = counted_overview(session, basis, now=now)
+            self._keep(key, _Kept(basis, counted, version, now, self._monotonic()))
+            return counted.overview
 
-    def _held(
-        self, session: Session, key: tuple[frozenset[int], Quarter], now: datetime
-    ) -> Overview | None:
-        """Returns the kept overview of `key` if it still holds at `now`."""
+    def _usable(self, key: _Key, now: datetime) -> _Kept | None:
+        """Returns what is kept for `key` if the clock has not moved past it."""
         with self._guard:
             kept = self._kept.get(key)
         if kept is None:
             return None
         if (
-            not kept.moment <= now < kept.overview.holds_until
+            not kept.moment <= now < kept.counted.overview.holds_until
             or self._monotonic() - kept.computed_at > LONGEST_KEPT.total_seconds()
-            or not fact_version_holds(session, kept.version)
         ):
             return None
+        return kept
+
+    def _touch(self, key: _Key) -> None:
+        """Marks a scope's overview as the most recently viewed."""
         with self._guard:
             if key in self._kept:
                 self._kept.move_to_end(key)
-        return kept.overview
 
-    def _keep(self, key: tuple[frozenset[int], Quarter], kept: _Kept) -> None:
+    def _keep(self, key: _Key, kept: _Kept) -> None:
         """Keeps an overview, forgetting the least recently viewed beyond the limit."""
         with self._guard:
             self._kept[key] = kept

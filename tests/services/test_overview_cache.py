@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select, update
 
 from bot.calendar.quarters import Quarter
+from bot.core.domain import AttendanceStatus
 from bot.core.inbound import Channel
 from bot.services import overview_cache
-from bot.services.overview import Overview
+from bot.services.overview import Overview, district_overview
 from bot.services.overview_cache import LONGEST_KEPT, OverviewCache
 from storage.engine import Database
-from storage.models import ChatAccount, Meeting, Member, Organization
-from storage.reminders import fact_version, fact_version_holds
+from storage.models import Attendance, ChatAccount, Meeting, Member, Organization
+from storage.reminders import Holding, fact_version, fact_version_holds
 from tests.conftest import DEFAULT_NOW, SHANGHAI
 from tests.services.test_overview import HOLIDAYS, all_orgs, demo_with_edges
 
@@ -195,8 +197,78 @@ def test_the_fact_version_moves_with_each_committed_write(database: Database) ->
         assert fact_version_holds(session, before)
         rename(session, branch, "又改名")
     with database.session() as session:
-        assert not fact_version_holds(session, before)
-        assert fact_version_holds(session, fact_version(session))
+        assert fact_version_holds(session, before) is Holding.NOTHING
+        now = fact_version(session)
+        assert fact_version_holds(session, now) is Holding.ALL
+    with database.session() as session:
+        answer_someone(session)
+    with database.session() as session:
+        assert fact_version_holds(session, now) is Holding.ALL_BUT_ANSWERS
+
+
+def answer_someone(session: Session) -> tuple[int, int]:
+    """Signs in a member of a meeting's organization who had not answered; returns both ids."""
+    answered = select(Attendance.member_id).where(col(Attendance.meeting_id) == Meeting.id)
+    meeting, member = session.exec(
+        select(Meeting.id, Member.id)
+        .join(Member, col(Member.organization_id) == Meeting.organization_id)
+        .where(
+            col(Meeting.starts_at) <= DEFAULT_NOW,
+            col(Meeting.held_on) >= QUARTER.first_day,
+            col(Member.id).not_in(answered),
+        )
+        .order_by(col(Meeting.id), col(Member.id))
+    ).first() or (None, None)
+    assert meeting is not None and member is not None
+    session.add(
+        Attendance(
+            meeting_id=meeting,
+            member_id=member,
+            status=AttendanceStatus.PRESENT,
+            at=DEFAULT_NOW,
+            channel=Channel.CONSOLE,
+        )
+    )
+    return meeting, member
+
+
+def test_after_a_check_in_only_the_answers_are_counted_again(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo_with_edges(database)
+    bases: list[object] = []
+    real = overview_cache.overview_basis
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        bases.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(overview_cache, "overview_basis", counting)
+    cache = OverviewCache()
+    first = view(database, cache)
+    with database.session() as session:
+        answer_someone(session)
+    second = view(database, cache)
+    assert len(bases) == 1 and second is not first
+    with database.session() as session:
+        fresh = district_overview(
+            session,
+            org_ids=all_orgs(session),
+            quarter=QUARTER,
+            now=DEFAULT_NOW,
+            holidays=HOLIDAYS,
+            tz=SHANGHAI,
+        )
+    assert second == fresh
+    assert second.attendance_by_month != first.attendance_by_month
+    # Branches whose meetings were not answered meanwhile keep their standings as they were.
+    kept = {s.org.id: s for s in first.standings}
+    assert sum(1 for s in second.standings if s is kept[s.org.id]) >= len(kept) - 1
+    # A change to anything else reads the facts again.
+    with database.session() as session:
+        rename(session, first_branch(second), "改名后")
+    view(database, cache)
+    assert len(bases) == 2
 
 
 def test_the_least_recently_viewed_overview_goes_beyond_the_limit(
