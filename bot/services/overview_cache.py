@@ -30,7 +30,7 @@ from storage.reminders import FactVersion, Holding, fact_version, fact_version_h
 
 # Overviews kept at once (a scope and a quarter each): a district has a few committees, each
 # staff member sees one of them. A city-wide overview of 5,000 organizations, with the facts it
-# was checked against, holds ~40 MiB.
+# was checked against, holds ~25 MiB.
 KEPT_SCOPES = 4
 # However quiet the database, an overview is computed anew after this long: a rule's input the
 # version does not follow (a holiday file replaced under a running process) catches up.
