@@ -43,7 +43,6 @@ from storage.models import (
     Role,
 )
 from storage.prepared import fetch
-from storage.queries import run
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +312,7 @@ def arrive(
         return Arrival(None, state, options, None)
     last = first.last_seen_at
     if seen and (last is None or now - last > LAST_SEEN_RESOLUTION):
-        run(session, SEEN_UPDATE, {"account_id": first.account_id, "seen": now})
+        fetch(session, SEEN_UPDATE, {"account_id": first.account_id, "seen": now})
     org = OrgView(first.org_id, first.org_code, first.org_name, OrgKind(first.org_kind))
     member = MemberView(
         id=first.member_id,

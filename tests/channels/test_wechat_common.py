@@ -9,6 +9,8 @@ import pytest
 import xmltodict
 from wechatpy import parse_message
 from wechatpy.messages import MESSAGE_TYPES
+from wechatpy.replies import TextReply as AccountReply
+from wechatpy.work.replies import TextReply as WorkReply
 
 from bot.channels.weixin.callback import message_of_type
 from bot.channels.weixin.checks import (
@@ -24,6 +26,7 @@ from bot.channels.weixin.checks import (
 )
 from bot.channels.weixin.render import (
     MAX_TEXT_BYTES,
+    passive_text,
     render_numbered,
     shared_location,
     start_command,
@@ -235,3 +238,14 @@ def test_check_fresh_uses_the_given_clock_not_the_wall_clock() -> None:
     check_fresh(str(int(past.timestamp())), past)
     with pytest.raises(RefusedError):
         check_fresh(str(int((past + timedelta(hours=1)).timestamp())), past)
+
+
+def test_a_passive_reply_reads_as_wechatpys_for_both_platforms() -> None:
+    text = "签到成功 ]]> 请回复 1\x01"
+    for library, agent in ((AccountReply, None), (WorkReply, "1000002")):
+        # As the channels rendered it with wechatpy: the text made safe for CDATA first.
+        theirs = library(source="gh_account", target="oMember", content=xml_text(text), time=1700)
+        if agent:
+            theirs.agent = int(agent)
+        ours = passive_text(to="oMember", sender="gh_account", at=1700, content=text, agent=agent)
+        assert xmltodict.parse(ours)["xml"] == dict(xmltodict.parse(theirs.render())["xml"])

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 from wechatpy import parse_message
 from wechatpy.messages import MESSAGE_TYPES
-from wechatpy.replies import TextReply
 
 from bot.channels.wechat.sender import WeChatSender
 from bot.channels.weixin.callback import CallbackChannel, CallbackKeys, message_of_type
@@ -41,7 +40,6 @@ class WeChatChannel(CallbackChannel):
     channel = Channel.WECHAT
     path = PATH
     name = "wechat"
-    reply_class: ClassVar[Any] = TextReply
     crypto_owner: ClassVar[str] = "app id"
     # Whether plaintext messages are taken even with the AES key set (read by `_configure`).
     _compatible: bool

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from wechatpy.work import parse_message
 from wechatpy.work.messages import MESSAGE_TYPES
-from wechatpy.work.replies import TextReply
 
 from bot.channels.wecom.sender import WeComSender
 from bot.channels.weixin.callback import CallbackChannel, CallbackKeys, message_of_type
@@ -42,7 +41,6 @@ class WeComChannel(CallbackChannel):
     channel = Channel.WECOM
     path = PATH
     name = "wecom"
-    reply_class: ClassVar[Any] = TextReply
     crypto_owner: ClassVar[str] = "corp id"
     # The agent whose messages this URL takes (read from the settings by `_configure`).
     _agent_id: int

@@ -46,9 +46,9 @@ from bot.channels.weixin.crypto import CryptoError, MessageCrypto
 from bot.channels.weixin.render import (
     MAX_TEXT_BYTES,
     Rendered,
+    passive_text,
     render_numbered,
     shared_location,
-    xml_text,
 )
 from bot.channels.weixin.sender import PushSender
 from bot.config import Settings
@@ -122,8 +122,7 @@ class CallbackChannel(ABC):
     path: str
     name: str
     capabilities: ClassVar[Capabilities] = CAPABILITIES
-    # wechatpy's TextReply class of the platform, and what its crypto checks the payload names.
-    reply_class: ClassVar[Any]
+    # What the platform's crypto checks the payload names.
     crypto_owner: ClassVar[str]
 
     def __init__(
@@ -268,12 +267,15 @@ class CallbackChannel(ABC):
             ) from None
 
     def _reply_xml(self, message: Any, text: str) -> str:
-        """Renders a passive text reply with wechatpy."""
-        reply = self.reply_class(
-            message=message, content=xml_text(text), time=int(self._clock.now().timestamp())
+        """Renders a passive text reply to a message, from the account or app it was sent to."""
+        agent = getattr(message, "agent", None)
+        return passive_text(
+            to=str(message.source),
+            sender=str(message.target),
+            at=int(self._clock.now().timestamp()),
+            content=text,
+            agent=str(agent) if agent else None,
         )
-        xml: str = reply.render()
-        return xml
 
     def _encrypt(self, xml: str, signed: Signed) -> str:
         """Encrypts a passive reply for a safe-mode request."""

@@ -63,6 +63,18 @@ def shared_location(latitude: Any, longitude: Any, label: Any) -> Location | Non
     return Location(lat, lon, str(label or "")[:200])
 
 
+def passive_text(*, to: str, sender: str, at: int, content: str, agent: str | None = None) -> str:
+    """Renders a passive text reply as both platforms take it (WeCom's names its agent)."""
+    # The fields wechatpy's TextReply writes, in one string instead of a class per reply.
+    agent_id = f"<AgentID>{xml_text(agent)}</AgentID>" if agent else ""
+    return (
+        f"<xml><ToUserName><![CDATA[{xml_text(to)}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{xml_text(sender)}]]></FromUserName>"
+        f"<CreateTime>{at}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{xml_text(content)}]]></Content>{agent_id}</xml>"
+    )
+
+
 def xml_text(text: str) -> str:
     """Makes text safe inside a CDATA section: no illegal characters, no early `]]>`."""
     return _XML_ILLEGAL.sub("", text).replace("]]>", "]]]]><![CDATA[>")
