@@ -15,7 +15,8 @@ from datetime import date, datetime
 from pathlib import Path, PurePath
 from typing import IO
 
-from sqlmodel import Session, select
+from sqlalchemy import union_all
+from sqlmodel import Session, col, select
 
 from bot.core.domain import ConvenerRule, DutyPeriod, PairingForm
 from bot.core.i18n import N_
@@ -45,15 +46,13 @@ from bot.services.structure import (
     alliance_spec,
     check_alliance,
     check_pairing,
-    list_alliances,
-    list_pairings,
     merge_orders,
     pairing_spec,
     save_alliance,
     save_pairing,
     word,
 )
-from storage.models import Organization
+from storage.models import Alliance, AllianceUnit, Organization, Pairing, PairingOrg
 
 MEMBER_SHEET = "组织与党员"
 PAIRING_SHEET = "结对"
@@ -436,9 +435,9 @@ def check_alliance_rows(
     return specs, checker.errors
 
 
-def _known_codes(session: Session, members: Table | None) -> set[str]:
-    """Lists the organization codes the database and the file's member sheet name."""
-    stored = set(session.exec(select(Organization.code)).all())
+def _known_codes(orgs: Sequence[Organization], members: Table | None) -> set[str]:
+    """Lists the organization codes the database (its `orgs`) and the file's member sheet name."""
+    stored = {org.code for org in orgs}
     if members is not None:
         stored |= {row.cells["org_code"].upper() for row in members.rows if row.cells["org_code"]}
     return stored
@@ -467,15 +466,19 @@ def _same_alliance(session: Session, spec: AllianceSpec) -> bool | None:
 
 
 def reach_of(
-    session: Session, table: Table | None, scope: frozenset[int]
+    session: Session,
+    table: Table | None,
+    scope: frozenset[int],
+    orgs: Sequence[Organization],
 ) -> tuple[Reach, list[RowError]]:
     """Works out what a file may touch from a scope (a committee's subtree).
 
-    Stored organizations must lie in the scope; a new one must hang, through the file's parent
-    codes, under one that does; an existing pairing or alliance may be rewritten only when all
-    its organizations lie in the scope. Returns the reach and the member sheet's refused rows.
+    Stored organizations (`orgs`, every one) must lie in the scope; a new one must hang, through
+    the file's parent codes, under one that does; an existing pairing or alliance may be
+    rewritten only when all its organizations lie in the scope. Returns the reach and the member
+    sheet's refused rows.
     """
-    stored = {org.code: org for org in session.exec(select(Organization)).all()}
+    stored = {org.code: org for org in orgs}
     rows = table.rows if table is not None else []
     parents: dict[str, str] = {}
     for row in rows:
@@ -505,11 +508,16 @@ def reach_of(
             errors.append(RowError(row.number, "parent_code", R_NEW_OUTSIDE, {"value": code}))
     ours = {code for code, org in stored.items() if org.id in scope}
     named = {row.cells["org_code"].upper() for row in rows if row.cells["org_code"]}
-    foreign = {
-        view.code
-        for view in [*list_pairings(session), *list_alliances(session)]
-        if not set(view.orgs) <= ours
-    }
+    # One statement whatever the number of groups: each group's code with its organizations.
+    linked = union_all(
+        select(col(Pairing.code), col(PairingOrg.organization_id)).join(
+            PairingOrg, col(PairingOrg.pairing_id) == Pairing.id
+        ),
+        select(col(Alliance.code), col(AllianceUnit.organization_id)).join(
+            AllianceUnit, col(AllianceUnit.alliance_id) == Alliance.id
+        ),
+    )
+    foreign = {code for code, org_id in session.execute(linked).all() if org_id not in scope}
     reach = Reach(
         orgs=frozenset(ours | {code for code in named if inside(code)}),
         foreign_groups=frozenset(foreign),
@@ -538,8 +546,12 @@ def import_district(
     without the use cases passes none, and those days stay where they are.
     """
     members_table = workbook.members or Table(rows=[])
-    known = _known_codes(session, workbook.members)
-    reach, outside = reach_of(session, workbook.members, scope) if scope is not None else (None, [])
+    # Every stored organization, read once for the checks here and the member sheet's.
+    stored = session.exec(select(Organization)).all()
+    known = _known_codes(stored, workbook.members)
+    reach, outside = (
+        reach_of(session, workbook.members, scope, stored) if scope is not None else (None, [])
+    )
     pairings, pairing_errors = check_pairing_rows(workbook.pairings, known, reach)
     alliances, alliance_errors = check_alliance_rows(workbook.alliances, known, reach)
     outer = session.begin_nested()
@@ -553,6 +565,7 @@ def import_district(
             progress=progress,
             actor_id=actor_id,
             retime=retime,
+            orgs=stored,
         )
         if outside:
             # A cell naming an organization out of reach says only that, nothing about it.

@@ -852,7 +852,10 @@ COLUMN_ORDER = {name: index for index, name in enumerate(COLUMNS)}
 
 
 def _validate(
-    table: Table, session: Session, progress: Progress | None
+    table: Table,
+    session: Session,
+    progress: Progress | None,
+    orgs: Sequence[Organization] | None,
 ) -> tuple[Plan, dict[str, Organization], _Roster]:
     """Checks every row, then against the stored data; returns the plan, known orgs and roster."""
     plan = Plan()
@@ -861,7 +864,9 @@ def _validate(
         _validate_row(row, plan)
         if progress is not None and done % PROGRESS_EVERY == 0 and done < total:
             progress(Phase.CHECK, done, total)
-    stored = {org.code: org for org in session.exec(select(Organization)).all()}
+    if orgs is None:
+        orgs = session.exec(select(Organization)).all()
+    stored = {org.code: org for org in orgs}
     roster = _check_against_database(plan, stored, session)
     plan.errors.sort(key=lambda error: (error.row, COLUMN_ORDER[error.column]))
     if progress is not None:
@@ -882,6 +887,7 @@ def import_members(
     progress: Progress | None = None,
     actor_id: int | None = None,
     retime: OrgLifeRetimer | None = None,
+    orgs: Sequence[Organization] | None = None,
 ) -> ImportReport:
     """Validates every row and, when all are valid, imports them in the caller's transaction.
 
@@ -891,12 +897,13 @@ def import_members(
     which `Services.import_members` passes), which moves the days planned at the old time; a
     caller without the use cases passes none, and those days stay where they are.
     A write the database refuses (another writer got there first) undoes every write and is
-    refused as `import_conflict`.
+    refused as `import_conflict`. A caller that has just read every stored organization in this
+    transaction passes them as `orgs`, and they are not read again.
     """
     report = ImportReport(
         rows=len(table.rows), dry_run=dry_run, ignored_columns=table.ignored_columns
     )
-    plan, stored, roster = _validate(table, session, progress)
+    plan, stored, roster = _validate(table, session, progress, orgs)
     report.errors = plan.errors
     if plan.errors:
         return report

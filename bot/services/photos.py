@@ -230,19 +230,25 @@ def visible_photo(session: Session, *, photo_id: int, org_ids: Collection[int]) 
     """Returns a photo attached to an entry of `org_ids` (reporter or partner), else None."""
     if not org_ids:
         return None
-    scope = sorted(org_ids)
-    as_partner = select(ActivityPartner.activity_id).where(
-        col(ActivityPartner.organization_id).in_(scope)
-    )
-    row = session.exec(
-        select(Photo)
+    # The scope is checked here, not bound: a committee's scope is thousands of organizations,
+    # and the statements read one photo's entry whatever its size.
+    scope = frozenset(org_ids)
+    found = session.exec(
+        select(Photo, Activity.organization_id)
         .join(Activity, col(Activity.id) == col(Photo.activity_id))
-        .where(
-            col(Photo.id) == photo_id,
-            col(Activity.organization_id).in_(scope) | col(Activity.id).in_(as_partner),
-        )
+        .where(col(Photo.id) == photo_id)
     ).first()
-    return _view(row) if row is not None else None
+    if found is None:
+        return None
+    row, reporter = found
+    if reporter in scope:
+        return _view(row)
+    partners = session.exec(
+        select(ActivityPartner.organization_id).where(
+            col(ActivityPartner.activity_id) == row.activity_id
+        )
+    ).all()
+    return _view(row) if any(org in scope for org in partners) else None
 
 
 def latest_report(session: Session, *, member_id: int) -> Activity | None:

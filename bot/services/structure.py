@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete
+from sqlalchemy import delete, true
 from sqlmodel import Session, col, select
 
 from bot.calendar.orglife import HolidayPolicy
@@ -362,21 +362,60 @@ def branch_settings(session: Session, *, org_id: int) -> BranchSettings:
     )
 
 
+def _with_liaison(session: Session, org_ids: Any, params: dict[str, object]) -> set[int]:
+    """Reads which of the organizations `org_ids` selects name a current liaison officer."""
+    return set(
+        session.exec(
+            select(Role.organization_id)
+            .join(Member, col(Member.id) == Role.member_id)
+            .where(
+                col(Role.organization_id).in_(org_ids),
+                col(Role.role) == RoleKind.LIAISON,
+                col(Member.status) != MemberStatus.DEPARTED,
+            )
+            .distinct(),
+            params=params,
+        ).all()
+    )
+
+
+def _missing(orgs: Sequence[Organization], named: set[int]) -> tuple[str, ...]:
+    """Lists the codes of these organizations naming no liaison, as `liaisons_missing` does."""
+    return tuple(sorted({org.code for org in orgs if org.id not in named}))
+
+
 def list_pairings(session: Session, *, org_ids: Scope = None) -> list[GroupView]:
     """Lists the pairings (those with an organization in `org_ids`, when given) with their
     organizations (lead first) and those without a liaison."""
+    params = _scope_params(org_ids)
+    scoped = _groups_in_scope(session, PairingOrg.pairing_id, PairingOrg)
+
+    def chosen(group_id: Any) -> Any:
+        """Restricts a group id column to the listed groups."""
+        return true() if org_ids is None else col(group_id).in_(scoped)
+
+    # Three statements whatever the number of pairings: the pairings, their organizations and
+    # which of those name a liaison, put together here.
+    pairings = session.exec(
+        select(Pairing).where(chosen(Pairing.id)).order_by(col(Pairing.code)),
+        params=params,
+    ).all()
+    members: dict[int, list[Organization]] = {}
+    for pairing_id, org in session.exec(
+        select(PairingOrg.pairing_id, Organization)
+        .join(Organization, col(PairingOrg.organization_id) == Organization.id)
+        .where(chosen(PairingOrg.pairing_id)),
+        params=params,
+    ).all():
+        members.setdefault(pairing_id, []).append(org)
+    named = _with_liaison(
+        session,
+        select(PairingOrg.organization_id).where(chosen(PairingOrg.pairing_id)),
+        params,
+    )
     views = []
-    query = select(Pairing).order_by(col(Pairing.code))
-    if org_ids is not None:
-        query = query.where(
-            col(Pairing.id).in_(_groups_in_scope(session, PairingOrg.pairing_id, PairingOrg))
-        )
-    for pairing in session.exec(query, params=_scope_params(org_ids)).all():
-        orgs = session.exec(
-            select(Organization)
-            .join(PairingOrg, col(PairingOrg.organization_id) == Organization.id)
-            .where(PairingOrg.pairing_id == pairing.id)
-        ).all()
+    for pairing in pairings:
+        orgs = members.get(pairing.id or 0, [])
         ordered = sorted(orgs, key=lambda org: (org.id != pairing.lead_org_id, org.code))
         views.append(
             GroupView(
@@ -393,9 +432,7 @@ def list_pairings(session: Session, *, org_ids: Scope = None) -> list[GroupView]
                     "visit_target": pairing.visit_target,
                 },
                 orgs=tuple(org.code for org in ordered),
-                missing_liaisons=tuple(
-                    liaisons_missing(session, [org.id for org in ordered if org.id is not None])
-                ),
+                missing_liaisons=_missing(ordered, named),
             )
         )
     return views
@@ -404,19 +441,35 @@ def list_pairings(session: Session, *, org_ids: Scope = None) -> list[GroupView]
 def list_alliances(session: Session, *, org_ids: Scope = None) -> list[GroupView]:
     """Lists the alliances (those with a unit in `org_ids`, when given) with their units in
     theme-day order and those without a liaison."""
+    params = _scope_params(org_ids)
+    scoped = _groups_in_scope(session, AllianceUnit.alliance_id, AllianceUnit)
+
+    def chosen(group_id: Any) -> Any:
+        """Restricts a group id column to the listed groups."""
+        return true() if org_ids is None else col(group_id).in_(scoped)
+
+    # Three statements whatever the number of alliances, as for the pairings.
+    alliances = session.exec(
+        select(Alliance).where(chosen(Alliance.id)).order_by(col(Alliance.code)),
+        params=params,
+    ).all()
+    units: dict[int, list[tuple[Organization, AllianceUnit]]] = {}
+    for org, unit in session.exec(
+        select(Organization, AllianceUnit)
+        .join(AllianceUnit, col(AllianceUnit.organization_id) == Organization.id)
+        .where(chosen(AllianceUnit.alliance_id))
+        .order_by(col(AllianceUnit.alliance_id), col(AllianceUnit.rotation_order)),
+        params=params,
+    ).all():
+        units.setdefault(unit.alliance_id, []).append((org, unit))
+    named = _with_liaison(
+        session,
+        select(AllianceUnit.organization_id).where(chosen(AllianceUnit.alliance_id)),
+        params,
+    )
     views = []
-    query = select(Alliance).order_by(col(Alliance.code))
-    if org_ids is not None:
-        query = query.where(
-            col(Alliance.id).in_(_groups_in_scope(session, AllianceUnit.alliance_id, AllianceUnit))
-        )
-    for alliance in session.exec(query, params=_scope_params(org_ids)).all():
-        rows = session.exec(
-            select(Organization, AllianceUnit)
-            .join(AllianceUnit, col(AllianceUnit.organization_id) == Organization.id)
-            .where(AllianceUnit.alliance_id == alliance.id)
-            .order_by(col(AllianceUnit.rotation_order))
-        ).all()
+    for alliance in alliances:
+        rows = units.get(alliance.id or 0, [])
         presidents = [org.code for org, unit in rows if unit.kind is UnitKind.PRESIDENT]
         views.append(
             GroupView(
@@ -433,9 +486,7 @@ def list_alliances(session: Session, *, org_ids: Scope = None) -> list[GroupView
                     "convener_rule": _convener_rule(alliance).value,
                 },
                 orgs=tuple(org.code for org, _ in rows),
-                missing_liaisons=tuple(
-                    liaisons_missing(session, [org.id for org, _ in rows if org.id is not None])
-                ),
+                missing_liaisons=_missing([org for org, _ in rows], named),
             )
         )
     return views
