@@ -50,6 +50,10 @@ class Core(Protocol):
         """Lists (command, translated description) for a channel's command menu."""
         ...
 
+    def bound(self, *, channel: Channel, user_id: str) -> bool:
+        """Tells whether a chat account belongs to a current member (before fetching its files)."""
+        ...
+
     def healthy(self) -> bool:
         """Tells whether the database answers."""
         ...

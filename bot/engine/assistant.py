@@ -35,7 +35,13 @@ from bot.texts.phrases import ROLES
 from bot.texts.translation import translator
 from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
 from handlers.errors import explain
-from storage.channels import SWEEP_EVERY, recall_options, record_deliveries, remember_options
+from storage.channels import (
+    SWEEP_EVERY,
+    bound_member,
+    recall_options,
+    record_deliveries,
+    remember_options,
+)
 from storage.deliveries import stored_answer
 from storage.engine import Database, UnitOfWork
 
@@ -338,6 +344,10 @@ class Assistant:
                 channel=channel, external_id=user_id
             )
         return translator(self._locale(member, hint))
+
+    def bound(self, *, channel: Channel, user_id: str) -> bool:
+        """Tells whether a chat account belongs to a current member (before fetching its files)."""
+        return bound_member(self.database, channel=channel, external_id=user_id) is not None
 
     def command_menu(self, locale: str) -> list[tuple[str, str]]:
         """Lists (command, translated description) for a channel's command menu."""

@@ -280,3 +280,13 @@ def test_photos_and_files_are_evidence_not_unreadable_content() -> None:
     # In a group a photo is left alone unless it answers the bot.
     group = TgGroup(-1005000, "党员群")
     assert inbound(offline.photo(JPEG, user=ALICE, chat=group)) is None
+
+
+async def test_a_strangers_photo_is_not_fetched(
+    api: FakeTelegramAPI, database: Database, channel: TelegramChannel
+) -> None:
+    stranger = TgUser(5099, "Stranger", language_code="en")
+    answer = await say(api, api.photo(png(3), user=stranger))
+    assert "bind" in answer.lower()
+    assert fetched(api) == [] and api.calls_of("download") == []
+    assert stored(database) == []

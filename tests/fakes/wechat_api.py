@@ -589,6 +589,9 @@ class RecordingCore:
     def healthy(self) -> bool:
         return self.core.healthy()
 
+    def bound(self, *, channel: Channel, user_id: str) -> bool:
+        return self.core.bound(channel=channel, user_id=user_id)
+
 
 def footprint(database: Database) -> tuple[int, int, int]:
     """Counts what a request could have left behind: deliveries, accounts, conversations."""

@@ -71,6 +71,10 @@ class PushOnly:
         """Says it is fine."""
         return True
 
+    def bound(self, *, channel: Channel, user_id: str) -> bool:
+        """Knows no one (no updates reach a sender)."""
+        return False
+
 
 def say(line: str) -> None:
     """Tells the test a line on standard output, at once."""

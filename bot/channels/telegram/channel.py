@@ -276,7 +276,16 @@ class TelegramChannel:
         self._outgoing.add(inbound, self._reply(inbound, answer.replies, chosen))
 
     async def _with_picture(self, inbound: Inbound, picture: Picture) -> Inbound:
-        """Downloads a message's photo for the core; one over the limit or no picture stays unread."""
+        """Downloads a message's photo for the core; one over the limit or no picture stays unread.
+
+        Only for a sender bound to a member: anyone else is answered "not bound" whatever the
+        picture holds, and a stranger's file is not worth fetching.
+        """
+        bound = await asyncio.to_thread(
+            self._core.bound, channel=Channel.TELEGRAM, user_id=inbound.user_id
+        )
+        if not bound:
+            return replace(inbound, images=(InboundImage(b""),))
         if picture.file_id is None:
             image = InboundImage(b"", picture.mime_type, picture.filename, picture.size)
             return replace(inbound, images=(image,))
