@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -12,10 +11,11 @@ from sqlmodel import Session, col, select
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.orglife import HolidayPolicy, org_life_day
 from bot.core.domain import MeetingKind, MeetingStatus, MemberStatus
+from bot.services.audit_trail import record_change
 from bot.services.obligations.rules import is_quiet
 from bot.texts.reminders import render_orglife_moved
 from bot.texts.translation import translator
-from storage.models import AuditEntry, ChatAccount, Meeting, Member, Organization
+from storage.models import ChatAccount, Meeting, Member, Organization
 from storage.queries import insert_ignore_rows
 from storage.reminders import OutboxMessage, OutboxStatus
 
@@ -108,16 +108,14 @@ def redate_org_life_days(
             # The note changed (e.g. the year's holidays became known), not the day.
             continue
         assert meeting.id is not None and org.id is not None
-        session.add(
-            AuditEntry(
-                at=now,
-                actor_id=None,
-                action="meeting.redate",
-                subject=f"meeting:{meeting.id}",
-                detail=json.dumps(
-                    {"from": old_day.isoformat(), "to": rule.date.isoformat(), "holiday": holiday}
-                ),
-            )
+        record_change(
+            session,
+            now=now,
+            actor_id=None,
+            action="meeting.redate",
+            subject=f"meeting:{meeting.id}",
+            # "from" is a keyword, so the details are spelled as a mapping.
+            **{"from": old_day.isoformat(), "to": rule.date.isoformat(), "holiday": holiday},
         )
         notified = _tell_members(
             session,

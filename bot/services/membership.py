@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,9 +9,10 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus, RoleKind
+from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
 from bot.services.members import Members
-from storage.models import AuditEntry, ChatAccount, Member, Organization, Role
+from storage.models import ChatAccount, Member, Organization, Role
 
 # Roles listed most senior first.
 ROLE_ORDER = (
@@ -108,13 +108,12 @@ def invite_member(
         member_id=member_id,
         ttl=ttl,
     )
-    session.add(
-        AuditEntry(
-            at=now,
-            actor_id=None,
-            action="invite.create",
-            subject=f"member:{member_id}",
-            detail=json.dumps({"role": invite.role.value}),
-        )
+    record_change(
+        session,
+        now=now,
+        actor_id=None,
+        action="invite.create",
+        subject=f"member:{member_id}",
+        role=invite.role.value,
     )
     return MemberInvite(code=invite.code, member=row, expires_at=invite.expires_at)

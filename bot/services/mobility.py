@@ -9,8 +9,9 @@ from sqlmodel import Session, col, select
 
 from bot.core.domain import MemberStatus
 from bot.core.records import MemberView
+from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
-from storage.models import AuditEntry, Member
+from storage.models import Member
 from storage.reminders import (
     REPORT_COLUMNS,
     MobileMovement,
@@ -75,14 +76,13 @@ class Mobility:
             by=actor.id,
             place=place,
         )
-        self.session.add(
-            AuditEntry(
-                at=self.now,
-                actor_id=actor.id,
-                action="mobile.mark",
-                subject=f"member:{member.id}",
-                detail=f'{{"direction": "{way.value}"}}',
-            )
+        record_change(
+            self.session,
+            now=self.now,
+            actor_id=actor.id,
+            action="mobile.mark",
+            subject=f"member:{member.id}",
+            direction=way.value,
         )
         return self._view(self.session.get_one(MobileMovement, movement_id), member.name)
 

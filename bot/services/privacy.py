@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import Enum
@@ -13,12 +12,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.core.domain import MemberStatus
+from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
 from storage.channels import options_of_accounts
 from storage.console import ConsoleLink, ConsoleSession, PendingImport
 from storage.models import (
     Attendance,
-    AuditEntry,
     CalendarFeed,
     ChatAccount,
     CheckinFailure,
@@ -163,14 +162,8 @@ def export_member(session: Session, member_id: int, *, now: datetime) -> dict[st
         session, metadata["conversation"], _conversation_filter(accounts)
     )
     tables["offered_option"] = _rows(session, metadata["offered_option"], _options_filter(accounts))
-    session.add(
-        AuditEntry(
-            at=now,
-            actor_id=None,
-            action="member.export",
-            subject=f"member:{member_id}",
-            detail="{}",
-        )
+    record_change(
+        session, now=now, actor_id=None, action="member.export", subject=f"member:{member_id}"
     )
     return {
         "format": EXPORT_FORMAT,
@@ -267,14 +260,14 @@ def erase_member(
     member.status = MemberStatus.DEPARTED
     member.departed_at = member.departed_at or now
     session.add(member)
-    session.add(
-        AuditEntry(
-            at=now,
-            actor_id=None,
-            action=action,
-            subject=f"member:{member_id}",
-            detail=json.dumps({"deleted": erasure.deleted, "cleared": erasure.cleared}),
-        )
+    record_change(
+        session,
+        now=now,
+        actor_id=None,
+        action=action,
+        subject=f"member:{member_id}",
+        deleted=erasure.deleted,
+        cleared=erasure.cleared,
     )
     session.flush()
     return erasure
@@ -291,14 +284,8 @@ def depart_member(session: Session, member_id: int, *, now: datetime) -> bool:
     ).scalar_one_or_none()
     if changed is None:
         return False
-    session.add(
-        AuditEntry(
-            at=now,
-            actor_id=None,
-            action="member.depart",
-            subject=f"member:{member_id}",
-            detail="{}",
-        )
+    record_change(
+        session, now=now, actor_id=None, action="member.depart", subject=f"member:{member_id}"
     )
     return True
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from bot.services.audit_trail import record_change
 from storage import outbox
-from storage.models import AuditEntry, Member
+from storage.models import Member
 from storage.reminders import OutboxStatus
 
 SHOWN = 100
@@ -74,13 +74,12 @@ def requeue_dead_pushes(
 ) -> int:
     """Gives the dead pushes to members of `org_ids` a fresh round of attempts (audited)."""
     count = outbox.requeue_dead(session, now=now, org_ids=sorted(org_ids))
-    session.add(
-        AuditEntry(
-            at=now,
-            actor_id=actor_id,
-            action="outbox.requeue",
-            subject="orgs:" + ",".join(str(org) for org in sorted(org_ids))[:190],
-            detail=json.dumps({"requeued": count}),
-        )
+    record_change(
+        session,
+        now=now,
+        actor_id=actor_id,
+        action="outbox.requeue",
+        subject="orgs:" + ",".join(str(org) for org in sorted(org_ids)),
+        requeued=count,
     )
     return count

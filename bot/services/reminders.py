@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -15,10 +14,10 @@ from bot.calendar.quarters import Quarter
 from bot.core.domain import Duty
 from bot.core.i18n import DEFAULT_LOCALE
 from bot.core.records import MemberView
+from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
 from bot.services.obligations.facts import Facts, Part, load_facts
 from bot.services.obligations.rules import Obligation, pending_for
-from storage.models import AuditEntry
 from storage.reminders import (
     FilingKind,
     FilingMethod,
@@ -132,14 +131,14 @@ class Reminders:
             at=self.now,
             by=by,
         )
-        self.session.add(
-            AuditEntry(
-                at=self.now,
-                actor_id=by,
-                action="filing.submit",
-                subject=scope,
-                detail=json.dumps({"kind": kind.value, "period": period}),
-            )
+        record_change(
+            self.session,
+            now=self.now,
+            actor_id=by,
+            action="filing.submit",
+            subject=scope,
+            kind=kind.value,
+            period=period,
         )
         return new
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,12 +14,12 @@ from bot.calendar.quarters import Quarter
 from bot.core.domain import Duty, DutyPeriod, MeetingKind, UnitKind
 from bot.core.names import clean_line
 from bot.core.records import DutySlot, OrgView
+from bot.services.audit_trail import record_change
 from bot.services.errors import ServiceError
 from bot.services.organizations import org_view
 from storage.models import (
     Alliance,
     AllianceUnit,
-    AuditEntry,
     Meeting,
     Organization,
     Pairing,
@@ -382,14 +381,14 @@ class Rota:
                     organization_id=org_id, reason=reason, created_by=actor_id, created_at=self.now
                 )
             )
-        self.session.add(
-            AuditEntry(
-                at=self.now,
-                actor_id=actor_id,
-                action="rota.override",
-                subject=f"alliance:{alliance.code}:{duty.value}:{period.key}",
-                detail=json.dumps({"organization_id": org_id, "reason": reason}),
-            )
+        record_change(
+            self.session,
+            now=self.now,
+            actor_id=actor_id,
+            action="rota.override",
+            subject=f"alliance:{alliance.code}:{duty.value}:{period.key}",
+            organization_id=org_id,
+            reason=reason,
         )
 
     def swap(

@@ -237,6 +237,10 @@ def test_delete_then_export_leaves_nothing_personal(
         erasure = erase_member(session, m1, now=clock.now())
     assert erasure.deleted["chataccount"] == 1 and erasure.deleted["outbox"] == 1
     with database.session() as session:
+        [audit] = session.exec(select(AuditEntry).where(AuditEntry.action == "member.delete"))
+    assert audit.subject == f"member:{m1}"
+    assert json.loads(audit.detail) == {"deleted": erasure.deleted, "cleared": erasure.cleared}
+    with database.session() as session:
         data = export_member(session, m1, now=clock.now())
         member = session.get_one(Member, m1)
         assert member.name == placeholder_name(m1) == f"已删除成员#{m1}"
@@ -323,6 +327,8 @@ def test_depart_then_purge_after_the_retention_period(
     with database.session() as session:
         assert depart_member(session, m1, now=clock.now()) is True
         assert depart_member(session, m1, now=clock.now()) is False
+        [audit] = session.exec(select(AuditEntry).where(AuditEntry.action == "member.depart"))
+        assert (audit.subject, audit.actor_id, audit.detail) == (f"member:{m1}", None, "{}")
     clock.advance(timedelta(days=10))
     with database.session() as session:
         depart_member(session, m2, now=clock.now())

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import json
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 from bot.core.domain import Duty, DutyPeriod
+from bot.services.audit_trail import act_for_account
+from bot.services.console_access import ConsoleAccess
 from bot.services.errors import ServiceError
 from bot.services.rota import Rota, months_between, parse_period
 from storage.engine import Database
-from storage.models import Alliance
+from storage.models import Alliance, AuditEntry
 from tests.factories import World
 
 NOW = datetime(2026, 11, 3, 1, 30, tzinfo=UTC)
@@ -130,6 +134,32 @@ def test_override_validation(database: Database, world: World) -> None:
         )
         slot = rota.slot(alliance, Duty.CONVENER, date(2027, 1, 1))
         assert (slot.org.code, slot.reason, slot.overridden) == ("B2", "second", True)
+
+
+def test_an_override_is_audited_readably_and_for_the_console_account(
+    database: Database, world: World
+) -> None:
+    with database.session() as session:
+        staff = ConsoleAccess(session, NOW, idle=timedelta(minutes=30)).add_account(
+            login="staff", name="组织委员", org_code="C", password="correct horse battery"
+        )
+        act_for_account(session, staff)
+        alliance = session.get_one(Alliance, world.alliance_id)
+        subject = f"alliance:{alliance.code}:convener:2027Q1"
+        Rota(session, NOW).override(
+            alliance=alliance,
+            duty=Duty.CONVENER,
+            period=parse_period(Duty.CONVENER, "2027Q1", alliance.duty_period),
+            org_id=world.orgs["B3"],
+            reason="换届调整",
+            actor_id=None,
+        )
+    with database.session() as session:
+        entry = session.exec(select(AuditEntry)).one()
+    assert (entry.action, entry.subject) == ("rota.override", subject)
+    assert (entry.actor_id, entry.account_id) == (None, staff)
+    assert json.loads(entry.detail) == {"organization_id": world.orgs["B3"], "reason": "换届调整"}
+    assert "换届调整" in entry.detail
 
 
 @pytest.mark.parametrize("text", ["2026", "2026-13", "abc", "2026Q5"])

@@ -259,7 +259,10 @@ async def test_dead_pushes_in_scope_are_requeued_with_the_csrf_token(
     assert done.status_code == 303 and done.headers["location"].endswith("requeued=1")
     with database.session() as session:
         states = {row.text: row.status for row in session.exec(select(OutboxMessage)).all()}
+        [audit] = session.exec(select(AuditEntry).where(AuditEntry.action == "outbox.requeue"))
     assert states == {"提醒 m1": OutboxStatus.PENDING, "提醒 m3": OutboxStatus.DEAD}
+    assert audit.actor_id == world.members["sec"] and audit.detail == '{"requeued": 1}'
+    assert audit.subject == f"orgs:{world.orgs['B1']}"
 
 
 def test_staff_scope_follows_the_tree_as_it_changes(
