@@ -422,10 +422,15 @@ def fact_version(session: Session) -> FactVersion:
     return FactVersion(count, answers, tuple(sorted(running)))
 
 
-def fact_version_holds(session: Session, version: FactVersion) -> Holding:
-    """Tells what of `version` still holds: nothing written since, or only answers, or more."""
+def fact_version_holds(
+    session: Session, version: FactVersion, current: FactVersion | None = None
+) -> Holding:
+    """Tells what of `version` still holds: nothing written since, or only answers, or more.
+
+    Against the counts as they stand, or as `current` (read since) found them.
+    """
     connection = session.connection()
-    count, answers = _counts(connection)
+    count, answers = (current.count, current.answers) if current else _counts(connection)
     if count != version.count:
         return Holding.NOTHING
     if version.in_flight:

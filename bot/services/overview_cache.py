@@ -82,6 +82,10 @@ class OverviewCache:
                 return kept.counted.overview
             # Read before the records: a write after this moves the version, so it is not lost.
             version = fact_version(session)
+            if kept is not None and holding is Holding.ALL_BUT_ANSWERS:
+                # Once more against the version just read: a write committed since the check
+                # would otherwise be counted in it while missing from the kept facts.
+                holding = fact_version_holds(session, kept.version, version)
             with collection_paused():
                 if kept is not None and holding is Holding.ALL_BUT_ANSWERS:
                     basis = kept.basis

@@ -297,3 +297,27 @@ def test_the_least_recently_viewed_overview_goes_beyond_the_limit(
     # The second was viewed longest ago: it went, the first stays.
     assert scoped(orgs) is first
     assert scoped(orgs[1:]) is not second
+
+
+def test_a_write_between_the_check_and_the_new_version_reads_the_facts_again(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo_with_edges(database)
+    cache = OverviewCache()
+    first = view(database, cache)
+    branch = first_branch(first)
+    with database.session() as session:
+        answer_someone(session)
+    real = overview_cache.fact_version
+
+    def after_a_rename(session: Session) -> Any:
+        # Another process renames the branch just after the kept version was checked.
+        with database.engine.begin() as writer:
+            writer.execute(
+                update(Organization).where(col(Organization.id) == branch).values(name="刚改的名")
+            )
+        return real(session)
+
+    monkeypatch.setattr(overview_cache, "fact_version", after_a_rename)
+    second = view(database, cache)
+    assert name_in(second, branch) == "刚改的名"
