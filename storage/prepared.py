@@ -44,19 +44,15 @@ class Prepared:
     def values(self, params: Mapping[str, Any]) -> Any:
         """Turns the caller's parameters into the driver's."""
         binds, constants = self.binds, self.constants
-        if self.order is not None:
-            found = []
-            for name in self.order:
-                value = params[name] if name in params else constants[name]
-                convert = binds[name]
-                found.append(convert(value) if convert is not None else value)
-            return tuple(found)
-        named = {}
-        for name, key in self.keys.items():
-            value = params[name] if name in params else constants[name]
+
+        def value(name: str) -> Any:
+            given = params[name] if name in params else constants[name]
             convert = binds[name]
-            named[key] = convert(value) if convert is not None else value
-        return named
+            return convert(given) if convert is not None else given
+
+        if self.order is not None:
+            return tuple(value(name) for name in self.order)
+        return {key: value(name) for name, key in self.keys.items()}
 
     def rows(self, fetched: Sequence[Any]) -> list[Any]:
         """Turns the driver's rows into named rows of the columns' Python values."""

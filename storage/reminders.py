@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
-from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, delete, text, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.core.inbound import Channel
@@ -402,12 +402,12 @@ _PG_COMMITTED = text(
 _SQLITE_COUNTS = text("SELECT id, n FROM fact_version WHERE id IN (1, 2)")
 
 
-def _counts(connection: Any) -> tuple[int, int]:
+def _counts(connection: Connection) -> tuple[int, int]:
     """Reads the two counts."""
     if connection.dialect.name == "postgresql":
         count, answers = connection.execute(_PG_COUNTS).one()
         return int(count), int(answers)
-    rows = dict(connection.execute(_SQLITE_COUNTS).all())
+    rows: dict[int, int] = dict(connection.execute(_SQLITE_COUNTS).all())
     return int(rows[1]), int(rows[2])
 
 

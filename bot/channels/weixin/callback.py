@@ -59,7 +59,6 @@ from bot.core.inbound import Channel, ChatKind, Inbound, InboundImage
 from bot.core.ports import Core, DeliveryStatus, SendResult
 from bot.texts.translation import translator
 from handlers.photos import UNFETCHED
-from storage.channels import bound_member
 from storage.deliveries import remember_keys
 from storage.engine import Database
 
@@ -438,10 +437,8 @@ class CallbackChannel(ABC):
         Only for a sender bound to a member: anyone else is answered "not bound" whatever the
         image holds, and a download costs the platform's daily API quota.
         """
-        bound = await self._in_core(
-            bound_member, self._database, channel=self.channel, external_id=inbound.user_id
-        )
-        if bound is None:
+        bound = await self._in_core(self._core.bound, channel=self.channel, user_id=inbound.user_id)
+        if not bound:
             return replace(inbound, images=(InboundImage(b""),))
         try:
             if not media_id:
