@@ -15,6 +15,8 @@ import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Executable
@@ -22,9 +24,16 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session
 
+from storage.types import UTCDateTime
+
 Convert = Callable[[Any], Any] | None
+# Conversions remembered per type: a unit of work binds its one `now` several times (the seen
+# mark, the sign-in, the delivery keys) and reads the same meeting starts again and again.
+REMEMBERED = 256
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,23 +45,27 @@ class Prepared:
     order: tuple[str, ...] | None
     keys: dict[str, str]
     binds: dict[str, Convert]
+    # The values of parameters the statement holds itself, already converted for the driver.
     constants: dict[str, Any]
     # The columns whose values need turning into Python's, by position.
     results: tuple[tuple[int, Callable[[Any], Any]], ...]
     row: Callable[..., Any]
+    # The bound names once each, with their conversions (positions repeat a name).
+    names: tuple[tuple[str, Convert], ...] = ()
 
     def values(self, params: Mapping[str, Any]) -> Any:
         """Turns the caller's parameters into the driver's."""
-        binds, constants = self.binds, self.constants
-
-        def value(name: str) -> Any:
-            given = params[name] if name in params else constants[name]
-            convert = binds[name]
-            return convert(given) if convert is not None else given
-
+        constants = self.constants
+        converted: dict[str, Any] = {}
+        for name, convert in self.names:
+            given = params.get(name, _MISSING)
+            if given is _MISSING:
+                converted[name] = constants[name]
+            else:
+                converted[name] = convert(given) if convert is not None else given
         if self.order is not None:
-            return tuple(value(name) for name in self.order)
-        return {key: value(name) for name, key in self.keys.items()}
+            return tuple([converted[name] for name in self.order])
+        return {key: converted[name] for name, key in self.keys.items()}
 
     def rows(self, fetched: Sequence[Any]) -> list[Any]:
         """Turns the driver's rows into named rows of the columns' Python values."""
@@ -68,6 +81,41 @@ class Prepared:
         return rows
 
 
+def remembered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Wraps a pure conversion so that a value converted lately is not converted again.
+
+    Values are told apart by type as well, and datetimes by their offset too: two datetimes in
+    different zones are equal when they are the same instant, but a conversion may write out
+    their wall-clock time.
+    """
+
+    @lru_cache(maxsize=REMEMBERED)
+    def known(value: Any, _kind: type, _offset: Any) -> Any:
+        return convert(value)
+
+    def converted(value: Any) -> Any:
+        offset = value.utcoffset() if isinstance(value, datetime) else None
+        return known(value, type(value), offset)
+
+    return converted
+
+
+def _remembering(convert: Convert, kind: TypeEngine[Any]) -> Convert:
+    """Remembers the conversions of a date or time column's values (pure, and costly in Python)."""
+    if convert is None:
+        return None
+    if isinstance(kind, UTCDateTime):
+        return remembered(convert)
+    if isinstance(kind, TypeDecorator):
+        # Another decorator's own conversion is not known to be pure.
+        return convert
+    try:
+        python = kind.python_type
+    except NotImplementedError:
+        return convert
+    return remembered(convert) if issubclass(python, date) else convert
+
+
 def prepare(statement: Executable, dialect: Dialect) -> Prepared:
     """Compiles a statement for a dialect, refusing what `fetch` cannot run as compiled."""
     assert isinstance(statement, ClauseElement)
@@ -78,23 +126,29 @@ def prepare(statement: Executable, dialect: Dialect) -> Prepared:
         raise TypeError("a statement with lists bound at execution cannot be prepared")
     escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
     columns = list(getattr(statement, "selected_columns", ()))
+    binds = {
+        name: _remembering(param.type.dialect_impl(dialect).bind_processor(dialect), param.type)
+        for name, param in params.items()
+    }
+    constants = {}
+    for name, param in params.items():
+        if not param.required:
+            convert = binds[name]
+            value = param.effective_value
+            constants[name] = convert(value) if convert is not None else value
     return Prepared(
         sql=compiled.string,
         order=tuple(compiled.positiontup) if compiled.positiontup is not None else None,
         keys={name: escaped.get(name, name) for name in params},
-        binds={
-            name: param.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, param in params.items()
-        },
-        constants={
-            name: param.effective_value for name, param in params.items() if not param.required
-        },
+        binds=binds,
+        constants=constants,
         results=tuple(
-            (position, convert)
+            (position, _remembering(convert, column.type))
             for position, column in enumerate(columns)
             if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ),
         row=namedtuple("Row", [column.key for column in columns], rename=True),
+        names=tuple(binds.items()),
     )
 
 
