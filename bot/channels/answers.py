@@ -18,6 +18,11 @@ def _groups(kind: type) -> bool:
     return issubclass(kind, GroupCore)
 
 
+def group_core(core: Core) -> GroupCore | None:
+    """Returns the core as one that commits groups, or None when it answers one at a time."""
+    return cast(GroupCore, core) if _groups(type(core)) else None
+
+
 async def answer_of(
     core: Core,
     inbound: Inbound,

@@ -15,7 +15,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.answers import answer_of
+from bot.channels.answers import answer_of, group_core
 from bot.channels.http import refusals
 from bot.channels.weixin.api import ApiError
 from bot.channels.weixin.checks import (
@@ -56,7 +56,7 @@ from bot.core.channel import Capabilities
 from bot.core.clock import Clock
 from bot.core.i18n import N_
 from bot.core.inbound import Channel, ChatKind, Inbound, InboundImage
-from bot.core.ports import Core, DeliveryStatus, SendResult
+from bot.core.ports import Answer, Core, DeliveryStatus, SendResult
 from bot.texts.translation import translator
 from handlers.photos import UNFETCHED
 from storage.deliveries import remember_keys
@@ -228,12 +228,24 @@ class CallbackChannel(ABC):
         """Returns the text a message carries (a text message's content; events aside)."""
         return str(message.content or "").strip() if kind == "text" else ""
 
-    def _inbound(self, message: Any) -> Inbound:
+    def _inbound(self, message: Any, fields: Mapping[str, str], *, flat: bool) -> Inbound:
         """Turns texts, images, locations, menu clicks and follows into inbound messages.
 
         Anything else is unsupported. An image's file is fetched later (`_with_image`), in the
         member's turn, since the download may outlast the platform's deadline.
         """
+        if flat and fields.get("MsgType", "").lower() == "text":
+            # The message was built from these fields alone: read them without its descriptors.
+            user = fields["FromUserName"]
+            return Inbound(
+                channel=self.channel,
+                chat_id=user,
+                user_id=user,
+                text=fields.get("Content", ""),
+                chat_kind=ChatKind.PRIVATE,
+                capabilities=self.capabilities,
+                private_chat_id=user,
+            )
         user = str(message.source)
         kind = str(message.type)
         text, location = self._message_text(kind, message), None
@@ -358,12 +370,11 @@ class CallbackChannel(ABC):
             if seen is not None:
                 raise RefusedError(403, "replayed nonce")
             once = (key,)
-        inbound = self._inbound(message)
-        work = asyncio.ensure_future(self._answer(inbound, fields, once=once))
+        inbound = self._inbound(message, fields, flat=flat)
+        work = await self._start(inbound, fields, once)
         # The platform's 5 seconds run from its request, not from when the checks finished.
         left = max(self._deadline - (loop.time() - arrived), 0.0)
-        done, _ = await asyncio.wait({work}, timeout=left)
-        if not done:
+        if not await _ready(work, left):
             logger.info(
                 "%s answer not ready within %gs: pushing it later", self.name, self._deadline
             )
@@ -375,7 +386,7 @@ class CallbackChannel(ABC):
             later = BackgroundTask(self._push_later, work, fields["FromUserName"], retried)
             return PlainTextResponse(SUCCESS, background=later)
         try:
-            rendered = work.result()
+            rendered = _rendered(work.result())
         except Exception:
             logger.exception("%s could not answer a message", self.name)
             return await self._apologise(message, signed, fields)
@@ -416,20 +427,62 @@ class CallbackChannel(ABC):
             reply = self._encrypt(reply, signed)
         return Response(reply, media_type="application/xml")
 
+    async def _start(
+        self, inbound: Inbound, fields: Mapping[str, str], once: Sequence[str]
+    ) -> asyncio.Future[Answer]:
+        """Hands a delivery to the core, in order per user; the future holds the core's answer.
+
+        The usual case, a message from a user with nothing else in flight here (no image to
+        fetch first) and a core that commits groups, is queued for the core at once: the
+        user's turn is taken now and given back when the answer comes, with no task between.
+        """
+        user = inbound.user_id
+        core = group_core(self._core)
+        if core is None or _is_image(fields) or user in self._waiting:
+            return asyncio.ensure_future(self._answer(inbound, fields, once=once))
+        loop = asyncio.get_running_loop()
+        # Held until the answer comes: a later message of this user waits in `_in_order`. A new
+        # lock is free, so taking it does not wait.
+        turn = self._locks[user] = asyncio.Lock()
+        self._waiting[user] = 1
+        await turn.acquire()
+        try:
+            queued = core.submit(inbound, once=once, numbered=True)
+        except BaseException:
+            self._leave(user)
+            raise
+        answered: asyncio.Future[Answer] = loop.create_future()
+
+        def settled(done: Future[Answer]) -> None:
+            """Passes the committed answer to the event loop (from the committer's thread)."""
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._settle, user, done, answered)
+
+        queued.add_done_callback(settled)
+        return answered
+
+    def _settle(self, user: str, done: Future[Answer], answered: asyncio.Future[Answer]) -> None:
+        """Gives the user's turn back and hands on the core's answer (on the event loop)."""
+        self._leave(user)
+        if answered.cancelled():
+            return
+        if done.cancelled():
+            answered.cancel()
+        elif (error := done.exception()) is not None:
+            answered.set_exception(error)
+        else:
+            answered.set_result(done.result())
+
     async def _answer(
         self, inbound: Inbound, fields: Mapping[str, str], *, once: Sequence[str]
-    ) -> Rendered:
-        """Asks the core (in order per user) and renders its replies with numbered options."""
+    ) -> Answer:
+        """Asks the core, in order per user, after fetching an image's file."""
         async with self._in_order(inbound.user_id):
             if _is_image(fields):
                 inbound = await self._with_image(inbound, fields.get("MediaId", "").strip())
-            answer = await answer_of(
+            return await answer_of(
                 self._core, inbound, once=once, numbered=True, executor=self._workers
             )
-        rendered = render_numbered(answer.replies, translator(answer.locale))
-        if answer.repeat is not None:
-            return Rendered(rendered.texts, rendered.options, repeat=answer.repeat)
-        return rendered
 
     async def _with_image(self, inbound: Inbound, media_id: str) -> Inbound:
         """Downloads an image by its MediaId through the media API; the core judges its bytes.
@@ -459,11 +512,11 @@ class CallbackChannel(ABC):
         return replace(inbound, images=(image,))
 
     async def _push_later(
-        self, work: asyncio.Future[Rendered], user_id: str, retried: bool = False
+        self, work: asyncio.Future[Answer], user_id: str, retried: bool = False
     ) -> None:
         """Waits for a late answer and pushes it through the platform's message API."""
         try:
-            rendered = await work
+            rendered = _rendered(await work)
         except Exception:
             logger.exception("%s answer failed after the deadline", self.name)
             return
@@ -481,14 +534,57 @@ class CallbackChannel(ABC):
         lock = self._locks.setdefault(user_id, asyncio.Lock())
         self._waiting[user_id] = self._waiting.get(user_id, 0) + 1
         try:
-            async with lock:
-                yield
+            await lock.acquire()
+        except BaseException:
+            self._forget(user_id)
+            raise
+        try:
+            yield
         finally:
-            self._waiting[user_id] -= 1
-            if not self._waiting[user_id]:
-                del self._waiting[user_id], self._locks[user_id]
+            self._leave(user_id)
+
+    def _leave(self, user_id: str) -> None:
+        """Ends a message's turn: the user's next message (if any) goes on."""
+        self._locks[user_id].release()
+        self._forget(user_id)
+
+    def _forget(self, user_id: str) -> None:
+        """Counts a message of the user out; the user's lock goes with the last one."""
+        self._waiting[user_id] -= 1
+        if not self._waiting[user_id]:
+            del self._waiting[user_id], self._locks[user_id]
 
 
 def _is_image(fields: Mapping[str, str]) -> bool:
     """Tells whether a callback is an image message (whose file is downloaded by MediaId)."""
     return fields.get("MsgType", "").strip().lower() == "image"
+
+
+def _rendered(answer: Answer) -> Rendered:
+    """Renders the core's replies as texts with numbered options (a repeat named as such)."""
+    rendered = render_numbered(answer.replies, translator(answer.locale))
+    if answer.repeat is not None:
+        return Rendered(rendered.texts, rendered.options, repeat=answer.repeat)
+    return rendered
+
+
+async def _ready(work: asyncio.Future[Answer], seconds: float) -> bool:
+    """Waits up to `seconds` for the answer; tells whether it came."""
+    if work.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        """Ends the wait, for the answer or the deadline, whichever comes first."""
+        if not waiter.done():
+            waiter.set_result(None)
+
+    work.add_done_callback(wake)
+    deadline = loop.call_later(seconds, wake)
+    try:
+        await waiter
+    finally:
+        deadline.cancel()
+        work.remove_done_callback(wake)
+    return work.done()
