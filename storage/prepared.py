@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import threading
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Executable
 from sqlalchemy.engine import Connection, Dialect
@@ -30,7 +30,7 @@ from sqlmodel import Session
 from storage.types import UTCDateTime
 
 Convert = Callable[[Any], Any] | None
-# Conversions remembered per type: a unit of work binds its one `now` several times (the seen
+# Values remembered per conversion: a unit of work binds its one `now` several times (the seen
 # mark, the sign-in, the delivery keys) and reads the same meeting starts again and again.
 REMEMBERED = 256
 _MISSING = object()
@@ -44,14 +44,13 @@ class Prepared:
     # The bound names in the order the driver wants them (None: the driver takes names).
     order: tuple[str, ...] | None
     keys: dict[str, str]
-    binds: dict[str, Convert]
+    # The bound names once each (positions may repeat one), with their conversions.
+    names: tuple[tuple[str, Convert], ...]
     # The values of parameters the statement holds itself, already converted for the driver.
     constants: dict[str, Any]
     # The columns whose values need turning into Python's, by position.
     results: tuple[tuple[int, Callable[[Any], Any]], ...]
     row: Callable[..., Any]
-    # The bound names once each, with their conversions (positions repeat a name).
-    names: tuple[tuple[str, Convert], ...] = ()
 
     def values(self, params: Mapping[str, Any]) -> Any:
         """Turns the caller's parameters into the driver's."""
@@ -94,16 +93,16 @@ def remembered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return convert(value)
 
     def converted(value: Any) -> Any:
+        if value is None:
+            return convert(value)
         offset = value.utcoffset() if isinstance(value, datetime) else None
-        return known(value, type(value), offset)
+        return known(value, cast(Hashable, type(value)), offset)
 
     return converted
 
 
-def _remembering(convert: Convert, kind: TypeEngine[Any]) -> Convert:
+def _remembering(convert: Callable[[Any], Any], kind: TypeEngine[Any]) -> Callable[[Any], Any]:
     """Remembers the conversions of a date or time column's values (pure, and costly in Python)."""
-    if convert is None:
-        return None
     if isinstance(kind, UTCDateTime):
         return remembered(convert)
     if isinstance(kind, TypeDecorator):
@@ -126,21 +125,21 @@ def prepare(statement: Executable, dialect: Dialect) -> Prepared:
         raise TypeError("a statement with lists bound at execution cannot be prepared")
     escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
     columns = list(getattr(statement, "selected_columns", ()))
-    binds = {
-        name: _remembering(param.type.dialect_impl(dialect).bind_processor(dialect), param.type)
-        for name, param in params.items()
-    }
+    binds: dict[str, Convert] = {}
+    for name, param in params.items():
+        convert = param.type.dialect_impl(dialect).bind_processor(dialect)
+        binds[name] = _remembering(convert, param.type) if convert is not None else None
     constants = {}
     for name, param in params.items():
         if not param.required:
-            convert = binds[name]
+            bind = binds[name]
             value = param.effective_value
-            constants[name] = convert(value) if convert is not None else value
+            constants[name] = bind(value) if bind is not None else value
     return Prepared(
         sql=compiled.string,
         order=tuple(compiled.positiontup) if compiled.positiontup is not None else None,
         keys={name: escaped.get(name, name) for name in params},
-        binds=binds,
+        names=tuple(binds.items()),
         constants=constants,
         results=tuple(
             (position, _remembering(convert, column.type))
@@ -148,7 +147,6 @@ def prepare(statement: Executable, dialect: Dialect) -> Prepared:
             if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ),
         row=namedtuple("Row", [column.key for column in columns], rename=True),
-        names=tuple(binds.items()),
     )
 
 

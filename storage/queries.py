@@ -99,8 +99,14 @@ def insert_ignore_rows(
     table: Table = model.__table__  # type: ignore[attr-defined]
     columns = tuple(rows[0])
     statement = _insert_rows_statement(table, columns, len(rows), conflict, returning)
-    params = {f"{name}_{index}": row[name] for index, row in enumerate(rows) for name in columns}
+    params = {key: rows[index][name] for key, index, name in _row_names(columns, len(rows))}
     return {row[0] for row in fetch(session, statement, params)}
+
+
+@cache
+def _row_names(columns: tuple[str, ...], rows: int) -> tuple[tuple[str, int, str], ...]:
+    """Names each value of a multi-row insert's shape: (bound name, row, column)."""
+    return tuple((f"{name}_{row}", row, name) for row in range(rows) for name in columns)
 
 
 def bulk_insert(

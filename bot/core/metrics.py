@@ -78,15 +78,15 @@ class Histogram:
     values: dict[Labels, tuple[list[int], list[float]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def observe(self, value: float, *label_values: str) -> None:
-        """Counts one observation for these label values."""
+    def observe(self, value: float, *label_values: str, times: int = 1) -> None:
+        """Counts an observation (`times` alike, say a group's) for these label values."""
         index = bisect.bisect_left(self.bounds, value)
         with self.lock:
             counts, total = self.values.setdefault(
                 label_values, ([0] * (len(self.bounds) + 1), [0.0])
             )
-            counts[index] += 1
-            total[0] += value
+            counts[index] += times
+            total[0] += value * times
 
     def snapshot(self) -> dict[Labels, HistogramValue]:
         """Returns the current observations."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import json
@@ -30,7 +31,7 @@ from bot.services.arrival import Arrival
 from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import pick_option
-from bot.services.use_cases import Services, SharedTransactionError
+from bot.services.use_cases import Services, ServiceSettings, SharedTransactionError
 from bot.texts.phrases import ROLES
 from bot.texts.translation import translator
 from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
@@ -73,6 +74,8 @@ PAUSED = "_paused"
 GROUP_THREADS = 4
 SQLITE_GROUP = 64
 POSTGRES_GROUP = 32
+# Stored answers keep their Chinese as is; one encoder for all (`json.dumps` builds one a call).
+_ANSWER_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def normalized(text: str) -> str:
@@ -148,6 +151,7 @@ class Assistant:
         for keyword, command in self.keywords:
             self._keywords_from.setdefault(keyword[:1], []).append((keyword, command))
         self.timeout = timedelta(minutes=settings.conversation_timeout_minutes)
+        self._derived = ServiceSettings.of(settings)
         self._option_writes = itertools.count(1)
         # SQLite takes one writer at a time: one committer. PostgreSQL overlaps the round trips
         # of a few committers, each with its own group.
@@ -210,10 +214,10 @@ class Assistant:
                 )
             return [self.answer(d.inbound, once=d.once, numbered=d.numbered) for d in deliveries]
         spent = time.perf_counter() - started
-        for delivery in deliveries:
-            channel = delivery.inbound.channel.value
-            UPDATES.inc(channel)
-            ANSWER_SECONDS.observe(spent, channel)
+        channels = collections.Counter(d.inbound.channel.value for d in deliveries)
+        for channel, count in channels.items():
+            UPDATES.inc(channel, amount=count)
+            ANSWER_SECONDS.observe(spent, channel, times=count)
         return answers
 
     def _answer(self, inbound: Inbound, *, once: Sequence[str], numbered: bool) -> Answer:
@@ -369,6 +373,7 @@ class Assistant:
             holidays=self.holidays,
             settings=self.settings,
             shared=shared,
+            derived=self._derived,
         )
 
     def _locale(self, member: MemberView | None, hint: str | None) -> str:
@@ -669,7 +674,7 @@ class Assistant:
 
 def dump_answer(user_id: str, replies: Sequence[Reply], locale: str) -> str:
     """Serializes an answer for storage with its delivery keys (files are not kept)."""
-    return json.dumps(
+    return _ANSWER_JSON.encode(
         {
             "user": user_id,
             "locale": locale,
@@ -681,8 +686,7 @@ def dump_answer(user_id: str, replies: Sequence[Reply], locale: str) -> str:
                 }
                 for reply in replies
             ],
-        },
-        ensure_ascii=False,
+        }
     )
 
 

@@ -184,6 +184,40 @@ class ReportTarget:
     group: tuple[Subject, str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """What the services take from the settings, worked out once for many units of work."""
+
+    invite_ttl: timedelta
+    feed_base_url: str | None
+    public_url: str
+    console_idle: timedelta
+    point_weights: PointWeights
+    checkin_window: CheckinWindow
+    default_locale: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> ServiceSettings:
+        """Works out the services' values from the settings."""
+        return cls(
+            invite_ttl=timedelta(hours=settings.invite_ttl_hours),
+            feed_base_url=settings.public_base_url,
+            public_url=settings.public_url,
+            console_idle=timedelta(minutes=settings.console_idle_minutes),
+            point_weights=PointWeights(
+                checkin=settings.points_checkin,
+                report=settings.points_report,
+                theme_day=settings.points_theme_day,
+            ),
+            checkin_window=CheckinWindow(
+                opens_before=timedelta(minutes=settings.checkin_opens_before_minutes),
+                on_time=timedelta(minutes=settings.checkin_on_time_minutes),
+                refuse_late=settings.checkin_late == "refuse",
+            ),
+            default_locale=settings.default_locale,
+        )
+
+
 class Services:
     """Everything a handler may ask for, bound to one session and one moment."""
 
@@ -196,6 +230,7 @@ class Services:
         holidays: HolidayCalendar,
         settings: Settings,
         shared: bool = False,
+        derived: ServiceSettings | None = None,
     ) -> None:
         self.session = session
         self.now = now
@@ -205,32 +240,21 @@ class Services:
         self.holidays = holidays
         # Set when this unit of work switched the member's language.
         self.new_locale: str | None = None
-        self.invite_ttl = timedelta(hours=settings.invite_ttl_hours)
-        self.feed_base_url = settings.public_base_url
-        self.public_url = settings.public_url
-        self.console_idle = timedelta(minutes=settings.console_idle_minutes)
-        self.point_weights = PointWeights(
-            checkin=settings.points_checkin,
-            report=settings.points_report,
-            theme_day=settings.points_theme_day,
-        )
+        # `ServiceSettings.of(settings)`: a caller answering many units of work keeps it.
+        derived = derived or ServiceSettings.of(settings)
+        self.invite_ttl = derived.invite_ttl
+        self.feed_base_url = derived.feed_base_url
+        self.public_url = derived.public_url
+        self.console_idle = derived.console_idle
+        self.point_weights = derived.point_weights
         self._settings = settings
         # Today's meetings of the member who wrote, as the arrival read them (org id, meetings).
         self._today: tuple[int, tuple[DayMeeting, ...]] | None = None
         self.orgs = Organizations(session)
         self.members = Members(session, now)
         self.meetings = Meetings(session, holidays=holidays, tz=tz)
-        self.attendance = AttendanceBook(
-            session,
-            now,
-            tz,
-            CheckinWindow(
-                opens_before=timedelta(minutes=settings.checkin_opens_before_minutes),
-                on_time=timedelta(minutes=settings.checkin_on_time_minutes),
-                refuse_late=settings.checkin_late == "refuse",
-            ),
-        )
-        self.notices = Notices(session, now, default_locale=settings.default_locale)
+        self.attendance = AttendanceBook(session, now, tz, derived.checkin_window)
+        self.notices = Notices(session, now, default_locale=derived.default_locale)
         self.rota = Rota(session, now)
         self.ledger = Ledger(session, now)
         self.conversations = Conversations(session, now)

@@ -53,6 +53,8 @@ class BabelTranslator:
         self._locale = locale
         self._babel_locale = Locale.parse(locale)
         self._translations = load_translations(locale)
+        # HH:MM by hour and minute: a check-in's answer shows one, and Babel takes microseconds.
+        self._times: dict[tuple[int, int], str] = {}
 
     @property
     def locale(self) -> str:
@@ -75,7 +77,12 @@ class BabelTranslator:
 
     def time(self, value: dt.time | dt.datetime) -> str:
         """Formats a wall-clock time as HH:MM."""
-        return format_time(value, format="HH:mm", locale=self._babel_locale)
+        # The pattern shows the value's own wall-clock hour and minute and nothing else.
+        key = (value.hour, value.minute)
+        shown = self._times.get(key)
+        if shown is None:
+            shown = self._times[key] = format_time(value, format="HH:mm", locale=self._babel_locale)
+        return shown
 
     def weekday(self, value: dt.date) -> str:
         """Names the weekday of a date in this locale."""
