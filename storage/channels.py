@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -148,6 +149,41 @@ def record_deliveries(
         returning="key",
     )
     return next((key for key in keys if key[:KEY_LENGTH] not in new), None)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """A delivery's keys and answer, to be recorded with the rest of its group."""
+
+    channel: Channel
+    keys: Sequence[str]
+    at: datetime
+    answer: str | None
+
+
+def record_group(session: Session, records: Sequence[DeliveryRecord]) -> bool:
+    """Records a group's delivery keys in one statement; tells whether any was recorded before.
+
+    A key that comes twice in the group counts as recorded before. When any was, the caller
+    gives the group's transaction up (each delivery is then recorded on its own).
+    """
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        for key in dict.fromkeys(key[:KEY_LENGTH] for key in record.keys):
+            name = (record.channel.value, key)
+            if name in rows:
+                return True
+            rows[name] = {"channel": name[0], "key": key, "at": record.at, "answer": record.answer}
+    if not rows:
+        return False
+    new = insert_ignore_rows(
+        session,
+        ProcessedInbound,
+        rows=list(rows.values()),
+        conflict=("channel", "key"),
+        returning="id",
+    )
+    return len(new) != len(rows)
 
 
 def last_contact(

@@ -38,9 +38,11 @@ from handlers.base import BACK, CANCEL, UNKNOWN_FLOW, Command, Context, Router
 from handlers.errors import explain
 from storage.channels import (
     SWEEP_EVERY,
+    DeliveryRecord,
     bound_member,
     recall_options,
     record_deliveries,
+    record_group,
     remember_options,
 )
 from storage.deliveries import stored_answer
@@ -196,12 +198,19 @@ class Assistant:
             only = deliveries[0]
             return [self.answer(only.inbound, once=only.once, numbered=only.numbered)]
         started = time.perf_counter()
+        # Every delivery's keys, recorded together once all are answered.
+        records: list[DeliveryRecord] = []
         try:
             with self.database.session() as session:
                 answers = [
-                    self._work(session, storable(d.inbound), d.once, d.numbered, [""], shared=True)
+                    self._work(
+                        session, storable(d.inbound), d.once, d.numbered, [""], records=records
+                    )
                     for d in deliveries
                 ]
+                if record_group(session, records):
+                    # A retry or a duplicate among them: each is answered (and replayed) alone.
+                    raise SharedTransactionError
         except Exception as error:
             # A delivery that undoes its writes is expected; any other failure is worth a look.
             if isinstance(error, SharedTransactionError):
@@ -246,12 +255,15 @@ class Assistant:
         numbered: bool,
         locale: list[str],
         *,
-        shared: bool = False,
+        records: list[DeliveryRecord] | None = None,
     ) -> Answer:
-        """Answers one delivery in a transaction (`shared` with other deliveries' or its own)."""
-        services = self._services(session, shared=shared)
+        """Answers one delivery in a transaction of its own or, with `records`, a group's.
+
+        In a group, the delivery's keys go into `records` for the group to record at the end.
+        """
+        services = self._services(session, shared=records is not None)
         if inbound.unsupported:
-            return self._unsupported(services, inbound, once, locale)
+            return self._unsupported(services, inbound, once, locale, records)
         # One statement: the member, the conversation, today's meetings, the options.
         arrival = services.arrival(
             channel=inbound.channel, chat_id=inbound.chat_id, user_id=inbound.user_id
@@ -272,7 +284,7 @@ class Assistant:
         # The answer is stored with the key, so that a retry after a lost connection
         # gets it again (an idempotency key's replay).
         stored = dump_answer(inbound.user_id, replies, locale[0])
-        repeat = self._record(services, inbound, once, stored)
+        repeat = self._record(services, inbound, once, stored, records)
         if repeat is not None:
             services.undo()
             return self._replay(services, inbound, repeat, locale[0])
@@ -281,7 +293,12 @@ class Assistant:
         return Answer(replies, locale[0])
 
     def _unsupported(
-        self, services: Services, inbound: Inbound, once: Sequence[str], locale: list[str]
+        self,
+        services: Services,
+        inbound: Inbound,
+        once: Sequence[str],
+        locale: list[str],
+        records: list[DeliveryRecord] | None,
     ) -> Answer:
         """Records an unreadable delivery's keys and notes what the assistant reads; nothing else."""
         # A platform event (an unfollow, a location report) is not the member writing: it must
@@ -293,7 +310,7 @@ class Assistant:
         locale[0] = self._locale(member, inbound.locale_hint)
         replies = [] if event else [Reply(translator(locale[0])(UNSUPPORTED))]
         stored = dump_answer(inbound.user_id, replies, locale[0])
-        repeat = self._record(services, inbound, once, stored)
+        repeat = self._record(services, inbound, once, stored, records)
         if repeat is not None:
             services.undo()
             return self._replay(services, inbound, repeat, locale[0])
@@ -309,9 +326,20 @@ class Assistant:
             return match_locale(inbound.locale_hint) or self.settings.default_locale
 
     def _record(
-        self, services: Services, inbound: Inbound, keys: Sequence[str], answer: str
+        self,
+        services: Services,
+        inbound: Inbound,
+        keys: Sequence[str],
+        answer: str,
+        records: list[DeliveryRecord] | None,
     ) -> str | None:
-        """Records a delivery's keys with its answer; returns the first one recorded before."""
+        """Records a delivery's keys with its answer; returns the first one recorded before.
+
+        In a group (`records`), the keys are kept for the group's one statement instead.
+        """
+        if records is not None:
+            records.append(DeliveryRecord(inbound.channel, keys, services.now, answer))
+            return None
         return record_deliveries(
             services.session, channel=inbound.channel, keys=keys, at=services.now, answer=answer
         )

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.answers import answer_of, group_core
+from bot.channels.answers import answer_of, group_core, inbox, settle
 from bot.channels.http import refusals
 from bot.channels.weixin.api import ApiError
 from bot.channels.weixin.checks import (
@@ -440,7 +440,6 @@ class CallbackChannel(ABC):
         core = group_core(self._core)
         if core is None or _is_image(fields) or user in self._waiting:
             return asyncio.ensure_future(self._answer(inbound, fields, once=once))
-        loop = asyncio.get_running_loop()
         # Held until the answer comes: a later message of this user waits in `_in_order`. A new
         # lock is free, so taking it does not wait.
         turn = self._locks[user] = asyncio.Lock()
@@ -451,27 +450,15 @@ class CallbackChannel(ABC):
         except BaseException:
             self._leave(user)
             raise
-        answered: asyncio.Future[Answer] = loop.create_future()
-
-        def settled(done: Future[Answer]) -> None:
-            """Passes the committed answer to the event loop (from the committer's thread)."""
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(self._settle, user, done, answered)
-
-        queued.add_done_callback(settled)
+        posted = inbox()
+        answered: asyncio.Future[Answer] = posted.loop.create_future()
+        queued.add_done_callback(lambda done: posted.post(self._settle, user, done, answered))
         return answered
 
     def _settle(self, user: str, done: Future[Answer], answered: asyncio.Future[Answer]) -> None:
         """Gives the user's turn back and hands on the core's answer (on the event loop)."""
         self._leave(user)
-        if answered.cancelled():
-            return
-        if done.cancelled():
-            answered.cancel()
-        elif (error := done.exception()) is not None:
-            answered.set_exception(error)
-        else:
-            answered.set_result(done.result())
+        settle(done, answered)
 
     async def _answer(
         self, inbound: Inbound, fields: Mapping[str, str], *, once: Sequence[str]
