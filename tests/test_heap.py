@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import threading
+
+import pytest
 
 from bot.core.heap import SERVING_SWITCH_INTERVAL, SERVING_THRESHOLD, collection_paused
 
@@ -51,3 +54,37 @@ def test_settling_for_serving_freezes_the_heap_and_switches_threads_often() -> N
     ).stdout.split(maxsplit=1)
     assert shown[0] == "True"
     assert shown[1].strip() == f"{SERVING_THRESHOLD} {SERVING_SWITCH_INTERVAL}"
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs thread affinity and two CPUs",
+)
+@pytest.mark.parametrize("one_cpu", [True, False])
+def test_settling_for_serving_keeps_every_thread_on_one_cpu(one_cpu: bool) -> None:
+    # A thread started before settling and one started after: both follow the process.
+    script = (
+        "import os, threading, time; from bot.core.heap import settle_for_serving;"
+        " before = threading.Thread(target=time.sleep, args=(1,)); before.start();"
+        f" settle_for_serving(one_cpu={one_cpu});"
+        " after = []; child = threading.Thread(target=lambda: after.append(os.sched_getaffinity(0)));"
+        " child.start(); child.join();"
+        " print(len(os.sched_getaffinity(0)), len(os.sched_getaffinity(before.native_id)),"
+        " len(after[0]))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    allowed = len(os.sched_getaffinity(0))
+    assert shown == ["1", "1", "1"] if one_cpu else [str(allowed)] * 3
+
+
+def test_one_cpu_is_kept_where_the_process_may_use_one_only() -> None:
+    script = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+        " from bot.core.heap import keep_to_one_cpu; print(keep_to_one_cpu())"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert shown == "None"

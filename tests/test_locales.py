@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import io
 import re
 import string
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -44,6 +47,22 @@ def test_dates_are_formatted_by_babel() -> None:
     assert translator("zh_CN").date(day) == "2026年11月3日"
     assert translator("en").date(day) == "November 3, 2026"
     assert translator("zh_CN").weekday(day) == "星期二"
+
+
+def test_times_are_the_values_own_hour_and_minute_as_babel_writes_them() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    for locale in ("zh_CN", "en"):
+        t = translator(locale)
+        for value in (
+            dt.datetime(2026, 11, 3, 9, 5, 59, tzinfo=shanghai),
+            dt.datetime(2026, 11, 3, 1, 5, tzinfo=dt.UTC),
+            dt.datetime(2026, 11, 3, 9, 5, 1, tzinfo=dt.UTC),
+            dt.time(23, 0),
+        ):
+            # Twice: the second comes from what the translator kept.
+            for _ in range(2):
+                assert t.time(value) == format_time(value, format="HH:mm", locale=locale)
+    assert translator("en").time(dt.datetime(2026, 11, 3, 1, 5, tzinfo=dt.UTC)) == "01:05"
 
 
 def test_chinese_is_the_default() -> None:

@@ -8,9 +8,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.channels.http import build_http_app
 from bot.config import Settings
 from bot.core.clock import FrozenClock
-from bot.core.inbound import Channel
+from bot.core.inbound import Channel, Inbound
 from bot.core.metrics import ANSWER_SECONDS, FLOOD_WAITS, LEADER, PUSHES, UPDATES
 from bot.core.ports import DeliveryStatus, SendResult
+from bot.engine.assistant import Assistant
+from bot.engine.group_commit import Delivery
 from bot.web.metrics import MetricsService, metrics_services, render
 from scheduler.delivery import RetryPolicy
 from scheduler.service import ReminderService, plan_tick
@@ -48,6 +50,28 @@ def test_answers_are_counted_and_timed_per_channel(chat: Chat, world: World) -> 
         scraped[("gongjian_answer_seconds_bucket", (("channel", "console"), ("le", "+Inf")))]
         == count
     )
+
+
+def test_a_groups_answers_are_counted_once_per_channel_with_the_groups_time(
+    assistant: Assistant, world: World
+) -> None:
+    telegram = [("telegram",), ANSWER_SECONDS.snapshot().get(("telegram",))]
+    wechat = [("wechat",), ANSWER_SECONDS.snapshot().get(("wechat",))]
+    before = {key: UPDATES.snapshot().get(key, 0.0) for key in (("telegram",), ("wechat",))}
+    assistant._answer_group(
+        [
+            Delivery(Inbound(Channel.TELEGRAM, chat_id="1", user_id="1", text="/help")),
+            Delivery(Inbound(Channel.WECHAT, chat_id="o1", user_id="o1", text="帮助")),
+            Delivery(Inbound(Channel.WECHAT, chat_id="o2", user_id="o2", text="帮助")),
+        ]
+    )
+    after = UPDATES.snapshot()
+    assert after[("telegram",)] == before[("telegram",)] + 1
+    assert after[("wechat",)] == before[("wechat",)] + 2
+    for (key, timed), added in ((telegram, 1), (wechat, 2)):
+        now = ANSWER_SECONDS.snapshot()[key]  # type: ignore[index]
+        assert now.count == (timed.count if timed else 0) + added  # type: ignore[union-attr]
+        assert sum(now.buckets) == now.count
 
 
 async def test_pushes_failures_dead_letters_and_429s_are_counted(

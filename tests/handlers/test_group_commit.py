@@ -137,3 +137,65 @@ def test_a_waiter_that_gives_up_leaves_the_committer_working() -> None:
     committer.stop()
     refused = committer.submit(Delivery(wechat("after stop", "o-3")))
     assert isinstance(refused.exception(1), RuntimeError)
+
+
+def statements_on(database: Database, table: str) -> list[str]:
+    """Collects the INSERTs into a table run on the database from now on."""
+    seen: list[str] = []
+
+    def note(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith(f'INSERT INTO "{table}"'):
+            seen.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_groups_delivery_keys_are_recorded_in_one_statement_with_their_answers(
+    chat: Chat, world: World, assistant: Assistant, database: Database
+) -> None:
+    code = opened(chat, world)
+    bound(assistant, world, "m1", "m2", "deputy")
+    inserts = statements_on(database, "processed_inbound")
+    answers = assistant._answer_group(
+        [
+            Delivery(wechat(f"签到 {code}", f"o-{name}"), (f"nonce:{n}", f"msg:4{n}"), True)
+            for n, name in enumerate(("m1", "m2", "deputy"))
+        ]
+    )
+    assert len(inserts) == 1
+    with database.session() as session:
+        stored = {
+            row.key: row.answer
+            for row in session.exec(select(ProcessedInbound)).all()
+            if row.key.startswith(("nonce:", "msg:4"))
+        }
+    assert set(stored) == {"nonce:0", "nonce:1", "nonce:2", "msg:40", "msg:41", "msg:42"}
+    for n, answer in enumerate(answers):
+        assert answer.repeat is None
+        assert answer.replies[0].text in str(stored[f"msg:4{n}"])
+
+
+def test_a_retry_in_a_later_group_has_that_group_answered_one_by_one(
+    chat: Chat, world: World, assistant: Assistant, database: Database
+) -> None:
+    code = opened(chat, world)
+    bound(assistant, world, "m1", "m2", "deputy")
+    (first,) = assistant._answer_group([Delivery(wechat(f"签到 {code}", "o-m1"), ("msg:51",))])
+    counted = commits(database)
+    answers = assistant._answer_group(
+        [
+            Delivery(wechat(f"签到 {code}", "o-m2"), ("msg:52",)),
+            # The platform's retry of the first: found when the group records its keys.
+            Delivery(wechat(f"签到 {code}", "o-m1"), ("msg:51",)),
+            Delivery(wechat(f"签到 {code}", "o-deputy"), ("msg:53",)),
+        ]
+    )
+    second, retry, third = answers
+    assert retry.repeat == "msg:51" and retry.replies == first.replies
+    assert "Signed in" in second.replies[0].text and "Signed in" in third.replies[0].text
+    # The group was given up at its end; each delivery then committed on its own.
+    assert len(counted) == 3
+    with database.session() as session:
+        signed = sorted(row.member_id for row in session.exec(select(Attendance)).all())
+    assert signed == sorted(world.members[name] for name in ("m1", "m2", "deputy"))

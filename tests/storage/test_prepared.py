@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import bindparam, event, select
@@ -13,7 +14,7 @@ from sqlmodel import col
 from bot.core.domain import OrgKind
 from storage.engine import Database
 from storage.models import Organization, ProcessedInbound
-from storage.prepared import fetch
+from storage.prepared import fetch, remembered
 from storage.queries import insert_ignore_rows, run
 from tests.survival.conftest import admin_engine, postgres_only, terminate
 
@@ -27,6 +28,11 @@ BY_CODE = (
     )
     .where(col(Organization.code) == bindparam("code"), col(Organization.kind) != OrgKind.COMMITTEE)
     .order_by(col(Organization.id))
+)
+
+
+AT_OF = select(col(ProcessedInbound.key), col(ProcessedInbound.at)).where(
+    col(ProcessedInbound.at) == bindparam("at")
 )
 
 
@@ -121,3 +127,44 @@ def test_a_lost_connection_is_invalidated_and_the_next_session_works(
             assert [r.code for r in fetch(session, BY_CODE, {"code": "L1"})] == ["L1"]
     finally:
         admin.dispose()
+
+
+def test_remembered_conversions_tell_zones_types_and_values_apart() -> None:
+    calls: list[object] = []
+
+    def shown(value: object) -> object:
+        calls.append(value)
+        return None if value is None else str(value)
+
+    convert = remembered(shown)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    instant = datetime(2026, 11, 3, 9, 30, tzinfo=shanghai)
+    same_instant_in_utc = instant.astimezone(UTC)
+    assert instant == same_instant_in_utc
+    assert convert(instant) == str(instant)
+    # Equal instants in other zones are written differently: not taken from the first.
+    assert convert(same_instant_in_utc) == str(same_instant_in_utc)
+    assert convert(date(2026, 11, 3)) == "2026-11-03"
+    assert convert(datetime(2026, 11, 3)) == "2026-11-03 00:00:00"
+    assert convert(None) is None
+    assert len(calls) == 5
+    # Seen before: not converted again.
+    assert convert(instant) == str(instant)
+    assert convert(date(2026, 11, 3)) == "2026-11-03"
+    assert len(calls) == 5
+
+
+def test_dates_and_times_bound_and_read_through_remembered_conversions_round_trip(
+    database: Database,
+) -> None:
+    later = NOW.astimezone(ZoneInfo("Asia/Shanghai"))
+    with database.session() as session:
+        for at in (NOW, later, NOW):
+            row = {"channel": "telegram", "key": f"u:{at.isoformat()}", "at": at, "answer": None}
+            insert_ignore_rows(
+                session, ProcessedInbound, rows=[row], conflict=("channel", "key"), returning="key"
+            )
+        found = fetch(session, AT_OF, {"at": later})
+    # The same instant, written in either zone, is the same stored value.
+    assert {row.key for row in found} == {f"u:{NOW.isoformat()}", f"u:{later.isoformat()}"}
+    assert all(row.at == NOW and row.at.tzinfo is not None for row in found)
