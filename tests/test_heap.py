@@ -10,7 +10,12 @@ import threading
 
 import pytest
 
-from bot.core.heap import SERVING_SWITCH_INTERVAL, SERVING_THRESHOLD, collection_paused
+from bot.core.heap import (
+    SERVING_SWITCH_INTERVAL,
+    SERVING_THRESHOLD,
+    choose_cpu,
+    collection_paused,
+)
 
 
 def test_pauses_nest_and_the_last_one_out_restores_collection() -> None:
@@ -88,3 +93,12 @@ def test_one_cpu_is_kept_where_the_process_may_use_one_only() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert shown == "None"
+
+
+def test_the_cpu_kept_is_the_least_taken_and_else_the_current_one() -> None:
+    assert choose_cpu({0, 1, 2}, current=1, taken={}) == 1
+    assert choose_cpu({0, 1, 2}, current=1, taken={1: 1}) == 0
+    assert choose_cpu({0, 1, 2}, current=1, taken={0: 2, 1: 1, 2: 1}) == 1
+    assert choose_cpu({2, 3}, current=None, taken={}) == 2
+    # A CPU the process may not use is never chosen, however free.
+    assert choose_cpu({2, 3}, current=0, taken={2: 1}) == 3

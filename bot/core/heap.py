@@ -78,9 +78,12 @@ def settle_for_serving(*, one_cpu: bool = True) -> None:
 
 
 def keep_to_one_cpu() -> int | None:
-    """Keeps every thread of the process (and those it starts) on the CPU it runs on now.
+    """Keeps every thread of the process (and those it starts) on one CPU; returns it.
 
-    Returns that CPU; None where the process may use one CPU only, or affinity is not supported.
+    The CPU is the one it runs on now, unless other processes are kept to it and another allowed
+    CPU has fewer (replicas of `gongjian run` on one host spread out). None where the process
+    may use one CPU only, or affinity is not supported.
+
     Only one thread runs Python at a time, and the event loop and the committers hand the
     interpreter to each other at every statement and socket call: on two CPUs each hand-over
     moves the interpreter's hot memory between their caches. A burst of 500 WeChat check-ins
@@ -92,9 +95,7 @@ def keep_to_one_cpu() -> int | None:
     allowed = os.sched_getaffinity(0)
     if len(allowed) < 2:
         return None
-    cpu = _current_cpu()
-    if cpu not in allowed:
-        cpu = min(allowed)
+    cpu = choose_cpu(allowed, current=_current_cpu(), taken=_kept_elsewhere())
     for task in _threads():
         try:
             os.sched_setaffinity(task, {cpu})
@@ -102,6 +103,11 @@ def keep_to_one_cpu() -> int | None:
             # A thread that ended meanwhile.
             continue
     return cpu
+
+
+def choose_cpu(allowed: set[int], *, current: int | None, taken: dict[int, int]) -> int:
+    """Picks the CPU with the fewest other processes kept to it, the current one among equals."""
+    return min(allowed, key=lambda cpu: (taken.get(cpu, 0), cpu != current, cpu))
 
 
 def _current_cpu() -> int | None:
@@ -112,6 +118,33 @@ def _current_cpu() -> int | None:
         return None
     # The 39th field, counted from the pid; the split starts at the 3rd.
     return int(fields[36])
+
+
+def _kept_elsewhere() -> dict[int, int]:
+    """Counts, per CPU, the other user processes kept to that CPU alone (Linux; else none)."""
+    counts: dict[int, int] = {}
+    mine = os.getpid()
+    try:
+        entries = [entry for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    except OSError:
+        return counts
+    for entry in entries:
+        if int(entry.name) == mine:
+            continue
+        try:
+            # Kernel threads have no command line and are kept to their CPU by design.
+            if not (entry / "cmdline").read_bytes():
+                continue
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                listed = line.split(":", 1)[1].strip()
+                if listed.isdigit():
+                    counts[int(listed)] = counts.get(int(listed), 0) + 1
+                break
+    return counts
 
 
 def _threads() -> list[int]:
