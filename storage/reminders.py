@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum, StrEnum
+from enum import Flag, StrEnum, auto
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, delete, text, update
 from sqlalchemy.engine import Connection
@@ -346,7 +346,11 @@ def take_fact_changes(session: Session) -> None:
 
 
 class FactVersionRow(SQLModel, table=True):
-    """SQLite's counts of writes to the watched tables (1: all but the answers; 2: the answers)."""
+    """SQLite's counts of writes to the watched tables.
+
+    Row 1 counts the writes to every watched table but attendance, row 2 those to attendance
+    (the meetings' answers), row 3 those to the meetings and members (also in row 1).
+    """
 
     __tablename__ = "fact_version"
 
@@ -354,12 +358,17 @@ class FactVersionRow(SQLModel, table=True):
     n: int = Field(sa_type=BigInteger)
 
 
-class Holding(Enum):
-    """What of a fact version still holds: everything, all but the answers, or nothing."""
+class Moved(Flag):
+    """What was written since a fact version was read."""
 
-    ALL = "all"
-    ALL_BUT_ANSWERS = "all_but_answers"
-    NOTHING = "nothing"
+    NOTHING = 0
+    # The meetings' answers (attendance).
+    ANSWERS = auto()
+    # The meetings and the members (what tallies the answers besides the answers themselves).
+    MEETINGS_AND_MEMBERS = auto()
+    # Any watched table but attendance, the meetings and members included.
+    FACTS = auto()
+    EVERYTHING = ANSWERS | MEETINGS_AND_MEMBERS | FACTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,21 +376,23 @@ class FactVersion:
     """Where the writes to the watched tables stood when read.
 
     `count` moves with every write to a watched table but attendance, `answers` with every
-    write to attendance (the meetings' answers, written at each check-in). On PostgreSQL they
-    are the marks' sequences, which move when a statement runs, before its transaction commits:
-    `in_flight` holds the transactions running when they were read, any of which may have moved
-    them already and commit later.
+    write to attendance (the meetings' answers, written at each check-in), `tallied` with every
+    write to the meetings and members. On PostgreSQL they are the marks' sequences, which move
+    when a statement runs, before its transaction commits: `in_flight` holds the transactions
+    running when they were read, any of which may have moved them already and commit later.
     """
 
     count: int
     answers: int
+    tallied: int
     in_flight: tuple[int, ...] = ()
 
 
 # Before its first value a sequence reads as its start, as it does after it: `is_called` tells.
 _PG_COUNTS = text(
     "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_change_id_seq),"
-    " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_answer_seq)"
+    " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_answer_seq),"
+    " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_tally_seq)"
 )
 # Read after the counts, in a statement of its own. A transaction that moved a count before it
 # was read had its id before this statement gives the reader one, and if it was still running
@@ -399,43 +410,48 @@ _PG_COMMITTED = text(
     " WHERE pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'in progress'"
     " AND pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'aborted')"
 )
-_SQLITE_COUNTS = text("SELECT id, n FROM fact_version WHERE id IN (1, 2)")
+_SQLITE_COUNTS = text("SELECT id, n FROM fact_version WHERE id IN (1, 2, 3)")
 
 
-def _counts(connection: Connection) -> tuple[int, int]:
-    """Reads the two counts."""
+def _counts(connection: Connection) -> tuple[int, int, int]:
+    """Reads the three counts."""
     if connection.dialect.name == "postgresql":
-        count, answers = connection.execute(_PG_COUNTS).one()
-        return int(count), int(answers)
+        count, answers, tallied = connection.execute(_PG_COUNTS).one()
+        return int(count), int(answers), int(tallied)
     rows: dict[int, int] = dict(connection.execute(_SQLITE_COUNTS).all())
-    return int(rows[1]), int(rows[2])
+    return int(rows[1]), int(rows[2]), int(rows[3])
 
 
 def fact_version(session: Session) -> FactVersion:
     """Reads where the writes to the watched tables stand; read it before what it versions."""
     connection = session.connection()
-    count, answers = _counts(connection)
+    count, answers, tallied = _counts(connection)
     if connection.dialect.name != "postgresql":
-        return FactVersion(count, answers)
+        return FactVersion(count, answers, tallied)
     own, xmax, listed = connection.execute(_PG_RUNNING).one()
     running = {int(xid) for xid in listed} | set(range(int(xmax), int(own)))
-    return FactVersion(count, answers, tuple(sorted(running)))
+    return FactVersion(count, answers, tallied, tuple(sorted(running)))
 
 
-def fact_version_holds(
-    session: Session, version: FactVersion, current: FactVersion | None = None
-) -> Holding:
-    """Tells what of `version` still holds: nothing written since, or only answers, or more.
+def fact_moves(session: Session, version: FactVersion, current: FactVersion | None = None) -> Moved:
+    """Tells what was written since `version` was read.
 
     Against the counts as they stand, or as `current` (read since) found them.
     """
     connection = session.connection()
-    count, answers = (current.count, current.answers) if current else _counts(connection)
+    count, answers, tallied = (
+        (current.count, current.answers, current.tallied) if current else _counts(connection)
+    )
+    moved = Moved.NOTHING
+    if answers != version.answers:
+        moved |= Moved.ANSWERS
+    if tallied != version.tallied:
+        moved |= Moved.MEETINGS_AND_MEMBERS
     if count != version.count:
-        return Holding.NOTHING
-    if version.in_flight:
+        moved |= Moved.FACTS
+    if moved is not Moved.EVERYTHING and version.in_flight:
         params = {"in_flight": [str(xid) for xid in version.in_flight]}
         # Which counts a committed one moved is not known: everything is read again.
         if connection.execute(_PG_COMMITTED, params).scalar_one():
-            return Holding.NOTHING
-    return Holding.ALL if answers == version.answers else Holding.ALL_BUT_ANSWERS
+            return Moved.EVERYTHING
+    return moved

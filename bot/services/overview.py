@@ -33,6 +33,7 @@ from bot.services.compliance import (
     end_of_day,
 )
 from bot.services.errors import ServiceError
+from bot.services.obligations.changes import fact_changes
 from bot.services.obligations.fact_queries import packed_among
 from bot.services.obligations.facts import Part, load_facts
 from bot.services.tallies import ScopeTallies, scope_tallies
@@ -117,8 +118,9 @@ class Basis:
 
 @dataclass(frozen=True, slots=True)
 class Counted:
-    """An overview and the meeting tallies it was counted from."""
+    """An overview with the basis and the meeting tallies it was counted from."""
 
+    basis: Basis
     tallies: ScopeTallies
     overview: Overview
 
@@ -178,18 +180,27 @@ def overview_basis(
 
 
 def counted_overview(
-    session: Session, basis: Basis, *, now: datetime, before: Counted | None = None
+    session: Session,
+    basis: Basis,
+    *,
+    now: datetime,
+    before: Counted | None = None,
+    count: bool = True,
 ) -> Counted:
     """Counts the meetings' answers at `now` and checks each branch against the basis.
 
     `now` must fall on the basis' day, before any meeting starting after the basis was read.
-    With `before` (an overview of the same basis), a branch whose tallies are unchanged keeps
-    its standing instead of being checked again.
+    With `before` (an overview of the same scope and quarter, read on the same day), a branch
+    keeps its standing unless its tallies changed or a difference between the two bases
+    reaches it; with `count=False` the meetings are not counted again: `before`'s tallies stand.
     """
     now = now.astimezone(basis.tz)
-    _plan_for_a_view(session)
-    ids = [org.id for org in basis.branches]
-    tallies = scope_tallies(session, org_ids=ids, quarter=basis.quarter, now=now, tz=basis.tz)
+    if count or before is None:
+        _plan_for_a_view(session)
+        ids = [org.id for org in basis.branches]
+        tallies = scope_tallies(session, org_ids=ids, quarter=basis.quarter, now=now, tz=basis.tz)
+    else:
+        tallies = before.tallies
     standings = _standings(basis, tallies, before)
     seen = {requirement for standing in standings for requirement in standing.cells}
     tomorrow = datetime.combine(basis.now.date() + timedelta(days=1), time(0), tzinfo=basis.tz)
@@ -201,7 +212,7 @@ def counted_overview(
         activities_by_kind=basis.activities_by_kind,
         holds_until=min(tomorrow, tallies.next_start or tomorrow),
     )
-    return Counted(tallies, overview)
+    return Counted(basis, tallies, overview)
 
 
 def _plan_for_a_view(session: Session) -> None:
@@ -221,27 +232,76 @@ def _arrays(session: Session) -> bool:
 
 
 def _standings(basis: Basis, tallies: ScopeTallies, before: Counted | None) -> tuple[Standing, ...]:
-    """Checks each branch against the facts of the whole scope, read once."""
+    """Checks each branch against the facts of the whole scope, read once.
+
+    A branch `before` checked keeps its standing when nothing it reads changed since.
+    """
     check = basis.check
     if check is None:
         return ()
-    kept: dict[int, Standing] = (
-        {standing.org.id: standing for standing in before.overview.standings} if before else {}
-    )
-    standings = []
-    for org in basis.branches:
-        meetings, stored = tallies.meetings.get(org.id), tallies.stored.get(org.id)
-        if (
-            before is not None
-            and org.id in kept
-            and before.tallies.meetings.get(org.id) == meetings
-            and before.tallies.stored.get(org.id) == stored
-        ):
-            standings.append(kept[org.id])
-            continue
-        standings.append(_standing(basis, check, org, tallies))
+    kept: dict[int, Standing] = {}
+    if before is not None:
+        reached = _reached(before.basis, basis)
+        if reached is not None:
+            kept = {
+                standing.org.id: standing
+                for standing in before.overview.standings
+                if standing.org.id not in reached
+                and before.tallies.meetings.get(standing.org.id)
+                == tallies.meetings.get(standing.org.id)
+                and before.tallies.stored.get(standing.org.id)
+                == tallies.stored.get(standing.org.id)
+            }
+    standings = [
+        kept[org.id] if org.id in kept else _standing(basis, check, org, tallies)
+        for org in basis.branches
+    ]
     standings.sort(key=lambda s: (-s.count(State.MISSED), -s.count(State.OWED), s.org.code))
     return tuple(standings)
+
+
+def _reached(before: Basis, after: Basis) -> set[int] | None:
+    """The organizations whose standing a difference between two bases may change; None: all.
+
+    A branch's standing reads its own facts, tallies and liaisons, and the sections of its
+    groups; a group's section reads the group's facts and those of every organization it names.
+    """
+    if before is after:
+        return set()
+    if before.check is None or after.check is None:
+        return None
+    changes = fact_changes(before.check.facts, after.check.facts)
+    year = (
+        changes
+        if after.check.year_facts is after.check.facts
+        and before.check.year_facts is before.check.facts
+        else fact_changes(before.check.year_facts, after.check.year_facts)
+    )
+    if changes is None or year is None:
+        return None
+    orgs = set(changes.orgs | year.orgs)
+    old = {org.id: org for org in before.branches}
+    new = {org.id: org for org in after.branches}
+    orgs.update(org for org in old.keys() ^ new.keys())
+    orgs.update(org for org, view in new.items() if org in old and old[org] != view)
+    # Who names no liaison: the order is by code, which the codes compared already cover.
+    orgs.update(before.without.keys() ^ after.without.keys())
+    orgs.update(
+        org
+        for org, (_, code) in after.without.items()
+        if org in before.without and before.without[org][1] != code
+    )
+    alliances, pairings = changes.alliances | year.alliances, changes.pairings | year.pairings
+    reached = set(orgs)
+    for facts in (before.check.facts, after.check.facts):
+        for alliance in facts.alliances:
+            named = {unit.org_id for unit in alliance.units} | set(alliance.overrides.values())
+            if alliance.id in alliances or not orgs.isdisjoint(named):
+                reached |= named
+        for pairing in facts.pairings:
+            if pairing.id in pairings or not orgs.isdisjoint(pairing.org_ids):
+                reached.update(pairing.org_ids)
+    return reached
 
 
 def _standing(basis: Basis, check: Checker, org: OrgView, tallies: ScopeTallies) -> Standing:

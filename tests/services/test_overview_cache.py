@@ -16,7 +16,7 @@ from bot.services.overview import Overview, district_overview
 from bot.services.overview_cache import LONGEST_KEPT, OverviewCache
 from storage.engine import Database
 from storage.models import Attendance, ChatAccount, Meeting, Member, Organization
-from storage.reminders import Holding, fact_version, fact_version_holds
+from storage.reminders import Moved, fact_moves, fact_version
 from tests.conftest import DEFAULT_NOW, SHANGHAI
 from tests.services.test_overview import HOLIDAYS, all_orgs, demo_with_edges
 
@@ -194,16 +194,29 @@ def test_the_fact_version_moves_with_each_committed_write(database: Database) ->
         branch = all_orgs(session)[1]
         before = fact_version(session)
     with database.session() as session:
-        assert fact_version_holds(session, before)
+        assert fact_moves(session, before) is Moved.NOTHING
         rename(session, branch, "又改名")
     with database.session() as session:
-        assert fact_version_holds(session, before) is Holding.NOTHING
+        assert fact_moves(session, before) is Moved.FACTS
         now = fact_version(session)
-        assert fact_version_holds(session, now) is Holding.ALL
+        assert fact_moves(session, now) is Moved.NOTHING
     with database.session() as session:
         answer_someone(session)
     with database.session() as session:
-        assert fact_version_holds(session, now) is Holding.ALL_BUT_ANSWERS
+        assert fact_moves(session, now) is Moved.ANSWERS
+        now = fact_version(session)
+    with database.session() as session:
+        # A member's or a meeting's write changes the tallies as well as the facts.
+        session.execute(update(Member).where(col(Member.id) == 1).values(name="改名的党员"))
+    with database.session() as session:
+        assert fact_moves(session, now) == Moved.MEETINGS_AND_MEMBERS | Moved.FACTS
+        now = fact_version(session)
+    with database.session() as session:
+        meeting = session.exec(select(Meeting.id).order_by(col(Meeting.id))).first()
+        session.execute(update(Meeting).where(col(Meeting.id) == meeting).values(venue="新地点"))
+        answer_someone(session)
+    with database.session() as session:
+        assert fact_moves(session, now) is Moved.EVERYTHING
 
 
 def answer_someone(session: Session) -> tuple[int, int]:
