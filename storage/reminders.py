@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Flag, StrEnum, auto
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, delete, text, update
 from sqlalchemy.engine import Connection
@@ -346,11 +346,7 @@ def take_fact_changes(session: Session) -> None:
 
 
 class FactVersionRow(SQLModel, table=True):
-    """SQLite's counts of writes to the watched tables.
-
-    Row 1 counts the writes to every watched table but attendance, row 2 those to attendance
-    (the meetings' answers), row 3 those to the meetings and members (also in row 1).
-    """
+    """SQLite's count of the writes to each watched table (`TABLE_ROWS` names its row)."""
 
     __tablename__ = "fact_version"
 
@@ -358,41 +354,37 @@ class FactVersionRow(SQLModel, table=True):
     n: int = Field(sa_type=BigInteger)
 
 
-class Moved(Flag):
-    """What was written since a fact version was read."""
-
-    NOTHING = 0
-    # The meetings' answers (attendance).
-    ANSWERS = auto()
-    # The meetings and the members (what tallies the answers besides the answers themselves).
-    MEETINGS_AND_MEMBERS = auto()
-    # Any watched table but attendance, the meetings and members included.
-    FACTS = auto()
-    EVERYTHING = ANSWERS | MEETINGS_AND_MEMBERS | FACTS
+# Each watched table's row in `fact_version` (SQLite) and its sequence (PostgreSQL), as
+# migration 0024 made them. The meetings' answers keep the sequence they had (0022).
+TABLE_ROWS = {table: 100 + number for number, table in enumerate(WATCHED_TABLES)}
+TABLE_SEQUENCES = {
+    table: "fact_answer_seq" if table == "attendance" else f"fact_seq_{table}"
+    for table in WATCHED_TABLES
+}
+EVERY_TABLE = frozenset(WATCHED_TABLES)
 
 
 @dataclass(frozen=True, slots=True)
 class FactVersion:
-    """Where the writes to the watched tables stood when read.
+    """Where the writes to each watched table stood when read (`counts`, in `WATCHED_TABLES` order).
 
-    `count` moves with every write to a watched table but attendance, `answers` with every
-    write to attendance (the meetings' answers, written at each check-in), `tallied` with every
-    write to the meetings and members. On PostgreSQL they are the marks' sequences, which move
-    when a statement runs, before its transaction commits: `in_flight` holds the transactions
-    running when they were read, any of which may have moved them already and commit later.
+    On PostgreSQL the counts are the marks' sequences, which move when a statement runs, before
+    its transaction commits: `in_flight` holds the transactions running when they were read,
+    any of which may have moved them already and commit later.
     """
 
-    count: int
-    answers: int
-    tallied: int
+    counts: tuple[int, ...]
     in_flight: tuple[int, ...] = ()
 
 
 # Before its first value a sequence reads as its start, as it does after it: `is_called` tells.
+# The sequences' names are this module's constants.
 _PG_COUNTS = text(
-    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_change_id_seq),"
-    " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_answer_seq),"
-    " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_tally_seq)"
+    "SELECT "  # noqa: S608
+    + ", ".join(
+        f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {TABLE_SEQUENCES[table]})"  # noqa: S608
+        for table in WATCHED_TABLES
+    )
 )
 # Read after the counts, in a statement of its own. A transaction that moved a count before it
 # was read had its id before this statement gives the reader one, and if it was still running
@@ -410,48 +402,47 @@ _PG_COMMITTED = text(
     " WHERE pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'in progress'"
     " AND pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'aborted')"
 )
-_SQLITE_COUNTS = text("SELECT id, n FROM fact_version WHERE id IN (1, 2, 3)")
+_SQLITE_COUNTS = text("SELECT id, n FROM fact_version WHERE id >= :first").bindparams(
+    first=min(TABLE_ROWS.values())
+)
 
 
-def _counts(connection: Connection) -> tuple[int, int, int]:
-    """Reads the three counts."""
+def _counts(connection: Connection) -> tuple[int, ...]:
+    """Reads each watched table's count."""
     if connection.dialect.name == "postgresql":
-        count, answers, tallied = connection.execute(_PG_COUNTS).one()
-        return int(count), int(answers), int(tallied)
+        return tuple(int(count) for count in connection.execute(_PG_COUNTS).one())
     rows: dict[int, int] = dict(connection.execute(_SQLITE_COUNTS).all())
-    return int(rows[1]), int(rows[2]), int(rows[3])
+    return tuple(int(rows[TABLE_ROWS[table]]) for table in WATCHED_TABLES)
 
 
 def fact_version(session: Session) -> FactVersion:
     """Reads where the writes to the watched tables stand; read it before what it versions."""
     connection = session.connection()
-    count, answers, tallied = _counts(connection)
+    counts = _counts(connection)
     if connection.dialect.name != "postgresql":
-        return FactVersion(count, answers, tallied)
+        return FactVersion(counts)
     own, xmax, listed = connection.execute(_PG_RUNNING).one()
     running = {int(xid) for xid in listed} | set(range(int(xmax), int(own)))
-    return FactVersion(count, answers, tallied, tuple(sorted(running)))
+    return FactVersion(counts, tuple(sorted(running)))
 
 
-def fact_moves(session: Session, version: FactVersion, current: FactVersion | None = None) -> Moved:
-    """Tells what was written since `version` was read.
+def written_since(
+    session: Session, version: FactVersion, current: FactVersion | None = None
+) -> frozenset[str]:
+    """Names the watched tables written since `version` was read (every one when unknown).
 
     Against the counts as they stand, or as `current` (read since) found them.
     """
     connection = session.connection()
-    count, answers, tallied = (
-        (current.count, current.answers, current.tallied) if current else _counts(connection)
+    counts = current.counts if current else _counts(connection)
+    written = frozenset(
+        table
+        for table, before, now in zip(WATCHED_TABLES, version.counts, counts, strict=True)
+        if before != now
     )
-    moved = Moved.NOTHING
-    if answers != version.answers:
-        moved |= Moved.ANSWERS
-    if tallied != version.tallied:
-        moved |= Moved.MEETINGS_AND_MEMBERS
-    if count != version.count:
-        moved |= Moved.FACTS
-    if moved is not Moved.EVERYTHING and version.in_flight:
+    if written != EVERY_TABLE and version.in_flight:
         params = {"in_flight": [str(xid) for xid in version.in_flight]}
-        # Which counts a committed one moved is not known: everything is read again.
+        # Which tables a committed one wrote to is not known: every one is read again.
         if connection.execute(_PG_COMMITTED, params).scalar_one():
-            return Moved.EVERYTHING
-    return moved
+            return EVERY_TABLE
+    return written

@@ -35,10 +35,11 @@ from bot.services.compliance import (
 from bot.services.errors import ServiceError
 from bot.services.obligations.changes import fact_changes
 from bot.services.obligations.fact_queries import packed_among
-from bot.services.obligations.facts import Part, load_facts
+from bot.services.obligations.facts import Facts, Part, load_facts, reload_facts
 from bot.services.tallies import ScopeTallies, scope_tallies
 from storage.models import Activity, AllianceUnit, Member, Organization, PairingOrg, Role
 from storage.queries import run
+from storage.reminders import WATCHED_TABLES
 
 # Organizations that owe the branch rules (the committee and general branches oversee them).
 BRANCH_KINDS = (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
@@ -113,6 +114,8 @@ class Basis:
     without: dict[int, tuple[int, str]]
     groups_without: dict[tuple[Subject, str], list[tuple[int, str]]]
     activities_by_kind: tuple[tuple[ActivityKind, int], ...]
+    # The branches and every organization sharing a group with one: the facts' organizations.
+    scope: tuple[int, ...] = ()
     summaries: dict[tuple[Subject, str], _Summary] = field(default_factory=dict)
 
 
@@ -133,34 +136,72 @@ def overview_basis(
     now: datetime,
     holidays: HolidayCalendar,
     tz: ZoneInfo,
+    before: Basis | None = None,
+    written: Collection[str] | None = None,
 ) -> Basis:
-    """Reads what the overview of `org_ids` needs besides the meetings' answers."""
+    """Reads what the overview of `org_ids` needs besides the meetings' answers.
+
+    With `before` (the basis of the same scope and quarter, read earlier that day) and the
+    tables `written` since, only what those tables feed is read again; the rest is `before`'s.
+    """
     now = now.astimezone(tz)
     if quarter > Quarter.of(now.date()):
         raise ServiceError("quarter_ahead")
+    fresh = before is None or written is None or before.now.date() != now.date()
+    stale = frozenset(WATCHED_TABLES if fresh or written is None else written)
     arrays = _arrays(session)
     _plan_for_a_view(session)
-    branches = _branches(session, org_ids, arrays)
+    if before is not None and not fresh and not stale & _BRANCH_TABLES:
+        branches = before.branches
+    else:
+        branches = _branches(session, org_ids, arrays)
     ids = [org.id for org in branches]
-    activities = _activities_by_kind(session, ids, quarter, arrays)
+    if before is not None and not fresh and not stale & _ACTIVITY_TABLES:
+        activities = before.activities_by_kind
+    else:
+        activities = _activities_by_kind(session, ids, quarter, arrays)
     if not branches:
         return Basis(quarter, now, tz, branches, None, {}, {}, activities)
     # The branches and every organization sharing a group with one: each branch's report reads
     # its partners' names, ledgers and settings.
-    scope = sorted({*ids, *run(session, _partners_query(arrays), {"orgs": ids}).scalars()})
+    if before is not None and not fresh and not stale & _SCOPE_TABLES:
+        scope = before.scope
+    else:
+        scope = tuple(
+            sorted({*ids, *run(session, _partners_query(arrays), {"orgs": ids}).scalars()})
+        )
     as_of = min(now, end_of_day(quarter.last_day, tz))
-    facts = load_facts(session, now=as_of, holidays=holidays, org_ids=scope, parts=Part.NONE)
     year_moment = min(now, end_of_day(date(quarter.year, 12, 31), tz))
-    year_facts = (
-        facts
-        if year_moment == as_of
-        else load_facts(session, now=year_moment, holidays=holidays, org_ids=scope, parts=Part.NONE)
-    )
+    if (
+        before is not None
+        and before.check is not None
+        and not fresh
+        and scope == before.scope
+        and before.check.facts.holidays is holidays
+    ):
+        facts = _facts_again(session, before.check.facts, stale, as_of, scope)
+        year_facts = (
+            facts
+            if year_moment == as_of
+            else _facts_again(session, before.check.year_facts, stale, year_moment, scope)
+        )
+    else:
+        facts = load_facts(session, now=as_of, holidays=holidays, org_ids=scope, parts=Part.NONE)
+        year_facts = (
+            facts
+            if year_moment == as_of
+            else load_facts(
+                session, now=year_moment, holidays=holidays, org_ids=scope, parts=Part.NONE
+            )
+        )
     # A past quarter is reported as of its last day: its days left count from there, not today.
     check = Checker(facts, year_facts, quarter, now.date(), as_of=as_of.date())
-    # The organizations naming no liaison, in the order `liaisons_missing` lists them.
-    rows: Sequence[Any] = run(session, _no_liaison_query(arrays), {"orgs": scope}).all()
-    without = {org_id: (place, code) for place, (org_id, code) in enumerate(rows)}
+    if before is not None and not fresh and scope == before.scope and not stale & _LIAISON_TABLES:
+        without = before.without
+    else:
+        # The organizations naming no liaison, in the order `liaisons_missing` lists them.
+        rows: Sequence[Any] = run(session, _no_liaison_query(arrays), {"orgs": scope}).all()
+        without = {org_id: (place, code) for place, (org_id, code) in enumerate(rows)}
     # Per group, those of its organizations: most groups have none.
     groups_without = {
         **{
@@ -176,7 +217,25 @@ def overview_basis(
             for pairing in facts.pairings
         },
     }
-    return Basis(quarter, now, tz, branches, check, without, groups_without, activities)
+    return Basis(
+        quarter, now, tz, branches, check, without, groups_without, activities, scope=scope
+    )
+
+
+# The tables each part of the basis is read from (the facts': `reload_facts`).
+_BRANCH_TABLES = frozenset({"organization"})
+_ACTIVITY_TABLES = frozenset({"activity"})
+_SCOPE_TABLES = frozenset({"organization", "allianceunit", "pairingorg"})
+_LIAISON_TABLES = frozenset({"organization", "role", "member"})
+# What the meetings' tallies are counted from.
+TALLY_TABLES = frozenset({"meeting", "attendance", "member"})
+
+
+def _facts_again(
+    session: Session, before: Facts, written: frozenset[str], now: datetime, scope: Sequence[int]
+) -> Facts:
+    """Reads the facts again where the written tables feed them, at `now`."""
+    return reload_facts(session, before, written=written, now=now, org_ids=scope)
 
 
 def counted_overview(

@@ -5,12 +5,13 @@ since the last one, and on a meeting day what was written is mostly answers (che
 overview is kept with the fact version read before it was computed
 (`storage.reminders.fact_version`, moved by the triggers on every table the rules read) and the
 moment it stops holding on its own (midnight, or the next meeting starting). A view whose version
-still holds and whose moment has not come gets the kept overview. Otherwise only what was
-written to is read again (the meetings' answers alone after a check-in; the other facts after
-any other write; the tallies too when a meeting or a member was written), and only the branches
-that a difference reaches are checked again (`bot.services.overview`): a branch whose counts,
-facts, liaisons and groups are as they were keeps its standing. Past its moment the overview is
-computed anew. Every process keeps its own: a write anywhere moves the versions they all read.
+still holds and whose moment has not come gets the kept overview. Otherwise only what the
+tables written since feed is read again (the version counts the writes to each table: after a
+check-in only the meetings' answers, after a rename only the organizations), and only the
+branches that a difference reaches are checked again (`bot.services.overview`): a branch whose
+counts, facts, liaisons and groups are as they were keeps its standing. Past its moment the
+overview is computed anew. Every process keeps its own: a write anywhere moves the versions
+they all read.
 """
 
 from __future__ import annotations
@@ -26,9 +27,15 @@ from zoneinfo import ZoneInfo
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.core.heap import collection_paused
-from bot.services.overview import Counted, Overview, counted_overview, overview_basis
+from bot.services.overview import (
+    TALLY_TABLES,
+    Counted,
+    Overview,
+    counted_overview,
+    overview_basis,
+)
 from storage.engine import Session
-from storage.reminders import FactVersion, Moved, fact_moves, fact_version
+from storage.reminders import EVERY_TABLE, FactVersion, fact_version, written_since
 
 # Overviews kept at once (a scope and a quarter each): a district has a few committees, each
 # staff member sees one of them. A city-wide overview of 5,000 organizations, with the facts it
@@ -77,8 +84,8 @@ class OverviewCache:
             computing = self._computing.setdefault(key, threading.Lock())
         with computing:
             kept = self._usable(key, now)
-            moved = fact_moves(session, kept.version) if kept else Moved.EVERYTHING
-            if kept is not None and moved is Moved.NOTHING:
+            written = written_since(session, kept.version) if kept else EVERY_TABLE
+            if kept is not None and not written:
                 self._touch(key)
                 return kept.counted.overview
             # Read before the records: a write after this moves the version, so it is not lost.
@@ -86,7 +93,7 @@ class OverviewCache:
             if kept is not None:
                 # Once more against the version just read: a write committed since the check
                 # would otherwise be counted in it while missing from what is read again.
-                moved = fact_moves(session, kept.version, version)
+                written = written_since(session, kept.version, version)
             with collection_paused():
                 if kept is None:
                     basis = overview_basis(
@@ -95,7 +102,7 @@ class OverviewCache:
                     counted = counted_overview(session, basis, now=now)
                 else:
                     counted = _brought_up_to_date(
-                        session, kept.counted, moved, org_ids=key[0], now=now, holidays=holidays
+                        session, kept.counted, written, org_ids=key[0], now=now, holidays=holidays
                     )
             self._keep(key, _Kept(counted, version, now, self._monotonic()))
             return counted.overview
@@ -132,15 +139,15 @@ class OverviewCache:
 def _brought_up_to_date(
     session: Session,
     before: Counted,
-    moved: Moved,
+    written: frozenset[str],
     *,
     org_ids: Collection[int],
     now: datetime,
     holidays: HolidayCalendar,
 ) -> Counted:
-    """Reads again what `moved` says was written to; checks again only the branches it reaches."""
+    """Reads again what the `written` tables feed; checks again only the branches it reaches."""
     basis = before.basis
-    if Moved.FACTS in moved or Moved.MEETINGS_AND_MEMBERS in moved:
+    if written - {"attendance"}:
         basis = overview_basis(
             session,
             org_ids=org_ids,
@@ -148,6 +155,8 @@ def _brought_up_to_date(
             now=now,
             holidays=holidays,
             tz=basis.tz,
+            before=basis,
+            written=written,
         )
-    count = bool(moved & (Moved.ANSWERS | Moved.MEETINGS_AND_MEMBERS))
+    count = bool(written & TALLY_TABLES)
     return counted_overview(session, basis, now=now, before=before, count=count)
