@@ -354,19 +354,31 @@ class FactVersionRow(SQLModel, table=True):
     n: int = Field(sa_type=BigInteger)
 
 
-# Each watched table's row in `fact_version` (SQLite) and its sequence (PostgreSQL), as
-# migration 0024 made them. The meetings' answers keep the sequence they had (0022).
-TABLE_ROWS = {table: 100 + number for number, table in enumerate(WATCHED_TABLES)}
+# The tables whose updates and deletes are also counted apart: a cache of what they derive can
+# then find the rows added since (by id, which only grows) when nothing was changed or removed.
+GROWING_TABLES = ("attendance", "meeting", "member")
+
+
+def rewritten(table: str) -> str:
+    """Names the count of the updates and deletes of one of `GROWING_TABLES`."""
+    return f"{table}:rewritten"
+
+
+# What a fact version counts: the writes to each watched table, and the rewrites of the growing.
+VERSIONED = (*WATCHED_TABLES, *(rewritten(table) for table in GROWING_TABLES))
+# Each count's row in `fact_version` (SQLite) and its sequence (PostgreSQL), as migration 0024
+# made them. The meetings' answers keep the sequence they had (0022).
+TABLE_ROWS = {name: 100 + number for number, name in enumerate(VERSIONED)}
 TABLE_SEQUENCES = {
-    table: "fact_answer_seq" if table == "attendance" else f"fact_seq_{table}"
-    for table in WATCHED_TABLES
+    name: "fact_answer_seq" if name == "attendance" else f"fact_seq_{name.replace(':', '_')}"
+    for name in VERSIONED
 }
-EVERY_TABLE = frozenset(WATCHED_TABLES)
+EVERY_TABLE = frozenset(VERSIONED)
 
 
 @dataclass(frozen=True, slots=True)
 class FactVersion:
-    """Where the writes to each watched table stood when read (`counts`, in `WATCHED_TABLES` order).
+    """Where the writes to each watched table stood when read (`counts`, in `VERSIONED` order).
 
     On PostgreSQL the counts are the marks' sequences, which move when a statement runs, before
     its transaction commits: `in_flight` holds the transactions running when they were read,
@@ -383,7 +395,7 @@ _PG_COUNTS = text(
     "SELECT "  # noqa: S608
     + ", ".join(
         f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {TABLE_SEQUENCES[table]})"  # noqa: S608
-        for table in WATCHED_TABLES
+        for table in VERSIONED
     )
 )
 # Read after the counts, in a statement of its own. A transaction that moved a count before it
@@ -412,7 +424,7 @@ def _counts(connection: Connection) -> tuple[int, ...]:
     if connection.dialect.name == "postgresql":
         return tuple(int(count) for count in connection.execute(_PG_COUNTS).one())
     rows: dict[int, int] = dict(connection.execute(_SQLITE_COUNTS).all())
-    return tuple(int(rows[TABLE_ROWS[table]]) for table in WATCHED_TABLES)
+    return tuple(int(rows[TABLE_ROWS[name]]) for name in VERSIONED)
 
 
 def fact_version(session: Session) -> FactVersion:
@@ -431,13 +443,15 @@ def written_since(
 ) -> frozenset[str]:
     """Names the watched tables written since `version` was read (every one when unknown).
 
+    A growing table updated or deleted from is named again as `rewritten(table)`.
+
     Against the counts as they stand, or as `current` (read since) found them.
     """
     connection = session.connection()
     counts = current.counts if current else _counts(connection)
     written = frozenset(
         table
-        for table, before, now in zip(WATCHED_TABLES, version.counts, counts, strict=True)
+        for table, before, now in zip(VERSIONED, version.counts, counts, strict=True)
         if before != now
     )
     if written != EVERY_TABLE and version.in_flight:

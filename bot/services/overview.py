@@ -36,10 +36,17 @@ from bot.services.errors import ServiceError
 from bot.services.obligations.changes import fact_changes
 from bot.services.obligations.fact_queries import packed_among
 from bot.services.obligations.facts import Facts, Part, load_facts, reload_facts
-from bot.services.tallies import ScopeTallies, scope_tallies
+from bot.services.tallies import (
+    HighestIds,
+    ScopeTallies,
+    highest_ids,
+    organizations_added_to,
+    recounted,
+    scope_tallies,
+)
 from storage.models import Activity, AllianceUnit, Member, Organization, PairingOrg, Role
 from storage.queries import run
-from storage.reminders import WATCHED_TABLES
+from storage.reminders import EVERY_TABLE, GROWING_TABLES, WATCHED_TABLES, rewritten
 
 # Organizations that owe the branch rules (the committee and general branches oversee them).
 BRANCH_KINDS = (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
@@ -125,6 +132,8 @@ class Counted:
 
     basis: Basis
     tallies: ScopeTallies
+    # The highest ids of the answers, meetings and members read before the count.
+    highest: HighestIds
     overview: Overview
 
 
@@ -244,22 +253,38 @@ def counted_overview(
     *,
     now: datetime,
     before: Counted | None = None,
-    count: bool = True,
+    written: Collection[str] | None = None,
 ) -> Counted:
     """Counts the meetings' answers at `now` and checks each branch against the basis.
 
     `now` must fall on the basis' day, before any meeting starting after the basis was read.
-    With `before` (an overview of the same scope and quarter, read on the same day), a branch
-    keeps its standing unless its tallies changed or a difference between the two bases
-    reaches it; with `count=False` the meetings are not counted again: `before`'s tallies stand.
+    With `before` (an overview of the same scope and quarter, read on the same day) and the
+    tables `written` since it was counted, only what they changed is counted again: nothing
+    when no answer, meeting or member was written, the organizations with rows added when
+    rows were only added; and a branch keeps its standing unless its tallies changed or a
+    difference between the two bases reaches it.
     """
     now = now.astimezone(basis.tz)
-    if count or before is None:
+    ids = [org.id for org in basis.branches]
+    stale = frozenset(EVERY_TABLE if written is None else written)
+    if before is None or stale & _REWRITES or ids != [o.id for o in before.basis.branches]:
         _plan_for_a_view(session)
-        ids = [org.id for org in basis.branches]
+        highest = highest_ids(session)
         tallies = scope_tallies(session, org_ids=ids, quarter=basis.quarter, now=now, tz=basis.tz)
+    elif stale & TALLY_TABLES:
+        _plan_for_a_view(session)
+        highest = highest_ids(session)
+        added = organizations_added_to(session, before.highest) & set(ids)
+        tallies = recounted(
+            session,
+            before.tallies,
+            org_ids=added,
+            quarter=basis.quarter,
+            now=now,
+            tz=basis.tz,
+        )
     else:
-        tallies = before.tallies
+        highest, tallies = before.highest, before.tallies
     standings = _standings(basis, tallies, before)
     seen = {requirement for standing in standings for requirement in standing.cells}
     tomorrow = datetime.combine(basis.now.date() + timedelta(days=1), time(0), tzinfo=basis.tz)
@@ -271,7 +296,11 @@ def counted_overview(
         activities_by_kind=basis.activities_by_kind,
         holds_until=min(tomorrow, tallies.next_start or tomorrow),
     )
-    return Counted(basis, tallies, overview)
+    return Counted(basis, tallies, highest, overview)
+
+
+# Updates and deletes of what the tallies are counted from: everything is counted again.
+_REWRITES = frozenset(rewritten(table) for table in GROWING_TABLES)
 
 
 def _plan_for_a_view(session: Session) -> None:

@@ -28,7 +28,6 @@ from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.core.heap import collection_paused
 from bot.services.overview import (
-    TALLY_TABLES,
     Counted,
     Overview,
     counted_overview,
@@ -158,5 +157,4 @@ def _brought_up_to_date(
             before=basis,
             written=written,
         )
-    count = bool(written & TALLY_TABLES)
-    return counted_overview(session, basis, now=now, before=before, count=count)
+    return counted_overview(session, basis, now=now, before=before, written=written)

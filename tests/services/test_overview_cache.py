@@ -16,7 +16,7 @@ from bot.services.overview import Overview, district_overview
 from bot.services.overview_cache import LONGEST_KEPT, OverviewCache
 from storage.engine import Database
 from storage.models import Attendance, ChatAccount, Meeting, Member, Organization
-from storage.reminders import EVERY_TABLE, fact_version, written_since
+from storage.reminders import EVERY_TABLE, fact_version, rewritten, written_since
 from tests.conftest import DEFAULT_NOW, SHANGHAI
 from tests.services.test_overview import HOLIDAYS, all_orgs, demo_with_edges
 
@@ -210,8 +210,10 @@ def test_the_fact_version_names_the_tables_written_since(database: Database) -> 
         meeting = session.exec(select(Meeting.id).order_by(col(Meeting.id))).first()
         session.execute(update(Meeting).where(col(Meeting.id) == meeting).values(venue="新地点"))
     with database.session() as session:
-        assert written_since(session, now) == {"member", "meeting"}
-        assert written_since(session, before) == {"organization", "attendance", "member", "meeting"}
+        # Updates of the answers, the meetings and the members are named apart too.
+        updated = {"member", "meeting", rewritten("member"), rewritten("meeting")}
+        assert written_since(session, now) == updated
+        assert written_since(session, before) == {"organization", "attendance", *updated}
         assert written_since(session, before) < EVERY_TABLE
 
 

@@ -20,7 +20,7 @@ from bot.core.domain import (
     RoleKind,
 )
 from bot.core.inbound import Channel
-from bot.services import overview
+from bot.services import overview, tallies
 from bot.services.obligations.changes import COMPARED, Changes, fact_changes
 from bot.services.obligations.facts import Facts, Part, load_facts
 from bot.services.overview import Overview, district_overview
@@ -391,21 +391,24 @@ def test_after_each_write_the_kept_overview_brought_up_to_date_is_the_fresh_one(
 def test_a_write_rechecks_only_the_branches_it_reaches(
     city: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    counts: list[object] = []
+    counted: list[set[int]] = []
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        counts.append(args)
-        return scope_tallies(*args, **kwargs)
+    def counting(*args: Any, org_ids: Any, **kwargs: Any) -> Any:
+        counted.append(set(org_ids))
+        return scope_tallies(*args, org_ids=org_ids, **kwargs)
 
     monkeypatch.setattr(overview, "scope_tallies", counting)
+    monkeypatch.setattr(tallies, "scope_tallies", counting)
     cache = OverviewCache()
     first = view(city, cache)
+    branches = {standing.org.id for standing in first.standings}
+    assert counted == [branches]
     with city.session() as session:
         picks = pick(session)
         solicit_opinions(session, picks)
     second = view(city, cache)
     # Only the facts were read again: the meetings were not counted again.
-    assert len(counts) == 1
+    assert len(counted) == 1
     kept = {standing.org.id: standing for standing in first.standings}
     changed = [s.org.id for s in second.standings if s is not kept[s.org.id]]
     assert changed == [picks.lone]
@@ -424,13 +427,21 @@ def test_a_write_rechecks_only_the_branches_it_reaches(
         if picks.unit in pairing.org_ids:
             grouped |= set(pairing.org_ids)
     assert changed and changed <= grouped
-    assert len(counts) == 1
-    # A member joining changes the tallies: the meetings are counted again.
+    assert len(counted) == 1
+    # Rows added (a member joins, a member signs in): their organizations are counted again.
     with city.session() as session:
         a_member_joins(session, picks)
-    fourth = view(city, cache)
-    assert len(counts) == 2
-    assert fourth == fresh(city)
+    assert view(city, cache) == fresh(city)
+    assert counted[1] == {picks.unit}
+    with city.session() as session:
+        sign_in(session, picks)
+    assert view(city, cache) == fresh(city)
+    assert counted[3] == {picks.lone}
+    # A member changed: every organization is counted again.
+    with city.session() as session:
+        a_member_leaves(session, picks)
+    assert view(city, cache) == fresh(city)
+    assert counted[5] == branches
 
 
 def test_every_field_of_the_facts_is_compared() -> None:
