@@ -402,12 +402,22 @@ _PG_COUNTS = text(
 # was read had its id before this statement gives the reader one, and if it was still running
 # when this statement's snapshot was taken, the snapshot lists it as running (in its list, or
 # at or above its xmax). Those are the transactions that may commit what a count already
-# counted; the reader's own id is past them.
+# counted; the reader's own id is past them. Of those, only the ones that left a mark can have
+# moved a count: a mark is written before its count moves, under a lock on `fact_change` held to
+# the transaction's end, so the lock table names them (by their 32-bit id). Transactions of other
+# databases on the server, or that wrote nothing watched, are left out; one that committed
+# between the snapshot and the locks read committed before what the reader reads next.
 _PG_RUNNING = text(
     "SELECT CAST(pg_current_xact_id() AS text),"
     " CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text),"
-    " ARRAY(SELECT CAST(pg_snapshot_xip(pg_current_snapshot()) AS text))"
+    " ARRAY(SELECT CAST(pg_snapshot_xip(pg_current_snapshot()) AS text)),"
+    " ARRAY(SELECT CAST(own.transactionid AS text) FROM pg_locks AS marking"
+    " JOIN pg_locks AS own ON own.pid = marking.pid AND own.locktype = 'transactionid'"
+    " AND own.mode = 'ExclusiveLock' AND own.granted"
+    " WHERE marking.locktype = 'relation' AND marking.mode = 'RowExclusiveLock'"
+    " AND marking.relation = CAST('fact_change' AS regclass))"
 )
+_LOW_BITS = 0xFFFF_FFFF
 # Whether one of the transactions running when a version was read has committed since.
 _PG_COMMITTED = text(
     "SELECT EXISTS (SELECT 1 FROM unnest(CAST(:in_flight AS text[])) AS running (xid)"
@@ -433,9 +443,11 @@ def fact_version(session: Session) -> FactVersion:
     counts = _counts(connection)
     if connection.dialect.name != "postgresql":
         return FactVersion(counts)
-    own, xmax, listed = connection.execute(_PG_RUNNING).one()
+    own, xmax, listed, marking = connection.execute(_PG_RUNNING).one()
     running = {int(xid) for xid in listed} | set(range(int(xmax), int(own)))
-    return FactVersion(counts, tuple(sorted(running)))
+    # The snapshot's ids are 64-bit (epoch and id); the lock table's, the low 32 bits.
+    marked = {int(xid) for xid in marking}
+    return FactVersion(counts, tuple(sorted(x for x in running if x & _LOW_BITS in marked)))
 
 
 def written_since(
