@@ -173,7 +173,12 @@ def overview_basis(
         return Basis(quarter, now, tz, branches, None, {}, {}, activities)
     # The branches and every organization sharing a group with one: each branch's report reads
     # its partners' names, ledgers and settings.
-    if before is not None and not fresh and not stale & _SCOPE_TABLES:
+    if (
+        before is not None
+        and not fresh
+        and not stale & _SCOPE_TABLES
+        and ids == [org.id for org in before.branches]
+    ):
         scope = before.scope
     else:
         scope = tuple(
@@ -205,7 +210,15 @@ def overview_basis(
         )
     # A past quarter is reported as of its last day: its days left count from there, not today.
     check = Checker(facts, year_facts, quarter, now.date(), as_of=as_of.date())
-    if before is not None and not fresh and scope == before.scope and not stale & _LIAISON_TABLES:
+    if (
+        before is not None
+        and not fresh
+        and scope == before.scope
+        and not stale & _LIAISON_TABLES
+        and _same_codes(before.without, facts)
+    ):
+        # The same organizations name no liaison, in the same order (by code, as the database
+        # collates them: a code changed is read again).
         without = before.without
     else:
         # The organizations naming no liaison, in the order `liaisons_missing` lists them.
@@ -234,10 +247,16 @@ def overview_basis(
 # The tables each part of the basis is read from (the facts': `reload_facts`).
 _BRANCH_TABLES = frozenset({"organization"})
 _ACTIVITY_TABLES = frozenset({"activity"})
-_SCOPE_TABLES = frozenset({"organization", "allianceunit", "pairingorg"})
-_LIAISON_TABLES = frozenset({"organization", "role", "member"})
+_SCOPE_TABLES = frozenset({"allianceunit", "pairingorg"})
+_LIAISON_TABLES = frozenset({"role", "member"})
 # What the meetings' tallies are counted from.
 TALLY_TABLES = frozenset({"meeting", "attendance", "member"})
+
+
+def _same_codes(without: dict[int, tuple[int, str]], facts: Facts) -> bool:
+    """Tells whether the organizations naming no liaison keep the codes the facts give them."""
+    orgs = facts.orgs
+    return all(org in orgs and orgs[org].code == code for org, (_, code) in without.items())
 
 
 def _facts_again(

@@ -214,6 +214,13 @@ def end_a_pairing(session: Session, picks: Picks) -> None:
     )
 
 
+def recode_a_unit(session: Session, picks: Picks) -> None:
+    """A unit naming no liaison takes a code that sorts first: its alliance lists it first."""
+    session.execute(
+        update(Organization).where(col(Organization.id) == picks.unit).values(code="A00000")
+    )
+
+
 def appoint_a_liaison(session: Session, picks: Picks) -> None:
     """A unit without a liaison officer appoints one of its members."""
     member = _member_of(session, picks.unit)
@@ -325,6 +332,7 @@ WRITES: list[Callable[[Session, Picks], None]] = [
     solicit_opinions,
     set_an_alliance_visit_target,
     dismiss_the_liaisons,
+    recode_a_unit,
     appoint_a_liaison,
     a_member_joins,
     a_member_leaves,
