@@ -46,7 +46,7 @@ from bot.services.tallies import (
 )
 from storage.models import Activity, AllianceUnit, Member, Organization, PairingOrg, Role
 from storage.queries import run
-from storage.reminders import EVERY_TABLE, GROWING_TABLES, WATCHED_TABLES, rewritten
+from storage.reminders import EVERY_TABLE, GROWING_TABLES, rewritten
 
 # Organizations that owe the branch rules (the committee and general branches oversee them).
 BRANCH_KINDS = (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
@@ -156,48 +156,46 @@ def overview_basis(
     now = now.astimezone(tz)
     if quarter > Quarter.of(now.date()):
         raise ServiceError("quarter_ahead")
-    fresh = before is None or written is None or before.now.date() != now.date()
-    stale = frozenset(WATCHED_TABLES if fresh or written is None else written)
+    # What is kept from `before`: nothing when it is another day's or what was written is unknown.
+    kept = (
+        before
+        if before is not None and written is not None and before.now.date() == now.date()
+        else None
+    )
+    stale = frozenset(written if kept is not None and written is not None else EVERY_TABLE)
     arrays = _arrays(session)
     _plan_for_a_view(session)
-    if before is not None and not fresh and not stale & _BRANCH_TABLES:
-        branches = before.branches
+    if kept is not None and not stale & _BRANCH_TABLES:
+        branches = kept.branches
     else:
         branches = _branches(session, org_ids, arrays)
     ids = [org.id for org in branches]
-    if before is not None and not fresh and not stale & _ACTIVITY_TABLES:
-        activities = before.activities_by_kind
+    if kept is not None and not stale & _ACTIVITY_TABLES:
+        activities = kept.activities_by_kind
     else:
         activities = _activities_by_kind(session, ids, quarter, arrays)
     if not branches:
         return Basis(quarter, now, tz, branches, None, {}, {}, activities)
     # The branches and every organization sharing a group with one: each branch's report reads
     # its partners' names, ledgers and settings.
-    if (
-        before is not None
-        and not fresh
-        and not stale & _SCOPE_TABLES
-        and ids == [org.id for org in before.branches]
-    ):
-        scope = before.scope
+    if kept is not None and not stale & _SCOPE_TABLES and ids == [org.id for org in kept.branches]:
+        scope = kept.scope
     else:
         scope = tuple(
             sorted({*ids, *run(session, _partners_query(arrays), {"orgs": ids}).scalars()})
         )
+    if kept is not None and scope != kept.scope:
+        kept = None
     as_of = min(now, end_of_day(quarter.last_day, tz))
     year_moment = min(now, end_of_day(date(quarter.year, 12, 31), tz))
-    if (
-        before is not None
-        and before.check is not None
-        and not fresh
-        and scope == before.scope
-        and before.check.facts.holidays is holidays
-    ):
-        facts = _facts_again(session, before.check.facts, stale, as_of, scope)
+    if kept is not None and kept.check is not None and kept.check.facts.holidays is holidays:
+        facts = reload_facts(session, kept.check.facts, written=stale, now=as_of, org_ids=scope)
         year_facts = (
             facts
             if year_moment == as_of
-            else _facts_again(session, before.check.year_facts, stale, year_moment, scope)
+            else reload_facts(
+                session, kept.check.year_facts, written=stale, now=year_moment, org_ids=scope
+            )
         )
     else:
         facts = load_facts(session, now=as_of, holidays=holidays, org_ids=scope, parts=Part.NONE)
@@ -210,16 +208,10 @@ def overview_basis(
         )
     # A past quarter is reported as of its last day: its days left count from there, not today.
     check = Checker(facts, year_facts, quarter, now.date(), as_of=as_of.date())
-    if (
-        before is not None
-        and not fresh
-        and scope == before.scope
-        and not stale & _LIAISON_TABLES
-        and _same_codes(before.without, facts)
-    ):
+    if kept is not None and not stale & _LIAISON_TABLES and _same_codes(kept.without, facts):
         # The same organizations name no liaison, in the same order (by code, as the database
         # collates them: a code changed is read again).
-        without = before.without
+        without = kept.without
     else:
         # The organizations naming no liaison, in the order `liaisons_missing` lists them.
         rows: Sequence[Any] = run(session, _no_liaison_query(arrays), {"orgs": scope}).all()
@@ -257,13 +249,6 @@ def _same_codes(without: dict[int, tuple[int, str]], facts: Facts) -> bool:
     """Tells whether the organizations naming no liaison keep the codes the facts give them."""
     orgs = facts.orgs
     return all(org in orgs and orgs[org].code == code for org, (_, code) in without.items())
-
-
-def _facts_again(
-    session: Session, before: Facts, written: frozenset[str], now: datetime, scope: Sequence[int]
-) -> Facts:
-    """Reads the facts again where the written tables feed them, at `now`."""
-    return reload_facts(session, before, written=written, now=now, org_ids=scope)
 
 
 def counted_overview(
