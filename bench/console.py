@@ -2,18 +2,19 @@
 
 Committee staff whose scope is the whole generated city (a city committee, added above the
 city's committees for this benchmark) open the overview (总览, `/console/`) of every
-organization three ways: with nothing written between views (the kept overview of
+organization four ways: with nothing written between views (the kept overview of
 `bot.services.overview_cache` answers), each view after a member's check-in (the meetings'
-answers are counted again, the branches whose counts changed checked again), and each view after
-another write to a table the rules read (an organization renamed: the whole overview is computed
-anew); and the member list (`/console/org/{code}`) of a 50-member branch (the city's
-biggest, topped up to 50 current members), one request
-after another, through the real app: the shared Starlette app with the console mounted, spoken
-to in process over httpx's ASGI transport (session cookie, middleware, gzip and all). Each
-page's p50 and p99 are set beside the help menu's, measured in the same run through the
-assistant (`Assistant.handle`, as in bench/answers.py): the ratio is the page's p99 over the
-help menu's. The page weight is the overview's HTML with every script and stylesheet it loads,
-in bytes as transferred (gzip, as the console serves them).
+answers are counted again, the branches whose counts changed checked again), each view after a
+branch in an alliance and a pairing is renamed (the facts are read again, and the branches a
+difference reaches, those sharing a group with it, checked again), and each view after a member
+joins such a branch (the meetings counted again as well); and the member list
+(`/console/org/{code}`) of a 50-member branch (the city's biggest, topped up to 50 current
+members), one request after another, through the real app: the shared Starlette app with the
+console mounted, spoken to in process over httpx's ASGI transport (session cookie, middleware,
+gzip and all). Each page's p50 and p99 are set beside the help menu's, measured in the same run
+through the assistant (`Assistant.handle`, as in bench/answers.py): the ratio is the page's p99
+over the help menu's. The page weight is the overview's HTML with every script and stylesheet it
+loads, in bytes as transferred (gzip, as the console serves them).
 
 Run: python -m bench.console [--views 30] [--writes 10] [--lists 200] [--postgres URL]
 """
@@ -48,7 +49,7 @@ from bot.services.console_access import ConsoleAccess
 from bot.web.console.desk import SESSION_COOKIE
 from bot.web.console.routes import console_routes
 from storage.engine import Database
-from storage.models import Attendance, Member, Organization, Role
+from storage.models import AllianceUnit, Attendance, Member, Organization, PairingOrg, Role
 
 OVERVIEW_TARGET = 0.300
 MEMBERS_TARGET = 0.050
@@ -149,13 +150,42 @@ async def timed_after_writes(
     return Timings(wall, cpu)
 
 
-def rename(database: Database, number: int) -> None:
-    """Renames the city committee (a write to a table the rules read, not an answer)."""
+def grouped_branches(database: Database, count: int) -> list[int]:
+    """Lists `count` branches that are units of an alliance and in a pairing too."""
+    with database.session() as session:
+        return list(
+            session.exec(
+                select(Organization.id)
+                .where(
+                    col(Organization.id).in_(select(AllianceUnit.organization_id)),
+                    col(Organization.id).in_(select(PairingOrg.organization_id)),
+                )
+                .order_by(col(Organization.id))
+                .limit(count)
+            ).all()
+        )
+
+
+def rename(database: Database, org_id: int) -> None:
+    """Renames a branch (a write to a table the rules read, not an answer, nor the tallies')."""
     with database.session() as session:
         session.execute(
             update(Organization)
-            .where(col(Organization.code) == CITY_CODE)
-            .values(name=f"全市党建工作委员会（{number}）")
+            .where(col(Organization.id) == org_id)
+            .values(name=Organization.name + "（改）")
+        )
+
+
+def join(database: Database, org_id: int) -> None:
+    """A member joins a branch (a write the meetings' tallies read too)."""
+    with database.session() as session:
+        session.add(
+            Member(
+                name="新入党员",
+                organization_id=org_id,
+                status=MemberStatus.PROBATIONARY,
+                created_at=NOW.astimezone(UTC),
+            )
         )
 
 
@@ -201,6 +231,7 @@ class Browsed:
     kept: Timings
     checked_in: Timings
     written: Timings
+    joined: Timings
     listed: Timings
     weight: tuple[int, int, list[tuple[str, int]]]
 
@@ -234,13 +265,17 @@ async def _browse(
             "/console/",
             [partial(check_in, assistant, database, account) for account in checkers],
         )
+        branches = grouped_branches(database, len(checkers))
         written = await timed_after_writes(
-            client, "/console/", [partial(rename, database, n) for n in range(len(checkers))]
+            client, "/console/", [partial(rename, database, org_id) for org_id in branches]
+        )
+        joined = await timed_after_writes(
+            client, "/console/", [partial(join, database, org_id) for org_id in branches]
         )
         listed = await timed(client, members, lists)
         weight = await page_weight(client)
     assistant.close()
-    return Browsed(kept, checked_in, written, listed, weight)
+    return Browsed(kept, checked_in, written, joined, listed, weight)
 
 
 def _ms(seconds: float) -> str:
@@ -320,8 +355,16 @@ def measure(
             f"console overview after a write, {orgs}",
             browsed.written,
             OVERVIEW_TARGET,
-            f"{len(browsed.written.wall)} views, each after an organization was renamed (the"
-            " whole overview computed anew)",
+            f"{len(browsed.written.wall)} views, each after a branch in an alliance and a pairing"
+            " was renamed (the facts read again, the branches sharing a group with it checked"
+            " again)",
+        ),
+        page(
+            f"console overview after a member joins, {orgs}",
+            browsed.joined,
+            OVERVIEW_TARGET,
+            f"{len(browsed.joined.wall)} views, each after a member joined such a branch (the"
+            " facts read and the meetings counted again, that branch's groups checked again)",
         ),
         page(
             f"console member list, {staff.branch_members}-member branch, {backend}",

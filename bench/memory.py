@@ -7,7 +7,7 @@ Application built, the framework's own footprint. `idle`: the assistant with its
 WeChat channels and HTTP app built, nothing handled yet. `city`: the same process after a
 reminder tick at 07:30 on the generated city (every member's facts in memory) and a few answers.
 
-Run: python -m bench.memory
+Run: python -m bench.memory [--full] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -152,9 +152,15 @@ def measure(url: str) -> list[Result]:
 
 
 def main() -> None:
-    """Runs one probe (child process) or the whole memory benchmark on a quick city."""
+    """Runs one probe (child process) or the whole memory benchmark on each backend."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--probe", nargs=2, metavar=("KIND", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="the full suite's city (100,000 members), not a quick one",
+    )
+    parser.add_argument("--postgres", default=None, help="also measure on this PostgreSQL server")
     args = parser.parse_args()
     if args.probe:
         kind, url = args.probe
@@ -164,11 +170,14 @@ def main() -> None:
             probe_assistant(url, city=kind == "city")
         print(json.dumps(resident()))
         return
-    from bench.cityscale import QUICK_CITY, city_database
+    from bench.cityscale import CITY, QUICK_CITY, city_database
+    from bench.databases import postgres_base_url
 
-    with city_database("sqlite", QUICK_CITY) as (url, _):
-        for result in measure(url):
-            print(f"{result.name}: {result.figure}; {result.baseline}")
+    postgres = postgres_base_url(args.postgres)
+    for backend in ["sqlite"] + (["postgresql"] if postgres else []):
+        with city_database(backend, CITY if args.full else QUICK_CITY, postgres) as (url, _):
+            for result in measure(url):
+                print(f"{result.name}: {result.figure}; {result.baseline}")
 
 
 if __name__ == "__main__":

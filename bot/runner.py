@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import uvicorn
+from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from bot.channels.http import build_http_app
+from bot.channels.http import BodyCap, build_http_app
 from bot.channels.registry import build_channels
 from bot.config import Settings
 from bot.core.channel import ChatChannel
@@ -118,6 +119,20 @@ class _Server(uvicorn.Server):
         yield
 
 
+def http_app(core: Core, routes: Sequence[BaseRoute], settings: Settings) -> Starlette:
+    """Builds the shared app; the console's bodies have its limits and its translated refusal."""
+    from bot.web.console import routes as console  # noqa: PLC0415
+
+    cap = BodyCap(
+        prefix=console.PREFIX,
+        limit=console.BODY_LIMIT,
+        larger=console.BODY_LIMITS,
+        refuse=console.refuse_too_large(settings),
+        error=console.BodyTooLargeError,
+    )
+    return build_http_app(core, routes, caps=[cap])
+
+
 async def serve(
     settings: Settings,
     core: Core,
@@ -131,12 +146,10 @@ async def serve(
     Stops on SIGINT/SIGTERM, or when `stop` is set if one is given. `ready` receives the HTTP
     port once everything is up (useful with port 0).
     """
-    from bot.web.console.routes import BODY_LIMITS, ConsoleBodyLimit  # noqa: PLC0415
-
     services = configured_channels(settings, core) if services is None else list(services)
     routes = [route for service in services for route in service.routes]
     config = uvicorn.Config(
-        ConsoleBodyLimit(build_http_app(core, routes, larger_bodies=BODY_LIMITS), settings),
+        http_app(core, routes, settings),
         host=settings.http_host,
         port=settings.http_port,
         lifespan="off",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum, StrEnum
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, delete, text, update
 from sqlalchemy.engine import Connection
@@ -346,7 +346,7 @@ def take_fact_changes(session: Session) -> None:
 
 
 class FactVersionRow(SQLModel, table=True):
-    """SQLite's counts of writes to the watched tables (1: all but the answers; 2: the answers)."""
+    """SQLite's count of the writes to each watched table (`TABLE_ROWS` names its row)."""
 
     __tablename__ = "fact_version"
 
@@ -354,88 +354,121 @@ class FactVersionRow(SQLModel, table=True):
     n: int = Field(sa_type=BigInteger)
 
 
-class Holding(Enum):
-    """What of a fact version still holds: everything, all but the answers, or nothing."""
+# The tables whose updates and deletes are also counted apart: a cache of what they derive can
+# then find the rows added since (by id, which only grows) when nothing was changed or removed.
+GROWING_TABLES = ("attendance", "meeting", "member")
 
-    ALL = "all"
-    ALL_BUT_ANSWERS = "all_but_answers"
-    NOTHING = "nothing"
+
+def rewritten(table: str) -> str:
+    """Names the count of the updates and deletes of one of `GROWING_TABLES`."""
+    return f"{table}:rewritten"
+
+
+# What a fact version counts: the writes to each watched table, and the rewrites of the growing.
+VERSIONED = (*WATCHED_TABLES, *(rewritten(table) for table in GROWING_TABLES))
+# Each count's row in `fact_version` (SQLite) and its sequence (PostgreSQL), as migration 0024
+# made them. The meetings' answers keep the sequence they had (0022).
+TABLE_ROWS = {name: 100 + number for number, name in enumerate(VERSIONED)}
+TABLE_SEQUENCES = {
+    name: "fact_answer_seq" if name == "attendance" else f"fact_seq_{name.replace(':', '_')}"
+    for name in VERSIONED
+}
+EVERY_TABLE = frozenset(VERSIONED)
 
 
 @dataclass(frozen=True, slots=True)
 class FactVersion:
-    """Where the writes to the watched tables stood when read.
+    """Where the writes to each watched table stood when read (`counts`, in `VERSIONED` order).
 
-    `count` moves with every write to a watched table but attendance, `answers` with every
-    write to attendance (the meetings' answers, written at each check-in). On PostgreSQL they
-    are the marks' sequences, which move when a statement runs, before its transaction commits:
-    `in_flight` holds the transactions running when they were read, any of which may have moved
-    them already and commit later.
+    On PostgreSQL the counts are the marks' sequences, which move when a statement runs, before
+    its transaction commits: `in_flight` holds the transactions running when they were read,
+    any of which may have moved them already and commit later.
     """
 
-    count: int
-    answers: int
+    counts: tuple[int, ...]
     in_flight: tuple[int, ...] = ()
 
 
 # Before its first value a sequence reads as its start, as it does after it: `is_called` tells.
+# The sequences' names are this module's constants.
 _PG_COUNTS = text(
-    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_change_id_seq),"
-    " (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fact_answer_seq)"
+    "SELECT "  # noqa: S608
+    + ", ".join(
+        f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {TABLE_SEQUENCES[table]})"  # noqa: S608
+        for table in VERSIONED
+    )
 )
 # Read after the counts, in a statement of its own. A transaction that moved a count before it
 # was read had its id before this statement gives the reader one, and if it was still running
 # when this statement's snapshot was taken, the snapshot lists it as running (in its list, or
 # at or above its xmax). Those are the transactions that may commit what a count already
-# counted; the reader's own id is past them.
+# counted; the reader's own id is past them. Of those, only the ones that left a mark can have
+# moved a count: a mark is written before its count moves, under a lock on `fact_change` held to
+# the transaction's end, so the lock table names them (by their 32-bit id). Transactions of other
+# databases on the server, or that wrote nothing watched, are left out; one that committed
+# between the snapshot and the locks read committed before what the reader reads next.
 _PG_RUNNING = text(
     "SELECT CAST(pg_current_xact_id() AS text),"
     " CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text),"
-    " ARRAY(SELECT CAST(pg_snapshot_xip(pg_current_snapshot()) AS text))"
+    " ARRAY(SELECT CAST(pg_snapshot_xip(pg_current_snapshot()) AS text)),"
+    " ARRAY(SELECT CAST(own.transactionid AS text) FROM pg_locks AS marking"
+    " JOIN pg_locks AS own ON own.pid = marking.pid AND own.locktype = 'transactionid'"
+    " AND own.mode = 'ExclusiveLock' AND own.granted"
+    " WHERE marking.locktype = 'relation' AND marking.mode = 'RowExclusiveLock'"
+    " AND marking.relation = CAST('fact_change' AS regclass))"
 )
+_LOW_BITS = 0xFFFF_FFFF
 # Whether one of the transactions running when a version was read has committed since.
 _PG_COMMITTED = text(
     "SELECT EXISTS (SELECT 1 FROM unnest(CAST(:in_flight AS text[])) AS running (xid)"
     " WHERE pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'in progress'"
     " AND pg_xact_status(CAST(running.xid AS xid8)) IS DISTINCT FROM 'aborted')"
 )
-_SQLITE_COUNTS = text("SELECT id, n FROM fact_version WHERE id IN (1, 2)")
+_SQLITE_COUNTS = text("SELECT id, n FROM fact_version WHERE id >= :first").bindparams(
+    first=min(TABLE_ROWS.values())
+)
 
 
-def _counts(connection: Connection) -> tuple[int, int]:
-    """Reads the two counts."""
+def _counts(connection: Connection) -> tuple[int, ...]:
+    """Reads each watched table's count."""
     if connection.dialect.name == "postgresql":
-        count, answers = connection.execute(_PG_COUNTS).one()
-        return int(count), int(answers)
+        return tuple(int(count) for count in connection.execute(_PG_COUNTS).one())
     rows: dict[int, int] = dict(connection.execute(_SQLITE_COUNTS).all())
-    return int(rows[1]), int(rows[2])
+    return tuple(int(rows[TABLE_ROWS[name]]) for name in VERSIONED)
 
 
 def fact_version(session: Session) -> FactVersion:
     """Reads where the writes to the watched tables stand; read it before what it versions."""
     connection = session.connection()
-    count, answers = _counts(connection)
+    counts = _counts(connection)
     if connection.dialect.name != "postgresql":
-        return FactVersion(count, answers)
-    own, xmax, listed = connection.execute(_PG_RUNNING).one()
+        return FactVersion(counts)
+    own, xmax, listed, marking = connection.execute(_PG_RUNNING).one()
     running = {int(xid) for xid in listed} | set(range(int(xmax), int(own)))
-    return FactVersion(count, answers, tuple(sorted(running)))
+    # The snapshot's ids are 64-bit (epoch and id); the lock table's, the low 32 bits.
+    marked = {int(xid) for xid in marking}
+    return FactVersion(counts, tuple(sorted(x for x in running if x & _LOW_BITS in marked)))
 
 
-def fact_version_holds(
+def written_since(
     session: Session, version: FactVersion, current: FactVersion | None = None
-) -> Holding:
-    """Tells what of `version` still holds: nothing written since, or only answers, or more.
+) -> frozenset[str]:
+    """Names the watched tables written since `version` was read (every one when unknown).
+
+    A growing table updated or deleted from is named again as `rewritten(table)`.
 
     Against the counts as they stand, or as `current` (read since) found them.
     """
     connection = session.connection()
-    count, answers = (current.count, current.answers) if current else _counts(connection)
-    if count != version.count:
-        return Holding.NOTHING
-    if version.in_flight:
+    counts = current.counts if current else _counts(connection)
+    written = frozenset(
+        table
+        for table, before, now in zip(VERSIONED, version.counts, counts, strict=True)
+        if before != now
+    )
+    if written != EVERY_TABLE and version.in_flight:
         params = {"in_flight": [str(xid) for xid in version.in_flight]}
-        # Which counts a committed one moved is not known: everything is read again.
+        # Which tables a committed one wrote to is not known: every one is read again.
         if connection.execute(_PG_COMMITTED, params).scalar_one():
-            return Holding.NOTHING
-    return Holding.ALL if answers == version.answers else Holding.ALL_BUT_ANSWERS
+            return EVERY_TABLE
+    return written

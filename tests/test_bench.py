@@ -51,6 +51,7 @@ def test_every_benchmark_ran(tiny_run: list[Result]) -> None:
         "console overview,",
         "console overview after a check-in",
         "console overview after a write",
+        "console overview after a member joins",
         "console member list",
         "console overview page weight",
         "memory",
@@ -117,6 +118,7 @@ def test_console_pages_have_figures_and_a_weight(tiny_run: list[Result]) -> None
         "console overview,",
         "console overview after a check-in",
         "console overview after a write",
+        "console overview after a member joins",
         "console member list",
     ):
         (result,) = by_name(tiny_run, prefix)

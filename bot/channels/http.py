@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -63,26 +64,49 @@ class _BodyTooLargeError(Exception):
     """The request body grew past the cap while being read."""
 
 
+@dataclass(frozen=True, slots=True)
+class BodyCap:
+    """The body limits of the paths under `prefix`, and how the app there refuses a larger one.
+
+    A body declared larger than its limit is answered by `refuse` (an ASGI app, given the
+    request); one that grows past it while read raises `error` inside the app under the prefix,
+    for it to answer in its own way (`refuse` answers if the error escapes it).
+    """
+
+    prefix: str
+    limit: int
+    larger: Mapping[str, int]
+    refuse: ASGIApp
+    error: type[Exception]
+
+    def covers(self, path: str) -> bool:
+        """Tells whether a path lies under the prefix."""
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
 class BodySizeLimit:
-    """ASGI middleware answering 413 to any request whose body exceeds `max_bytes`."""
+    """ASGI middleware answering 413 to any request whose body exceeds its limit.
+
+    `max_bytes` for every path but those a cap covers, which have the cap's limits and answer.
+    """
 
     def __init__(
-        self,
-        app: ASGIApp,
-        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        larger: Mapping[str, int] | None = None,
+        self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES, caps: Sequence[BodyCap] = ()
     ) -> None:
         self.app = app
         self.default_max_bytes = max_bytes
-        # Exact paths allowed a bigger body, such as the console's upload form.
-        self.larger = dict(larger or {})
+        self.caps = tuple(caps)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuses oversized bodies by declared length, or while they stream in."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self.larger.get(scope.get("path", ""), self.default_max_bytes)
+        path = scope.get("path", "")
+        cap = next((cap for cap in self.caps if cap.covers(path)), None)
+        max_bytes = cap.larger.get(path, cap.limit) if cap else self.default_max_bytes
+        refuse = cap.refuse if cap else _too_large
+        error = cap.error if cap else _BodyTooLargeError
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -91,7 +115,7 @@ class BodySizeLimit:
                     declared = -1
                 if declared < 0 or declared > max_bytes:
                     refusals.note("body too large")
-                    await _too_large(scope, receive, send)
+                    await refuse(scope, receive, send)
                     return
         received = 0
         response_started = False
@@ -102,7 +126,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > max_bytes:
-                    raise _BodyTooLargeError
+                    raise error
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -113,11 +137,11 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLargeError:
+        except (_BodyTooLargeError, error):
             if response_started:
                 raise
             refusals.note("body too large")
-            await _too_large(scope, receive, send)
+            await refuse(scope, receive, send)
         except ClientDisconnect:
             # The client went away mid-body: nobody to answer, and nothing went wrong here.
             refusals.note("client disconnected before the body was read")
@@ -133,11 +157,11 @@ def build_http_app(
     routes: Sequence[BaseRoute] = (),
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    larger_bodies: Mapping[str, int] | None = None,
+    caps: Sequence[BodyCap] = (),
 ) -> Starlette:
     """Builds the shared ASGI app: `/healthz` and each channel's routes, with capped bodies.
 
-    `larger_bodies` raises the cap for exact paths (an upload form), leaving every other one.
+    `caps` give the paths under a prefix (the console's) their own limits and refusal.
     """
 
     async def healthz(request: Request) -> JSONResponse:
@@ -153,5 +177,5 @@ def build_http_app(
 
     return Starlette(
         routes=[Route("/healthz", healthz, methods=["GET", "HEAD"]), *routes],
-        middleware=[Middleware(BodySizeLimit, max_bytes=max_body_bytes, larger=larger_bodies)],
+        middleware=[Middleware(BodySizeLimit, max_bytes=max_body_bytes, caps=caps)],
     )

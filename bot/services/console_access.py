@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,8 +30,13 @@ CONSOLE_ROLES = frozenset({*LEADING_ROLES, RoleKind.COMMITTEE, RoleKind.LIAISON}
 OVERSEEING = frozenset({OrgKind.COMMITTEE, OrgKind.GENERAL_BRANCH})
 
 _hasher = PasswordHasher()
-# Verifying against this keeps an unknown login as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+# Made at the first sign-in, not at import: argon2 takes ~64 MiB and ~0.1 s of every process.
+@cache
+def _dummy_hash() -> str:
+    """Hashes no one's password: verifying an unknown login against it is as slow as a wrong one."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def token_hash(token: str) -> str:
@@ -186,7 +192,7 @@ class ConsoleAccess:
             raise ServiceError("console_throttled", keep_writes=True)
         account = console.account_by_login(self.session, login=login.strip().lower())
         try:
-            _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+            _hasher.verify(account.password_hash if account else _dummy_hash(), password)
             valid = account is not None
         except (VerificationError, InvalidHashError):
             valid = False

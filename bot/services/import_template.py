@@ -7,13 +7,7 @@ template imports as it is (`gongjian import district`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import BinaryIO
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING, BinaryIO
 
 from bot.core.i18n import N_, Translator
 from bot.services.district import (
@@ -26,10 +20,15 @@ from bot.services.district import (
 )
 from bot.services.importer import COLUMNS
 
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
+    from openpyxl.worksheet.worksheet import Worksheet
+
 # Rows that drop-down lists cover (the example row and what operators add below it).
 LAST_ROW = 1000
-HEADER_FILL = PatternFill("solid", fgColor="C00000")
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+# Header cells: white bold text on red.
+HEADER_COLOR = "C00000"
+HEADER_TEXT_COLOR = "FFFFFF"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,12 +177,22 @@ SHEETS: tuple[tuple[str, dict[str, Column]], ...] = (
 )
 
 
+def _header(cell: Cell) -> None:
+    """Paints a header cell."""
+    from openpyxl.styles import Font, PatternFill  # noqa: PLC0415 (as write_template)
+
+    cell.fill = PatternFill("solid", fgColor=HEADER_COLOR)
+    cell.font = Font(bold=True, color=HEADER_TEXT_COLOR)
+
+
 def _data_sheet(sheet: Worksheet, columns: dict[str, Column]) -> None:
     """Writes a sheet's header, example row and drop-down lists."""
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415 (as write_template)
+    from openpyxl.worksheet.datavalidation import DataValidation  # noqa: PLC0415
+
     for index, column in enumerate(columns.values(), start=1):
         letter = get_column_letter(index)
-        header = sheet.cell(row=1, column=index, value=column.header)
-        header.fill, header.font = HEADER_FILL, HEADER_FONT
+        _header(sheet.cell(row=1, column=index, value=column.header))
         sheet.cell(row=2, column=index, value=column.example or None)
         sheet.column_dimensions[letter].width = max(12, 2 * len(column.header) + 4)
         if column.choices:
@@ -201,6 +210,11 @@ def _data_sheet(sheet: Worksheet, columns: dict[str, Column]) -> None:
 
 def write_template(stream: BinaryIO, t: Translator) -> None:
     """Writes the district import template as an .xlsx workbook to `stream`."""
+    # openpyxl loads when a template is written: the templates' columns are read by processes
+    # (the command line's help, `gongjian run`) that never write one.
+    from openpyxl import Workbook  # noqa: PLC0415
+    from openpyxl.styles import Alignment  # noqa: PLC0415
+
     book = Workbook()
     first = book.active
     assert first is not None
@@ -211,7 +225,7 @@ def write_template(stream: BinaryIO, t: Translator) -> None:
     notes = book.create_sheet(NOTES_SHEET)
     notes.append([t("Sheet"), t("Column"), t("Required"), t("Meaning")])
     for cell in notes[1]:
-        cell.fill, cell.font = HEADER_FILL, HEADER_FONT
+        _header(cell)
     notes.append(
         [
             "",

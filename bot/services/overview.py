@@ -33,11 +33,20 @@ from bot.services.compliance import (
     end_of_day,
 )
 from bot.services.errors import ServiceError
+from bot.services.obligations.changes import fact_changes
 from bot.services.obligations.fact_queries import packed_among
-from bot.services.obligations.facts import Part, load_facts
-from bot.services.tallies import ScopeTallies, scope_tallies
+from bot.services.obligations.facts import Facts, Part, load_facts, reload_facts
+from bot.services.tallies import (
+    HighestIds,
+    ScopeTallies,
+    highest_ids,
+    organizations_added_to,
+    recounted,
+    scope_tallies,
+)
 from storage.models import Activity, AllianceUnit, Member, Organization, PairingOrg, Role
 from storage.queries import run
+from storage.reminders import EVERY_TABLE, GROWING_TABLES, rewritten
 
 # Organizations that owe the branch rules (the committee and general branches oversee them).
 BRANCH_KINDS = (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
@@ -112,14 +121,19 @@ class Basis:
     without: dict[int, tuple[int, str]]
     groups_without: dict[tuple[Subject, str], list[tuple[int, str]]]
     activities_by_kind: tuple[tuple[ActivityKind, int], ...]
+    # The branches and every organization sharing a group with one: the facts' organizations.
+    scope: tuple[int, ...] = ()
     summaries: dict[tuple[Subject, str], _Summary] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Counted:
-    """An overview and the meeting tallies it was counted from."""
+    """An overview with the basis and the meeting tallies it was counted from."""
 
+    basis: Basis
     tallies: ScopeTallies
+    # The highest ids of the answers, meetings and members read before the count.
+    highest: HighestIds
     overview: Overview
 
 
@@ -131,34 +145,77 @@ def overview_basis(
     now: datetime,
     holidays: HolidayCalendar,
     tz: ZoneInfo,
+    before: Basis | None = None,
+    written: Collection[str] | None = None,
 ) -> Basis:
-    """Reads what the overview of `org_ids` needs besides the meetings' answers."""
+    """Reads what the overview of `org_ids` needs besides the meetings' answers.
+
+    With `before` (the basis of the same scope and quarter, read earlier that day) and the
+    tables `written` since, only what those tables feed is read again; the rest is `before`'s.
+    """
     now = now.astimezone(tz)
     if quarter > Quarter.of(now.date()):
         raise ServiceError("quarter_ahead")
+    # What is kept from `before`: nothing when it is another day's or what was written is unknown.
+    kept = (
+        before
+        if before is not None and written is not None and before.now.date() == now.date()
+        else None
+    )
+    stale = frozenset(written if kept is not None and written is not None else EVERY_TABLE)
     arrays = _arrays(session)
     _plan_for_a_view(session)
-    branches = _branches(session, org_ids, arrays)
+    if kept is not None and not stale & _BRANCH_TABLES:
+        branches = kept.branches
+    else:
+        branches = _branches(session, org_ids, arrays)
     ids = [org.id for org in branches]
-    activities = _activities_by_kind(session, ids, quarter, arrays)
+    if kept is not None and not stale & _ACTIVITY_TABLES:
+        activities = kept.activities_by_kind
+    else:
+        activities = _activities_by_kind(session, ids, quarter, arrays)
     if not branches:
         return Basis(quarter, now, tz, branches, None, {}, {}, activities)
     # The branches and every organization sharing a group with one: each branch's report reads
     # its partners' names, ledgers and settings.
-    scope = sorted({*ids, *run(session, _partners_query(arrays), {"orgs": ids}).scalars()})
+    if kept is not None and not stale & _SCOPE_TABLES and ids == [org.id for org in kept.branches]:
+        scope = kept.scope
+    else:
+        scope = tuple(
+            sorted({*ids, *run(session, _partners_query(arrays), {"orgs": ids}).scalars()})
+        )
+    if kept is not None and scope != kept.scope:
+        kept = None
     as_of = min(now, end_of_day(quarter.last_day, tz))
-    facts = load_facts(session, now=as_of, holidays=holidays, org_ids=scope, parts=Part.NONE)
     year_moment = min(now, end_of_day(date(quarter.year, 12, 31), tz))
-    year_facts = (
-        facts
-        if year_moment == as_of
-        else load_facts(session, now=year_moment, holidays=holidays, org_ids=scope, parts=Part.NONE)
-    )
+    if kept is not None and kept.check is not None and kept.check.facts.holidays is holidays:
+        facts = reload_facts(session, kept.check.facts, written=stale, now=as_of, org_ids=scope)
+        year_facts = (
+            facts
+            if year_moment == as_of
+            else reload_facts(
+                session, kept.check.year_facts, written=stale, now=year_moment, org_ids=scope
+            )
+        )
+    else:
+        facts = load_facts(session, now=as_of, holidays=holidays, org_ids=scope, parts=Part.NONE)
+        year_facts = (
+            facts
+            if year_moment == as_of
+            else load_facts(
+                session, now=year_moment, holidays=holidays, org_ids=scope, parts=Part.NONE
+            )
+        )
     # A past quarter is reported as of its last day: its days left count from there, not today.
     check = Checker(facts, year_facts, quarter, now.date(), as_of=as_of.date())
-    # The organizations naming no liaison, in the order `liaisons_missing` lists them.
-    rows: Sequence[Any] = run(session, _no_liaison_query(arrays), {"orgs": scope}).all()
-    without = {org_id: (place, code) for place, (org_id, code) in enumerate(rows)}
+    if kept is not None and not stale & _LIAISON_TABLES and _same_codes(kept.without, facts):
+        # The same organizations name no liaison, in the same order (by code, as the database
+        # collates them: a code changed is read again).
+        without = kept.without
+    else:
+        # The organizations naming no liaison, in the order `liaisons_missing` lists them.
+        rows: Sequence[Any] = run(session, _no_liaison_query(arrays), {"orgs": scope}).all()
+        without = {org_id: (place, code) for place, (org_id, code) in enumerate(rows)}
     # Per group, those of its organizations: most groups have none.
     groups_without = {
         **{
@@ -174,22 +231,64 @@ def overview_basis(
             for pairing in facts.pairings
         },
     }
-    return Basis(quarter, now, tz, branches, check, without, groups_without, activities)
+    return Basis(
+        quarter, now, tz, branches, check, without, groups_without, activities, scope=scope
+    )
+
+
+# The tables each part of the basis is read from (the facts': `reload_facts`).
+_BRANCH_TABLES = frozenset({"organization"})
+_ACTIVITY_TABLES = frozenset({"activity"})
+_SCOPE_TABLES = frozenset({"allianceunit", "pairingorg"})
+_LIAISON_TABLES = frozenset({"role", "member"})
+# What the meetings' tallies are counted from.
+TALLY_TABLES = frozenset({"meeting", "attendance", "member"})
+
+
+def _same_codes(without: dict[int, tuple[int, str]], facts: Facts) -> bool:
+    """Tells whether the organizations naming no liaison keep the codes the facts give them."""
+    orgs = facts.orgs
+    return all(org in orgs and orgs[org].code == code for org, (_, code) in without.items())
 
 
 def counted_overview(
-    session: Session, basis: Basis, *, now: datetime, before: Counted | None = None
+    session: Session,
+    basis: Basis,
+    *,
+    now: datetime,
+    before: Counted | None = None,
+    written: Collection[str] | None = None,
 ) -> Counted:
     """Counts the meetings' answers at `now` and checks each branch against the basis.
 
     `now` must fall on the basis' day, before any meeting starting after the basis was read.
-    With `before` (an overview of the same basis), a branch whose tallies are unchanged keeps
-    its standing instead of being checked again.
+    With `before` (an overview of the same scope and quarter, read on the same day) and the
+    tables `written` since it was counted, only what they changed is counted again: nothing
+    when no answer, meeting or member was written, the organizations with rows added when
+    rows were only added; and a branch keeps its standing unless its tallies changed or a
+    difference between the two bases reaches it.
     """
     now = now.astimezone(basis.tz)
-    _plan_for_a_view(session)
     ids = [org.id for org in basis.branches]
-    tallies = scope_tallies(session, org_ids=ids, quarter=basis.quarter, now=now, tz=basis.tz)
+    stale = frozenset(EVERY_TABLE if written is None else written)
+    if before is None or stale & _REWRITES or ids != [o.id for o in before.basis.branches]:
+        _plan_for_a_view(session)
+        highest = highest_ids(session)
+        tallies = scope_tallies(session, org_ids=ids, quarter=basis.quarter, now=now, tz=basis.tz)
+    elif stale & TALLY_TABLES:
+        _plan_for_a_view(session)
+        highest = highest_ids(session)
+        added = organizations_added_to(session, before.highest) & set(ids)
+        tallies = recounted(
+            session,
+            before.tallies,
+            org_ids=added,
+            quarter=basis.quarter,
+            now=now,
+            tz=basis.tz,
+        )
+    else:
+        highest, tallies = before.highest, before.tallies
     standings = _standings(basis, tallies, before)
     seen = {requirement for standing in standings for requirement in standing.cells}
     tomorrow = datetime.combine(basis.now.date() + timedelta(days=1), time(0), tzinfo=basis.tz)
@@ -201,7 +300,11 @@ def counted_overview(
         activities_by_kind=basis.activities_by_kind,
         holds_until=min(tomorrow, tallies.next_start or tomorrow),
     )
-    return Counted(tallies, overview)
+    return Counted(basis, tallies, highest, overview)
+
+
+# Updates and deletes of what the tallies are counted from: everything is counted again.
+_REWRITES = frozenset(rewritten(table) for table in GROWING_TABLES)
 
 
 def _plan_for_a_view(session: Session) -> None:
@@ -221,27 +324,76 @@ def _arrays(session: Session) -> bool:
 
 
 def _standings(basis: Basis, tallies: ScopeTallies, before: Counted | None) -> tuple[Standing, ...]:
-    """Checks each branch against the facts of the whole scope, read once."""
+    """Checks each branch against the facts of the whole scope, read once.
+
+    A branch `before` checked keeps its standing when nothing it reads changed since.
+    """
     check = basis.check
     if check is None:
         return ()
-    kept: dict[int, Standing] = (
-        {standing.org.id: standing for standing in before.overview.standings} if before else {}
-    )
-    standings = []
-    for org in basis.branches:
-        meetings, stored = tallies.meetings.get(org.id), tallies.stored.get(org.id)
-        if (
-            before is not None
-            and org.id in kept
-            and before.tallies.meetings.get(org.id) == meetings
-            and before.tallies.stored.get(org.id) == stored
-        ):
-            standings.append(kept[org.id])
-            continue
-        standings.append(_standing(basis, check, org, tallies))
+    kept: dict[int, Standing] = {}
+    if before is not None:
+        reached = _reached(before.basis, basis)
+        if reached is not None:
+            kept = {
+                standing.org.id: standing
+                for standing in before.overview.standings
+                if standing.org.id not in reached
+                and before.tallies.meetings.get(standing.org.id)
+                == tallies.meetings.get(standing.org.id)
+                and before.tallies.stored.get(standing.org.id)
+                == tallies.stored.get(standing.org.id)
+            }
+    standings = [
+        kept[org.id] if org.id in kept else _standing(basis, check, org, tallies)
+        for org in basis.branches
+    ]
     standings.sort(key=lambda s: (-s.count(State.MISSED), -s.count(State.OWED), s.org.code))
     return tuple(standings)
+
+
+def _reached(before: Basis, after: Basis) -> set[int] | None:
+    """The organizations whose standing a difference between two bases may change; None: all.
+
+    A branch's standing reads its own facts, tallies and liaisons, and the sections of its
+    groups; a group's section reads the group's facts and those of every organization it names.
+    """
+    if before is after:
+        return set()
+    if before.check is None or after.check is None:
+        return None
+    changes = fact_changes(before.check.facts, after.check.facts)
+    year = (
+        changes
+        if after.check.year_facts is after.check.facts
+        and before.check.year_facts is before.check.facts
+        else fact_changes(before.check.year_facts, after.check.year_facts)
+    )
+    if changes is None or year is None:
+        return None
+    orgs = set(changes.orgs | year.orgs)
+    old = {org.id: org for org in before.branches}
+    new = {org.id: org for org in after.branches}
+    orgs.update(org for org in old.keys() ^ new.keys())
+    orgs.update(org for org, view in new.items() if org in old and old[org] != view)
+    # Who names no liaison: the order is by code, which the codes compared already cover.
+    orgs.update(before.without.keys() ^ after.without.keys())
+    orgs.update(
+        org
+        for org, (_, code) in after.without.items()
+        if org in before.without and before.without[org][1] != code
+    )
+    alliances, pairings = changes.alliances | year.alliances, changes.pairings | year.pairings
+    reached = set(orgs)
+    for facts in (before.check.facts, after.check.facts):
+        for alliance in facts.alliances:
+            named = {unit.org_id for unit in alliance.units} | set(alliance.overrides.values())
+            if alliance.id in alliances or not orgs.isdisjoint(named):
+                reached |= named
+        for pairing in facts.pairings:
+            if pairing.id in pairings or not orgs.isdisjoint(pairing.org_ids):
+                reached.update(pairing.org_ids)
+    return reached
 
 
 def _standing(basis: Basis, check: Checker, org: OrgView, tallies: ScopeTallies) -> Standing:

@@ -5,10 +5,13 @@ since the last one, and on a meeting day what was written is mostly answers (che
 overview is kept with the fact version read before it was computed
 (`storage.reminders.fact_version`, moved by the triggers on every table the rules read) and the
 moment it stops holding on its own (midnight, or the next meeting starting). A view whose version
-still holds and whose moment has not come gets the kept overview. When only answers were written,
-the meetings are counted again and only the branches whose counts changed are checked again
-against the kept facts; anything else computes the overview anew. Every process keeps its own:
-a write anywhere moves the versions they all read.
+still holds and whose moment has not come gets the kept overview. Otherwise only what the
+tables written since feed is read again (the version counts the writes to each table: after a
+check-in only the meetings' answers, after a rename only the organizations), and only the
+branches that a difference reaches are checked again (`bot.services.overview`): a branch whose
+counts, facts, liaisons and groups are as they were keeps its standing. Past its moment the
+overview is computed anew. Every process keeps its own: a write anywhere moves the versions
+they all read.
 """
 
 from __future__ import annotations
@@ -24,9 +27,14 @@ from zoneinfo import ZoneInfo
 from bot.calendar.holidays import HolidayCalendar
 from bot.calendar.quarters import Quarter
 from bot.core.heap import collection_paused
-from bot.services.overview import Basis, Counted, Overview, counted_overview, overview_basis
+from bot.services.overview import (
+    Counted,
+    Overview,
+    counted_overview,
+    overview_basis,
+)
 from storage.engine import Session
-from storage.reminders import FactVersion, Holding, fact_version, fact_version_holds
+from storage.reminders import EVERY_TABLE, FactVersion, fact_version, written_since
 
 # Overviews kept at once (a scope and a quarter each): a district has a few committees, each
 # staff member sees one of them. A city-wide overview of 5,000 organizations, with the facts it
@@ -43,7 +51,6 @@ _Key = tuple[frozenset[int], Quarter]
 class _Kept:
     """An overview with what it was counted from, its version, its moment, when (monotonic)."""
 
-    basis: Basis
     counted: Counted
     version: FactVersion
     moment: datetime
@@ -76,26 +83,27 @@ class OverviewCache:
             computing = self._computing.setdefault(key, threading.Lock())
         with computing:
             kept = self._usable(key, now)
-            holding = fact_version_holds(session, kept.version) if kept else Holding.NOTHING
-            if kept is not None and holding is Holding.ALL:
+            written = written_since(session, kept.version) if kept else EVERY_TABLE
+            if kept is not None and not written:
                 self._touch(key)
                 return kept.counted.overview
             # Read before the records: a write after this moves the version, so it is not lost.
             version = fact_version(session)
-            if kept is not None and holding is Holding.ALL_BUT_ANSWERS:
+            if kept is not None:
                 # Once more against the version just read: a write committed since the check
-                # would otherwise be counted in it while missing from the kept facts.
-                holding = fact_version_holds(session, kept.version, version)
+                # would otherwise be counted in it while missing from what is read again.
+                written = written_since(session, kept.version, version)
             with collection_paused():
-                if kept is not None and holding is Holding.ALL_BUT_ANSWERS:
-                    basis = kept.basis
-                    counted = counted_overview(session, basis, now=now, before=kept.counted)
-                else:
+                if kept is None:
                     basis = overview_basis(
                         session, org_ids=key[0], quarter=quarter, now=now, holidays=holidays, tz=tz
                     )
                     counted = counted_overview(session, basis, now=now)
-            self._keep(key, _Kept(basis, counted, version, now, self._monotonic()))
+                else:
+                    counted = _brought_up_to_date(
+                        session, kept.counted, written, org_ids=key[0], now=now, holidays=holidays
+                    )
+            self._keep(key, _Kept(counted, version, now, self._monotonic()))
             return counted.overview
 
     def _usable(self, key: _Key, now: datetime) -> _Kept | None:
@@ -125,3 +133,28 @@ class OverviewCache:
             while len(self._kept) > KEPT_SCOPES:
                 dropped, _ = self._kept.popitem(last=False)
                 self._computing.pop(dropped, None)
+
+
+def _brought_up_to_date(
+    session: Session,
+    before: Counted,
+    written: frozenset[str],
+    *,
+    org_ids: Collection[int],
+    now: datetime,
+    holidays: HolidayCalendar,
+) -> Counted:
+    """Reads again what the `written` tables feed; checks again only the branches it reaches."""
+    basis = before.basis
+    if written - {"attendance"}:
+        basis = overview_basis(
+            session,
+            org_ids=org_ids,
+            quarter=basis.quarter,
+            now=now,
+            holidays=holidays,
+            tz=basis.tz,
+            before=basis,
+            written=written,
+        )
+    return counted_overview(session, basis, now=now, before=before, written=written)

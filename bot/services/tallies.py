@@ -171,6 +171,71 @@ class _Mover:
         return self.joined <= day and (self.left is None or day < self.left)
 
 
+@dataclass(frozen=True, slots=True)
+class HighestIds:
+    """The highest ids of the answers, the meetings and the members, read before a count."""
+
+    answers: int
+    meetings: int
+    members: int
+
+
+def _highest(column: Any) -> Any:
+    """The highest value of an id column, 0 in an empty table."""
+    return select(func.coalesce(func.max(column), 0)).scalar_subquery()
+
+
+_HIGHEST_IDS = select(_highest(Attendance.id), _highest(Meeting.id), _highest(Member.id))
+
+
+def highest_ids(session: Session) -> HighestIds:
+    """Reads the highest ids; read them before counting, so rows added meanwhile count again."""
+    answers, meetings, members = session.execute(_HIGHEST_IDS).one()
+    return HighestIds(int(answers), int(meetings), int(members))
+
+
+@cache
+def _added_since_query() -> Executable:
+    """The organizations with an answer, a meeting or a member of an id above those bound."""
+    answered = (
+        select(col(Meeting.organization_id))
+        .join(Attendance, col(Attendance.meeting_id) == Meeting.id)
+        .where(col(Attendance.id) > bindparam("answers"))
+    )
+    met = select(col(Meeting.organization_id)).where(col(Meeting.id) > bindparam("meetings"))
+    joined = select(col(Member.organization_id)).where(col(Member.id) > bindparam("members"))
+    return answered.union(met, joined)
+
+
+def organizations_added_to(session: Session, since: HighestIds) -> set[int]:
+    """Lists the organizations with answers, meetings or members added since `since` was read.
+
+    Only rows added: the caller knows that none was changed or removed meanwhile.
+    """
+    params = {"answers": since.answers, "meetings": since.meetings, "members": since.members}
+    return set(run(session, _added_since_query(), params).scalars())
+
+
+def recounted(
+    session: Session,
+    before: ScopeTallies,
+    *,
+    org_ids: Collection[int],
+    quarter: Quarter,
+    now: datetime,
+    tz: ZoneInfo,
+) -> ScopeTallies:
+    """Tallies `org_ids` again and takes the other organizations' tallies from `before`."""
+    again = scope_tallies(session, org_ids=org_ids, quarter=quarter, now=now, tz=tz)
+    wanted = set(org_ids)
+    meetings = {org: found for org, found in before.meetings.items() if org not in wanted}
+    stored = {org: found for org, found in before.stored.items() if org not in wanted}
+    starts = [start for start in (before.next_start, again.next_start) if start is not None]
+    return ScopeTallies(
+        meetings | again.meetings, stored | again.stored, min(starts) if starts else None
+    )
+
+
 def scope_tallies(
     session: Session, *, org_ids: Collection[int], quarter: Quarter, now: datetime, tz: ZoneInfo
 ) -> ScopeTallies:

@@ -11,8 +11,9 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
-from bot.channels.http import build_http_app
+from bot.channels.http import BodyCap, build_http_app
 from bot.config import Settings
 from bot.runner import serve
 from tests.fakes import ScriptedCore
@@ -78,16 +79,50 @@ async def test_streamed_oversized_body_is_refused() -> None:
         assert response.status_code == 413
 
 
-async def test_an_upload_path_may_have_a_larger_body_and_only_that_path() -> None:
-    upload = Route("/upload", echo_length, methods=["POST"])
-    app = build_http_app(
-        ScriptedCore(), [WECHAT_ROUTE, upload], max_body_bytes=10, larger_bodies={"/upload": 30}
+class _FormTooLargeError(Exception):
+    """The error the capped app answers itself."""
+
+
+async def test_a_cap_gives_its_paths_their_limits_refusal_and_error() -> None:
+    async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("too big for the form", status_code=413)(scope, receive, send)
+
+    async def read_in_the_page(request: Request) -> PlainTextResponse:
+        try:
+            return PlainTextResponse(str(len(await request.body())))
+        except _FormTooLargeError:
+            return PlainTextResponse("the page says no", status_code=413)
+
+    cap = BodyCap(
+        prefix="/forms",
+        limit=20,
+        larger={"/forms/upload": 30},
+        refuse=refuse,
+        error=_FormTooLargeError,
     )
+    routes = [
+        WECHAT_ROUTE,
+        Route("/forms/upload", echo_length, methods=["POST"]),
+        Route("/forms/page", read_in_the_page, methods=["POST"]),
+    ]
+    app = build_http_app(ScriptedCore(), routes, max_body_bytes=10, caps=[cap])
     transport = httpx.ASGITransport(app=app)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield b"x" * 8
+
     async with httpx.AsyncClient(transport=transport, base_url="http://gongjian") as client:
-        assert (await client.post("/upload", content=b"x" * 30)).text == "30"
-        assert (await client.post("/upload", content=b"x" * 31)).status_code == 413
-        assert (await client.post("/wechat", content=b"x" * 11)).status_code == 413
+        assert (await client.post("/forms/upload", content=b"x" * 30)).text == "30"
+        refused = await client.post("/forms/upload", content=b"x" * 31)
+        assert (refused.status_code, refused.text) == (413, "too big for the form")
+        assert (await client.post("/forms/page", content=b"x" * 20)).text == "20"
+        # Grown past the limit while the page reads it: the page answers its own error.
+        streamed = await client.post("/forms/page", content=chunks())
+        assert (streamed.status_code, streamed.text) == (413, "the page says no")
+        # Elsewhere, the shared limit and answer.
+        other = await client.post("/wechat", content=b"x" * 11)
+        assert other.status_code == 413 and other.text != "too big for the form"
 
 
 class RecordingService:

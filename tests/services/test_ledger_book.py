@@ -15,17 +15,19 @@ from bot.calendar.quarters import Quarter
 from bot.core.domain import ActivityKind, MeetingKind
 from bot.services.errors import ServiceError
 from bot.services.ledger_book import (
-    ACTIVITY_COLUMNS,
-    COMPLIANCE_COLUMNS,
-    HEADER_ROW,
-    MEETING_COLUMNS,
-    SHEETS,
     XLSX_MIME,
     LedgerExport,
     build_workbook,
     export_ledger,
     ledger_data,
     ledger_filename,
+)
+from bot.services.ledger_workbook import (
+    ACTIVITY_COLUMNS,
+    COMPLIANCE_COLUMNS,
+    HEADER_ROW,
+    MEETING_COLUMNS,
+    SHEETS,
 )
 from bot.services.organizations import org_title
 from bot.texts.translation import translator

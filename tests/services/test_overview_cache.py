@@ -16,7 +16,7 @@ from bot.services.overview import Overview, district_overview
 from bot.services.overview_cache import LONGEST_KEPT, OverviewCache
 from storage.engine import Database
 from storage.models import Attendance, ChatAccount, Meeting, Member, Organization
-from storage.reminders import Holding, fact_version, fact_version_holds
+from storage.reminders import EVERY_TABLE, fact_version, rewritten, written_since
 from tests.conftest import DEFAULT_NOW, SHANGHAI
 from tests.services.test_overview import HOLIDAYS, all_orgs, demo_with_edges
 
@@ -188,22 +188,33 @@ def test_a_kept_overview_is_computed_anew_after_the_longest_it_is_kept(
     assert view(database, cache) is not first
 
 
-def test_the_fact_version_moves_with_each_committed_write(database: Database) -> None:
+def test_the_fact_version_names_the_tables_written_since(database: Database) -> None:
     demo_with_edges(database)
     with database.session() as session:
         branch = all_orgs(session)[1]
         before = fact_version(session)
     with database.session() as session:
-        assert fact_version_holds(session, before)
+        assert written_since(session, before) == set()
         rename(session, branch, "又改名")
     with database.session() as session:
-        assert fact_version_holds(session, before) is Holding.NOTHING
+        assert written_since(session, before) == {"organization"}
         now = fact_version(session)
-        assert fact_version_holds(session, now) is Holding.ALL
+        assert written_since(session, now) == set()
     with database.session() as session:
         answer_someone(session)
     with database.session() as session:
-        assert fact_version_holds(session, now) is Holding.ALL_BUT_ANSWERS
+        assert written_since(session, now) == {"attendance"}
+        now = fact_version(session)
+    with database.session() as session:
+        session.execute(update(Member).where(col(Member.id) == 1).values(name="改名的党员"))
+        meeting = session.exec(select(Meeting.id).order_by(col(Meeting.id))).first()
+        session.execute(update(Meeting).where(col(Meeting.id) == meeting).values(venue="新地点"))
+    with database.session() as session:
+        # Updates of the answers, the meetings and the members are named apart too.
+        updated = {"member", "meeting", rewritten("member"), rewritten("meeting")}
+        assert written_since(session, now) == updated
+        assert written_since(session, before) == {"organization", "attendance", *updated}
+        assert written_since(session, before) < EVERY_TABLE
 
 
 def answer_someone(session: Session) -> tuple[int, int]:

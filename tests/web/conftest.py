@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.channels.http import build_http_app
 from bot.config import Settings
 from bot.core.clock import FrozenClock
 from bot.engine.assistant import Assistant
-from bot.web.console.routes import BODY_LIMITS, ConsoleBodyLimit, console_routes
+from bot.runner import http_app
+from bot.web.console.routes import console_routes
 from storage.engine import Database
 from tests.factories import World
 from tests.helpers import Chat
@@ -41,10 +41,7 @@ async def client(
     assistant: Assistant, app_routes: list[object], settings: Settings
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client speaking to the shared app, in process."""
-    app = ConsoleBodyLimit(
-        build_http_app(assistant, app_routes, larger_bodies=BODY_LIMITS),  # type: ignore[arg-type]
-        settings,
-    )
+    app = http_app(assistant, app_routes, settings)  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http

@@ -19,14 +19,13 @@ import uvicorn
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from bot.channels.http import build_http_app
 from bot.cli import app as cli_app
 from bot.config import Settings
 from bot.core.clock import FrozenClock
 from bot.core.domain import ActivityKind
 from bot.engine.assistant import Assistant
+from bot.runner import http_app
 from bot.services.console_access import ConsoleAccess
-from bot.web.console.routes import BODY_LIMITS, ConsoleBodyLimit
 from storage.engine import Database
 from storage.models import Member, Organization
 from tests.factories import World
@@ -45,10 +44,7 @@ PHONE = {"width": 375, "height": 812}
 @pytest.fixture
 def live_url(assistant: Assistant, app_routes: list[object], settings: Settings) -> Iterator[str]:
     """Serves the shared HTTP app with the console on a loopback port, in a thread."""
-    app = ConsoleBodyLimit(
-        build_http_app(assistant, app_routes, larger_bodies=BODY_LIMITS),  # type: ignore[arg-type]
-        settings,
-    )
+    app = http_app(assistant, app_routes, settings)  # type: ignore[arg-type]
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 from enum import Flag, auto
 from functools import cache
@@ -508,7 +508,6 @@ def load_facts(
     excused: dict[int, frozenset[int]] = {}
     if Part.ORG_LIFE in parts:
         orglife, excused = read.org_life(now)
-    records, filings, settings = read.records(now.date(), alliances, pairings)
     return Facts(
         now=now,
         holidays=holidays,
@@ -525,22 +524,83 @@ def load_facts(
         excused=excused,
         alliances=alliances,
         pairings=pairings,
-        alliance_joint=frozenset(records.alliance_joint),
-        alliance_theme=frozenset(records.alliance_theme),
-        alliance_joint_planned=frozenset(records.joint_planned),
-        alliance_theme_planned=frozenset(records.theme_planned),
-        pairing_joint=frozenset(records.pairing_joint),
-        pairing_visits={pairing: frozenset(days) for pairing, days in records.visits.items()},
-        partner_visits={
+        movements=movements,
+        org_alliance={org: min(ids) for org, ids in _unit_alliances(alliances).items()},
+        **_record_fields(read, now.date(), alliances, pairings),
+    )
+
+
+# The tables each part of a snapshot read with `Part.NONE` is read from.
+GROUP_TABLES = frozenset({"alliance", "allianceunit", "pairing", "pairingorg", "rotaoverride"})
+ORG_TABLES = frozenset({"organization"})
+RECORD_TABLES = frozenset({"meeting", "activity", "activitypartner", "filing", "reminder_setting"})
+
+
+def reload_facts(
+    session: Session,
+    before: Facts,
+    *,
+    written: Collection[str],
+    now: datetime,
+    org_ids: Collection[int],
+) -> Facts:
+    """Reads again the parts of a `Part.NONE` snapshot of `org_ids` that the `written` tables feed.
+
+    `before` must be such a snapshot of the same organizations on the same day; the groups'
+    tables written (or a snapshot with members) read everything again.
+    """
+    written = frozenset(written)
+    if (
+        written & GROUP_TABLES
+        or before.members
+        or before.orglife
+        or now.date() != before.today
+        or now.tzinfo != before.now.tzinfo
+    ):
+        return load_facts(
+            session,
+            now=now,
+            holidays=before.holidays,
+            quiet_start=before.quiet_start,
+            quiet_end=before.quiet_end,
+            default_locale=before.default_locale,
+            org_ids=org_ids,
+            parts=Part.NONE,
+        )
+    if session.autoflush:
+        session.flush()
+    read = _Reader(session.connection(), org_ids, None)
+    changed: dict[str, Any] = {"now": now, "_configs": {}}
+    if written & ORG_TABLES:
+        changed["orgs"] = read.orgs()
+    if written & RECORD_TABLES:
+        changed |= _record_fields(read, now.date(), before.alliances, before.pairings)
+    return replace(before, **changed)
+
+
+def _record_fields(
+    read: _Reader,
+    today: date,
+    alliances: tuple[AllianceFact, ...],
+    pairings: tuple[PairingFact, ...],
+) -> dict[str, Any]:
+    """Reads the year's group records, the filings and the settings, as the snapshot's fields."""
+    records, filings, settings = read.records(today, alliances, pairings)
+    return {
+        "alliance_joint": frozenset(records.alliance_joint),
+        "alliance_theme": frozenset(records.alliance_theme),
+        "alliance_joint_planned": frozenset(records.joint_planned),
+        "alliance_theme_planned": frozenset(records.theme_planned),
+        "pairing_joint": frozenset(records.pairing_joint),
+        "pairing_visits": {pairing: frozenset(days) for pairing, days in records.visits.items()},
+        "partner_visits": {
             pairing: {org: frozenset(days) for org, days in orgs.items()}
             for pairing, orgs in records.partner_visits.items()
         },
-        opinions=frozenset(records.opinions),
-        filings=filings,
-        movements=movements,
-        settings=settings,
-        org_alliance={org: min(ids) for org, ids in _unit_alliances(alliances).items()},
-    )
+        "opinions": frozenset(records.opinions),
+        "filings": filings,
+        "settings": settings,
+    }
 
 
 def _form(text: str | None) -> PairingForm:

@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.calendar.holidays import HolidayCalendar
 from bot.config import Settings
 from bot.core.clock import Clock
-from bot.web.console.desk import Console, whole
+from bot.web.console.desk import Console
 from bot.web.console.imports import ENVELOPE, ImportPages
 from bot.web.console.ledger import LedgerPages
 from bot.web.console.meetings import MeetingPages
@@ -31,9 +31,10 @@ from storage.engine import Database
 STATIC = Path(__file__).with_name("static")
 # Vendored files only change with a release; a day of caching spares phones the download.
 STATIC_MAX_AGE = 24 * 3600
-# Paths whose bodies may exceed the shared server's cap: the upload form, well past its own limit
+# Every console body is capped at a form's size, but the upload form's: well past its own limit
 # (which it counts itself) so that it refuses a larger file in the reader's language.
 BODY_LIMITS = {"/console/import": 2 * (MAX_UPLOAD + ENVELOPE)}
+BODY_LIMIT = FORM_LIMIT
 PREFIX = "/console"
 
 
@@ -41,61 +42,14 @@ class BodyTooLargeError(Exception):
     """A console request's body grew past its limit while it was read."""
 
 
-class ConsoleBodyLimit:
-    """Caps the bodies of console requests, refusing a larger one with the translated page (413).
+def refuse_too_large(settings: Settings) -> ASGIApp:
+    """Answers an oversized console body with the refusal page in the reader's language (413)."""
 
-    It wraps the shared server's app, outside that app's own cap (the same limits), so a console
-    form is refused here in the reader's language; every other path (the webhooks) passes
-    through untouched and keeps the shared cap's answer.
-    """
+    async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        """Answers 413 with the refusal page."""
+        await refused(Request(scope), settings, 413)(scope, receive, send)
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.settings = settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refuses an oversized console body by its declared length, or while it streams in."""
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == PREFIX or path.startswith(PREFIX + "/")):
-            await self.app(scope, receive, send)
-            return
-        limit = BODY_LIMITS.get(path, FORM_LIMIT)
-        declared = next(
-            (value for name, value in scope["headers"] if name == b"content-length"), None
-        )
-        if declared is not None:
-            size = whole(declared.decode("latin-1"), digits=19)
-            if size is None or size > limit:
-                await self._refuse(scope, receive, send)
-                return
-        received = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLargeError
-            return message
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLargeError:
-            # The console's own handler answers it; this is for a body read outside a page.
-            if started:
-                raise
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answers 413 with the refusal page in the reader's language."""
-        await refused(Request(scope), self.settings, 413)(scope, receive, send)
+    return refuse
 
 
 class RecordId(Convertor[int]):
