@@ -55,6 +55,8 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # `gongjian run` keeps its threads on one CPU once serving (see `bot.core.heap`).
+    one_cpu: bool = True
     public_base_url: str | None = None
 
     telegram_token: SecretStr | None = None

@@ -179,7 +179,7 @@ async def serve(
         logger.debug("Serving HTTP on %s:%d", settings.http_host, port)
         if own_signals:
             # The process is ours (no caller's `stop`): its heap can be settled for serving.
-            settle_for_serving()
+            settle_for_serving(one_cpu=settings.one_cpu)
         if ready is not None:
             ready(port)
         await asyncio.wait({http, stopping}, return_when=asyncio.FIRST_COMPLETED)
