@@ -4,7 +4,7 @@ Committee staff whose scope is the whole generated city (a city committee, added
 city's committees for this benchmark) open the overview (总览, `/console/`) of every
 organization four ways: with nothing written between views (the kept overview of
 `bot.services.overview_cache` answers), each view after a member's check-in (the meetings'
-answers are counted again, the branches whose counts changed checked again), each view after a
+answers of the organization answered are counted again, that branch checked again), each view after a
 branch in an alliance and a pairing is renamed (the facts are read again, and the branches a
 difference reaches, those sharing a group with it, checked again), and each view after a member
 joins such a branch (the meetings counted again as well); and the member list
@@ -348,8 +348,8 @@ def measure(
             browsed.checked_in,
             OVERVIEW_TARGET,
             f"{len(browsed.checked_in.wall)} views, each after a member checked in through the"
-            " assistant (the answers counted again, only the branches whose counts changed"
-            " checked again)",
+            " assistant (the meetings of the organization with a new answer counted again, that"
+            " branch checked again)",
         ),
         page(
             f"console overview after a write, {orgs}",
@@ -363,8 +363,8 @@ def measure(
             f"console overview after a member joins, {orgs}",
             browsed.joined,
             OVERVIEW_TARGET,
-            f"{len(browsed.joined.wall)} views, each after a member joined such a branch (the"
-            " facts read and the meetings counted again, that branch's groups checked again)",
+            f"{len(browsed.joined.wall)} views, each after a member joined such a branch (who"
+            " names no liaison read again, that branch's meetings counted again)",
         ),
         page(
             f"console member list, {staff.branch_members}-member branch, {backend}",
