@@ -200,6 +200,39 @@ def fetch(session: Session, statement: Executable, params: Mapping[str, Any]) ->
     return prepared.rows(fetched)
 
 
+def execute_many(
+    session: Session, statement: Executable, many: Sequence[Mapping[str, Any]]
+) -> None:
+    """Runs a statement that gives no rows once per parameter set, in one driver call.
+
+    As `fetch` does: pending ORM changes first, the session's transaction, the engine's
+    listeners, SQLAlchemy's errors. psycopg sends the sets in one pipeline (one round trip).
+    """
+    if not many:
+        return
+    session.flush()
+    connection = session.connection()
+    dialect = connection.dialect
+    prepared = _prepared_for(statement, dialect)
+    if prepared.returns_rows:
+        raise TypeError("a statement that gives rows cannot be run once per parameter set")
+    values = [prepared.values(params) for params in many]
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        listeners = connection.dispatch.before_cursor_execute
+        if listeners:
+            listeners(connection, cursor, prepared.sql, values, None, True)
+        cursor.executemany(prepared.sql, values)
+    except dialect.loaded_dbapi.Error as error:
+        raise _translated(
+            connection, error, sql=prepared.sql, values=values, cursor=cursor
+        ) from error
+    finally:
+        cursor.close()
+
+
 def _translated(
     connection: Connection, error: Any, *, sql: str, values: Any, cursor: Any
 ) -> DBAPIError:
