@@ -51,6 +51,8 @@ class Prepared:
     # The columns whose values need turning into Python's, by position.
     results: tuple[tuple[int, Callable[[Any], Any]], ...]
     row: Callable[..., Any]
+    # Whether the statement gives rows (it selects columns, or returns them).
+    returns_rows: bool
 
     def values(self, params: Mapping[str, Any]) -> Any:
         """Turns the caller's parameters into the driver's."""
@@ -123,8 +125,10 @@ def prepare(statement: Executable, dialect: Dialect) -> Prepared:
     params = compiled.binds
     if any(param.expanding or param.literal_execute for param in params.values()):
         raise TypeError("a statement with lists bound at execution cannot be prepared")
-    escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
     columns = list(getattr(statement, "selected_columns", ()))
+    if not columns and getattr(compiled, "effective_returning", None):
+        raise TypeError("a statement returning rows must name them as selected columns")
+    escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
     binds: dict[str, Convert] = {}
     for name, param in params.items():
         convert = param.type.dialect_impl(dialect).bind_processor(dialect)
@@ -147,6 +151,7 @@ def prepare(statement: Executable, dialect: Dialect) -> Prepared:
             if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ),
         row=namedtuple("Row", [column.key for column in columns], rename=True),
+        returns_rows=bool(columns),
     )
 
 
@@ -184,7 +189,8 @@ def fetch(session: Session, statement: Executable, params: Mapping[str, Any]) ->
         if listeners:
             listeners(connection, cursor, prepared.sql, values, None, False)
         cursor.execute(prepared.sql, values)
-        fetched = cursor.fetchall() if cursor.description is not None else []
+        # Known from the statement: psycopg builds a description's columns anew when asked.
+        fetched = cursor.fetchall() if prepared.returns_rows else []
     except dialect.loaded_dbapi.Error as error:
         raise _translated(
             connection, error, sql=prepared.sql, values=values, cursor=cursor
@@ -192,6 +198,39 @@ def fetch(session: Session, statement: Executable, params: Mapping[str, Any]) ->
     finally:
         cursor.close()
     return prepared.rows(fetched)
+
+
+def execute_many(
+    session: Session, statement: Executable, many: Sequence[Mapping[str, Any]]
+) -> None:
+    """Runs a statement that gives no rows once per parameter set, in one driver call.
+
+    As `fetch` does: pending ORM changes first, the session's transaction, the engine's
+    listeners, SQLAlchemy's errors. psycopg sends the sets in one pipeline (one round trip).
+    """
+    if not many:
+        return
+    session.flush()
+    connection = session.connection()
+    dialect = connection.dialect
+    prepared = _prepared_for(statement, dialect)
+    if prepared.returns_rows:
+        raise TypeError("a statement that gives rows cannot be run once per parameter set")
+    values = [prepared.values(params) for params in many]
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        listeners = connection.dispatch.before_cursor_execute
+        if listeners:
+            listeners(connection, cursor, prepared.sql, values, None, True)
+        cursor.executemany(prepared.sql, values)
+    except dialect.loaded_dbapi.Error as error:
+        raise _translated(
+            connection, error, sql=prepared.sql, values=values, cursor=cursor
+        ) from error
+    finally:
+        cursor.close()
 
 
 def _translated(

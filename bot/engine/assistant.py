@@ -27,7 +27,7 @@ from bot.core.ports import Answer
 from bot.core.records import MemberView
 from bot.core.reply import Button, Reply, offered
 from bot.engine.group_commit import Delivery, GroupCommit
-from bot.services.arrival import Arrival
+from bot.services.arrival import Arrival, SeenMark, mark_seen
 from bot.services.conversations import ConversationKey, State
 from bot.services.errors import ServiceError
 from bot.services.options import pick_option
@@ -198,19 +198,27 @@ class Assistant:
             only = deliveries[0]
             return [self.answer(only.inbound, once=only.once, numbered=only.numbered)]
         started = time.perf_counter()
-        # Every delivery's keys, recorded together once all are answered.
+        # Every delivery's keys and last-seen stamp, written together once all are answered.
         records: list[DeliveryRecord] = []
+        seen: list[SeenMark] = []
         try:
             with self.database.session() as session:
                 answers = [
                     self._work(
-                        session, storable(d.inbound), d.once, d.numbered, [""], records=records
+                        session,
+                        storable(d.inbound),
+                        d.once,
+                        d.numbered,
+                        [""],
+                        records=records,
+                        seen=seen,
                     )
                     for d in deliveries
                 ]
                 if record_group(session, records):
                     # A retry or a duplicate among them: each is answered (and replayed) alone.
                     raise SharedTransactionError
+                mark_seen(session, seen)
         except Exception as error:
             # A delivery that undoes its writes is expected; any other failure is worth a look.
             if isinstance(error, SharedTransactionError):
@@ -256,12 +264,15 @@ class Assistant:
         locale: list[str],
         *,
         records: list[DeliveryRecord] | None = None,
+        seen: list[SeenMark] | None = None,
     ) -> Answer:
         """Answers one delivery in a transaction of its own or, with `records`, a group's.
 
-        In a group, the delivery's keys go into `records` for the group to record at the end.
+        In a group, the delivery's keys go into `records` and the account's last-seen stamp into
+        `seen`, for the group to write at the end.
         """
         services = self._services(session, shared=records is not None)
+        services.seen_later = seen
         if inbound.unsupported:
             return self._unsupported(services, inbound, once, locale, records)
         # One statement: the member, the conversation, today's meetings, the options.

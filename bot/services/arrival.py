@@ -10,6 +10,7 @@ meeting today (or one row with no meeting).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -42,7 +43,7 @@ from storage.models import (
     PairingOrg,
     Role,
 )
-from storage.prepared import fetch
+from storage.prepared import execute_many, fetch
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +256,15 @@ ARRIVAL = _arrival(arrays=False)
 ARRIVAL_POSTGRESQL = _arrival(arrays=True)
 
 
+# A chat account's last-seen stamp to write: its id and when it wrote.
+SeenMark = dict[str, Any]
+
+
+def mark_seen(session: Session, marks: Sequence[SeenMark]) -> None:
+    """Writes the last-seen stamps `arrive` left for later, in one driver call."""
+    execute_many(session, SEEN_UPDATE, marks)
+
+
 def state_of(
     flow: str | None, step: str | None, data: str | None, at: datetime | None
 ) -> State | None:
@@ -289,10 +299,12 @@ def arrive(
     tz: ZoneInfo,
     holidays: HolidayCalendar,
     seen: bool = True,
+    seen_later: list[SeenMark] | None = None,
 ) -> Arrival | None:
     """Reads what a message from a bound chat account finds; None when the account is not bound.
 
-    With `seen`, notes that the account wrote (at most every LAST_SEEN_RESOLUTION).
+    With `seen`, notes that the account wrote (at most every LAST_SEEN_RESOLUTION): at once, or
+    in `seen_later` for the caller to write with others (`mark_seen`).
     """
     today = now.astimezone(tz).date()
     params = {
@@ -312,7 +324,11 @@ def arrive(
         return Arrival(None, state, options, None)
     last = first.last_seen_at
     if seen and (last is None or now - last > LAST_SEEN_RESOLUTION):
-        fetch(session, SEEN_UPDATE, {"account_id": first.account_id, "seen": now})
+        mark = {"account_id": first.account_id, "seen": now}
+        if seen_later is None:
+            fetch(session, SEEN_UPDATE, mark)
+        else:
+            seen_later.append(mark)
     org = OrgView(first.org_id, first.org_code, first.org_name, OrgKind(first.org_kind))
     member = MemberView(
         id=first.member_id,

@@ -34,7 +34,7 @@ from bot.core.records import (
     RollCall,
 )
 from bot.core.reply import Document
-from bot.services.arrival import Arrival, DayMeeting, arrive, day_meeting
+from bot.services.arrival import Arrival, DayMeeting, SeenMark, arrive, day_meeting
 from bot.services.attendance import AttendanceBook, CheckinWindow, Correction, RollSheet
 from bot.services.audit_trail import record_change
 from bot.services.calendar_feed import CalendarFeeds, CalendarLink, LinkState, feed_url
@@ -250,6 +250,8 @@ class Services:
         self._settings = settings
         # Today's meetings of the member who wrote, as the arrival read them (org id, meetings).
         self._today: tuple[int, tuple[DayMeeting, ...]] | None = None
+        # In a group's transaction: where the arrival leaves its last-seen stamp for the group.
+        self.seen_later: list[SeenMark] | None = None
         self.orgs = Organizations(session)
         self.members = Members(session, now)
         self.meetings = Meetings(session, holidays=holidays, tz=tz)
@@ -291,6 +293,7 @@ class Services:
             tz=self.tz,
             holidays=self.holidays,
             seen=seen,
+            seen_later=self.seen_later,
         )
         if found is not None and found.member is not None and found.meetings is not None:
             self._today = (found.member.org.id, found.meetings)

@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
+from typing import Never
 
 import httpx
 import pytest
@@ -310,3 +311,22 @@ async def test_a_wrapped_future_takes_the_outcome_and_passes_cancellation_back()
     inbox.wrap(pending).cancel()
     await asyncio.sleep(0)
     assert pending.cancelled()
+
+
+async def test_a_committer_that_refuses_the_delivery_gets_the_apology(
+    database: Database, database_url: str, clock: FrozenClock, api: FakeWeChatAPI
+) -> None:
+    core = HeldCore()
+
+    def refuse(inbound: Inbound, *, once: Sequence[str] = (), numbered: bool = False) -> Never:
+        raise RuntimeError("can't start new thread")
+
+    core.submit = refuse  # type: ignore[method-assign,assignment]
+    core.translator_for = lambda **_: (_ for _ in ()).throw(RuntimeError("no database"))  # type: ignore[method-assign]
+    account = Account(core, database, database_url, clock, api)
+    try:
+        reply = await account.follower("o-1").say("帮助")
+        assert "Sorry" in reply
+        assert account.channel._waiting == {} and account.channel._locks == {}
+    finally:
+        await account.close()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import event
-from sqlmodel import select
+from sqlalchemy import event, update
+from sqlmodel import col, select
 
 from bot.core.inbound import Channel, Inbound
 from bot.core.ports import Answer
@@ -15,7 +16,7 @@ from bot.core.reply import Reply
 from bot.engine.assistant import Assistant
 from bot.engine.group_commit import Delivery, GroupCommit
 from storage.engine import Database
-from storage.models import Attendance, ProcessedInbound
+from storage.models import Attendance, ChatAccount, ProcessedInbound
 from tests.factories import World
 from tests.helpers import Chat
 
@@ -199,3 +200,37 @@ def test_a_retry_in_a_later_group_has_that_group_answered_one_by_one(
     with database.session() as session:
         signed = sorted(row.member_id for row in session.exec(select(Attendance)).all())
     assert signed == sorted(world.members[name] for name in ("m1", "m2", "deputy"))
+
+
+def test_a_groups_last_seen_stamps_are_written_in_one_call(
+    chat: Chat, world: World, assistant: Assistant, database: Database
+) -> None:
+    code = opened(chat, world)
+    bound(assistant, world, "m1", "m2", "deputy")
+    accounts = [f"o-{name}" for name in ("m1", "m2", "deputy")]
+    with database.session() as session:
+        session.execute(
+            update(ChatAccount)
+            .where(col(ChatAccount.external_id).in_(accounts))
+            .values(last_seen_at=datetime(2026, 1, 1, tzinfo=UTC))
+        )
+    calls: list[tuple[str, bool]] = []
+
+    def note(_c: object, _cur: object, statement: str, _p: object, _x: object, many: bool) -> None:
+        if statement.startswith("UPDATE chataccount"):
+            calls.append((statement, many))
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    answers = assistant._answer_group(
+        [
+            Delivery(wechat(f"签到 {code}", account), (f"msg:6{n}",))
+            for n, account in enumerate(accounts)
+        ]
+    )
+    assert all("Signed in" in answer.replies[0].text for answer in answers)
+    assert [many for _, many in calls] == [True]
+    with database.session() as session:
+        stamps = session.exec(
+            select(ChatAccount.last_seen_at).where(col(ChatAccount.external_id).in_(accounts))
+        ).all()
+    assert stamps == [assistant.clock.now()] * 3

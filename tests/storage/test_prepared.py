@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col
 
@@ -100,6 +100,27 @@ def test_inserts_returning_and_a_driver_error_as_sqlalchemys(database: Database)
             session, ProcessedInbound, rows=[row], conflict=("channel", "key"), returning="key"
         )
     assert again == set()
+
+
+def test_a_statement_without_rows_gives_none_and_one_returning_unnamed_rows_is_refused(
+    database: Database,
+) -> None:
+    add(database, "R1")
+    renamed = (
+        update(Organization)
+        .where(col(Organization.code) == bindparam("code"))
+        .values(name=bindparam("name"))
+    )
+    with database.session() as session:
+        assert fetch(session, renamed, {"code": "R1", "name": "renamed"}) == []
+        assert [row.code for row in fetch(session, BY_CODE, {"code": "R1"})] == ["R1"]
+        returning = (
+            insert(Organization)
+            .values(code="R2", name="R2", kind=OrgKind.BRANCH, created_at=NOW)
+            .returning(col(Organization.id))
+        )
+        with pytest.raises(TypeError, match="selected columns"):
+            fetch(session, returning, {})
 
 
 def test_a_statement_binding_a_list_at_execution_is_refused(database: Database) -> None:

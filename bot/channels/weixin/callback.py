@@ -447,9 +447,12 @@ class CallbackChannel(ABC):
         await turn.acquire()
         try:
             queued = core.submit(inbound, once=once, numbered=True)
-        except BaseException:
+        except Exception as error:
+            # Answered with the apology, as a failure in the core's own threads is.
             self._leave(user)
-            raise
+            failed: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+            failed.set_exception(error)
+            return failed
         posted = inbox()
         answered: asyncio.Future[Answer] = posted.loop.create_future()
         queued.add_done_callback(lambda done: posted.post(self._settle, user, done, answered))
