@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Executable
 from sqlalchemy.engine import Connection, Dialect
@@ -28,6 +28,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session
 
 from storage.types import UTCDateTime
+
+_T = TypeVar("_T")
 
 Convert = Callable[[Any], Any] | None
 # Values remembered per conversion: a unit of work binds its one `now` several times (the seen
@@ -176,28 +178,15 @@ def fetch(session: Session, statement: Executable, params: Mapping[str, Any]) ->
     Rows are named tuples of the statement's columns. Statements that bind lists at execution
     (`expanding`) are refused: use `storage.queries.run` for them.
     """
-    session.flush()
-    connection = session.connection()
-    dialect = connection.dialect
-    prepared = _prepared_for(statement, dialect)
+    connection, prepared = _connected(session, statement)
     values = prepared.values(params)
-    driver = connection.connection.dbapi_connection
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        listeners = connection.dispatch.before_cursor_execute
-        if listeners:
-            listeners(connection, cursor, prepared.sql, values, None, False)
+
+    def run(cursor: Any) -> list[Any]:
         cursor.execute(prepared.sql, values)
         # Known from the statement: psycopg builds a description's columns anew when asked.
-        fetched = cursor.fetchall() if prepared.returns_rows else []
-    except dialect.loaded_dbapi.Error as error:
-        raise _translated(
-            connection, error, sql=prepared.sql, values=values, cursor=cursor
-        ) from error
-    finally:
-        cursor.close()
-    return prepared.rows(fetched)
+        return list(cursor.fetchall()) if prepared.returns_rows else []
+
+    return prepared.rows(_on_cursor(connection, prepared, values, run, many=False))
 
 
 def execute_many(
@@ -210,22 +199,44 @@ def execute_many(
     """
     if not many:
         return
-    session.flush()
-    connection = session.connection()
-    dialect = connection.dialect
-    prepared = _prepared_for(statement, dialect)
+    connection, prepared = _connected(session, statement)
     if prepared.returns_rows:
         raise TypeError("a statement that gives rows cannot be run once per parameter set")
     values = [prepared.values(params) for params in many]
+    _on_cursor(
+        connection,
+        prepared,
+        values,
+        lambda cursor: cursor.executemany(prepared.sql, values),
+        many=True,
+    )
+
+
+def _connected(session: Session, statement: Executable) -> tuple[Connection, Prepared]:
+    """Flushes pending ORM changes; returns the session's connection and the statement prepared."""
+    session.flush()
+    connection = session.connection()
+    return connection, _prepared_for(statement, connection.dialect)
+
+
+def _on_cursor(
+    connection: Connection,
+    prepared: Prepared,
+    values: Any,
+    call: Callable[[Any], _T],
+    *,
+    many: bool,
+) -> _T:
+    """Runs `call` on a driver cursor after the engine's listeners; SQLAlchemy's errors out."""
     driver = connection.connection.dbapi_connection
     assert driver is not None
     cursor = driver.cursor()
     try:
         listeners = connection.dispatch.before_cursor_execute
         if listeners:
-            listeners(connection, cursor, prepared.sql, values, None, True)
-        cursor.executemany(prepared.sql, values)
-    except dialect.loaded_dbapi.Error as error:
+            listeners(connection, cursor, prepared.sql, values, None, many)
+        return call(cursor)
+    except connection.dialect.loaded_dbapi.Error as error:
         raise _translated(
             connection, error, sql=prepared.sql, values=values, cursor=cursor
         ) from error
