@@ -23,7 +23,7 @@ from bot.core.inbound import Channel
 from bot.services import overview, tallies
 from bot.services.obligations.changes import COMPARED, Changes, fact_changes
 from bot.services.obligations.facts import Facts, Part, load_facts
-from bot.services.overview import Overview, district_overview
+from bot.services.overview import Overview
 from bot.services.overview_cache import OverviewCache
 from bot.services.tallies import scope_tallies
 from storage.engine import Database
@@ -47,8 +47,9 @@ from storage.reminders import (
     set_reminder_setting,
 )
 from tests.conftest import SHANGHAI
-from tests.services.test_overview import CITY_NOW, HOLIDAYS, all_orgs
+from tests.services.test_overview import CITY_NOW, HOLIDAYS, overview_of
 from tests.services.test_overview_cache import QUARTER
+from tests.services.test_overview_cache import view as cached_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,51 +137,39 @@ def file_a_ledger(session: Session, picks: Picks) -> None:
     )
 
 
-def report_a_joint_meeting(session: Session, picks: Picks) -> None:
-    """A unit reports the alliance's joint meeting of the quarter."""
+def _report(
+    session: Session, org_id: int, kind: ActivityKind, days_ago: int, title: str, **group: int
+) -> None:
+    """Stores a ledger entry of an organization (of a group when one is named)."""
     session.add(
         Activity(
-            organization_id=picks.unit,
-            kind=ActivityKind.JOINT_MEETING,
-            held_on=CITY_NOW.date() - timedelta(days=1),
-            title="联席会",
-            participants=12,
-            summary="联席会议",
-            alliance_id=picks.alliance,
+            organization_id=org_id,
+            kind=kind,
+            held_on=CITY_NOW.date() - timedelta(days=days_ago),
+            title=title,
+            participants=9,
+            summary=title,
             created_at=CITY_NOW,
+            **group,
         )
+    )
+
+
+def report_a_joint_meeting(session: Session, picks: Picks) -> None:
+    """A unit reports the alliance's joint meeting of the quarter."""
+    _report(
+        session, picks.unit, ActivityKind.JOINT_MEETING, 1, "联席会议", alliance_id=picks.alliance
     )
 
 
 def report_a_visit(session: Session, picks: Picks) -> None:
     """A pairing's partner reports a visit."""
-    session.add(
-        Activity(
-            organization_id=picks.partner,
-            kind=ActivityKind.VISIT,
-            held_on=CITY_NOW.date() - timedelta(days=2),
-            title="走访",
-            participants=6,
-            summary="结对走访",
-            pairing_id=picks.pairing,
-            created_at=CITY_NOW,
-        )
-    )
+    _report(session, picks.partner, ActivityKind.VISIT, 2, "结对走访", pairing_id=picks.pairing)
 
 
 def solicit_opinions(session: Session, picks: Picks) -> None:
     """A branch in no group solicits opinions this month."""
-    session.add(
-        Activity(
-            organization_id=picks.lone,
-            kind=ActivityKind.OPINION,
-            held_on=CITY_NOW.date(),
-            title="征求意见",
-            participants=9,
-            summary="征求意见",
-            created_at=CITY_NOW,
-        )
-    )
+    _report(session, picks.lone, ActivityKind.OPINION, 0, "征求意见")
 
 
 def set_an_alliance_visit_target(session: Session, picks: Picks) -> None:
@@ -356,28 +345,13 @@ def city(database_url: str, database: Database) -> Database:
 
 def view(database: Database, cache: OverviewCache) -> Overview:
     """Opens the whole city's overview through the cache."""
-    with database.session() as session:
-        return cache.overview(
-            session,
-            org_ids=all_orgs(session),
-            quarter=QUARTER,
-            now=CITY_NOW,
-            holidays=HOLIDAYS,
-            tz=SHANGHAI,
-        )
+    return cached_view(database, cache, now=CITY_NOW)
 
 
 def fresh(database: Database) -> Overview:
     """Computes the whole city's overview anew."""
     with database.session() as session:
-        return district_overview(
-            session,
-            org_ids=all_orgs(session),
-            quarter=QUARTER,
-            now=CITY_NOW,
-            holidays=HOLIDAYS,
-            tz=SHANGHAI,
-        )
+        return overview_of(session, QUARTER, CITY_NOW)
 
 
 def test_after_each_write_the_kept_overview_brought_up_to_date_is_the_fresh_one(
